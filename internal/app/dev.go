@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/devstack"
+	"github.com/conveyorhq/conveyor/internal/observe"
+)
+
+// runDev brings up the local topology under the run folder (kept between
+// runs), applies migrations, runs the API and a worker in this process,
+// prints where to find them and a dev admin token, and stops everything on
+// Ctrl-C.
+func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(getenv, 0)
+	if err != nil {
+		return err
+	}
+	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	start := time.Now()
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: 1, Keep: true, Log: stderr})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(stderr, "stopping the local topology")
+		if err := stack.Stop(); err != nil {
+			fmt.Fprintln(stderr, "devstack stop:", err)
+		}
+	}()
+	UseStack(cfg, stack)
+	if err := migrateUp(ctx, cfg.MigrateURL, stderr); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("dev: listen on %s: %w (set CONVEYOR_HTTP_ADDR to use another port)", cfg.HTTPAddr, err)
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	cfg.PublicURL = publicURL
+	tok, err := mintDevToken(cfg, auth.TokenRequest{Subject: "dev-admin", Email: "admin@conveyor.local", Name: "Dev Admin", Admin: true, TTL: 12 * time.Hour})
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(gctx, cfg, ln, log, io.Discard) })
+	g.Go(func() error { return work(gctx, cfg, log) })
+	fmt.Fprintf(stdout, `
+Conveyor is running (local topology up in %s).
+  API:      %s/api/v1
+  Docs:     %s/docs/
+  Spec:     %s/api/v1/openapi.yaml
+  Metrics:  %s/metrics
+  Postgres: %s (primary via PgBouncer), %d replica(s)
+  Redis:    %s    S3: %s (bucket %q)
+Press Ctrl-C to stop. Another token: go run ./cmd/conveyor token --subject you [--admin]
+Dev admin token (12h):
+%s
+`, time.Since(start).Round(10*time.Millisecond), publicURL, publicURL, publicURL, publicURL,
+		stack.PrimaryURL, len(stack.ReplicaURLs), stack.RedisAddr, stack.S3Endpoint, stack.S3Bucket, tok)
+	return g.Wait()
+}
+
+// UseStack points cfg at a running devstack and turns on dev mode.
+func UseStack(cfg *config.Config, s *devstack.Stack) {
+	cfg.Dev = true
+	cfg.DatabaseURL = s.PrimaryURL
+	cfg.ReplicaURLs = s.ReplicaURLs
+	cfg.MigrateURL = s.DirectPrimaryURL
+	cfg.RedisAddr = s.RedisAddr
+	cfg.RedisPassword, cfg.RedisDB = "", 0
+	cfg.S3Endpoint = s.S3Endpoint
+	cfg.S3Region = s.S3Region
+	cfg.S3Bucket = s.S3Bucket
+	cfg.S3AccessKey = s.S3AccessKey
+	cfg.S3SecretKey = s.S3SecretKey
+	cfg.S3PathStyle = true
+}

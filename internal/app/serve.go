@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/conveyorhq/conveyor/gen/docs"
+	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/files"
+	"github.com/conveyorhq/conveyor/internal/httpapi"
+	"github.com/conveyorhq/conveyor/internal/jobs"
+	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/teams"
+)
+
+func runServe(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(getenv, config.NeedDatabase|config.NeedRedis|config.NeedS3|config.NeedIdentity)
+	if err != nil {
+		return err
+	}
+	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("serve: listen: %w", err)
+	}
+	return serve(ctx, cfg, ln, log, stdout)
+}
+
+// serve runs the API on ln until ctx is done, then drains it.
+func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
+	defer ln.Close()
+	if err := checkIdentity(cfg); err != nil {
+		return err
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+
+	var devIssuer *auth.DevIssuer
+	issuer := cfg.OIDCIssuer
+	if cfg.Dev {
+		devIssuer, err = auth.LoadDevIssuer(auth.DevKeyFile(cfg.RunDir), devIssuerURL(publicURL), cfg.OIDCAudience)
+		if err != nil {
+			return err
+		}
+		if issuer == "" {
+			issuer = devIssuer.Issuer()
+		}
+	}
+	metrics := observe.NewMetrics()
+	metrics.Registry.MustRegister(d.store)
+	deps := httpapi.Deps{
+		Teams:      &teams.Service{Store: d.store},
+		Files:      &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, Logger: log},
+		Jobs:       &jobs.Service{Store: d.store, Processors: d.processors},
+		Processors: d.processors,
+		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
+			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
+		}, d.store),
+		Authorizer: &auth.Authorizer{Memberships: d.store},
+		ReadyChecks: []httpapi.Check{
+			{Name: "database", Fn: d.store.Ready},
+			{Name: "redis", Fn: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},
+			{Name: "s3", Fn: d.blobs.Ready},
+		},
+		Metrics:        metrics,
+		Logger:         log,
+		Docs:           docs.FS,
+		MaxUploadBytes: cfg.MaxUploadBytes,
+	}
+	if devIssuer != nil {
+		deps.DevIssuer = devIssuer.Handler()
+	}
+	h, err := httpapi.NewHandler(deps)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "url", publicURL, "docs", publicURL+"/docs/", "dev", cfg.Dev)
+	fmt.Fprintf(stdout, "listening on %s\n", publicURL)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout)
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,43 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/jobs"
+	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/queue"
+	"github.com/conveyorhq/conveyor/internal/store"
+)
+
+func runWorker(ctx context.Context, _ []string, getenv func(string) string, _, stderr io.Writer) error {
+	cfg, err := parseConfig(getenv, config.NeedDatabase|config.NeedRedis|config.NeedS3)
+	if err != nil {
+		return err
+	}
+	return work(ctx, cfg, observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel))
+}
+
+// work runs the outbox relay and the job worker until ctx is done; the
+// worker then hands unfinished tasks back to the queue.
+func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	client := queue.NewClient(d.redisOpt)
+	defer client.Close()
+	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Logger: log, NotRunnable: store.ErrJobNotRunnable}
+	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
+	relay := &queue.Relay{Store: d.store, Client: client, Logger: log}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return w.Run(gctx) })
+	log.Info("worker running", "concurrency", cfg.WorkerConcurrency)
+	return g.Wait()
+}

@@ -1,0 +1,582 @@
+// Package devstack brings up the local service topology on loopback for
+// `conveyor dev` and for integration tests: a PostgreSQL primary, streaming
+// replicas, PgBouncer in front of them, Redis, and versitygw (S3 on a posix
+// folder). Everything lives below one folder; every process is started in the
+// foreground, owned by its pid, and stopped by that pid.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// readyTimeout bounds each readiness wait.
+const readyTimeout = 30 * time.Second
+
+// Options configure Start.
+type Options struct {
+	// Dir is the root folder; it is created if missing. Data, sockets, logs,
+	// pid files and configuration all live below it.
+	Dir string
+	// Replicas is the number of streaming replicas; 0 means 1.
+	Replicas int
+	// Keep reuses existing PostgreSQL data and bucket contents (and the S3
+	// credentials) from a previous run, with fsync on. Without Keep, every
+	// Start begins from fresh data with durability turned off for speed.
+	Keep bool
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// Ports optionally fixes the listening ports; nil (or a zero field)
+	// picks free loopback ports.
+	Ports *Ports
+	// PGBinDir is the folder holding initdb, postgres and pg_basebackup.
+	// Empty: `pg_config --bindir`, then the highest /usr/lib/postgresql/*/bin.
+	PGBinDir string
+	// BinDir, if set, is searched first for pgbouncer, redis-server and
+	// versitygw.
+	BinDir string
+}
+
+// Ports are the loopback TCP ports of the stack's services.
+type Ports struct {
+	Primary, PgBouncer, Redis, S3 int
+	// Replicas holds one port per replica, in replica order.
+	Replicas []int
+}
+
+// Stack is a running local topology. Its exported fields are filled in by
+// Start and must not be changed.
+type Stack struct {
+	// Dir is the root folder of the stack.
+	Dir string
+
+	// PrimaryURL reaches the primary through PgBouncer (database "conveyor").
+	// PgBouncer runs in transaction pooling mode: pgx clients must use
+	// QueryExecModeExec or QueryExecModeCacheDescribe, never prepared
+	// statements (the default cache_statement / describe_exec modes).
+	PrimaryURL string
+	// ReplicaURLs reach each replica through PgBouncer (databases
+	// "conveyor_replica1", "conveyor_replica2", ..., all mapped to the
+	// replica's "conveyor" database). ReplicaURLs[i] is replica i.
+	ReplicaURLs []string
+	// DirectPrimaryURL reaches the primary server directly (migrations,
+	// tests that need session state).
+	DirectPrimaryURL string
+	// DirectReplicaURLs reach each replica server directly.
+	DirectReplicaURLs []string
+
+	// RedisAddr is host:port of Redis.
+	RedisAddr string
+
+	// S3Endpoint is the base URL of the S3 gateway (path-style addressing).
+	S3Endpoint string
+	// S3Region is the region to sign requests for.
+	S3Region string
+	// S3AccessKey and S3SecretKey are the gateway's root credentials,
+	// generated per stack (kept across runs with Options.Keep).
+	S3AccessKey string
+	S3SecretKey string
+	// S3Bucket is the bucket created for the application.
+	S3Bucket string
+
+	// Ports are the ports actually in use.
+	Ports Ports
+
+	opts  Options
+	bins  binaries
+	pgAs  *runAs // identity for PostgreSQL binaries and PgBouncer
+	paths paths
+	lock  *os.File
+
+	logMu sync.Mutex
+
+	mu        sync.Mutex
+	stopped   bool
+	primary   *proc
+	replicas  []*proc
+	pgbouncer *proc
+	redis     *proc
+	s3        *proc
+}
+
+type binaries struct {
+	pgBin     string // folder with initdb, postgres, pg_basebackup
+	pgbouncer string
+	redis     string
+	versitygw string
+}
+
+type paths struct {
+	logs          string
+	pgRoot        string
+	primaryData   string
+	replicaData   []string
+	sockRoot      string
+	primarySock   string // "" disables the Unix socket
+	replicaSock   []string
+	pgbouncerDir  string
+	pgbouncerSock string
+	redisDir      string
+	s3Root        string
+	s3Creds       string
+}
+
+// Start brings up the whole stack and waits until every component answers.
+// On any failure it stops whatever it started and returns the error.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	began := time.Now()
+	if opts.Dir == "" {
+		return nil, errors.New("devstack: Options.Dir is required")
+	}
+	if opts.Replicas < 0 {
+		return nil, fmt.Errorf("devstack: Options.Replicas must not be negative (got %d)", opts.Replicas)
+	}
+	if opts.Replicas == 0 {
+		opts.Replicas = 1
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: resolve dir %q: %w", opts.Dir, err)
+	}
+	opts.Dir = dir
+
+	s := &Stack{
+		Dir:      dir,
+		opts:     opts,
+		S3Region: "us-east-1",
+		S3Bucket: "conveyor",
+	}
+	if err := s.prepare(); err != nil {
+		s.releaseLock()
+		return nil, err
+	}
+	if err := s.bringUp(ctx); err != nil {
+		if stopErr := s.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		return nil, err
+	}
+	s.logf("devstack ready in %s (primary + %d replica(s), pgbouncer, redis, s3) under %s", time.Since(began).Round(time.Millisecond), opts.Replicas, dir)
+	return s, nil
+}
+
+// prepare resolves binaries and identities, lays out and cleans the folder
+// tree, and picks ports. It starts no process.
+func (s *Stack) prepare() error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return fmt.Errorf("devstack: create dir: %w", err)
+	}
+	lock, err := lockDir(s.Dir)
+	if err != nil {
+		return err
+	}
+	s.lock = lock
+
+	bins, err := findBinaries(s.opts)
+	if err != nil {
+		return err
+	}
+	s.bins = bins
+
+	as, err := postgresIdentity()
+	if err != nil {
+		return err
+	}
+	s.pgAs = as
+	if err := ensureTraversable(s.Dir, as); err != nil {
+		return err
+	}
+
+	if err := s.layout(); err != nil {
+		return err
+	}
+	if err := s.pickPorts(); err != nil {
+		return err
+	}
+	s.fillURLs()
+	return nil
+}
+
+// layout computes paths, removes stale or (without Keep) old data, and
+// creates the folders with the right owners.
+func (s *Stack) layout() error {
+	d := s.Dir
+	n := s.opts.Replicas
+	p := paths{
+		logs:         filepath.Join(d, "logs"),
+		pgRoot:       filepath.Join(d, "pg"),
+		primaryData:  filepath.Join(d, "pg", "primary"),
+		sockRoot:     filepath.Join(d, "run"),
+		pgbouncerDir: filepath.Join(d, "pgbouncer"),
+		redisDir:     filepath.Join(d, "redis"),
+		s3Root:       filepath.Join(d, "s3"),
+		s3Creds:      filepath.Join(d, "s3-credentials.json"),
+	}
+	p.primarySock = socketDir(filepath.Join(p.sockRoot, "primary"))
+	p.pgbouncerSock = socketDir(filepath.Join(p.sockRoot, "pgbouncer"))
+	for i := range n {
+		name := "replica" + strconv.Itoa(i+1)
+		p.replicaData = append(p.replicaData, filepath.Join(p.pgRoot, name))
+		p.replicaSock = append(p.replicaSock, socketDir(filepath.Join(p.sockRoot, name)))
+	}
+	s.paths = p
+
+	// Always fresh: logs, sockets, PgBouncer state, replicas (re-created from
+	// a base backup each start so a changed primary port is never a problem).
+	remove := []string{p.logs, p.sockRoot, p.pgbouncerDir}
+	if s.opts.Keep {
+		entries, err := os.ReadDir(p.pgRoot)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("devstack: read %s: %w", p.pgRoot, err)
+		}
+		for _, e := range entries {
+			if e.Name() != "primary" {
+				remove = append(remove, filepath.Join(p.pgRoot, e.Name()))
+			}
+		}
+		if _, err := os.Stat(filepath.Join(p.primaryData, "PG_VERSION")); err != nil {
+			remove = append(remove, p.primaryData) // half-made data dir
+		}
+	} else {
+		remove = append(remove, p.pgRoot, p.redisDir, p.s3Root, p.s3Creds)
+	}
+	for _, r := range remove {
+		if err := os.RemoveAll(r); err != nil {
+			return fmt.Errorf("devstack: remove old %s: %w", r, err)
+		}
+	}
+
+	for _, dir := range []string{p.logs, p.redisDir, filepath.Join(p.s3Root, s.S3Bucket)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("devstack: create %s: %w", dir, err)
+		}
+	}
+	// Folders the PostgreSQL user writes into.
+	pgDirs := []string{p.pgRoot, p.sockRoot, p.pgbouncerDir}
+	for _, sd := range append([]string{p.primarySock, p.pgbouncerSock}, p.replicaSock...) {
+		if sd != "" {
+			pgDirs = append(pgDirs, sd)
+		}
+	}
+	for _, dir := range pgDirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("devstack: create %s: %w", dir, err)
+		}
+		if err := s.chownPG(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// socketDir returns dir, or "" when a socket in it would exceed the Unix
+// socket path limit (then the service listens on TCP only).
+func socketDir(dir string) string {
+	const maxSunPath = 107
+	if len(dir)+len("/.s.PGSQL.65535.lock") > maxSunPath {
+		return ""
+	}
+	return dir
+}
+
+func (s *Stack) chownPG(path string) error {
+	if s.pgAs == nil || s.pgAs.cred == nil {
+		return nil
+	}
+	if err := os.Chown(path, s.pgAs.uid, s.pgAs.gid); err != nil {
+		return fmt.Errorf("devstack: chown %s: %w", path, err)
+	}
+	return nil
+}
+
+// pickPorts fills s.Ports from Options.Ports and free loopback ports.
+func (s *Stack) pickPorts() error {
+	var want Ports
+	if s.opts.Ports != nil {
+		want = *s.opts.Ports
+		want.Replicas = append([]int(nil), s.opts.Ports.Replicas...)
+	}
+	n := s.opts.Replicas
+	if len(want.Replicas) > n {
+		want.Replicas = want.Replicas[:n]
+	}
+	for len(want.Replicas) < n {
+		want.Replicas = append(want.Replicas, 0)
+	}
+	slots := []*int{&want.Primary, &want.PgBouncer, &want.Redis, &want.S3}
+	for i := range want.Replicas {
+		slots = append(slots, &want.Replicas[i])
+	}
+	// Hold every listener until all are picked so the ports are distinct.
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for _, slot := range slots {
+		if *slot < 0 || *slot > 65535 {
+			return fmt.Errorf("devstack: invalid port %d", *slot)
+		}
+		if *slot != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("devstack: pick free port: %w", err)
+		}
+		held = append(held, l)
+		tcp, ok := l.Addr().(*net.TCPAddr)
+		if !ok {
+			return fmt.Errorf("devstack: pick free port: unexpected address %v", l.Addr())
+		}
+		*slot = tcp.Port
+	}
+	s.Ports = want
+	return nil
+}
+
+func pgURL(port int, db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, db)
+}
+
+func (s *Stack) fillURLs() {
+	s.DirectPrimaryURL = pgURL(s.Ports.Primary, "conveyor")
+	s.PrimaryURL = pgURL(s.Ports.PgBouncer, "conveyor")
+	s.ReplicaURLs = nil
+	s.DirectReplicaURLs = nil
+	for i, port := range s.Ports.Replicas {
+		s.DirectReplicaURLs = append(s.DirectReplicaURLs, pgURL(port, "conveyor"))
+		s.ReplicaURLs = append(s.ReplicaURLs, pgURL(s.Ports.PgBouncer, replicaDBName(i)))
+	}
+	s.RedisAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.Redis))
+	s.S3Endpoint = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.S3))
+}
+
+func replicaDBName(i int) string { return "conveyor_replica" + strconv.Itoa(i+1) }
+
+// bringUp starts the PostgreSQL chain, Redis and S3 concurrently.
+func (s *Stack) bringUp(ctx context.Context) error {
+	if err := s.loadOrMakeS3Creds(); err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, 3)
+	)
+	// One failure cancels the others so Start fails fast.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run := func(i int, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	run(0, s.bringUpPostgres)
+	run(1, s.StartRedis)
+	run(2, s.StartS3)
+	wg.Wait()
+	// Report the root cause, not the cancellations it caused.
+	var real []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			real = append(real, err)
+		}
+	}
+	if len(real) == 0 {
+		for _, err := range errs {
+			if err != nil {
+				real = append(real, err)
+			}
+		}
+	}
+	return errors.Join(real...)
+}
+
+func (s *Stack) bringUpPostgres(ctx context.Context) error {
+	if err := s.initPrimary(ctx); err != nil {
+		return err
+	}
+	if err := s.StartPrimary(ctx); err != nil {
+		return err
+	}
+	if err := s.createDatabase(ctx); err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, s.opts.Replicas)
+	)
+	for i := range s.opts.Replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.baseBackup(ctx, i); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = s.StartReplica(ctx, i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.startPgBouncer(ctx)
+}
+
+// logf writes one progress line to Options.Log.
+func (s *Stack) logf(format string, args ...any) {
+	if s.opts.Log == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	_, _ = io.WriteString(s.opts.Log, "devstack: "+fmt.Sprintf(format, args...)+"\n")
+}
+
+// Stop stops every process the stack started (SIGTERM, or the fast-shutdown
+// signal for PostgreSQL; SIGKILL after 10 s) and waits until they are gone.
+// It is safe to call more than once.
+func (s *Stack) Stop() error {
+	s.mu.Lock()
+	s.stopped = true
+	procs := []*proc{s.pgbouncer}
+	procs = append(procs, s.replicas...)
+	procs = append(procs, s.primary, s.redis, s.s3)
+	s.mu.Unlock()
+
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	stopOne := func(p *proc) {
+		if err := p.stop(); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	// PgBouncer first so it does not log reconnect noise, then the rest in
+	// parallel.
+	if procs[0] != nil {
+		stopOne(procs[0])
+	}
+	for _, p := range procs[1:] {
+		if p == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stopOne(p)
+		}()
+	}
+	wg.Wait()
+	s.releaseLock()
+	if len(errs) > 0 {
+		return fmt.Errorf("devstack: stop: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// PIDs returns the process ids of the stack's currently running processes,
+// keyed by component ("postgres-primary", "postgres-replica1", "pgbouncer",
+// "redis", "versitygw").
+func (s *Stack) PIDs() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	add := func(name string, p *proc) {
+		if p != nil && !p.exited() {
+			out[name] = p.pid
+		}
+	}
+	add("postgres-primary", s.primary)
+	for i, p := range s.replicas {
+		add("postgres-replica"+strconv.Itoa(i+1), p)
+	}
+	add("pgbouncer", s.pgbouncer)
+	add("redis", s.redis)
+	add("versitygw", s.s3)
+	return out
+}
+
+// LogPath returns the log file of a component named as in PIDs.
+func (s *Stack) LogPath(component string) string {
+	return filepath.Join(s.paths.logs, component+".log")
+}
+
+func (s *Stack) errIfStopped() error {
+	if s.stopped {
+		return errors.New("devstack: stack is stopped")
+	}
+	return nil
+}
+
+// waitReady polls check every 100 ms until it succeeds, the process exits,
+// ctx ends, or readyTimeout passes. Errors carry the tail of the log.
+func waitReady(ctx context.Context, what string, p *proc, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last error
+	for {
+		if p != nil && p.exited() {
+			return withLog(fmt.Errorf("%s exited during start-up: %w", what, p.exitErr()), p.spec.logPath)
+		}
+		attempt, cancelAttempt := context.WithTimeout(ctx, 3*time.Second)
+		last = check(attempt)
+		cancelAttempt()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			err := fmt.Errorf("%s not ready: %w (last error: %v)", what, ctx.Err(), last)
+			if p != nil {
+				return withLog(err, p.spec.logPath)
+			}
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// lockDir takes an exclusive lock on Dir/.devstack.lock so two stacks never
+// share a folder.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, ".devstack.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("devstack: folder %s is in use by another running stack: %w", dir, err)
+	}
+	return f, nil
+}
+
+func (s *Stack) releaseLock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock != nil {
+		_ = s.lock.Close() // closing releases the flock
+		s.lock = nil
+	}
+}

@@ -1,0 +1,175 @@
+// Package files holds the rules about uploaded files: how an upload is
+// streamed, measured, typed and recorded.
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// Store is what the service needs from the database.
+type Store interface {
+	CreateFile(ctx context.Context, f domain.File) (domain.File, error)
+	File(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
+	Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error)
+}
+
+// Blobs is what the service needs from object storage.
+type Blobs interface {
+	Put(ctx context.Context, key string, body io.Reader, contentType string) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Service implements the file rules.
+type Service struct {
+	Store    Store
+	Blobs    Blobs
+	MaxBytes int64 // the largest file accepted
+	Logger   *slog.Logger
+}
+
+// sniffLen is how much of the head decides the media type.
+const sniffLen = 512
+
+// ObjectKey is where a team's file is stored.
+func ObjectKey(teamID, fileID uuid.UUID) string {
+	return "teams/" + teamID.String() + "/files/" + fileID.String()
+}
+
+// Upload streams body into storage and records it as a file of teamID.
+// The content is hashed and measured as it passes; its media type is
+// detected from its first bytes. A body over MaxBytes fails with
+// CodeTooLarge and leaves nothing behind; so does any failure before the
+// row is written (the object is removed again).
+func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, body io.Reader) (domain.File, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return domain.File{}, err
+	}
+	r := &measuredReader{r: body, max: s.MaxBytes, h: sha256.New()}
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return domain.File{}, bodyErr(err)
+	}
+	head = head[:n]
+	contentType := http.DetectContentType(head)
+	key := ObjectKey(teamID, id)
+	if err := s.Blobs.Put(ctx, key, io.MultiReader(bytes.NewReader(head), r), contentType); err != nil {
+		if r.err != nil {
+			return domain.File{}, bodyErr(r.err)
+		}
+		return domain.File{}, err
+	}
+	var creator *uuid.UUID
+	if p := domain.PrincipalFrom(ctx); p != nil {
+		creator = &p.UserID
+	}
+	f, err := s.Store.CreateFile(ctx, domain.File{ID: id, TeamID: teamID, Name: CleanName(name), Size: r.n,
+		SHA256: hex.EncodeToString(r.h.Sum(nil)), ContentType: contentType, ObjectKey: key, CreatedBy: creator})
+	if err != nil {
+		if derr := s.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil && s.Logger != nil {
+			s.Logger.Error("files: remove object after failed insert; the sweeper will", "key", key, "err", derr)
+		}
+		return domain.File{}, err
+	}
+	return f, nil
+}
+
+// Get returns a team's file.
+func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (domain.File, error) {
+	return s.Store.File(ctx, teamID, id)
+}
+
+// List returns a page of a team's files.
+func (s *Service) List(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
+	return s.Store.Files(ctx, teamID, page)
+}
+
+// CleanName makes a client's file name safe to store and show: the last
+// path element, no control characters, valid UTF-8, at most 255 bytes.
+func CleanName(name string) string {
+	name = strings.ToValidUTF8(name, "")
+	name = strings.ReplaceAll(name, "\\", "/")
+	name = path.Base(name)
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > 255 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "." || name == "/" || name == ".." {
+		return "upload"
+	}
+	return name
+}
+
+// errTooLarge marks a body over the limit.
+type errTooLarge struct{ max int64 }
+
+func (e errTooLarge) Error() string { return fmt.Sprintf("body over %d bytes", e.max) }
+
+// bodyErr turns a failure to read the client's body into a domain error.
+func bodyErr(err error) error {
+	var tl errTooLarge
+	if errors.As(err, &tl) {
+		return domain.Errorf(domain.CodeTooLarge, "The file is larger than the limit of %d bytes.", tl.max)
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return domain.Errorf(domain.CodeTooLarge, "The request body is larger than the limit of %d bytes.", mbe.Limit)
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return domain.Wrap(err, domain.CodeInvalid, "The upload could not be read to its end.")
+}
+
+// measuredReader counts and hashes what passes, fails once more than max
+// bytes have passed, and remembers its first error.
+type measuredReader struct {
+	r   io.Reader
+	max int64
+	n   int64
+	h   hash.Hash
+	err error
+}
+
+func (m *measuredReader) Read(p []byte) (int, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	m.h.Write(p[:n])
+	if m.max > 0 && m.n > m.max {
+		m.err = errTooLarge{m.max}
+		return n, m.err
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		m.err = err
+	}
+	return n, err
+}

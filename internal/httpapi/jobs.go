@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/conveyorhq/conveyor/gen/api"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func jobOut(j domain.Job) api.Job {
+	out := api.Job{Id: j.ID, TeamId: j.TeamID, FileId: j.FileID, Processor: j.Processor, Status: api.JobStatus(j.Status),
+		Progress: j.Progress, Attempts: j.Attempts, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Params: map[string]any{}}
+	_ = json.Unmarshal(j.Params, &out.Params)
+	if len(j.Result) > 0 {
+		var res map[string]any
+		if json.Unmarshal(j.Result, &res) == nil {
+			out.Result = &res
+		}
+	}
+	if j.Error != nil {
+		out.Error = &api.JobError{Code: j.Error.Code, Message: j.Error.Message, Retryable: j.Error.Retryable}
+	}
+	return out
+}
+
+// CreateJob implements api.StrictServerInterface.
+func (s *Server) CreateJob(ctx context.Context, req api.CreateJobRequestObject) (api.CreateJobResponseObject, error) {
+	var params json.RawMessage
+	if req.Body.Params != nil {
+		b, err := json.Marshal(*req.Body.Params)
+		if err != nil {
+			return nil, domain.Wrap(err, domain.CodeInvalid, "params could not be read.")
+		}
+		params = b
+	}
+	j, err := s.deps.Jobs.Create(ctx, req.TeamId, req.Body.FileId, req.Body.Processor, params)
+	if err != nil {
+		return nil, err
+	}
+	loc := "/api/v1/teams/" + j.TeamID.String() + "/jobs/" + j.ID.String()
+	return api.CreateJob202JSONResponse{Body: jobOut(j), Headers: api.CreateJob202ResponseHeaders{Location: &loc}}, nil
+}
+
+// GetJob implements api.StrictServerInterface.
+func (s *Server) GetJob(ctx context.Context, req api.GetJobRequestObject) (api.GetJobResponseObject, error) {
+	j, err := s.deps.Jobs.Get(ctx, req.TeamId, req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetJob200JSONResponse(jobOut(j)), nil
+}
+
+// ListJobs implements api.StrictServerInterface.
+func (s *Server) ListJobs(ctx context.Context, req api.ListJobsRequestObject) (api.ListJobsResponseObject, error) {
+	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.deps.Jobs.List(ctx, req.TeamId, pr)
+	if err != nil {
+		return nil, err
+	}
+	items, next := pageOut(page, jobOut)
+	return api.ListJobs200JSONResponse{Items: items, NextCursor: next}, nil
+}

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// problemBase prefixes every problem type URI.
+const problemBase = "https://conveyor.dev/problems/"
+
+// problemKinds is the one table from a domain code to an HTTP status, a
+// problem type and a title.
+var problemKinds = map[domain.Code]struct {
+	status int
+	slug   string
+	title  string
+}{
+	domain.CodeInvalid:            {http.StatusBadRequest, "invalid-request", "Your request is not valid."},
+	domain.CodeUnauthenticated:    {http.StatusUnauthorized, "unauthenticated", "Authentication is required."},
+	domain.CodeForbidden:          {http.StatusForbidden, "forbidden", "You may not do this."},
+	domain.CodeNotFound:           {http.StatusNotFound, "not-found", "Not found."},
+	domain.CodeConflict:           {http.StatusConflict, "conflict", "The request conflicts with the current state."},
+	domain.CodePreconditionFailed: {http.StatusPreconditionFailed, "precondition-failed", "The resource has changed."},
+	domain.CodeTooLarge:           {http.StatusRequestEntityTooLarge, "too-large", "The request body is too large."},
+	domain.CodeUnsupportedMedia:   {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type."},
+	domain.CodeUnprocessable:      {http.StatusUnprocessableEntity, "unprocessable", "The request breaks a rule."},
+	domain.CodeRateLimited:        {http.StatusTooManyRequests, "rate-limited", "Too many requests."},
+	domain.CodeUnavailable:        {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable."},
+	domain.CodeInternal:           {http.StatusInternalServerError, "internal", "Something went wrong on our side."},
+}
+
+// codeForStatus is the reverse, for errors raised by the router.
+func codeForStatus(status int) domain.Code {
+	for c, k := range problemKinds {
+		if k.status == status {
+			return c
+		}
+	}
+	return domain.CodeInternal
+}
+
+type problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []fieldError `json:"errors,omitempty"`
+}
+
+type fieldError struct {
+	Pointer string `json:"pointer"`
+	Detail  string `json:"detail"`
+}
+
+// problems writes errors as RFC 9457 documents. Only the messages of
+// domain errors reach the client; everything else is logged and answered
+// with a generic 500.
+type problems struct {
+	log *slog.Logger
+}
+
+// write answers err as problem+json.
+func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		de = &domain.Error{Code: domain.CodeInternal, Err: err}
+	}
+	kind, ok := problemKinds[de.Code]
+	if !ok {
+		kind = problemKinds[domain.CodeInternal]
+	}
+	detail := de.Message
+	if de.Code == domain.CodeInternal {
+		detail = "The error has been logged with the request id."
+	}
+	if kind.status >= 500 {
+		p.log.ErrorContext(r.Context(), "request failed", "status", kind.status, "err", err,
+			"request_id", requestIDFrom(r.Context()), "path", r.URL.Path)
+	} else if de.Err != nil {
+		p.log.DebugContext(r.Context(), "request refused", "status", kind.status, "err", err)
+	}
+	doc := problem{Type: problemBase + kind.slug, Title: kind.title, Status: kind.status, Detail: detail,
+		Instance: r.URL.Path, RequestID: requestIDFrom(r.Context())}
+	for _, f := range de.Fields {
+		doc.Errors = append(doc.Errors, fieldError(f))
+	}
+	if len(doc.Errors) > 100 {
+		doc.Errors = doc.Errors[:100]
+	}
+	if de.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if de.Code == domain.CodeUnauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="conveyor"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(kind.status)
+	_ = json.NewEncoder(w).Encode(doc)
+}
+
+// status writes a problem for a bare status (router 404 and 405).
+func (p problems) status(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	p.write(w, r, domain.Errorf(codeForStatus(status), "%s", msg))
+}

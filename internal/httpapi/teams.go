@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/conveyorhq/conveyor/gen/api"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func teamOut(t domain.Team) api.Team {
+	return api.Team{Id: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}
+}
+
+// CreateTeam implements api.StrictServerInterface.
+func (s *Server) CreateTeam(ctx context.Context, req api.CreateTeamRequestObject) (api.CreateTeamResponseObject, error) {
+	t, err := s.deps.Teams.Create(ctx, req.Body.Name)
+	if err != nil {
+		return nil, err
+	}
+	loc := "/api/v1/teams/" + t.ID.String()
+	return api.CreateTeam201JSONResponse{Body: teamOut(t), Headers: api.CreateTeam201ResponseHeaders{Location: &loc}}, nil
+}
+
+// ListTeams implements api.StrictServerInterface.
+func (s *Server) ListTeams(ctx context.Context, req api.ListTeamsRequestObject) (api.ListTeamsResponseObject, error) {
+	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.deps.Teams.List(ctx, pr)
+	if err != nil {
+		return nil, err
+	}
+	items, next := pageOut(page, teamOut)
+	return api.ListTeams200JSONResponse{Items: items, NextCursor: next}, nil
+}
+
+// GetTeam implements api.StrictServerInterface.
+func (s *Server) GetTeam(ctx context.Context, req api.GetTeamRequestObject) (api.GetTeamResponseObject, error) {
+	t, err := s.deps.Teams.Get(ctx, req.TeamId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetTeam200JSONResponse(teamOut(t)), nil
+}

@@ -1,0 +1,128 @@
+// Package processors holds the kinds of processing a job can run, one file
+// each, and the registry that names them and checks their parameters.
+package processors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// Input is what a processor works on.
+type Input struct {
+	Job    domain.Job
+	File   *domain.File // nil for processors that need no file
+	Params json.RawMessage
+	// Open opens the job's file content for reading; nil without a file.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Progress reports progress from 0 to 100.
+	Progress func(pct int)
+}
+
+// Output is what a processor produced: a JSON result (stored with the job).
+type Output struct {
+	Result json.RawMessage
+}
+
+// Processor is one kind of processing.
+type Processor interface {
+	Name() string
+	Description() string
+	NeedsFile() bool
+	// ParamsSchema is a JSON Schema (the OpenAPI 3.0 subset) for params.
+	ParamsSchema() string
+	Run(ctx context.Context, in Input) (Output, error)
+}
+
+// Registry holds the processors by name.
+type Registry struct {
+	byName  map[string]Processor
+	schemas map[string]*openapi3.Schema
+}
+
+// NewRegistry returns a registry of ps; it fails when a schema does not parse.
+func NewRegistry(ps ...Processor) (*Registry, error) {
+	r := &Registry{byName: map[string]Processor{}, schemas: map[string]*openapi3.Schema{}}
+	for _, p := range ps {
+		var s openapi3.Schema
+		if err := json.Unmarshal([]byte(p.ParamsSchema()), &s); err != nil {
+			return nil, fmt.Errorf("processors: %s: params schema: %w", p.Name(), err)
+		}
+		r.byName[p.Name()] = p
+		r.schemas[p.Name()] = &s
+	}
+	return r, nil
+}
+
+// Default returns the registry of every processor that ships.
+func Default() (*Registry, error) {
+	return NewRegistry(Inspect{})
+}
+
+// Get returns the processor called name, or an unprocessable error.
+func (r *Registry) Get(name string) (Processor, error) {
+	p, ok := r.byName[name]
+	if !ok {
+		return nil, &domain.Error{Code: domain.CodeUnprocessable,
+			Message: fmt.Sprintf("Unknown processor %q; GET /processors lists them.", name),
+			Fields:  []domain.FieldError{{Pointer: "/processor", Detail: "unknown processor"}}}
+	}
+	return p, nil
+}
+
+// All returns every processor, by name.
+func (r *Registry) All() []Processor {
+	out := make([]Processor, 0, len(r.byName))
+	for _, p := range r.byName {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// CheckParams validates params (a JSON object, or empty for {}) against the
+// processor's schema and returns them normalised.
+func (r *Registry) CheckParams(name string, params json.RawMessage) (json.RawMessage, error) {
+	if len(params) == 0 || string(params) == "null" {
+		params = json.RawMessage(`{}`)
+	}
+	var v any
+	if err := json.Unmarshal(params, &v); err != nil {
+		return nil, domain.Errorf(domain.CodeInvalid, "params is not JSON.")
+	}
+	if err := r.schemas[name].VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		return nil, &domain.Error{Code: domain.CodeUnprocessable, Message: "params does not match the processor's params_schema.",
+			Fields: schemaFields(err, "/params")}
+	}
+	return params, nil
+}
+
+func schemaFields(err error, prefix string) []domain.FieldError {
+	var out []domain.FieldError
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, x := range e {
+				walk(x)
+			}
+		case *openapi3.SchemaError:
+			ptr := prefix
+			if p := e.JSONPointer(); len(p) > 0 {
+				ptr += "/" + strings.Join(p, "/")
+			}
+			out = append(out, domain.FieldError{Pointer: ptr, Detail: e.Reason})
+		default:
+			out = append(out, domain.FieldError{Pointer: prefix, Detail: err.Error()})
+		}
+	}
+	walk(err)
+	return out
+}

@@ -1,0 +1,159 @@
+// Package queue moves jobs from the database to workers: the relay hands
+// outbox rows to asynq (Redis) with the job id as the task id, and the
+// worker server runs each task through jobs.Runner.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/conveyorhq/conveyor/internal/jobs"
+)
+
+// TaskRunJob is the asynq task type that runs a job; its payload is the job id.
+const TaskRunJob = "job:run"
+
+// Queue names, by priority.
+const (
+	QueueDefault = "default"
+)
+
+// MaxRetry is how many times a retryable failure is retried before the job fails.
+const MaxRetry = 8
+
+// Retention keeps finished tasks in Redis for operators to inspect.
+const Retention = 24 * time.Hour
+
+// Client enqueues job tasks.
+type Client struct {
+	c *asynq.Client
+}
+
+// NewClient returns a client for the Redis at opt.
+func NewClient(opt asynq.RedisClientOpt) *Client { return &Client{c: asynq.NewClient(opt)} }
+
+// Close closes the client's connection.
+func (c *Client) Close() error { return c.c.Close() }
+
+// Send enqueues the task that runs job id. A task already in Redis for that
+// job counts as sent: the task id deduplicates.
+func (c *Client) Send(ctx context.Context, id uuid.UUID) error {
+	t := asynq.NewTask(TaskRunJob, []byte(id.String()))
+	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id.String()), asynq.Queue(QueueDefault),
+		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(10*time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
+}
+
+// Dispatcher claims pending dispatches and marks them sent.
+type Dispatcher interface {
+	DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, jobID uuid.UUID) error) (int, error)
+}
+
+// Relay moves outbox rows to the queue. Several relays may run at once:
+// each claims rows the others do not hold.
+type Relay struct {
+	Store    Dispatcher
+	Client   *Client
+	Interval time.Duration // pause when there is nothing to do
+	Batch    int
+	Logger   *slog.Logger
+}
+
+// Run relays until ctx is done.
+func (r *Relay) Run(ctx context.Context) error {
+	interval, batch := r.Interval, r.Batch
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	if batch <= 0 {
+		batch = 100
+	}
+	for {
+		n, err := r.Store.DispatchPending(ctx, batch, r.Client.Send)
+		if err != nil && ctx.Err() == nil {
+			r.Logger.Warn("queue: relay round failed", "err", err)
+		}
+		if n == batch && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Worker runs job tasks.
+type Worker struct {
+	srv    *asynq.Server
+	runner *jobs.Runner
+	log    *slog.Logger
+}
+
+// NewWorker returns a worker that runs concurrency tasks at once.
+func NewWorker(opt asynq.RedisClientOpt, concurrency int, shutdownTimeout time.Duration, runner *jobs.Runner, log *slog.Logger) *Worker {
+	srv := asynq.NewServer(opt, asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          map[string]int{QueueDefault: 1},
+		ShutdownTimeout: shutdownTimeout,
+		RetryDelayFunc:  backoff,
+		LogLevel:        asynq.WarnLevel,
+		Logger:          asynqLogger{log},
+	})
+	return &Worker{srv: srv, runner: runner, log: log}
+}
+
+// backoff is exponential with full jitter: up to 2^n seconds, at most 5 minutes.
+func backoff(n int, _ error, _ *asynq.Task) time.Duration {
+	max := time.Second << min(n, 8)
+	if max > 5*time.Minute {
+		max = 5 * time.Minute
+	}
+	return time.Second + time.Duration(rand.Int64N(int64(max)))
+}
+
+// Run serves tasks until ctx is done, then stops taking new ones and waits
+// (up to the shutdown timeout) for running ones; unfinished tasks go back
+// to the queue.
+func (w *Worker) Run(ctx context.Context) error {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TaskRunJob, w.handle)
+	if err := w.srv.Start(mux); err != nil {
+		return fmt.Errorf("queue: start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.srv.Shutdown()
+	return nil
+}
+
+func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	id, err := uuid.ParseBytes(t.Payload())
+	if err != nil {
+		w.log.Error("queue: bad task payload", "payload", string(t.Payload()))
+		return fmt.Errorf("bad payload: %w", asynq.SkipRetry)
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	return w.runner.Run(ctx, id, retried >= maxRetry)
+}
+
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
+}

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/gen/db"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func fileFromRow(r db.File) domain.File {
+	return domain.File{ID: r.ID, TeamID: r.TeamID, Name: r.Name, Size: r.Size, SHA256: r.Sha256,
+		ContentType: r.ContentType, ObjectKey: r.ObjectKey, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+}
+
+func fileID(f domain.File) uuid.UUID { return f.ID }
+
+// CreateFile records a stored object as a file.
+func (s *Store) CreateFile(ctx context.Context, f domain.File) (domain.File, error) {
+	var row db.File
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		row, err = q.CreateFile(ctx, db.CreateFileParams{ID: f.ID, TeamID: f.TeamID, Name: f.Name, Size: f.Size,
+			Sha256: f.SHA256, ContentType: f.ContentType, ObjectKey: f.ObjectKey, CreatedBy: f.CreatedBy})
+		return err
+	})
+	return fileFromRow(row), err
+}
+
+// File returns a team's file, or a not-found error.
+func (s *Store) File(ctx context.Context, teamID, id uuid.UUID) (domain.File, error) {
+	var row db.File
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetFile(ctx, db.GetFileParams{TeamID: teamID, ID: id})
+		return err
+	})
+	return fileFromRow(row), notFound(err, "File")
+}
+
+// FileByID returns a file from the primary, deleted or not: for workers.
+func (s *Store) FileByID(ctx context.Context, id uuid.UUID) (domain.File, error) {
+	var row db.File
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetFileByID(ctx, id)
+		return err
+	})
+	return fileFromRow(row), notFound(err, "File")
+}
+
+// Files lists a team's files, newest first.
+func (s *Store) Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
+	var rows []db.File
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListFiles(ctx, db.ListFilesParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, fileFromRow), page.Limit, fileID), err
+}

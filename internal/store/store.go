@@ -1,0 +1,352 @@
+// Package store is Conveyor's PostgreSQL adapter. It owns the pools (one for
+// the primary, one per replica, all through PgBouncer), decides where each
+// query runs, keeps transactions inside its methods, and maps sqlc rows to
+// domain types.
+//
+// Routing: writes and transactions go to the primary. Reads go to a healthy
+// replica that has replayed past the caller's last write (read-your-writes,
+// remembered in Redis so it holds across API processes), else to the
+// primary. A read that fails with a connection error is retried once on the
+// next candidate.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/conveyorhq/conveyor/gen/db"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// Options configures a Store.
+type Options struct {
+	PrimaryURL        string
+	ReplicaURLs       []string
+	PrimaryMaxConns   int32         // connections to the primary (through PgBouncer)
+	ReplicaMaxConns   int32         // connections to each replica
+	MaxLagBytes       int64         // a replica further behind the primary than this is skipped
+	MaxLagTime        time.Duration // ... or whose replay is older than this while behind
+	CheckInterval     time.Duration // how often replicas are checked
+	WriteTimeout      time.Duration // a write that cannot reach the primary fails after this
+	ReadYourWritesTTL time.Duration // how long a principal's last write position is kept
+	Marks             Marks         // where write positions are kept (Redis); nil disables read-your-writes
+	Logger            *slog.Logger
+}
+
+// Marks keeps each principal's last write position (a WAL LSN).
+type Marks interface {
+	Get(ctx context.Context, key string) (uint64, error) // 0 when none
+	Set(ctx context.Context, key string, lsn uint64, ttl time.Duration) error
+}
+
+// Store is the database. Its methods are safe for concurrent use.
+type Store struct {
+	opts     Options
+	primary  *target
+	replicas []*target
+	next     atomic.Uint32
+	primLSN  atomic.Uint64 // the primary's WAL position at the last check
+	metrics  *metrics
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// Open connects the pools and starts the replica checker. It does not fail
+// when a server is down: the store routes around it until it returns.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = 250 * time.Millisecond
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 5 * time.Second
+	}
+	if opts.ReadYourWritesTTL <= 0 {
+		opts.ReadYourWritesTTL = 5 * time.Minute
+	}
+	s := &Store{opts: opts, metrics: newMetrics(), done: make(chan struct{})}
+	var err error
+	if s.primary, err = newTarget(ctx, "primary", opts.PrimaryURL, opts.PrimaryMaxConns); err != nil {
+		return nil, err
+	}
+	for i, u := range opts.ReplicaURLs {
+		t, err := newTarget(ctx, fmt.Sprintf("replica%d", i+1), u, opts.ReplicaMaxConns)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.replicas = append(s.replicas, t)
+	}
+	s.metrics.register(s)
+	checkCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = cancel
+	s.checkAll(checkCtx)
+	go s.checkLoop(checkCtx)
+	return s, nil
+}
+
+// Close stops the checker and closes every pool.
+func (s *Store) Close() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+	if s.primary != nil {
+		s.primary.pool.Close()
+	}
+	for _, r := range s.replicas {
+		r.pool.Close()
+	}
+}
+
+// Primary returns the primary's pool, for migrations-adjacent tools and the
+// queue relay's transactions.
+func (s *Store) Primary() *pgxpool.Pool { return s.primary.pool }
+
+type target struct {
+	name    string
+	pool    *pgxpool.Pool
+	healthy atomic.Bool
+	replay  atomic.Uint64 // replicas: the replayed WAL position at the last check
+	lagB    atomic.Int64
+	lagT    atomic.Int64 // nanoseconds
+}
+
+func newTarget(ctx context.Context, name, url string, maxConns int32) (*target, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s url: %w", name, err)
+	}
+	// PgBouncer in transaction mode cannot keep named prepared statements:
+	// describe once per statement, execute unnamed.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.MaxConnIdleTime = time.Minute
+	cfg.HealthCheckPeriod = 15 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s pool: %w", name, err)
+	}
+	t := &target{name: name, pool: pool}
+	t.healthy.Store(true)
+	return t, nil
+}
+
+// Ready reports an error when the primary or every replica is unreachable.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.primary.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("primary: %w", err)
+	}
+	if len(s.replicas) == 0 {
+		return nil
+	}
+	for _, r := range s.replicas {
+		if r.healthy.Load() {
+			return nil
+		}
+	}
+	return errors.New("no healthy replica")
+}
+
+// write runs fn in a transaction on the primary and, once it commits,
+// remembers the primary's WAL position for the calling principal.
+func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
+	defer cancel()
+	tx, err := s.primary.pool.Begin(ctx)
+	if err != nil {
+		s.metrics.query(s.primary.name, "write", err)
+		return mapErr(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
+	if err := fn(db.New(tx)); err != nil {
+		s.metrics.query(s.primary.name, "write", err)
+		return mapErr(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		s.metrics.query(s.primary.name, "write", err)
+		return mapErr(err)
+	}
+	s.metrics.query(s.primary.name, "write", nil)
+	s.markWrite(ctx)
+	return nil
+}
+
+// markWrite remembers, for the calling principal, a WAL position at or past
+// the commit record of the transaction that just committed: the primary's
+// insert position read after the commit. A replica that has replayed that
+// far has the write.
+func (s *Store) markWrite(ctx context.Context) {
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || s.opts.Marks == nil || len(s.replicas) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	var text string
+	if err := s.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
+		s.opts.Logger.Warn("store: read write position", "err", err)
+		return
+	}
+	lsn, err := ParseLSN(text)
+	if err != nil {
+		s.opts.Logger.Warn("store: parse write position", "lsn", text, "err", err)
+		return
+	}
+	if err := s.opts.Marks.Set(ctx, p.Key(), lsn, s.opts.ReadYourWritesTTL); err != nil {
+		s.opts.Logger.Warn("store: remember write position", "err", err)
+	}
+}
+
+// read runs fn against the best candidate for the caller, retrying once on
+// the next candidate when the first cannot be reached.
+func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
+	var after uint64
+	if p := domain.PrincipalFrom(ctx); p != nil && s.opts.Marks != nil && len(s.replicas) > 0 {
+		lsn, err := s.opts.Marks.Get(ctx, p.Key())
+		if err != nil {
+			// Unknown position: only the primary is sure to be current.
+			after = ^uint64(0)
+		} else {
+			after = lsn
+		}
+	}
+	cands := s.candidates(after)
+	var err error
+	for i, t := range cands {
+		if i == 2 {
+			break
+		}
+		err = fn(db.New(t.pool))
+		s.metrics.query(t.name, "read", err)
+		if err == nil || !isConnErr(err) || ctx.Err() != nil {
+			return mapErr(err)
+		}
+		if t != s.primary {
+			t.healthy.Store(false)
+		}
+		s.opts.Logger.Warn("store: read failed, trying next", "target", t.name, "err", err)
+	}
+	return mapErr(err)
+}
+
+// readPrimary runs fn on the primary: for callers that must see the latest
+// state and have no principal (workers).
+func (s *Store) readPrimary(ctx context.Context, fn func(q *db.Queries) error) error {
+	err := fn(db.New(s.primary.pool))
+	s.metrics.query(s.primary.name, "read", err)
+	return mapErr(err)
+}
+
+// candidates lists where a read may go, best first: healthy replicas that
+// have replayed past after (starting at a rotating index), then the primary.
+func (s *Store) candidates(after uint64) []*target {
+	out := make([]*target, 0, len(s.replicas)+1)
+	n := len(s.replicas)
+	if n > 0 {
+		start := int(s.next.Add(1)) % n
+		for i := range n {
+			r := s.replicas[(start+i)%n]
+			if r.healthy.Load() && r.replay.Load() >= after {
+				out = append(out, r)
+			}
+		}
+	}
+	return append(out, s.primary)
+}
+
+func (s *Store) checkLoop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkAll(ctx)
+		}
+	}
+}
+
+// checkAll reads the primary's WAL position, then each replica's replay
+// position and delay, and marks each replica healthy or not.
+func (s *Store) checkAll(ctx context.Context) {
+	if len(s.replicas) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var prim string
+	if err := s.primary.pool.QueryRow(cctx, "SELECT pg_current_wal_lsn()::text").Scan(&prim); err == nil {
+		if lsn, err := ParseLSN(prim); err == nil {
+			s.primLSN.Store(lsn)
+		}
+	}
+	for _, r := range s.replicas {
+		s.checkReplica(ctx, r)
+	}
+}
+
+func (s *Store) checkReplica(ctx context.Context, r *target) {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var (
+		inRecovery bool
+		replay     *string
+		delay      *float64
+	)
+	err := r.pool.QueryRow(cctx, `SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
+		EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8`).Scan(&inRecovery, &replay, &delay)
+	healthy := err == nil && inRecovery && replay != nil
+	if healthy {
+		lsn, perr := ParseLSN(*replay)
+		if perr != nil {
+			healthy = false
+		} else {
+			r.replay.Store(lsn)
+			prim := s.primLSN.Load()
+			var lagB int64
+			if prim > lsn {
+				lagB = int64(prim - lsn)
+			}
+			var lagT time.Duration
+			if lagB > 0 && delay != nil {
+				lagT = time.Duration(*delay * float64(time.Second))
+			}
+			r.lagB.Store(lagB)
+			r.lagT.Store(int64(lagT))
+			if s.opts.MaxLagBytes > 0 && lagB > s.opts.MaxLagBytes {
+				healthy = false
+			}
+			if s.opts.MaxLagTime > 0 && lagT > s.opts.MaxLagTime {
+				healthy = false
+			}
+		}
+	}
+	if was := r.healthy.Swap(healthy); was != healthy {
+		s.opts.Logger.Info("store: replica health changed", "replica", r.name, "healthy", healthy, "err", err)
+	}
+}
+
+// ParseLSN parses a PostgreSQL pg_lsn text ("16/B374D848").
+func ParseLSN(s string) (uint64, error) {
+	var hi, lo uint32
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0, fmt.Errorf("store: bad lsn %q: %w", s, err)
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
+}

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/gen/db"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func teamFromRow(r db.Team) domain.Team {
+	return domain.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt}
+}
+
+func teamID(t domain.Team) uuid.UUID { return t.ID }
+
+// CreateTeam stores a new team; creator, when not nil, becomes its manager.
+func (s *Store) CreateTeam(ctx context.Context, t domain.Team, creator *uuid.UUID) (domain.Team, error) {
+	var row db.Team
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		if row, err = q.CreateTeam(ctx, db.CreateTeamParams{ID: t.ID, Name: t.Name}); err != nil {
+			return err
+		}
+		if creator == nil {
+			return nil
+		}
+		return q.UpsertMembership(ctx, db.UpsertMembershipParams{TeamID: t.ID, UserID: *creator, Role: string(domain.RoleManager)})
+	})
+	return teamFromRow(row), err
+}
+
+// Team returns the team with id, or a not-found error.
+func (s *Store) Team(ctx context.Context, id uuid.UUID) (domain.Team, error) {
+	var row db.Team
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetTeam(ctx, id)
+		return err
+	})
+	return teamFromRow(row), notFound(err, "Team")
+}
+
+// Teams lists every team, newest first.
+func (s *Store) Teams(ctx context.Context, page domain.PageRequest) (domain.Page[domain.Team], error) {
+	var rows []db.Team
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListTeams(ctx, db.ListTeamsParams{Before: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, teamFromRow), page.Limit, teamID), err
+}
+
+// TeamsOf lists the teams userID belongs to, newest first.
+func (s *Store) TeamsOf(ctx context.Context, userID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Team], error) {
+	var rows []db.Team
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListTeamsForUser(ctx, db.ListTeamsForUserParams{UserID: userID, Before: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, teamFromRow), page.Limit, teamID), err
+}
+
+// MembershipRole returns userID's role in teamID, or a not-found error when
+// the user is not a member.
+func (s *Store) MembershipRole(ctx context.Context, teamID, userID uuid.UUID) (domain.TeamRole, error) {
+	var role string
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		role, err = q.GetMembershipRole(ctx, db.GetMembershipRoleParams{TeamID: teamID, UserID: userID})
+		return err
+	})
+	return domain.TeamRole(role), notFound(err, "Team")
+}
+
+// Memberships lists userID's teams and roles.
+func (s *Store) Memberships(ctx context.Context, userID uuid.UUID) ([]domain.Membership, error) {
+	var rows []db.ListMembershipsForUserRow
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListMembershipsForUser(ctx, userID)
+		return err
+	})
+	return mapSlice(rows, func(r db.ListMembershipsForUserRow) domain.Membership {
+		return domain.Membership{TeamID: r.TeamID, TeamName: r.TeamName, Role: domain.TeamRole(r.Role)}
+	}), err
+}
+
+// SetMembership gives userID the role in teamID.
+func (s *Store) SetMembership(ctx context.Context, teamID, userID uuid.UUID, role domain.TeamRole) error {
+	return s.write(ctx, func(q *db.Queries) error {
+		return q.UpsertMembership(ctx, db.UpsertMembershipParams{TeamID: teamID, UserID: userID, Role: string(role)})
+	})
+}
+
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
