@@ -1381,6 +1381,22 @@ func (response CreateTeam403ApplicationProblemPlusJSONResponse) VisitCreateTeamR
 	return err
 }
 
+type CreateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam413ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTeam415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -2246,6 +2262,22 @@ func (response CreateJob404ApplicationProblemPlusJSONResponse) VisitCreateJobRes
 	return err
 }
 
+type CreateJob413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateJob413ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateJob415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -2843,74 +2875,75 @@ func (sh *strictHandler) GetJob(w http.ResponseWriter, r *http.Request, teamId T
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9s4kv8qXdytyuNoSXbs3Mb5y5uZ3DiVTDy2U3NVcc6EyJYEmwQYALSiTanqvsN9w/skVw2AL4l6",
-	"eGJ7Nrf5y7KIR6Ofv2409TWIZZZLgcLo4PBrMEGWoLIf38qYGS4FfU5Qx4rn7t/gfILw4fQtyBGYCUKs",
-	"kBlMQKGWhYqxF4SBjieYMZqasS9vUYzNJDjcG+z/LQzMLMfgMNBGcTEO5vMwOEWjZkcjg2p5rzOMpUg0",
-	"GAlTxg0McSQVglEzLsbAxoyLhf244FmRBYeDaisuDI5RBXPaLGeKZWj8IV8VSkvVfcRI4BdzGdsRUXnY",
-	"XOENl4WGnI2xB+9z9rmwJ+Y07XOBahaEgWAZbezmrmLHwe5eSOSW/+928eY1T/H4p24CRzzFRxp4Uu2f",
-	"MzOpt6fnlzwJwkDh54IrTIJDowps0jOSKmMmOAyKwo5cpuCNHK4i4EoO1+1/JYffvv1bnnHTvX0mtQFu",
-	"MLPqodAUSqwSRWqXaW6d4IgVqSG1DGs6uDDP9oKQ5OTUaHcwCGul2u1QqjA4R5at4pFBlq1jEj3/Vi7N",
-	"abLOpdBotfrvLDnFzwVqy7hYCoPCfmR5nnJn1v1cyWGK2b9daWfj9XZ/VTgKDoO/9Gvf0HdPdf/EzXKb",
-	"Lp9WuW2Ba8hYSnRjAlJBIlGDkAYyZuKJtaSjk2NoLNALSNulGvIkQfHQdMcsTVE90qBkijW1LE3lFMyE",
-	"a5A5KlYReiwMKsHSn5Vy7uOhiD2TGZoJ+b4R4ykxV4AsFGieYA9aIkiAJygMH3HUwA1wNzKVY23P8Ks0",
-	"r2Uhkock/1cJuognVawISTlMJQDI2Mwy/lrIKblcbiyp51K+ZWqMD60WQ5nMSJdT2pwIZcJRK8WIjwuF",
-	"CVjHUhL5jomZtzz956gwUStv6K/RoJjBksCwGdttxN2pQm7Xrn50vxGc7cYfBCvMRCr+D3xozblhKU8I",
-	"bli1ZqmGKSobkjUKg4mVwgfBbhhP2TB9UG05ggRzFAmK2GpMUZMBj6eKG9QwnfAUPYrgGVMzSJhhQ6aR",
-	"ZiRyKkLQbPakB+dq5rANMOI8RA2BRaAdJrpLmeZKxqj1Q3NtIWRMMU13fNAYFgaGCtm1BgaqIDYyAYUg",
-	"zyDA0yuV55iTvC7yXCqDyTtMODu3UfLPOQw5jkcaXrmtd4gUOiC5NilwIaIAi2PMDXnleRn2rUhfc0yT",
-	"KsTkimYY7mJ8gobxdAFS7g729pfgQRjkktBKB8w9gjdn738F/xwen75+Bc9fDHafEKAiRZWjEYrEhhui",
-	"pXLXFYp+pIGATM9Bpha0XcZyNcL5WNEUlif5VM2QwyuMTeDR7/LRvUAvjRdw+0xW9kDPIEGDMaUmIyWz",
-	"0nHT1AVy9w4OOrjm85pLZloYLGEGdwzPMOiYw5Mt8FqJ/b5upkFP2N7B8+VD/oJf4OyXo529g+dVGuaO",
-	"FgJpbUGnHs7sA42KAoLzPtyANgpZhhaQ5swQkAkOg//6ONh5wXZGn74+35//tYtozf+BrdNxYZ7vB+Ha",
-	"lCusAO5WaL+pIW5IBY8tzzwVFWPCtjK0hLZKod5yh4vbSmXziNaHdW7AKubcKtGxG2/zBL8fU4rNrJzr",
-	"DLIr+RNF6gOVQ/wb+GE3ai+66owf8lSyZPmUI29QK5PJ4cygdkAyZ8o80vYB8R6GGMsMtdUpP7o0/Uqw",
-	"Qy6YTbvWH8WS0UX7GzlcJpp0NMsdolqva3/EZLH0ryxN34+Cw4/rJf9GDp1Hnn9aFOA8rFLuDmXfIGya",
-	"K7ierKd+4yJbOiDrvx1zk4STGrD0pMH01uq1eKqwu6DNzzujjpJjhVr7sV3pdKcQFWqbl6+nbVmDK+Io",
-	"jbNrhCBF7BDXlRzChGnKPmLExHm/Fdysz6sNU+YbJaINM8VGh/JGDs/cwFu5zDAo8uSWKr/ezdYirrSk",
-	"OkNDpmFtlS2zaxG0wsJf2eGrBTxiqcaww3N5nnQ7L4IsnviXUB6QYmB1InJdzIBATIDZOS3f9W220ibq",
-	"pKoyhhBPML6mLQnQa+MTgFpXI7fBpVOFqBdsMjz8wrI8dVajcxoRLhrjprJiC4lVa6+Q1woEGssEt/ED",
-	"GSUW48Wh+4MXzzsGK0pNyjTEPx1KmSITS4RbAur1m5NXnOQuQj+FqH/SyF87EdISQR72Y/C5wAJtfbEQ",
-	"glYPg8oJkvrbMhIZMRMxpvT5U4dc3nXgcFaYyWWGZiKT5oaSJzH5h5xfXuOsc7UMsyEqPeH59nx/V81Z",
-	"Yn8H//OUGbLsSyWdLpXUsSTjgtyURtVJm32wgZYP2ld+m1KyE8MWVxbpaJ+8S4SNUy7xuzzKOsrOkWWn",
-	"0oHT24QRO7YjLWkq9wrtrGNHvUjoiO06YZlBLyejAij/fLF/8O/gk3NIZFxkPmFblf+2V/mdXPwUhYGp",
-	"kmIMU24mLt/2uflC7rfCD1lUqJeXP0G1Y1NhcAToEEZSudKUS+Y96bY8s2UuUWX5m/0KRRAy1G2u1pyY",
-	"UBuvBE2x7v1tLVSp8NrBixcNvLY/6E7xuOlKK45AT6QyoIvMVrt8onrNRUKfPaOWcvEucXSn+kegja2w",
-	"fTg9drG9UfFesVUdPCfG5Pqw34+luMGZVL0Eb8qqkO4LaXZGtjy+kbxFe3CZqGNKxdQVplBH9UX1bhx0",
-	"mxpPabtbgIPluYiJvuzODX+foJmgAmYhtBUh1zV+sWhKA4PIA7QmfqkCdwmiLusi2/ZYyhepzuxUJ2bm",
-	"rx49dIogK7QBzQzXo1kHgFqQkHdRzW0WKWwxZa3s7gJT1IrwT4osKKx0IMAHrZBtEYqahaINlSA60R9K",
-	"RJYN7ThjYwesFqm9DQy3666i9C6UzMrw1vq1mNdoDUxDVLZFjHxBmGbZnoiXQBoI0l2UpUy7r7sKxPen",
-	"qqcLoC9jgo0tOnP4KwiDG47TFQjwg0eAbWZjtlxvf7Y3+OMqzrUusNOGt6sXd8VJXTg+bF60y3I8RfUy",
-	"oT91uEo7aUuMC8XNzPpnx6ohMoXqqKC9y/9el+x48/t5EC5Dv/fHP72yFyFag5HXKFpF+/K21VEIj9/x",
-	"WEktRwZ+FkYxOP4JuLgQuZJJEdOiL+3MYcFTs8MFJHhTzk1lzNJ0FoJGhKgM/m7P6EnvQpRdIjaCWdpr",
-	"6RFmcHc/XIxkeRnBHMd9R8crv2SwdENUPgFtpGpUUil+EnaGwpZtdQiqEFWQ5WJM4U6TTQ1ZfD1WBEsu",
-	"xFSqa1tguEbM3WKu7KWBCziR2owVnv32FphIyqJDUsSYAFOGj1jsBp49612IC/GXv4AlTxCtmr7ZgadP",
-	"LSzVT58CU1ij82jVPVpUAXbtgDfzCO1CAETEwygkrGCxURRaqn45Pz+ByKEk/1VU49aq8YqERiexeJuW",
-	"a0BuB9ZDyCtwHrmvIkdF85JL99zJyKOWB3PeZCcnN04x4xBy8nORvTqP4PHu//73/+wOBk8qTrZaw4iY",
-	"ru6wpp/sgXW5EMuMfOUUtYERV9qEJIKSSyBVgsoTeFr1ceinTw8Bb1DNoGzzgZgpRSg3+s8dP3Dn+KcI",
-	"HhvWNB0irbySnE5QlHflT3rwWyGNvQ6y389kAQpzQuusQsueDplig4L61jLBOGWlGtu+GW48HCRbBIi+",
-	"7JQuZoeeR/A4ouyYdCwmPkchRFWCbBNz+sZmkc49R6FTHPrGee5qgHfp0ZMeHJW9D7IwmidYWtMYjYZo",
-	"f7AflTpjj+DaZ7gAbg4Bv3BtUMTV9azCG2QpJpUUGMFbewvvrvGJFazckaVTNtPkSrTtuJBT4YeFtBkF",
-	"QVmMJ04OdiXlL+RsabK6/1doDUo795PyGIXGhk8hVKI4GqZmjYSrdihHJ8cU01Bp52l2e4PegEbKHAXL",
-	"eXAYPOsNes/cld/Eeum+iyljXNFe544YwsS2QOEMWrKzlsoVlPJzGuANhCsngUa1gwBApTvHSXAY/Aea",
-	"d65q12hd2xsM1tzZ3+6u/h2u75WxXQP7g91V61SE9VtNLzRp78XmSYv9QPMwOHCnWz+v3VtmZz3bisSq",
-	"78WGZZd0Oz43WqwolrGxtqjIRvQFIyUo2JSzXaxf19DXqgzl29on3GXocoljzAQFtRCQxZMyNjTzOgKS",
-	"ZEF1f+6yxpDPPqkpuUfVaWd3HVr0s3WGFVv+RVSJuNG4T2noUuPLbXWKPMRqdTop/YqNC9bF+ghE8166",
-	"z1IgYKrROWDj2221c1dDTKUYg5HdinSO7m6r2RC+4u63HtJ37cjzcONA31k+/3SPWlplhp0NaRaDEDCh",
-	"g3oF3UJnGs3D/zo6bbwylOrs/t9Gk8Mgl7pDf11toUT2PXgv0lkdLL1SuxpFKaFFLXVL2LS9KuX+XSaz",
-	"O9UfXwOZtxNC386woLm7d7rzquBskcOUldxJFvocm++lrGtyrMbZbR5M9bdRxrrNnWbsHmyzTUdvo7W0",
-	"vW0mN9s7vzf7dArq7Wg7E23nFI1o0//qL6vmjbizhEori7tHt71O+R/WVw/2N0+qXhX4HrHvbTSnkXsG",
-	"89tiA/8a0PxTh771bZ1npdZREHptR3zXgKRqr1wLSCwrwlYZ5IfK3y2eGXldKlXe/X+PKr8KBp3ZZmPt",
-	"+63ATJQsxvULYFwYaauh9m3KMxQJRFmRGp4zZfrkw3cSZlh0Ifw9ProOVVc1o0G2BzVx14/Ry7I5fVXj",
-	"6oVodq5C8x0fQRkFTDBNYDqx1SwBGWZSzUKbmJbt1lxfiKrFeqGpWoe2AkLDs7oNneuFTnRu7Bq+X1tI",
-	"A+2yHcQpR2FcMajtKFxjr20/XocJO3h4Oyv2DcQPDAtdW3V3ZLT6Q7DQFs//36PCW/uo3Wdb+Sj3Ht23",
-	"487vyCM6XfYu6BZO0d8VzleG8/5X3/SwFk5WxnqPQXed0TwiZ2QY+YAfYfaOkeUCfx8w4m4GfP6nA7rh",
-	"6JUcrkejb2jAdw1Gy37ftViU+PADit4nFL1yilTahf33TwCivxVY2HLclRw64Hclh6DktEJsCde5/XUC",
-	"hbFUib2qmypuDAr77rzAC2EUE5rZDoMQtARWvryJiVuvEPbHKMgzCJaCNsyguwnk7orYtmOHF4KBu78H",
-	"qWgVAsP+EtC+2a/LDpopm3XhQFcVeSOH91QarF/T2AoC7t3lxquCGTGYAGDFcZKca2//gQYX0eCPouI6",
-	"z3RaCNfo4LtYpViGhxs81Tp0SFP7X93v36zFhqUB318IXGNMobuHtb8UYRuH3Oty3Cy+KfcjIN4paLyy",
-	"Qn+ggLgZi7kfeJp/ajbz2R2abXwfP1Foda+Su/0XVYpr/6Z5EAaFSoPDoM9y3r/ZtUHZn/brmmaM6ieR",
-	"MrRkL4y0ZaTHBgUTRj/pwc91L4+9Ak75TVkXckX01k8s6Y4lbcHV99y5fhw3NfQlBt8d1/5Bra6FVrY+",
-	"lGrQWKNxUb680MlCx58qBJFVd/150KB7rV/Z0iS9/wsAAP//",
+	"7FzrctvGkn6VLuRU+bLgRbLsPZZ/6TjxRi47USS5slWWVxgCTXIkYAaeGYhmXKzad9g33Cc51TODGwle",
+	"lMjK8Yl/iSLn0tPXr3sa+BzEMsulQGF0cPg5mCJLUNmPb2TMDJeCPieoY8Vz929wPkV4d/oG5BjMFCFW",
+	"yAwmoFDLQsXYD8JAx1PMGE3N2Kc3KCZmGhzuDw/+HgZmnmNwGGijuJgEi0UYnKJR86OxQbW61xnGUiQa",
+	"jIQZ4wZGOJYKwag5FxNgE8bF0n5c8KzIgsNhtRUXBieoggVtljPFMjT+kC8LpaXqPmIk8JO5jO2IqDxs",
+	"rvCGy0JDzibYh59z9rGwJ+Y07WOBah6EgWAZbezmrmPH0739kMgt/9/r4s0rnuLx990EjnmKDzTwpNo/",
+	"Z2Zab0+/X/IkCAOFHwuuMAkOjSqwSc9YqoyZ4DAoCjtylYLXcrSOgCs52rT/lRz98e3f8Iyb7u0zqQ1w",
+	"g5lVD4WmUGKdKFK7THPrBMesSA2pZVjTwYV5sh+EJCenRnvDYVgr1V6HUoXBObJsHY8MsmwTk+j3P8ql",
+	"BU3WuRQarVb/gyWn+LFAbRkXS2FQ2I8sz1PuzHqQKzlKMfuPK+1svN7ubwrHwWHw3aD2DQP3qx6cuFlu",
+	"09XTKrctcA0ZS4luTEAqSCRqENJAxkw8tZZ0dHIMjQX6AWm7VCOeJCjum+6YpSmqBxqUTLGmlqWpnIGZ",
+	"cg0yR8UqQo+FQSVY+oNSzn3cF7FnMkMzJd83Zjwl5gqQhQLNE+xDSwQJ8ASF4WOOGrgB7kamcqLtGX6S",
+	"5pUsRHKf5P8kQRfxtIoVISmHqQQAGZtbxl8LOSOXy40l9VzKN0xN8L7VYiSTOelySpsToUw4aqUY80mh",
+	"MAHrWEoi3zIx95an/xwVJmrlDf01GhQzWBIYNmO7jbi9KuR27epHDxrB2W78TrDCTKXiv+F9a84NS3lC",
+	"cMOqNUs1zFDZkKxRGEysFN4JdsN4ykbpvWrLESSYo0hQxFZjipoMeDhT3KCG2ZSn6FEEz5iaQ8IMGzGN",
+	"NCORMxGCZvNHfThXc4dtgBHnIWoILALtMNFdyjRXMkat75trSyFjhmna80FjVBgYKWTXGhiogtjIBBSC",
+	"PIMAT69UnmNO8rrIc6kMJm8x4ezcRsk/5zDkOB5oeOm27hEpdEBybVLgUkQBFseYG/LKizLsW5G+4pgm",
+	"VYjJFc0w3MX4BA3j6RKk3BvuH6zAgzDIJaGVDph7BK/Pfv4J/O/w8PTVS3j2fLj3iAAVKaocj1EkNtwQ",
+	"LZW7rlD0Aw0EZPoOMrWg7SqWqxHO+4qmsDzJh2qGHF1hbAKPfleP7gV6abyA22eysgf6DRI0GFNqMlYy",
+	"Kx03TV0id//p0w6u+bzmkpkWBkuYwZ7hGQYdc3iyA14rsd/n7TToKdt/+mz1kD/iJzj78ai3//RZlYa5",
+	"o4VAWlvQqUdz+4NGRQHBeR9uQBuFLEMLSHNmCMgEh8H/vB/2nrPe+MPnZweLv3URrflv2DodF+bZQRBu",
+	"TLnCCuDuhPabGuKGVPDY8sxTUTEmbCtDS2jrFOoNd7i4rVQ2j2h92OQGrGIurBIdu/E2T/D7MaXY3Mq5",
+	"ziC7kj9RpD5QOcS/hR92o/ai6874Lk8lS1ZPOfYGtTaZHM0Nagckc6bMA21/IN7DCGOZobY65UeXpl8J",
+	"dsQFs2nX5qNYMrpofy1Hq0STjma5Q1Sbde33mCyW/nWTvF/LkfPDi7BKqzsUeotAaa7gerqZwq2L7Ohk",
+	"rI92DEwSTqJm6UmDsa3VaxFUoXVJY591RhYlJwq19mO7UuZOQSnUNvfeTNuqllbEUapm1whBitihqis5",
+	"ginTlGHEiInzcGu4WZ9XG6bMH5SINswUegclOnMDb+UWw6DIk1uq9WZXWou40pLqDA2ZhrXltUyrRdAa",
+	"K35ph68X8JilGsMO7+R50u2gCJZ44l9AeUCKc9WJyD0xAwIxAWbntPzTH7OVNlEnVSUxhHiK8TVtSaBd",
+	"Gw/ya12N3AaXThWifrDN8PATy/LUWY3OaUS4bIzbSocttFWtvUZea1BmLBPcxQ9klDxMloceDJ8/6xis",
+	"KP0oUw3/60jKFJlYIdwSUK/fnLzmJHcR3ikM/YtG99qJkJYI8rDvg48FFmhriIUQtHoYVE6Q1N+WisiI",
+	"mYgxpc8fOuTytgNrU7J/maGZyqS5oeRJTP4h55fXOO9cLcNshEpPeb47399Wc1bY38H/PGWGLPtSSadL",
+	"JXUsybggN6VRddJmf9hCyzvtq7tNKdmJYYsry3S0T94lwsYpV/hdHmUTZefIslPpAOhtwogd25F6NJV7",
+	"jXbWsaNeJHTEdp2wzJJXE04BlGM+P3j6n+ATcEhkXGQ+KVuX47ZX+ZVc/AyFgZmSYgIzbqYup/b591J+",
+	"t8YPWeSnV5c/QdWz6S44AnQIY6lc+ckl7J50W4LZMV+oMvntfoUiCBnqLtdnTkyojVeCplj3/74RqlR4",
+	"7enz5w28djDsTuO46UodjkBPpTKgi8xWtHwyes1FQp89o1by7S5xdKfzR6CNraK9Oz12sb1R1V6zVR08",
+	"p8bk+nAwiKW4wblU/QRvysqPHghpemNbAt9K3rI9uGzTMaVi6hpTqKP6sno3DrpLHae03R3AwepcxERf",
+	"dud/v07RTFEBsxDaipDrGr9YNKWBQeQBWhO/VIG7BFGXdSFtdyzlC1FndqoTM/PXix46RZAV2oBmhuvx",
+	"vANALUnIu6jmNssUtpiyUXZ3gSlqRfgXRRYUVjoQ4L1WwXYIRc1i0JZqD53odyUiq4Z2nLGJA1bL1N4G",
+	"htt111F6F0pmZXhr/VrOa7QGpiEqWx/GvuhLs2zfwwsgDQTpLsNSpt3XXUXgL6eqp0ugL2OCTSw6c/gr",
+	"CIMbjrM1CPCdR4BtZmO2WlN/sj/8/SrOtS6w04Z3qwl3xUldOD5sX7TLcjxF9TKhP3W4TjtpS4wLxc3c",
+	"+mfHqhEyheqooL3L/16V7Hj963kQrkK/n4+/f2kvO7QGI69RtArz5Y2qoxAevuWxklqODfwgjGJw/D1w",
+	"cSFyJZMipkVf2JmjgqemxwUkeFPOTWXM0nQegkaEqAz+bs/oUf9ClJ0gNoJZ2mvpEWZw9ztcjGV54cAc",
+	"x33Xxku/ZLByC1T+AtpI1aiWUvwk7AyFLc3qEFQhqiDLxYTCnSabGrH4eqIIllyImVTXtsBwjZi7xVzZ",
+	"SwMXcCK1mSg8++UNMJGURYekiDEBpgwfs9gNPHvSvxAX4rvvwJIniFZN3/Tg8WMLS/Xjx8AU1ug8WndX",
+	"FlWAXTvgzTxCuxAAEfEwCgkrWGwUhZaqH8/PTyByKMl/FdW4tWquIqHRSSzepuUakNuB9RDyCpxH7qvI",
+	"UdG8yNJ9dzLyqOXBnDfp5eTGKWYcQk5+LrLX4xE83Pv///2/veHwUcXJVvsXEdPVAdb0k32wLhdimZGv",
+	"nKE2MOZKm5BEUHIJpEpQeQJPq14N/fjxIeANqjmUrTwQM6UI5Ub/3fMDe8ffR/DQsKbpEGnlteNsiqK8",
+	"D3/Uh18KaeyVj/1+LgtQmBNaZxVa9nTIFBsU1DeTCcYpK9XY9sZw4+Eg2SJA9KlXupge/R7Bw4iyY9Kx",
+	"mPgchRBVCbJNzOkbm0U69xyFTnHoG+e5qwHepUeP+nBU9jfIwmieYGlNEzQaooPhQVTqjD2Ca5HhArg5",
+	"BPzEtUERV1ewCm+QpZhUUmAEb+1Nu7uqJ1awckeWzthckyvRtqtCzoQfFtJmFARlMZk6OdiVlL90s6XJ",
+	"6o5foTUo7dyPz6dqf3F0ckwhC5V2jmSvP+wPyb/IHAXLeXAYPOkP+0/crd3UOuGBCxkTXNMh504QwtR2",
+	"MeEcWqKxhsgVlOJxAvb6z5VjcKOYQfG9Uo3jJDgM/gvNW1eUa3Sf7Q+HG67db3fd/hY3t7vYi/+D4d66",
+	"dSrCBq2+FZq0/3z7pOWWnkUYPHWn2zyv3R5mZz3ZicSqdcVGXZdTOz43uqRIe9hEW9BjA/aSDRLSa8rZ",
+	"LjaoS+QbVYbSae3z6TIyubwwZoJiVgjI4mnp+ptpG+FEMpC6xXZVY8gln9SUfEHVaSdvHVr0g/V1FVv+",
+	"IqpE3GhclzR0qfHlrjpFHmK9Op2UfsW6fetBfYCheS/cZykQMNXo/KvxHbPauasRplJMwMhuRTpHd3XV",
+	"7Ol+382aesjAdRQvwq0DfXP44sMX1NIq8evsKbMQg3AHHdQr6A460+j//evotPHKUKqz+38XTQ6DXOoO",
+	"/XWlgxK49+Fnkc7rYOmV2pUgSgkta6lbwmblVaX2HzKZ36n++BLHop3vUb69WNHcvTvdeV1wtshhxkru",
+	"JEutis1HSzb1KVbj7Db3pvq7KGPdqU4z9p7sZCyuh9lOeLoLXR39jNY093eZ3Gzp/NoM2mm0N7zdbLqd",
+	"YzTC0+Czv7xabMQ9NCgEPm52o7vwY58u4QYe5hvj2aNOeFyZ/heMH5us8H6DxvBg+6TqsYOvEYTfRiMb",
+	"OW6wuC1I8Y8ULT506PHA1pO2arPv3dPhajGCcMUacP7Krv1VY6qqyXMjpurgzTdjuVtINva6VBqL+/8L",
+	"Gss6JHdmW5617wgDM1WymNSPoXFhpK3X2mc6z1AkEGVFanjOlBmQy+8lzLDoQvhOA3R9sq6uR4NsJ2zi",
+	"LkijF2WL/Lr22QvR7J+F5pNGggIKTDFNYDa19TYBGWZSzUObW5dN31xfiKrRe6m1W4e2iEPDs7oZnuul",
+	"fnhu7Bq+a1xIA+3CIsQpR2FcuartKFx7sW2C3gRrO3h4Oyv2bcz3jGxdc3d3TLX6Q8jWlvf/7YHtrX3U",
+	"PSPhr8gjOl32LugWTtHfZi7WAoHBZ9+WsR7gHpUN+xkaRmZ4aF1PCJr/hmHlVMqrj2zdIzTkUhqP0Kyg",
+	"3cojfMHIvskyGyf8FsvvGPgu8fcew/p2VOnfktCNlq/kaCewTONuh5Vf08pfNVQu+6U3IuVVxnwzrrsF",
+	"yldOkUqDsv/+CTD5lwILW++8kiMHS6/kCJScVXgy4Tq3b3BQGEuV2KvOmeLGoLDvFxB4IYxiQjPboRGC",
+	"lsDKB1wxcesVwpZUyKUIloI2zKC7SfXlF9vOHl4IBq7/AaSiVQiq+0tU+/YDXXYgzdi8C6W6KtJrOfpC",
+	"tdf6MZedAOr+XW68LgoSgwmeVhwnybnHA75h1T8Xq/7bV21PC+E6S3zbsBSraHeLa9sEdmnq4LN7qdAm",
+	"qGtNgPJ0cliu58haQflc2wv3bgzbRuUeHuSm/dygS7UJ/yau76g1zD1N04l/S1/z5aL1BrsP61NvOty3",
+	"2H3HwPjKCv2eYvd22Oje17X40OzbtDs0OzbffyAU4N4M4PZfVimu/YsDgjAoVBocBgOW88HNnsUP/rSf",
+	"NzTmVG+4ytCSvTTS1uMeGhRMGP2oDz/UbVu2HSDlN2WBzd1jtN6YpTuWtJVr317pWq+Yv9VxtRrfCNl+",
+	"P1rXQmvbYEo1aKzRaJpYXehkqblTFYLIqhs8Pb7R/dZL0zRJ758BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -65,7 +65,9 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 }
 
 // devIssuerURL is where the dev issuer lives for an API at publicURL.
-func devIssuerURL(publicURL string) string { return strings.TrimRight(publicURL, "/") + auth.DevIssuerPath }
+func devIssuerURL(publicURL string) string {
+	return strings.TrimRight(publicURL, "/") + auth.DevIssuerPath
+}
 
 // checkIdentity refuses a dev issuer outside dev mode.
 func checkIdentity(cfg *config.Config) error {

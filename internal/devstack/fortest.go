@@ -42,6 +42,10 @@ func StartForTest(tb testing.TB, replicas int) *Stack {
 	return st
 }
 
+// TestDir makes a fresh, world-traversable folder for a test stack named
+// name, below the repository's .run/test/.
+func TestDir(name string) (string, error) { return testDir(name) }
+
 // testDir makes a fresh, world-traversable folder for one test's stack.
 // Short names keep Unix socket paths under the kernel's limit.
 func testDir(testName string) (string, error) {

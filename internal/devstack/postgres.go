@@ -436,3 +436,44 @@ func clearStalePostmasterPid(ctx context.Context, data string) error {
 		}
 	}
 }
+
+// WaitReplicasCaughtUp waits (up to 30 s) until every replica has replayed
+// the primary's WAL as of the call: after migrations, say, so that reads
+// from replicas see the schema.
+func (s *Stack) WaitReplicasCaughtUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	prim, err := pgx.Connect(ctx, s.DirectPrimaryURL)
+	if err != nil {
+		return fmt.Errorf("devstack: wait for replicas: %w", err)
+	}
+	defer prim.Close(context.WithoutCancel(ctx))
+	var target string
+	if err := prim.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		return fmt.Errorf("devstack: wait for replicas: %w", err)
+	}
+	for i, url := range s.DirectReplicaURLs {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return fmt.Errorf("devstack: wait for replica %d: %w", i, err)
+		}
+		for {
+			var done bool
+			err := conn.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target).Scan(&done)
+			if err != nil || done {
+				conn.Close(context.WithoutCancel(ctx))
+				if err != nil {
+					return fmt.Errorf("devstack: wait for replica %d: %w", i, err)
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				conn.Close(context.WithoutCancel(ctx))
+				return fmt.Errorf("devstack: replica %d did not reach %s: %w", i, target, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ const (
 	CodeUnauthenticated    Code = "unauthenticated"     // no valid credentials (401)
 	CodeForbidden          Code = "forbidden"           // the role does not allow it (403)
 	CodeNotFound           Code = "not_found"           // no such thing, or not visible to the caller (404)
+	CodeMethodNotAllowed   Code = "method_not_allowed"  // the resource does not take this method (405)
 	CodeConflict           Code = "conflict"            // the state does not allow it now (409)
 	CodePreconditionFailed Code = "precondition_failed" // a stale If-Match (412)
 	CodeTooLarge           Code = "too_large"           // a body over its limit (413)

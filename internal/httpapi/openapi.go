@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -67,6 +68,11 @@ func (s *Server) enforceContract(next http.Handler) http.Handler {
 			return
 		case err != nil:
 			s.problems.status(w, r, http.StatusNotFound, "No such path in the API.")
+			return
+		}
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			s.problems.write(w, r, &domain.Error{Code: domain.CodeInvalid, Message: "The query string is malformed.",
+				Fields: []domain.FieldError{{Pointer: "query", Detail: "not valid URL encoding"}}})
 			return
 		}
 		var teamID *uuid.UUID

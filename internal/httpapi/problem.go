@@ -25,6 +25,7 @@ var problemKinds = map[domain.Code]struct {
 	domain.CodeUnauthenticated:    {http.StatusUnauthorized, "unauthenticated", "Authentication is required."},
 	domain.CodeForbidden:          {http.StatusForbidden, "forbidden", "You may not do this."},
 	domain.CodeNotFound:           {http.StatusNotFound, "not-found", "Not found."},
+	domain.CodeMethodNotAllowed:   {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed."},
 	domain.CodeConflict:           {http.StatusConflict, "conflict", "The request conflicts with the current state."},
 	domain.CodePreconditionFailed: {http.StatusPreconditionFailed, "precondition-failed", "The resource has changed."},
 	domain.CodeTooLarge:           {http.StatusRequestEntityTooLarge, "too-large", "The request body is too large."},

@@ -91,3 +91,17 @@ func isConnErr(err error) bool {
 	return pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") ||
 		strings.Contains(err.Error(), "unexpected EOF") || strings.Contains(err.Error(), "connection reset")
 }
+
+// isSchemaLag reports whether err says an object of the schema is missing:
+// on a replica, that it has not replayed a migration the primary has.
+func isSchemaLag(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "42P01", "42703", "42883", "42704": // undefined table, column, function, object
+		return true
+	}
+	return false
+}

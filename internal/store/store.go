@@ -226,17 +226,25 @@ func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
 	}
 	cands := s.candidates(after)
 	var err error
-	for i, t := range cands {
-		if i == 2 {
-			break
-		}
+	// At most two tries: the best candidate, then the next one (or the
+	// primary, when the first answered from behind a migration).
+	for i := 0; i < len(cands) && i < 2; i++ {
+		t := cands[i]
 		err = fn(db.New(t.pool))
 		s.metrics.query(t.name, "read", err)
-		if err == nil || !isConnErr(err) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			return mapErr(err)
 		}
-		if t != s.primary {
-			t.healthy.Store(false)
+		switch {
+		case isConnErr(err):
+			if t != s.primary {
+				t.healthy.Store(false)
+			}
+		case t != s.primary && isSchemaLag(err):
+			// The replica has not replayed a migration yet: the primary has it.
+			cands = append(cands[:i+1], s.primary)
+		default:
+			return mapErr(err)
 		}
 		s.opts.Logger.Warn("store: read failed, trying next", "target", t.name, "err", err)
 	}

@@ -1,0 +1,120 @@
+# Conveyor — the two commands are `make run` and `make test` (see README.md).
+# Everything else they need is installed by `make deps`, into bin/ and the
+# npm folders (git-ignored), and from Debian packages when on Debian.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+export PATH := $(CURDIR)/bin:$(PATH)
+export GOFLAGS := -buildvcs=false
+export REDOCLY_TELEMETRY := off
+export K6_NO_USAGE_REPORT := true
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+# Pinned tool versions. oapi-codegen is pinned by the `tool` directive in
+# go.mod; the npm tools by the package-lock.json files.
+SQLC_VERSION      := v1.31.1
+VERSITYGW_VERSION := v1.8.0
+APT_PACKAGES      := redis-server pgbouncer chromium
+NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+GO_TEST_FLAGS     ?= -count=1 -timeout 20m
+
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint build build-ts test-go test-sdk test-ts bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
+	exec $(BIN)/conveyor dev
+
+test: deps check-generated lint build-ts test-go test-sdk test-ts ## everything CI checks
+	@echo "make test: all checks passed"
+
+# --- dependencies -----------------------------------------------------------
+
+deps: deps-apt deps-go deps-npm ## install what a fresh machine lacks
+
+deps-apt:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	{ command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; } || missing="$$missing pgbouncer"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "deps: please install:$$missing (Debian/Ubuntu: sudo apt-get install -y$$missing)"; \
+		echo "      and the PostgreSQL server binaries (initdb, postgres, pg_basebackup), e.g. postgresql-15"; \
+		exit 1; \
+	fi
+
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION)
+
+$(BIN)/.sqlc-$(SQLC_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install sqlc $(SQLC_VERSION) (about 2 minutes the first time)"
+	GOBIN=$(BIN) $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+	@rm -f $(BIN)/.sqlc-* && touch $@
+
+$(BIN)/.versitygw-$(VERSITYGW_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install versitygw $(VERSITYGW_VERSION)"
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@rm -f $(BIN)/.versitygw-* && touch $@
+
+deps-npm: clients/ts/node_modules/.ok tools/npm/node_modules/.ok
+
+%/node_modules/.ok: %/package-lock.json %/package.json
+	cd $* && $(NPM_CI)
+	@touch $@
+
+# --- generation -------------------------------------------------------------
+
+generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types and the docs from the spec and queries
+	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/v1/openapi.yaml
+	$(GO) tool oapi-codegen -config clients/go/oapi-codegen.yaml openapi/v1/openapi.yaml
+	$(BIN)/sqlc generate
+	cd clients/ts && npm run --silent generate
+	cd tools/npm && node build-docs.mjs
+
+GENERATED := gen clients/go/client.gen.go clients/ts/src/schema.gen.ts
+
+check-generated: generate ## fail when committed generated code is stale
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		echo "generated code is stale: run 'make generate' and commit:"; git status --porcelain -- $(GENERATED); \
+		git --no-pager diff --stat -- $(GENERATED); exit 1; fi
+	@echo "generated code is fresh"
+
+# --- checks -----------------------------------------------------------------
+
+lint: deps-npm ## go vet, gofmt, spec lint (Spectral), sqlc compile, TS typecheck
+	$(GO) vet ./...
+	cd clients/go && $(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/' | grep -v '\.gen\.go$$')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	cd tools/npm && npx --no-install spectral lint --quiet --ruleset .spectral.yaml --fail-severity error ../../openapi/v1/openapi.yaml
+	$(BIN)/sqlc compile
+	cd clients/ts && npm run --silent typecheck
+
+build: ## build bin/conveyor
+	$(GO) build -o $(BIN)/conveyor ./cmd/conveyor
+
+build-ts: deps-npm
+	cd clients/ts && npm run --silent build
+
+test-go: ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack)
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+test-sdk:
+	cd clients/go && $(GO) test $(GO_TEST_FLAGS) ./...
+
+test-ts:
+	cd clients/ts && node --test test/client.test.mjs
+
+bench: ## benchmarks (ratios against their baselines are printed by each)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## remove build output and local state (.run/, bin/)
+	rm -rf bin .run clients/ts/dist

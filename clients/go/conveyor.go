@@ -1,0 +1,243 @@
+// Package conveyor is the Go SDK for the Conveyor API.
+//
+// The generated layer (client.gen.go) has a typed method for every
+// operation. This file adds what a consumer should not have to write:
+// authentication, problem errors as a typed error, streamed uploads and
+// waiting for a job.
+//
+//	c, err := conveyor.New("https://conveyor.example.com", conveyor.WithToken(token))
+//	team, err := c.CreateTeam(ctx, "Imaging")
+//	file, err := c.UploadFile(ctx, team.Id, "photo.png", f)
+//	job, err := c.CreateJob(ctx, team.Id, conveyor.JobCreate{FileId: &file.Id, Processor: "inspect"})
+//	job, err = c.WaitForJob(ctx, team.Id, job.Id, time.Second)
+package conveyor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Client is a Conveyor API client. The embedded generated client exposes
+// every operation; the methods below return the resource or an error, and
+// every non-2xx answer as a *Problem.
+type Client struct {
+	*ClientWithResponses
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	token      func(ctx context.Context) (string, error)
+	httpClient HttpRequestDoer
+	userAgent  string
+}
+
+// WithToken authenticates every request with a fixed bearer token.
+func WithToken(token string) Option {
+	return func(o *options) { o.token = func(context.Context) (string, error) { return token, nil } }
+}
+
+// WithTokenSource authenticates every request with a token from src, called
+// per request (so it may refresh).
+func WithTokenSource(src func(ctx context.Context) (string, error)) Option {
+	return func(o *options) { o.token = src }
+}
+
+// WithDoer sends requests through d (an *http.Client, say).
+func WithDoer(d HttpRequestDoer) Option { return func(o *options) { o.httpClient = d } }
+
+// New returns a client for the Conveyor at baseURL (with or without the
+// /api/v1 suffix).
+func New(baseURL string, opts ...Option) (*Client, error) {
+	o := options{httpClient: &http.Client{Timeout: 0}, userAgent: "conveyor-go"}
+	for _, f := range opts {
+		f(&o)
+	}
+	base := strings.TrimRight(baseURL, "/")
+	if !strings.HasSuffix(base, "/api/v1") {
+		base += "/api/v1"
+	}
+	gen, err := NewClientWithResponses(base, WithHTTPClient(o.httpClient), WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
+		req.Header.Set("User-Agent", o.userAgent)
+		if o.token == nil {
+			return nil
+		}
+		tok, err := o.token(ctx)
+		if err != nil {
+			return fmt.Errorf("conveyor: token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return nil
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &Client{gen}, nil
+}
+
+// Error makes the API's problem document an error: every non-2xx answer
+// comes back as a *Problem, to be had with errors.As.
+func (p *Problem) Error() string {
+	msg := fmt.Sprintf("conveyor: %d %s", p.Status, p.Title)
+	if p.Detail != nil && *p.Detail != "" {
+		msg += ": " + *p.Detail
+	}
+	if p.RequestId != nil && *p.RequestId != "" {
+		msg += " (request " + *p.RequestId + ")"
+	}
+	return msg
+}
+
+// problemFrom builds the error for a non-2xx answer, from its problem
+// document when it has one.
+func problemFrom(resp *http.Response, body []byte) error {
+	var p Problem
+	if json.Unmarshal(body, &p) != nil || p.Title == "" {
+		p = Problem{Type: "about:blank", Title: http.StatusText(resp.StatusCode)}
+	}
+	p.Status = resp.StatusCode
+	if p.RequestId == nil {
+		if id := resp.Header.Get("X-Request-ID"); id != "" {
+			p.RequestId = &id
+		}
+	}
+	return &p
+}
+
+// result returns v when the answer was 2xx and v is set, else the problem.
+func result[T any](resp *http.Response, body []byte, v *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || v == nil {
+		return nil, problemFrom(resp, body)
+	}
+	return v, nil
+}
+
+// Me returns the caller.
+func (c *Client) Me(ctx context.Context) (*Me, error) {
+	r, err := c.GetMeWithResponse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
+}
+
+// CreateTeam creates a team (platform admins only).
+func (c *Client) CreateTeam(ctx context.Context, name string) (*Team, error) {
+	r, err := c.CreateTeamWithResponse(ctx, CreateTeamJSONRequestBody{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON201, nil)
+}
+
+// Team returns a team.
+func (c *Client) Team(ctx context.Context, teamID uuid.UUID) (*Team, error) {
+	r, err := c.GetTeamWithResponse(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
+}
+
+// File returns a file's metadata.
+func (c *Client) File(ctx context.Context, teamID, fileID uuid.UUID) (*File, error) {
+	r, err := c.GetFileWithResponse(ctx, teamID, fileID)
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
+}
+
+// UploadFile streams content to the team as a file called name. The body
+// is written as it is read: the file is never held in memory.
+func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, content io.Reader) (*File, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		h := make(textproto.MIMEHeader)
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+		h.Set("Content-Type", "application/octet-stream")
+		part, err := mw.CreatePart(h)
+		if err == nil {
+			_, err = io.Copy(part, content)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	r, err := c.UploadFileWithBodyWithResponse(ctx, teamID, mw.FormDataContentType(), pr)
+	_ = pr.Close()
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON201, nil)
+}
+
+// CreateJob queues a job.
+func (c *Client) CreateJob(ctx context.Context, teamID uuid.UUID, job JobCreate) (*Job, error) {
+	r, err := c.CreateJobWithResponse(ctx, teamID, job)
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON202, nil)
+}
+
+// Job returns a job.
+func (c *Client) Job(ctx context.Context, teamID, jobID uuid.UUID) (*Job, error) {
+	r, err := c.GetJobWithResponse(ctx, teamID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
+}
+
+// Final reports whether the job has reached a final state.
+func (j *Job) Final() bool {
+	return j.Status == JobStatusSucceeded || j.Status == JobStatusFailed || j.Status == JobStatusCancelled
+}
+
+// ErrJobNotFinished is returned by WaitForJob when ctx ends first.
+var ErrJobNotFinished = errors.New("conveyor: job not finished")
+
+// WaitForJob polls the job every interval (1 s when zero) until it reaches
+// a final state, and returns it. It returns an error wrapping
+// ErrJobNotFinished and ctx's error when ctx ends first.
+func (c *Client) WaitForJob(ctx context.Context, teamID, jobID uuid.UUID, interval time.Duration) (*Job, error) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		j, err := c.Job(ctx, teamID, jobID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w", ErrJobNotFinished, ctx.Err())
+			}
+			return nil, err
+		}
+		if j.Final() {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, fmt.Errorf("%w: %w", ErrJobNotFinished, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

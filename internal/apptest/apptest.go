@@ -1,0 +1,236 @@
+// Package apptest runs the real program against a real local topology for
+// integration tests: devstack brings up PostgreSQL (primary and replicas
+// behind PgBouncer), Redis and S3; migrations run through app.Run; the API
+// and a worker run through app.Run exactly as `conveyor serve` and
+// `conveyor worker` do, on a free loopback port.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/conveyorhq/conveyor/internal/app"
+	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/devstack"
+)
+
+// Options configures Start.
+type Options struct {
+	Replicas int               // streaming replicas; 0 means 1
+	Env      map[string]string // extra CONVEYOR_* settings
+	NoWorker bool              // run only the API
+}
+
+// Env is a running Conveyor: its URL, its topology and a way to mint tokens.
+type Env struct {
+	URL    string // http://127.0.0.1:PORT
+	Stack  *devstack.Stack
+	RunDir string
+	vars   map[string]string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+// Start brings everything up and registers its teardown with tb.Cleanup.
+func Start(tb testing.TB, o Options) *Env {
+	tb.Helper()
+	e, err := New(context.Background(), tb.Name(), o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			tb.Error(err)
+		}
+		if tb.Failed() {
+			tb.Logf("conveyor logs:\n%s", e.Logs())
+		}
+	})
+	return e
+}
+
+// New brings up a topology and the program under a fresh folder named after
+// name; the caller must Close it.
+func New(ctx context.Context, name string, o Options) (*Env, error) {
+	dir, err := devstack.TestDir(name)
+	if err != nil {
+		return nil, err
+	}
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer scancel()
+	stack, err := devstack.Start(sctx, devstack.Options{Dir: dir, Replicas: max(o.Replicas, 1)})
+	if err != nil {
+		return nil, err
+	}
+	e, err := startProgram(stack, o)
+	if err != nil {
+		_ = stack.Stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
+	runDir := filepath.Join(stack.Dir, "conveyor")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{URL: "http://127.0.0.1:" + strconv.Itoa(port), Stack: stack, RunDir: runDir, logs: &syncBuffer{}}
+	e.vars = map[string]string{
+		"CONVEYOR_HTTP_ADDR":             "127.0.0.1:" + strconv.Itoa(port),
+		"CONVEYOR_DEV":                   "true",
+		"CONVEYOR_RUN_DIR":               runDir,
+		"CONVEYOR_DATABASE_URL":          stack.PrimaryURL,
+		"CONVEYOR_DATABASE_REPLICA_URLS": strings.Join(stack.ReplicaURLs, ","),
+		"CONVEYOR_DATABASE_MIGRATE_URL":  stack.DirectPrimaryURL,
+		"CONVEYOR_REDIS_ADDR":            stack.RedisAddr,
+		"CONVEYOR_S3_ENDPOINT":           stack.S3Endpoint,
+		"CONVEYOR_S3_REGION":             stack.S3Region,
+		"CONVEYOR_S3_BUCKET":             stack.S3Bucket,
+		"CONVEYOR_S3_ACCESS_KEY_ID":      stack.S3AccessKey,
+		"CONVEYOR_S3_SECRET_ACCESS_KEY":  stack.S3SecretKey,
+		"CONVEYOR_LOG_LEVEL":             "warn",
+		"CONVEYOR_SHUTDOWN_TIMEOUT":      "5s",
+	}
+	for k, v := range o.Env {
+		e.vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	if err := app.Run(ctx, []string{"conveyor", "migrate", "up"}, e.Getenv, io.Discard, e.logs); err != nil {
+		cancel()
+		return nil, fmt.Errorf("migrate: %w\n%s", err, e.logs)
+	}
+	if err := e.Stack.WaitReplicasCaughtUp(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	cmds := [][]string{{"conveyor", "serve"}}
+	if !o.NoWorker {
+		cmds = append(cmds, []string{"conveyor", "worker"})
+	}
+	e.errs = make(chan error, len(cmds))
+	for _, args := range cmds {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			if err := app.Run(ctx, args, e.Getenv, io.Discard, e.logs); err != nil {
+				e.errs <- fmt.Errorf("%s: %w", args[1], err)
+			}
+		}()
+	}
+	if err := e.waitHealthy(30 * time.Second); err != nil {
+		_ = e.stopProgram()
+		return nil, fmt.Errorf("%w\n%s", err, e.logs)
+	}
+	return e, nil
+}
+
+// Close stops serve and worker (as SIGTERM would), checks that they returned
+// cleanly and in time, then stops the topology.
+func (e *Env) Close() error {
+	err := e.stopProgram()
+	if serr := e.Stack.Stop(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err == nil {
+		_ = os.RemoveAll(e.Stack.Dir)
+	}
+	return err
+}
+
+func (e *Env) stopProgram() error {
+	e.cancel()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		return errors.New("apptest: serve/worker did not stop within 30s of cancellation")
+	}
+	close(e.errs)
+	var errs []error
+	for err := range e.errs {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Getenv is the environment the program runs with.
+func (e *Env) Getenv(k string) string { return e.vars[k] }
+
+// Logs returns what serve and worker have logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// Token mints a dev access token for subject; admin makes it a platform admin.
+func (e *Env) Token(tb testing.TB, subject string, admin bool) string {
+	tb.Helper()
+	iss, err := auth.LoadDevIssuer(auth.DevKeyFile(e.RunDir), e.URL+auth.DevIssuerPath, "api://conveyor")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := iss.Mint(auth.TokenRequest{Subject: subject, Email: subject + "@example.test", Name: subject, Admin: admin}, "Conveyor.Admin")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+func (e *Env) waitHealthy(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(e.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("apptest: %s/healthz not OK within %s", e.URL, limit)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,98 @@
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/conveyorhq/conveyor/gen/api"
+)
+
+var (
+	specOnce   sync.Once
+	specRouter routers.Router
+	specErr    error
+)
+
+func router() (routers.Router, error) {
+	specOnce.Do(func() {
+		var doc *openapi3.T
+		if doc, specErr = api.GetSwagger(); specErr != nil {
+			return
+		}
+		specRouter, specErr = gorillamux.NewRouter(doc)
+	})
+	return specRouter, specErr
+}
+
+// Client returns an HTTP client whose every response under /api/v1 is
+// checked against the API description: status declared for the operation,
+// headers and body matching their schemas. A violation fails tb.
+func (e *Env) Client(tb testing.TB) *http.Client {
+	return &http.Client{Transport: &conformance{tb: tb, next: http.DefaultTransport}}
+}
+
+type conformance struct {
+	tb   testing.TB
+	next http.RoundTripper
+}
+
+func (c *conformance) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.URL.Path, "/api/v1/") ||
+		strings.HasPrefix(req.URL.Path, "/api/v1/openapi.") {
+		return resp, err
+	}
+	if verr := CheckResponse(req, resp); verr != nil {
+		c.tb.Errorf("response outside the spec: %s %s -> %d: %v", req.Method, req.URL.Path, resp.StatusCode, verr)
+	}
+	return resp, nil
+}
+
+// CheckResponse validates resp (to req) against the API description and
+// leaves resp's body readable.
+func CheckResponse(req *http.Request, resp *http.Response) error {
+	r, err := router()
+	if err != nil {
+		return err
+	}
+	route, params, err := r.FindRoute(req)
+	if err != nil {
+		// Unknown paths and methods must still answer problem+json.
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			return fmt.Errorf("no route in spec and Content-Type %q is not problem+json", ct)
+		}
+		return nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status:  resp.StatusCode,
+		Header:  resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		return fmt.Errorf("a %d answered %q, not application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("X-Request-ID") == "" {
+		return fmt.Errorf("no X-Request-ID header")
+	}
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}

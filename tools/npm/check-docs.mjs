@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// Checks that the built docs site (gen/docs) renders offline:
+//   - serves gen/docs at /docs/ and the spec (YAML -> JSON) at /api/v1/openapi.json
+//     from an in-process server on 127.0.0.1;
+//   - opens /docs/ in headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM)
+//     with every host name but 127.0.0.1 unresolvable;
+//   - fails if the page asks for anything off that origin, throws, logs an
+//     unexpected error, or does not render every operation of the spec.
+//
+// With CONVEYOR_URL set (http://127.0.0.1:PORT), the live server's /docs/ is
+// checked instead of the in-process copy: what the binary embeds and serves.
+//
+// Usage: node check-docs.mjs [--screenshot out.png]
+// Needs: npm ci in tools/npm, `node build-docs.mjs`, and apt package chromium.
+
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { parse } from "yaml";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const docsDir = join(root, "gen", "docs");
+const specPath = join(root, "openapi", "v1", "openapi.yaml");
+const shotIndex = process.argv.indexOf("--screenshot");
+const screenshot = shotIndex > 0 ? process.argv[shotIndex + 1] : undefined;
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+// The one request Redoc 2 tries off-origin: the logo of the "API docs by
+// Redocly" attribution. index.html's CSP (img-src 'self' data:) blocks it
+// inside the browser, before any network access; the check asserts exactly that.
+const KNOWN_CSP_BLOCK = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+
+const spec = parse(readFileSync(specPath, "utf8"));
+const specJson = JSON.stringify(spec);
+const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const operations = Object.values(spec.paths).flatMap((item) => METHODS.filter((m) => item[m]).map((m) => item[m]));
+
+const files = {
+  "/docs/": ["text/html; charset=utf-8", readFileSync(join(docsDir, "index.html"))],
+  "/docs/redoc.standalone.js": ["text/javascript; charset=utf-8", readFileSync(join(docsDir, "redoc.standalone.js"))],
+  "/api/v1/openapi.json": ["application/json", Buffer.from(specJson)],
+};
+const served = [];
+const server = createServer((req, res) => {
+  served.push(`${req.method} ${req.url}`);
+  if (req.url === "/docs") {
+    res.writeHead(301, { Location: "/docs/" }).end();
+    return;
+  }
+  const file = files[req.url];
+  if (!file) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { "Content-Type": file[0], "Content-Length": file[1].length }).end(file[1]);
+});
+const live = process.env.CONVEYOR_URL?.replace(/\/+$/, "");
+if (live && !/^http:\/\/127\.0\.0\.1:\d+$/.test(live)) {
+  console.error(`CONVEYOR_URL must be http://127.0.0.1:PORT (loopback only), not ${live}`);
+  process.exit(2);
+}
+if (!live) await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const origin = live ?? `http://127.0.0.1:${server.address().port}`;
+
+const failures = [];
+const offOrigin = []; // asked for by the page: reached the network unless blocked by CSP
+const consoleErrors = [];
+const cspBlocked = [];
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+  ],
+});
+try {
+  const context = await browser.newContext({ serviceWorkers: "block", viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const isLocal = (url) => url.startsWith(origin + "/") || url.startsWith("data:") || url.startsWith("blob:");
+  const blockedByCsp = new Set();
+  page.on("requestfailed", (r) => {
+    if (!isLocal(r.url()) && r.failure()?.errorText === "csp") blockedByCsp.add(r.url());
+  });
+  page.on("request", (r) => {
+    if (!isLocal(r.url())) offOrigin.push(r.url());
+  });
+  await context.route(
+    (url) => url.origin !== origin,
+    (route) => route.abort("blockedbyclient"),
+  );
+  page.on("console", (msg) => {
+    if (msg.type() !== "error" && msg.type() !== "warning") return;
+    const text = msg.text();
+    if (text.includes("Content Security Policy")) cspBlocked.push(text);
+    else if (msg.type() === "error") consoleErrors.push(text);
+  });
+  page.on("pageerror", (err) => failures.push(`page error: ${err.message}`));
+
+  await page.goto(`${origin}/docs`, { waitUntil: "load" });
+  await page.waitForSelector('[data-section-id*="operation/"]', { timeout: 30_000 });
+  await page.waitForLoadState("networkidle");
+  const rendered = await page.locator('[data-section-id^="tag/"][data-section-id*="/operation/"]').count();
+  const roles = await page.getByText("Required role:").count();
+  const title = await page.title();
+  if (screenshot) await page.screenshot({ path: screenshot });
+
+  if (title !== "Conveyor API") failures.push(`title is ${JSON.stringify(title)}`);
+  if (rendered !== operations.length) failures.push(`${rendered} operations rendered, the spec has ${operations.length}`);
+  if (roles !== operations.length) failures.push(`${roles} "Required role" notes, the spec has ${operations.length} operations`);
+  for (const url of offOrigin) {
+    if (!(url === KNOWN_CSP_BLOCK && blockedByCsp.has(url))) failures.push(`off-origin request: ${url}`);
+  }
+  for (const text of consoleErrors) failures.push(`console error: ${text}`);
+  for (const text of cspBlocked) if (!text.includes(KNOWN_CSP_BLOCK)) failures.push(`unexpected CSP block: ${text}`);
+  const unexpected = live ? [] : served.filter((s) => !/^GET \/(docs\/?|docs\/redoc\.standalone\.js|api\/v1\/openapi\.json)$/.test(s));
+  for (const s of unexpected) failures.push(`unexpected request to the server: ${s}`);
+
+  console.log(
+    JSON.stringify(
+      { origin, title, operations: operations.length, rendered, roles, served, offOrigin, blockedByCsp: [...blockedByCsp], consoleErrors },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await browser.close();
+  if (!live) server.close();
+}
+if (failures.length) {
+  console.error("docs check FAILED:\n  " + failures.join("\n  "));
+  process.exit(1);
+}
+console.log("docs check ok: every operation rendered; nothing but 127.0.0.1 was contacted (the Redocly logo was blocked by CSP in the browser)");
