@@ -18,6 +18,7 @@ BIN       := $(CURDIR)/bin
 # go.mod; the npm tools by the package-lock.json files.
 SQLC_VERSION      := v1.31.1
 VERSITYGW_VERSION := v1.8.0
+GOTESTSUM_VERSION := v1.13.0
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
@@ -30,8 +31,7 @@ help: ## list the targets
 run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
 
-test: deps check-generated lint build-ts test-go test-sdk test-ts ## everything CI checks
-	@echo "make test: all checks passed"
+test: deps check-generated lint build-ts test-ts test-sdk test-go ## everything CI checks
 
 # --- dependencies -----------------------------------------------------------
 
@@ -52,7 +52,12 @@ deps-apt:
 		exit 1; \
 	fi
 
-deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION)
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION)
+
+$(BIN)/.gotestsum-$(GOTESTSUM_VERSION):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+	@rm -f $(BIN)/.gotestsum-* && touch $@
 
 $(BIN)/.sqlc-$(SQLC_VERSION):
 	@mkdir -p $(BIN) && echo "deps: go install sqlc $(SQLC_VERSION) (about 2 minutes the first time)"
@@ -104,11 +109,11 @@ build: ## build bin/conveyor
 build-ts: deps-npm
 	cd clients/ts && npm run --silent build
 
-test-go: ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack)
-	$(GO) test $(GO_TEST_FLAGS) ./...
+test-go: deps-go ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack)
+	$(BIN)/gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- $(GO_TEST_FLAGS) ./...
 
 test-sdk:
-	cd clients/go && $(GO) test $(GO_TEST_FLAGS) ./...
+	cd clients/go && $(GO) vet ./... && $(GO) test $(GO_TEST_FLAGS) ./...
 
 test-ts:
 	cd clients/ts && node --test test/client.test.mjs

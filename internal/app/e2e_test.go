@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
+	"github.com/conveyorhq/conveyor/internal/app"
 	"github.com/conveyorhq/conveyor/internal/apptest"
 	"github.com/conveyorhq/conveyor/internal/devstack"
 )
@@ -415,5 +416,46 @@ func runNode(t *testing.T, dir string, args []string, env map[string]string) {
 	t.Logf("node %s:\n%s", strings.Join(args, " "), out)
 	if err != nil {
 		t.Fatalf("node %s: %v", strings.Join(args, " "), err)
+	}
+}
+
+// TestTokenCommand: `conveyor token` prints, as its last line, a token the
+// running API accepts.
+func TestTokenCommand(t *testing.T) {
+	e := setup(t)
+	var out bytes.Buffer
+	getenv := func(k string) string {
+		if k == "CONVEYOR_PUBLIC_URL" {
+			return e.URL
+		}
+		return e.Getenv(k)
+	}
+	if err := app.Run(context.Background(), []string{"conveyor", "token", "--subject", "erin", "--admin"}, getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	c := sdk(t, e, lines[len(lines)-1])
+	me, err := c.Me(context.Background())
+	if err != nil || me.User.Subject != "erin" || me.PlatformRole != conveyor.MePlatformRoleAdmin {
+		t.Fatalf("me = %+v, %v", me, err)
+	}
+	if err := app.Run(context.Background(), []string{"conveyor", "token"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Fatal("token without --subject succeeded")
+	}
+}
+
+// TestDevIssuerRefusedOutsideDevMode: pointing a production server at the
+// dev issuer is a start-up error, not a silent backdoor.
+func TestDevIssuerRefusedOutsideDevMode(t *testing.T) {
+	e := setup(t)
+	vars := map[string]string{
+		"CONVEYOR_HTTP_ADDR": "127.0.0.1:0", "CONVEYOR_DEV": "false",
+		"CONVEYOR_OIDC_ISSUER":  e.URL + "/dev/oidc",
+		"CONVEYOR_DATABASE_URL": e.Getenv("CONVEYOR_DATABASE_URL"), "CONVEYOR_REDIS_ADDR": e.Getenv("CONVEYOR_REDIS_ADDR"),
+		"CONVEYOR_S3_BUCKET": "conveyor",
+	}
+	err := app.Run(context.Background(), []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "dev issuer") {
+		t.Fatalf("serve with the dev issuer outside dev mode: %v", err)
 	}
 }
