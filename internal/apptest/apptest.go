@@ -31,6 +31,9 @@ type Options struct {
 	Replicas int               // streaming replicas; 0 means 1
 	Env      map[string]string // extra CONVEYOR_* settings
 	NoWorker bool              // run only the API
+	// LogStatements makes PostgreSQL log every statement (see
+	// devstack.Stack.CountStatements).
+	LogStatements bool
 }
 
 // Env is a running Conveyor: its URL, its topology and a way to mint tokens.
@@ -40,8 +43,10 @@ type Env struct {
 	RunDir string
 	vars   map[string]string
 	logs   *syncBuffer
+	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	extra  int
 	errs   chan error
 }
 
@@ -72,7 +77,7 @@ func New(ctx context.Context, name string, o Options) (*Env, error) {
 	}
 	sctx, scancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer scancel()
-	stack, err := devstack.Start(sctx, devstack.Options{Dir: dir, Replicas: max(o.Replicas, 1)})
+	stack, err := devstack.Start(sctx, devstack.Options{Dir: dir, Replicas: max(o.Replicas, 1), LogStatements: o.LogStatements})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +113,9 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		"CONVEYOR_S3_ACCESS_KEY_ID":      stack.S3AccessKey,
 		"CONVEYOR_S3_SECRET_ACCESS_KEY":  stack.S3SecretKey,
 		"CONVEYOR_LOG_LEVEL":             "warn",
-		"CONVEYOR_SHUTDOWN_TIMEOUT":      "5s",
+		// Every API process of the environment trusts the first one's dev issuer.
+		"CONVEYOR_OIDC_ISSUER":      "http://127.0.0.1:" + strconv.Itoa(port) + auth.DevIssuerPath,
+		"CONVEYOR_SHUTDOWN_TIMEOUT": "5s",
 	}
 	for k, v := range o.Env {
 		e.vars[k] = v
@@ -127,7 +134,7 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 	if !o.NoWorker {
 		cmds = append(cmds, []string{"conveyor", "worker"})
 	}
-	e.errs = make(chan error, len(cmds))
+	e.errs = make(chan error, len(cmds)+8)
 	for _, args := range cmds {
 		e.wg.Add(1)
 		go func() {
@@ -137,7 +144,8 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 			}
 		}()
 	}
-	if err := e.waitHealthy(30 * time.Second); err != nil {
+	e.ctx = ctx
+	if err := waitHealthy(e.URL, 30*time.Second); err != nil {
 		_ = e.stopProgram()
 		return nil, fmt.Errorf("%w\n%s", err, e.logs)
 	}
@@ -194,7 +202,43 @@ func (e *Env) Token(tb testing.TB, subject string, admin bool) string {
 	return tok
 }
 
-func (e *Env) waitHealthy(limit time.Duration) error {
+// StartAPI starts one more API process (as another replica of `conveyor
+// serve` would run) with the environment's settings plus overrides, and
+// returns its URL. It stops with the environment. At most 8 per Env.
+func (e *Env) StartAPI(tb testing.TB, overrides map[string]string) string {
+	tb.Helper()
+	if e.extra >= 8 {
+		tb.Fatal("apptest: at most 8 extra API processes")
+	}
+	e.extra++
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vars := map[string]string{}
+	for k, v := range e.vars {
+		vars[k] = v
+	}
+	vars["CONVEYOR_HTTP_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
+	for k, v := range overrides {
+		vars[k] = v
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := app.Run(e.ctx, []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs); err != nil {
+			e.errs <- fmt.Errorf("serve (extra): %w", err)
+		}
+	}()
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := waitHealthy(url, 30*time.Second); err != nil {
+		tb.Fatal(err)
+	}
+	return url
+}
+
+func waitHealthy(url string, limit time.Duration) error {
+	e := struct{ URL string }{url}
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(e.URL + "/healthz")

@@ -44,6 +44,10 @@ type Options struct {
 	// BinDir, if set, is searched first for pgbouncer, redis-server and
 	// versitygw.
 	BinDir string
+	// LogStatements makes every PostgreSQL server log each statement it
+	// runs (log_statement = all), so tests can count, server side, where
+	// queries went.
+	LogStatements bool
 }
 
 // Ports are the loopback TCP ports of the stack's services.

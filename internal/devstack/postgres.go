@@ -105,16 +105,20 @@ func pgQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + 
 // postgresSpec is the command line of one server. Port and socket folder are
 // passed with -c so a kept data folder works whatever ports this run uses.
 func (s *Stack) postgresSpec(name, data, sock string, port int) procSpec {
+	args := []string{
+		"-D", data,
+		"-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=" + sock,
+		"-c", "cluster_name=devstack-" + name,
+	}
+	if s.opts.LogStatements {
+		args = append(args, "-c", "log_statement=all", "-c", "log_line_prefix=%m [%p] ")
+	}
 	return procSpec{
 		name: "postgres " + name,
 		path: filepath.Join(s.bins.pgBin, "postgres"),
-		args: []string{
-			"-D", data,
-			"-p", strconv.Itoa(port),
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "unix_socket_directories=" + sock,
-			"-c", "cluster_name=devstack-" + name,
-		},
+		args: args,
 		dir:     s.Dir,
 		logPath: filepath.Join(s.paths.logs, "postgres-"+name+".log"),
 		as:      s.pgAs,
@@ -342,7 +346,10 @@ func (s *Stack) startPgBouncer(ctx context.Context) error {
 		// Retry a server login 1 s after a failure instead of 15 s, so a
 		// restarted primary is usable through PgBouncer right away.
 		"server_login_retry = 1",
-		"server_connect_timeout = 5",
+		"server_connect_timeout = 2",
+		// A client waits at most this long for a server connection: with a
+		// server down, queries fail within seconds instead of hanging.
+		"query_wait_timeout = 10",
 	}
 	b.WriteString(strings.Join(lines, "\n") + "\n")
 	ini := filepath.Join(dir, "pgbouncer.ini")
@@ -476,4 +483,22 @@ func (s *Stack) WaitReplicasCaughtUp(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// CountStatements returns how many statements containing substr the server
+// logged: "primary" or "replica1", "replica2", ... Needs LogStatements.
+func (s *Stack) CountStatements(server, substr string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.paths.logs, "postgres-"+server+".log"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "statement: ") || strings.Contains(line, "execute ") {
+			if strings.Contains(line, substr) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

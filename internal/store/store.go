@@ -213,42 +213,89 @@ func (s *Store) markWrite(ctx context.Context) {
 
 // read runs fn against the best candidate for the caller, retrying once on
 // the next candidate when the first cannot be reached.
+//
+// For a principal, the write position is fetched from Redis while fn runs
+// on the best healthy replica: the result is kept when that replica had
+// (by the position it reported before the query started) replayed past
+// the principal's last write, which is the common case; otherwise fn runs
+// again on a candidate that has. The lookup's latency is thus hidden
+// behind the query instead of added to it.
 func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
-	var after uint64
-	if p := domain.PrincipalFrom(ctx); p != nil && s.opts.Marks != nil && len(s.replicas) > 0 {
-		lsn, err := s.opts.Marks.Get(ctx, p.Key())
-		if err != nil {
-			// Unknown position: only the primary is sure to be current.
-			after = ^uint64(0)
-		} else {
-			after = lsn
-		}
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || s.opts.Marks == nil || len(s.replicas) == 0 {
+		return s.readFrom(ctx, s.candidates(0), fn)
 	}
-	cands := s.candidates(after)
+	marks := make(chan uint64, 1)
+	go func() { marks <- s.writePosition(ctx, p) }()
+	first := s.candidates(0)[0]
+	if first == s.primary {
+		<-marks // every replica is down: the primary has every write
+		return s.readFrom(ctx, []*target{s.primary}, fn)
+	}
+	replayed := first.replay.Load()
+	err := fn(db.New(first.pool))
+	s.metrics.query(first.name, "read", err)
+	after := <-marks
+	if replayed >= after && (err == nil || !retryable(first, err)) {
+		return mapErr(err)
+	}
+	if err != nil && retryable(first, err) {
+		s.readFailed(first, err)
+	}
+	return s.readFrom(ctx, s.candidates(after), fn)
+}
+
+// writePosition returns the principal's last write position; when it
+// cannot be known, one no replica has reached (so the primary answers).
+func (s *Store) writePosition(ctx context.Context, p *domain.Principal) uint64 {
+	lsn, err := s.opts.Marks.Get(ctx, p.Key())
+	if err != nil {
+		return ^uint64(0)
+	}
+	return lsn
+}
+
+// readFrom runs fn on the first of cands, and once more on the next when
+// the first cannot be reached (or answered from behind a migration).
+func (s *Store) readFrom(ctx context.Context, cands []*target, fn func(q *db.Queries) error) error {
 	var err error
-	// At most two tries: the best candidate, then the next one (or the
-	// primary, when the first answered from behind a migration).
 	for i := 0; i < len(cands) && i < 2; i++ {
 		t := cands[i]
 		err = fn(db.New(t.pool))
 		s.metrics.query(t.name, "read", err)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || !retryable(t, err) {
 			return mapErr(err)
 		}
-		switch {
-		case isConnErr(err):
-			if t != s.primary {
-				t.healthy.Store(false)
-			}
-		case t != s.primary && isSchemaLag(err):
+		s.readFailed(t, err)
+		if isSchemaLag(err) {
 			// The replica has not replayed a migration yet: the primary has it.
 			cands = append(cands[:i+1], s.primary)
-		default:
-			return mapErr(err)
 		}
-		s.opts.Logger.Warn("store: read failed, trying next", "target", t.name, "err", err)
 	}
 	return mapErr(err)
+}
+
+// retryable reports whether a read that failed with err on t may succeed
+// elsewhere: t could not be reached, or (a replica) lacks the schema yet.
+func retryable(t *target, err error) bool {
+	return isConnErr(err) || (t.name != "primary" && isSchemaLag(err))
+}
+
+func (s *Store) readFailed(t *target, err error) {
+	if t != s.primary && isConnErr(err) {
+		t.healthy.Store(false)
+	}
+	s.opts.Logger.Warn("store: read failed, trying next", "target", t.name, "err", err)
+}
+
+// route lists where the caller's read may go, best first: the replicas
+// that have replayed past the caller's last write, then the primary.
+func (s *Store) route(ctx context.Context) []*target {
+	var after uint64
+	if p := domain.PrincipalFrom(ctx); p != nil && s.opts.Marks != nil && len(s.replicas) > 0 {
+		after = s.writePosition(ctx, p)
+	}
+	return s.candidates(after)
 }
 
 // readPrimary runs fn on the primary: for callers that must see the latest
