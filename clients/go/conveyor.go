@@ -38,6 +38,7 @@ type Client struct {
 type Option func(*options)
 
 type options struct {
+	apiKey     string
 	token      func(ctx context.Context) (string, error)
 	httpClient HttpRequestDoer
 	userAgent  string
@@ -47,6 +48,10 @@ type options struct {
 func WithToken(token string) Option {
 	return func(o *options) { o.token = func(context.Context) (string, error) { return token, nil } }
 }
+
+// WithAPIKey authenticates every request with an API key's secret, sent
+// as X-API-Key.
+func WithAPIKey(secret string) Option { return func(o *options) { o.apiKey = secret } }
 
 // WithTokenSource authenticates every request with a token from src, called
 // per request (so it may refresh).
@@ -70,6 +75,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	gen, err := NewClientWithResponses(base, WithHTTPClient(o.httpClient), WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
 		req.Header.Set("User-Agent", o.userAgent)
+		if o.apiKey != "" {
+			req.Header.Set("X-API-Key", o.apiKey)
+		}
 		if o.token == nil {
 			return nil
 		}

@@ -24,6 +24,81 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ApiKeyRole.
+const (
+	ApiKeyRoleMember ApiKeyRole = "member"
+	ApiKeyRoleViewer ApiKeyRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ApiKeyRole enum.
+func (e ApiKeyRole) Valid() bool {
+	switch e {
+	case ApiKeyRoleMember:
+		return true
+	case ApiKeyRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApiKeyCreateRole.
+const (
+	ApiKeyCreateRoleMember ApiKeyCreateRole = "member"
+	ApiKeyCreateRoleViewer ApiKeyCreateRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ApiKeyCreateRole enum.
+func (e ApiKeyCreateRole) Valid() bool {
+	switch e {
+	case ApiKeyCreateRoleMember:
+		return true
+	case ApiKeyCreateRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ApiKeyWithSecretRole.
+const (
+	ApiKeyWithSecretRoleMember ApiKeyWithSecretRole = "member"
+	ApiKeyWithSecretRoleViewer ApiKeyWithSecretRole = "viewer"
+)
+
+// Valid indicates whether the value is a known member of the ApiKeyWithSecretRole enum.
+func (e ApiKeyWithSecretRole) Valid() bool {
+	switch e {
+	case ApiKeyWithSecretRoleMember:
+		return true
+	case ApiKeyWithSecretRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditActorType.
+const (
+	AuditActorTypeApiKey AuditActorType = "api_key"
+	AuditActorTypeSystem AuditActorType = "system"
+	AuditActorTypeUser   AuditActorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuditActorType enum.
+func (e AuditActorType) Valid() bool {
+	switch e {
+	case AuditActorTypeApiKey:
+		return true
+	case AuditActorTypeSystem:
+		return true
+	case AuditActorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for JobStatus.
 const (
 	JobStatusCancelled JobStatus = "cancelled"
@@ -87,6 +162,24 @@ func (e MePlatformRole) Valid() bool {
 	}
 }
 
+// Defines values for MemberStatus.
+const (
+	MemberStatusActive  MemberStatus = "active"
+	MemberStatusInvited MemberStatus = "invited"
+)
+
+// Valid indicates whether the value is a known member of the MemberStatus enum.
+func (e MemberStatus) Valid() bool {
+	switch e {
+	case MemberStatusActive:
+		return true
+	case MemberStatusInvited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamRole.
 const (
 	TeamRoleManager TeamRole = "manager"
@@ -106,6 +199,91 @@ func (e TeamRole) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// ApiKey defines model for ApiKey.
+type ApiKey struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at,omitempty"`
+	Name       string             `json:"name"`
+
+	// Prefix The first characters of the secret, to recognise it.
+	Prefix    string             `json:"prefix"`
+	RevokedAt *time.Time         `json:"revoked_at,omitempty"`
+	Role      ApiKeyRole         `json:"role"`
+	TeamId    openapi_types.UUID `json:"team_id"`
+}
+
+// ApiKeyRole defines model for ApiKey.Role.
+type ApiKeyRole string
+
+// ApiKeyCreate defines model for ApiKeyCreate.
+type ApiKeyCreate struct {
+	// Name Example: nightly-sync
+	Name string `json:"name"`
+
+	// Role The role the key acts with; keys cannot manage the team.
+	Role ApiKeyCreateRole `json:"role"`
+}
+
+// ApiKeyCreateRole The role the key acts with; keys cannot manage the team.
+type ApiKeyCreateRole string
+
+// ApiKeyList defines model for ApiKeyList.
+type ApiKeyList struct {
+	Items      []ApiKey `json:"items"`
+	NextCursor *string  `json:"next_cursor"`
+}
+
+// ApiKeyWithSecret defines model for ApiKeyWithSecret.
+type ApiKeyWithSecret struct {
+	CreatedAt  time.Time          `json:"created_at"`
+	Id         openapi_types.UUID `json:"id"`
+	LastUsedAt *time.Time         `json:"last_used_at,omitempty"`
+	Name       string             `json:"name"`
+
+	// Prefix The first characters of the secret, to recognise it.
+	Prefix    string               `json:"prefix"`
+	RevokedAt *time.Time           `json:"revoked_at,omitempty"`
+	Role      ApiKeyWithSecretRole `json:"role"`
+
+	// Secret The whole secret. Shown only in the response that creates the key.
+	Secret string             `json:"secret"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
+// ApiKeyWithSecretRole defines model for ApiKeyWithSecret.Role.
+type ApiKeyWithSecretRole string
+
+// AuditActor defines model for AuditActor.
+type AuditActor struct {
+	Id   string         `json:"id"`
+	Name string         `json:"name"`
+	Type AuditActorType `json:"type"`
+}
+
+// AuditActorType defines model for AuditActor.Type.
+type AuditActorType string
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action Example: api_key.created
+	Action     string                 `json:"action"`
+	Actor      AuditActor             `json:"actor"`
+	CreatedAt  time.Time              `json:"created_at"`
+	Details    map[string]interface{} `json:"details"`
+	Id         openapi_types.UUID     `json:"id"`
+	RequestId  *string                `json:"request_id,omitempty"`
+	TargetId   string                 `json:"target_id"`
+	TargetType string                 `json:"target_type"`
+	TeamId     openapi_types.UUID     `json:"team_id"`
+}
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
 }
 
 // FieldError defines model for FieldError.
@@ -204,6 +382,39 @@ type MeAuthMethod string
 // MePlatformRole defines model for Me.PlatformRole.
 type MePlatformRole string
 
+// Member defines model for Member.
+type Member struct {
+	CreatedAt time.Time `json:"created_at"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      TeamRole  `json:"role"`
+
+	// Status `invited` until the person first calls the API.
+	Status MemberStatus       `json:"status"`
+	UserId openapi_types.UUID `json:"user_id"`
+}
+
+// MemberStatus `invited` until the person first calls the API.
+type MemberStatus string
+
+// MemberCreate defines model for MemberCreate.
+type MemberCreate struct {
+	// Email Example: ada@example.com
+	Email openapi_types.Email `json:"email"`
+	Role  TeamRole            `json:"role"`
+}
+
+// MemberList defines model for MemberList.
+type MemberList struct {
+	Items      []Member `json:"items"`
+	NextCursor *string  `json:"next_cursor"`
+}
+
+// MemberUpdate defines model for MemberUpdate.
+type MemberUpdate struct {
+	Role TeamRole `json:"role"`
+}
+
 // Membership defines model for Membership.
 type Membership struct {
 	Role     TeamRole           `json:"role"`
@@ -293,14 +504,23 @@ type FileID = openapi_types.UUID
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
 
+// KeyID defines model for KeyID.
+type KeyID = openapi_types.UUID
+
 // Limit defines model for Limit.
 type Limit = int32
 
 // TeamID defines model for TeamID.
 type TeamID = openapi_types.UUID
 
+// UserID defines model for UserID.
+type UserID = openapi_types.UUID
+
 // BadRequest An RFC 9457 problem document.
 type BadRequest = Problem
+
+// Conflict An RFC 9457 problem document.
+type Conflict = Problem
 
 // Forbidden An RFC 9457 problem document.
 type Forbidden = Problem
@@ -338,6 +558,24 @@ type ListTeamsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListApiKeysParams defines parameters for ListApiKeys.
+type ListApiKeysParams struct {
+	// Limit The most items to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Limit The most items to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListFilesParams defines parameters for ListFiles.
 type ListFilesParams struct {
 	// Limit The most items to return.
@@ -356,14 +594,32 @@ type ListJobsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListMembersParams defines parameters for ListMembers.
+type ListMembersParams struct {
+	// Limit The most items to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
+
+// CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
+type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
 // UploadFileMultipartRequestBody defines body for UploadFile for multipart/form-data ContentType.
 type UploadFileMultipartRequestBody = FileUpload
 
 // CreateJobJSONRequestBody defines body for CreateJob for application/json ContentType.
 type CreateJobJSONRequestBody = JobCreate
+
+// AddMemberJSONRequestBody defines body for AddMember for application/json ContentType.
+type AddMemberJSONRequestBody = MemberCreate
+
+// UpdateMemberJSONRequestBody defines body for UpdateMember for application/json ContentType.
+type UpdateMemberJSONRequestBody = MemberUpdate
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -382,6 +638,18 @@ type ServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	// ListApiKeys List API keys
+	// (GET /teams/{team_id}/api-keys)
+	ListApiKeys(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListApiKeysParams)
+	// CreateApiKey Create an API key
+	// (POST /teams/{team_id}/api-keys)
+	CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	// RevokeApiKey Revoke an API key
+	// (DELETE /teams/{team_id}/api-keys/{key_id})
+	RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID)
+	// ListAuditEvents List audit events
+	// (GET /teams/{team_id}/audit-events)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListAuditEventsParams)
 	// ListFiles List files
 	// (GET /teams/{team_id}/files)
 	ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams)
@@ -400,6 +668,18 @@ type ServerInterface interface {
 	// GetJob Get a job
 	// (GET /teams/{team_id}/jobs/{job_id})
 	GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID)
+	// ListMembers List members
+	// (GET /teams/{team_id}/members)
+	ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams)
+	// AddMember Add a member
+	// (POST /teams/{team_id}/members)
+	AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	// RemoveMember Remove a member
+	// (DELETE /teams/{team_id}/members/{user_id})
+	RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID)
+	// UpdateMember Change a member's role
+	// (PATCH /teams/{team_id}/members/{user_id})
+	UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -436,6 +716,30 @@ func (_ Unimplemented) GetTeam(w http.ResponseWriter, r *http.Request, teamId Te
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// ListApiKeys List API keys
+// (GET /teams/{team_id}/api-keys)
+func (_ Unimplemented) ListApiKeys(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListApiKeysParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateApiKey Create an API key
+// (POST /teams/{team_id}/api-keys)
+func (_ Unimplemented) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RevokeApiKey Revoke an API key
+// (DELETE /teams/{team_id}/api-keys/{key_id})
+func (_ Unimplemented) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListAuditEvents List audit events
+// (GET /teams/{team_id}/audit-events)
+func (_ Unimplemented) ListAuditEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListAuditEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListFiles List files
 // (GET /teams/{team_id}/files)
 func (_ Unimplemented) ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams) {
@@ -469,6 +773,30 @@ func (_ Unimplemented) CreateJob(w http.ResponseWriter, r *http.Request, teamId 
 // GetJob Get a job
 // (GET /teams/{team_id}/jobs/{job_id})
 func (_ Unimplemented) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListMembers List members
+// (GET /teams/{team_id}/members)
+func (_ Unimplemented) ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// AddMember Add a member
+// (POST /teams/{team_id}/members)
+func (_ Unimplemented) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RemoveMember Remove a member
+// (DELETE /teams/{team_id}/members/{user_id})
+func (_ Unimplemented) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// UpdateMember Change a member's role
+// (PATCH /teams/{team_id}/members/{user_id})
+func (_ Unimplemented) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -586,6 +914,177 @@ func (siw *ServerInterfaceWrapper) GetTeam(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetTeam(w, r, teamId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListApiKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListApiKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListApiKeysParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListApiKeys(w, r, teamId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateApiKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateApiKey(w, r, teamId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeApiKey operation middleware
+func (siw *ServerInterfaceWrapper) RevokeApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "key_id" -------------
+	var keyId KeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "key_id", chi.URLParam(r, "key_id"), &keyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "key_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeApiKey(w, r, teamId, keyId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -827,6 +1326,157 @@ func (siw *ServerInterfaceWrapper) GetJob(w http.ResponseWriter, r *http.Request
 	handler.ServeHTTP(w, r)
 }
 
+// ListMembers operation middleware
+func (siw *ServerInterfaceWrapper) ListMembers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListMembersParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListMembers(w, r, teamId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddMember operation middleware
+func (siw *ServerInterfaceWrapper) AddMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddMember(w, r, teamId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveMember operation middleware
+func (siw *ServerInterfaceWrapper) RemoveMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "user_id" -------------
+	var userId UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", chi.URLParam(r, "user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveMember(w, r, teamId, userId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateMember operation middleware
+func (siw *ServerInterfaceWrapper) UpdateMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "user_id" -------------
+	var userId UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", chi.URLParam(r, "user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateMember(w, r, teamId, userId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -953,6 +1603,30 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/teams/{team_id}", wrapper.GetTeam)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/members", wrapper.ListMembers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/members", wrapper.AddMember)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/teams/{team_id}/members/{user_id}", wrapper.RemoveMember)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/teams/{team_id}/members/{user_id}", wrapper.UpdateMember)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/api-keys", wrapper.ListApiKeys)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/api-keys", wrapper.CreateApiKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/teams/{team_id}/api-keys/{key_id}", wrapper.RevokeApiKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/audit-events", wrapper.ListAuditEvents)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/files", wrapper.ListFiles)
 	})
 	r.Group(func(r chi.Router) {
@@ -978,6 +1652,8 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
+
+type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
@@ -1593,6 +2269,596 @@ type GetTeam503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetTeam503ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeysRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params ListApiKeysParams
+}
+
+type ListApiKeysResponseObject interface {
+	VisitListApiKeysResponse(w http.ResponseWriter) error
+}
+
+type ListApiKeys200JSONResponse ApiKeyList
+
+func (response ListApiKeys200JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys400ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys401ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys403ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys404ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys500ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKeyRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Body   *CreateApiKeyJSONRequestBody
+}
+
+type CreateApiKeyResponseObject interface {
+	VisitCreateApiKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateApiKey201JSONResponse ApiKeyWithSecret
+
+func (response CreateApiKey201JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey400ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey401ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey403ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey404ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey500ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKeyRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	KeyId  KeyID  `json:"key_id"`
+}
+
+type RevokeApiKeyResponseObject interface {
+	VisitRevokeApiKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeApiKey204Response struct {
+}
+
+func (response RevokeApiKey204Response) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey400ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey401ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey403ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey429ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey500ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey503ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents404ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2489,6 +3755,661 @@ func (response GetJob503ApplicationProblemPlusJSONResponse) VisitGetJobResponse(
 	return err
 }
 
+type ListMembersRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params ListMembersParams
+}
+
+type ListMembersResponseObject interface {
+	VisitListMembersResponse(w http.ResponseWriter) error
+}
+
+type ListMembers200JSONResponse MemberList
+
+func (response ListMembers200JSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers400ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers401ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers404ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers429ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers500ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMembers503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListMembers503ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMemberRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Body   *AddMemberJSONRequestBody
+}
+
+type AddMemberResponseObject interface {
+	VisitAddMemberResponse(w http.ResponseWriter) error
+}
+
+type AddMember201JSONResponse Member
+
+func (response AddMember201JSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember400ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember401ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember403ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember404ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember409ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember413ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember415ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember429ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember500ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember503ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMemberRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	UserId UserID `json:"user_id"`
+}
+
+type RemoveMemberResponseObject interface {
+	VisitRemoveMemberResponse(w http.ResponseWriter) error
+}
+
+type RemoveMember204Response struct {
+}
+
+func (response RemoveMember204Response) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RemoveMember400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember400ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember401ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember403ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember404ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember409ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember429ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember500ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember503ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMemberRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	UserId UserID `json:"user_id"`
+	Body   *UpdateMemberJSONRequestBody
+}
+
+type UpdateMemberResponseObject interface {
+	VisitUpdateMemberResponse(w http.ResponseWriter) error
+}
+
+type UpdateMember200JSONResponse Member
+
+func (response UpdateMember200JSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember400ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember401ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember403ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember404ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember409ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember413ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember415ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember429ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember500ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember503ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetMe Get the caller
@@ -2506,6 +4427,18 @@ type StrictServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
+	// ListApiKeys List API keys
+	// (GET /teams/{team_id}/api-keys)
+	ListApiKeys(ctx context.Context, request ListApiKeysRequestObject) (ListApiKeysResponseObject, error)
+	// CreateApiKey Create an API key
+	// (POST /teams/{team_id}/api-keys)
+	CreateApiKey(ctx context.Context, request CreateApiKeyRequestObject) (CreateApiKeyResponseObject, error)
+	// RevokeApiKey Revoke an API key
+	// (DELETE /teams/{team_id}/api-keys/{key_id})
+	RevokeApiKey(ctx context.Context, request RevokeApiKeyRequestObject) (RevokeApiKeyResponseObject, error)
+	// ListAuditEvents List audit events
+	// (GET /teams/{team_id}/audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// ListFiles List files
 	// (GET /teams/{team_id}/files)
 	ListFiles(ctx context.Context, request ListFilesRequestObject) (ListFilesResponseObject, error)
@@ -2524,6 +4457,18 @@ type StrictServerInterface interface {
 	// GetJob Get a job
 	// (GET /teams/{team_id}/jobs/{job_id})
 	GetJob(ctx context.Context, request GetJobRequestObject) (GetJobResponseObject, error)
+	// ListMembers List members
+	// (GET /teams/{team_id}/members)
+	ListMembers(ctx context.Context, request ListMembersRequestObject) (ListMembersResponseObject, error)
+	// AddMember Add a member
+	// (POST /teams/{team_id}/members)
+	AddMember(ctx context.Context, request AddMemberRequestObject) (AddMemberResponseObject, error)
+	// RemoveMember Remove a member
+	// (DELETE /teams/{team_id}/members/{user_id})
+	RemoveMember(ctx context.Context, request RemoveMemberRequestObject) (RemoveMemberResponseObject, error)
+	// UpdateMember Change a member's role
+	// (PATCH /teams/{team_id}/members/{user_id})
+	UpdateMember(ctx context.Context, request UpdateMemberRequestObject) (UpdateMemberResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -2689,6 +4634,120 @@ func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, teamId 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetTeamResponseObject); ok {
 		if err := validResponse.VisitGetTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListApiKeys operation middleware
+func (sh *strictHandler) ListApiKeys(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListApiKeysParams) {
+	var request ListApiKeysRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListApiKeys(ctx, request.(ListApiKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListApiKeys")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListApiKeysResponseObject); ok {
+		if err := validResponse.VisitListApiKeysResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateApiKey operation middleware
+func (sh *strictHandler) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+	var request CreateApiKeyRequestObject
+
+	request.TeamId = teamId
+
+	var body CreateApiKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApiKey(ctx, request.(CreateApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApiKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateApiKeyResponseObject); ok {
+		if err := validResponse.VisitCreateApiKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokeApiKey operation middleware
+func (sh *strictHandler) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID) {
+	var request RevokeApiKeyRequestObject
+
+	request.TeamId = teamId
+	request.KeyId = keyId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeApiKey(ctx, request.(RevokeApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeApiKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RevokeApiKeyResponseObject); ok {
+		if err := validResponse.VisitRevokeApiKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2870,84 +4929,230 @@ func (sh *strictHandler) GetJob(w http.ResponseWriter, r *http.Request, teamId T
 	}
 }
 
+// ListMembers operation middleware
+func (sh *strictHandler) ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams) {
+	var request ListMembersRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListMembers(ctx, request.(ListMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListMembersResponseObject); ok {
+		if err := validResponse.VisitListMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddMember operation middleware
+func (sh *strictHandler) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+	var request AddMemberRequestObject
+
+	request.TeamId = teamId
+
+	var body AddMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AddMember(ctx, request.(AddMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AddMemberResponseObject); ok {
+		if err := validResponse.VisitAddMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RemoveMember operation middleware
+func (sh *strictHandler) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+	var request RemoveMemberRequestObject
+
+	request.TeamId = teamId
+	request.UserId = userId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RemoveMember(ctx, request.(RemoveMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemoveMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RemoveMemberResponseObject); ok {
+		if err := validResponse.VisitRemoveMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateMember operation middleware
+func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+	var request UpdateMemberRequestObject
+
+	request.TeamId = teamId
+	request.UserId = userId
+
+	var body UpdateMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateMember(ctx, request.(UpdateMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateMemberResponseObject); ok {
+		if err := validResponse.VisitUpdateMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Hzrctu4kv+rdHFOVez8qYsdO/8T55NPZrLjVDLxxE7NVsVZEyJbEmwSYADQiiblqn2HfcN9kq0GwJtE",
-	"XTzjeE7OySfLIi6Nvv660dSXIJZZLgUKo4OjL8EUWYLKfnwtY2a4FPQ5QR0rnrt/g/Mpwvt3r0GOwUwR",
-	"YoXMYAIKtSxUjP0gDHQ8xYzR1Ix9fo1iYqbB0f7w4O9hYOY5BkeBNoqLSXB7Gwbv0Kj58digWt7rDGMp",
-	"Eg1GwoxxAyMcS4Vg1JyLCbAJ42JhPy54VmTB0bDaiguDE1TBLW2WM8UyNP6QLwqlpeo+YiTws7mM7Yio",
-	"PGyu8IbLQkPOJtiHtzn7VNgTc5r2qUA1D8JAsIw2dnNXseNwbz8kcsv/97p485KnePJjN4FjnuIjDTyp",
-	"9s+Zmdbb0/NLngRhoPBTwRUmwZFRBTbpGUuVMRMcBUVhRy5T8EqOVhFwJUfr9r+Soz+//WuecdO9fSa1",
-	"AW4ws+qh0BRKrBJFapdpbp3gmBWpIbUMazq4ME/2g5Dk5NRobzgMa6Xa61CqMDhHlq3ikUGWrWMSPf+z",
-	"XLqlyTqXQqPV6n+w5B1+KlBbxsVSGBT2I8vzlDuzHuRKjlLM/t+VdjZeb/c3hePgKPhhUPuGgXuqB6du",
-	"ltt0+bTKbQtcQ8ZSohsTkAoSiRqENJAxE0+tJR2fnkBjgX5A2i7ViCcJioemO2ZpiuqRBiVTrKllaSpn",
-	"YKZcg8xRsYrQE2FQCZb+pJRzHw9F7JnM0EzJ940ZT4m5AmShQPME+9ASQQI8QWH4mKMGboC7kamcaHuG",
-	"X6R5KQuRPCT5v0jQRTytYkVIymEqAUDG5pbx10LOyOVyY0k9l/I1UxN8aLUYyWROupzS5kQoE45aKcZ8",
-	"UihMwDqWksg3TMy95em/RoWJWnlDf40GxQyWBIbN2G4jbq8KuV27+tGDRnC2G78XrDBTqfjv+NCac8NS",
-	"nhDcsGrNUg0zVDYkaxQGEyuF94LdMJ6yUfqg2nIMCeYoEhSx1ZiiJgN2Zoob1DCb8hQ9iuAZU3NImGEj",
-	"ppFmJHImQtBsvtuHczV32AYYcR6ihsAi0A4T3adMcyVj1PqhubYQMmaYpj0fNEaFgZFCdq2BgSqIjUxA",
-	"IcgzCPD0SuU55iSvizyXymDyBhPOzm2U/GsOQ47jkYYXbusekUIHJNcmBS5EFGBxjLkhr3xbhn0r0pcc",
-	"06QKMbmiGYa7GJ+gYTxdgJR7w/2DJXgQBrkktNIBc4/h1dnbX8A/h513L1/A02fDvV0CVKSocjxGkdhw",
-	"Q7RU7rpC0Y80EJDpO8jUgrbLWK5GOB8qmsLyJB+rGXJ0hbEJPPpdProX6KXxAm6fycoe6BkkaDCm1GSs",
-	"ZFY6bpq6QO7+4WEH13xec8lMC4MlzGDP8AyDjjk82QKvldjvy2Ya9JTtHz5dPuTP+BnOfj7u7R8+rdIw",
-	"d7QQSGsLOvVobh9oVBQQnPfhBrRRyDK0gDRnhoBMcBT814dh7xnrjT9+eXpw+7cuojX/HVun48I8PQjC",
-	"tSlXWAHcrdB+U0PckAoeW555KirGhG1laAltlUK95g4Xt5XK5hGtD+vcgFXMW6tEJ268zRP8fkwpNrdy",
-	"rjPIruRPFKkPVA7xb+CH3ai96Kozvs9TyZLlU469Qa1MJkdzg9oByZwp80jbB8R7GGEsM9RWp/zo0vQr",
-	"wY64YDbtWn8US0YX7a/kaJlo0tEsd4hqva79EZPF0r+uk/crOXJ++Das0uoOhd4gUJoruJ6up3DjIls6",
-	"GeujHQOThJOoWXraYGxr9VoEVWhd0NinnZFFyYlCrf3YrpS5U1AKtc2919O2rKUVcZSq2TVCkCJ2qOpK",
-	"jmDKNGUYMWLiPNwKbtbn1YYp8yclog0zhd5Cic7cwDu5xTAo8uSOar3eldYirrSkOkNDpmFteS3TahG0",
-	"wopf2OGrBTxmqcawwzt5nnQ7KIIlnvjnUB6Q4lx1InJPzIBATIDZOS3/9OdspU3UaVVJDCGeYnxNWxJo",
-	"18aD/FpXI7fBpVOFqB9sMjz8zLI8dVajcxoRLhrjptJhC21Va6+Q1wqUGcsEt/EDGSUPk8WhB8NnTzsG",
-	"K0o/ylTDPx1JmSITS4RbAur1m5NXnOQ+wjuFoX/S6F47EdISQR72Q/CpwAJtDbEQglYPg8oJkvrbUhEZ",
-	"MRMxpvT5Y4dc3nRgbUr2LzM0U5k0N5Q8ick/5PzyGuedq2WYjVDpKc+35/ubas4S+zv4n6fMkGVfKul0",
-	"qaSOJRkX5KY0qk7a7IMNtLzXvrrblJKdGLa4skhH++RdImycconf5VHWUXaOLHsnHQC9SxixYztSj6Zy",
-	"r9DOOnbUi4SO2K4TllnycsIpgHLMZweH/x98Ag6JjIvMJ2Wrctz2Kr+Ri5+hMDBTUkxgxs3U5dQ+/17I",
-	"71b4IYv89PLyp6h6Nt0FR4AOYSyVKz+5hN2TbkswW+YLVSa/2a9QBCFD3eb6zIkJtfFK0BTr/t/XQpUK",
-	"rx0+e9bAawfD7jSOm67U4Rj0VCoDushsRcsno9dcJPTZM2op3+4SR3c6fwza2Cra+3cnLrY3qtortqqD",
-	"59SYXB8NBrEUNziXqp/gTVn50QMhTW9sS+AbyVu0B5dtOqZUTF1hCnVUX1TvxkG3qeOUtrsFOFiei5jo",
-	"y+7877cpmikqYBZCWxFyXeMXi6Y0MIg8QGvilypwlyDqsi6kbY+lfCHqzE51Ymb+etFDpwiyQhvQzHA9",
-	"nncAqAUJeRfV3GaRwhZT1sruPjBFrQj/pMiCwkoHAnzQKtgWoahZDNpQ7aET/aFEZNnQTjI2ccBqkdq7",
-	"wHC77ipK70PJrAzvrF+LeY3WwDREZevD2Bd9aZbte3gOpIEg3WVYyrT7uqsI/PVU9d0C6MuYYBOLzhz+",
-	"CsLghuNsBQJ87xFgm9mYLdfUn+wP/7iKc60L7LTh7WrCXXFSF44PmxftshxPUb1M6E8drtJO2hLjQnEz",
-	"t/7ZsWqETKE6Lmjv8r+XJTte/XYehMvQ7+3Jjy/sZYfWYOQ1ilZhvrxRdRTCzhseK6nl2MBPwigGJz8C",
-	"FxciVzIpYlr0uZ05KnhqelxAgjfl3FTGLE3nIWhEiMrg7/aMdvsXouwEsRHM0l5LjzCDu9/hYizLCwfm",
-	"OO67Nl74JYOlW6DyCWgjVaNaSvGTsDMUtjSrQ1CFqIIsFxMKd5psasTi64kiWHIhZlJd2wLDNWLuFnNl",
-	"Lw1cwKnUZqLw7NfXwERSFh2SIsYEmDJ8zGI38OxJ/0JciB9+AEueIFo1fdODx48tLNWPHwNTWKPzaNVd",
-	"WVQBdu2AN/MI7UIARMTDKCSsYLFRFFqqfj4/P4XIoST/VVTj1qq5ioRGJ7F4m5ZrQG4H1kPIK3Aeua8i",
-	"R0XzIkv33cnIo5YHc96kl5Mbp5hxBDn5uchej0ews/e///0/e8PhbsXJVvsXEdPVAdb0k32wLhdimZGv",
-	"nKE2MOZKm5BEUHIJpEpQeQLfVb0a+vHjI8AbVHMoW3kgZkoRyo3+s+cH9k5+jGDHsKbpEGnlteNsiqK8",
-	"D9/tw6+FNPbKx34/lwUozAmtswotezpkig0K6pvJBOOUlWpse2O48XCQbBEg+twrXUyPnkewE1F2TDoW",
-	"E5+jEKIqQbaJOX1js0jnnqPQKQ594zx3NcC79Gi3D8dlf4MsjOYJltY0QaMhOhgeRKXO2CO4FhkugJsj",
-	"wM9cGxRxdQWr8AZZiok//QsptBsxJx4oZIR2lb85s/XF6qJeobUKHcIciY+OKtqXpTM21+RxtG2+kDPh",
-	"KtFaj4sUfA/ADq3em8tC9dw3uyHMpjyeEtlwfHpCS/kbOyb0DJU+8k0AzK0RNvplbBWcqJ1IkCKduz44",
-	"RyEtZIH0lN04utmcvKsJAVON5Q2vb0Xow1ubArh19SNPLy3i7n3ghmtO+stKN+S28SvTd1kIgiJAms6t",
-	"TToNyXiact+yYI1L2KOmzKzqqGETGJH7g529IWgYzWkZ3663+xxYuTeMC2WJHuGUkkCyCxKw44kX7rFr",
-	"w+ApN1a61hTW92A4lpLHpY3JBdteU5GUQhwznsKYYI91PdHh8Elkn7f6NFyY8XlzHReOT08ImqDSLmDs",
-	"9Yf9IcURmaNgOQ+Ogif9Yf+Ju52d2mA7cNBggis6IZ3UQpjabjWcQ8sErcZwBaUZOkP2fo4rZ0iNohXh",
-	"uMoFnCTBUfAfaN644mujy3B/OFzTXnG3too3uL6tyTZ4HAz3Vq1TETZo9SfRpP1nmycttm7dhsGhO936",
-	"ee02QDvryVYkVi1KFl252onjc8O6SXvYRFtwa4HZgq8lRN+Us11sUF+FrFWZa0726OomJQJx+X/MBGGT",
-	"EJDF0zLEN9NzygfIw9Wt1MsaQ6H3tKbkK6pOO0nv0KKfbEyr2PJvokrEjca1WEOXGl9uq1PkIVar02np",
-	"V2x4tyHQAwma99x9lgJd3LEB0vjOaO3c1QhTKSZgZLcinaO7omz27n/oZk09ZOA6x2/DjQP9SwC3H7+i",
-	"llYJfmfvoIWShC/poF5Bt9CZRp/3v49OG68MpTq7/7fR5DDIpe7QX1ciKhO0PrwlJJUvKLUrNZUSWtRS",
-	"t4StvlQV+X/IZH6v+uNLWbftvN6oAm+XNHfvXndeFZwtcpixkjvJQktq8xWidf2o1Ti7zYOp/jbKWL+R",
-	"QDP2nmxlLK5X3U443Iaujr5Va5r720xutu5+awbtNNob3nY23c4lG+Fp8MVfUt6uxT00KAQ+br514MKP",
-	"fYuIG9jJ18az3U54XJn+V4wf66zwYYPG8GDzpOr1km8RhN9FIxu1jOD2riDFvzp2+7FDjwe2brhRm32P",
-	"pg6Xi06EK1aA85d27W8aU1XNvGsxVQdvvhvL/UKysdel0ljc/1/RWFYhuTPb2q595x+YqZLFpH7dkAsj",
-	"bV3evrt7hiKBKCtSw3OmzIBcfi9hhkUXwneUoOuHdvVbGmQ7nhN3ER49L1+FWNUmfSGafdLQfKPMFcGm",
-	"mCYwm9q6qoAMM6nmoc2ty+Z+ri9E1dC/0MKvQ1vEoeFZ/dID1wvvPXBj1/BvBwhpoF1AhjjlKIwrV7Ud",
-	"hWsjt83u62BtBw/vZsW+Xf2Bka1r4u+OqVZ/CNnaa5x/eWB7Zx/1wEj4G/KITpe9C7qDU/S31rcrgcDg",
-	"i2+/WQ1wj8sXMzI0jMzwyLqeEDT/HcPKqZRXXNmqV6XIpTRelVpCu5VH+IqRfZ1lNk74PZbfM/Bd4O8D",
-	"hvXNqNL/GkY3Wr6So63AMo27G1Z+RSt/01C57Itfi5SXGfPduO4XKF85RSoNyv77F8DkXwssbL3zSo4c",
-	"LL2SI1ByVuHJhOvc/lKHwliqxN6GzxQ3BoX9HQmBF8IoJjSznTghaAmsfJEZE7deIWxJhVyKYClow4wt",
-	"pIiy/GJfWwgvBAPX5wJS0SoE1asrXsZTXXaazdi8C6W6KtIrOfpKtdf6daatAOr+fW68KgoSgwmeVhwn",
-	"ybnXQL5j1b8Wq/7LV23fFcJ1EPn2cCmW0e4G17YO7NLUwRf341HroK41AcrTyWG53jJrBeX7i8/db6DY",
-	"djn3kig37fdDXapN+Ddx/WWtYe6tqU78W/qarxet19h9WJ963eG+x+57BsZXVugPFLs3w0b3u2y3H5v9",
-	"uXaHZmfuh4+EAlw/mdt/UaW49u1mQRgUKg2OggHL+eBmz+IHf9ovaxpzql8yy9CSvTDS1uN2DAomjN7t",
-	"w091e55tB0j5TVlgc/cYrV9G0x1L2sq1b6N13XnM3+q4Wo1veG3/Dl7XQivbYEo1aKzRaJpYXuh0oYlX",
-	"FYLIqht5Pb7R/daP42mS3v8FAAD//w==",
+	"7F39chs5jn8VVO9WxZlryx/5uI3zz3kzk51kkp1snNRs1TgXUd2QxLib7CHZVrQpV9073Bvek1wBZH9I",
+	"6pbkxHYms/4rjtRNgiAA/gAC0Kco0XmhFSpno6NP0RRFiob/fKET4aRW9HeKNjGy8P+N3kwR3r5+AXoM",
+	"boqQGBQOUzBodWkSHERxZJMp5oJezcXHF6gmbhodHe7f/0scuXmB0VFknZFqEl1cxNFrdGZ+PHZoVuc6",
+	"wUSr1ILTMBPSwQjH2iA4M5dqAmIipFqaTyqZl3l0tF9PJZXDCZrogiYrhBE5urDIJ6Wx2nQvcajwo3uf",
+	"8BPDarGFwXOpSwuFmOAAfi7EbyWvWNJrv5Vo5lEcKZHTxP7dPnY8ODiMidzq/wddvHkqM3z2fTeBY5nh",
+	"HQsyrecvhJs209P372UaxZHB30ppMI2OnCmxTc9Ym1y46CgqS35ylYLnetRHwAc9Wjf/Bz368ul/wnnf",
+	"9MevnsEZzteRcIbzLyfhhcyl6yYh19aBdJizhBp0pVF90pDxMO2pUxyLMnOkGXFDh1Tu3mEUk6h4ST7Y",
+	"348buT7okOs4eoMi7+OTQ5GvYxJ9/+VcemvR9FGQYz5Cc8dCadGATGFHQIEqJR2W6lw6tjR3iIn6bg+V",
+	"9OqXUnlBL9tCK4us/n8V6Wv8rUTL25to5VDxn6IoMunt315h9CjD/D8+WG8Mm+n+bHAcHUV/2muM6J7/",
+	"1u698m/5SVc5Yvy0IC3kIiO6MQVtINVoQWkHuXDJlE0OiXlrgEF0EUdPtBpnMvlqZCdhfgsz6TyZSWkM",
+	"KgfWCYewYzDX52yjK/nLhKVlKTFBE4MV87u8lKfajGSaorrptSQiy1gojc6wYbzIMj0DN5UWdIFG1Dx/",
+	"phwaJbIfjPFHxk0Re6JzdFPi5VjIjOREgS4NWJniABakKQWZonJyLNGCdCD9k5meWF7D37V7qkuV3iT5",
+	"f9dgy2Ra44OY5NzVGwC5mDPjz5Se0TErHZP6RusXwkzwpsVipNM5qWVGkxOhQnlqtRrLSWkwBbbkFZEv",
+	"hZoHI2K/jggTtfqc/nUWDGlfIDBu4zlGWbs1zOqaNTy91wJkPPFbJUo31Ub+C29acs5FJlOCmCzWIrMw",
+	"Q8MwzKJymPIuvFXiXMhMjLIblZZjSJFOMVQJS0zZkAE7MyMdWphNZYYBOcpcmDmkwomRsEhvpHqmgimE",
+	"N2bu8SwI4jwMWxs2BOtx8FXuaWF0gtbeNNeWTr8ZZtluOP9GpYORQXFmQYApiY1CQanIMigI9Or24fFW",
+	"2bIotHGYvsRUijd84H+dxZDhuGPhiZ96l0ihBZJp0wqXThQQSYKFI6t8USEY3tLjQv6Ec/qrMPS0kx6q",
+	"BC/rvXALQCcVDnedzHEV7cSRTLcARXFEB/P70q4fXJVZUDAPulZG8TBtwcNh4LryYGFwLD/2uTSG0MVU",
+	"GJGQj1a5XRYTgy72IDvREyVJgdjEtea7d9gxncFzffaFayOEQG+jIgT+a+TxbBRH5xJnaKJ3He9UqHor",
+	"8NxA2l8j/0iNyZmvgYSaeXFbHprZ9egDJo5m92L0hB9iLUhTSXwW2auWWI1FZjFekrRqI/GjyAtad6Tk",
+	"ZOqy+a6dq2SR45Vr0u/DNszr0BwdbOMZzkFUaPIx/ddCIpTHwQQY+SniCe349ruwxNk2K/uZ9kJ6d2CR",
+	"K+zkLfyxzmQELb5gZj3zb7S1QRgj+OtWjKErPLBBMpclhydaHLR/nb9INz1hvWIBybKfx9HRr1uua5k9",
+	"th5odZtnU9pn/8QATqZkzLXK5oROHRtQ75IR1nIhnGQruVhS8YPDv2ziQiBldeHvaOllKt1x4jy7l7Y4",
+	"XdqCh/e3s3P3DrvsnAtnUSWu5MBGcSQK+f4M51Ec2bl1mG8WW/42jhpr0LmntLAfzsOht7gwkVSBvEan",
+	"AxmDYEcWudy5cFFxba2ANPy9iD/r0ErRCZnZfqO1oAkNA7Y87MJp/X5ls7skK44ceQEdT3dyKDxcbfym",
+	"k+mqTgi/MXG1zYt0tJfQMHfz+VGL05WYw0Y4f6cm8anELK09+8W1eqatYJvDLhEotFSdgexjeH7y898h",
+	"fA87r58+gYeP9g/uEqYhW6fH4xARGxMttZdcB6zvWCDtXzKIzJP1PKhoqra/hwH+lF5CnR7M1iK9uCaG",
+	"3EDfQYoOE4cpjI3OK3+ZXl0i9/DBgw6uXSO47TDX3TTYqTh88HB1kT/iRzj58Xj38MHD+sbDLy0GEvWS",
+	"Vj2aB5hqyA/3Tp90YJ1BkSMHXgvhHBoa8b9/3d99JHbH7z49vH/x5y6irfwXLqxOKvfwfhSvvd24csjJ",
+	"VNSMiReFYaMFIYG6CtvBgvm7tRoZvi0yLdLVVY5lH+wN9zajuUPr43eFMO6O5S+I9zDCROcBA4WnK9Wv",
+	"N3YkleDrhfVLYTK6aH+uRx1IwTnMCx/IWi9rn6OyWNnXdfv9XI+8Hb6I6xusDoHe6LONpZJ2+oWO35ZG",
+	"hm305SFLHdHYBlwURk8MWhue7boa6twog5bvmNbTtiqlNXF3LPgxYtAq8a7YBz2CqbBgyyRBTL2F6+Fm",
+	"s17rhHFfuCPWCVfaLYToxD94KbMYR2WRXlKs15vSZotrKanX0NrTuNG8BdVaIKhHiz/LyW9pVreBIlgS",
+	"iH8M1QLpnKtXZL2/phBTEPzOgn36Ml1ZJOpVfWkfQzLF5IymnAiprAux1UZWh36C914UhoNok+I1PpFU",
+	"tqAnVnyhTbf0C2irHrtnv3pQZqJT3MYO5GitmCw/en//0cNOb8eZeRXhDd+OtM5QqBXCmYBm/PbLPSu5",
+	"iuOdjqHf6eneGJGWF/9biSW7y6ZUikaPo9oIkvjzDR0psVAJZvR3V3DwZQfWFqWbvs/RTXXanlDLNGmF",
+	"Dd51ikQ+QmOnstie7y/rd1bY38H/IhOONPv9ciRUpLkkl5ODG1208RcbaHlrQxZDe5eqcEmLK8t0LK68",
+	"awv9Kq8mmo75qhfYHfnp9DkergmNrmPOGxT5a+0xcHP4LdrHISdRYDqEUjmZeZuIxmpVRdRFltkqm6Ad",
+	"QxWJk+ccXfIj9O7hZ/kVTc6GZ95yNLs+CDf4En4bP+ugq3etFfpKxX+F/w0SnbcPrYrM5S1uHQD3vngf",
+	"l5hUzdkblvarvwpjG9Thd2pvPXVvGfBccpe/aAM2MJ5t5ArjL6u6lwGh/OyW92nLseIaeTaDrBGt6mpz",
+	"NVyl4PXTJ/Do/oP/hHBrCqlOyjyEdPoiZIuj/EIAcYbKwcxoNamShaStLk2XokM9KIb9xg6z9wrNLgfL",
+	"IMQ1Yxhr43MG/C1rIJ3vzbeMNtRxwM1aQviTjvlt8lwvHXlubH3t7T149Kjl7d3f7w4CSdcVeDgGO9XG",
+	"gS1zTkMIoawzqVL6OzBqJVr3cM3FxsoEjlMf3r5+5j2DVipSz1SNTZ46V9ijvb1Eq3OcazNI8by6rrd7",
+	"SrvdMectbSSv++7EM6Vmao8qND7Bsni3FrpNFHj1CrXXtVh9FzG177ujR79M0U3RgGAHnLdQ2sb7YV/M",
+	"goBhcO/a3k8N+ysX7H2T/bC9JxbC2Cf8qt9mEfKAg+M1hLy0Dqxw0o7nHe5X96Vse5plCheYsnbvruKQ",
+	"bAThd3pO0rFyowkin3cUtUPJG/AdreiKchWe5WLi3bJLpSl0CWUfpVchZLyHl5av5aiItSAsDKsahXG4",
+	"MqK3uEDhMZAEgvb37JyAy3ULHVdI1yeqr5eTZ3wKcO29rU+jeWu7/LftfbEtRVxaW2KnDn++d2dLz4fN",
+	"g3ZpTqCoGWbJiXrXZVgtJqWRbs72OYQVOGXjR04D7MR5TRmFz5yAnWFyfvZ+MBgM78Z1dc9oHjK5qxTu",
+	"Ok3fZxg2ifr/3D1+9Wz3J2zdTYg6HWaEwqA5LokTn8L/nlab8/yXN1G8SuDPz75/wvly1oLTZ6gWLhmr",
+	"pFzPL9h5KROjrR47+EE5I+DZ9yDVqSqMTku+IH/Mb45KmbldqSDF8+rdTJOfPI/BIsKwgiJ+TuKFNqdK",
+	"rGfY4FRVJR586PICG0YQzPF5hFKNdXXDKryQBP49CfNGK9mG1TdgnTat6yFbbU3Jd1E2BlOqGhdINaET",
+	"2pIZGInkbGIISZ2qmTZnHFE9QyxslYlTZs6CVPBKWzcxePKPFyBUWkVZ0zLBFIRxcsz5WlLByb3BqTpV",
+	"f/oTMHmKaLX0yS589x0jafvddyAMNg7FsC8nc1j7GKGwQARQeaoAhsTDYUzwhuHcMGaqfnzz5hUMPbAL",
+	"Hw0bqF0XbtHO0krYRaDhWl6C9y9iKGp/Yug/Gnoq2jf3duBXRodAtTBvAHcLOnlIWY6gINM85DTsIewc",
+	"/N///O/B/v7dmpMLpWVETFd1Wdu0D4BPCUh0TuZ9htb5yE5MW1BxCbRJ0QQCX9c1Afa7744Az9HMm1Sr",
+	"RBhDwHz4z93w4O6z74ew40Rbv4i0Kr11NkVV5V3fHcA/Su34jps/n+sSDBbkYIga4Ac6dIYtCpoM2BST",
+	"TFRizKmA0gUESwoLMPy4W1nFXfp+CDtDUbopyVhCfB7GMKwjghyJpE/Y8fUnyjD2gkOf+MOmfiBYseHd",
+	"ARxXefS6dFamWGnTBJ2F4f39+8NKZngJvhRDKpDuCPCjtA5VUqf6GjxHkWEaVv9EK+ufmBMPDAoC6Cak",
+	"CrBZrRPCDbJW2BjmSHz0VNG8IpuJOZkbruqwoGfKX71ZOy4zCLnmOzT67lyXZtd/cjeG2VQmUyKbrBYN",
+	"FVIUhLIzNPYoJJsLP0bcqsvgaz+idqJ9th7n3noKaSDG/lNx7ukWczLBLgbMLFYpLSHlfQA/s9fix7V3",
+	"Ar00iL/ohnNpJcmvqMyQnyaMTJ/lMSg6JrJszjrpJSSXWSZDajwrl+KlZsL1VW6ICYzI/MHOwT5YGM1p",
+	"mFCHd/cxiGpuGJeGiR7hlPxW0gvaYM+TsLnHPt1fZtLx7rIqrM/19ywli0sTkwnmGimVVps4FjKDMSE1",
+	"Nj3DB/v3hvz9Qj2AP2aCq9+cC8evnhGaQmP9gXEw2B/s0zmiC1SikNFRdG+wP7jn01GmjA/2PJqZ9GVv",
+	"+l2LYcpVUTiHBRVkiZEGKjX0ihzsnDQBMTRRekINtQl4lkZH0d/QvfS3Ta3CvMP9/TVp/JdL33+J68tn",
+	"uJDg/v5B3zg1YXsLdTD00uGjzS8tlwhdxNEDv7r17y2Wm/Fb97YisS6FYUDowz2ezy3t5rzAifVp1IQl",
+	"l2wtgbb2PvNge83d71qROZOkjz7UUyEQH7JIhCJsEgOKZFod8e2IArkwZOGaMu1ViaGj91VDyTWKzmJc",
+	"oUOKfuAzrWbLv4koETdaeQAtWWp9uK1MkYXoF6dXlV3h452PwAAk6L3H/m+t0J87fEBWpQLWm6sRZlpN",
+	"wOluQXqDPiej3RegJwm+eWTPl4RfxBsfDA0GLt5do5TWMYnOGjWGkoQvaaFBQLeQmVZp9L+PTLsgDJU4",
+	"+/9vI8lxVGjbIb9PQjWDh5QD+JmQVLEk1N7HrnZoWUr9EBwwqi8R/qrT+ZXKT4i+XSyGIpwp8WJFcg+u",
+	"dOa+w5mRw0xU3EmXSh/b7UnW1T3Wz/E0Nyb62whjU/lObxzc20pZfE00v/BgG7o66iNZNQ+3ebldIvqt",
+	"KbSX6KB42+n0oi/ZOp72PoV71Yu1uIceikGO29Xt/vjh9iDSwU6x9jy72wmPa9W/xvNjnRbe7KGxf3/z",
+	"S3Ubg28RhF9GIluxjOjisiAl9IThurdlOd4Thdw9w7ndKNB3LNdjxkthJ84ExbH8+Dg43d7f8xHRHtDu",
+	"qwe/cbTVKhJdi7eIaTesOZc+c/7QusaILsTq26Culvx+jauuqD5f5TbjwTOcs7cruPpDccAtF8lUKozB",
+	"JrrA1MfRpPVYSKgUtMJTRZT6upFw/yCtL6XlvJoQ4NUqmx9xCxjrrwtSEDTtVNgpDXWqyBf3qjtCsFyV",
+	"6/upwQmqlF4VHB8OtzlHcFru799L/Jz8Nw75SmR4HOSQ1ekI/sqXHl2P+7BVF7wNhcXXA3AXiuFvGOKu",
+	"1Fr3HLRnOI99QES65mLJNsXSUzR49w9nUG4Y9X6D+LW+b/xME7bu8N/75BvkXXhDlaHrKVkjY2WdLmwT",
+	"snZcDTSA13iu/ScQWm3w05KMjdK7uljFAvxKW+UXdO9+Pwls4HiO25P1K4qm378vF83PPV03A0HfNbIH",
+	"+ZapdLt4XvU87US/v0w1pDKFGScyqjqoGPu7mimqRUDcA3jruvdvHfQutgNYC3yZv+D5e6umXxsAt3ej",
+	"rab08bUi4C7V42SVbTxOfjBezXQgGetxLp/y2N+0ltUl82v1q4M3txGaq1WacZClSlv8/68xQtPnLp5w",
+	"Awkb6mvBTY0uJ01bWKmcZu+Om1Gz2zbMy8xJcin3xtrku6lwYniq6jat3HXAJw3RQ9xXIPUJ48PHVcOR",
+	"vmYEp6rdjQDa7TK9JznFLA39nqSCHHNt5jF7NFULDWlPVd02Y6lRhvWnKz2eN61FpF3qLiIdjxF6cCjt",
+	"YDFrCZJMonJdzqZv1sAtJda5mh08vJwWh6YQN+xr+lYZ3f4ly89MVMGAP/ptyq0jemUW0ctyMEGXMIoh",
+	"u/uiFwjsfQplKv23KsdV+5McnSA1PGLTE4OV/8K4NipVXmXe15CITEqrIdHKFUttEa7xZF+nma0V3p7l",
+	"V3zbssTfGzzWN6PK8PMO3Wj5gx5tBZbpucth5ec08jcNlavuE2uR8ipjbpXraoHyBy9IlULxf78CTP5H",
+	"iSVfqnzQIw9LP+gRGD2r8WQqbcG/qGAw0SblFOyZkc6h4ib5Ck+VM0JZ30QxBqtBVF2aMfXjlYrv8cmk",
+	"KJGFXzog17q68+fmIPGpEuCLK0CbKkpW5xULmdmqImsm5v1XIs/16JruQ5qmQVsB1MOrnLjvFCQGEzyt",
+	"OU4755ut3GLVr4tV//CpQq9L5ctWQhm1Vqtod4NpWwd26dW9T/7XkNZBXVaB+gaQC5pYC6ouYY/9Dzxw",
+	"jZZvxSbdYhc272oT/k19UdPCY743USf+rWzN9Z3Wa/S+de+5bnG3Z/cVA+MPvOk3dHZvho3+h8a6oXCo",
+	"INkGDYdHveas/MaUjavbHK6V8yniH7RUXYpBECf0gPm20XKrg9BawBx4d6tpV4uS81qGmpob/8lXwMp/",
+	"k+ehSCJ0CGua8nB9OYhQjNlceg7gROeoFbfyJ6N8yj/NMEffWAzTOiBdxYq7ft4t9r9p5n+/ioPJfr4k",
+	"EzIPFbDShIZlXHM9gOOUB7FhepEZFOm8TdupSqZCTfySpGHauzD1cZq+rNoNXAemXmhRdsNx36qtV/cJ",
+	"62UNdrTp2JQ/XkbR/hbWof75vNvI7zrjdZymIKDu0rG98VqbfBRe3/sUugOuTT56jbk+Z4MSxFgbNlip",
+	"EbNuMzOA45Av6YumfXcD4SBDYf1PMbU6WCwnJtFsLTuxTWJSIGzG9cr0fnqrU99WNhNt2hcK+vXB4vC7",
+	"qnyg0/nZ5Tl+rrz7Xos3cC6Gpo5bnYv7N3su1jfjCmcePdyeiLcnYl9SLmPN2laEH4/9zLOx1a+JTUa7",
+	"N9Kv78g0LPZu+vUdGQHfwMMbmWWhljb094jiqDRZdBTtiULunR+w+Qg0flrTCaFu4pQj26alJzkXZceh",
+	"EsrZuwP4oemHwvXXGfsWnFxS/Vhb6zembceQv0x1u0ROhCRLVkruXRJUskWYZ/DqUD/h3HJFRainsHeq",
+	"egrbLqjg32Js1VMsT1AnsHYT204KXVmlz6pbfZFz00J3pnYvrbgqzfB9lBZ/ur2Lgt7uCpW8tsZo1eKv",
+	"DvRqqTeUKRWR1fSHCjcYdrDwe+42unh38f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -10,6 +10,33 @@ import (
 	"github.com/google/uuid"
 )
 
+type ApiKey struct {
+	ID         uuid.UUID
+	TeamID     uuid.UUID
+	Name       string
+	Role       string
+	Prefix     string
+	SecretHash []byte
+	CreatedBy  *uuid.UUID
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+type AuditEvent struct {
+	ID         uuid.UUID
+	TeamID     uuid.UUID
+	ActorType  string
+	ActorID    string
+	ActorName  string
+	Action     string
+	TargetType string
+	TargetID   string
+	Details    []byte
+	RequestID  string
+	CreatedAt  time.Time
+}
+
 type File struct {
 	ID          uuid.UUID
 	TeamID      uuid.UUID

@@ -11,6 +11,61 @@ import (
 	"github.com/google/uuid"
 )
 
+const claimPendingUser = `-- name: ClaimPendingUser :one
+UPDATE users SET issuer = $1, subject = $2, name = $3, updated_at = now()
+WHERE issuer = '' AND lower(email) = lower($4)
+RETURNING id, issuer, subject, email, name, created_at, updated_at
+`
+
+type ClaimPendingUserParams struct {
+	Issuer  string
+	Subject string
+	Name    string
+	Email   string
+}
+
+// Turns the pending placeholder invited under this email into the user with
+// this identity, keeping its id (and so its memberships).
+func (q *Queries) ClaimPendingUser(ctx context.Context, arg ClaimPendingUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, claimPendingUser,
+		arg.Issuer,
+		arg.Subject,
+		arg.Name,
+		arg.Email,
+	)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const findActiveUserByEmail = `-- name: FindActiveUserByEmail :one
+SELECT id, issuer, subject, email, name, created_at, updated_at FROM users WHERE lower(email) = lower($1) AND issuer <> ''
+ORDER BY updated_at DESC LIMIT 1
+`
+
+func (q *Queries) FindActiveUserByEmail(ctx context.Context, lower string) (User, error) {
+	row := q.db.QueryRow(ctx, findActiveUserByEmail, lower)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const getUserByIdentity = `-- name: GetUserByIdentity :one
 SELECT id, issuer, subject, email, name, created_at, updated_at FROM users WHERE issuer = $1 AND subject = $2
 `
@@ -22,6 +77,34 @@ type GetUserByIdentityParams struct {
 
 func (q *Queries) GetUserByIdentity(ctx context.Context, arg GetUserByIdentityParams) (User, error) {
 	row := q.db.QueryRow(ctx, getUserByIdentity, arg.Issuer, arg.Subject)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const upsertPendingUser = `-- name: UpsertPendingUser :one
+INSERT INTO users (id, issuer, subject, email, name)
+VALUES ($1, '', $2, lower($3), '')
+ON CONFLICT (lower(email)) WHERE issuer = '' DO UPDATE SET updated_at = now()
+RETURNING id, issuer, subject, email, name, created_at, updated_at
+`
+
+type UpsertPendingUserParams struct {
+	ID      uuid.UUID
+	Subject string
+	Email   string
+}
+
+func (q *Queries) UpsertPendingUser(ctx context.Context, arg UpsertPendingUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, upsertPendingUser, arg.ID, arg.Subject, arg.Email)
 	var i User
 	err := row.Scan(
 		&i.ID,

@@ -70,6 +70,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
 		}, d.store),
+		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store},
 		Authorizer: &auth.Authorizer{Memberships: d.store},
 		ReadyChecks: []httpapi.Check{
 			{Name: "database", Fn: d.store.Ready},

@@ -32,7 +32,7 @@ func (a *Authorizer) Authorize(ctx context.Context, p *domain.Principal, need do
 	case domain.NeedAuthenticated:
 		return nil
 	case domain.NeedPlatformAdmin:
-		if p.PlatformAdmin {
+		if p.PlatformAdmin && p.APIKey == nil {
 			return nil
 		}
 		return domain.Errorf(domain.CodeForbidden, "Only platform admins may do this.")
@@ -45,6 +45,15 @@ func (a *Authorizer) Authorize(ctx context.Context, p *domain.Principal, need do
 		return domain.Errorf(domain.CodeInternal, "A team operation without a team id.")
 	}
 	if p.PlatformAdmin {
+		return nil
+	}
+	if p.APIKey != nil {
+		if p.APIKey.TeamID != *teamID {
+			return domain.Errorf(domain.CodeNotFound, "Team not found.")
+		}
+		if !p.APIKey.Role.Allows(role) {
+			return domain.Errorf(domain.CodeForbidden, "This API key's role (%s) does not allow this; it needs %s.", p.APIKey.Role, role)
+		}
 		return nil
 	}
 	have, err := a.Memberships.MembershipRole(ctx, *teamID, p.UserID)

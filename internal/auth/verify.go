@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
@@ -29,11 +30,17 @@ type VerifierOptions struct {
 	AdminRole  string
 	RolesClaim string
 	HTTPClient *http.Client // for discovery and JWKS; nil: a client with a 10 s timeout
+	// JWKSRefetchInterval is the least time between two JWKS requests: a
+	// token with an unknown key id triggers at most one refetch per interval
+	// and is rejected without a request otherwise. 0: 30 s.
+	JWKSRefetchInterval time.Duration
 }
 
 // Verifier verifies OIDC access tokens with go-oidc and provisions their
 // users. The provider is discovered lazily, on the first token, so the API
-// starts even while the identity provider is unreachable.
+// starts even while the identity provider is unreachable. Its JWKS (the
+// discovery document's jwks_uri) is fetched through a keySet, so tokens with
+// unknown key ids cannot make the API hammer the identity provider.
 type Verifier struct {
 	opts  VerifierOptions
 	users Users
@@ -54,6 +61,9 @@ func NewVerifier(base context.Context, opts VerifierOptions, users Users) *Verif
 	if opts.RolesClaim == "" {
 		opts.RolesClaim = "roles"
 	}
+	if opts.JWKSRefetchInterval <= 0 {
+		opts.JWKSRefetchInterval = DefaultJWKSRefetchInterval
+	}
 	return &Verifier{opts: opts, users: users, base: base}
 }
 
@@ -72,7 +82,17 @@ func (v *Verifier) oidcVerifier() (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.verifier = p.VerifierContext(ctx, &oidc.Config{ClientID: v.opts.Audience, SupportedSigningAlgs: []string{oidc.RS256}})
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil {
+		return nil, err
+	}
+	if meta.JWKSURI == "" {
+		return nil, errors.New("the discovery document has no jwks_uri")
+	}
+	keys := newKeySet(v.base, meta.JWKSURI, v.opts.HTTPClient, v.opts.JWKSRefetchInterval, []jose.SignatureAlgorithm{jose.RS256})
+	v.verifier = oidc.NewVerifier(v.opts.Issuer, keys, &oidc.Config{ClientID: v.opts.Audience, SupportedSigningAlgs: []string{oidc.RS256}})
 	return v.verifier, nil
 }
 

@@ -116,9 +116,9 @@ func (s *Stack) postgresSpec(name, data, sock string, port int) procSpec {
 		args = append(args, "-c", "log_statement=all", "-c", "log_line_prefix=%m [%p] ")
 	}
 	return procSpec{
-		name: "postgres " + name,
-		path: filepath.Join(s.bins.pgBin, "postgres"),
-		args: args,
+		name:    "postgres " + name,
+		path:    filepath.Join(s.bins.pgBin, "postgres"),
+		args:    args,
 		dir:     s.Dir,
 		logPath: filepath.Join(s.paths.logs, "postgres-"+name+".log"),
 		as:      s.pgAs,

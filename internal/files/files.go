@@ -77,10 +77,7 @@ func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, bod
 		}
 		return domain.File{}, err
 	}
-	var creator *uuid.UUID
-	if p := domain.PrincipalFrom(ctx); p != nil {
-		creator = &p.UserID
-	}
+	creator := domain.PrincipalFrom(ctx).CreatedBy()
 	f, err := s.Store.CreateFile(ctx, domain.File{ID: id, TeamID: teamID, Name: CleanName(name), Size: r.n,
 		SHA256: hex.EncodeToString(r.h.Sum(nil)), ContentType: contentType, ObjectKey: key, CreatedBy: creator})
 	if err != nil {

@@ -12,8 +12,12 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 	if err != nil {
 		return nil, err
 	}
+	user := api.User{Id: p.UserID, Issuer: p.Issuer, Subject: p.Subject, Email: p.Email, Name: p.Name}
+	if p.APIKey != nil {
+		user = api.User{Id: p.APIKey.ID, Issuer: "conveyor", Subject: "api-key:" + p.APIKey.Prefix, Name: p.APIKey.Name}
+	}
 	out := api.Me{
-		User:         api.User{Id: p.UserID, Issuer: p.Issuer, Subject: p.Subject, Email: p.Email, Name: p.Name},
+		User:         user,
 		AuthMethod:   api.MeAuthMethod(p.Method),
 		PlatformRole: api.MePlatformRoleUser,
 		Memberships:  make([]api.Membership, len(ms)),

@@ -9,16 +9,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
-type requestIDKey struct{}
-
 // requestIDFrom returns the request id stored by requestID.
-func requestIDFrom(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey{}).(string)
-	return s
-}
+func requestIDFrom(ctx context.Context) string { return domain.RequestIDFrom(ctx) }
 
 // RequestID returns the request id of r.
 func RequestID(r *http.Request) string { return requestIDFrom(r.Context()) }
@@ -49,7 +45,7 @@ func requestID(next http.Handler) http.Handler {
 		if tp := r.Header.Get("traceparent"); tp != "" && len(tp) <= 64 {
 			w.Header().Set("traceparent", tp)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(domain.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -73,25 +69,43 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (*domain.Principal, error)
 }
 
-// authenticate requires a bearer token and puts its principal in the context.
+// authenticate requires credentials — an OIDC bearer token, or an API key
+// as X-API-Key or as a bearer token — and puts the principal in the context.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			s.problems.write(w, r, domain.Errorf(domain.CodeUnauthenticated, "Send an access token: Authorization: Bearer <token>."))
-			return
-		}
-		scheme, token, ok := strings.Cut(h, " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 16<<10 {
-			s.problems.write(w, r, domain.Errorf(domain.CodeUnauthenticated, "The Authorization header must be: Bearer <token>."))
-			return
-		}
-		p, err := s.deps.Authenticator.Authenticate(r.Context(), token)
+		p, err := s.principal(r)
 		if err != nil {
 			s.problems.write(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(domain.WithPrincipal(r.Context(), p)))
 	})
+}
+
+func (s *Server) principal(r *http.Request) (*domain.Principal, error) {
+	keys, hasKey := r.Header["X-Api-Key"]
+	authz, hasAuthz := r.Header["Authorization"]
+	switch {
+	case hasKey && hasAuthz:
+		return nil, domain.Errorf(domain.CodeUnauthenticated, "Send one credential: X-API-Key or Authorization, not both.")
+	case hasKey:
+		if len(keys) != 1 {
+			return nil, domain.Errorf(domain.CodeUnauthenticated, "Send one X-API-Key header.")
+		}
+		return s.deps.APIKeys.Authenticate(r.Context(), strings.TrimSpace(keys[0]))
+	case !hasAuthz:
+		return nil, domain.Errorf(domain.CodeUnauthenticated, "Send an access token (Authorization: Bearer <token>) or an API key (X-API-Key).")
+	}
+	if len(authz) != 1 {
+		return nil, domain.Errorf(domain.CodeUnauthenticated, "Send one Authorization header.")
+	}
+	scheme, token, ok := strings.Cut(authz[0], " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 16<<10 || strings.ContainsAny(token, " \t") {
+		return nil, domain.Errorf(domain.CodeUnauthenticated, "The Authorization header must be: Bearer <token>.")
+	}
+	if strings.HasPrefix(token, auth.APIKeyPrefix) {
+		return s.deps.APIKeys.Authenticate(r.Context(), token)
+	}
+	return s.deps.Authenticator.Authenticate(r.Context(), token)
 }

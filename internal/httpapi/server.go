@@ -42,7 +42,8 @@ type Deps struct {
 	Files          *files.Service
 	Jobs           *jobs.Service
 	Processors     *processors.Registry
-	Authenticator  Authenticator
+	Authenticator  Authenticator // OIDC access tokens
+	APIKeys        Authenticator // API key secrets
 	Authorizer     Authorizer
 	ReadyChecks    []Check
 	Metrics        *observe.Metrics

@@ -53,10 +53,7 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 	if err != nil {
 		return domain.Job{}, err
 	}
-	var creator *uuid.UUID
-	if pr := domain.PrincipalFrom(ctx); pr != nil {
-		creator = &pr.UserID
-	}
+	creator := domain.PrincipalFrom(ctx).CreatedBy()
 	j, err := s.Store.CreateJob(ctx, domain.Job{ID: id, TeamID: teamID, FileID: fileID, Processor: processor, Params: params, CreatedBy: creator})
 	if domain.IsNotFound(err) {
 		return domain.Job{}, &domain.Error{Code: domain.CodeUnprocessable, Message: "file_id names no file of this team.",

@@ -165,6 +165,14 @@ func (s *Store) Ready(ctx context.Context) error {
 // write runs fn in a transaction on the primary and, once it commits,
 // remembers the primary's WAL position for the calling principal.
 func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
+	return s.writeFor(ctx, func(q *db.Queries) ([]string, error) { return nil, fn(q) })
+}
+
+// writeFor is write for a change that also concerns other principals (a
+// new member, a new API key, a user claiming an invitation): fn returns
+// their keys, and their positions move too, so their next reads see what
+// was just granted to them.
+func (s *Store) writeFor(ctx context.Context, fn func(q *db.Queries) ([]string, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 	defer cancel()
 	tx, err := s.primary.pool.Begin(ctx)
@@ -173,7 +181,8 @@ func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
 		return mapErr(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	if err := fn(db.New(tx)); err != nil {
+	touched, err := fn(db.New(tx))
+	if err != nil {
 		s.metrics.query(s.primary.name, "write", err)
 		return mapErr(err)
 	}
@@ -182,17 +191,19 @@ func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
 		return mapErr(err)
 	}
 	s.metrics.query(s.primary.name, "write", nil)
-	s.markWrite(ctx)
+	if p := domain.PrincipalFrom(ctx); p != nil {
+		touched = append(touched, p.Key())
+	}
+	s.markWrite(ctx, touched)
 	return nil
 }
 
-// markWrite remembers, for the calling principal, a WAL position at or past
+// markWrite remembers, for each principal key, a WAL position at or past
 // the commit record of the transaction that just committed: the primary's
 // insert position read after the commit. A replica that has replayed that
 // far has the write.
-func (s *Store) markWrite(ctx context.Context) {
-	p := domain.PrincipalFrom(ctx)
-	if p == nil || s.opts.Marks == nil || len(s.replicas) == 0 {
+func (s *Store) markWrite(ctx context.Context, keys []string) {
+	if len(keys) == 0 || s.opts.Marks == nil || len(s.replicas) == 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -206,8 +217,10 @@ func (s *Store) markWrite(ctx context.Context) {
 		s.opts.Logger.Warn("store: parse write position", "lsn", text, "err", err)
 		return
 	}
-	if err := s.opts.Marks.Set(ctx, p.Key(), lsn, s.opts.ReadYourWritesTTL); err != nil {
-		s.opts.Logger.Warn("store: remember write position", "err", err)
+	for _, k := range keys {
+		if err := s.opts.Marks.Set(ctx, k, lsn, s.opts.ReadYourWritesTTL); err != nil {
+			s.opts.Logger.Warn("store: remember write position", "err", err)
+		}
 	}
 }
 

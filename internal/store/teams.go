@@ -22,10 +22,14 @@ func (s *Store) CreateTeam(ctx context.Context, t domain.Team, creator *uuid.UUI
 		if row, err = q.CreateTeam(ctx, db.CreateTeamParams{ID: t.ID, Name: t.Name}); err != nil {
 			return err
 		}
-		if creator == nil {
-			return nil
+		if creator != nil {
+			err := q.UpsertMembership(ctx, db.UpsertMembershipParams{TeamID: t.ID, UserID: *creator, Role: string(domain.RoleManager)})
+			if err != nil {
+				return err
+			}
 		}
-		return q.UpsertMembership(ctx, db.UpsertMembershipParams{TeamID: t.ID, UserID: *creator, Role: string(domain.RoleManager)})
+		return s.audit(ctx, q, t.ID, domain.Audit{Action: "team.created", TargetType: "team", TargetID: t.ID.String(),
+			Details: map[string]any{"name": t.Name}})
 	})
 	return teamFromRow(row), err
 }

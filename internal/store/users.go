@@ -33,9 +33,24 @@ func (s *Store) ProvisionUser(ctx context.Context, u domain.User) (domain.User, 
 		return domain.User{}, err
 	}
 	var row db.User
-	err = s.write(ctx, func(q *db.Queries) (err error) {
+	err = s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+		var err error
+		if u.Email != "" {
+			// Someone invited under this email before their first call: the
+			// placeholder becomes them, keeping its id and memberships.
+			row, err = q.ClaimPendingUser(ctx, db.ClaimPendingUserParams{Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Email: u.Email})
+			if err == nil {
+				return []string{userKey(row.ID)}, nil
+			}
+			if !errors.Is(mapErr(err), errNotFound) {
+				return nil, err
+			}
+		}
 		row, err = q.UpsertUser(ctx, db.UpsertUserParams{ID: id, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name})
-		return err
+		return []string{userKey(row.ID)}, err
 	})
 	return userFromRow(row), err
 }
+
+// userKey is the read-your-writes key of a user principal.
+func userKey(id uuid.UUID) string { return (&domain.Principal{UserID: id}).Key() }

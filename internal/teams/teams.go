@@ -18,6 +18,13 @@ type Store interface {
 	Teams(ctx context.Context, page domain.PageRequest) (domain.Page[domain.Team], error)
 	TeamsOf(ctx context.Context, userID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Team], error)
 	Memberships(ctx context.Context, userID uuid.UUID) ([]domain.Membership, error)
+	Members(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Member], error)
+	ChangeMembership(ctx context.Context, teamID uuid.UUID, userID *uuid.UUID, email string,
+		decide func(current *domain.Member, managers int) (domain.MembershipDecision, error)) (domain.Member, error)
+	CreateAPIKey(ctx context.Context, k domain.APIKey, hash []byte) (domain.APIKey, error)
+	APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.APIKey], error)
+	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error
+	AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 }
 
 // Service implements the team rules. Who may call each method is declared
@@ -37,11 +44,7 @@ func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) 
 	if err != nil {
 		return domain.Team{}, err
 	}
-	var creator *uuid.UUID
-	if p := domain.PrincipalFrom(ctx); p != nil {
-		creator = &p.UserID
-	}
-	return s.Store.CreateTeam(ctx, domain.Team{ID: id, Name: name}, creator)
+	return s.Store.CreateTeam(ctx, domain.Team{ID: id, Name: name}, domain.PrincipalFrom(ctx).CreatedBy())
 }
 
 // Get returns a team.
@@ -56,7 +59,17 @@ func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Pag
 	if p == nil {
 		return domain.Page[domain.Team]{}, domain.Errorf(domain.CodeUnauthenticated, "Authentication is required.")
 	}
-	if p.PlatformAdmin {
+	switch {
+	case p.APIKey != nil:
+		if page.After != nil {
+			return domain.Page[domain.Team]{}, nil
+		}
+		t, err := s.Store.Team(ctx, p.APIKey.TeamID)
+		if err != nil {
+			return domain.Page[domain.Team]{}, err
+		}
+		return domain.Page[domain.Team]{Items: []domain.Team{t}}, nil
+	case p.PlatformAdmin:
 		return s.Store.Teams(ctx, page)
 	}
 	return s.Store.TeamsOf(ctx, p.UserID, page)
@@ -67,6 +80,13 @@ func (s *Service) Me(ctx context.Context) (*domain.Principal, []domain.Membershi
 	p := domain.PrincipalFrom(ctx)
 	if p == nil {
 		return nil, nil, domain.Errorf(domain.CodeUnauthenticated, "Authentication is required.")
+	}
+	if p.APIKey != nil {
+		t, err := s.Store.Team(ctx, p.APIKey.TeamID)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, []domain.Membership{{TeamID: t.ID, TeamName: t.Name, Role: p.APIKey.Role}}, nil
 	}
 	ms, err := s.Store.Memberships(ctx, p.UserID)
 	return p, ms, err

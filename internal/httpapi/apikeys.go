@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/conveyorhq/conveyor/gen/api"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func apiKeyOut(k domain.APIKey) api.ApiKey {
+	return api.ApiKey{Id: k.ID, TeamId: k.TeamID, Name: k.Name, Role: api.ApiKeyRole(k.Role), Prefix: k.Prefix,
+		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+}
+
+// CreateApiKey implements api.StrictServerInterface.
+func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestObject) (api.CreateApiKeyResponseObject, error) {
+	k, secret, err := s.deps.Teams.CreateAPIKey(ctx, req.TeamId, req.Body.Name, domain.TeamRole(req.Body.Role))
+	if err != nil {
+		return nil, err
+	}
+	o := apiKeyOut(k)
+	return api.CreateApiKey201JSONResponse{Id: o.Id, TeamId: o.TeamId, Name: o.Name, Role: api.ApiKeyWithSecretRole(o.Role),
+		Prefix: o.Prefix, CreatedAt: o.CreatedAt, Secret: secret}, nil
+}
+
+// ListApiKeys implements api.StrictServerInterface.
+func (s *Server) ListApiKeys(ctx context.Context, req api.ListApiKeysRequestObject) (api.ListApiKeysResponseObject, error) {
+	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.deps.Teams.APIKeys(ctx, req.TeamId, pr)
+	if err != nil {
+		return nil, err
+	}
+	items, next := pageOut(page, apiKeyOut)
+	return api.ListApiKeys200JSONResponse{Items: items, NextCursor: next}, nil
+}
+
+// RevokeApiKey implements api.StrictServerInterface.
+func (s *Server) RevokeApiKey(ctx context.Context, req api.RevokeApiKeyRequestObject) (api.RevokeApiKeyResponseObject, error) {
+	if err := s.deps.Teams.RevokeAPIKey(ctx, req.TeamId, req.KeyId); err != nil {
+		return nil, err
+	}
+	return api.RevokeApiKey204Response{}, nil
+}
+
+func auditOut(e domain.AuditEvent) api.AuditEvent {
+	out := api.AuditEvent{Id: e.ID, TeamId: e.TeamID, Action: e.Action, TargetType: e.TargetType, TargetId: e.TargetID,
+		Actor:     api.AuditActor{Type: api.AuditActorType(e.ActorType), Id: e.ActorID, Name: e.ActorName},
+		CreatedAt: e.CreatedAt, Details: map[string]any{}}
+	_ = json.Unmarshal(e.Details, &out.Details)
+	if e.RequestID != "" {
+		out.RequestId = &e.RequestID
+	}
+	return out
+}
+
+// ListAuditEvents implements api.StrictServerInterface.
+func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsRequestObject) (api.ListAuditEventsResponseObject, error) {
+	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.deps.Teams.AuditEvents(ctx, req.TeamId, pr)
+	if err != nil {
+		return nil, err
+	}
+	items, next := pageOut(page, auditOut)
+	return api.ListAuditEvents200JSONResponse{Items: items, NextCursor: next}, nil
+}

@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/conveyorhq/conveyor/gen/api"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func memberOut(m domain.Member) api.Member {
+	status := api.MemberStatusActive
+	if m.Pending {
+		status = api.MemberStatusInvited
+	}
+	return api.Member{UserId: m.UserID, Email: m.Email, Name: m.Name, Role: api.TeamRole(m.Role), Status: status, CreatedAt: m.CreatedAt}
+}
+
+// ListMembers implements api.StrictServerInterface.
+func (s *Server) ListMembers(ctx context.Context, req api.ListMembersRequestObject) (api.ListMembersResponseObject, error) {
+	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.deps.Teams.Members(ctx, req.TeamId, pr)
+	if err != nil {
+		return nil, err
+	}
+	items, next := pageOut(page, memberOut)
+	return api.ListMembers200JSONResponse{Items: items, NextCursor: next}, nil
+}
+
+// AddMember implements api.StrictServerInterface.
+func (s *Server) AddMember(ctx context.Context, req api.AddMemberRequestObject) (api.AddMemberResponseObject, error) {
+	m, err := s.deps.Teams.AddMember(ctx, req.TeamId, string(req.Body.Email), domain.TeamRole(req.Body.Role))
+	if err != nil {
+		return nil, err
+	}
+	return api.AddMember201JSONResponse(memberOut(m)), nil
+}
+
+// UpdateMember implements api.StrictServerInterface.
+func (s *Server) UpdateMember(ctx context.Context, req api.UpdateMemberRequestObject) (api.UpdateMemberResponseObject, error) {
+	m, err := s.deps.Teams.UpdateMember(ctx, req.TeamId, req.UserId, domain.TeamRole(req.Body.Role))
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateMember200JSONResponse(memberOut(m)), nil
+}
+
+// RemoveMember implements api.StrictServerInterface.
+func (s *Server) RemoveMember(ctx context.Context, req api.RemoveMemberRequestObject) (api.RemoveMemberResponseObject, error) {
+	if err := s.deps.Teams.RemoveMember(ctx, req.TeamId, req.UserId); err != nil {
+		return nil, err
+	}
+	return api.RemoveMember204Response{}, nil
+}

@@ -1,0 +1,160 @@
+// Package ratelimit keeps rate limits in Redis, so a limit holds across every
+// API process that shares the Redis server.
+//
+// The algorithm is GCRA (the generic cell rate algorithm), which behaves like
+// a token bucket of Burst tokens refilled at Rate per second but stores a
+// single number per bucket: its theoretical arrival time. Each decision is
+// one Lua script run atomically in Redis against Redis's own clock, so
+// processes with skewed clocks still agree.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxRate is the fastest refill Allow supports: the script counts time in
+// whole microseconds, so one request per microsecond.
+const maxRate = 1e6
+
+// maxSpan bounds Burst/Rate (the time an empty bucket takes to fill), in
+// microseconds, so the script's arithmetic stays exact in Lua's doubles.
+const maxSpan = 1 << 50 // about 35 years
+
+// Limit is a budget: Burst requests at once, refilled at Rate per second.
+type Limit struct {
+	// Rate is the refill rate in requests per second.
+	Rate float64
+	// Burst is the bucket size: how many requests may arrive at once.
+	Burst int
+}
+
+// Validate reports why l cannot be used, or nil: Rate must be a positive
+// finite number of at most one million per second, Burst at least 1, and
+// Burst/Rate (the time to refill an empty bucket) under about 35 years.
+func (l Limit) Validate() error {
+	if err := l.validate(); err != nil {
+		return fmt.Errorf("ratelimit: invalid limit: %w", err)
+	}
+	return nil
+}
+
+func (l Limit) validate() error {
+	switch {
+	case math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) || l.Rate <= 0:
+		return fmt.Errorf("rate must be a positive number (got %v)", l.Rate)
+	case l.Rate > maxRate:
+		return fmt.Errorf("rate must be at most %g per second (got %v)", float64(maxRate), l.Rate)
+	case l.Burst < 1:
+		return fmt.Errorf("burst must be at least 1 (got %d)", l.Burst)
+	case float64(l.Burst)*float64(l.interval()) > maxSpan:
+		return fmt.Errorf("burst %d at %v per second takes too long to refill", l.Burst, l.Rate)
+	}
+	return nil
+}
+
+// interval is the time between two refills in whole microseconds (1/Rate,
+// rounded to the nearest microsecond, at least 1).
+func (l Limit) interval() int64 {
+	return max(int64(math.Round(1e6/l.Rate)), 1)
+}
+
+// Decision is the outcome of one request.
+type Decision struct {
+	// Allowed reports whether the request may proceed.
+	Allowed bool
+	// Limit is the burst size (for RateLimit-Limit).
+	Limit int
+	// Remaining is the number of requests that would be allowed right now,
+	// after this one (RateLimit-Remaining).
+	Remaining int
+	// Reset is the time until the bucket is full again (RateLimit-Reset,
+	// rounded up to whole seconds by the caller).
+	Reset time.Duration
+	// RetryAfter is, when the request is not allowed, the time until one
+	// request would be; 0 when it is allowed.
+	RetryAfter time.Duration
+}
+
+// Limiter takes requests from buckets kept in Redis. It is safe for
+// concurrent use; several Limiters (in one process or many) that use the
+// same Redis server and prefix share their buckets.
+type Limiter struct {
+	client *redis.Client
+	prefix string
+}
+
+// New returns a Limiter that keeps each bucket in the Redis key prefix+key,
+// for example with the prefix "conveyor:rl:".
+func New(client *redis.Client, prefix string) *Limiter {
+	return &Limiter{client: client, prefix: prefix}
+}
+
+// gcraScript takes one request from the bucket in KEYS[1].
+//
+// ARGV[1] is the refill interval and ARGV[2] the burst tolerance (interval
+// times burst), both in microseconds. The key holds the bucket's theoretical
+// arrival time (TAT) in microseconds since the Unix epoch, Redis time: the
+// bucket is full from then on. All values are integers below 2^53, so Lua's
+// doubles hold them exactly.
+//
+// It returns {allowed (0 or 1), remaining, retry after, reset}, the last two
+// in microseconds. A refused request changes nothing. The key expires when
+// the bucket would be full again. Calling TIME before a write needs effects
+// replication, the default since Redis 5.
+var gcraScript = redis.NewScript(`
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then
+  tat = now
+end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, 0, allow_at - now, tat - now}
+end
+local reset = new_tat - now
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', math.ceil(reset / 1000)))
+return {1, math.floor((now - allow_at) / interval), 0, reset}`)
+
+// Allow takes one request from the bucket named key under limit, atomically,
+// in one round trip to Redis (EVALSHA, falling back to EVAL the first time
+// the server sees the script). A bucket that does not exist is full.
+//
+// Allow returns an error, and a zero Decision, when limit is invalid (see
+// Limit.Validate) or Redis cannot be reached or fails; the caller decides
+// whether to let the request through then.
+//
+// Changing the limit of an existing bucket is allowed: the bucket's state
+// carries over, measured in the new limit's terms.
+func (l *Limiter) Allow(ctx context.Context, key string, limit Limit) (Decision, error) {
+	if err := limit.Validate(); err != nil {
+		return Decision{}, err
+	}
+	interval := limit.interval()
+	tolerance := interval * int64(limit.Burst)
+	res, err := gcraScript.Run(ctx, l.client, []string{l.prefix + key},
+		strconv.FormatInt(interval, 10), strconv.FormatInt(tolerance, 10)).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("ratelimit: allow %q: %w", key, err)
+	}
+	if len(res) != 4 {
+		return Decision{}, errors.New("ratelimit: allow: unexpected reply from Redis")
+	}
+	return Decision{
+		Allowed:    res[0] == 1,
+		Limit:      limit.Burst,
+		Remaining:  int(res[1]),
+		RetryAfter: time.Duration(res[2]) * time.Microsecond,
+		Reset:      time.Duration(res[3]) * time.Microsecond,
+	}, nil
+}

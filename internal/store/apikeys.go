@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/gen/db"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+func apiKeyFromRow(r db.ApiKey) domain.APIKey {
+	return domain.APIKey{ID: r.ID, TeamID: r.TeamID, Name: r.Name, Role: domain.TeamRole(r.Role), Prefix: r.Prefix,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+}
+
+// CreateAPIKey stores a key (its secret only as hash) and audits it.
+func (s *Store) CreateAPIKey(ctx context.Context, k domain.APIKey, hash []byte) (domain.APIKey, error) {
+	var row db.ApiKey
+	keyPrincipal := domain.APIKeyPrincipalKey(k.Prefix)
+	err := s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+		var err error
+		row, err = q.CreateAPIKey(ctx, db.CreateAPIKeyParams{ID: k.ID, TeamID: k.TeamID, Name: k.Name, Role: string(k.Role),
+			Prefix: k.Prefix, SecretHash: hash, CreatedBy: k.CreatedBy})
+		if err != nil {
+			return nil, err
+		}
+		return []string{keyPrincipal}, s.audit(ctx, q, k.TeamID, domain.Audit{Action: "api_key.created", TargetType: "api_key",
+			TargetID: k.ID.String(), Details: map[string]any{"name": k.Name, "role": string(k.Role), "prefix": k.Prefix}})
+	})
+	return apiKeyFromRow(row), err
+}
+
+// APIKeyByPrefix returns a key and its secret's hash, or a not-found error.
+// It reads as the key's own principal: creating and revoking a key move
+// that principal's read position, so a key works at once after creation
+// and stops at once after revocation, replicas or not.
+func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (domain.APIKey, []byte, error) {
+	var row db.ApiKey
+	ctx = domain.WithPrincipal(ctx, &domain.Principal{Method: domain.AuthAPIKey, APIKey: &domain.APIKeyScope{Prefix: prefix}})
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetAPIKeyByPrefix(ctx, prefix)
+		return err
+	})
+	return apiKeyFromRow(row), row.SecretHash, notFound(err, "API key")
+}
+
+// APIKeys lists a team's keys, newest first.
+func (s *Store) APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.APIKey], error) {
+	var rows []db.ApiKey
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListAPIKeys(ctx, db.ListAPIKeysParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, apiKeyFromRow), page.Limit, func(k domain.APIKey) uuid.UUID { return k.ID }), err
+}
+
+// RevokeAPIKey revokes a team's key (a no-op for a revoked one) and audits it.
+func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error {
+	return s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return nil, notFound(mapErr(err), "API key")
+		}
+		return []string{domain.APIKeyPrincipalKey(row.Prefix)}, s.audit(ctx, q, teamID, domain.Audit{Action: "api_key.revoked",
+			TargetType: "api_key", TargetID: id.String(), Details: map[string]any{"name": row.Name, "prefix": row.Prefix}})
+	})
+}
+
+// TouchAPIKey records that a key was used (at most once a minute), without
+// failing the caller: a down primary must not break API-key reads.
+func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := db.New(s.primary.pool).TouchAPIKey(ctx, id); err != nil {
+		s.opts.Logger.Debug("store: record api key use", "err", err)
+	}
+}

@@ -1,0 +1,55 @@
+package teams
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// CreateAPIKey creates a key acting in the team with role (member or
+// viewer: keys do not manage teams). The secret is returned once and only
+// its hash is kept.
+func (s *Service) CreateAPIKey(ctx context.Context, teamID uuid.UUID, name string, role domain.TeamRole) (domain.APIKey, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len([]rune(name)) > 100 {
+		return domain.APIKey{}, "", &domain.Error{Code: domain.CodeInvalid, Message: "A key's name has 1 to 100 characters.",
+			Fields: []domain.FieldError{{Pointer: "/name", Detail: "must have 1 to 100 characters"}}}
+	}
+	if role != domain.RoleMember && role != domain.RoleViewer {
+		return domain.APIKey{}, "", &domain.Error{Code: domain.CodeInvalid, Message: "A key's role is member or viewer.",
+			Fields: []domain.FieldError{{Pointer: "/role", Detail: "member or viewer"}}}
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return domain.APIKey{}, "", err
+	}
+	secret, prefix, hash, err := auth.NewAPIKeySecret()
+	if err != nil {
+		return domain.APIKey{}, "", err
+	}
+	k, err := s.Store.CreateAPIKey(ctx, domain.APIKey{ID: id, TeamID: teamID, Name: name, Role: role, Prefix: prefix,
+		CreatedBy: domain.PrincipalFrom(ctx).CreatedBy()}, hash)
+	if err != nil {
+		return domain.APIKey{}, "", err
+	}
+	return k, secret, nil
+}
+
+// APIKeys lists a team's keys.
+func (s *Service) APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.APIKey], error) {
+	return s.Store.APIKeys(ctx, teamID, page)
+}
+
+// RevokeAPIKey revokes a team's key.
+func (s *Service) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error {
+	return s.Store.RevokeAPIKey(ctx, teamID, id)
+}
+
+// AuditEvents lists what happened in a team.
+func (s *Service) AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+	return s.Store.AuditEvents(ctx, teamID, page)
+}

@@ -1,0 +1,24 @@
+-- name: CreateAPIKey :one
+INSERT INTO api_keys (id, team_id, name, role, prefix, secret_hash, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: GetAPIKeyByPrefix :one
+SELECT * FROM api_keys WHERE prefix = $1;
+
+-- name: ListAPIKeys :many
+SELECT * FROM api_keys
+WHERE team_id = sqlc.arg('team_id')
+  AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
+ORDER BY id DESC
+LIMIT sqlc.arg('limit');
+
+-- name: RevokeAPIKey :one
+UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
+WHERE team_id = $1 AND id = $2
+RETURNING *;
+
+-- name: TouchAPIKey :exec
+-- Records use at most once a minute, so a busy key does not write per request.
+UPDATE api_keys SET last_used_at = now()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
