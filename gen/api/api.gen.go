@@ -1664,7 +1664,10 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
-	RetryAfter *int
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -1735,6 +1738,15 @@ func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -1826,6 +1838,15 @@ func (response ListProcessors429ApplicationProblemPlusJSONResponse) VisitListPro
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -1934,6 +1955,15 @@ func (response ListTeams429ApplicationProblemPlusJSONResponse) VisitListTeamsRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2116,6 +2146,15 @@ func (response CreateTeam429ApplicationProblemPlusJSONResponse) VisitCreateTeamR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2240,6 +2279,15 @@ func (response GetTeam429ApplicationProblemPlusJSONResponse) VisitGetTeamRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2381,6 +2429,15 @@ func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2554,6 +2611,15 @@ func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2689,6 +2755,15 @@ func (response RevokeApiKey429ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2830,6 +2905,15 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -2955,6 +3039,15 @@ func (response ListFiles429ApplicationProblemPlusJSONResponse) VisitListFilesRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3138,6 +3231,15 @@ func (response UploadFile429ApplicationProblemPlusJSONResponse) VisitUploadFileR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3263,6 +3365,15 @@ func (response GetFile429ApplicationProblemPlusJSONResponse) VisitGetFileRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3388,6 +3499,15 @@ func (response ListJobs429ApplicationProblemPlusJSONResponse) VisitListJobsRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3587,6 +3707,15 @@ func (response CreateJob429ApplicationProblemPlusJSONResponse) VisitCreateJobRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3712,6 +3841,15 @@ func (response GetJob429ApplicationProblemPlusJSONResponse) VisitGetJobResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -3837,6 +3975,15 @@ func (response ListMembers429ApplicationProblemPlusJSONResponse) VisitListMember
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -4026,6 +4173,15 @@ func (response AddMember429ApplicationProblemPlusJSONResponse) VisitAddMemberRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -4177,6 +4333,15 @@ func (response RemoveMember429ApplicationProblemPlusJSONResponse) VisitRemoveMem
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -4367,6 +4532,15 @@ func (response UpdateMember429ApplicationProblemPlusJSONResponse) VisitUpdateMem
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -5055,104 +5229,107 @@ func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, te
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F39chs5jn8VVO9WxZlryx/5uI3zz3kzk51kkp1snNRs1TgXUd2QxLib7CHZVrQpV9073Bvek1wBZH9I",
-	"6pbkxHYms/4rjtRNgiAA/gAC0Kco0XmhFSpno6NP0RRFiob/fKET4aRW9HeKNjGy8P+N3kwR3r5+AXoM",
-	"boqQGBQOUzBodWkSHERxZJMp5oJezcXHF6gmbhodHe7f/0scuXmB0VFknZFqEl1cxNFrdGZ+PHZoVuc6",
-	"wUSr1ILTMBPSwQjH2iA4M5dqAmIipFqaTyqZl3l0tF9PJZXDCZrogiYrhBE5urDIJ6Wx2nQvcajwo3uf",
-	"8BPDarGFwXOpSwuFmOAAfi7EbyWvWNJrv5Vo5lEcKZHTxP7dPnY8ODiMidzq/wddvHkqM3z2fTeBY5nh",
-	"HQsyrecvhJs209P372UaxZHB30ppMI2OnCmxTc9Ym1y46CgqS35ylYLnetRHwAc9Wjf/Bz368ul/wnnf",
-	"9MevnsEZzteRcIbzLyfhhcyl6yYh19aBdJizhBp0pVF90pDxMO2pUxyLMnOkGXFDh1Tu3mEUk6h4ST7Y",
-	"348buT7okOs4eoMi7+OTQ5GvYxJ9/+VcemvR9FGQYz5Cc8dCadGATGFHQIEqJR2W6lw6tjR3iIn6bg+V",
-	"9OqXUnlBL9tCK4us/n8V6Wv8rUTL25to5VDxn6IoMunt315h9CjD/D8+WG8Mm+n+bHAcHUV/2muM6J7/",
-	"1u698m/5SVc5Yvy0IC3kIiO6MQVtINVoQWkHuXDJlE0OiXlrgEF0EUdPtBpnMvlqZCdhfgsz6TyZSWkM",
-	"KgfWCYewYzDX52yjK/nLhKVlKTFBE4MV87u8lKfajGSaorrptSQiy1gojc6wYbzIMj0DN5UWdIFG1Dx/",
-	"phwaJbIfjPFHxk0Re6JzdFPi5VjIjOREgS4NWJniABakKQWZonJyLNGCdCD9k5meWF7D37V7qkuV3iT5",
-	"f9dgy2Ra44OY5NzVGwC5mDPjz5Se0TErHZP6RusXwkzwpsVipNM5qWVGkxOhQnlqtRrLSWkwBbbkFZEv",
-	"hZoHI2K/jggTtfqc/nUWDGlfIDBu4zlGWbs1zOqaNTy91wJkPPFbJUo31Ub+C29acs5FJlOCmCzWIrMw",
-	"Q8MwzKJymPIuvFXiXMhMjLIblZZjSJFOMVQJS0zZkAE7MyMdWphNZYYBOcpcmDmkwomRsEhvpHqmgimE",
-	"N2bu8SwI4jwMWxs2BOtx8FXuaWF0gtbeNNeWTr8ZZtluOP9GpYORQXFmQYApiY1CQanIMigI9Or24fFW",
-	"2bIotHGYvsRUijd84H+dxZDhuGPhiZ96l0ihBZJp0wqXThQQSYKFI6t8USEY3tLjQv6Ec/qrMPS0kx6q",
-	"BC/rvXALQCcVDnedzHEV7cSRTLcARXFEB/P70q4fXJVZUDAPulZG8TBtwcNh4LryYGFwLD/2uTSG0MVU",
-	"GJGQj1a5XRYTgy72IDvREyVJgdjEtea7d9gxncFzffaFayOEQG+jIgT+a+TxbBRH5xJnaKJ3He9UqHor",
-	"8NxA2l8j/0iNyZmvgYSaeXFbHprZ9egDJo5m92L0hB9iLUhTSXwW2auWWI1FZjFekrRqI/GjyAtad6Tk",
-	"ZOqy+a6dq2SR45Vr0u/DNszr0BwdbOMZzkFUaPIx/ddCIpTHwQQY+SniCe349ruwxNk2K/uZ9kJ6d2CR",
-	"K+zkLfyxzmQELb5gZj3zb7S1QRgj+OtWjKErPLBBMpclhydaHLR/nb9INz1hvWIBybKfx9HRr1uua5k9",
-	"th5odZtnU9pn/8QATqZkzLXK5oROHRtQ75IR1nIhnGQruVhS8YPDv2ziQiBldeHvaOllKt1x4jy7l7Y4",
-	"XdqCh/e3s3P3DrvsnAtnUSWu5MBGcSQK+f4M51Ec2bl1mG8WW/42jhpr0LmntLAfzsOht7gwkVSBvEan",
-	"AxmDYEcWudy5cFFxba2ANPy9iD/r0ErRCZnZfqO1oAkNA7Y87MJp/X5ls7skK44ceQEdT3dyKDxcbfym",
-	"k+mqTgi/MXG1zYt0tJfQMHfz+VGL05WYw0Y4f6cm8anELK09+8W1eqatYJvDLhEotFSdgexjeH7y898h",
-	"fA87r58+gYeP9g/uEqYhW6fH4xARGxMttZdcB6zvWCDtXzKIzJP1PKhoqra/hwH+lF5CnR7M1iK9uCaG",
-	"3EDfQYoOE4cpjI3OK3+ZXl0i9/DBgw6uXSO47TDX3TTYqTh88HB1kT/iRzj58Xj38MHD+sbDLy0GEvWS",
-	"Vj2aB5hqyA/3Tp90YJ1BkSMHXgvhHBoa8b9/3d99JHbH7z49vH/x5y6irfwXLqxOKvfwfhSvvd24csjJ",
-	"VNSMiReFYaMFIYG6CtvBgvm7tRoZvi0yLdLVVY5lH+wN9zajuUPr43eFMO6O5S+I9zDCROcBA4WnK9Wv",
-	"N3YkleDrhfVLYTK6aH+uRx1IwTnMCx/IWi9rn6OyWNnXdfv9XI+8Hb6I6xusDoHe6LONpZJ2+oWO35ZG",
-	"hm305SFLHdHYBlwURk8MWhue7boa6twog5bvmNbTtiqlNXF3LPgxYtAq8a7YBz2CqbBgyyRBTL2F6+Fm",
-	"s17rhHFfuCPWCVfaLYToxD94KbMYR2WRXlKs15vSZotrKanX0NrTuNG8BdVaIKhHiz/LyW9pVreBIlgS",
-	"iH8M1QLpnKtXZL2/phBTEPzOgn36Ml1ZJOpVfWkfQzLF5IymnAiprAux1UZWh36C914UhoNok+I1PpFU",
-	"tqAnVnyhTbf0C2irHrtnv3pQZqJT3MYO5GitmCw/en//0cNOb8eZeRXhDd+OtM5QqBXCmYBm/PbLPSu5",
-	"iuOdjqHf6eneGJGWF/9biSW7y6ZUikaPo9oIkvjzDR0psVAJZvR3V3DwZQfWFqWbvs/RTXXanlDLNGmF",
-	"Dd51ikQ+QmOnstie7y/rd1bY38H/IhOONPv9ciRUpLkkl5ODG1208RcbaHlrQxZDe5eqcEmLK8t0LK68",
-	"awv9Kq8mmo75qhfYHfnp9DkergmNrmPOGxT5a+0xcHP4LdrHISdRYDqEUjmZeZuIxmpVRdRFltkqm6Ad",
-	"QxWJk+ccXfIj9O7hZ/kVTc6GZ95yNLs+CDf4En4bP+ugq3etFfpKxX+F/w0SnbcPrYrM5S1uHQD3vngf",
-	"l5hUzdkblvarvwpjG9Thd2pvPXVvGfBccpe/aAM2MJ5t5ArjL6u6lwGh/OyW92nLseIaeTaDrBGt6mpz",
-	"NVyl4PXTJ/Do/oP/hHBrCqlOyjyEdPoiZIuj/EIAcYbKwcxoNamShaStLk2XokM9KIb9xg6z9wrNLgfL",
-	"IMQ1Yxhr43MG/C1rIJ3vzbeMNtRxwM1aQviTjvlt8lwvHXlubH3t7T149Kjl7d3f7w4CSdcVeDgGO9XG",
-	"gS1zTkMIoawzqVL6OzBqJVr3cM3FxsoEjlMf3r5+5j2DVipSz1SNTZ46V9ijvb1Eq3OcazNI8by6rrd7",
-	"SrvdMectbSSv++7EM6Vmao8qND7Bsni3FrpNFHj1CrXXtVh9FzG177ujR79M0U3RgGAHnLdQ2sb7YV/M",
-	"goBhcO/a3k8N+ysX7H2T/bC9JxbC2Cf8qt9mEfKAg+M1hLy0Dqxw0o7nHe5X96Vse5plCheYsnbvruKQ",
-	"bAThd3pO0rFyowkin3cUtUPJG/AdreiKchWe5WLi3bJLpSl0CWUfpVchZLyHl5av5aiItSAsDKsahXG4",
-	"MqK3uEDhMZAEgvb37JyAy3ULHVdI1yeqr5eTZ3wKcO29rU+jeWu7/LftfbEtRVxaW2KnDn++d2dLz4fN",
-	"g3ZpTqCoGWbJiXrXZVgtJqWRbs72OYQVOGXjR04D7MR5TRmFz5yAnWFyfvZ+MBgM78Z1dc9oHjK5qxTu",
-	"Ok3fZxg2ifr/3D1+9Wz3J2zdTYg6HWaEwqA5LokTn8L/nlab8/yXN1G8SuDPz75/wvly1oLTZ6gWLhmr",
-	"pFzPL9h5KROjrR47+EE5I+DZ9yDVqSqMTku+IH/Mb45KmbldqSDF8+rdTJOfPI/BIsKwgiJ+TuKFNqdK",
-	"rGfY4FRVJR586PICG0YQzPF5hFKNdXXDKryQBP49CfNGK9mG1TdgnTat6yFbbU3Jd1E2BlOqGhdINaET",
-	"2pIZGInkbGIISZ2qmTZnHFE9QyxslYlTZs6CVPBKWzcxePKPFyBUWkVZ0zLBFIRxcsz5WlLByb3BqTpV",
-	"f/oTMHmKaLX0yS589x0jafvddyAMNg7FsC8nc1j7GKGwQARQeaoAhsTDYUzwhuHcMGaqfnzz5hUMPbAL",
-	"Hw0bqF0XbtHO0krYRaDhWl6C9y9iKGp/Yug/Gnoq2jf3duBXRodAtTBvAHcLOnlIWY6gINM85DTsIewc",
-	"/N///O/B/v7dmpMLpWVETFd1Wdu0D4BPCUh0TuZ9htb5yE5MW1BxCbRJ0QQCX9c1Afa7744Az9HMm1Sr",
-	"RBhDwHz4z93w4O6z74ew40Rbv4i0Kr11NkVV5V3fHcA/Su34jps/n+sSDBbkYIga4Ac6dIYtCpoM2BST",
-	"TFRizKmA0gUESwoLMPy4W1nFXfp+CDtDUbopyVhCfB7GMKwjghyJpE/Y8fUnyjD2gkOf+MOmfiBYseHd",
-	"ARxXefS6dFamWGnTBJ2F4f39+8NKZngJvhRDKpDuCPCjtA5VUqf6GjxHkWEaVv9EK+ufmBMPDAoC6Cak",
-	"CrBZrRPCDbJW2BjmSHz0VNG8IpuJOZkbruqwoGfKX71ZOy4zCLnmOzT67lyXZtd/cjeG2VQmUyKbrBYN",
-	"FVIUhLIzNPYoJJsLP0bcqsvgaz+idqJ9th7n3noKaSDG/lNx7ukWczLBLgbMLFYpLSHlfQA/s9fix7V3",
-	"Ar00iL/ohnNpJcmvqMyQnyaMTJ/lMSg6JrJszjrpJSSXWSZDajwrl+KlZsL1VW6ICYzI/MHOwT5YGM1p",
-	"mFCHd/cxiGpuGJeGiR7hlPxW0gvaYM+TsLnHPt1fZtLx7rIqrM/19ywli0sTkwnmGimVVps4FjKDMSE1",
-	"Nj3DB/v3hvz9Qj2AP2aCq9+cC8evnhGaQmP9gXEw2B/s0zmiC1SikNFRdG+wP7jn01GmjA/2PJqZ9GVv",
-	"+l2LYcpVUTiHBRVkiZEGKjX0ihzsnDQBMTRRekINtQl4lkZH0d/QvfS3Ta3CvMP9/TVp/JdL33+J68tn",
-	"uJDg/v5B3zg1YXsLdTD00uGjzS8tlwhdxNEDv7r17y2Wm/Fb97YisS6FYUDowz2ezy3t5rzAifVp1IQl",
-	"l2wtgbb2PvNge83d71qROZOkjz7UUyEQH7JIhCJsEgOKZFod8e2IArkwZOGaMu1ViaGj91VDyTWKzmJc",
-	"oUOKfuAzrWbLv4koETdaeQAtWWp9uK1MkYXoF6dXlV3h452PwAAk6L3H/m+t0J87fEBWpQLWm6sRZlpN",
-	"wOluQXqDPiej3RegJwm+eWTPl4RfxBsfDA0GLt5do5TWMYnOGjWGkoQvaaFBQLeQmVZp9L+PTLsgDJU4",
-	"+/9vI8lxVGjbIb9PQjWDh5QD+JmQVLEk1N7HrnZoWUr9EBwwqi8R/qrT+ZXKT4i+XSyGIpwp8WJFcg+u",
-	"dOa+w5mRw0xU3EmXSh/b7UnW1T3Wz/E0Nyb62whjU/lObxzc20pZfE00v/BgG7o66iNZNQ+3ebldIvqt",
-	"KbSX6KB42+n0oi/ZOp72PoV71Yu1uIceikGO29Xt/vjh9iDSwU6x9jy72wmPa9W/xvNjnRbe7KGxf3/z",
-	"S3Ubg28RhF9GIluxjOjisiAl9IThurdlOd4Thdw9w7ndKNB3LNdjxkthJ84ExbH8+Dg43d7f8xHRHtDu",
-	"qwe/cbTVKhJdi7eIaTesOZc+c/7QusaILsTq26Culvx+jauuqD5f5TbjwTOcs7cruPpDccAtF8lUKozB",
-	"JrrA1MfRpPVYSKgUtMJTRZT6upFw/yCtL6XlvJoQ4NUqmx9xCxjrrwtSEDTtVNgpDXWqyBf3qjtCsFyV",
-	"6/upwQmqlF4VHB8OtzlHcFru799L/Jz8Nw75SmR4HOSQ1ekI/sqXHl2P+7BVF7wNhcXXA3AXiuFvGOKu",
-	"1Fr3HLRnOI99QES65mLJNsXSUzR49w9nUG4Y9X6D+LW+b/xME7bu8N/75BvkXXhDlaHrKVkjY2WdLmwT",
-	"snZcDTSA13iu/ScQWm3w05KMjdK7uljFAvxKW+UXdO9+Pwls4HiO25P1K4qm378vF83PPV03A0HfNbIH",
-	"+ZapdLt4XvU87US/v0w1pDKFGScyqjqoGPu7mimqRUDcA3jruvdvHfQutgNYC3yZv+D5e6umXxsAt3ej",
-	"rab08bUi4C7V42SVbTxOfjBezXQgGetxLp/y2N+0ltUl82v1q4M3txGaq1WacZClSlv8/68xQtPnLp5w",
-	"Awkb6mvBTY0uJ01bWKmcZu+Om1Gz2zbMy8xJcin3xtrku6lwYniq6jat3HXAJw3RQ9xXIPUJ48PHVcOR",
-	"vmYEp6rdjQDa7TK9JznFLA39nqSCHHNt5jF7NFULDWlPVd02Y6lRhvWnKz2eN61FpF3qLiIdjxF6cCjt",
-	"YDFrCZJMonJdzqZv1sAtJda5mh08vJwWh6YQN+xr+lYZ3f4ly89MVMGAP/ptyq0jemUW0ctyMEGXMIoh",
-	"u/uiFwjsfQplKv23KsdV+5McnSA1PGLTE4OV/8K4NipVXmXe15CITEqrIdHKFUttEa7xZF+nma0V3p7l",
-	"V3zbssTfGzzWN6PK8PMO3Wj5gx5tBZbpucth5ec08jcNlavuE2uR8ipjbpXraoHyBy9IlULxf78CTP5H",
-	"iSVfqnzQIw9LP+gRGD2r8WQqbcG/qGAw0SblFOyZkc6h4ib5Ck+VM0JZ30QxBqtBVF2aMfXjlYrv8cmk",
-	"KJGFXzog17q68+fmIPGpEuCLK0CbKkpW5xULmdmqImsm5v1XIs/16JruQ5qmQVsB1MOrnLjvFCQGEzyt",
-	"OU4755ut3GLVr4tV//CpQq9L5ctWQhm1Vqtod4NpWwd26dW9T/7XkNZBXVaB+gaQC5pYC6ouYY/9Dzxw",
-	"jZZvxSbdYhc272oT/k19UdPCY743USf+rWzN9Z3Wa/S+de+5bnG3Z/cVA+MPvOk3dHZvho3+h8a6oXCo",
-	"INkGDYdHveas/MaUjavbHK6V8yniH7RUXYpBECf0gPm20XKrg9BawBx4d6tpV4uS81qGmpob/8lXwMp/",
-	"k+ehSCJ0CGua8nB9OYhQjNlceg7gROeoFbfyJ6N8yj/NMEffWAzTOiBdxYq7ft4t9r9p5n+/ioPJfr4k",
-	"EzIPFbDShIZlXHM9gOOUB7FhepEZFOm8TdupSqZCTfySpGHauzD1cZq+rNoNXAemXmhRdsNx36qtV/cJ",
-	"62UNdrTp2JQ/XkbR/hbWof75vNvI7zrjdZymIKDu0rG98VqbfBRe3/sUugOuTT56jbk+Z4MSxFgbNlip",
-	"EbNuMzOA45Av6YumfXcD4SBDYf1PMbU6WCwnJtFsLTuxTWJSIGzG9cr0fnqrU99WNhNt2hcK+vXB4vC7",
-	"qnyg0/nZ5Tl+rrz7Xos3cC6Gpo5bnYv7N3su1jfjCmcePdyeiLcnYl9SLmPN2laEH4/9zLOx1a+JTUa7",
-	"N9Kv78g0LPZu+vUdGQHfwMMbmWWhljb094jiqDRZdBTtiULunR+w+Qg0flrTCaFu4pQj26alJzkXZceh",
-	"EsrZuwP4oemHwvXXGfsWnFxS/Vhb6zembceQv0x1u0ROhCRLVkruXRJUskWYZ/DqUD/h3HJFRainsHeq",
-	"egrbLqjg32Js1VMsT1AnsHYT204KXVmlz6pbfZFz00J3pnYvrbgqzfB9lBZ/ur2Lgt7uCpW8tsZo1eKv",
-	"DvRqqTeUKRWR1fSHCjcYdrDwe+42unh38f8BAAD//w==",
+	"7D3tcts4kq/Sxd2qOHOU/JGP2zh/zpuZ7CST7GSdpGarxrkIIlsSYhLgAKAVbcpV9w73hvckV90APySR",
+	"spzYzmTWvyxLINBo9De6m5+iROeFVqicjQ4/RTMUKRr++EInwkmt6HOKNjGy8P9Gb2YIb49fgJ6AmyEk",
+	"BoXDFAxaXZoEh1Ec2WSGuaBHc/HxBaqpm0WHB3v3/xJHblFgdBhZZ6SaRufncXSMziyOJg7N+lqvMdEq",
+	"teA0zIV0MMaJNgjOLKSagpgKqVbWk0rmZR4d7tVLSeVwiiY6p8UKYUSOLmzySWmsNt1bHCn86N4nPGJU",
+	"bbYweCZ1aaEQUxzCz4X4reQdS3rstxLNIoojJXJa2D/bh44H+wcxgVv9v9+Fm6cyw2ffdwM4kRnesSDT",
+	"ev1CuFmzPP3+XqZRHBn8rZQG0+jQmRLb8Ey0yYWLDqOy5JHrEDzX4z4APujxpvU/6PGXL/8TLvqWP3r1",
+	"DE5xsQmEU1x8OQgvZC5dNwi5tg6kw5wp1KArjeqjhoynaS+d4kSUmSPOiBs4pHL3DqKYSMVT8v7eXtzQ",
+	"9X4HXcfRGxR5H54cinwTkuj3L8fSW4umD4Ic8zGaOxZKiwZkCjsCClQp8bBUZ9KxpLlDSNR3e6CkR78U",
+	"ynN62BZaWWT2/6tIj/G3Ei0fb6KVQ8UfRVFk0su/3cLocYb5f3ywXhg2y/3Z4CQ6jP602wjRXf+r3X3l",
+	"n/KLrmPE+GVBWshFRnBjCtpAqtGC0g5y4ZIZixwi89YEw+g8jp5oNclk8tXATsL6FubSeTCT0hhUDqwT",
+	"DmHHYK7PWEZX9JcJS9tSYoomBisWd3krT7UZyzRFddN7SUSWMVEanWGDeJFleg5uJi3oAo2ocf5MOTRK",
+	"ZD8Y41XGTQH7WufoZoTLiZAZ0YkCXRqwMsUhLFFTCjJF5eREogXpQPqRmZ5a3sPftXuqS5XeJPh/12DL",
+	"ZFbbBzHRuasPAHKxYMSfKj0nNSsdg/pG6xfCTPGmyWKs0wWxZUaLE6BCeWi1mshpaTAFluQVkC+FWgQh",
+	"Yr8OCRO0+oz+OguGuC8AGLftuWPhkDXZYIM+G5fGOrDyX1hbdxWXjMt0ig4mfHjSQpIJa2lUi0u2NsTi",
+	"FjjHmAupSECvgVThFTKcODByOnOg9PyzF7Lo+k3MUjmZ8Z7DVqWFSZlll7Yyg0U7qE3arhMOJ7PbMn75",
+	"kN8qUbqZNvJfeNNceiYymZI5zyJEZBbmaNjktagcpkzxb5U4EzIT4+xGOfMIUiSLAVXC3Fk2YMDO3EiH",
+	"FuYzmWGw0mUuzAJS4cRYWKQnUj1XQe3AG7PwpwqCMA+j1oGNwHqCWOWfLznTwugErb1prK1YGnPMskGw",
+	"Ncalg7FBcWpBgCkJjUJBqUgKKwjw6raifqtsWRTaOExfYirFG6b7r7MZEtJ3LDzxSw8IFNogqRGtcEV7",
+	"g0gSLBxpwPOKiflIjwr5Ey7oU2FotJPeLAwe7XvhlozKVDgcOJnjumUZRzLdwgCNIzKC3pd28+SqzAKD",
+	"eQN3bRZvEi95k+wkrA0sDE7kxz73kWR9MhNGJOQPVxLfYmLQxd6hSfRUSWIgViet9e4ddCxn8EyffuHe",
+	"yBqjp1GRfP018r5DFEdnEudooncdz1QezFaOSuM+/Br5IbX/w3gNINTIi9v00Kyuxx8wcbS6J6MnPIi5",
+	"IE0l4Vlkr1pkNRGZxXiF0qqDxI8iL2jfkSIlly0GdqGSZYxXbmB/vKBBXgfn6CAbT3EBorLcH9O/FhKh",
+	"vM9BxjmPIpzQiW9/CiuYbaOyH2kvpHe9lrHCDvXSh00iI3DxOSPrmX+izQ3CGME/t+I5XaGYCyhzlXJ4",
+	"oeVJ+/f5i3Sz18xXTCBZ9vMkOvx1y32tosfWE60f83xG5+xHDOH1jIS5VtmCPAHHAtS7v2TXuhC6sxVd",
+	"rLD4/sFfLsJCAGV94+9o62Uq3VHiPLpXjjhdOYKH97eTc/cOuuScC7qoItfSMrGKQr4/xQWZbgvrML+Y",
+	"bPnXOGqkQeeZ0sZ+OAtKb3ljIqmCpg1PBzCGQY4sY7lz46LC2kYCafB7Hn+W0krRCZnZfqG1xAkNArZU",
+	"dkFbv1877C7KiiNHHlfH6E4MhcHVwV+kma5KQ/iDiatjXoajvYUGuRfrj5qcrkQcNsT5OxWJTyVmaR1F",
+	"Wd6rR9qabXPQRQKFJp+rI3p/BM9f//x3CL/DzvHTJ/Dw0d7+XbJpSNbpySREHycESx2RqC8H7lgg7l8R",
+	"iIyTzTioYKqOvwcBXkuvWJ3emK1JenlPbHID/QYpOkwcpjAxOq9iE/ToCrgHDx50YO0ajdsOcd0Ng52J",
+	"gwcP1zf5I36E1z8eDQ4ePKzjD35rMRCpl7Tr8SKYqeYMTXD6pAPrDIocOchdCOfQ0Iz//eve4JEYTN59",
+	"enj//M9dQFv5L1zanVTu4f0o3ujjX7nJyVDUiImXieFCCUIEdRWygwnzdys1MnxbZFqk67ucyD6zN9yR",
+	"jRcOrY+VFsK4O5Z/INzDGBOdBxsojK5Yvz7YsVSCr3I2b4XB6IL9uR53WArOYV74oOFmWvsclsVKvm46",
+	"7+d67OXweVzfFnYQ9IU+20QqaWdf6PhtKWRYRl/eZKkjGtsYF4XRU4PWhrFd13CdB2XQ8n3eZtjWqbQG",
+	"7o4FP0cMWiXeFfugxzATFmyZJIipl3A92Gz2a50w7gtPxDrhSrsFEb32Ay8lFuOoLNJLkvVmUdoccU0l",
+	"9R5aZxo3nLfEWksA9XDxZzn5Lc7qFlBklgTgH0O1QdJz9Y6s99cUYgqCn1mST1/GK8tAvaoTJGJIZpic",
+	"0pJTIZV1Ibba0OrIL/Dek8JoGF3EeI1PJJUtaMSaL3RRRsSStVXP3XNePVZmolPcRg7kaK2Yrg69v/fo",
+	"Yae348yiivCGX8daZyjUGuAMQDN/++GenVyFeic19DvV7o0QaXnxv5VYsrtsSsUXRHFUC0Eif74NJSYW",
+	"KsGMPncFB1922NqidLP3ObqZTtsLapkmrbDBu06SyMdo7EwW2+P9Zf3MGvo78F9kwhFnv1+NhIo0l+Ry",
+	"cnCjCzb+4QJY3tpwR9U+pSpc0sLKKhzLO+86Qr/Lq4mmY77uBXZHfjp9jocbQqObkPMGRX6svQ3cKL9l",
+	"+TjihBVMR60LwwKN1aqKqIsss1XmRjuGKhInzzi65GfoPcPP8iua/BiPvNVodq0IL/Al/DF+lqKrT60V",
+	"+krFf4X/honO20qrAnP1iFsK4N4Xn+MKkqo1e8PSfvdXIWwDO/xO5a2H7i0bPJc85S86gAsQzzJyDfGX",
+	"Zd3LGKE8dsv7tNVYcW15NpNsIK3qanM9XKXg+OkTeHT/wX9CuDWFVCdlHkI6fRGy5Vl+IQNxjsrB3Gg1",
+	"rRKzpK0uTVeiQz1WDPuNHWLvFZoBB8sgxDVjTgXhnAF/yxpA53vzLaMNdRzwYi4h+5PU/DY5xZeOPDey",
+	"vvb2Hjx61PL27u91B4Gk6wo8HIGdaePAljmnIYRQ1qlUKX0OiFqL1j3ccLGxtoDj1Ie3x8+8Z9BK++pZ",
+	"qpHJM+cKe7i7m2h1hgtthimeVdf1dldpN5hwjtiF4HXfnXik1EjtYYXGJ1gl79ZGt4kCr1+h9roW688i",
+	"pvZ9d/Tolxm6GRoQ7IDzEUrbeD/si1kQMAruXdv7qc3+ygV732Q/bO+JhTD2a37UH7MIOdfB8RpBXloH",
+	"VjhpJ4sO96v7Ura9zCqES0jZeHZXoSQbQvid6klSKzeaIPJ5qqgdSr7AvqMdXVGuwrNcTL1bdqk0hS6i",
+	"7IP0KoiMz/DS9LUaFbEWhIVRVQ8yCVdG9BQXgzwGokDQ/p6dk525RqTjCun6SPV4NXnGp1vX3tvmNJq3",
+	"tst/294X25LEpbUldvLw53t3tvR4uHjSLs4JEDXTrDhR77oEq8WkNNItWD6HsAKnbPzIaYCddl5TsuIz",
+	"J2BnlJydvh8Oh6O7cV1JNV6ErPkqXb4uifAZhk1RxD8HR6+eDX7C1t2EqNNhxigMmqOSMPEp/Pe0Opzn",
+	"v7yJ4nUAf372/RPOl7MWnD5FtXTJWCVAe3zBzkuZGG31xMEPyhkBz74HqU5UYXRa8gX545BPKzM3kApS",
+	"PKuezTT5yYsYLCKMKlPEr0m40OZEic0IG56oKimXlS5vsEEEmTk+j1Cqia5uWIUnkoC/J2HdaC3bsPoF",
+	"rNOmdT1kq6Mp+S7KxmBKVdsFUk1JQ1sSA2ORnE4NWVInaq7NKUdUTxELW2XilJmzIBW80tZNDb7+xwsQ",
+	"Kq2irGmZYArCODnhfC2p4PW94Yk6UX/6EzB4imC19M0AvvuOLWn73XcgDDYOxagvJ3NU+xihiEMEo/JE",
+	"AYwIh6OYzBs250YxQ/XjmzevYOQNu/DVqDG1R+2ccdoJuwg0XctL8P5FDEXtT4z8VyMPRfvm3g79zkgJ",
+	"VBvzAnBQkOYhZjmEgkTziFPeR7Cz/3//87/7e3t3a0wulfERMF2VfG3RPgTWEpDonMT7HK3zkZ2YjqDC",
+	"EmiTogkAHtf1F/a77w4Bz9AsmlSrRBhDhvnon4MwcPDs+xHsONHmLwKtSm+dz1BVedd3h/CPUju+4+bv",
+	"F7oEgwU5GKI28AMcOsMWBE0GbIpJJioy5lRA6YIFSwwLMPo4qKTigH4fwc5IlG5GNJYQnkcxjOqIIEci",
+	"6Rt2fL1GGcWecOgbr2zqAUGKje4O4aiqWdClszLFipum6CyM7u/dH1U0w1vwZS9SgXSHgB+ldaiSOtXX",
+	"4BmKDNOw+ydaWT9iQTgwKMhANyFVgMVqnRBukLnCxrBAwqOHitYV2VwsSNxwBY0FPVf+6s3aSZlByDXf",
+	"odkHC12agf/mbgzzmUxmBDZJLZoqpCgIZedo7GFINhd+jni5vMJDO9U+W49zbz2ENBHb/jNx5uEWCxLB",
+	"LgbMLFYpLSHlfQg/s9fi57V3Arw0ib/ohjNpJdGvqMSQXybMTN/lMShSE1m2YJ70FJLLLJMhNZ6ZS/FW",
+	"M+H6qmTEFMYk/mBnfw8sjBc0Tah5vPsYRLU2TErDQI9xRn4r8QUdsMdJRdp1XQtLgqLIFiRDaN8qkYXI",
+	"YIeLC7WpdIYXAVWZCnN+zQ87I5qbCJTxQx+8PB899grp48CQMc8LDniOkce3Pw4EHyYnxpIp2rtD+KGH",
+	"6VfqbgKbdJS/jBje0Uq9ygh2AtLvPvZVPmxe0gA/0/2DR0F0LlUxBLQd+SoJmUnHTMESZHOJhKdEUlQ0",
+	"P2kuLuNTaUX7EyEzmJCB65d9sHevgn0ZgDoY0FKnR6+ekRGKxno9uz/cG+6R+tUFKlHI6DC6N9wb3vNZ",
+	"PDM2q3a9ETjtS3r1xB7DjAv3cAFLkosZTRqopJeXf0E9SBMMreZyg4ytmlKepdFh9Dd0L/0lXat29GBv",
+	"b0P1w+WqHl7i5govrr+4v7ffN08N2O5S+RA9dPDo4odWq9jO4+iB393m55YrIvmpe1uBWFcQsR3to2Qe",
+	"zy2hyOmUU+uzz8kEX1FRZOu2z5kn222uzDeSzKkkMeYjZJXh5iM9iVBk0sWAIplVllE7EEOeHymGppPA",
+	"OsWQxfKqgeQaSWc5HNNBRV4u1Wj5NyElwkYrfaJFS60vt6UpkhD95PSqkitsFbHlEOwveu6x/6wVenXN",
+	"dkVVYWG9uBpjptUUnO4mpDfoU1narSt6ageaIbu+yvM8vnBg6IFx/u4aqbQO5XSW9rEFTmY5bTQQ6BY0",
+	"06re//ehaReIoSJn//82lBxHhbYd9PskFIF4S3wIP5MBWqwQtQ9NVCe0SqV+Co6z1Xcvf9Xp4krpJwQt",
+	"z5cjOM6UeL5GuftXunKfcmbLYS4q7KQrFaPtDjqbykXrcbzMjZH+NsTYNGegJ/bvbcUsvmyfH3iwDVwd",
+	"ZaXMmgfbPNyurP3WGNpTdGC87Xh62QVvqafdT+E6+nyj3UODYpDt2v6gfriDjXSwU2zUZ3c7zeOa9a9R",
+	"f2ziwptVGnv3L36o7rTxLRrhl6HIVggoOr+skRLaFnG54Cod74pCDk5xYS8k6DuWy1jjlWgdJ9DiRH58",
+	"HGIV3t/zgeQeo90XXX7j1lartnajvUVIu2HOubTO+UPzGlt0IVzVNupqyu/nuOpm7/NZ7mJ78BQX7O0K",
+	"LppRHKfMRTKTCmOwiS4w9eFHab0tJFQKWuGJIkh9uU24tpHWVyBzOlIIkWmVLQ65S5H1tywpCFp2JuyM",
+	"pjpR5It71h0jWC5m9s1Y4DWqlB4VHFYPl2CHcFLu7d1L/Jr8GUd8kzQ6CnTI7HQIf+W7oq7hPmzVZd6G",
+	"euzrMXCXegjcsIm7VqLeo2hPcRH7gIh0zX2cbWrMZ2jw7h9OoNyw1fsN2q/1Ne1nirBNyn/3k+/heO4F",
+	"VYaup9KPhJV1urBNyNpxEdUQjvFM+28gdCjh0ZKEjdIDXazbAvxIm+WXeO9+Pwgs4HiNW836FUnTn9+X",
+	"k+bnateLDUHf2LTH8i1T6QZ4VrXl7bR+f5lpSGUKc87/VHVQMfZ3NTNUywZxj8Fbtwv41o3e5S4KGw1f",
+	"xi94/N6y6dc2gNun0WZT+vpaLeAu1uMcn208Th4YryeIEI31OJdPee5vmsvqTgMb+asDN7cRmqtlmkmg",
+	"pYpb/P/XGKHpcxdfc98NG8qSwc2MLqdN52KpnGbvjvuls9s2ysvMSXIpdyfa5INUODE6UXUnYW7W4HOt",
+	"aBC3Y0h9nv3ocdWnpa+Hw4lqN3GAdkdX70nOMEtDmyypIMdcm0XMHk3VeUTaE1V3G1npL2K9dqXhedOR",
+	"RdqVpizS8RyhdYnSDpaTvSDJJCrX5Wz6HhfciWOTq9mBw8txceilccO+pu8w0u1fMv3MRRUM+KPfptw6",
+	"olcmET0tBxHUIxRX0rmiw8hnfEX9Bkao4Ow1E3Y/hdqf/juXo6qnTI5OEJMesmCKucdyXIucKlk17+vy",
+	"RAKn1eVp7QKmlhfXqPc38W1rh7ea/orvYlbwe4NK/2KbM7yfpNuW/qDHW5nSNO5ylvRzmvmbNqSrlh4b",
+	"7eh1xNwy19Wa0R88IVUMxf9+BSP6HyWWfOXyQY+90fpBj8HoeW1tptIW/EoQg4k2Kee1z410DhW/5UHh",
+	"iXJGKOs7U8ZgNYiq9TWmfr5S8S0/iRQlsvCqDnK8q4wA7rgSnygBvmIFtKliaHWytpCZrcrc5mLRf2Hy",
+	"XI+v6bak6cS0lfl6cJUL92lBQjAZrzXG6eR8B5tbS/brWrJ/+ESi41L5WqBQm67Vui18gWjbZOzSo7uf",
+	"/Ou8Npm6zAL1/SBXiTEXVK3XHvs3lHDhm+9vJ91yazvviJP9m/pKsaVhvuFTp/1byZrr09Yb+L51K7pp",
+	"c7e6+4oN4w986Dekuy82G/2b8rpN4VBfso01HIZ6zll7SZqNq7seLkD0CeQftFRdjEEmTmis821by622",
+	"TBsN5oC7W067Wis5r2moqcjx33wFW/lv8iyUUIS2a02nIy7aBxEqXJsr0SG81jlqxe9HIKF8wu+7WKDv",
+	"1oZpHa6uIsld7yeM/Uv5/AvYONTs10syIfNQVixN6ALHhexDOEp5EhuWF5lBkS7asJ2oZCbU1G9JGoa9",
+	"y6Y+StOXVQ+H67Cpl/q+3XBUuOqV1q1hPa3BjjYdh/LHyzfa20I61O9/vI0LbxJeR2kKAurWJ9sLr42p",
+	"SeHx3U+h5eLG1KRjzPUZC5RAxtqwwEqNmHeLmSEchWxKX4nuW0YIBxkK699v1WoLspq2RKu15MQ2aUsB",
+	"sDkXgdPz6S1PfVu5TnRoX0jo12cWhxcDs0In/dnlOX4uvfsGljegF0OnzK304t7N6sX63lzh3FsPtxrx",
+	"ViP2peyyrVnLivD248/Uja0mWCwy2g2nfn1HomG5Idav70gI+K4oXsisErW0oWlKFEelyaLDaFcUcvds",
+	"n8VHgPHThj4JdWesHFk2rYzkTJUdh0ooVzft8E1muDo7Y9+CU0+qN+C1XpJuO6b8ZabbBXQipGAyU3JD",
+	"mMCSLcA8gten+gkXlustQrWFvVNVW9h2uQW/4LJVbbG6QJ3e2g1sO2V0bZc+5279Qc5cCy2v2g3K4qpw",
+	"wzenaibyN5MdJ9DXe6Gi19YcrUr99YlerTTcMqUisJqmW+EGw7Ym5AjR+bvz/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

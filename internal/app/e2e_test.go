@@ -226,6 +226,8 @@ func TestBadInput(t *testing.T) {
 		{"no token", "GET", e.URL + "/api/v1/teams", "", "", true, "", 401},
 		{"malformed authorization", "GET", e.URL + "/api/v1/teams", "", "", false, "Basic abc", 401},
 		{"garbage token", "GET", e.URL + "/api/v1/teams", "", "", false, "Bearer not.a.jwt", 401},
+		{"unknown API key", "GET", e.URL + "/api/v1/teams", "", "", false, "Bearer cvk_" + strings.Repeat("A", 43), 401},
+		{"short API key", "GET", e.URL + "/api/v1/teams", "", "", false, "Bearer cvk_abc", 401},
 		{"malformed JSON", "POST", e.URL + "/api/v1/teams", "application/json", `{"name":`, false, "", 400},
 		{"wrong JSON type", "POST", e.URL + "/api/v1/teams", "application/json", `{"name":42}`, false, "", 400},
 		{"unknown field", "POST", e.URL + "/api/v1/teams", "application/json", `{"name":"a","x":1}`, false, "", 400},

@@ -17,6 +17,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/httpapi"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/teams"
 )
 
@@ -81,6 +82,8 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Logger:         log,
 		Docs:           docs.FS,
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		Limiter:        ratelimit.New(d.redis, "conveyor:rl:"),
+		RateLimits:     cfg.RateLimits,
 	}
 	if devIssuer != nil {
 		deps.DevIssuer = devIssuer.Handler()

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/conveyorhq/conveyor/internal/ratelimit"
 )
 
 // Config is the whole configuration. Var documents every field's variable.
@@ -49,6 +51,10 @@ type Config struct {
 
 	MaxUploadBytes    int64 // CONVEYOR_MAX_UPLOAD_BYTES
 	WorkerConcurrency int   // CONVEYOR_WORKER_CONCURRENCY
+
+	// RateLimits per class of operation (read, write, upload); a nil entry
+	// means no limit for that class.
+	RateLimits map[string]*ratelimit.Limit // CONVEYOR_RATE_LIMIT_READ, _WRITE, _UPLOAD
 }
 
 // Var describes one environment variable.
@@ -89,6 +95,9 @@ var Vars = []Var{
 	{"CONVEYOR_OIDC_ROLES_CLAIM", "roles", "The claim holding app roles."},
 	{"CONVEYOR_MAX_UPLOAD_BYTES", "5368709120", "The largest upload streamed through the API."},
 	{"CONVEYOR_WORKER_CONCURRENCY", "10", "Jobs a worker runs at once."},
+	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
+	{"CONVEYOR_RATE_LIMIT_WRITE", "10/s burst 30", "Per principal for creating, changing and deleting."},
+	{"CONVEYOR_RATE_LIMIT_UPLOAD", "2/s burst 10", "Per principal for uploads."},
 }
 
 // Parse reads the configuration through getenv and validates it.
@@ -131,6 +140,11 @@ func Parse(getenv func(string) string) (*Config, error) {
 		WorkerConcurrency: int(p.integer("CONVEYOR_WORKER_CONCURRENCY", 10)),
 	}
 	c.S3PathStyle = p.boolean("CONVEYOR_S3_PATH_STYLE", c.S3Endpoint != "")
+	c.RateLimits = map[string]*ratelimit.Limit{
+		"read":   p.limit("CONVEYOR_RATE_LIMIT_READ", "50/s burst 100"),
+		"write":  p.limit("CONVEYOR_RATE_LIMIT_WRITE", "10/s burst 30"),
+		"upload": p.limit("CONVEYOR_RATE_LIMIT_UPLOAD", "2/s burst 10"),
+	}
 	if c.MigrateURL == "" {
 		c.MigrateURL = c.DatabaseURL
 	}
@@ -238,6 +252,19 @@ func (p *parser) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+func (p *parser) limit(name, def string) *ratelimit.Limit {
+	v := p.str(name, def)
+	if strings.EqualFold(v, "off") {
+		return nil
+	}
+	l, err := ratelimit.ParseLimit(v)
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: %w", name, err))
+		return nil
+	}
+	return &l
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {

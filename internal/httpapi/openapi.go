@@ -75,6 +75,10 @@ func (s *Server) enforceContract(next http.Handler) http.Handler {
 				Fields: []domain.FieldError{{Pointer: "query", Detail: "not valid URL encoding"}}})
 			return
 		}
+		if err := s.limit(w, r, route.Operation); err != nil {
+			s.problems.write(w, r, err)
+			return
+		}
 		var teamID *uuid.UUID
 		if v, ok := params["team_id"]; ok {
 			if id, err := uuid.Parse(v); err == nil {

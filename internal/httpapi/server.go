@@ -21,6 +21,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
+	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/teams"
 	"github.com/conveyorhq/conveyor/openapi"
 )
@@ -51,6 +52,8 @@ type Deps struct {
 	DevIssuer      http.Handler // mounted at /dev/oidc in dev mode; nil otherwise
 	Docs           fs.FS        // the docs site, served at /docs/
 	MaxUploadBytes int64
+	Limiter        Limiter                     // nil: no rate limits
+	RateLimits     map[string]*ratelimit.Limit // by class: read, write, upload
 }
 
 // Server implements the generated strict server interface.

@@ -665,6 +665,12 @@ export interface components {
         TooManyRequests: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
+                /** @description The burst size of the caller's budget for this class of operation. */
+                "RateLimit-Limit"?: number;
+                /** @description Requests left right now. */
+                "RateLimit-Remaining"?: number;
+                /** @description Seconds until the budget is full again. */
+                "RateLimit-Reset"?: number;
                 [name: string]: unknown;
             };
             content: {
