@@ -116,6 +116,11 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		// Every API process of the environment trusts the first one's dev issuer.
 		"CONVEYOR_OIDC_ISSUER":      "http://127.0.0.1:" + strconv.Itoa(port) + auth.DevIssuerPath,
 		"CONVEYOR_SHUTDOWN_TIMEOUT": "5s",
+		// Load tests send thousands of requests as one principal; tests of
+		// the limits themselves start an API with tight ones (StartAPI).
+		"CONVEYOR_RATE_LIMIT_READ":   "100000/s",
+		"CONVEYOR_RATE_LIMIT_WRITE":  "100000/s",
+		"CONVEYOR_RATE_LIMIT_UPLOAD": "100000/s",
 	}
 	for k, v := range o.Env {
 		e.vars[k] = v
