@@ -456,7 +456,7 @@ func (s *Stack) WaitReplicasCaughtUp(ctx context.Context) error {
 	}
 	defer prim.Close(context.WithoutCancel(ctx))
 	var target string
-	if err := prim.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+	if err := prim.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
 		return fmt.Errorf("devstack: wait for replicas: %w", err)
 	}
 	for i, url := range s.DirectReplicaURLs {

@@ -70,6 +70,18 @@ func BenchmarkStoreRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pinned.Close()
+	// A store whose "primary" is a replica: the cost of a standby query with
+	// no routing at all, to tell the router's cost from the replica's.
+	onReplica, err := store.Open(ctx, store.Options{PrimaryURL: env.Stack.ReplicaURLs[0]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer onReplica.Close()
+	oneReplica, err := store.Open(ctx, store.Options{PrimaryURL: env.Stack.PrimaryURL, ReplicaURLs: env.Stack.ReplicaURLs[:1]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer oneReplica.Close()
 	id, _ := uuid.NewV7()
 	p := &domain.Principal{UserID: uuid.New()}
 	pctx := domain.WithPrincipal(ctx, p)
@@ -83,7 +95,7 @@ func BenchmarkStoreRead(b *testing.B) {
 		name string
 		s    *store.Store
 		ctx  context.Context
-	}{{"routed-principal", routed, pctx}, {"routed-anonymous", routed, ctx}, {"primary-only", pinned, pctx}} {
+	}{{"routed-principal", routed, pctx}, {"routed-anonymous", routed, ctx}, {"primary-only", pinned, pctx}, {"replica-only", onReplica, pctx}, {"routed-one-replica", oneReplica, ctx}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := bc.s.Team(bc.ctx, id); err != nil {
