@@ -501,6 +501,15 @@ type Cursor = string
 // FileID defines model for FileID.
 type FileID = openapi_types.UUID
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
 
@@ -531,6 +540,9 @@ type InternalError = Problem
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
 
+// PreconditionFailed An RFC 9457 problem document.
+type PreconditionFailed = Problem
+
 // TooLarge An RFC 9457 problem document.
 type TooLarge = Problem
 
@@ -558,6 +570,22 @@ type ListTeamsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CreateTeamParams defines parameters for CreateTeam.
+type CreateTeamParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// GetTeamParams defines parameters for GetTeam.
+type GetTeamParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // ListApiKeysParams defines parameters for ListApiKeys.
 type ListApiKeysParams struct {
 	// Limit The most items to return.
@@ -565,6 +593,28 @@ type ListApiKeysParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateApiKeyParams defines parameters for CreateApiKey.
+type CreateApiKeyParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RevokeApiKeyParams defines parameters for RevokeApiKey.
+type RevokeApiKeyParams struct {
+	// IfMatch The ETag of the version you read; `412 Precondition Failed` when the resource has changed since.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetApiKeyParams defines parameters for GetApiKey.
+type GetApiKeyParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
@@ -585,6 +635,22 @@ type ListFilesParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// UploadFileParams defines parameters for UploadFile.
+type UploadFileParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// GetFileParams defines parameters for GetFile.
+type GetFileParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
 	// Limit The most items to return.
@@ -594,6 +660,22 @@ type ListJobsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CreateJobParams defines parameters for CreateJob.
+type CreateJobParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// GetJobParams defines parameters for GetJob.
+type GetJobParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Limit The most items to return.
@@ -601,6 +683,34 @@ type ListMembersParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AddMemberParams defines parameters for AddMember.
+type AddMemberParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RemoveMemberParams defines parameters for RemoveMember.
+type RemoveMemberParams struct {
+	// IfMatch The ETag of the version you read; `412 Precondition Failed` when the resource has changed since.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetMemberParams defines parameters for GetMember.
+type GetMemberParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateMemberParams defines parameters for UpdateMember.
+type UpdateMemberParams struct {
+	// IfMatch The ETag of the version you read; `412 Precondition Failed` when the resource has changed since.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
@@ -634,19 +744,22 @@ type ServerInterface interface {
 	ListTeams(w http.ResponseWriter, r *http.Request, params ListTeamsParams)
 	// CreateTeam Create a team
 	// (POST /teams)
-	CreateTeam(w http.ResponseWriter, r *http.Request)
+	CreateTeam(w http.ResponseWriter, r *http.Request, params CreateTeamParams)
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
-	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams)
 	// ListApiKeys List API keys
 	// (GET /teams/{team_id}/api-keys)
 	ListApiKeys(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListApiKeysParams)
 	// CreateApiKey Create an API key
 	// (POST /teams/{team_id}/api-keys)
-	CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateApiKeyParams)
 	// RevokeApiKey Revoke an API key
 	// (DELETE /teams/{team_id}/api-keys/{key_id})
-	RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID)
+	RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params RevokeApiKeyParams)
+	// GetApiKey Get an API key
+	// (GET /teams/{team_id}/api-keys/{key_id})
+	GetApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params GetApiKeyParams)
 	// ListAuditEvents List audit events
 	// (GET /teams/{team_id}/audit-events)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListAuditEventsParams)
@@ -655,31 +768,34 @@ type ServerInterface interface {
 	ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams)
 	// UploadFile Upload a file
 	// (POST /teams/{team_id}/files)
-	UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, params UploadFileParams)
 	// GetFile Get a file's metadata
 	// (GET /teams/{team_id}/files/{file_id})
-	GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID)
+	GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams)
 	// ListJobs List jobs
 	// (GET /teams/{team_id}/jobs)
 	ListJobs(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListJobsParams)
 	// CreateJob Run a processor on a file
 	// (POST /teams/{team_id}/jobs)
-	CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateJobParams)
 	// GetJob Get a job
 	// (GET /teams/{team_id}/jobs/{job_id})
-	GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID)
+	GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params GetJobParams)
 	// ListMembers List members
 	// (GET /teams/{team_id}/members)
 	ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams)
 	// AddMember Add a member
 	// (POST /teams/{team_id}/members)
-	AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID)
+	AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID, params AddMemberParams)
 	// RemoveMember Remove a member
 	// (DELETE /teams/{team_id}/members/{user_id})
-	RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID)
+	RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params RemoveMemberParams)
+	// GetMember Get a member
+	// (GET /teams/{team_id}/members/{user_id})
+	GetMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params GetMemberParams)
 	// UpdateMember Change a member's role
 	// (PATCH /teams/{team_id}/members/{user_id})
-	UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID)
+	UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params UpdateMemberParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -706,13 +822,13 @@ func (_ Unimplemented) ListTeams(w http.ResponseWriter, r *http.Request, params 
 
 // CreateTeam Create a team
 // (POST /teams)
-func (_ Unimplemented) CreateTeam(w http.ResponseWriter, r *http.Request) {
+func (_ Unimplemented) CreateTeam(w http.ResponseWriter, r *http.Request, params CreateTeamParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // GetTeam Get a team
 // (GET /teams/{team_id})
-func (_ Unimplemented) GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (_ Unimplemented) GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -724,13 +840,19 @@ func (_ Unimplemented) ListApiKeys(w http.ResponseWriter, r *http.Request, teamI
 
 // CreateApiKey Create an API key
 // (POST /teams/{team_id}/api-keys)
-func (_ Unimplemented) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (_ Unimplemented) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateApiKeyParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // RevokeApiKey Revoke an API key
 // (DELETE /teams/{team_id}/api-keys/{key_id})
-func (_ Unimplemented) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID) {
+func (_ Unimplemented) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params RevokeApiKeyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetApiKey Get an API key
+// (GET /teams/{team_id}/api-keys/{key_id})
+func (_ Unimplemented) GetApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params GetApiKeyParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -748,13 +870,13 @@ func (_ Unimplemented) ListFiles(w http.ResponseWriter, r *http.Request, teamId 
 
 // UploadFile Upload a file
 // (POST /teams/{team_id}/files)
-func (_ Unimplemented) UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (_ Unimplemented) UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, params UploadFileParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // GetFile Get a file's metadata
 // (GET /teams/{team_id}/files/{file_id})
-func (_ Unimplemented) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID) {
+func (_ Unimplemented) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -766,13 +888,13 @@ func (_ Unimplemented) ListJobs(w http.ResponseWriter, r *http.Request, teamId T
 
 // CreateJob Run a processor on a file
 // (POST /teams/{team_id}/jobs)
-func (_ Unimplemented) CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (_ Unimplemented) CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateJobParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // GetJob Get a job
 // (GET /teams/{team_id}/jobs/{job_id})
-func (_ Unimplemented) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID) {
+func (_ Unimplemented) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params GetJobParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -784,19 +906,25 @@ func (_ Unimplemented) ListMembers(w http.ResponseWriter, r *http.Request, teamI
 
 // AddMember Add a member
 // (POST /teams/{team_id}/members)
-func (_ Unimplemented) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (_ Unimplemented) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID, params AddMemberParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // RemoveMember Remove a member
 // (DELETE /teams/{team_id}/members/{user_id})
-func (_ Unimplemented) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+func (_ Unimplemented) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params RemoveMemberParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetMember Get a member
+// (GET /teams/{team_id}/members/{user_id})
+func (_ Unimplemented) GetMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params GetMemberParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // UpdateMember Change a member's role
 // (PATCH /teams/{team_id}/members/{user_id})
-func (_ Unimplemented) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+func (_ Unimplemented) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params UpdateMemberParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -886,8 +1014,35 @@ func (siw *ServerInterfaceWrapper) ListTeams(w http.ResponseWriter, r *http.Requ
 // CreateTeam operation middleware
 func (siw *ServerInterfaceWrapper) CreateTeam(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTeamParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateTeam(w, r)
+		siw.Handler.CreateTeam(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -912,8 +1067,32 @@ func (siw *ServerInterfaceWrapper) GetTeam(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetTeamParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.GetTeam(w, r, teamId)
+		siw.Handler.GetTeam(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -993,8 +1172,32 @@ func (siw *ServerInterfaceWrapper) CreateApiKey(w http.ResponseWriter, r *http.R
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateApiKeyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateApiKey(w, r, teamId)
+		siw.Handler.CreateApiKey(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1028,8 +1231,91 @@ func (siw *ServerInterfaceWrapper) RevokeApiKey(w http.ResponseWriter, r *http.R
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RevokeApiKeyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.RevokeApiKey(w, r, teamId, keyId)
+		siw.Handler.RevokeApiKey(w, r, teamId, keyId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetApiKey operation middleware
+func (siw *ServerInterfaceWrapper) GetApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "key_id" -------------
+	var keyId KeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "key_id", chi.URLParam(r, "key_id"), &keyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "key_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetApiKeyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetApiKey(w, r, teamId, keyId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1164,8 +1450,32 @@ func (siw *ServerInterfaceWrapper) UploadFile(w http.ResponseWriter, r *http.Req
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UploadFileParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.UploadFile(w, r, teamId)
+		siw.Handler.UploadFile(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1199,8 +1509,32 @@ func (siw *ServerInterfaceWrapper) GetFile(w http.ResponseWriter, r *http.Reques
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFileParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.GetFile(w, r, teamId, fileId)
+		siw.Handler.GetFile(w, r, teamId, fileId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1280,8 +1614,32 @@ func (siw *ServerInterfaceWrapper) CreateJob(w http.ResponseWriter, r *http.Requ
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateJobParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.CreateJob(w, r, teamId)
+		siw.Handler.CreateJob(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1315,8 +1673,32 @@ func (siw *ServerInterfaceWrapper) GetJob(w http.ResponseWriter, r *http.Request
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJobParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.GetJob(w, r, teamId, jobId)
+		siw.Handler.GetJob(w, r, teamId, jobId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1396,8 +1778,32 @@ func (siw *ServerInterfaceWrapper) AddMember(w http.ResponseWriter, r *http.Requ
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AddMemberParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.AddMember(w, r, teamId)
+		siw.Handler.AddMember(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1431,8 +1837,91 @@ func (siw *ServerInterfaceWrapper) RemoveMember(w http.ResponseWriter, r *http.R
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RemoveMemberParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.RemoveMember(w, r, teamId, userId)
+		siw.Handler.RemoveMember(w, r, teamId, userId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMember operation middleware
+func (siw *ServerInterfaceWrapper) GetMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "user_id" -------------
+	var userId UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", chi.URLParam(r, "user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetMemberParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMember(w, r, teamId, userId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1466,8 +1955,32 @@ func (siw *ServerInterfaceWrapper) UpdateMember(w http.ResponseWriter, r *http.R
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateMemberParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.UpdateMember(w, r, teamId, userId)
+		siw.Handler.UpdateMember(w, r, teamId, userId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1612,6 +2125,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Delete(options.BaseURL+"/teams/{team_id}/members/{user_id}", wrapper.RemoveMember)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/members/{user_id}", wrapper.GetMember)
+	})
+	r.Group(func(r chi.Router) {
 		r.Patch(options.BaseURL+"/teams/{team_id}/members/{user_id}", wrapper.UpdateMember)
 	})
 	r.Group(func(r chi.Router) {
@@ -1622,6 +2138,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Delete(options.BaseURL+"/teams/{team_id}/api-keys/{key_id}", wrapper.RevokeApiKey)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/api-keys/{key_id}", wrapper.GetApiKey)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/audit-events", wrapper.ListAuditEvents)
@@ -1660,6 +2179,15 @@ type ForbiddenApplicationProblemPlusJSONResponse Problem
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type NotModifiedResponseHeaders struct {
+	ETag *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
+type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
@@ -2008,7 +2536,8 @@ func (response ListTeams503ApplicationProblemPlusJSONResponse) VisitListTeamsRes
 }
 
 type CreateTeamRequestObject struct {
-	Body *CreateTeamJSONRequestBody
+	Params CreateTeamParams
+	Body   *CreateTeamJSONRequestBody
 }
 
 type CreateTeamResponseObject interface {
@@ -2016,7 +2545,8 @@ type CreateTeamResponseObject interface {
 }
 
 type CreateTeam201ResponseHeaders struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 type CreateTeam201JSONResponse struct {
@@ -2031,6 +2561,9 @@ func (response CreateTeam201JSONResponse) VisitCreateTeamResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
@@ -2083,6 +2616,22 @@ func (response CreateTeam403ApplicationProblemPlusJSONResponse) VisitCreateTeamR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam409ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2200,24 +2749,45 @@ func (response CreateTeam503ApplicationProblemPlusJSONResponse) VisitCreateTeamR
 
 type GetTeamRequestObject struct {
 	TeamId TeamID `json:"team_id"`
+	Params GetTeamParams
 }
 
 type GetTeamResponseObject interface {
 	VisitGetTeamResponse(w http.ResponseWriter) error
 }
 
-type GetTeam200JSONResponse Team
+type GetTeam200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetTeam200JSONResponse struct {
+	Body    Team
+	Headers GetTeam200ResponseHeaders
+}
 
 func (response GetTeam200JSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetTeam304Response = NotModifiedResponse
+
+func (response GetTeam304Response) VisitGetTeamResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetTeam400ApplicationProblemPlusJSONResponse struct {
@@ -2483,6 +3053,7 @@ func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKey
 
 type CreateApiKeyRequestObject struct {
 	TeamId TeamID `json:"team_id"`
+	Params CreateApiKeyParams
 	Body   *CreateApiKeyJSONRequestBody
 }
 
@@ -2490,15 +3061,25 @@ type CreateApiKeyResponseObject interface {
 	VisitCreateApiKeyResponse(w http.ResponseWriter) error
 }
 
-type CreateApiKey201JSONResponse ApiKeyWithSecret
+type CreateApiKey201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateApiKey201JSONResponse struct {
+	Body    ApiKeyWithSecret
+	Headers CreateApiKey201ResponseHeaders
+}
 
 func (response CreateApiKey201JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2568,6 +3149,22 @@ func (response CreateApiKey404ApplicationProblemPlusJSONResponse) VisitCreateApi
 	return err
 }
 
+type CreateApiKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey409ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
 	TooLargeApplicationProblemPlusJSONResponse
 }
@@ -2596,6 +3193,22 @@ func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey422ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2666,6 +3279,7 @@ func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApi
 type RevokeApiKeyRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	KeyId  KeyID  `json:"key_id"`
+	Params RevokeApiKeyParams
 }
 
 type RevokeApiKeyResponseObject interface {
@@ -2744,6 +3358,22 @@ func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApi
 	return err
 }
 
+type RevokeApiKey412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey412ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeApiKey429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -2793,6 +3423,177 @@ type RevokeApiKey503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RevokeApiKey503ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	KeyId  KeyID  `json:"key_id"`
+	Params GetApiKeyParams
+}
+
+type GetApiKeyResponseObject interface {
+	VisitGetApiKeyResponse(w http.ResponseWriter) error
+}
+
+type GetApiKey200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetApiKey200JSONResponse struct {
+	Body    ApiKey
+	Headers GetApiKey200ResponseHeaders
+}
+
+func (response GetApiKey200JSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey304Response = NotModifiedResponse
+
+func (response GetApiKey304Response) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey400ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey401ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey403ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey404ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey429ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey500ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey503ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3093,6 +3894,7 @@ func (response ListFiles503ApplicationProblemPlusJSONResponse) VisitListFilesRes
 
 type UploadFileRequestObject struct {
 	TeamId TeamID `json:"team_id"`
+	Params UploadFileParams
 	Body   *multipart.Reader
 }
 
@@ -3101,7 +3903,8 @@ type UploadFileResponseObject interface {
 }
 
 type UploadFile201ResponseHeaders struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 type UploadFile201JSONResponse struct {
@@ -3116,6 +3919,9 @@ func (response UploadFile201JSONResponse) VisitUploadFileResponse(w http.Respons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
@@ -3188,6 +3994,22 @@ func (response UploadFile404ApplicationProblemPlusJSONResponse) VisitUploadFileR
 	return err
 }
 
+type UploadFile409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UploadFile409ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UploadFile413ApplicationProblemPlusJSONResponse struct {
 	TooLargeApplicationProblemPlusJSONResponse
 }
@@ -3216,6 +4038,22 @@ func (response UploadFile415ApplicationProblemPlusJSONResponse) VisitUploadFileR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadFile422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UploadFile422ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3286,24 +4124,45 @@ func (response UploadFile503ApplicationProblemPlusJSONResponse) VisitUploadFileR
 type GetFileRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	FileId FileID `json:"file_id"`
+	Params GetFileParams
 }
 
 type GetFileResponseObject interface {
 	VisitGetFileResponse(w http.ResponseWriter) error
 }
 
-type GetFile200JSONResponse File
+type GetFile200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetFile200JSONResponse struct {
+	Body    File
+	Headers GetFile200ResponseHeaders
+}
 
 func (response GetFile200JSONResponse) VisitGetFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetFile304Response = NotModifiedResponse
+
+func (response GetFile304Response) VisitGetFileResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetFile400ApplicationProblemPlusJSONResponse struct {
@@ -3553,6 +4412,7 @@ func (response ListJobs503ApplicationProblemPlusJSONResponse) VisitListJobsRespo
 
 type CreateJobRequestObject struct {
 	TeamId TeamID `json:"team_id"`
+	Params CreateJobParams
 	Body   *CreateJobJSONRequestBody
 }
 
@@ -3561,7 +4421,8 @@ type CreateJobResponseObject interface {
 }
 
 type CreateJob202ResponseHeaders struct {
-	Location *string
+	IdempotentReplayed *string
+	Location           *string
 }
 
 type CreateJob202JSONResponse struct {
@@ -3576,6 +4437,9 @@ func (response CreateJob202JSONResponse) VisitCreateJobResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
@@ -3644,6 +4508,22 @@ func (response CreateJob404ApplicationProblemPlusJSONResponse) VisitCreateJobRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateJob409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateJob409ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3762,24 +4642,45 @@ func (response CreateJob503ApplicationProblemPlusJSONResponse) VisitCreateJobRes
 type GetJobRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	JobId  JobID  `json:"job_id"`
+	Params GetJobParams
 }
 
 type GetJobResponseObject interface {
 	VisitGetJobResponse(w http.ResponseWriter) error
 }
 
-type GetJob200JSONResponse Job
+type GetJob200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetJob200JSONResponse struct {
+	Body    Job
+	Headers GetJob200ResponseHeaders
+}
 
 func (response GetJob200JSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetJob304Response = NotModifiedResponse
+
+func (response GetJob304Response) VisitGetJobResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetJob400ApplicationProblemPlusJSONResponse struct {
@@ -4029,6 +4930,7 @@ func (response ListMembers503ApplicationProblemPlusJSONResponse) VisitListMember
 
 type AddMemberRequestObject struct {
 	TeamId TeamID `json:"team_id"`
+	Params AddMemberParams
 	Body   *AddMemberJSONRequestBody
 }
 
@@ -4036,15 +4938,25 @@ type AddMemberResponseObject interface {
 	VisitAddMemberResponse(w http.ResponseWriter) error
 }
 
-type AddMember201JSONResponse Member
+type AddMember201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type AddMember201JSONResponse struct {
+	Body    Member
+	Headers AddMember201ResponseHeaders
+}
 
 func (response AddMember201JSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4162,6 +5074,22 @@ func (response AddMember415ApplicationProblemPlusJSONResponse) VisitAddMemberRes
 	return err
 }
 
+type AddMember422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response AddMember422ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddMember429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4228,6 +5156,7 @@ func (response AddMember503ApplicationProblemPlusJSONResponse) VisitAddMemberRes
 type RemoveMemberRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	UserId UserID `json:"user_id"`
+	Params RemoveMemberParams
 }
 
 type RemoveMemberResponseObject interface {
@@ -4322,6 +5251,22 @@ func (response RemoveMember409ApplicationProblemPlusJSONResponse) VisitRemoveMem
 	return err
 }
 
+type RemoveMember412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveMember412ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveMember429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -4385,9 +5330,165 @@ func (response RemoveMember503ApplicationProblemPlusJSONResponse) VisitRemoveMem
 	return err
 }
 
+type GetMemberRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	UserId UserID `json:"user_id"`
+	Params GetMemberParams
+}
+
+type GetMemberResponseObject interface {
+	VisitGetMemberResponse(w http.ResponseWriter) error
+}
+
+type GetMember200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetMember200JSONResponse struct {
+	Body    Member
+	Headers GetMember200ResponseHeaders
+}
+
+func (response GetMember200JSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember304Response = NotModifiedResponse
+
+func (response GetMember304Response) VisitGetMemberResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetMember400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember400ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember401ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember404ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember429ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember500ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMember503ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateMemberRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	UserId UserID `json:"user_id"`
+	Params UpdateMemberParams
 	Body   *UpdateMemberJSONRequestBody
 }
 
@@ -4395,15 +5496,25 @@ type UpdateMemberResponseObject interface {
 	VisitUpdateMemberResponse(w http.ResponseWriter) error
 }
 
-type UpdateMember200JSONResponse Member
+type UpdateMember200ResponseHeaders struct {
+	ETag *string
+}
+
+type UpdateMember200JSONResponse struct {
+	Body    Member
+	Headers UpdateMember200ResponseHeaders
+}
 
 func (response UpdateMember200JSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4485,6 +5596,22 @@ func (response UpdateMember409ApplicationProblemPlusJSONResponse) VisitUpdateMem
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMember412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMember412ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4610,6 +5737,9 @@ type StrictServerInterface interface {
 	// RevokeApiKey Revoke an API key
 	// (DELETE /teams/{team_id}/api-keys/{key_id})
 	RevokeApiKey(ctx context.Context, request RevokeApiKeyRequestObject) (RevokeApiKeyResponseObject, error)
+	// GetApiKey Get an API key
+	// (GET /teams/{team_id}/api-keys/{key_id})
+	GetApiKey(ctx context.Context, request GetApiKeyRequestObject) (GetApiKeyResponseObject, error)
 	// ListAuditEvents List audit events
 	// (GET /teams/{team_id}/audit-events)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
@@ -4640,6 +5770,9 @@ type StrictServerInterface interface {
 	// RemoveMember Remove a member
 	// (DELETE /teams/{team_id}/members/{user_id})
 	RemoveMember(ctx context.Context, request RemoveMemberRequestObject) (RemoveMemberResponseObject, error)
+	// GetMember Get a member
+	// (GET /teams/{team_id}/members/{user_id})
+	GetMember(ctx context.Context, request GetMemberRequestObject) (GetMemberResponseObject, error)
 	// UpdateMember Change a member's role
 	// (PATCH /teams/{team_id}/members/{user_id})
 	UpdateMember(ctx context.Context, request UpdateMemberRequestObject) (UpdateMemberResponseObject, error)
@@ -4759,8 +5892,10 @@ func (sh *strictHandler) ListTeams(w http.ResponseWriter, r *http.Request, param
 }
 
 // CreateTeam operation middleware
-func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request, params CreateTeamParams) {
 	var request CreateTeamRequestObject
+
+	request.Params = params
 
 	var body CreateTeamJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -4790,10 +5925,11 @@ func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request) {
 }
 
 // GetTeam operation middleware
-func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams) {
 	var request GetTeamRequestObject
 
 	request.TeamId = teamId
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.GetTeam(ctx, request.(GetTeamRequestObject))
@@ -4843,10 +5979,11 @@ func (sh *strictHandler) ListApiKeys(w http.ResponseWriter, r *http.Request, tea
 }
 
 // CreateApiKey operation middleware
-func (sh *strictHandler) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (sh *strictHandler) CreateApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateApiKeyParams) {
 	var request CreateApiKeyRequestObject
 
 	request.TeamId = teamId
+	request.Params = params
 
 	var body CreateApiKeyJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -4876,11 +6013,12 @@ func (sh *strictHandler) CreateApiKey(w http.ResponseWriter, r *http.Request, te
 }
 
 // RevokeApiKey operation middleware
-func (sh *strictHandler) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID) {
+func (sh *strictHandler) RevokeApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params RevokeApiKeyParams) {
 	var request RevokeApiKeyRequestObject
 
 	request.TeamId = teamId
 	request.KeyId = keyId
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.RevokeApiKey(ctx, request.(RevokeApiKeyRequestObject))
@@ -4895,6 +6033,34 @@ func (sh *strictHandler) RevokeApiKey(w http.ResponseWriter, r *http.Request, te
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RevokeApiKeyResponseObject); ok {
 		if err := validResponse.VisitRevokeApiKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetApiKey operation middleware
+func (sh *strictHandler) GetApiKey(w http.ResponseWriter, r *http.Request, teamId TeamID, keyId KeyID, params GetApiKeyParams) {
+	var request GetApiKeyRequestObject
+
+	request.TeamId = teamId
+	request.KeyId = keyId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetApiKey(ctx, request.(GetApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetApiKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetApiKeyResponseObject); ok {
+		if err := validResponse.VisitGetApiKeyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -4957,10 +6123,11 @@ func (sh *strictHandler) ListFiles(w http.ResponseWriter, r *http.Request, teamI
 }
 
 // UploadFile operation middleware
-func (sh *strictHandler) UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (sh *strictHandler) UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, params UploadFileParams) {
 	var request UploadFileRequestObject
 
 	request.TeamId = teamId
+	request.Params = params
 
 	if reader, err := r.MultipartReader(); err != nil {
 		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode multipart body: %w", err))
@@ -4990,11 +6157,12 @@ func (sh *strictHandler) UploadFile(w http.ResponseWriter, r *http.Request, team
 }
 
 // GetFile operation middleware
-func (sh *strictHandler) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID) {
+func (sh *strictHandler) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams) {
 	var request GetFileRequestObject
 
 	request.TeamId = teamId
 	request.FileId = fileId
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.GetFile(ctx, request.(GetFileRequestObject))
@@ -5044,10 +6212,11 @@ func (sh *strictHandler) ListJobs(w http.ResponseWriter, r *http.Request, teamId
 }
 
 // CreateJob operation middleware
-func (sh *strictHandler) CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (sh *strictHandler) CreateJob(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateJobParams) {
 	var request CreateJobRequestObject
 
 	request.TeamId = teamId
+	request.Params = params
 
 	var body CreateJobJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -5077,11 +6246,12 @@ func (sh *strictHandler) CreateJob(w http.ResponseWriter, r *http.Request, teamI
 }
 
 // GetJob operation middleware
-func (sh *strictHandler) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID) {
+func (sh *strictHandler) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params GetJobParams) {
 	var request GetJobRequestObject
 
 	request.TeamId = teamId
 	request.JobId = jobId
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.GetJob(ctx, request.(GetJobRequestObject))
@@ -5131,10 +6301,11 @@ func (sh *strictHandler) ListMembers(w http.ResponseWriter, r *http.Request, tea
 }
 
 // AddMember operation middleware
-func (sh *strictHandler) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID) {
+func (sh *strictHandler) AddMember(w http.ResponseWriter, r *http.Request, teamId TeamID, params AddMemberParams) {
 	var request AddMemberRequestObject
 
 	request.TeamId = teamId
+	request.Params = params
 
 	var body AddMemberJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -5164,11 +6335,12 @@ func (sh *strictHandler) AddMember(w http.ResponseWriter, r *http.Request, teamI
 }
 
 // RemoveMember operation middleware
-func (sh *strictHandler) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+func (sh *strictHandler) RemoveMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params RemoveMemberParams) {
 	var request RemoveMemberRequestObject
 
 	request.TeamId = teamId
 	request.UserId = userId
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.RemoveMember(ctx, request.(RemoveMemberRequestObject))
@@ -5190,12 +6362,41 @@ func (sh *strictHandler) RemoveMember(w http.ResponseWriter, r *http.Request, te
 	}
 }
 
+// GetMember operation middleware
+func (sh *strictHandler) GetMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params GetMemberParams) {
+	var request GetMemberRequestObject
+
+	request.TeamId = teamId
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMember(ctx, request.(GetMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMemberResponseObject); ok {
+		if err := validResponse.VisitGetMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // UpdateMember operation middleware
-func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID) {
+func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params UpdateMemberParams) {
 	var request UpdateMemberRequestObject
 
 	request.TeamId = teamId
 	request.UserId = userId
+	request.Params = params
 
 	var body UpdateMemberJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -5229,107 +6430,119 @@ func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, te
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3tcts4kq/Sxd2qOHOU/JGP2zh/zpuZ7CST7GSdpGarxrkIIlsSYhLgAKAVbcpV9w73hvckV90APySR",
-	"spzYzmTWvyxLINBo9De6m5+iROeFVqicjQ4/RTMUKRr++EInwkmt6HOKNjGy8P9Gb2YIb49fgJ6AmyEk",
-	"BoXDFAxaXZoEh1Ec2WSGuaBHc/HxBaqpm0WHB3v3/xJHblFgdBhZZ6SaRufncXSMziyOJg7N+lqvMdEq",
-	"teA0zIV0MMaJNgjOLKSagpgKqVbWk0rmZR4d7tVLSeVwiiY6p8UKYUSOLmzySWmsNt1bHCn86N4nPGJU",
-	"bbYweCZ1aaEQUxzCz4X4reQdS3rstxLNIoojJXJa2D/bh44H+wcxgVv9v9+Fm6cyw2ffdwM4kRnesSDT",
-	"ev1CuFmzPP3+XqZRHBn8rZQG0+jQmRLb8Ey0yYWLDqOy5JHrEDzX4z4APujxpvU/6PGXL/8TLvqWP3r1",
-	"DE5xsQmEU1x8OQgvZC5dNwi5tg6kw5wp1KArjeqjhoynaS+d4kSUmSPOiBs4pHL3DqKYSMVT8v7eXtzQ",
-	"9X4HXcfRGxR5H54cinwTkuj3L8fSW4umD4Ic8zGaOxZKiwZkCjsCClQp8bBUZ9KxpLlDSNR3e6CkR78U",
-	"ynN62BZaWWT2/6tIj/G3Ei0fb6KVQ8UfRVFk0su/3cLocYb5f3ywXhg2y/3Z4CQ6jP602wjRXf+r3X3l",
-	"n/KLrmPE+GVBWshFRnBjCtpAqtGC0g5y4ZIZixwi89YEw+g8jp5oNclk8tXATsL6FubSeTCT0hhUDqwT",
-	"DmHHYK7PWEZX9JcJS9tSYoomBisWd3krT7UZyzRFddN7SUSWMVEanWGDeJFleg5uJi3oAo2ocf5MOTRK",
-	"ZD8Y41XGTQH7WufoZoTLiZAZ0YkCXRqwMsUhLFFTCjJF5eREogXpQPqRmZ5a3sPftXuqS5XeJPh/12DL",
-	"ZFbbBzHRuasPAHKxYMSfKj0nNSsdg/pG6xfCTPGmyWKs0wWxZUaLE6BCeWi1mshpaTAFluQVkC+FWgQh",
-	"Yr8OCRO0+oz+OguGuC8AGLftuWPhkDXZYIM+G5fGOrDyX1hbdxWXjMt0ig4mfHjSQpIJa2lUi0u2NsTi",
-	"FjjHmAupSECvgVThFTKcODByOnOg9PyzF7Lo+k3MUjmZ8Z7DVqWFSZlll7Yyg0U7qE3arhMOJ7PbMn75",
-	"kN8qUbqZNvJfeNNceiYymZI5zyJEZBbmaNjktagcpkzxb5U4EzIT4+xGOfMIUiSLAVXC3Fk2YMDO3EiH",
-	"FuYzmWGw0mUuzAJS4cRYWKQnUj1XQe3AG7PwpwqCMA+j1oGNwHqCWOWfLznTwugErb1prK1YGnPMskGw",
-	"Ncalg7FBcWpBgCkJjUJBqUgKKwjw6raifqtsWRTaOExfYirFG6b7r7MZEtJ3LDzxSw8IFNogqRGtcEV7",
-	"g0gSLBxpwPOKiflIjwr5Ey7oU2FotJPeLAwe7XvhlozKVDgcOJnjumUZRzLdwgCNIzKC3pd28+SqzAKD",
-	"eQN3bRZvEi95k+wkrA0sDE7kxz73kWR9MhNGJOQPVxLfYmLQxd6hSfRUSWIgViet9e4ddCxn8EyffuHe",
-	"yBqjp1GRfP018r5DFEdnEudooncdz1QezFaOSuM+/Br5IbX/w3gNINTIi9v00Kyuxx8wcbS6J6MnPIi5",
-	"IE0l4Vlkr1pkNRGZxXiF0qqDxI8iL2jfkSIlly0GdqGSZYxXbmB/vKBBXgfn6CAbT3EBorLcH9O/FhKh",
-	"vM9BxjmPIpzQiW9/CiuYbaOyH2kvpHe9lrHCDvXSh00iI3DxOSPrmX+izQ3CGME/t+I5XaGYCyhzlXJ4",
-	"oeVJ+/f5i3Sz18xXTCBZ9vMkOvx1y32tosfWE60f83xG5+xHDOH1jIS5VtmCPAHHAtS7v2TXuhC6sxVd",
-	"rLD4/sFfLsJCAGV94+9o62Uq3VHiPLpXjjhdOYKH97eTc/cOuuScC7qoItfSMrGKQr4/xQWZbgvrML+Y",
-	"bPnXOGqkQeeZ0sZ+OAtKb3ljIqmCpg1PBzCGQY4sY7lz46LC2kYCafB7Hn+W0krRCZnZfqG1xAkNArZU",
-	"dkFbv1877C7KiiNHHlfH6E4MhcHVwV+kma5KQ/iDiatjXoajvYUGuRfrj5qcrkQcNsT5OxWJTyVmaR1F",
-	"Wd6rR9qabXPQRQKFJp+rI3p/BM9f//x3CL/DzvHTJ/Dw0d7+XbJpSNbpySREHycESx2RqC8H7lgg7l8R",
-	"iIyTzTioYKqOvwcBXkuvWJ3emK1JenlPbHID/QYpOkwcpjAxOq9iE/ToCrgHDx50YO0ajdsOcd0Ng52J",
-	"gwcP1zf5I36E1z8eDQ4ePKzjD35rMRCpl7Tr8SKYqeYMTXD6pAPrDIocOchdCOfQ0Iz//eve4JEYTN59",
-	"enj//M9dQFv5L1zanVTu4f0o3ujjX7nJyVDUiImXieFCCUIEdRWygwnzdys1MnxbZFqk67ucyD6zN9yR",
-	"jRcOrY+VFsK4O5Z/INzDGBOdBxsojK5Yvz7YsVSCr3I2b4XB6IL9uR53WArOYV74oOFmWvsclsVKvm46",
-	"7+d67OXweVzfFnYQ9IU+20QqaWdf6PhtKWRYRl/eZKkjGtsYF4XRU4PWhrFd13CdB2XQ8n3eZtjWqbQG",
-	"7o4FP0cMWiXeFfugxzATFmyZJIipl3A92Gz2a50w7gtPxDrhSrsFEb32Ay8lFuOoLNJLkvVmUdoccU0l",
-	"9R5aZxo3nLfEWksA9XDxZzn5Lc7qFlBklgTgH0O1QdJz9Y6s99cUYgqCn1mST1/GK8tAvaoTJGJIZpic",
-	"0pJTIZV1Ibba0OrIL/Dek8JoGF3EeI1PJJUtaMSaL3RRRsSStVXP3XNePVZmolPcRg7kaK2Yrg69v/fo",
-	"Yae348yiivCGX8daZyjUGuAMQDN/++GenVyFeic19DvV7o0QaXnxv5VYsrtsSsUXRHFUC0Eif74NJSYW",
-	"KsGMPncFB1922NqidLP3ObqZTtsLapkmrbDBu06SyMdo7EwW2+P9Zf3MGvo78F9kwhFnv1+NhIo0l+Ry",
-	"cnCjCzb+4QJY3tpwR9U+pSpc0sLKKhzLO+86Qr/Lq4mmY77uBXZHfjp9jocbQqObkPMGRX6svQ3cKL9l",
-	"+TjihBVMR60LwwKN1aqKqIsss1XmRjuGKhInzzi65GfoPcPP8iua/BiPvNVodq0IL/Al/DF+lqKrT60V",
-	"+krFf4X/honO20qrAnP1iFsK4N4Xn+MKkqo1e8PSfvdXIWwDO/xO5a2H7i0bPJc85S86gAsQzzJyDfGX",
-	"Zd3LGKE8dsv7tNVYcW15NpNsIK3qanM9XKXg+OkTeHT/wX9CuDWFVCdlHkI6fRGy5Vl+IQNxjsrB3Gg1",
-	"rRKzpK0uTVeiQz1WDPuNHWLvFZoBB8sgxDVjTgXhnAF/yxpA53vzLaMNdRzwYi4h+5PU/DY5xZeOPDey",
-	"vvb2Hjx61PL27u91B4Gk6wo8HIGdaePAljmnIYRQ1qlUKX0OiFqL1j3ccLGxtoDj1Ie3x8+8Z9BK++pZ",
-	"qpHJM+cKe7i7m2h1hgtthimeVdf1dldpN5hwjtiF4HXfnXik1EjtYYXGJ1gl79ZGt4kCr1+h9roW688i",
-	"pvZ9d/Tolxm6GRoQ7IDzEUrbeD/si1kQMAruXdv7qc3+ygV732Q/bO+JhTD2a37UH7MIOdfB8RpBXloH",
-	"VjhpJ4sO96v7Ura9zCqES0jZeHZXoSQbQvid6klSKzeaIPJ5qqgdSr7AvqMdXVGuwrNcTL1bdqk0hS6i",
-	"7IP0KoiMz/DS9LUaFbEWhIVRVQ8yCVdG9BQXgzwGokDQ/p6dk525RqTjCun6SPV4NXnGp1vX3tvmNJq3",
-	"tst/294X25LEpbUldvLw53t3tvR4uHjSLs4JEDXTrDhR77oEq8WkNNItWD6HsAKnbPzIaYCddl5TsuIz",
-	"J2BnlJydvh8Oh6O7cV1JNV6ErPkqXb4uifAZhk1RxD8HR6+eDX7C1t2EqNNhxigMmqOSMPEp/Pe0Opzn",
-	"v7yJ4nUAf372/RPOl7MWnD5FtXTJWCVAe3zBzkuZGG31xMEPyhkBz74HqU5UYXRa8gX545BPKzM3kApS",
-	"PKuezTT5yYsYLCKMKlPEr0m40OZEic0IG56oKimXlS5vsEEEmTk+j1Cqia5uWIUnkoC/J2HdaC3bsPoF",
-	"rNOmdT1kq6Mp+S7KxmBKVdsFUk1JQ1sSA2ORnE4NWVInaq7NKUdUTxELW2XilJmzIBW80tZNDb7+xwsQ",
-	"Kq2irGmZYArCODnhfC2p4PW94Yk6UX/6EzB4imC19M0AvvuOLWn73XcgDDYOxagvJ3NU+xihiEMEo/JE",
-	"AYwIh6OYzBs250YxQ/XjmzevYOQNu/DVqDG1R+2ccdoJuwg0XctL8P5FDEXtT4z8VyMPRfvm3g79zkgJ",
-	"VBvzAnBQkOYhZjmEgkTziFPeR7Cz/3//87/7e3t3a0wulfERMF2VfG3RPgTWEpDonMT7HK3zkZ2YjqDC",
-	"EmiTogkAHtf1F/a77w4Bz9AsmlSrRBhDhvnon4MwcPDs+xHsONHmLwKtSm+dz1BVedd3h/CPUju+4+bv",
-	"F7oEgwU5GKI28AMcOsMWBE0GbIpJJioy5lRA6YIFSwwLMPo4qKTigH4fwc5IlG5GNJYQnkcxjOqIIEci",
-	"6Rt2fL1GGcWecOgbr2zqAUGKje4O4aiqWdClszLFipum6CyM7u/dH1U0w1vwZS9SgXSHgB+ldaiSOtXX",
-	"4BmKDNOw+ydaWT9iQTgwKMhANyFVgMVqnRBukLnCxrBAwqOHitYV2VwsSNxwBY0FPVf+6s3aSZlByDXf",
-	"odkHC12agf/mbgzzmUxmBDZJLZoqpCgIZedo7GFINhd+jni5vMJDO9U+W49zbz2ENBHb/jNx5uEWCxLB",
-	"LgbMLFYpLSHlfQg/s9fi57V3Arw0ib/ohjNpJdGvqMSQXybMTN/lMShSE1m2YJ70FJLLLJMhNZ6ZS/FW",
-	"M+H6qmTEFMYk/mBnfw8sjBc0Tah5vPsYRLU2TErDQI9xRn4r8QUdsMdJRdp1XQtLgqLIFiRDaN8qkYXI",
-	"YIeLC7WpdIYXAVWZCnN+zQ87I5qbCJTxQx+8PB899grp48CQMc8LDniOkce3Pw4EHyYnxpIp2rtD+KGH",
-	"6VfqbgKbdJS/jBje0Uq9ygh2AtLvPvZVPmxe0gA/0/2DR0F0LlUxBLQd+SoJmUnHTMESZHOJhKdEUlQ0",
-	"P2kuLuNTaUX7EyEzmJCB65d9sHevgn0ZgDoY0FKnR6+ekRGKxno9uz/cG+6R+tUFKlHI6DC6N9wb3vNZ",
-	"PDM2q3a9ETjtS3r1xB7DjAv3cAFLkosZTRqopJeXf0E9SBMMreZyg4ytmlKepdFh9Dd0L/0lXat29GBv",
-	"b0P1w+WqHl7i5govrr+4v7ffN08N2O5S+RA9dPDo4odWq9jO4+iB393m55YrIvmpe1uBWFcQsR3to2Qe",
-	"zy2hyOmUU+uzz8kEX1FRZOu2z5kn222uzDeSzKkkMeYjZJXh5iM9iVBk0sWAIplVllE7EEOeHymGppPA",
-	"OsWQxfKqgeQaSWc5HNNBRV4u1Wj5NyElwkYrfaJFS60vt6UpkhD95PSqkitsFbHlEOwveu6x/6wVenXN",
-	"dkVVYWG9uBpjptUUnO4mpDfoU1narSt6ageaIbu+yvM8vnBg6IFx/u4aqbQO5XSW9rEFTmY5bTQQ6BY0",
-	"06re//ehaReIoSJn//82lBxHhbYd9PskFIF4S3wIP5MBWqwQtQ9NVCe0SqV+Co6z1Xcvf9Xp4krpJwQt",
-	"z5cjOM6UeL5GuftXunKfcmbLYS4q7KQrFaPtDjqbykXrcbzMjZH+NsTYNGegJ/bvbcUsvmyfH3iwDVwd",
-	"ZaXMmgfbPNyurP3WGNpTdGC87Xh62QVvqafdT+E6+nyj3UODYpDt2v6gfriDjXSwU2zUZ3c7zeOa9a9R",
-	"f2ziwptVGnv3L36o7rTxLRrhl6HIVggoOr+skRLaFnG54Cod74pCDk5xYS8k6DuWy1jjlWgdJ9DiRH58",
-	"HGIV3t/zgeQeo90XXX7j1lartnajvUVIu2HOubTO+UPzGlt0IVzVNupqyu/nuOpm7/NZ7mJ78BQX7O0K",
-	"LppRHKfMRTKTCmOwiS4w9eFHab0tJFQKWuGJIkh9uU24tpHWVyBzOlIIkWmVLQ65S5H1tywpCFp2JuyM",
-	"pjpR5It71h0jWC5m9s1Y4DWqlB4VHFYPl2CHcFLu7d1L/Jr8GUd8kzQ6CnTI7HQIf+W7oq7hPmzVZd6G",
-	"euzrMXCXegjcsIm7VqLeo2hPcRH7gIh0zX2cbWrMZ2jw7h9OoNyw1fsN2q/1Ne1nirBNyn/3k+/heO4F",
-	"VYaup9KPhJV1urBNyNpxEdUQjvFM+28gdCjh0ZKEjdIDXazbAvxIm+WXeO9+Pwgs4HiNW836FUnTn9+X",
-	"k+bnateLDUHf2LTH8i1T6QZ4VrXl7bR+f5lpSGUKc87/VHVQMfZ3NTNUywZxj8Fbtwv41o3e5S4KGw1f",
-	"xi94/N6y6dc2gNun0WZT+vpaLeAu1uMcn208Th4YryeIEI31OJdPee5vmsvqTgMb+asDN7cRmqtlmkmg",
-	"pYpb/P/XGKHpcxdfc98NG8qSwc2MLqdN52KpnGbvjvuls9s2ysvMSXIpdyfa5INUODE6UXUnYW7W4HOt",
-	"aBC3Y0h9nv3ocdWnpa+Hw4lqN3GAdkdX70nOMEtDmyypIMdcm0XMHk3VeUTaE1V3G1npL2K9dqXhedOR",
-	"RdqVpizS8RyhdYnSDpaTvSDJJCrX5Wz6HhfciWOTq9mBw8txceilccO+pu8w0u1fMv3MRRUM+KPfptw6",
-	"olcmET0tBxHUIxRX0rmiw8hnfEX9Bkao4Ow1E3Y/hdqf/juXo6qnTI5OEJMesmCKucdyXIucKlk17+vy",
-	"RAKn1eVp7QKmlhfXqPc38W1rh7ea/orvYlbwe4NK/2KbM7yfpNuW/qDHW5nSNO5ylvRzmvmbNqSrlh4b",
-	"7eh1xNwy19Wa0R88IVUMxf9+BSP6HyWWfOXyQY+90fpBj8HoeW1tptIW/EoQg4k2Kee1z410DhW/5UHh",
-	"iXJGKOs7U8ZgNYiq9TWmfr5S8S0/iRQlsvCqDnK8q4wA7rgSnygBvmIFtKliaHWytpCZrcrc5mLRf2Hy",
-	"XI+v6bak6cS0lfl6cJUL92lBQjAZrzXG6eR8B5tbS/brWrJ/+ESi41L5WqBQm67Vui18gWjbZOzSo7uf",
-	"/Ou8Npm6zAL1/SBXiTEXVK3XHvs3lHDhm+9vJ91yazvviJP9m/pKsaVhvuFTp/1byZrr09Yb+L51K7pp",
-	"c7e6+4oN4w986Dekuy82G/2b8rpN4VBfso01HIZ6zll7SZqNq7seLkD0CeQftFRdjEEmTmis821by622",
-	"TBsN5oC7W067Wis5r2moqcjx33wFW/lv8iyUUIS2a02nIy7aBxEqXJsr0SG81jlqxe9HIKF8wu+7WKDv",
-	"1oZpHa6uIsld7yeM/Uv5/AvYONTs10syIfNQVixN6ALHhexDOEp5EhuWF5lBkS7asJ2oZCbU1G9JGoa9",
-	"y6Y+StOXVQ+H67Cpl/q+3XBUuOqV1q1hPa3BjjYdh/LHyzfa20I61O9/vI0LbxJeR2kKAurWJ9sLr42p",
-	"SeHx3U+h5eLG1KRjzPUZC5RAxtqwwEqNmHeLmSEchWxKX4nuW0YIBxkK699v1WoLspq2RKu15MQ2aUsB",
-	"sDkXgdPz6S1PfVu5TnRoX0jo12cWhxcDs0In/dnlOX4uvfsGljegF0OnzK304t7N6sX63lzh3FsPtxrx",
-	"ViP2peyyrVnLivD248/Uja0mWCwy2g2nfn1HomG5Idav70gI+K4oXsisErW0oWlKFEelyaLDaFcUcvds",
-	"n8VHgPHThj4JdWesHFk2rYzkTJUdh0ooVzft8E1muDo7Y9+CU0+qN+C1XpJuO6b8ZabbBXQipGAyU3JD",
-	"mMCSLcA8gten+gkXlustQrWFvVNVW9h2uQW/4LJVbbG6QJ3e2g1sO2V0bZc+5279Qc5cCy2v2g3K4qpw",
-	"wzenaibyN5MdJ9DXe6Gi19YcrUr99YlerTTcMqUisJqmW+EGw7Ym5AjR+bvz/w8AAP//",
+	"7D3tcts4kq+C4m5V7FlK/oiTvTh/zptJdjyTzHht52arxrkIIlsSYhLgAKAVbcpV9w73hvckV90ASEoi",
+	"ZfkjniTrX7YkEGg0+hvdzU9RovJCSZDWRPufognwFDT9+/KUj/FvCibRorBCyWg/Op0AuwBthJJMjZid",
+	"ANNQaDAgLccxMRspzQ5HvZ+VhN4bbpMJ4zLFb+hDP4ojk0wg5zh5zj++Bjm2k2h/Z/c/4sjOCoj2I2O1",
+	"kOPo8jKODlPIC2VB2t4xFBmfQboM1cDqEgZsOgHJ7EQYJgyBdg6FZRpMoaQBhJdLBlxnAjTT8HsJxrKp",
+	"sBMabHgOrFoumfV+gtk8tCDLPNr/LcLVondt0L5WCXcwtSHu7fHrgLREA7eQInCq1Al0omV3e68VL8dg",
+	"9exgZEEvr3UCiZKpYVaxKReWDWGkNDCrZ0KOGR9zIRfWE1LkuLftaikhLYxBR5e4WME1z8F6ynhRaqN0",
+	"+xYHEj7a9wmNGITNFhouhCoNK/gY+uyXgv9e0o4FPvZ7CXoWxZHkOS7snu1Cx5Od3RjBraimDTevRAaH",
+	"37cDOBIZPDJMpNX6BbeTenn8/b1IozhCAhEayQ3PuwnPSOmc22g/KksauYJqk9lPMFuG5A0/B8O4IwM8",
+	"lECNho8Az03j8faZg1ibBhUje3F2DrMzKYyjcPxqd49NVKkNK0CzhGcZ6H3G3TwLNH4OM2JJO4EzSd+E",
+	"1cdgDRPWkQjboMcGLRy4z4jhNp835sBZ6QHOUjEagQZpq4kFbnawt7s7eF4DNREZEFS0Q9qOsSLLmJCs",
+	"0GqswZjw5PazQf9MhiNzYqo+tAWu7eSlJ08Wiafg1oLGOf/7t7Ozj7s7vbOzj3+Fd3/5c/u5jkiItZMW",
+	"SsxA8kFGzlTJNPD0ORvs7eyyI02sKfAp9oqLDNJKbEElDNiEG5ZMuBxDyoyQSc0sSzv3YrVTqm7v7rVv",
+	"BOVzx2YOpNvLSKt8XmTSRh5v77GflWVvVCpGotqBsP74cpwVzCqYa+VwXcB/VMMu1v6ghqs4+4Ma3p6x",
+	"f4JZ1/IHR4fIBKtAOIfZ7UF4LXJh20HIFfKahdx4GVJq2SVnM5qmuXQKI15mFnVOXMMhpH28G8V4Nk5H",
+	"7Gxvx7XG2GnRGHF0CjzvwpMFnq9CEv5+eyy9NaC7IMghH4J+ZFhpQDORsg3OCpApCmIhL4SzZB4hEtVm",
+	"B5T46G2hvMSHnVgnxfo3nh47gYmfEiVR6OK/vCgy4SyLrUKrYQb5Xz4YZ2bUy/1Zwyjaj/60Vdt0W+5X",
+	"s3XknnKLLmOkIadzniHckDKlWarAMKms42kSUkjmjQn60WUcvVBylInkDwM78eubWtMlpSYNZCy3wDY0",
+	"5OqCrJ9Afxk3uC3Jx6BjZvhsk7bySumhSFOQ970Xp7MfGaZVBjXieZapqTNqVQGaVzg/lKi4ePZSa2eM",
+	"3RewJyoHO0FcjkiBMXQFSs2MSMFZLBU1pUykIC1qCbIrhBuZqbGhPfys7CtVyvQ+wf9ZMVMmk0rZxkjn",
+	"tjoAlvMZIf5cqilqc2EDqEHftQuVeTeIVDhOM6fGaR1SrULO+0goZVqcr7Y9+mFbNIY22LQqnFFx/4zo",
+	"LZfl7QZLyO3YbxZVhFKvuR7DfYM6VOkM5VyGi+PJc2d8oQwR41JDykg1BiDfcDnzUtn8MTIBoVUX+Nca",
+	"plGceQDnSOaYWyDToLfCQBiW6EsY8S+oHNEgdoZlOgbnS5C0STJuDI5qiJ21fca4Ac4x5FxI1HhLIAW8",
+	"sgxGlmkxnlgm1fTGCxmw3d5wKa3IaM9+q8KwUZll13aIvfPdq7zvVVza8NPpkN9KXtqJ0uJfcN9i74Jn",
+	"IkWXk2QyzwybgibvHMUWpETxbyW/4CLjw+xeOfOApYAmGLpweDBlDQbbmGphwTQcxkKLnOsZS7nlQ24A",
+	"n0jVVHo9zk71zPuwHDHPBo0DGzDjCGKRf25zpoVWCRhz31hbMN2mkGU9b7wNS8uGGvg5+s+6RDRyyUqJ",
+	"ao3ca4RXNS2ft9KURaG0hfQNpIKfEt3/MZtBIf3IsBdu6R6CghtEhaokLJhDjCcJFBZNisvAxHSkB4Xw",
+	"0ZdC42grnJ3tg2/vuZ2z0lNuoWdFDsumehyJdA2LPo7QqnxfmtWTyzLzDOY8hqVZnI+x4A9vtwwsNIzE",
+	"x65IF8r6ZMI1TyxoEyS+gUSDjZ2HmKixFMhApE4a6z3ebVlOw4U6v+Xe0LxtBlOdMxbF0YWAKeiWuGpc",
+	"uYRreX61P/Zb5IZUDiXh1YNQIS9u0kO9uhp+gMTi6o6MXtAg4oLUmVo8O2qQ1YhnBuIFSgsHCR95XuC+",
+	"I4lKLpv1zEwm8xgPfnV3aLNGXgvnKC8bKboXXKHn+NGwhEvnxKG3Q6MQJ3ji65/CAmabqOxG2mvhfNl5",
+	"rFCEYu6fVSLDc/ElIevQPdHkBq41p58boee2qPEVlLlIObTQ/KTd+/xV2MkJ8RURSJb9Mor2f1tzX4vo",
+	"MdVEy8c8neA5uxF9djJBYa5kNkPz2ocQXZjYTrj1twzhLmS2wOIdNy5NLHhQljf+DrdepsIeJNahe+GI",
+	"04UjeLq3npx7vNsm56zXRYFcS0PEygvx/tzFe2fGQn412dKvcVRLg9YzxY29vPBKb35jPAn3OzVPezD6",
+	"Xo7MY7l14zxgbSWB1Pi9jG+ktFKwXGSmW2jNcUKNgDWVndfW75cOu42y4siix9UyuhVDfnA4+Ks0011p",
+	"CHcwcTjmeTiaW6iRe7X+qMjpTsRhTZxfqEh8JSBLq7DU/F4d0taJ9cdRodDnarloPGA/nvzyM/O/s43j",
+	"Vy/Y02fbO5to06CsU6ORD+eOEJYqxFPdYz4yDLl/QSASTlbjIMAUjr8DAU5LL1idzpitSHrhRhBNboa/",
+	"sRQsJBZSd//iYxP46AK4dJ21hLXPaNy2iOt2GMyE7z55urzJH+AjO/nhoLf75GkVf3BbixmSeom7Hs68",
+	"maovQHunj+6WNPAc6NageWu33XvGe6N3n57uXf65DWgj/gVzuxPSPt2L4pU+/p2bnARFhZh4nhiulCBI",
+	"UHchO4gwv1ipkcHbIlM8Xd7lSHSZvf46fzizYFzwueDaPjL0A+KeDSFRubeB/OjA+tXBDoXkdDe2eisE",
+	"RhvsP6phi6VgLeSFCxquprWbsCwE+brqvH9UQyeHL+MqsaGFoK/02UZCCjO5peO3ppAhGX19k6WKaKxj",
+	"XITsAj+27V6z9aA0GLogXQ3bMpVWwD0yzM0RMxUC5B/UkG4LTJkkAKmTcB3YrPdrLNf2lidiLLelWYOI",
+	"TtzAa4nFOCqL9JpkvVqU1kdcUUm1h8aZxjXnzbHWHEAdXHwjJ7/BWe0CCs0SD/xzFjaIeq7akXH+mgRI",
+	"Gadn5uTT7XhlHqijKpcrZskEknNccsyFNNbHVmtaHbgF3jtSGPSjqxiv9omENAWOWPKFrkremrO2qrk7",
+	"zqvDykxUCuvIgRyM4ePFoXvbz562ejtWz0KE1/86VCoDLpcAJwDq+ZsPd+zkLtQ7qqEvVLvXQqThxf9e",
+	"Qknusi4lXRDFUSUEkfzdVWYcJVwmkOH/bcHBNy22Ni/t5H0OdqLS5oJKpEkjbPCulSTyIWgzEcX6eH9T",
+	"PbOE/hb8Fxm3yNnvFyOhPM0FupwU3GiDjX64Apa3xt9RNU8phEsaWFmEY37nbUfodnk30XTIl73A9shP",
+	"q8/xdEVodBVyToHnx8rZwLXyW8glpgwgSAeNC8MCtFEyRNR5lpmQCtOMofLEiguKLrkZOs/wRn5FnXDk",
+	"kLcYza4U4RW+hDvGGym66tQaoa+U/6f/1E9U3lRaAczFI24ogMe3PscFJIU1O8PSbvd3IWw9O3yh8tZB",
+	"95YMnmue8q0O4ArEk4xcQvx1Wfc6RiiNXfM+bTFWXFme9SQrSCtcbbal0x6/esGe7T35K/O3pixVSZn7",
+	"kE5XhGx+ll/RQJyCtGyqlRyHTDdhwqXpQnSow4ohv7FF7B2B7lGwjPm4pivkoJwBd8vqQXd5vetFG6o4",
+	"4NVcgvYnqvl1yh+uHXmuZX3l7T159qzh7e1ttweBhG0LPBwwM1HaMlPmlIbgQ1nnQqb4v0fUUrTu6YqL",
+	"jaUFLKU+vD0+dJ5BI4+uY6laJk+sLcz+1lai5AXMlO6ncBGu682WVLY3oqS7K8FrvztxSKmQ2sEKtU+w",
+	"SN6Nja4TBV6+Qu10LZafBUjN+/bo0a8TsBPQjJMDTkcoTO39kC9GtQfevWt6P5XZH1yw93X2w/qemA9j",
+	"n9Cj7pi5T2L3jteA5SUVhVhhRrMW96v9Ura5zCKEc0hZeXZ3oSRrQvhC9SSqlXtNELmZKmqGkq+w73BH",
+	"d5SrcJjzsXPLrpWm0EaUXZDeBZHRGV6bvhajIsYwbtgglK6N/JURPkV1a88ZUiBT7p6dssepnK3lCunz",
+	"kerxYvKMy1+vvLfVaTRvTZv/tr4vtiaJC2NKaOXhm3t3pnR4uHrSNs7xENXTLDhR79oEq4Gk1MLOSD77",
+	"sAKlbPzg6pna7Ly6BshlTrCNQXJx/r7f7w8246roczjzZQih/qCzVOqfvYOjQ1/SFui5SocZAtegD0pL",
+	"JVzu06twOD/+ehrFywD+cvj9C8qXM4ZZdQ5y7pIxJEA7fLGNNyLRyqiRZS+l1Zwdfs+EPJOFVmlJF+TP",
+	"fT6tyGxPSJbCRXg2U+gnz2JmANggmCJuTcSF0meSr0aYK/gjLielSxusEYFmjssjFHKkwg0rd0Ti8ffC",
+	"rxstZRuGX5ixSjeuh0w4mpLuokzMdCkru0DIMWpog2JgyJPzsUZL6kxOlT6niOo5QGFCJk6ZWcOEZEfK",
+	"2LGGk3+8DnWXzKEQUsa1FSPK1xKSnTzun8kz+ac/MQJPIqwGv+mx774jS9p89x3jGmqHYtCVkzmofAwT",
+	"6jKdUXkmGRsgDgcxmjdkzg1iguqH09MjNnCGnf9qUJvag2bOOO6EXAScruElOP8iZkXlTwzcVwMHRfPm",
+	"3vTdzlAJhI05AdgrUPMgs+yzAkXzgFLeB2xj5//+5393trc3K0zOVRwjMG1Fx03R3mekJViichTvUzDW",
+	"RXZiPIKAJaZ0CtoDeFwVtJjvvttncAF6VqdaJVxrNMwH/+z5gb3D7wdsw/ImfyFoVc35BGTIu97ss3+U",
+	"ytIdN33vSkYLdDB4ZeB7OFQGDQjqDNgUkowHMqZUQGG9BYsMy9jgYy9IxR7+PmAbA17aCdJYgngexGxQ",
+	"RQQpEonfkOPrNMogdoSD3zhlUw3wUmyw2WcHoWZBldaIFAI3UWXxYG97bxBohrbg6oiEZMLuM/gojAWZ",
+	"VKm+Gi6AZ5D63b9Q0rgRM8SBBo4GuvapAiRWq4RwDcQVJmYzQDw6qHBdnk35DMUNlSQZpqbSXb0ZMyoz",
+	"5nPNN3D23kyVuue+2YzZdCKSCYKNUgun8ikKXJopaLPvk825myOeL69w0I6Vy9aj3FsHIU5Etv+EXzi4",
+	"+QxFsI0ZZAZCSotPee+zX8hrcfOaRx5enMRddLMLYQTSLw9iyC3jZ8bv8phJVBNZ5iq2HYXkIsuET40n",
+	"5pK01YzbrioZPmZDFH9sY2ebGTac4TS+iHTT1XnT2mxUagJ6CBP0Wy0Vv0vlcFKxmEUmqom7Ko0fHP1y",
+	"cjrwT3HZKEh31d6D54G9FirlhanROVci7+vrkWdDTnSjCt4D9F+ubokgQrmf1VVOhlh+RsC8POXjwXNm",
+	"QOKZkVIILDdX4IUM9xjJn3i8lL5QapMpTSP9ICXZ4Ojg9MUPAzwDmub7l69fnr7E5/d2dtuqxUPNVQ5c",
+	"UrrMZsBpVStE0rUoshm1Byi0kIkoeMY2qAJW6aCHnVgNpT8kTSsZszHA80KmJ5rDf5yOpO0DiRh0kGjB",
+	"Hs0xcDTsSByYu3pAYSVSMJt99rJDkC7UMnnR01JSRFia/8UAqglPyJvPXeUUmew4wM20t/vMq6O5yhCP",
+	"tgNXeSIyYUnQVBjvLjtx3I3KH+dHa4BqTWUa5MmIi4yNeOg3Mniy/TjAPg9AFWBpmCgHR4do2DuCjPaj",
+	"nf52fxtNGlWA5IWI9qPH/e3+Y5cZNSFTdcsZ1uOuRGInQGI2oepSmLE5bUDCS2gWNILTKV7lCu2N1/rC",
+	"CA3YilIO02g/+jvYN+7is1HgvLu9vaKi5HqVJG9gddUc1bTsbe90zVMBtjVXkoUP7T67+qHFysDLOHri",
+	"drf6ufmyXXrq8VogVlVZ5Ju4yKPDc0PRUIrq2LiMfnRrFtQ++g/Nc6bJtuo0hJUkcy5QNbioYzCGXfQs",
+	"4RLN5JgBTybB2mwGt1D8orKtG8ksUwxagUc1JJ+RdOZDXC1U5ORShZZ/E1JCbDRSUhq01PhyXZpCCdFN",
+	"TkdBrpClSdaYV/v43HP3v5LgTCCy1ULVinHiagiZkmNmVTshnYJLD2p2Luqox6iHbLnK2cv4yoG+BdLl",
+	"u89IpVV4rLVckrwatF5wo55A16CZRouJfx+atp4YAjm7z+tQchwVyrTQ7wtfWOO8mz77BY36YoGoXbgn",
+	"nNAilbopKHZ5XTJd6C7lqJAQ/TeVzu6UAH0k+XI+rGZ1CZdLpL9zpyt3aXcyPaY8oDddKOPt6Be3qpy3",
+	"7ZGFXm6rHq/GEcD3xoXr8EXdzISeWINvq04u+MDO47UY3bVxoAeerLORljJjEiu76zzcrLT+2oSRYyYv",
+	"NNaTR/MhmYZq3frk0xMuV9psOChmotnrwatOcoOFZRvFSl282Wra30xsNXqOfXbNuUp83KrZyuPtvatp",
+	"oNkt5l6FwnqwuaY7X6Orcx3eaQQvo8vrEqvvYEaFrosct8UL0TuHmbmS9R4ZKsCOF+LMlPoNI/HxuY+y",
+	"Oa/aXYF0uEauXPgrt2kbVeErrVpE2v0atTdQp98yr5Hd7IOCTdO5ovxujgt30jdnuaut7nOY+UaoBddW",
+	"UoQ958lESIiZSVQBqQucC+MMRi5TpiScSYTUFYr5C0dhXO08RYtDp2CZzfapYZlx94Mp47jshJuJi8sm",
+	"XHrWHQIzVIbv2gixEx8J5nQh5K9v99lZub39OHFr0v8woDvQwYGnQ2KnffY3uuVsG+6Cg21OhO8k8IW6",
+	"EXPtM+7ZkVjqztBhFZzDLHZxK2Hrq2hTt1eYgIbNz+RqXH5jcu7Bz/hC/IwqveKGAnyV6bP1yTWzvXRi",
+	"OgPbUaGLotpYVZj6WsRS8WOfHcOFct8w31mIRlPLZ6l6qli2hOiRGwu8UafzsdcNPCkGgu6bs0h21mCF",
+	"luaSXxs/OKK5PT/E7cb+gc9gysHylFvONpxlUKuSTa9ceGisrTSrkMozoq+k6rG45G3fmNzvyd8OnYw6",
+	"des37HA/uA1LLvrt2exmfsPVLq7r3t7h05epsD24CK9CaWX1XyeKpSJlU6rJkNWlVOzu+icg5139Dle+",
+	"auHztbvz852NVrr0hF/m8Pvg2v/Rrn3zNJpsil9/Vt++jfUo73adWBoNjJeTNpHGOsJmr2jur5rLqu4/",
+	"K/mrBTf9h9jznTLNyNNS4Bb3+TPGnrsCYSfUC8v4ViHMTrQqx/XrGYS0iuJW9LolCkgN8jKzouDabo2U",
+	"zntopw7OZPW6BGqg5PKfcRC1SEpd7ZvLr1zVV+lMNhsrsWaXdWcJTyBLfetKIVkOudKzmOzj0A1MmDNZ",
+	"dQBb6PllnHbF4XndJU2YhUZpwtIcvp2YVJbNJ2CzJBMgbVsYzfWdou5YnzWI1nII1xMDvkHWPUfRXNuw",
+	"duueCHDKQ5z04Tb+Iaz2rYbVHPN5oduhBhYSoKP9yOVIR90mle8j0WkYbX3yFcjdN/0HobNdCEHskyiO",
+	"6U0PcSVkQ8lM3tVrEkVso9fkUiDiZhLyvsIQV4mpBn4eMgC+4gyAhbO8R4Psan/Av3qy3c/5oIZruTk4",
+	"7npezo8481ft5IQWaCt9nGXEPLg4d+vifHCEFBiKPv4BDs4/Sijpov+DGjqH4oMaMq2mlSeQClPQO+k0",
+	"JEqnVAc41cJaoFdN0V2/1Vwa18k7ZkYxHl4VAqmbr5SUBYciRfLMvysOLnAKlzFHHeriM8mZq/BlSof4",
+	"ZlXcxkVmQluAKZ91X9P/qIZf6h193fpyLddi9y4X7lLZeELoWFRHhkfvWgY+eBkPXsa36mUcl9LVffs+",
+	"REouexxXiOVVLgU+uvXJvQt3lUNB3FclxFBHAGLA0Gb3uXsbHTU5cL2MhZ1vY+wCPOhlpK4rwNww19yz",
+	"1cu4kZy8LydjtcBqJBGtQs2D+/EVux8fiDzvyUK62jh3L8Rudzh8he46Pocf6nh86V3IJg63ndQWw5Xg",
+	"fVBCtrEwGpK+3ePX7ZM0moWudEs87h58kbv1RfKKhuqaZvfNH+CR/F1c+CJU3wy47r9JraQY931X6qSA",
+	"PjtROShJb+1CBXBGb2GbgeshDGl1YRPuUtpeQx779+mn3sc4k269JOMi9/0rhPa9L6i9Up8dpDSJ8cvz",
+	"TANPZ03YznwDCuMfp7ToFs/lIE3fhM5iX6TnMtfO+J7vRUIL4HZzwBEr21C65VQfcokf3JGvQhIfpCnj",
+	"rOouuL4kXplF7B/f+uS7mq/MIj6GXF2QdPQspTRJ31TzabvM7LMDX/bhmj25rmzcsgy4ca+QbXTeW8ww",
+	"xtVuKvSunWHstzSlDk248reXZXx9Hv53SUvG874ld3XmJAdeGTWSFF3FVIuJsTI72VsKHT1+bsgn9+Su",
+	"r6OiH7zxr9gbvwHvfH6f/K0BHbwJovEW/rypfnLvdLgT/fS5rHH/2om1rPH7ZXVWJbxJmDqn5zbM/6Cl",
+	"b6al79lI/5pK90jXVnLtkWH+9T43MbwbTaxJODQbRv/2DuXYfEPr396hXHBdTZ04WeQjYXzT0yiOSp1F",
+	"+9EWL8TWxQ5JFA/jpxU9+arO1jmQIF0YSVmtGxYkl7ZqEOmaxFInsIyiMJSmGhp5+PlcH4jlKX+dqGbD",
+	"E+4tIZID1NC1kgIVYA7By1P9BDNDxpGvOTePQs25aRado/Ru1pwvLlCVwrQD2ywvWdqly89ffpCy3H3L",
+	"6maD8TiUr7vm0vVELlOm5QS6+vwFem3M0egKtzzR0ULDbF1KBKtumu1v1E1jQoqlX767/P8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

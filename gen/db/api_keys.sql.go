@@ -53,6 +53,33 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Api
 	return i, err
 }
 
+const getAPIKey = `-- name: GetAPIKey :one
+SELECT id, team_id, name, role, prefix, secret_hash, created_by, created_at, last_used_at, revoked_at FROM api_keys WHERE team_id = $1 AND id = $2
+`
+
+type GetAPIKeyParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) GetAPIKey(ctx context.Context, arg GetAPIKeyParams) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, getAPIKey, arg.TeamID, arg.ID)
+	var i ApiKey
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.Name,
+		&i.Role,
+		&i.Prefix,
+		&i.SecretHash,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+	)
+	return i, err
+}
+
 const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
 SELECT id, team_id, name, role, prefix, secret_hash, created_by, created_at, last_used_at, revoked_at FROM api_keys WHERE prefix = $1
 `
@@ -118,6 +145,33 @@ func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]Api
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockAPIKey = `-- name: LockAPIKey :one
+SELECT id, team_id, name, role, prefix, secret_hash, created_by, created_at, last_used_at, revoked_at FROM api_keys WHERE team_id = $1 AND id = $2 FOR UPDATE
+`
+
+type LockAPIKeyParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) LockAPIKey(ctx context.Context, arg LockAPIKeyParams) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, lockAPIKey, arg.TeamID, arg.ID)
+	var i ApiKey
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.Name,
+		&i.Role,
+		&i.Prefix,
+		&i.SecretHash,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+	)
+	return i, err
 }
 
 const revokeAPIKey = `-- name: RevokeAPIKey :one

@@ -114,6 +114,23 @@ func (q *Queries) ListMembers(ctx context.Context, arg ListMembersParams) ([]Lis
 	return items, nil
 }
 
+const lockMember = `-- name: LockMember :one
+SELECT user_id FROM memberships WHERE team_id = $1 AND user_id = $2 FOR UPDATE
+`
+
+type LockMemberParams struct {
+	TeamID uuid.UUID
+	UserID uuid.UUID
+}
+
+// The membership row, locked for a conditional change.
+func (q *Queries) LockMember(ctx context.Context, arg LockMemberParams) (uuid.UUID, error) {
+	row := q.db.QueryRow(ctx, lockMember, arg.TeamID, arg.UserID)
+	var user_id uuid.UUID
+	err := row.Scan(&user_id)
+	return user_id, err
+}
+
 const lockTeamManagers = `-- name: LockTeamManagers :many
 SELECT user_id FROM memberships WHERE team_id = $1 AND role = 'manager' FOR UPDATE
 `

@@ -50,6 +50,19 @@ type File struct {
 	DeletedAt   *time.Time
 }
 
+type IdempotencyKey struct {
+	Principal       string
+	Key             string
+	Method          string
+	Path            string
+	Fingerprint     []byte
+	Status          *int32
+	ResponseHeaders []byte
+	ResponseBody    []byte
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+}
+
 type Job struct {
 	ID         uuid.UUID
 	TeamID     uuid.UUID

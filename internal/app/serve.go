@@ -15,6 +15,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/config"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/httpapi"
+	"github.com/conveyorhq/conveyor/internal/idempotency"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
@@ -82,6 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Logger:         log,
 		Docs:           docs.FS,
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		Idempotency:    &idempotency.Service{Store: d.store},
 		Limiter:        ratelimit.New(d.redis, "conveyor:rl:"),
 		RateLimits:     cfg.RateLimits,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -38,6 +39,25 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
 	log.Info("worker running", "concurrency", cfg.WorkerConcurrency)
 	return g.Wait()
+}
+
+// sweepIdempotencyKeys deletes expired idempotency keys every ten minutes.
+func sweepIdempotencyKeys(ctx context.Context, s *store.Store, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep idempotency keys", "err", err)
+		} else if n > 0 {
+			log.Info("swept idempotency keys", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

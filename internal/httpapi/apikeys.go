@@ -20,8 +20,8 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 		return nil, err
 	}
 	o := apiKeyOut(k)
-	return api.CreateApiKey201JSONResponse{Id: o.Id, TeamId: o.TeamId, Name: o.Name, Role: api.ApiKeyWithSecretRole(o.Role),
-		Prefix: o.Prefix, CreatedAt: o.CreatedAt, Secret: secret}, nil
+	return api.CreateApiKey201JSONResponse{Body: api.ApiKeyWithSecret{Id: o.Id, TeamId: o.TeamId, Name: o.Name,
+		Role: api.ApiKeyWithSecretRole(o.Role), Prefix: o.Prefix, CreatedAt: o.CreatedAt, Secret: secret}}, nil
 }
 
 // ListApiKeys implements api.StrictServerInterface.
@@ -38,9 +38,22 @@ func (s *Server) ListApiKeys(ctx context.Context, req api.ListApiKeysRequestObje
 	return api.ListApiKeys200JSONResponse{Items: items, NextCursor: next}, nil
 }
 
+// GetApiKey implements api.StrictServerInterface.
+func (s *Server) GetApiKey(ctx context.Context, req api.GetApiKeyRequestObject) (api.GetApiKeyResponseObject, error) {
+	k, err := s.deps.Teams.APIKey(ctx, req.TeamId, req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	etag := k.ETag()
+	if domain.NoneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetApiKey304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetApiKey200JSONResponse{Body: apiKeyOut(k), Headers: api.GetApiKey200ResponseHeaders{ETag: &etag}}, nil
+}
+
 // RevokeApiKey implements api.StrictServerInterface.
 func (s *Server) RevokeApiKey(ctx context.Context, req api.RevokeApiKeyRequestObject) (api.RevokeApiKeyResponseObject, error) {
-	if err := s.deps.Teams.RevokeAPIKey(ctx, req.TeamId, req.KeyId); err != nil {
+	if err := s.deps.Teams.RevokeAPIKey(ctx, req.TeamId, req.KeyId, req.Params.IfMatch); err != nil {
 		return nil, err
 	}
 	return api.RevokeApiKey204Response{}, nil

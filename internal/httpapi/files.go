@@ -65,5 +65,9 @@ func (s *Server) GetFile(ctx context.Context, req api.GetFileRequestObject) (api
 	if err != nil {
 		return nil, err
 	}
-	return api.GetFile200JSONResponse(fileOut(f)), nil
+	etag := f.ETag()
+	if domain.NoneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetFile304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetFile200JSONResponse{Body: fileOut(f), Headers: api.GetFile200ResponseHeaders{ETag: &etag}}, nil
 }

@@ -49,7 +49,11 @@ func (s *Server) GetJob(ctx context.Context, req api.GetJobRequestObject) (api.G
 	if err != nil {
 		return nil, err
 	}
-	return api.GetJob200JSONResponse(jobOut(j)), nil
+	etag := j.ETag()
+	if domain.NoneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetJob304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetJob200JSONResponse{Body: jobOut(j), Headers: api.GetJob200ResponseHeaders{ETag: &etag}}, nil
 }
 
 // ListJobs implements api.StrictServerInterface.

@@ -35,21 +35,35 @@ func (s *Server) AddMember(ctx context.Context, req api.AddMemberRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	return api.AddMember201JSONResponse(memberOut(m)), nil
+	return api.AddMember201JSONResponse{Body: memberOut(m)}, nil
+}
+
+// GetMember implements api.StrictServerInterface.
+func (s *Server) GetMember(ctx context.Context, req api.GetMemberRequestObject) (api.GetMemberResponseObject, error) {
+	m, err := s.deps.Teams.Member(ctx, req.TeamId, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	etag := m.ETag()
+	if domain.NoneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetMember304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetMember200JSONResponse{Body: memberOut(m), Headers: api.GetMember200ResponseHeaders{ETag: &etag}}, nil
 }
 
 // UpdateMember implements api.StrictServerInterface.
 func (s *Server) UpdateMember(ctx context.Context, req api.UpdateMemberRequestObject) (api.UpdateMemberResponseObject, error) {
-	m, err := s.deps.Teams.UpdateMember(ctx, req.TeamId, req.UserId, domain.TeamRole(req.Body.Role))
+	m, err := s.deps.Teams.UpdateMember(ctx, req.TeamId, req.UserId, domain.TeamRole(req.Body.Role), req.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
-	return api.UpdateMember200JSONResponse(memberOut(m)), nil
+	etag := m.ETag()
+	return api.UpdateMember200JSONResponse{Body: memberOut(m), Headers: api.UpdateMember200ResponseHeaders{ETag: &etag}}, nil
 }
 
 // RemoveMember implements api.StrictServerInterface.
 func (s *Server) RemoveMember(ctx context.Context, req api.RemoveMemberRequestObject) (api.RemoveMemberResponseObject, error) {
-	if err := s.deps.Teams.RemoveMember(ctx, req.TeamId, req.UserId); err != nil {
+	if err := s.deps.Teams.RemoveMember(ctx, req.TeamId, req.UserId, req.Params.IfMatch); err != nil {
 		return nil, err
 	}
 	return api.RemoveMember204Response{}, nil

@@ -113,7 +113,7 @@ func (s *Server) enforceContract(next http.Handler) http.Handler {
 			s.problems.write(w, r, validationError(err))
 			return
 		}
-		next.ServeHTTP(w, r)
+		s.serveIdempotent(w, r, route.Operation, next)
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/conveyorhq/conveyor/gen/api"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/files"
+	"github.com/conveyorhq/conveyor/internal/idempotency"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
@@ -52,6 +53,7 @@ type Deps struct {
 	DevIssuer      http.Handler // mounted at /dev/oidc in dev mode; nil otherwise
 	Docs           fs.FS        // the docs site, served at /docs/
 	MaxUploadBytes int64
+	Idempotency    *idempotency.Service        // nil: Idempotency-Key is ignored
 	Limiter        Limiter                     // nil: no rate limits
 	RateLimits     map[string]*ratelimit.Limit // by class: read, write, upload
 }

@@ -41,5 +41,9 @@ func (s *Server) GetTeam(ctx context.Context, req api.GetTeamRequestObject) (api
 	if err != nil {
 		return nil, err
 	}
-	return api.GetTeam200JSONResponse(teamOut(t)), nil
+	etag := t.ETag()
+	if domain.NoneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetTeam304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetTeam200JSONResponse{Body: teamOut(t), Headers: api.GetTeam200ResponseHeaders{ETag: &etag}}, nil
 }

@@ -56,9 +56,29 @@ func (s *Store) APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageR
 	return domain.NewPage(mapSlice(rows, apiKeyFromRow), page.Limit, func(k domain.APIKey) uuid.UUID { return k.ID }), err
 }
 
-// RevokeAPIKey revokes a team's key (a no-op for a revoked one) and audits it.
-func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error {
+// APIKey returns a team's key, or a not-found error.
+func (s *Store) APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey, error) {
+	var row db.ApiKey
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetAPIKey(ctx, db.GetAPIKeyParams{TeamID: teamID, ID: id})
+		return err
+	})
+	return apiKeyFromRow(row), notFound(err, "API key")
+}
+
+// RevokeAPIKey revokes a team's key (a no-op for a revoked one) and audits
+// it. check, when not nil, sees the key as it is (locked) and may refuse.
+func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error {
 	return s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+		cur, err := q.LockAPIKey(ctx, db.LockAPIKeyParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return nil, notFound(mapErr(err), "API key")
+		}
+		if check != nil {
+			if err := check(apiKeyFromRow(cur)); err != nil {
+				return nil, err
+			}
+		}
 		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return nil, notFound(mapErr(err), "API key")

@@ -14,6 +14,19 @@ func memberFromRow(userID uuid.UUID, email, name, issuer, role string, created t
 	return domain.Member{UserID: userID, Email: email, Name: name, Role: domain.TeamRole(role), Pending: issuer == "", CreatedAt: created}
 }
 
+// Member returns a team's member (or pending invitation), or a not-found error.
+func (s *Store) Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error) {
+	var row db.GetMemberRow
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		row, err = q.GetMember(ctx, db.GetMemberParams{TeamID: teamID, UserID: userID})
+		return err
+	})
+	if err != nil {
+		return domain.Member{}, notFound(err, "Member")
+	}
+	return memberFromRow(row.UserID, row.Email, row.Name, row.Issuer, row.Role, row.CreatedAt), nil
+}
+
 // Members lists a team's members and pending invitations, by user id.
 func (s *Store) Members(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Member], error) {
 	var rows []db.ListMembersRow
@@ -67,6 +80,9 @@ func (s *Store) changeMembership(ctx context.Context, q *db.Queries, teamID uuid
 				}
 			}
 			uid = u.ID
+		}
+		if _, err := q.LockMember(ctx, db.LockMemberParams{TeamID: teamID, UserID: uid}); err != nil && mapErr(err) != errNotFound {
+			return err
 		}
 		var current *domain.Member
 		row, err := q.GetMember(ctx, db.GetMemberParams{TeamID: teamID, UserID: uid})

@@ -44,9 +44,15 @@ func (s *Service) APIKeys(ctx context.Context, teamID uuid.UUID, page domain.Pag
 	return s.Store.APIKeys(ctx, teamID, page)
 }
 
-// RevokeAPIKey revokes a team's key.
-func (s *Service) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error {
-	return s.Store.RevokeAPIKey(ctx, teamID, id)
+// APIKey returns a team's key.
+func (s *Service) APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey, error) {
+	return s.Store.APIKey(ctx, teamID, id)
+}
+
+// RevokeAPIKey revokes a team's key, if it is still at version ifMatch
+// (nil: any version).
+func (s *Service) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, ifMatch *string) error {
+	return s.Store.RevokeAPIKey(ctx, teamID, id, func(k domain.APIKey) error { return domain.CheckIfMatch(ifMatch, k.ETag()) })
 }
 
 // AuditEvents lists what happened in a team.

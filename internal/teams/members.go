@@ -52,27 +52,37 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, email string,
 	return s.Store.ChangeMembership(ctx, teamID, nil, strings.ToLower(addr.Address), keepsAManager(domain.MembershipDecision{Role: role}))
 }
 
-// UpdateMember changes a member's role; a team keeps at least one manager.
-func (s *Service) UpdateMember(ctx context.Context, teamID, userID uuid.UUID, role domain.TeamRole) (domain.Member, error) {
+// Member returns a team's member.
+func (s *Service) Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error) {
+	return s.Store.Member(ctx, teamID, userID)
+}
+
+// existing decides a change to an existing member at version ifMatch (nil:
+// any): not found, precondition failed, or the last-manager rule.
+func existing(next domain.MembershipDecision, ifMatch *string) func(current *domain.Member, managers int) (domain.MembershipDecision, error) {
+	return func(current *domain.Member, managers int) (domain.MembershipDecision, error) {
+		if current == nil {
+			return next, domain.Errorf(domain.CodeNotFound, "Member not found.")
+		}
+		if err := domain.CheckIfMatch(ifMatch, current.ETag()); err != nil {
+			return next, err
+		}
+		return keepsAManager(next)(current, managers)
+	}
+}
+
+// UpdateMember changes a member's role, if the membership is still at
+// version ifMatch (nil: any); a team keeps at least one manager.
+func (s *Service) UpdateMember(ctx context.Context, teamID, userID uuid.UUID, role domain.TeamRole, ifMatch *string) (domain.Member, error) {
 	if err := checkRole(role); err != nil {
 		return domain.Member{}, err
 	}
-	return s.Store.ChangeMembership(ctx, teamID, &userID, "", func(current *domain.Member, managers int) (domain.MembershipDecision, error) {
-		if current == nil {
-			return domain.MembershipDecision{}, domain.Errorf(domain.CodeNotFound, "Member not found.")
-		}
-		return keepsAManager(domain.MembershipDecision{Role: role})(current, managers)
-	})
+	return s.Store.ChangeMembership(ctx, teamID, &userID, "", existing(domain.MembershipDecision{Role: role}, ifMatch))
 }
 
-// RemoveMember removes a member (or withdraws an invitation); a team keeps
-// at least one manager.
-func (s *Service) RemoveMember(ctx context.Context, teamID, userID uuid.UUID) error {
-	_, err := s.Store.ChangeMembership(ctx, teamID, &userID, "", func(current *domain.Member, managers int) (domain.MembershipDecision, error) {
-		if current == nil {
-			return domain.MembershipDecision{}, domain.Errorf(domain.CodeNotFound, "Member not found.")
-		}
-		return keepsAManager(domain.MembershipDecision{Remove: true})(current, managers)
-	})
+// RemoveMember removes a member (or withdraws an invitation), if still at
+// version ifMatch (nil: any); a team keeps at least one manager.
+func (s *Service) RemoveMember(ctx context.Context, teamID, userID uuid.UUID, ifMatch *string) error {
+	_, err := s.Store.ChangeMembership(ctx, teamID, &userID, "", existing(domain.MembershipDecision{Remove: true}, ifMatch))
 	return err
 }

@@ -23,7 +23,9 @@ type Store interface {
 		decide func(current *domain.Member, managers int) (domain.MembershipDecision, error)) (domain.Member, error)
 	CreateAPIKey(ctx context.Context, k domain.APIKey, hash []byte) (domain.APIKey, error)
 	APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.APIKey], error)
-	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID) error
+	APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey, error)
+	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error
+	Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error)
 	AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 }
 

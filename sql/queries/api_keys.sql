@@ -22,3 +22,9 @@ RETURNING *;
 -- Records use at most once a minute, so a busy key does not write per request.
 UPDATE api_keys SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+
+-- name: GetAPIKey :one
+SELECT * FROM api_keys WHERE team_id = $1 AND id = $2;
+
+-- name: LockAPIKey :one
+SELECT * FROM api_keys WHERE team_id = $1 AND id = $2 FOR UPDATE;

@@ -20,3 +20,7 @@ UPDATE memberships SET role = $3 WHERE team_id = $1 AND user_id = $2;
 
 -- name: DeleteMembership :execrows
 DELETE FROM memberships WHERE team_id = $1 AND user_id = $2;
+
+-- name: LockMember :one
+-- The membership row, locked for a conditional change.
+SELECT user_id FROM memberships WHERE team_id = $1 AND user_id = $2 FOR UPDATE;

@@ -113,7 +113,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get a member
+         * @description A member of the team, or a pending invitation, with an ETag for conditional changes.
+         */
+        get: operations["getMember"];
         put?: never;
         post?: never;
         /**
@@ -172,7 +176,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Get an API key
+         * @description A key's metadata (never its secret), with an ETag for conditional revocation.
+         */
+        get: operations["getApiKey"];
         put?: never;
         post?: never;
         /**
@@ -589,6 +597,23 @@ export interface components {
         };
     };
     responses: {
+        /** @description The representation has not changed since the ETag in If-None-Match. */
+        NotModified: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /** @description The resource changed since the version in If-Match. */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is malformed or does not match the API description. */
         BadRequest: {
             headers: {
@@ -698,6 +723,18 @@ export interface components {
         };
     };
     parameters: {
+        /**
+         * @description Makes a creating request safe to retry. The first response for a key
+         *     is kept for 24 hours per caller: a retry with the same key and the
+         *     same request gets it again (with `Idempotent-Replayed: true`); the
+         *     same key with a different request is a `422`; a retry while the first
+         *     is still in progress is a `409`.
+         */
+        IdempotencyKey: string;
+        /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+        IfNoneMatch: string;
+        /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
+        IfMatch: string;
         /** @description The team's id. */
         TeamID: string;
         /** @description The file's id. */
@@ -715,6 +752,10 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description The version of the representation, for If-None-Match and If-Match. */
+        ETag: string;
+        /** @description `true` when this is the kept response of an earlier request with the same Idempotency-Key. */
+        "Idempotent-Replayed": "true";
         /** @description The URL of the created resource. */
         Location: string;
         /** @description Seconds to wait before trying again. */
@@ -781,7 +822,16 @@ export interface operations {
     createTeam: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -794,6 +844,7 @@ export interface operations {
             /** @description The team was created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -804,6 +855,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
@@ -815,7 +867,10 @@ export interface operations {
     getTeam: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -827,12 +882,14 @@ export interface operations {
             /** @description The team. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Team"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -878,7 +935,16 @@ export interface operations {
     addMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -894,6 +960,7 @@ export interface operations {
             /** @description The member (or pending invitation). */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -907,6 +974,43 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The member's user id (a pending invitation's too). */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -915,7 +1019,10 @@ export interface operations {
     removeMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -938,6 +1045,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -946,7 +1054,10 @@ export interface operations {
     updateMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -964,6 +1075,7 @@ export interface operations {
             /** @description The member with the new role. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -975,6 +1087,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -1020,7 +1133,16 @@ export interface operations {
     createApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1036,6 +1158,7 @@ export interface operations {
             /** @description The key, with its secret (shown only here). */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1046,8 +1169,47 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The API key's id. */
+                key_id: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1056,7 +1218,10 @@ export interface operations {
     revokeApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1078,6 +1243,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1155,7 +1321,16 @@ export interface operations {
     uploadFile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1171,6 +1346,7 @@ export interface operations {
             /** @description The file was stored. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -1182,8 +1358,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1192,7 +1370,10 @@ export interface operations {
     getFile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1206,12 +1387,14 @@ export interface operations {
             /** @description The file's metadata. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["File"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1281,7 +1464,16 @@ export interface operations {
     createJob: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1297,6 +1489,7 @@ export interface operations {
             /** @description The job was accepted and queued. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     Location: components["headers"]["Location"];
                     [name: string]: unknown;
                 };
@@ -1308,6 +1501,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
@@ -1319,7 +1513,10 @@ export interface operations {
     getJob: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
@@ -1333,12 +1530,14 @@ export interface operations {
             /** @description The job, with its result once it has succeeded. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Job"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];

@@ -1,0 +1,182 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/idempotency"
+)
+
+// maxKeptBody bounds a response kept for replay; creating responses are
+// small JSON documents.
+const maxKeptBody = 256 << 10
+
+// keptHeaders are the response headers a replay repeats.
+var keptHeaders = []string{"Content-Type", "Location", "ETag"}
+
+// takesIdempotencyKey reports whether op declares the Idempotency-Key header.
+func takesIdempotencyKey(op *openapi3.Operation) bool {
+	for _, p := range op.Parameters {
+		if p.Value != nil && p.Value.In == "header" && strings.EqualFold(p.Value.Name, "Idempotency-Key") {
+			return true
+		}
+	}
+	return false
+}
+
+// serveIdempotent runs next under the request's Idempotency-Key, if it has
+// one and the operation takes it: the first request runs and its response
+// is kept; a retry gets the kept response (Idempotent-Replayed: true), a
+// conflict while the first runs, or unprocessable for a different request.
+func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *openapi3.Operation, next http.Handler) {
+	key := r.Header.Get("Idempotency-Key")
+	p := domain.PrincipalFrom(r.Context())
+	if key == "" || p == nil || s.deps.Idempotency == nil || !takesIdempotencyKey(op) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	rec, err := s.deps.Idempotency.Begin(ctx, p.Key(), key, r.Method, r.URL.Path)
+	if err != nil {
+		s.problems.write(w, r, err)
+		return
+	}
+	fp := newFingerprint(r)
+	if rec != nil {
+		sum := fp.finish(r, s.bodyLimit())
+		kept, err := s.deps.Idempotency.Replay(rec, r.Method, r.URL.Path, sum)
+		if err != nil {
+			s.problems.write(w, r, err)
+			return
+		}
+		for k, v := range kept.Headers {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(kept.Status)
+		_, _ = w.Write(kept.Body)
+		return
+	}
+	rw := &keepingWriter{ResponseWriter: w}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// A panic: free the key so a retry runs again, then let the
+		// recoverer answer.
+		_ = s.deps.Idempotency.Finish(context.WithoutCancel(ctx), p.Key(), key, nil, idempotency.Response{Status: 500})
+	}()
+	next.ServeHTTP(rw, r)
+	finished = true
+	sum := fp.finish(r, s.bodyLimit())
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	kept := idempotency.Response{Status: status, Headers: map[string]string{}, Body: rw.body.Bytes()}
+	if rw.overflow {
+		kept.Status = 500 // too large to keep: release the key rather than replay a truncated body
+	}
+	for _, h := range keptHeaders {
+		if v := w.Header().Get(h); v != "" {
+			kept.Headers[h] = v
+		}
+	}
+	if err := s.deps.Idempotency.Finish(context.WithoutCancel(ctx), p.Key(), key, sum, kept); err != nil {
+		s.deps.Logger.Error("idempotency: keep the response", "err", err, "request_id", requestIDFrom(ctx))
+	}
+}
+
+func (s *Server) bodyLimit() int64 { return s.deps.MaxUploadBytes + maxJSONBody }
+
+// keepingWriter passes a response through and keeps a copy of it.
+type keepingWriter struct {
+	http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	overflow bool
+}
+
+func (k *keepingWriter) WriteHeader(code int) {
+	if k.status == 0 {
+		k.status = code
+	}
+	k.ResponseWriter.WriteHeader(code)
+}
+
+func (k *keepingWriter) Write(b []byte) (int, error) {
+	if k.status == 0 {
+		k.status = http.StatusOK
+	}
+	if k.body.Len()+len(b) > maxKeptBody {
+		k.overflow = true
+	} else {
+		k.body.Write(b)
+	}
+	return k.ResponseWriter.Write(b)
+}
+
+// fingerprint hashes a request's body as the handler reads it. Multipart
+// bodies are hashed part by part (name, filename, content), so a retry
+// that chose another boundary is still the same request.
+type fingerprint struct {
+	pw  *io.PipeWriter
+	sum chan []byte
+}
+
+type teeBody struct {
+	io.Reader
+	io.Closer
+}
+
+func newFingerprint(r *http.Request) *fingerprint {
+	pr, pw := io.Pipe()
+	f := &fingerprint{pw: pw, sum: make(chan []byte, 1)}
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	go func() {
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\x00", mt)
+		if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
+			mr := multipart.NewReader(pr, params["boundary"])
+			for {
+				part, err := mr.NextPart()
+				if err != nil {
+					if err != io.EOF {
+						h.Write([]byte("\x00malformed"))
+					}
+					break
+				}
+				fmt.Fprintf(h, "part\x00%s\x00%s\x00", part.FormName(), part.FileName())
+				_, _ = io.Copy(h, part)
+			}
+		} else {
+			_, _ = io.Copy(h, pr)
+		}
+		_, _ = io.Copy(io.Discard, pr)
+		f.sum <- h.Sum(nil)
+	}()
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	r.Body = teeBody{Reader: io.TeeReader(r.Body, pw), Closer: r.Body}
+	return f
+}
+
+// finish reads what the handler left of the body (at most limit bytes)
+// and returns the fingerprint.
+func (f *fingerprint) finish(r *http.Request, limit int64) []byte {
+	_, _ = io.CopyN(io.Discard, r.Body, limit)
+	_ = f.pw.Close()
+	return <-f.sum
+}
