@@ -145,7 +145,7 @@ func (c *Client) Me(ctx context.Context) (*Me, error) {
 
 // CreateTeam creates a team (platform admins only).
 func (c *Client) CreateTeam(ctx context.Context, name string) (*Team, error) {
-	r, err := c.CreateTeamWithResponse(ctx, CreateTeamJSONRequestBody{Name: name})
+	r, err := c.CreateTeamWithResponse(ctx, &CreateTeamParams{IdempotencyKey: newIdempotencyKey()}, CreateTeamJSONRequestBody{Name: name})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (c *Client) CreateTeam(ctx context.Context, name string) (*Team, error) {
 
 // Team returns a team.
 func (c *Client) Team(ctx context.Context, teamID uuid.UUID) (*Team, error) {
-	r, err := c.GetTeamWithResponse(ctx, teamID)
+	r, err := c.GetTeamWithResponse(ctx, teamID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (c *Client) Team(ctx context.Context, teamID uuid.UUID) (*Team, error) {
 
 // File returns a file's metadata.
 func (c *Client) File(ctx context.Context, teamID, fileID uuid.UUID) (*File, error) {
-	r, err := c.GetFileWithResponse(ctx, teamID, fileID)
+	r, err := c.GetFileWithResponse(ctx, teamID, fileID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, 
 		}
 		pw.CloseWithError(err)
 	}()
-	r, err := c.UploadFileWithBodyWithResponse(ctx, teamID, mw.FormDataContentType(), pr)
+	r, err := c.UploadFileWithBodyWithResponse(ctx, teamID, &UploadFileParams{IdempotencyKey: newIdempotencyKey()}, mw.FormDataContentType(), pr)
 	_ = pr.Close()
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, 
 
 // CreateJob queues a job.
 func (c *Client) CreateJob(ctx context.Context, teamID uuid.UUID, job JobCreate) (*Job, error) {
-	r, err := c.CreateJobWithResponse(ctx, teamID, job)
+	r, err := c.CreateJobWithResponse(ctx, teamID, &CreateJobParams{IdempotencyKey: newIdempotencyKey()}, job)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (c *Client) CreateJob(ctx context.Context, teamID uuid.UUID, job JobCreate)
 
 // Job returns a job.
 func (c *Client) Job(ctx context.Context, teamID, jobID uuid.UUID) (*Job, error) {
-	r, err := c.GetJobWithResponse(ctx, teamID, jobID)
+	r, err := c.GetJobWithResponse(ctx, teamID, jobID, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -248,4 +248,11 @@ func (c *Client) WaitForJob(ctx context.Context, teamID, jobID uuid.UUID, interv
 		case <-t.C:
 		}
 	}
+}
+
+// newIdempotencyKey returns a fresh Idempotency-Key for a creating call, so
+// that retrying the same call cannot create twice.
+func newIdempotencyKey() *IdempotencyKey {
+	k := IdempotencyKey(uuid.NewString())
+	return &k
 }

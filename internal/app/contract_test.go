@@ -169,7 +169,7 @@ func TestConditionalRequests(t *testing.T) {
 		t.Fatalf("If-None-Match stale: %d", r.StatusCode)
 	}
 
-	m, err := admin.AddMemberWithResponse(ctx, team.Id, conveyor.AddMemberJSONRequestBody{Email: "etag-member@example.test", Role: conveyor.TeamRoleViewer})
+	m, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: "etag-member@example.test", Role: conveyor.TeamRoleViewer})
 	if err != nil || m.JSON201 == nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestConditionalRequests(t *testing.T) {
 		t.Fatalf("DELETE with the current ETag: %d", r.StatusCode)
 	}
 
-	k, err := admin.CreateApiKeyWithResponse(ctx, team.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "versioned", Role: conveyor.ApiKeyCreateRoleViewer})
+	k, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "versioned", Role: conveyor.ApiKeyCreateRoleViewer})
 	if err != nil || k.JSON201 == nil {
 		t.Fatal(err)
 	}
@@ -203,5 +203,79 @@ func TestConditionalRequests(t *testing.T) {
 	}
 	if r, _ := rc.send("DELETE", keyPath, "", nil, map[string]string{"If-Match": kv}); r.StatusCode != 204 {
 		t.Fatalf("revoke with the current ETag: %d", r.StatusCode)
+	}
+}
+
+// TestCursors: pages chain through next_cursor in a stable order; an
+// altered cursor, or one moved to another team's list or another kind of
+// list, is a 400.
+func TestCursors(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "cursor-admin", true))
+	rc := rawClient{t: t, base: e.URL, token: e.Token(t, "cursor-admin", true), c: e.Client(t)}
+	team, err := admin.CreateTeam(ctx, "Pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := admin.CreateTeam(ctx, "Other pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 5 {
+		f, err := admin.UploadFile(ctx, team.Id, fmt.Sprintf("p%d.txt", i), strings.NewReader(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{f.Id.String()}, want...) // newest first
+	}
+	var got []string
+	var cursors []string
+	path := "/teams/" + team.Id.String() + "/files?limit=2"
+	next := ""
+	for page := 0; ; page++ {
+		p := path
+		if next != "" {
+			p += "&cursor=" + next
+		}
+		r, b := rc.send("GET", p, "", nil, nil)
+		if r.StatusCode != 200 {
+			t.Fatalf("page %d: %d %s", page, r.StatusCode, b)
+		}
+		var l struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			Next *string `json:"next_cursor"`
+		}
+		_ = json.Unmarshal(b, &l)
+		for _, it := range l.Items {
+			got = append(got, it.ID)
+		}
+		if l.Next == nil {
+			break
+		}
+		next = *l.Next
+		cursors = append(cursors, next)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || len(cursors) != 2 {
+		t.Fatalf("pages gave %v (%d cursors), want %v", got, len(cursors), want)
+	}
+	c := cursors[0]
+	flipped := []byte(c)
+	flipped[5] ^= 1
+	if flipped[5] == '-' || flipped[5] == '_' {
+		flipped[5] = 'A'
+	}
+	for name, p := range map[string]string{
+		"altered":            path + "&cursor=" + string(flipped),
+		"truncated":          path + "&cursor=" + c[:len(c)-2],
+		"other team's list":  "/teams/" + other.Id.String() + "/files?cursor=" + c,
+		"other kind of list": "/teams/" + team.Id.String() + "/jobs?cursor=" + c,
+	} {
+		if r, b := rc.send("GET", p, "", nil, nil); r.StatusCode != 400 || !strings.Contains(string(b), `"pointer":"cursor"`) {
+			t.Errorf("%s cursor: %d %s", name, r.StatusCode, b)
+		}
 	}
 }

@@ -454,7 +454,7 @@ func TestDevIssuerRefusedOutsideDevMode(t *testing.T) {
 		"CONVEYOR_HTTP_ADDR": "127.0.0.1:0", "CONVEYOR_DEV": "false",
 		"CONVEYOR_OIDC_ISSUER":  e.URL + "/dev/oidc",
 		"CONVEYOR_DATABASE_URL": e.Getenv("CONVEYOR_DATABASE_URL"), "CONVEYOR_REDIS_ADDR": e.Getenv("CONVEYOR_REDIS_ADDR"),
-		"CONVEYOR_S3_BUCKET": "conveyor",
+		"CONVEYOR_S3_BUCKET": "conveyor", "CONVEYOR_CURSOR_SECRET": strings.Repeat("k", 32),
 	}
 	err := app.Run(context.Background(), []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "dev issuer") {

@@ -27,7 +27,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := admin.CreateApiKeyWithResponse(ctx, team.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "nightly-sync", Role: conveyor.ApiKeyCreateRoleMember})
+	created, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "nightly-sync", Role: conveyor.ApiKeyCreateRoleMember})
 	if err != nil || created.JSON201 == nil {
 		t.Fatalf("create key: %v %s", err, created.Body)
 	}
@@ -35,7 +35,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	if !strings.HasPrefix(key.Secret, "cvk_") || len(key.Secret) != 47 || !strings.HasPrefix(key.Secret, key.Prefix) {
 		t.Fatalf("secret %q prefix %q", key.Secret, key.Prefix)
 	}
-	viewerKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "dashboard", Role: conveyor.ApiKeyCreateRoleViewer})
+	viewerKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "dashboard", Role: conveyor.ApiKeyCreateRoleViewer})
 	if err != nil || viewerKey.JSON201 == nil {
 		t.Fatalf("create viewer key: %v", err)
 	}
@@ -77,12 +77,12 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	_, err = viewer.UploadFile(ctx, team.Id, "x.txt", strings.NewReader("x"))
 	wantProblem(t, err, http.StatusForbidden)
 
-	if r, err := admin.RevokeApiKeyWithResponse(ctx, team.Id, key.Id); err != nil || r.StatusCode() != http.StatusNoContent {
+	if r, err := admin.RevokeApiKeyWithResponse(ctx, team.Id, key.Id, nil); err != nil || r.StatusCode() != http.StatusNoContent {
 		t.Fatalf("revoke: %v", err)
 	}
 	_, err = keyClient(t, e, conveyor.WithAPIKey(key.Secret)).Me(ctx)
 	wantProblem(t, err, http.StatusUnauthorized)
-	if r, err := admin.RevokeApiKeyWithResponse(ctx, team.Id, key.Id); err != nil || r.StatusCode() != http.StatusNoContent {
+	if r, err := admin.RevokeApiKeyWithResponse(ctx, team.Id, key.Id, nil); err != nil || r.StatusCode() != http.StatusNoContent {
 		t.Fatal("revoking twice is a no-op")
 	}
 
@@ -142,7 +142,7 @@ func TestMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// grace has never called the API: she is invited.
-	inv, err := admin.AddMemberWithResponse(ctx, team.Id, conveyor.AddMemberJSONRequestBody{Email: openapi_types.Email("Grace@Example.Test"), Role: conveyor.TeamRoleViewer})
+	inv, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: openapi_types.Email("Grace@Example.Test"), Role: conveyor.TeamRoleViewer})
 	if err != nil || inv.JSON201 == nil || inv.JSON201.Status != conveyor.MemberStatusInvited {
 		t.Fatalf("invite: %v %s", err, inv.Body)
 	}
@@ -157,7 +157,7 @@ func TestMembers(t *testing.T) {
 	_, err = grace.UploadFile(ctx, team.Id, "g.txt", strings.NewReader("g"))
 	wantProblem(t, err, http.StatusForbidden)
 
-	up, err := admin.UpdateMemberWithResponse(ctx, team.Id, me.User.Id, conveyor.UpdateMemberJSONRequestBody{Role: conveyor.TeamRoleMember})
+	up, err := admin.UpdateMemberWithResponse(ctx, team.Id, me.User.Id, nil, conveyor.UpdateMemberJSONRequestBody{Role: conveyor.TeamRoleMember})
 	if err != nil || up.JSON200 == nil || up.JSON200.Status != conveyor.MemberStatusActive || up.JSON200.Role != conveyor.TeamRoleMember {
 		t.Fatalf("promote: %v %s", err, up.Body)
 	}
@@ -167,11 +167,11 @@ func TestMembers(t *testing.T) {
 
 	// The creator is the only manager: demoting or removing them is refused.
 	adminMe, _ := admin.Me(ctx)
-	r, _ := admin.UpdateMemberWithResponse(ctx, team.Id, adminMe.User.Id, conveyor.UpdateMemberJSONRequestBody{Role: conveyor.TeamRoleMember})
+	r, _ := admin.UpdateMemberWithResponse(ctx, team.Id, adminMe.User.Id, nil, conveyor.UpdateMemberJSONRequestBody{Role: conveyor.TeamRoleMember})
 	if r.StatusCode() != http.StatusConflict {
 		t.Fatalf("demoting the last manager = %d", r.StatusCode())
 	}
-	rm, _ := admin.RemoveMemberWithResponse(ctx, team.Id, adminMe.User.Id)
+	rm, _ := admin.RemoveMemberWithResponse(ctx, team.Id, adminMe.User.Id, nil)
 	if rm.StatusCode() != http.StatusConflict {
 		t.Fatalf("removing the last manager = %d", rm.StatusCode())
 	}
@@ -179,12 +179,12 @@ func TestMembers(t *testing.T) {
 	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 2 {
 		t.Fatalf("members: %v %s", err, list.Body)
 	}
-	if rm, err := admin.RemoveMemberWithResponse(ctx, team.Id, me.User.Id); err != nil || rm.StatusCode() != http.StatusNoContent {
+	if rm, err := admin.RemoveMemberWithResponse(ctx, team.Id, me.User.Id, nil); err != nil || rm.StatusCode() != http.StatusNoContent {
 		t.Fatalf("remove: %v", err)
 	}
 	_, err = grace.Team(ctx, team.Id)
 	wantProblem(t, err, http.StatusNotFound)
-	if rm, _ := admin.RemoveMemberWithResponse(ctx, team.Id, me.User.Id); rm.StatusCode() != http.StatusNotFound {
+	if rm, _ := admin.RemoveMemberWithResponse(ctx, team.Id, me.User.Id, nil); rm.StatusCode() != http.StatusNotFound {
 		t.Fatalf("removing a non-member = %d", rm.StatusCode())
 	}
 

@@ -156,22 +156,22 @@ func TestTenantIsolationFromSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey, err := admin.CreateApiKeyWithResponse(ctx, elsewhere.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "other", Role: conveyor.ApiKeyCreateRoleMember})
+	otherKey, err := admin.CreateApiKeyWithResponse(ctx, elsewhere.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "other", Role: conveyor.ApiKeyCreateRoleMember})
 	if err != nil || otherKey.JSON201 == nil {
 		t.Fatal(err)
 	}
-	viewerKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "viewer", Role: conveyor.ApiKeyCreateRoleViewer})
+	viewerKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "viewer", Role: conveyor.ApiKeyCreateRoleViewer})
 	if err != nil || viewerKey.JSON201 == nil {
 		t.Fatal(err)
 	}
-	memberKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, conveyor.CreateApiKeyJSONRequestBody{Name: "member", Role: conveyor.ApiKeyCreateRoleMember})
+	memberKey, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "member", Role: conveyor.ApiKeyCreateRoleMember})
 	if err != nil || memberKey.JSON201 == nil {
 		t.Fatal(err)
 	}
 	viewerTok := e.Token(t, "iso-viewer", false)
 	memberTok := e.Token(t, "iso-member", false)
 	for email, role := range map[string]conveyor.TeamRole{"iso-viewer@example.test": conveyor.TeamRoleViewer, "iso-member@example.test": conveyor.TeamRoleMember} {
-		if r, err := admin.AddMemberWithResponse(ctx, team.Id, conveyor.AddMemberJSONRequestBody{Email: openapi_types.Email(email), Role: role}); err != nil || r.JSON201 == nil {
+		if r, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: openapi_types.Email(email), Role: role}); err != nil || r.JSON201 == nil {
 			t.Fatalf("add %s: %v", email, err)
 		}
 	}

@@ -62,6 +62,10 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 			issuer = devIssuer.Issuer()
 		}
 	}
+	ckey, err := cursorKey(cfg)
+	if err != nil {
+		return err
+	}
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
 	deps := httpapi.Deps{
@@ -83,6 +87,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Logger:         log,
 		Docs:           docs.FS,
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		CursorKey:      ckey,
 		Idempotency:    &idempotency.Service{Store: d.store},
 		Limiter:        ratelimit.New(d.redis, "conveyor:rl:"),
 		RateLimits:     cfg.RateLimits,

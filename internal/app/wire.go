@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -86,4 +90,46 @@ func parseConfig(getenv func(string) string, need config.Service) (*config.Confi
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// cursorKey is the key that signs pagination cursors: the configured
+// secret, or in dev mode a random one kept under the run folder (so every
+// local API process agrees).
+func cursorKey(cfg *config.Config) ([]byte, error) {
+	if cfg.CursorSecret != "" {
+		return []byte(cfg.CursorSecret), nil
+	}
+	if !cfg.Dev {
+		return nil, errors.New("CONVEYOR_CURSOR_SECRET is required outside dev mode")
+	}
+	path := filepath.Join(cfg.RunDir, "cursor-secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(b[:]))
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(cfg.RunDir, "cursor-secret-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	// Link, not rename: when two processes race, the first key wins and
+	// both use it.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }

@@ -49,8 +49,9 @@ type Config struct {
 	OIDCAdminRole  string // CONVEYOR_OIDC_ADMIN_ROLE
 	OIDCRolesClaim string // CONVEYOR_OIDC_ROLES_CLAIM
 
-	MaxUploadBytes    int64 // CONVEYOR_MAX_UPLOAD_BYTES
-	WorkerConcurrency int   // CONVEYOR_WORKER_CONCURRENCY
+	CursorSecret      string // CONVEYOR_CURSOR_SECRET
+	MaxUploadBytes    int64  // CONVEYOR_MAX_UPLOAD_BYTES
+	WorkerConcurrency int    // CONVEYOR_WORKER_CONCURRENCY
 
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
@@ -93,6 +94,7 @@ var Vars = []Var{
 	{"CONVEYOR_OIDC_AUDIENCE", "api://conveyor", "The audience (aud) access tokens must carry: the API's application ID URI or client id."},
 	{"CONVEYOR_OIDC_ADMIN_ROLE", "Conveyor.Admin", "The value in the roles claim that makes a caller a platform admin."},
 	{"CONVEYOR_OIDC_ROLES_CLAIM", "roles", "The claim holding app roles."},
+	{"CONVEYOR_CURSOR_SECRET", "a random one kept under the run folder in dev mode", "Key that signs pagination cursors (at least 32 characters; the same on every API process). Required outside dev mode."},
 	{"CONVEYOR_MAX_UPLOAD_BYTES", "5368709120", "The largest upload streamed through the API."},
 	{"CONVEYOR_WORKER_CONCURRENCY", "10", "Jobs a worker runs at once."},
 	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
@@ -136,6 +138,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 		OIDCAdminRole:  p.str("CONVEYOR_OIDC_ADMIN_ROLE", "Conveyor.Admin"),
 		OIDCRolesClaim: p.str("CONVEYOR_OIDC_ROLES_CLAIM", "roles"),
 
+		CursorSecret:      p.str("CONVEYOR_CURSOR_SECRET", ""),
 		MaxUploadBytes:    p.integer("CONVEYOR_MAX_UPLOAD_BYTES", 5<<30),
 		WorkerConcurrency: int(p.integer("CONVEYOR_WORKER_CONCURRENCY", 10)),
 	}
@@ -180,6 +183,9 @@ func (c *Config) Validate(need Service) error {
 	}
 	if need&NeedIdentity != 0 && !c.Dev && c.OIDCIssuer == "" {
 		errs = append(errs, errors.New("CONVEYOR_OIDC_ISSUER is required outside dev mode"))
+	}
+	if need&NeedIdentity != 0 && !c.Dev && len(c.CursorSecret) < 32 {
+		errs = append(errs, errors.New("CONVEYOR_CURSOR_SECRET of at least 32 characters is required outside dev mode"))
 	}
 	if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
 		errs = append(errs, errors.New("CONVEYOR_S3_ACCESS_KEY_ID and CONVEYOR_S3_SECRET_ACCESS_KEY go together"))

@@ -26,7 +26,8 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 
 // ListApiKeys implements api.StrictServerInterface.
 func (s *Server) ListApiKeys(ctx context.Context, req api.ListApiKeysRequestObject) (api.ListApiKeysResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListApiKeys:" + req.TeamId.String()
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +35,7 @@ func (s *Server) ListApiKeys(ctx context.Context, req api.ListApiKeysRequestObje
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, apiKeyOut)
+	items, next := pageOut(s, scope, page, apiKeyOut)
 	return api.ListApiKeys200JSONResponse{Items: items, NextCursor: next}, nil
 }
 
@@ -72,7 +73,8 @@ func auditOut(e domain.AuditEvent) api.AuditEvent {
 
 // ListAuditEvents implements api.StrictServerInterface.
 func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsRequestObject) (api.ListAuditEventsResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListAuditEvents:" + req.TeamId.String()
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +82,6 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, auditOut)
+	items, next := pageOut(s, scope, page, auditOut)
 	return api.ListAuditEvents200JSONResponse{Items: items, NextCursor: next}, nil
 }

@@ -47,7 +47,8 @@ func (s *Server) UploadFile(ctx context.Context, req api.UploadFileRequestObject
 
 // ListFiles implements api.StrictServerInterface.
 func (s *Server) ListFiles(ctx context.Context, req api.ListFilesRequestObject) (api.ListFilesResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListFiles:" + req.TeamId.String()
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (s *Server) ListFiles(ctx context.Context, req api.ListFilesRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, fileOut)
+	items, next := pageOut(s, scope, page, fileOut)
 	return api.ListFiles200JSONResponse{Items: items, NextCursor: next}, nil
 }
 

@@ -58,7 +58,8 @@ func (s *Server) GetJob(ctx context.Context, req api.GetJobRequestObject) (api.G
 
 // ListJobs implements api.StrictServerInterface.
 func (s *Server) ListJobs(ctx context.Context, req api.ListJobsRequestObject) (api.ListJobsResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListJobs:" + req.TeamId.String()
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +67,6 @@ func (s *Server) ListJobs(ctx context.Context, req api.ListJobsRequestObject) (a
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, jobOut)
+	items, next := pageOut(s, scope, page, jobOut)
 	return api.ListJobs200JSONResponse{Items: items, NextCursor: next}, nil
 }

@@ -17,7 +17,8 @@ func memberOut(m domain.Member) api.Member {
 
 // ListMembers implements api.StrictServerInterface.
 func (s *Server) ListMembers(ctx context.Context, req api.ListMembersRequestObject) (api.ListMembersResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListMembers:" + req.TeamId.String()
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +26,7 @@ func (s *Server) ListMembers(ctx context.Context, req api.ListMembersRequestObje
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, memberOut)
+	items, next := pageOut(s, scope, page, memberOut)
 	return api.ListMembers200JSONResponse{Items: items, NextCursor: next}, nil
 }
 

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,7 @@ type Deps struct {
 	DevIssuer      http.Handler // mounted at /dev/oidc in dev mode; nil otherwise
 	Docs           fs.FS        // the docs site, served at /docs/
 	MaxUploadBytes int64
+	CursorKey      []byte                      // signs pagination cursors
 	Idempotency    *idempotency.Service        // nil: Idempotency-Key is ignored
 	Limiter        Limiter                     // nil: no rate limits
 	RateLimits     map[string]*ratelimit.Limit // by class: read, write, upload
@@ -64,6 +66,7 @@ type Server struct {
 	problems problems
 	contract *contract
 	specJSON []byte
+	cursors  cursors
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -83,7 +86,10 @@ func NewHandler(deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{deps: deps, problems: problems{log: deps.Logger}, contract: c, specJSON: specJSON}
+	if len(deps.CursorKey) < 16 {
+		return nil, errors.New("httpapi: a cursor key of at least 16 bytes is required")
+	}
+	s := &Server{deps: deps, problems: problems{log: deps.Logger}, contract: c, specJSON: specJSON, cursors: cursors{key: deps.CursorKey}}
 
 	r := chi.NewRouter()
 	r.Use(requestID, deps.Metrics.HTTP(deps.Logger, RequestID), s.recoverer)

@@ -23,7 +23,8 @@ func (s *Server) CreateTeam(ctx context.Context, req api.CreateTeamRequestObject
 
 // ListTeams implements api.StrictServerInterface.
 func (s *Server) ListTeams(ctx context.Context, req api.ListTeamsRequestObject) (api.ListTeamsResponseObject, error) {
-	pr, err := pageRequest(req.Params.Limit, req.Params.Cursor)
+	scope := "ListTeams"
+	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +32,7 @@ func (s *Server) ListTeams(ctx context.Context, req api.ListTeamsRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	items, next := pageOut(page, teamOut)
+	items, next := pageOut(s, scope, page, teamOut)
 	return api.ListTeams200JSONResponse{Items: items, NextCursor: next}, nil
 }
 

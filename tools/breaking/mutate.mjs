@@ -52,6 +52,14 @@ function label({ path, method, op }) {
   return `${method.toUpperCase()} ${path} (${op.operationId ?? 'no operationId'})`;
 }
 
+// The operation the remove/deprecate mutations act on: the first one that shares
+// its path with another operation (so removing it removes an operation, not a
+// path), else the first one.
+function pickOperation() {
+  const all = [...operations()];
+  return all.find((o) => METHODS.filter((m) => o.item[m]).length > 1) ?? all[0];
+}
+
 function* jsonBodies(content) {
   for (const [media, m] of Object.entries(content ?? {})) {
     if (/json/.test(media) && m?.schema) yield m.schema;
@@ -92,20 +100,22 @@ function fail(message) {
 
 switch (mutation) {
   case 'remove-operation': {
-    for (const o of operations()) {
-      delete o.item[o.method];
-      if (!METHODS.some((m) => o.item[m])) delete doc.paths[o.path];
-      done(`removed ${label(o)}`);
-    }
-    fail('no operation');
+    const o = pickOperation() ?? fail('no operation');
+    delete o.item[o.method];
+    if (!METHODS.some((m) => o.item[m])) delete doc.paths[o.path];
+    done(`removed ${label(o)}`);
     break;
   }
   case 'deprecate-operation': {
-    for (const o of operations()) {
-      o.op.deprecated = true;
-      done(`deprecated ${label(o)}`);
-    }
-    fail('no operation');
+    const o = pickOperation() ?? fail('no operation');
+    o.op.deprecated = true;
+    done(`deprecated ${label(o)}`);
+    break;
+  }
+  case 'remove-path': {
+    const path = Object.keys(doc.paths ?? {})[0] ?? fail('no path');
+    delete doc.paths[path];
+    done(`removed the path ${path} and its operations`);
     break;
   }
   case 'add-required-request-property': {
@@ -119,6 +129,20 @@ switch (mutation) {
       }
     }
     fail('no JSON request body with an object schema');
+    break;
+  }
+  case 'remove-optional-request-property': {
+    for (const o of operations()) {
+      for (const s of jsonBodies(deref(o.op.requestBody)?.content)) {
+        for (const { s: obj, name } of objectSchemas(s)) {
+          const prop = Object.keys(obj.properties).find((p) => !(obj.required ?? []).includes(p));
+          if (!prop) continue;
+          delete obj.properties[prop];
+          done(`removed optional property ${name}.${prop} from the request body of ${label(o)}`);
+        }
+      }
+    }
+    fail('no JSON request body with an optional property');
     break;
   }
   case 'remove-required-response-property':
