@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,6 +43,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	if code == 0 {
+		code = checkCoverage()
+	}
 	if err := env.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "shut down cleanly:", err)
 		code = 1
@@ -50,6 +54,30 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "conveyor logs:\n%s\n", env.Logs())
 	}
 	return code
+}
+
+// checkCoverage writes the API coverage report under .run/ and, on a full
+// run (no -run filter), fails when a documented operation was never
+// exercised by the suite.
+func checkCoverage() int {
+	var b strings.Builder
+	missing, err := apptest.CoverageReport(&b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if root, err := devstack.ModuleRoot(); err == nil {
+		_ = os.WriteFile(filepath.Join(root, ".run", "api-coverage.txt"), []byte(b.String()), 0o644)
+	}
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		return 0
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "%s\noperations never exercised: %v\n", b.String(), missing)
+		return 1
+	}
+	fmt.Printf("API coverage: every documented operation exercised (report in .run/api-coverage.txt)\n")
+	return 0
 }
 
 func setup(t *testing.T) *apptest.Env {
@@ -459,5 +487,24 @@ func TestDevIssuerRefusedOutsideDevMode(t *testing.T) {
 	err := app.Run(context.Background(), []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "dev issuer") {
 		t.Fatalf("serve with the dev issuer outside dev mode: %v", err)
+	}
+}
+
+// TestProcessors: GET /processors lists inspect with its params schema.
+func TestProcessors(t *testing.T) {
+	e := setup(t)
+	c := sdk(t, e, e.Token(t, "viewer-of-processors", false))
+	r, err := c.ListProcessorsWithResponse(context.Background())
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("processors: %v", err)
+	}
+	var found bool
+	for _, p := range r.JSON200.Items {
+		if p.Name == "inspect" {
+			found = p.NeedsFile && p.ParamsSchema["type"] == "object" && p.Description != ""
+		}
+	}
+	if !found {
+		t.Fatalf("inspect not listed properly: %+v", r.JSON200.Items)
 	}
 }

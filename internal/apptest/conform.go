@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,7 @@ func CheckResponse(req *http.Request, resp *http.Response) error {
 		return err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
+	coverage.record(route.Operation.OperationID, resp.StatusCode)
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
@@ -95,4 +97,59 @@ func CheckResponse(req *http.Request, resp *http.Response) error {
 		return fmt.Errorf("no X-Request-ID header")
 	}
 	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+// coverage records the operations and statuses the tests saw.
+var coverage = &seen{m: map[string]map[int]int{}}
+
+type seen struct {
+	mu sync.Mutex
+	m  map[string]map[int]int
+}
+
+func (s *seen) record(op string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[op] == nil {
+		s.m[op] = map[int]int{}
+	}
+	s.m[op][status]++
+}
+
+// CoverageReport writes, for every operation of the spec, the statuses the
+// tests of this process saw (through Env.Client) and how often, and
+// returns the operations never exercised.
+func CoverageReport(w io.Writer) (missing []string, err error) {
+	doc, err := api.GetSwagger()
+	if err != nil {
+		return nil, err
+	}
+	coverage.mu.Lock()
+	defer coverage.mu.Unlock()
+	var ops []string
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			ops = append(ops, fmt.Sprintf("%s\t%s %s", op.OperationID, method, path))
+		}
+	}
+	sort.Strings(ops)
+	fmt.Fprintf(w, "API coverage: operations and the statuses the tests saw (count)\n")
+	for _, line := range ops {
+		id := strings.SplitN(line, "\t", 2)[0]
+		var sts []int
+		for st := range coverage.m[id] {
+			sts = append(sts, st)
+		}
+		sort.Ints(sts)
+		var parts []string
+		for _, st := range sts {
+			parts = append(parts, fmt.Sprintf("%d(%d)", st, coverage.m[id][st]))
+		}
+		if len(parts) == 0 {
+			missing = append(missing, id)
+			parts = []string{"NOT EXERCISED"}
+		}
+		fmt.Fprintf(w, "%-60s %s\n", line, strings.Join(parts, " "))
+	}
+	return missing, nil
 }
