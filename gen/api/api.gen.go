@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -195,6 +196,42 @@ func (e TeamRole) Valid() bool {
 	case TeamRoleMember:
 		return true
 	case TeamRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UploadMethod.
+const (
+	UploadMethodMultipart UploadMethod = "multipart"
+	UploadMethodSingle    UploadMethod = "single"
+)
+
+// Valid indicates whether the value is a known member of the UploadMethod enum.
+func (e UploadMethod) Valid() bool {
+	switch e {
+	case UploadMethodMultipart:
+		return true
+	case UploadMethodSingle:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DownloadFileParamsDelivery.
+const (
+	DownloadFileParamsDeliveryRedirect DownloadFileParamsDelivery = "redirect"
+	DownloadFileParamsDeliveryStream   DownloadFileParamsDelivery = "stream"
+)
+
+// Valid indicates whether the value is a known member of the DownloadFileParamsDelivery enum.
+func (e DownloadFileParamsDelivery) Valid() bool {
+	switch e {
+	case DownloadFileParamsDeliveryRedirect:
+		return true
+	case DownloadFileParamsDeliveryStream:
 		return true
 	default:
 		return false
@@ -486,6 +523,55 @@ type TeamList struct {
 // TeamRole defines model for TeamRole.
 type TeamRole string
 
+// Upload defines model for Upload.
+type Upload struct {
+	ExpiresAt time.Time          `json:"expires_at"`
+	Id        openapi_types.UUID `json:"id"`
+	Method    UploadMethod       `json:"method"`
+	Name      string             `json:"name"`
+
+	// PartSize For multipart, the size of every part but the last.
+	PartSize *int64             `json:"part_size,omitempty"`
+	Parts    []UploadPart       `json:"parts"`
+	Size     int64              `json:"size"`
+	TeamId   openapi_types.UUID `json:"team_id"`
+}
+
+// UploadMethod defines model for Upload.Method.
+type UploadMethod string
+
+// UploadComplete defines model for UploadComplete.
+type UploadComplete struct {
+	// Parts For multipart, every part's number and the ETag its PUT answered.
+	Parts *[]struct {
+		Etag       string `json:"etag"`
+		PartNumber int    `json:"part_number"`
+	} `json:"parts,omitempty"`
+}
+
+// UploadCreate defines model for UploadCreate.
+type UploadCreate struct {
+	// ContentType The media type the client believes it is; the file's media type is detected from its content.
+	ContentType *string `json:"content_type,omitempty"`
+
+	// Name Example: scan.tiff
+	Name string `json:"name"`
+
+	// Sha256 When given, complete fails unless the stored bytes hash to it.
+	Sha256 *string `json:"sha256,omitempty"`
+
+	// Size The exact size in bytes.
+	Size int64 `json:"size"`
+}
+
+// UploadPart defines model for UploadPart.
+type UploadPart struct {
+	PartNumber int `json:"part_number"`
+
+	// Url Presigned; send the part's bytes with PUT.
+	Url string `json:"url"`
+}
+
 // User defines model for User.
 type User struct {
 	Email   string             `json:"email"`
@@ -522,6 +608,9 @@ type Limit = int32
 // TeamID defines model for TeamID.
 type TeamID = openapi_types.UUID
 
+// UploadID defines model for UploadID.
+type UploadID = openapi_types.UUID
+
 // UserID defines model for UserID.
 type UserID = openapi_types.UUID
 
@@ -542,6 +631,9 @@ type NotFound = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
+
+// RangeNotSatisfiable An RFC 9457 problem document.
+type RangeNotSatisfiable = Problem
 
 // TooLarge An RFC 9457 problem document.
 type TooLarge = Problem
@@ -633,6 +725,18 @@ type ListFilesParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// ContentType Only files of this detected media type (e.g. `image/png`), or of this type family with a trailing `/*` (e.g. `image/*`).
+	ContentType *string `form:"content_type,omitempty" json:"content_type,omitempty"`
+
+	// NamePrefix Only files whose name starts with this.
+	NamePrefix *string `form:"name_prefix,omitempty" json:"name_prefix,omitempty"`
+
+	// CreatedAfter Only files created at or after this time.
+	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+
+	// CreatedBefore Only files created before this time.
+	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
 }
 
 // UploadFileParams defines parameters for UploadFile.
@@ -650,6 +754,18 @@ type GetFileParams struct {
 	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
+
+// DownloadFileParams defines parameters for DownloadFile.
+type DownloadFileParams struct {
+	// Delivery `redirect` (default): a presigned URL; `stream`: the bytes, through the API.
+	Delivery *DownloadFileParamsDelivery `form:"delivery,omitempty" json:"delivery,omitempty"`
+
+	// Range With `delivery=stream`, one byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-512`).
+	Range *string `json:"Range,omitempty"`
+}
+
+// DownloadFileParamsDelivery defines parameters for DownloadFile.
+type DownloadFileParamsDelivery string
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
@@ -713,6 +829,26 @@ type UpdateMemberParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// CreateUploadParams defines parameters for CreateUpload.
+type CreateUploadParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CompleteUploadParams defines parameters for CompleteUpload.
+type CompleteUploadParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
 
@@ -730,6 +866,12 @@ type AddMemberJSONRequestBody = MemberCreate
 
 // UpdateMemberJSONRequestBody defines body for UpdateMember for application/json ContentType.
 type UpdateMemberJSONRequestBody = MemberUpdate
+
+// CreateUploadJSONRequestBody defines body for CreateUpload for application/json ContentType.
+type CreateUploadJSONRequestBody = UploadCreate
+
+// CompleteUploadJSONRequestBody defines body for CompleteUpload for application/json ContentType.
+type CompleteUploadJSONRequestBody = UploadComplete
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -769,9 +911,15 @@ type ServerInterface interface {
 	// UploadFile Upload a file
 	// (POST /teams/{team_id}/files)
 	UploadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, params UploadFileParams)
+	// DeleteFile Delete a file
+	// (DELETE /teams/{team_id}/files/{file_id})
+	DeleteFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID)
 	// GetFile Get a file's metadata
 	// (GET /teams/{team_id}/files/{file_id})
 	GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams)
+	// DownloadFile Download a file
+	// (GET /teams/{team_id}/files/{file_id}/content)
+	DownloadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params DownloadFileParams)
 	// ListJobs List jobs
 	// (GET /teams/{team_id}/jobs)
 	ListJobs(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListJobsParams)
@@ -796,6 +944,12 @@ type ServerInterface interface {
 	// UpdateMember Change a member's role
 	// (PATCH /teams/{team_id}/members/{user_id})
 	UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params UpdateMemberParams)
+	// CreateUpload Start a direct-to-S3 upload
+	// (POST /teams/{team_id}/uploads)
+	CreateUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateUploadParams)
+	// CompleteUpload Complete a direct-to-S3 upload
+	// (POST /teams/{team_id}/uploads/{upload_id}/complete)
+	CompleteUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, uploadId UploadID, params CompleteUploadParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -874,9 +1028,21 @@ func (_ Unimplemented) UploadFile(w http.ResponseWriter, r *http.Request, teamId
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// DeleteFile Delete a file
+// (DELETE /teams/{team_id}/files/{file_id})
+func (_ Unimplemented) DeleteFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFile Get a file's metadata
 // (GET /teams/{team_id}/files/{file_id})
 func (_ Unimplemented) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DownloadFile Download a file
+// (GET /teams/{team_id}/files/{file_id}/content)
+func (_ Unimplemented) DownloadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params DownloadFileParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -925,6 +1091,18 @@ func (_ Unimplemented) GetMember(w http.ResponseWriter, r *http.Request, teamId 
 // UpdateMember Change a member's role
 // (PATCH /teams/{team_id}/members/{user_id})
 func (_ Unimplemented) UpdateMember(w http.ResponseWriter, r *http.Request, teamId TeamID, userId UserID, params UpdateMemberParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateUpload Start a direct-to-S3 upload
+// (POST /teams/{team_id}/uploads)
+func (_ Unimplemented) CreateUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateUploadParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CompleteUpload Complete a direct-to-S3 upload
+// (POST /teams/{team_id}/uploads/{upload_id}/complete)
+func (_ Unimplemented) CompleteUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, uploadId UploadID, params CompleteUploadParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1424,6 +1602,58 @@ func (siw *ServerInterfaceWrapper) ListFiles(w http.ResponseWriter, r *http.Requ
 		return
 	}
 
+	// ------------- Optional query parameter "content_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "content_type", r.URL.Query(), &params.ContentType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "content_type"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "content_type", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "name_prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name_prefix", r.URL.Query(), &params.NamePrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "name_prefix"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name_prefix", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "created_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_after", r.URL.Query(), &params.CreatedAfter, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "created_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "created_after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "created_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created_before", r.URL.Query(), &params.CreatedBefore, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "created_before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "created_before", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListFiles(w, r, teamId, params)
 	}))
@@ -1485,6 +1715,41 @@ func (siw *ServerInterfaceWrapper) UploadFile(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// DeleteFile operation middleware
+func (siw *ServerInterfaceWrapper) DeleteFile(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "file_id" -------------
+	var fileId FileID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "file_id", chi.URLParam(r, "file_id"), &fileId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "file_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteFile(w, r, teamId, fileId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFile operation middleware
 func (siw *ServerInterfaceWrapper) GetFile(w http.ResponseWriter, r *http.Request) {
 
@@ -1535,6 +1800,78 @@ func (siw *ServerInterfaceWrapper) GetFile(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetFile(w, r, teamId, fileId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DownloadFile operation middleware
+func (siw *ServerInterfaceWrapper) DownloadFile(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "file_id" -------------
+	var fileId FileID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "file_id", chi.URLParam(r, "file_id"), &fileId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "file_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DownloadFileParams
+
+	// ------------- Optional query parameter "delivery" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "delivery", r.URL.Query(), &params.Delivery, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "delivery"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "delivery", Err: err})
+		}
+		return
+	}
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Range", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Range", Err: err})
+			return
+		}
+
+		params.Range = &Range
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DownloadFile(w, r, teamId, fileId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1990,6 +2327,115 @@ func (siw *ServerInterfaceWrapper) UpdateMember(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// CreateUpload operation middleware
+func (siw *ServerInterfaceWrapper) CreateUpload(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUploadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateUpload(w, r, teamId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CompleteUpload operation middleware
+func (siw *ServerInterfaceWrapper) CompleteUpload(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "upload_id" -------------
+	var uploadId UploadID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "upload_id", chi.URLParam(r, "upload_id"), &uploadId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "upload_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CompleteUploadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CompleteUpload(w, r, teamId, uploadId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -2152,7 +2598,19 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/teams/{team_id}/files", wrapper.UploadFile)
 	})
 	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/teams/{team_id}/files/{file_id}", wrapper.DeleteFile)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/files/{file_id}", wrapper.GetFile)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/files/{file_id}/content", wrapper.DownloadFile)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/uploads", wrapper.CreateUpload)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/uploads/{upload_id}/complete", wrapper.CompleteUpload)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/processors", wrapper.ListProcessors)
@@ -2188,6 +2646,8 @@ type NotModifiedResponse struct {
 }
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+
+type RangeNotSatisfiableApplicationProblemPlusJSONResponse Problem
 
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
@@ -4121,6 +4581,150 @@ func (response UploadFile503ApplicationProblemPlusJSONResponse) VisitUploadFileR
 	return err
 }
 
+type DeleteFileRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	FileId FileID `json:"file_id"`
+}
+
+type DeleteFileResponseObject interface {
+	VisitDeleteFileResponse(w http.ResponseWriter) error
+}
+
+type DeleteFile204Response struct {
+}
+
+func (response DeleteFile204Response) VisitDeleteFileResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteFile400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile400ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile401ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile403ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile404ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile429ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile500ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteFile503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteFile503ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFileRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	FileId FileID `json:"file_id"`
@@ -4262,6 +4866,227 @@ type GetFile503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetFile503ApplicationProblemPlusJSONResponse) VisitGetFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFileRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	FileId FileID `json:"file_id"`
+	Params DownloadFileParams
+}
+
+type DownloadFileResponseObject interface {
+	VisitDownloadFileResponse(w http.ResponseWriter) error
+}
+
+type DownloadFile200ResponseHeaders struct {
+	AcceptRanges  *string
+	ContentLength *int64
+	ETag          *string
+}
+
+type DownloadFile200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile200ApplicationoctetStreamResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206ResponseHeaders struct {
+	ContentLength *int64
+	ContentRange  *string
+}
+
+type DownloadFile206ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile206ApplicationoctetStreamResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile302ResponseHeaders struct {
+	Location *string
+}
+
+type DownloadFile302Response struct {
+	Headers DownloadFile302ResponseHeaders
+}
+
+func (response DownloadFile302Response) VisitDownloadFileResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type DownloadFile400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile400ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile401ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile404ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile416ApplicationProblemPlusJSONResponse struct {
+	RangeNotSatisfiableApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile416ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile429ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile500ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadFile503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadFile503ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5711,6 +6536,457 @@ func (response UpdateMember503ApplicationProblemPlusJSONResponse) VisitUpdateMem
 	return err
 }
 
+type CreateUploadRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params CreateUploadParams
+	Body   *CreateUploadJSONRequestBody
+}
+
+type CreateUploadResponseObject interface {
+	VisitCreateUploadResponse(w http.ResponseWriter) error
+}
+
+type CreateUpload201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateUpload201JSONResponse struct {
+	Body    Upload
+	Headers CreateUpload201ResponseHeaders
+}
+
+func (response CreateUpload201JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload400ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload401ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload403ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload404ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload409ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload413ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload415ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload422ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload429ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload500ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpload503ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUploadRequestObject struct {
+	TeamId   TeamID   `json:"team_id"`
+	UploadId UploadID `json:"upload_id"`
+	Params   CompleteUploadParams
+	Body     *CompleteUploadJSONRequestBody
+}
+
+type CompleteUploadResponseObject interface {
+	VisitCompleteUploadResponse(w http.ResponseWriter) error
+}
+
+type CompleteUpload201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CompleteUpload201JSONResponse struct {
+	Body    File
+	Headers CompleteUpload201ResponseHeaders
+}
+
+func (response CompleteUpload201JSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload400ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload401ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload403ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload404ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload409ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload413ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload415ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload422ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload429ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload500ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteUpload503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteUpload503ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetMe Get the caller
@@ -5749,9 +7025,15 @@ type StrictServerInterface interface {
 	// UploadFile Upload a file
 	// (POST /teams/{team_id}/files)
 	UploadFile(ctx context.Context, request UploadFileRequestObject) (UploadFileResponseObject, error)
+	// DeleteFile Delete a file
+	// (DELETE /teams/{team_id}/files/{file_id})
+	DeleteFile(ctx context.Context, request DeleteFileRequestObject) (DeleteFileResponseObject, error)
 	// GetFile Get a file's metadata
 	// (GET /teams/{team_id}/files/{file_id})
 	GetFile(ctx context.Context, request GetFileRequestObject) (GetFileResponseObject, error)
+	// DownloadFile Download a file
+	// (GET /teams/{team_id}/files/{file_id}/content)
+	DownloadFile(ctx context.Context, request DownloadFileRequestObject) (DownloadFileResponseObject, error)
 	// ListJobs List jobs
 	// (GET /teams/{team_id}/jobs)
 	ListJobs(ctx context.Context, request ListJobsRequestObject) (ListJobsResponseObject, error)
@@ -5776,6 +7058,12 @@ type StrictServerInterface interface {
 	// UpdateMember Change a member's role
 	// (PATCH /teams/{team_id}/members/{user_id})
 	UpdateMember(ctx context.Context, request UpdateMemberRequestObject) (UpdateMemberResponseObject, error)
+	// CreateUpload Start a direct-to-S3 upload
+	// (POST /teams/{team_id}/uploads)
+	CreateUpload(ctx context.Context, request CreateUploadRequestObject) (CreateUploadResponseObject, error)
+	// CompleteUpload Complete a direct-to-S3 upload
+	// (POST /teams/{team_id}/uploads/{upload_id}/complete)
+	CompleteUpload(ctx context.Context, request CompleteUploadRequestObject) (CompleteUploadResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -6156,6 +7444,33 @@ func (sh *strictHandler) UploadFile(w http.ResponseWriter, r *http.Request, team
 	}
 }
 
+// DeleteFile operation middleware
+func (sh *strictHandler) DeleteFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID) {
+	var request DeleteFileRequestObject
+
+	request.TeamId = teamId
+	request.FileId = fileId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteFile(ctx, request.(DeleteFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteFile")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteFileResponseObject); ok {
+		if err := validResponse.VisitDeleteFileResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFile operation middleware
 func (sh *strictHandler) GetFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params GetFileParams) {
 	var request GetFileRequestObject
@@ -6177,6 +7492,34 @@ func (sh *strictHandler) GetFile(w http.ResponseWriter, r *http.Request, teamId 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetFileResponseObject); ok {
 		if err := validResponse.VisitGetFileResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DownloadFile operation middleware
+func (sh *strictHandler) DownloadFile(w http.ResponseWriter, r *http.Request, teamId TeamID, fileId FileID, params DownloadFileParams) {
+	var request DownloadFileRequestObject
+
+	request.TeamId = teamId
+	request.FileId = fileId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadFile(ctx, request.(DownloadFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadFile")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DownloadFileResponseObject); ok {
+		if err := validResponse.VisitDownloadFileResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6425,124 +7768,217 @@ func (sh *strictHandler) UpdateMember(w http.ResponseWriter, r *http.Request, te
 	}
 }
 
+// CreateUpload operation middleware
+func (sh *strictHandler) CreateUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, params CreateUploadParams) {
+	var request CreateUploadRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	var body CreateUploadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUpload(ctx, request.(CreateUploadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUpload")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateUploadResponseObject); ok {
+		if err := validResponse.VisitCreateUploadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CompleteUpload operation middleware
+func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, uploadId UploadID, params CompleteUploadParams) {
+	var request CompleteUploadRequestObject
+
+	request.TeamId = teamId
+	request.UploadId = uploadId
+	request.Params = params
+
+	var body CompleteUploadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CompleteUpload(ctx, request.(CompleteUploadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CompleteUpload")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CompleteUploadResponseObject); ok {
+		if err := validResponse.VisitCompleteUploadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3tcts4kq+C4m5V7FlK/oiTvTh/zptJdjyTzHht52arxrkIIlsSYhLgAKAVbcpV9w73hvckV90ASEoi",
-	"ZfkjniTrX7YkEGg0+hvdzU9RovJCSZDWRPufognwFDT9+/KUj/FvCibRorBCyWg/Op0AuwBthJJMjZid",
-	"ANNQaDAgLccxMRspzQ5HvZ+VhN4bbpMJ4zLFb+hDP4ojk0wg5zh5zj++Bjm2k2h/Z/c/4sjOCoj2I2O1",
-	"kOPo8jKODlPIC2VB2t4xFBmfQboM1cDqEgZsOgHJ7EQYJgyBdg6FZRpMoaQBhJdLBlxnAjTT8HsJxrKp",
-	"sBMabHgOrFoumfV+gtk8tCDLPNr/LcLVondt0L5WCXcwtSHu7fHrgLREA7eQInCq1Al0omV3e68VL8dg",
-	"9exgZEEvr3UCiZKpYVaxKReWDWGkNDCrZ0KOGR9zIRfWE1LkuLftaikhLYxBR5e4WME1z8F6ynhRaqN0",
-	"+xYHEj7a9wmNGITNFhouhCoNK/gY+uyXgv9e0o4FPvZ7CXoWxZHkOS7snu1Cx5Od3RjBraimDTevRAaH",
-	"37cDOBIZPDJMpNX6BbeTenn8/b1IozhCAhEayQ3PuwnPSOmc22g/KksauYJqk9lPMFuG5A0/B8O4IwM8",
-	"lECNho8Az03j8faZg1ibBhUje3F2DrMzKYyjcPxqd49NVKkNK0CzhGcZ6H3G3TwLNH4OM2JJO4EzSd+E",
-	"1cdgDRPWkQjboMcGLRy4z4jhNp835sBZ6QHOUjEagQZpq4kFbnawt7s7eF4DNREZEFS0Q9qOsSLLmJCs",
-	"0GqswZjw5PazQf9MhiNzYqo+tAWu7eSlJ08Wiafg1oLGOf/7t7Ozj7s7vbOzj3+Fd3/5c/u5jkiItZMW",
-	"SsxA8kFGzlTJNPD0ORvs7eyyI02sKfAp9oqLDNJKbEElDNiEG5ZMuBxDyoyQSc0sSzv3YrVTqm7v7rVv",
-	"BOVzx2YOpNvLSKt8XmTSRh5v77GflWVvVCpGotqBsP74cpwVzCqYa+VwXcB/VMMu1v6ghqs4+4Ma3p6x",
-	"f4JZ1/IHR4fIBKtAOIfZ7UF4LXJh20HIFfKahdx4GVJq2SVnM5qmuXQKI15mFnVOXMMhpH28G8V4Nk5H",
-	"7Gxvx7XG2GnRGHF0CjzvwpMFnq9CEv5+eyy9NaC7IMghH4J+ZFhpQDORsg3OCpApCmIhL4SzZB4hEtVm",
-	"B5T46G2hvMSHnVgnxfo3nh47gYmfEiVR6OK/vCgy4SyLrUKrYQb5Xz4YZ2bUy/1Zwyjaj/60Vdt0W+5X",
-	"s3XknnKLLmOkIadzniHckDKlWarAMKms42kSUkjmjQn60WUcvVBylInkDwM78eubWtMlpSYNZCy3wDY0",
-	"5OqCrJ9Afxk3uC3Jx6BjZvhsk7bySumhSFOQ970Xp7MfGaZVBjXieZapqTNqVQGaVzg/lKi4ePZSa2eM",
-	"3RewJyoHO0FcjkiBMXQFSs2MSMFZLBU1pUykIC1qCbIrhBuZqbGhPfys7CtVyvQ+wf9ZMVMmk0rZxkjn",
-	"tjoAlvMZIf5cqilqc2EDqEHftQuVeTeIVDhOM6fGaR1SrULO+0goZVqcr7Y9+mFbNIY22LQqnFFx/4zo",
-	"LZfl7QZLyO3YbxZVhFKvuR7DfYM6VOkM5VyGi+PJc2d8oQwR41JDykg1BiDfcDnzUtn8MTIBoVUX+Nca",
-	"plGceQDnSOaYWyDToLfCQBiW6EsY8S+oHNEgdoZlOgbnS5C0STJuDI5qiJ21fca4Ac4x5FxI1HhLIAW8",
-	"sgxGlmkxnlgm1fTGCxmw3d5wKa3IaM9+q8KwUZll13aIvfPdq7zvVVza8NPpkN9KXtqJ0uJfcN9i74Jn",
-	"IkWXk2QyzwybgibvHMUWpETxbyW/4CLjw+xeOfOApYAmGLpweDBlDQbbmGphwTQcxkKLnOsZS7nlQ24A",
-	"n0jVVHo9zk71zPuwHDHPBo0DGzDjCGKRf25zpoVWCRhz31hbMN2mkGU9b7wNS8uGGvg5+s+6RDRyyUqJ",
-	"ao3ca4RXNS2ft9KURaG0hfQNpIKfEt3/MZtBIf3IsBdu6R6CghtEhaokLJhDjCcJFBZNisvAxHSkB4Xw",
-	"0ZdC42grnJ3tg2/vuZ2z0lNuoWdFDsumehyJdA2LPo7QqnxfmtWTyzLzDOY8hqVZnI+x4A9vtwwsNIzE",
-	"x65IF8r6ZMI1TyxoEyS+gUSDjZ2HmKixFMhApE4a6z3ebVlOw4U6v+Xe0LxtBlOdMxbF0YWAKeiWuGpc",
-	"uYRreX61P/Zb5IZUDiXh1YNQIS9u0kO9uhp+gMTi6o6MXtAg4oLUmVo8O2qQ1YhnBuIFSgsHCR95XuC+",
-	"I4lKLpv1zEwm8xgPfnV3aLNGXgvnKC8bKboXXKHn+NGwhEvnxKG3Q6MQJ3ji65/CAmabqOxG2mvhfNl5",
-	"rFCEYu6fVSLDc/ElIevQPdHkBq41p58boee2qPEVlLlIObTQ/KTd+/xV2MkJ8RURSJb9Mor2f1tzX4vo",
-	"MdVEy8c8neA5uxF9djJBYa5kNkPz2ocQXZjYTrj1twzhLmS2wOIdNy5NLHhQljf+DrdepsIeJNahe+GI",
-	"04UjeLq3npx7vNsm56zXRYFcS0PEygvx/tzFe2fGQn412dKvcVRLg9YzxY29vPBKb35jPAn3OzVPezD6",
-	"Xo7MY7l14zxgbSWB1Pi9jG+ktFKwXGSmW2jNcUKNgDWVndfW75cOu42y4siix9UyuhVDfnA4+Ks0011p",
-	"CHcwcTjmeTiaW6iRe7X+qMjpTsRhTZxfqEh8JSBLq7DU/F4d0taJ9cdRodDnarloPGA/nvzyM/O/s43j",
-	"Vy/Y02fbO5to06CsU6ORD+eOEJYqxFPdYz4yDLl/QSASTlbjIMAUjr8DAU5LL1idzpitSHrhRhBNboa/",
-	"sRQsJBZSd//iYxP46AK4dJ21hLXPaNy2iOt2GMyE7z55urzJH+AjO/nhoLf75GkVf3BbixmSeom7Hs68",
-	"maovQHunj+6WNPAc6NageWu33XvGe6N3n57uXf65DWgj/gVzuxPSPt2L4pU+/p2bnARFhZh4nhiulCBI",
-	"UHchO4gwv1ipkcHbIlM8Xd7lSHSZvf46fzizYFzwueDaPjL0A+KeDSFRubeB/OjA+tXBDoXkdDe2eisE",
-	"RhvsP6phi6VgLeSFCxquprWbsCwE+brqvH9UQyeHL+MqsaGFoK/02UZCCjO5peO3ppAhGX19k6WKaKxj",
-	"XITsAj+27V6z9aA0GLogXQ3bMpVWwD0yzM0RMxUC5B/UkG4LTJkkAKmTcB3YrPdrLNf2lidiLLelWYOI",
-	"TtzAa4nFOCqL9JpkvVqU1kdcUUm1h8aZxjXnzbHWHEAdXHwjJ7/BWe0CCs0SD/xzFjaIeq7akXH+mgRI",
-	"Gadn5uTT7XhlHqijKpcrZskEknNccsyFNNbHVmtaHbgF3jtSGPSjqxiv9omENAWOWPKFrkremrO2qrk7",
-	"zqvDykxUCuvIgRyM4ePFoXvbz562ejtWz0KE1/86VCoDLpcAJwDq+ZsPd+zkLtQ7qqEvVLvXQqThxf9e",
-	"Qknusi4lXRDFUSUEkfzdVWYcJVwmkOH/bcHBNy22Ni/t5H0OdqLS5oJKpEkjbPCulSTyIWgzEcX6eH9T",
-	"PbOE/hb8Fxm3yNnvFyOhPM0FupwU3GiDjX64Apa3xt9RNU8phEsaWFmEY37nbUfodnk30XTIl73A9shP",
-	"q8/xdEVodBVyToHnx8rZwLXyW8glpgwgSAeNC8MCtFEyRNR5lpmQCtOMofLEiguKLrkZOs/wRn5FnXDk",
-	"kLcYza4U4RW+hDvGGym66tQaoa+U/6f/1E9U3lRaAczFI24ogMe3PscFJIU1O8PSbvd3IWw9O3yh8tZB",
-	"95YMnmue8q0O4ArEk4xcQvx1Wfc6RiiNXfM+bTFWXFme9SQrSCtcbbal0x6/esGe7T35K/O3pixVSZn7",
-	"kE5XhGx+ll/RQJyCtGyqlRyHTDdhwqXpQnSow4ohv7FF7B2B7lGwjPm4pivkoJwBd8vqQXd5vetFG6o4",
-	"4NVcgvYnqvl1yh+uHXmuZX3l7T159qzh7e1ttweBhG0LPBwwM1HaMlPmlIbgQ1nnQqb4v0fUUrTu6YqL",
-	"jaUFLKU+vD0+dJ5BI4+uY6laJk+sLcz+1lai5AXMlO6ncBGu682WVLY3oqS7K8FrvztxSKmQ2sEKtU+w",
-	"SN6Nja4TBV6+Qu10LZafBUjN+/bo0a8TsBPQjJMDTkcoTO39kC9GtQfevWt6P5XZH1yw93X2w/qemA9j",
-	"n9Cj7pi5T2L3jteA5SUVhVhhRrMW96v9Ura5zCKEc0hZeXZ3oSRrQvhC9SSqlXtNELmZKmqGkq+w73BH",
-	"d5SrcJjzsXPLrpWm0EaUXZDeBZHRGV6bvhajIsYwbtgglK6N/JURPkV1a88ZUiBT7p6dssepnK3lCunz",
-	"kerxYvKMy1+vvLfVaTRvTZv/tr4vtiaJC2NKaOXhm3t3pnR4uHrSNs7xENXTLDhR79oEq4Gk1MLOSD77",
-	"sAKlbPzg6pna7Ly6BshlTrCNQXJx/r7f7w8246roczjzZQih/qCzVOqfvYOjQ1/SFui5SocZAtegD0pL",
-	"JVzu06twOD/+ehrFywD+cvj9C8qXM4ZZdQ5y7pIxJEA7fLGNNyLRyqiRZS+l1Zwdfs+EPJOFVmlJF+TP",
-	"fT6tyGxPSJbCRXg2U+gnz2JmANggmCJuTcSF0meSr0aYK/gjLielSxusEYFmjssjFHKkwg0rd0Ti8ffC",
-	"rxstZRuGX5ixSjeuh0w4mpLuokzMdCkru0DIMWpog2JgyJPzsUZL6kxOlT6niOo5QGFCJk6ZWcOEZEfK",
-	"2LGGk3+8DnWXzKEQUsa1FSPK1xKSnTzun8kz+ac/MQJPIqwGv+mx774jS9p89x3jGmqHYtCVkzmofAwT",
-	"6jKdUXkmGRsgDgcxmjdkzg1iguqH09MjNnCGnf9qUJvag2bOOO6EXAScruElOP8iZkXlTwzcVwMHRfPm",
-	"3vTdzlAJhI05AdgrUPMgs+yzAkXzgFLeB2xj5//+5393trc3K0zOVRwjMG1Fx03R3mekJViichTvUzDW",
-	"RXZiPIKAJaZ0CtoDeFwVtJjvvttncAF6VqdaJVxrNMwH/+z5gb3D7wdsw/ImfyFoVc35BGTIu97ss3+U",
-	"ytIdN33vSkYLdDB4ZeB7OFQGDQjqDNgUkowHMqZUQGG9BYsMy9jgYy9IxR7+PmAbA17aCdJYgngexGxQ",
-	"RQQpEonfkOPrNMogdoSD3zhlUw3wUmyw2WcHoWZBldaIFAI3UWXxYG97bxBohrbg6oiEZMLuM/gojAWZ",
-	"VKm+Gi6AZ5D63b9Q0rgRM8SBBo4GuvapAiRWq4RwDcQVJmYzQDw6qHBdnk35DMUNlSQZpqbSXb0ZMyoz",
-	"5nPNN3D23kyVuue+2YzZdCKSCYKNUgun8ikKXJopaLPvk825myOeL69w0I6Vy9aj3FsHIU5Etv+EXzi4",
-	"+QxFsI0ZZAZCSotPee+zX8hrcfOaRx5enMRddLMLYQTSLw9iyC3jZ8bv8phJVBNZ5iq2HYXkIsuET40n",
-	"5pK01YzbrioZPmZDFH9sY2ebGTac4TS+iHTT1XnT2mxUagJ6CBP0Wy0Vv0vlcFKxmEUmqom7Ko0fHP1y",
-	"cjrwT3HZKEh31d6D54G9FirlhanROVci7+vrkWdDTnSjCt4D9F+ubokgQrmf1VVOhlh+RsC8POXjwXNm",
-	"QOKZkVIILDdX4IUM9xjJn3i8lL5QapMpTSP9ICXZ4Ojg9MUPAzwDmub7l69fnr7E5/d2dtuqxUPNVQ5c",
-	"UrrMZsBpVStE0rUoshm1Byi0kIkoeMY2qAJW6aCHnVgNpT8kTSsZszHA80KmJ5rDf5yOpO0DiRh0kGjB",
-	"Hs0xcDTsSByYu3pAYSVSMJt99rJDkC7UMnnR01JSRFia/8UAqglPyJvPXeUUmew4wM20t/vMq6O5yhCP",
-	"tgNXeSIyYUnQVBjvLjtx3I3KH+dHa4BqTWUa5MmIi4yNeOg3Mniy/TjAPg9AFWBpmCgHR4do2DuCjPaj",
-	"nf52fxtNGlWA5IWI9qPH/e3+Y5cZNSFTdcsZ1uOuRGInQGI2oepSmLE5bUDCS2gWNILTKV7lCu2N1/rC",
-	"CA3YilIO02g/+jvYN+7is1HgvLu9vaKi5HqVJG9gddUc1bTsbe90zVMBtjVXkoUP7T67+qHFysDLOHri",
-	"drf6ufmyXXrq8VogVlVZ5Ju4yKPDc0PRUIrq2LiMfnRrFtQ++g/Nc6bJtuo0hJUkcy5QNbioYzCGXfQs",
-	"4RLN5JgBTybB2mwGt1D8orKtG8ksUwxagUc1JJ+RdOZDXC1U5ORShZZ/E1JCbDRSUhq01PhyXZpCCdFN",
-	"TkdBrpClSdaYV/v43HP3v5LgTCCy1ULVinHiagiZkmNmVTshnYJLD2p2Luqox6iHbLnK2cv4yoG+BdLl",
-	"u89IpVV4rLVckrwatF5wo55A16CZRouJfx+atp4YAjm7z+tQchwVyrTQ7wtfWOO8mz77BY36YoGoXbgn",
-	"nNAilbopKHZ5XTJd6C7lqJAQ/TeVzu6UAH0k+XI+rGZ1CZdLpL9zpyt3aXcyPaY8oDddKOPt6Be3qpy3",
-	"7ZGFXm6rHq/GEcD3xoXr8EXdzISeWINvq04u+MDO47UY3bVxoAeerLORljJjEiu76zzcrLT+2oSRYyYv",
-	"NNaTR/MhmYZq3frk0xMuV9psOChmotnrwatOcoOFZRvFSl282Wra30xsNXqOfXbNuUp83KrZyuPtvatp",
-	"oNkt5l6FwnqwuaY7X6Orcx3eaQQvo8vrEqvvYEaFrosct8UL0TuHmbmS9R4ZKsCOF+LMlPoNI/HxuY+y",
-	"Oa/aXYF0uEauXPgrt2kbVeErrVpE2v0atTdQp98yr5Hd7IOCTdO5ovxujgt30jdnuaut7nOY+UaoBddW",
-	"UoQ958lESIiZSVQBqQucC+MMRi5TpiScSYTUFYr5C0dhXO08RYtDp2CZzfapYZlx94Mp47jshJuJi8sm",
-	"XHrWHQIzVIbv2gixEx8J5nQh5K9v99lZub39OHFr0v8woDvQwYGnQ2KnffY3uuVsG+6Cg21OhO8k8IW6",
-	"EXPtM+7ZkVjqztBhFZzDLHZxK2Hrq2hTt1eYgIbNz+RqXH5jcu7Bz/hC/IwqveKGAnyV6bP1yTWzvXRi",
-	"OgPbUaGLotpYVZj6WsRS8WOfHcOFct8w31mIRlPLZ6l6qli2hOiRGwu8UafzsdcNPCkGgu6bs0h21mCF",
-	"luaSXxs/OKK5PT/E7cb+gc9gysHylFvONpxlUKuSTa9ceGisrTSrkMozoq+k6rG45G3fmNzvyd8OnYw6",
-	"des37HA/uA1LLvrt2exmfsPVLq7r3t7h05epsD24CK9CaWX1XyeKpSJlU6rJkNWlVOzu+icg5139Dle+",
-	"auHztbvz852NVrr0hF/m8Pvg2v/Rrn3zNJpsil9/Vt++jfUo73adWBoNjJeTNpHGOsJmr2jur5rLqu4/",
-	"K/mrBTf9h9jznTLNyNNS4Bb3+TPGnrsCYSfUC8v4ViHMTrQqx/XrGYS0iuJW9LolCkgN8jKzouDabo2U",
-	"zntopw7OZPW6BGqg5PKfcRC1SEpd7ZvLr1zVV+lMNhsrsWaXdWcJTyBLfetKIVkOudKzmOzj0A1MmDNZ",
-	"dQBb6PllnHbF4XndJU2YhUZpwtIcvp2YVJbNJ2CzJBMgbVsYzfWdou5YnzWI1nII1xMDvkHWPUfRXNuw",
-	"duueCHDKQ5z04Tb+Iaz2rYbVHPN5oduhBhYSoKP9yOVIR90mle8j0WkYbX3yFcjdN/0HobNdCEHskyiO",
-	"6U0PcSVkQ8lM3tVrEkVso9fkUiDiZhLyvsIQV4mpBn4eMgC+4gyAhbO8R4Psan/Av3qy3c/5oIZruTk4",
-	"7npezo8481ft5IQWaCt9nGXEPLg4d+vifHCEFBiKPv4BDs4/Sijpov+DGjqH4oMaMq2mlSeQClPQO+k0",
-	"JEqnVAc41cJaoFdN0V2/1Vwa18k7ZkYxHl4VAqmbr5SUBYciRfLMvysOLnAKlzFHHeriM8mZq/BlSof4",
-	"ZlXcxkVmQluAKZ91X9P/qIZf6h193fpyLddi9y4X7lLZeELoWFRHhkfvWgY+eBkPXsa36mUcl9LVffs+",
-	"REouexxXiOVVLgU+uvXJvQt3lUNB3FclxFBHAGLA0Gb3uXsbHTU5cL2MhZ1vY+wCPOhlpK4rwNww19yz",
-	"1cu4kZy8LydjtcBqJBGtQs2D+/EVux8fiDzvyUK62jh3L8Rudzh8he46Pocf6nh86V3IJg63ndQWw5Xg",
-	"fVBCtrEwGpK+3ePX7ZM0moWudEs87h58kbv1RfKKhuqaZvfNH+CR/F1c+CJU3wy47r9JraQY931X6qSA",
-	"PjtROShJb+1CBXBGb2GbgeshDGl1YRPuUtpeQx779+mn3sc4k269JOMi9/0rhPa9L6i9Up8dpDSJ8cvz",
-	"TANPZ03YznwDCuMfp7ToFs/lIE3fhM5iX6TnMtfO+J7vRUIL4HZzwBEr21C65VQfcokf3JGvQhIfpCnj",
-	"rOouuL4kXplF7B/f+uS7mq/MIj6GXF2QdPQspTRJ31TzabvM7LMDX/bhmj25rmzcsgy4ca+QbXTeW8ww",
-	"xtVuKvSunWHstzSlDk248reXZXx9Hv53SUvG874ld3XmJAdeGTWSFF3FVIuJsTI72VsKHT1+bsgn9+Su",
-	"r6OiH7zxr9gbvwHvfH6f/K0BHbwJovEW/rypfnLvdLgT/fS5rHH/2om1rPH7ZXVWJbxJmDqn5zbM/6Cl",
-	"b6al79lI/5pK90jXVnLtkWH+9T43MbwbTaxJODQbRv/2DuXYfEPr396hXHBdTZ04WeQjYXzT0yiOSp1F",
-	"+9EWL8TWxQ5JFA/jpxU9+arO1jmQIF0YSVmtGxYkl7ZqEOmaxFInsIyiMJSmGhp5+PlcH4jlKX+dqGbD",
-	"E+4tIZID1NC1kgIVYA7By1P9BDNDxpGvOTePQs25aRado/Ru1pwvLlCVwrQD2ywvWdqly89ffpCy3H3L",
-	"6maD8TiUr7vm0vVELlOm5QS6+vwFem3M0egKtzzR0ULDbF1KBKtumu1v1E1jQoqlX767/P8AAAD//w==",
+	"7H39cts48uCroLRbFTtLyfJHshOnflXnyUx2MpvMeG3n5lc1zoUQ2ZIQUwAXAK1ocq66d7g3vCe5QjdA",
+	"UhIpyR9xkln/ZUsigUajv9Hd+NRJ1CRXEqQ1ncNPnTHwFDT+e5QkkNsTLkeAn1MwiRa5FUp2DjvxYGbB",
+	"xIdM4wOMa2AG9CWkvU7UMckYJty9BbKYdA5/7+DjnXdRx85y6Bx2jNVCjjpXV1HnhZIWpH0NcmTHyzOd",
+	"jYENVDp7ZFiGjzAhGQ43P9NQ6Qm3ncOOkPbpQSfqTIQUEzd7v5xVSAsj0Djtj2d81DzbJWgjlGRqyOwY",
+	"mIZcgwFpuXsmYkOl2ath9xclofuG22TMuEzdN/hhHqgJ/xjWtbv3XdPqX6UwyZVDQPcE8ozPIG3AttUF",
+	"xGw6BsnsWBgmDIJ2AbllGkyupAEHL5cMuM4EaKbh3wUYy6bCjvFhwyfAyumSWfefMGveLDdb8169Vgkn",
+	"mJoQ9/bkdUBaooFbSB1wqtAJtKJlr3/QiJcTsHp2NLSgl+c6hUTJ1DCr2JQLywYwVBqY1TMhR4yPuJAL",
+	"860ihauok3PNJ2A95b8otFG6eYmxhI/2fYJPxGGxuYZLoQrDcj6CHvs15/8ucMXCvfbvAvSsE3Ukn7iJ",
+	"6d02dDzZ3UPKLammCTcvRQavfmgGcCgyeGSYSMv5c27H1fTu9/ci7UQdRyBCO3Jz+93ISkWBT66g2mT2",
+	"T5gtQ/KGXzihQGTgNiVQo+FDcPum3fb2GEGsTY2KHXtxdgGzcykMUbj7au+AjVWhDctBs4RnGehDxmmc",
+	"BRq/gBmypB3DucRvwuwjsIYJSyTCtvC1uIEDDxky3Pbz2hhuVHyBs1QMh6BB2nJg4RYbH+ztxc8roMYi",
+	"A4QKV4jLMVZkmRNguVYjDcaEN/vP4t65DFtGYrjatAWubeWlJ08WiSfn1oJ2Y/6v38/PP+7tds/PP/4d",
+	"3v3tr837OkQh1kxaTmIGkg8ycqYKpoGnz1l8sLvHjjWypnBvsZdcZJCWYgtKYcDG3LBk7DRHyoyQScUs",
+	"Syv3YrVVqvb3DpoX4uRzy2KOJK1lqNVkXmTiQvb7B+wXZdkblYqhKFcgrN++iRuV1E8bzJVyuC7gP6tB",
+	"G2t/UINVnP1BDW7P2P+EWdv0R8evHBOsAuECZrcH4bWYCNsMwkQ5XrMwMV6GFFq2ydkMh6lPncKQF5l1",
+	"OieaMxf295y5wD+Sjtjt92vGw26j8XAGfNKGJwt8sgpJ7vfbY+ltnimetsFQ4K+roKAn7gAOA7oNiglM",
+	"BqAfGVYY0EykbIuzHGTqFIKQl4IsqkduM9V2G5wG9G2hvHIvk3pBBf89T09IcLtPCdmf7l+e55kgC2cn",
+	"12qQweRvHwyZO9V0f9Uw7Bx2/rJT2c479KvZOaa3aNJljNT0xYRnDm5ImdIsVWCYVJZkCwpLx261AXod",
+	"MpWHmUi+GNiJn99UGjcpNGpCY7kFtqVhoi7RCgt8kHHjliX5CHTEDJ9t41JeKj0QaQryvtdCtsMjw7TK",
+	"oEI8zzI1JeNa5aB5ifNX0ilQnv2oNRmF9wXsqZqAHTtcDlGRMueSFJoZkQJZTiU1pUykIK3TVmjfCHoy",
+	"UyODa/hF2ZeqkOl9gv+LYqZIxqXSjxyd23ID2ITPEPEXUk2dVSFsADXo3WahMu+OoSnhhpkzJ3AeVPFC",
+	"zvtqTsrUnNzgBDat0T+2g8/gAuvWDRk398+I3oJaXm6wyGjFfrHOkXIP/qLsKbfCDAUfZHDfUCMIFaup",
+	"S9AZz71pnAGCeabUa65H9w7bQKUzJ44zN7kjUE62qhN1YlRoSBlaEgHIN1zOvPIwX0Z0OWgdCpmwhmkn",
+	"dT2Ac5R9wi2gJdVdYU8NCud6GfEHlH57kI6DIh0BuV4oFJOMG+OeqknHjV3sqAbOCUy4kE4xL4EU8Moy",
+	"GFqmxWhsmVTTG09kwLYHDwppRYZr9ksVhg2LLLt2/MDHKrplsGKVMKmFNXCT30pe2LHS4g+4b+l8yTOR",
+	"Og8dVQfPDJuCxmCGk66QIsW/lfySi+y+pcYRS8FZis7jdRtTVGCwrakWFkzNv861mHA9Yym3fMANuDdS",
+	"NZXe3GBneuZdfu4wz+LahsXMEEEs8s9t9jTXKgFjvoSsrVmYU8iyrrcxB4VlAw38wjDOdOHQyCUrpNO+",
+	"GI1w8Kq6gfZWmiLPlbaQvoFU8DOk+y+zGB//9ZHirgPFLRCViYQFq41xjFw7y+cqMDFFtHPhg1W5dk9b",
+	"Qe6Aj1W+53bOmUi5ha4VE1j2KKKOSDdwPKKOM37fF2b14LLIPIORY7M0CrlCC+GDfsODuYah+NgWGHSy",
+	"PhlzzRML2gSJbyDRYCNyqBM1ksIxEKqT2nz7ew3TabhUF7dcm7PC67Fn8hk7UedSwBR0Qxg6Kj3ojRzU",
+	"ym38vUOPlP434tWDUCIvqtNDNbsafIDEutmJjF7gQ8gFKVmEPDuukdWQZwaiBUoLGwkf+SR36+5Ip+Sy",
+	"WdfMZDKP8RCGaI8EV8hr4BzlZSMGQ4PH9tx9NCzhknxN55ThUw4nbsc334UFzNZR2Y6014Jc7nmsYEBn",
+	"7p9VIsNz8RUi6xW9UecGrjXHn2uR+qYg+xrKXKQcnGh+0PZ1/ibs+BT5Cgkky34ddg5/33Bdi+gx5UDL",
+	"2zwdu32mJ3rsdOyEuZLZzHkBPuJKUXU75tYfyoSjo9kCi7ccUNWx4EFZXvg7t/QiFfYosYTuhS1OF7bg",
+	"6cFmcm5/r0nOWa+LArkWBomV5+L9BYXHZ8bCZD3Z4q9Rp5IGjXvqFvbjpVd68wvjSTgOq3jag9HzcmQe",
+	"y40L5wFrKwmkwu9VdCOllYLlIjPtQmuOEyoEbKjsvLZ+v7TZTZQVdazzuBqebsSQfzhs/DrNdFcagjYm",
+	"Cts8D0d9CRVy1+uPkpzuRBxWxPmVisSXArK0jJ7Nr5WQtsnRSNTJlfO5Gs5lj9jPp7/+wvzvbOvk5Qv2",
+	"9Fl/d9vZNE7WqeHQR52HDpYyElUe+z4yzHH/gkBEnKzGQYApbH8LAkhLL1idZMyWJL1wgOpMbuZ+YylY",
+	"SCykdFzlYxPu1QVw8fRvCWuf0bhtENfNMJgx33vydHmRP8FHdvrTUXfvydMy/kBLi5gj9cKtejDzZqq+",
+	"BO2dPjyK08AnlG5SP+Tsd5/x7vDdp6cHV39tAtqIP+Da6SJ3bnIiFCVionliWCtBHEHdhexAwvxqpUYG",
+	"dMa1vMqhaDN7ffYDpQdhjDzn2j4y+IPDPRtAoibeBvJPB9YvN3YgJMejxNVLQTCaYP9ZDRosBWthklPQ",
+	"cDWt3YRlIcjXVfv9sxqQHL6KyjyQBoJe67MNhRRmfEvHb0MhgzL6+iZLGdHYxLgIyRj+2aZj4MaN0mDw",
+	"PHk1bMtUWgL3yDAaI2IqxPE/qAEeapgiSQBSknAt2KzWayzX9pY7Yiy3hdmAiE7pwWuJxahT5Ok1yXq1",
+	"KK22uKSScg21PY0qzptjrTmAWrj4Rk5+jbOaBZQzSzzwz1lYoNNz5YoM+WsSIGXcn5FEd8Ur80Adl6lv",
+	"EUvGkFy4KUdcSGN9bLWi1ZgmeE+kEPc66xiv8omENLl7YskXWpfrNmdtlWO37FeLlZmoFDaRAxMwho8W",
+	"Hz3oP3va6O1YPQsRXv/rQKkMuFwCHAGoxq+/3LKSu1DvTg19pdq9EiI1L/7fBRToLutC4gFR1CmFoCN/",
+	"OnGNOgmXCWTu/6bg4JsGW5sXdvx+Anas0vqESqRJLWzwrpEkJgPQZizyzfH+pnxnCf0N+M8zbh1nv1+M",
+	"hPJ0IpzLicGNJtjwhzWwvDX+jKq+SyFcUsPKIhzzK2/aQlrl3UTTYbLsBTZHfhp9jqcrQqOrkHMGfHKi",
+	"yAaulN9C6jUmKkEa1w4Mc9BGyRBR51lmQsZOPYbKEysuMbpEI7Tu4Y38iiovipC3GM0uFeEaX4K28UaK",
+	"rty1Wugr5f/Df+olalJXWgHMxS2uKYD9W+/jApLCnK1haVr9XQhbzw5fqbwl6N6iwXPNXb7VBqxBPMrI",
+	"JcRfl3WvY4Tisxuepy3GikvLsxpkBWmFo82m7OOTly/Ys4Mnf2f+1JSlKikmPqTTFiGbH+U3ZyBOQVo2",
+	"1UqOQkKeMOHQdCE61GLFoN/YIPaOQXcxWMZ8XJPqXjBngE5ZPeiUBr1ZtKGMA67nEmd/OjW/SbXItSPP",
+	"lawvvb0nz57VvL2DfnMQSNimwMMRM2OlLTPFBNMQfCjrQsjU/e8RtRSte7riYGNpAoupD29PXpFnUEv3",
+	"a5mqkslja3NzuLOTKHkJM6V7KVyG43qzI5XtDjE3cC14zWcnhJQSqS2sUPkEi+RdW+gmUeDlI9RW12L5",
+	"XYDUvG+OHv02BjsGzTg64LiFwlTeD/piWKrh3bu691Oa/cEFe19lP2zuifkw9im+StvMfc6/d7xiNimw",
+	"hsYKM5w1uF/Nh7L1aRYhnEPKyr27CyVZEcJXqiedWrnXBJGbqaJ6KHmNfedWdEe5Cq8mfERu2bXSFJqI",
+	"sg3SuyAy3MNr09diVMQYxg2LQ6Xf0B8ZubewzO85cxTIFJ2zY5I7Vv81HCF9PlI9WUyeoTT70ntbnUbT",
+	"Fl6Hj7nQYFaR+zpJuyH1L7vkRsgRuZ9FZkXOtW0EfeOjJzfC+3DmM7/HL5Vm5SwRHTL5TFi4BD3DowNM",
+	"nAs7PBeE2+zcyI2xOenSjhy7VS9FDhpI+Ks6y6oCCbjkqE5GTfRLa32hnHC5tnAq0bpyS6ttfGSYLBxH",
+	"hMJQXx1gDTt+e8a4NFPQFGovN+o6nrClMoJFy3NN+hYSJ8G1ePSwQQ3aXGS0NlJE4DThfA1FXbVv0000",
+	"yOoTbioQK0+58fA3E86hGUAm4NJXspjn9aO62gvCLJyMu828zsn4soIzCZc9K4bDhtfXbGXbEfdvY5Bs",
+	"JC5B0pG2o3Ws5zGskBkYst+NVXQEYMGwMTdjZpXPwbzJ2fYyouEjT3yif717wrLgKP2hg2d/f/Lku939",
+	"7777rr+2l0KD0YmwtPM9yrglzXMLhog6hW5wk481GDGSkD5nBjzre4FA2Ea/+fjt2Sbu8kqmc9M3rtc0",
+	"RUk3j3huqEqFMQU0Wso3j6GaglaxftAmReEhqoZZCFW+a3JfDCSFFnaGXpAP3mNi5E9UZN0UTakKkyk/",
+	"kW3FyeXF+16vF29HZSeKwczXJIZixNb67f/uHh2/8nX2QUCWSacD4Br0UUGtSujTy7A5P/921omWAfz1",
+	"1Q8vMCvdsbu6ADmXyhPKjAhfbOuNSLQyamjZj9Jqzl79wIQ8l7lWaYFpaM991YrIbFdIlsJleDdTCc+y",
+	"WcQMAIuDw09zOlwofS75aoRRFwI0SNC1xQVWiBhbm1O2vpBDFaQ8JyLx+Hvh5+0s5fSHX0jgVUkYJmwN",
+	"VSWbiOlClt63kCPnBxtnbA94cjHSqpDpuZwqfYHnlhcAuQn5rkVmjRNyx8rYkYbTf70udT6hEFLGtRVD",
+	"zIoWkp3u987lufzLXxiCJx2sxn3TZY8fY7zKPH6MDW7KsF3cVvkQl5E8E5pFUOjmXDIWOxzGEeMsxqBJ",
+	"TEbnT2dnxyym8In/Kq4CWnG9MsutBANxbrhaLI6ieBHLy6hdTF/FBEU9P870aGXO1QoLIzejmzv/zjHL",
+	"IcudAxRjYVnMtnb/3//5v7v9/naJybk2KA6Ypk4odQeqx9DwcDrQOVFTMJbOTyK3BQFLTOkUtAfwpKxu",
+	"NY8fH3pjrkxoTrjWAgyL/7vrH+y++iFmW5bX+cuBVjbCcarYVzdt99i/CmUxkwy/pz4WudKW8TKM5uFQ",
+	"GdQgqOpMUkgyHsgYE+6F9XEix7CMxR+7QSp23e8x24p5YceOxhKH5zhicXnuhud97hu0sMlviyMiHPcN",
+	"uXTlA16Kxds9dhQqA1VhjUghcBO2O4kP+gdxoBlcAhUVC8mEPWTwURgLMikLajRcAs8g9at/oaShJ2YO",
+	"Bxp4Wu/25MRqWXalAbnCRGwGDo8ElZuXZ1M+c+IGrTrD1FRSgosxwyJjvqJry43enalCd+mb7YhNxyIZ",
+	"O7Cd1HJD+URAMtnNoS/p4jRGNF/ESNCOFOXEY4ULQegGwgjbmF8S3HzmRLBzGjIDIXHUF5b12K8YG6Rx",
+	"zSMPrxuE0snYpTDC0S8PYoim8SO77yYRk05NZBm1kSEKmYgsE74ADZlL4lIzbttqUfmIDZz4Y1u7feaM",
+	"GDeM72yxTc1ncG42LDQCPYCxcFyLHXmkIpyULGYdE1XEXfbriY9/PT2L/Vtc1rrkUAua+Hlgr4X2PcJU",
+	"6Jzr2+Ob/jieDZVHtdY8HqD/SUXMCBGFAsqSZ4MsP0NgnPMWe4tOWFQKgeXmqr0dw+078kceL6Svmt5m",
+	"SuOT/iElWXx8dPbip9jtAQ7zw4+vfzz70b1/sLvX1MImFGBPgEtMSt0OOC0rclG65nk2w55FuRYyETnP",
+	"2Ba2w1A66GESq6HAFqVpKWO2YrdfjumR5tw/pCNx+YAihlvo4oRdHCMmGiYSdz6W88udsBIpmO0e+7FF",
+	"kC5UDHvR01C4i1ia/8WAUxOekLefU30yhk3cAzTSwd4zr47m6i892o6ovlNkwqKgKTHeXtxJ3O2Uvxvf",
+	"WQPYeEKmQZ44P4sNeWiCFj/p7wfY5wEojzFqJsrR8atO1PFV9Z3Dzm6v3+s7k0blIHkuOoed/V6/t08+",
+	"2hhN1R0yrEdt5TokQCI2xlYTMGNz2gCFl9AsaATSKV7lCu2N1yotwxmwJaW8SjuHnX+AfUPpRbVuJ3v9",
+	"/oq6zevVa76B1bXpWDl60N9tG6cEbGeu8Nm9tPds/UuL9fdXUecJrW71e/M9PPCt/Y1ALGuf0Teh8z3C",
+	"c03RYCHIyFDdnHNrFtS+8x/q+4yD7VTJfitJ5kI41UBne8EYpjOqhEtnJkcMeDIO1mb9CMmJX6dsq+52",
+	"yxTjrMDjCpLPSDrzB0kNVERyqUTLfwgpOWzUEj9rtFT7clOachKinZyOg1xBSxOtMa/23XvP6X8lgUwg",
+	"tNVCbaghcTWATMkRs6qZkM6AknDr7RRbqh6rR3aoP8VVtPZB35fx6t1npNLyEKqxKQF6Nc56cQv1BLoB",
+	"zdT6Tf3n0LT1xBDImT5vQslRJ1emgX5f+PJV8m567Fdn1OcLRE3hnrBDi1RKQ+AJ4XXJdKHlJVEhIvp7",
+	"lc7ulAB9tP1qPqxmdQFXS6S/e6czt2l3ND2mPKA3XWiW0dLEdlXTjKZXFhrMrnq9fA4Bvjcu3IQvqs5m",
+	"+MYGfFu2dXMv7O5vxOjULAlfeLLJQhqaeaBY2dvk5Xo/k29NGBEzeaGxmTyaD8nUVOvOJ3/6ebXSZnMP",
+	"RUzUOyp51WnoYIdt5St18XajaX8zsVVrhPrZNecq8XGrzmv7/YP1NFBvHXevQmEz2KgD37fo6lyHd2rB",
+	"y87VdYnVt1XFdhKLHLfDc9G9gJlZy3qPDLY5iRbizFhgBUPx8bmPspFXTUcgLa4RNeX4xm3aWu+VlVat",
+	"Q9r9GrU3UKd/Zl5Du9kHBeumc0n57RwXMr9uznLrre4LmPnu7DnXVmKEfcKTsZAQMZOoHFIKnAtDBiOX",
+	"KVMSzqWDlMqx/YGjMNShBqPF4foCmc0OKecjJERwNy3mQ2BcNuHSs+4AmMFmN9Ssj536SDDHAyF/fHvI",
+	"zot+fz+hOfF/iPEMND7ydIjsdMi+x1POpscpONjkRPh+PV+pGzHXpOqeHYmlHkgtVsEFzCKKWwlbHUWb",
+	"qonRGDRsfyZX4+pPJuce/IyvxM8o0ytuKMBXmT47n6jD/hWJ6ZA42chaTobmpjoWsdhioMdO4FLRN8z3",
+	"78On8R4KqboqX7aE8JUbC7xhq/Nx0A48KgaE7k9nkexuwAoNnaa/NX4gork9P0TNxv6Rz2CagOUpt5xt",
+	"kWVQqZJtr1x4uO1DaVYilWdIX0nZyXjJ274xud+Tvx36Bbbq1j+xw/3gNiy56Ldns5v5DetdXLpSpsWn",
+	"L1Jhu3AZ7p9rZPXfxoqlImVTrHyU5aFURGf9Y5Dzrn6LK182yvvW3fn5/oErXXrELyP8Prj2X9q1r+9G",
+	"nU3d15/Vt29iPcy73SSWhg9Gy0mbjsbMc6Zy0qfZzD1pQxnNMgO+xAk/O+tFi0vBY0LKMg5lvWXhSK2e",
+	"ZAt6ox6LxYSPYCeXI8qXLl/BZ4Z8IrLyGjirucgwWW7ncTz//uN4u/X+v/lWf+0XudUrP3j3j373We9v",
+	"3Xd/29mqf/rf5+ePtxvvcluBhulYGcC2dwz7hpmqe0Ab1O7P+7JD9qa3z10HqJCn7xwV7bM6CfNi0n6Z",
+	"Yih+HVIXzoY7oTYvW9wIvHDX5KaQ0fO3Bu1zKpSyneRKVdIgBnoPxyx3qh+GXkIGxUCfP+MxS1vM9xSb",
+	"qxrfe47ZsVbFqLqWTEirMESL151i7DUuyy53HHl3nUsWn8vymjAqtsJUfyyrdVySUjMFSiVe1ajzXNY7",
+	"dbL6tT3k9I0hS30vdCHZBCZKzyJ0BUN7WWHOZdlSdqGJrCFD0j2+pr7QjeH700pl2XytgS9fbIoYU80b",
+	"tlv9rPHihk24nhjwJeH3HDCmPrTNjiwS4JSHI4GHxJOHCPKfNYJMzOeFbosaWMj1Ly/y7LR7D74xWasP",
+	"sPPJt7RZGVX+Ab+vSvZCQJlt0YndQf+AElimY9BQCkXJlCzF67n8oAbmEVOFzQuLhTn++AcrV6iej+EV",
+	"kjBXGE0Fok2SlcDyknWz8DJCj9LdvZo+uMVfkORp+1aT/Cqibg0Ol/0CKDp8iKZDhBXwUWkUhGrGSVuz",
+	"/YWWAksx4ptp9PuKEK9TqzX8PCRnfcPJWQt7eY8OxPqojKPB1SGoSv3s1Ki+ka2/n4VKxwhPL1OhIbHM",
+	"KsapBV83E5eQYpEvNn1gb09eh2pD0iHnUsjKdfkNy8JScK/p2X+RO+BrsJ2j4/2DugdjDWTDc+lEx1hJ",
+	"rGzkoVQxxotOG3NGflBT2e4DLLScDSuL2Vao7DzEsuTasp6z2IN7WIEXLbpqbdGJsOTm+9E7AYBaN9va",
+	"VzRv4+VKS6H7FgQrSRAzjVfDbsUI/n/1u7v9vf04Yv7zbn/voFt97D7Z3asF1hb7NiD2W+/bb7rd6nrS",
+	"VyUWbNevfk4KL98cUe+Xsf/0u7/3n+02dPdols3kyIau7zWxfIQXG3ZxnWadfKaH/bN0dzg6PQGs1W/7",
+	"p/3DV9E1VcJe/+lXgEjvKENKZLaAzVsiJLxOVNd8CR8St8F4AUWHSYgQme8c9J89jXvXIlhSt3vL0/1D",
+	"VTXrdeEnJAseK9uiG185G8KUTYQsLJjF9Kqv3Q2+drLF0/UvNN2Q/c0Z0l6/XN+U/sI2gPMINzmFcs+1",
+	"HUI1nzf97Eb+pk96wz0QK+Pyy4h5CMvfbVj+AxFSYCj8+AWC8v8qoMA87A9qQEHwD2rAtJqW0etUmNy5",
+	"lXiRr06xTctUC2tBOl7BVGyruTR0nWHEjGI83JcMKY1XSEMW9VBInjFjucXSJBkKmvCajuhclgEbpUP6",
+	"Sdl7BBvc+d6oUz5rz6L+WQ2+1hTq6v6fjcLhe3c5cZtF43Zoyk21ZW7r6d6Uh8j4Q2T8zxoZPykkteXy",
+	"zdiVXLZz1ojlVWFw9+rOpw9qsLKy84i4r6xXwIZtyIDhrrHn+AP1oKPguLDzd7nRoaSz6lNq2jb3GN1w",
+	"1BhpvJGcvK9A42qBVavxWIWahxDkNxyC/IDkeU8W0nrj/Gc1aHU4fAOlTXwO/yjxuL9BGC9zQiYxUUhG",
+	"xa6F1CHlgxKyLQHO33nzbfsktRuTVrolHncPvsjd+iKTkoaqllP0zRfwSP4hwjmtvxGtuoQIO/0y7tti",
+	"VjnbPXaqJqAkRjmdAjiXUlnsF4mNEtIy9h7yf3gD60Vs4rQapN7HOJc0X5JxMfEBf6F9a0LsfttjRykO",
+	"Yvz0PNPA01kdtnPfH9D417FqtcFzOUrTN+F6ha/Sc5m70+2ec3nCPWjN5gARK9tSumFXH0o9H9yRb0IS",
+	"H6Up46y8YmVzSbyyyNO/vvPJX+24Mh3nxCfJBDCY0ih9U82nzTKzx458VT714qWm2dyyDLixeCJXa4y+",
+	"WADqZrup0Lt2Aahf0hQb6LqZ/3xJOtfn4f+UqlG337fkrtasoMArw1oNGTW0aDAxVhaPekuhpQXrDfnk",
+	"ntz1TVT0gzf+DXvjN+Cdz++TvzWggzeBNN7AnzfVT3Sx7Z3op89ljfu7dzeyxu+X1VlZpCFhSk7PbZj/",
+	"QUvfTEvfs5H+LXVWQV1byrVHhvk7zu/I8PaXzvgLqO4yQPJSaZa5DaPSrlqmHhspZqzmYjTGBEafkujr",
+	"iqokvnN5dPyqx76HjFrGV9fbuafAjFVGIRO6D4O5zwaFZZkHdC7j47dnMSUN8oEzrwQmUM5nCuEdBW7c",
+	"LbxWAZuK12/K8sVcOBZduUPP0MSPjL+VYRuPpiVdVxOHK8/iHqPqBnMuqWQr/EKn1HyANIqRVm/y+xLQ",
+	"uLpGcEUzrrehCOKrjMfM3aF3z/GYekXXsgYg0ve2LlVuOGIMN6WVF8U9RGUeojJfu5o4tRxvb6I85a5V",
+	"3dN9VlZHXbeyZIWi2PlE//ic9eoC089mOuN0q7s0jiG5aKiZogaJhq6rILDZlr8Uwho6jsZrIblMo3M5",
+	"rV1XWSuf3aYSrsS3ggw1YD3mr2+ldmKlSD+XfiYNttDSVLf94FtNUty/+k3I8bDjX1mV7IOcfpDT34Q5",
+	"H67BvTNRXbs3FKVF/Y7O3985ATt/h+jv75yEoIvkmgpwzsbC+Hvm/MWuh50dnoudy12ULR7ATyuuQSqL",
+	"UibQ0JIGL0phWxYkl7a8k4vu5cPLVzI8WcV2CaF3uh+PWm83VNqMVb3HPPfRTW/YiWRcevYlYOQ0LQ/1",
+	"T5gZDHj6Nr/mUWjza+p9fp2TUW/zuzhB2X2sGdh6R6+lVVJLpOUXsYeQp5T6na5R0Hp0n2c1ENFQww60",
+	"Xa0UiLY2Ru0inuWBjhfuKNWFdGBV95T6LFlTGxDzY67eXf3/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

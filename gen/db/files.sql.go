@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -14,7 +15,7 @@ import (
 const createFile = `-- name: CreateFile :one
 INSERT INTO files (id, team_id, name, size, sha256, content_type, object_key, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at
+RETURNING id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at
 `
 
 type CreateFileParams struct {
@@ -51,12 +52,13 @@ func (q *Queries) CreateFile(ctx context.Context, arg CreateFileParams) (File, e
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.DeletedAt,
+		&i.ObjectRemovedAt,
 	)
 	return i, err
 }
 
 const getFile = `-- name: GetFile :one
-SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at FROM files WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL
+SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at FROM files WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL
 `
 
 type GetFileParams struct {
@@ -78,12 +80,13 @@ func (q *Queries) GetFile(ctx context.Context, arg GetFileParams) (File, error) 
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.DeletedAt,
+		&i.ObjectRemovedAt,
 	)
 	return i, err
 }
 
 const getFileByID = `-- name: GetFileByID :one
-SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at FROM files WHERE id = $1
+SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at FROM files WHERE id = $1
 `
 
 func (q *Queries) GetFileByID(ctx context.Context, id uuid.UUID) (File, error) {
@@ -100,26 +103,74 @@ func (q *Queries) GetFileByID(ctx context.Context, id uuid.UUID) (File, error) {
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.DeletedAt,
+		&i.ObjectRemovedAt,
 	)
 	return i, err
 }
 
+const knownObjectKeys = `-- name: KnownObjectKeys :many
+SELECT object_key FROM files WHERE object_key = ANY($1::text[])
+UNION
+SELECT object_key FROM uploads WHERE object_key = ANY($1::text[])
+  AND completed_file_id IS NULL AND aborted_at IS NULL
+`
+
+// Which of these keys a file or an open upload still refers to.
+func (q *Queries) KnownObjectKeys(ctx context.Context, keys []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, knownObjectKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var object_key string
+		if err := rows.Scan(&object_key); err != nil {
+			return nil, err
+		}
+		items = append(items, object_key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listFiles = `-- name: ListFiles :many
-SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at FROM files
+SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at FROM files
 WHERE team_id = $1 AND deleted_at IS NULL
   AND ($2::uuid IS NULL OR id < $2::uuid)
+  AND ($3::text IS NULL OR content_type = $3::text
+       OR (right($3::text, 2) = '/*'
+           AND content_type LIKE left($3::text, -1) || '%'))
+  AND ($4::text IS NULL
+       OR starts_with(name, $4::text))
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $7
 `
 
 type ListFilesParams struct {
-	TeamID uuid.UUID
-	Before *uuid.UUID
-	Limit  int32
+	TeamID        uuid.UUID
+	Before        *uuid.UUID
+	ContentType   *string
+	NamePrefix    *string
+	CreatedAfter  *time.Time
+	CreatedBefore *time.Time
+	Limit         int32
 }
 
 func (q *Queries) ListFiles(ctx context.Context, arg ListFilesParams) ([]File, error) {
-	rows, err := q.db.Query(ctx, listFiles, arg.TeamID, arg.Before, arg.Limit)
+	rows, err := q.db.Query(ctx, listFiles,
+		arg.TeamID,
+		arg.Before,
+		arg.ContentType,
+		arg.NamePrefix,
+		arg.CreatedAfter,
+		arg.CreatedBefore,
+		arg.Limit,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +189,7 @@ func (q *Queries) ListFiles(ctx context.Context, arg ListFilesParams) ([]File, e
 			&i.CreatedBy,
 			&i.CreatedAt,
 			&i.DeletedAt,
+			&i.ObjectRemovedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -147,4 +199,80 @@ func (q *Queries) ListFiles(ctx context.Context, arg ListFilesParams) ([]File, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const listFilesToRemove = `-- name: ListFilesToRemove :many
+SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at FROM files WHERE deleted_at IS NOT NULL AND object_removed_at IS NULL
+ORDER BY deleted_at LIMIT $1
+`
+
+func (q *Queries) ListFilesToRemove(ctx context.Context, limit int32) ([]File, error) {
+	rows, err := q.db.Query(ctx, listFilesToRemove, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []File
+	for rows.Next() {
+		var i File
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.Name,
+			&i.Size,
+			&i.Sha256,
+			&i.ContentType,
+			&i.ObjectKey,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.DeletedAt,
+			&i.ObjectRemovedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const markObjectRemoved = `-- name: MarkObjectRemoved :exec
+UPDATE files SET object_removed_at = now() WHERE id = $1
+`
+
+func (q *Queries) MarkObjectRemoved(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markObjectRemoved, id)
+	return err
+}
+
+const softDeleteFile = `-- name: SoftDeleteFile :one
+UPDATE files SET deleted_at = now()
+WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL
+RETURNING id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at
+`
+
+type SoftDeleteFileParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) SoftDeleteFile(ctx context.Context, arg SoftDeleteFileParams) (File, error) {
+	row := q.db.QueryRow(ctx, softDeleteFile, arg.TeamID, arg.ID)
+	var i File
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.Name,
+		&i.Size,
+		&i.Sha256,
+		&i.ContentType,
+		&i.ObjectKey,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.DeletedAt,
+		&i.ObjectRemovedAt,
+	)
+	return i, err
 }

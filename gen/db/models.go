@@ -38,16 +38,17 @@ type AuditEvent struct {
 }
 
 type File struct {
-	ID          uuid.UUID
-	TeamID      uuid.UUID
-	Name        string
-	Size        int64
-	Sha256      string
-	ContentType string
-	ObjectKey   string
-	CreatedBy   *uuid.UUID
-	CreatedAt   time.Time
-	DeletedAt   *time.Time
+	ID              uuid.UUID
+	TeamID          uuid.UUID
+	Name            string
+	Size            int64
+	Sha256          string
+	ContentType     string
+	ObjectKey       string
+	CreatedBy       *uuid.UUID
+	CreatedAt       time.Time
+	DeletedAt       *time.Time
+	ObjectRemovedAt *time.Time
 }
 
 type IdempotencyKey struct {
@@ -100,6 +101,22 @@ type Team struct {
 	Name      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type Upload struct {
+	ID              uuid.UUID
+	TeamID          uuid.UUID
+	Name            string
+	Size            int64
+	Sha256          *string
+	ObjectKey       string
+	S3UploadID      *string
+	PartSize        int64
+	CreatedBy       *uuid.UUID
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	CompletedFileID *uuid.UUID
+	AbortedAt       *time.Time
 }
 
 type User struct {

@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	metrics.Registry.MustRegister(d.store)
 	deps := httpapi.Deps{
 		Teams:      &teams.Service{Store: d.store},
-		Files:      &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, Logger: log},
+		Files:      &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL, Logger: log},
 		Jobs:       &jobs.Service{Store: d.store, Processors: d.processors},
 		Processors: d.processors,
 		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{

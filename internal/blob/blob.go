@@ -158,3 +158,116 @@ func mapErr(err error, what string) error {
 	return &domain.Error{Code: domain.CodeUnavailable, Message: "Storage is unavailable; try again shortly.",
 		RetryAfter: 5 * time.Second, Err: fmt.Errorf("blob: %s: %w", what, err)}
 }
+
+// Head returns the object's size, or a not-found error.
+func (s *Store) Head(ctx context.Context, key string) (int64, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, mapErr(err, "head the object")
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// GetRange opens the object at key for the byte range spec ("bytes=a-b";
+// empty: all of it) and returns its body, the Content-Range S3 answered
+// (empty for a whole object) and the length sent. A range outside the
+// object is a CodeRangeNotSatisfiable error.
+func (s *Store) GetRange(ctx context.Context, key, spec string) (io.ReadCloser, string, int64, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}
+	if spec != "" {
+		in.Range = aws.String(spec)
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+			return nil, "", 0, domain.Wrap(err, domain.CodeRangeNotSatisfiable, "The Range does not overlap the file.")
+		}
+		return nil, "", 0, mapErr(err, "read the object")
+	}
+	return out.Body, aws.ToString(out.ContentRange), aws.ToInt64(out.ContentLength), nil
+}
+
+// PresignPut returns a URL that stores size bytes at key with one PUT.
+func (s *Store) PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error) {
+	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key),
+		ContentLength: aws.Int64(size)}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("blob: presign put: %w", err)
+	}
+	return req.URL, nil
+}
+
+// StartMultipart begins a multipart upload at key and returns its id.
+func (s *Store) StartMultipart(ctx context.Context, key string) (string, error) {
+	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", mapErr(err, "start a multipart upload")
+	}
+	return aws.ToString(out.UploadId), nil
+}
+
+// PresignPart returns a URL that stores part n of a multipart upload.
+func (s *Store) PresignPart(ctx context.Context, key, uploadID string, n int, ttl time.Duration) (string, error) {
+	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(s.bucket), Key: aws.String(key),
+		UploadId: aws.String(uploadID), PartNumber: aws.Int32(int32(n))}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("blob: presign part: %w", err)
+	}
+	return req.URL, nil
+}
+
+// CompleteMultipart assembles the parts. Parts that S3 does not know (a
+// wrong ETag, a missing part) are an unprocessable error.
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []domain.CompletedPart) error {
+	cp := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		cp[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(p.ETag)}
+	}
+	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(key),
+		UploadId: aws.String(uploadID), MultipartUpload: &types.CompletedMultipartUpload{Parts: cp}})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			switch ae.ErrorCode() {
+			case "InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML":
+				return domain.Wrap(err, domain.CodeUnprocessable, "The parts do not match what storage received: "+ae.ErrorCode()+".")
+			}
+		}
+		return mapErr(err, "complete the multipart upload")
+	}
+	return nil
+}
+
+// AbortMultipart discards a multipart upload and its parts; an unknown
+// upload is not an error.
+func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(uploadID)})
+	var nsu *types.NoSuchUpload
+	if err != nil && !errors.As(err, &nsu) {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload" {
+			return nil
+		}
+		return mapErr(err, "abort the multipart upload")
+	}
+	return nil
+}
+
+// List calls fn with the key and last-modified time of every object under
+// prefix, page by page.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error {
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return mapErr(err, "list objects")
+		}
+		for _, o := range page.Contents {
+			if err := fn(aws.ToString(o.Key), aws.ToTime(o.LastModified)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -49,9 +49,12 @@ type Config struct {
 	OIDCAdminRole  string // CONVEYOR_OIDC_ADMIN_ROLE
 	OIDCRolesClaim string // CONVEYOR_OIDC_ROLES_CLAIM
 
-	CursorSecret      string // CONVEYOR_CURSOR_SECRET
-	MaxUploadBytes    int64  // CONVEYOR_MAX_UPLOAD_BYTES
-	WorkerConcurrency int    // CONVEYOR_WORKER_CONCURRENCY
+	CursorSecret      string        // CONVEYOR_CURSOR_SECRET
+	UploadTTL         time.Duration // CONVEYOR_UPLOAD_TTL
+	JanitorInterval   time.Duration // CONVEYOR_JANITOR_INTERVAL
+	OrphanGrace       time.Duration // CONVEYOR_ORPHAN_GRACE
+	MaxUploadBytes    int64         // CONVEYOR_MAX_UPLOAD_BYTES
+	WorkerConcurrency int           // CONVEYOR_WORKER_CONCURRENCY
 
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
@@ -96,6 +99,9 @@ var Vars = []Var{
 	{"CONVEYOR_OIDC_ROLES_CLAIM", "roles", "The claim holding app roles."},
 	{"CONVEYOR_CURSOR_SECRET", "a random one kept under the run folder in dev mode", "Key that signs pagination cursors (at least 32 characters; the same on every API process). Required outside dev mode."},
 	{"CONVEYOR_MAX_UPLOAD_BYTES", "5368709120", "The largest upload streamed through the API."},
+	{"CONVEYOR_UPLOAD_TTL", "6h", "How long a direct-to-S3 upload's URLs work and it may be completed; then it is aborted."},
+	{"CONVEYOR_JANITOR_INTERVAL", "1m", "How often the worker removes deleted files' objects, aborts expired uploads and sweeps orphan objects."},
+	{"CONVEYOR_ORPHAN_GRACE", "1h", "How old an object no row refers to must be before the janitor removes it."},
 	{"CONVEYOR_WORKER_CONCURRENCY", "10", "Jobs a worker runs at once."},
 	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
 	{"CONVEYOR_RATE_LIMIT_WRITE", "10/s burst 30", "Per principal for creating, changing and deleting."},
@@ -139,6 +145,9 @@ func Parse(getenv func(string) string) (*Config, error) {
 		OIDCRolesClaim: p.str("CONVEYOR_OIDC_ROLES_CLAIM", "roles"),
 
 		CursorSecret:      p.str("CONVEYOR_CURSOR_SECRET", ""),
+		UploadTTL:         p.duration("CONVEYOR_UPLOAD_TTL", 6*time.Hour),
+		JanitorInterval:   p.duration("CONVEYOR_JANITOR_INTERVAL", time.Minute),
+		OrphanGrace:       p.duration("CONVEYOR_ORPHAN_GRACE", time.Hour),
 		MaxUploadBytes:    p.integer("CONVEYOR_MAX_UPLOAD_BYTES", 5<<30),
 		WorkerConcurrency: int(p.integer("CONVEYOR_WORKER_CONCURRENCY", 10)),
 	}

@@ -11,19 +11,20 @@ type Code string
 
 // The codes an Error may carry.
 const (
-	CodeInvalid            Code = "invalid"             // the input breaks the contract (400)
-	CodeUnauthenticated    Code = "unauthenticated"     // no valid credentials (401)
-	CodeForbidden          Code = "forbidden"           // the role does not allow it (403)
-	CodeNotFound           Code = "not_found"           // no such thing, or not visible to the caller (404)
-	CodeMethodNotAllowed   Code = "method_not_allowed"  // the resource does not take this method (405)
-	CodeConflict           Code = "conflict"            // the state does not allow it now (409)
-	CodePreconditionFailed Code = "precondition_failed" // a stale If-Match (412)
-	CodeTooLarge           Code = "too_large"           // a body over its limit (413)
-	CodeUnsupportedMedia   Code = "unsupported_media"   // a Content-Type the operation does not take (415)
-	CodeUnprocessable      Code = "unprocessable"       // well-formed but breaks a rule (422)
-	CodeRateLimited        Code = "rate_limited"        // over the caller's rate limit (429)
-	CodeUnavailable        Code = "unavailable"         // a dependency is down; try again later (503)
-	CodeInternal           Code = "internal"            // a bug or an unexpected failure (500)
+	CodeInvalid             Code = "invalid"               // the input breaks the contract (400)
+	CodeUnauthenticated     Code = "unauthenticated"       // no valid credentials (401)
+	CodeForbidden           Code = "forbidden"             // the role does not allow it (403)
+	CodeNotFound            Code = "not_found"             // no such thing, or not visible to the caller (404)
+	CodeMethodNotAllowed    Code = "method_not_allowed"    // the resource does not take this method (405)
+	CodeConflict            Code = "conflict"              // the state does not allow it now (409)
+	CodePreconditionFailed  Code = "precondition_failed"   // a stale If-Match (412)
+	CodeTooLarge            Code = "too_large"             // a body over its limit (413)
+	CodeRangeNotSatisfiable Code = "range_not_satisfiable" // a Range outside the resource (416)
+	CodeUnsupportedMedia    Code = "unsupported_media"     // a Content-Type the operation does not take (415)
+	CodeUnprocessable       Code = "unprocessable"         // well-formed but breaks a rule (422)
+	CodeRateLimited         Code = "rate_limited"          // over the caller's rate limit (429)
+	CodeUnavailable         Code = "unavailable"           // a dependency is down; try again later (503)
+	CodeInternal            Code = "internal"              // a bug or an unexpected failure (500)
 )
 
 // FieldError names one offending field of the input: Pointer is a JSON

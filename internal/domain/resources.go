@@ -110,3 +110,45 @@ func NewPage[T any](items []T, limit int, id func(T) uuid.UUID) Page[T] {
 	next := id(items[limit-1])
 	return Page[T]{Items: items, Next: &next}
 }
+
+// FileFilter narrows a list of files; zero fields do not filter.
+type FileFilter struct {
+	ContentType   string // exact, or a family with a trailing "/*"
+	NamePrefix    string
+	CreatedAfter  *time.Time
+	CreatedBefore *time.Time
+}
+
+// Upload is a direct-to-S3 upload: created with presigned URLs, then
+// completed into a file or aborted when it expires.
+type Upload struct {
+	ID              uuid.UUID
+	TeamID          uuid.UUID
+	Name            string
+	Size            int64
+	SHA256          string // optional; checked on completion
+	ObjectKey       string
+	S3UploadID      string // empty for a single PUT
+	PartSize        int64
+	CreatedBy       *uuid.UUID
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	CompletedFileID *uuid.UUID
+	AbortedAt       *time.Time
+	Parts           []UploadPart // presigned URLs; only when just created
+}
+
+// Multipart reports whether the upload goes in parts.
+func (u Upload) Multipart() bool { return u.S3UploadID != "" }
+
+// UploadPart is where one part's bytes go.
+type UploadPart struct {
+	Number int
+	URL    string
+}
+
+// CompletedPart is a part the client sent, with the ETag S3 answered.
+type CompletedPart struct {
+	Number int
+	ETag   string
+}

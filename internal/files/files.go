@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -27,21 +29,34 @@ import (
 type Store interface {
 	CreateFile(ctx context.Context, f domain.File) (domain.File, error)
 	File(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
-	Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error)
+	Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter, page domain.PageRequest) (domain.Page[domain.File], error)
+	DeleteFile(ctx context.Context, teamID, id uuid.UUID) error
+	CreateUpload(ctx context.Context, u domain.Upload) (domain.Upload, error)
+	Upload(ctx context.Context, teamID, id uuid.UUID) (domain.Upload, error)
+	CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File) (domain.File, error)
 }
 
 // Blobs is what the service needs from object storage.
 type Blobs interface {
 	Put(ctx context.Context, key string, body io.Reader, contentType string) error
 	Delete(ctx context.Context, key string) error
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	GetRange(ctx context.Context, key, spec string) (io.ReadCloser, string, int64, error)
+	Head(ctx context.Context, key string) (int64, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error)
+	StartMultipart(ctx context.Context, key string) (string, error)
+	PresignPart(ctx context.Context, key, uploadID string, n int, ttl time.Duration) (string, error)
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []domain.CompletedPart) error
 }
 
 // Service implements the file rules.
 type Service struct {
-	Store    Store
-	Blobs    Blobs
-	MaxBytes int64 // the largest file accepted
-	Logger   *slog.Logger
+	Store     Store
+	Blobs     Blobs
+	MaxBytes  int64         // the largest file accepted
+	UploadTTL time.Duration // direct uploads expire after this (0: 6 h)
+	Logger    *slog.Logger
 }
 
 // sniffLen is how much of the head decides the media type.
@@ -94,9 +109,67 @@ func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (domain.File, e
 	return s.Store.File(ctx, teamID, id)
 }
 
-// List returns a page of a team's files.
-func (s *Service) List(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
-	return s.Store.Files(ctx, teamID, page)
+// List returns a page of a team's files, filtered.
+func (s *Service) List(ctx context.Context, teamID uuid.UUID, f domain.FileFilter, page domain.PageRequest) (domain.Page[domain.File], error) {
+	if f.CreatedAfter != nil && f.CreatedBefore != nil && !f.CreatedAfter.Before(*f.CreatedBefore) {
+		return domain.Page[domain.File]{}, &domain.Error{Code: domain.CodeInvalid, Message: "created_after must be before created_before.",
+			Fields: []domain.FieldError{{Pointer: "created_after", Detail: "not before created_before"}}}
+	}
+	return s.Store.Files(ctx, teamID, f, page)
+}
+
+// Delete deletes a team's file: it is gone for every reader at once, and
+// the janitor removes its object.
+func (s *Service) Delete(ctx context.Context, teamID, id uuid.UUID) error {
+	return s.Store.DeleteFile(ctx, teamID, id)
+}
+
+// downloadTTL is how long a presigned download URL works.
+const downloadTTL = 5 * time.Minute
+
+// Content is an open file content, whole or a range.
+type Content struct {
+	File         domain.File
+	Body         io.ReadCloser
+	ContentRange string // "" for the whole file
+	Length       int64
+}
+
+// rangeSpec matches the single byte ranges served; anything else (several
+// ranges, other units, bad syntax) is ignored, as RFC 9110 allows, and the
+// whole file is sent.
+var rangeSpec = regexp.MustCompile(`^bytes=(\d{1,19}-\d{0,19}|-\d{1,19})$`)
+
+// Open opens a team's file for streaming, for the byte range in the Range
+// header value rng (empty: all of it).
+func (s *Service) Open(ctx context.Context, teamID, id uuid.UUID, rng string) (Content, error) {
+	f, err := s.Store.File(ctx, teamID, id)
+	if err != nil {
+		return Content{}, err
+	}
+	if !rangeSpec.MatchString(rng) {
+		rng = ""
+	}
+	if rng == "bytes=-0" {
+		return Content{}, domain.Errorf(domain.CodeRangeNotSatisfiable, "The Range does not overlap the file.")
+	}
+	body, cr, n, err := s.Blobs.GetRange(ctx, f.ObjectKey, rng)
+	if err != nil {
+		return Content{}, err
+	}
+	if rng == "" {
+		cr = ""
+	}
+	return Content{File: f, Body: body, ContentRange: cr, Length: n}, nil
+}
+
+// DownloadURL returns a short-lived presigned URL of a team's file.
+func (s *Service) DownloadURL(ctx context.Context, teamID, id uuid.UUID) (string, error) {
+	f, err := s.Store.File(ctx, teamID, id)
+	if err != nil {
+		return "", err
+	}
+	return s.Blobs.PresignGet(ctx, f.ObjectKey, downloadTTL)
 }
 
 // CleanName makes a client's file name safe to store and show: the last

@@ -52,7 +52,14 @@ func (s *Server) ListFiles(ctx context.Context, req api.ListFilesRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.deps.Files.List(ctx, req.TeamId, pr)
+	f := domain.FileFilter{CreatedAfter: req.Params.CreatedAfter, CreatedBefore: req.Params.CreatedBefore}
+	if req.Params.ContentType != nil {
+		f.ContentType = *req.Params.ContentType
+	}
+	if req.Params.NamePrefix != nil {
+		f.NamePrefix = *req.Params.NamePrefix
+	}
+	page, err := s.deps.Files.List(ctx, req.TeamId, f, pr)
 	if err != nil {
 		return nil, err
 	}
@@ -71,4 +78,92 @@ func (s *Server) GetFile(ctx context.Context, req api.GetFileRequestObject) (api
 		return api.GetFile304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
 	}
 	return api.GetFile200JSONResponse{Body: fileOut(f), Headers: api.GetFile200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// DeleteFile implements api.StrictServerInterface.
+func (s *Server) DeleteFile(ctx context.Context, req api.DeleteFileRequestObject) (api.DeleteFileResponseObject, error) {
+	if err := s.deps.Files.Delete(ctx, req.TeamId, req.FileId); err != nil {
+		return nil, err
+	}
+	return api.DeleteFile204Response{}, nil
+}
+
+// DownloadFile implements api.StrictServerInterface.
+func (s *Server) DownloadFile(ctx context.Context, req api.DownloadFileRequestObject) (api.DownloadFileResponseObject, error) {
+	if req.Params.Delivery == nil || *req.Params.Delivery == api.DownloadFileParamsDeliveryRedirect {
+		url, err := s.deps.Files.DownloadURL(ctx, req.TeamId, req.FileId)
+		if err != nil {
+			return nil, err
+		}
+		return api.DownloadFile302Response{Headers: api.DownloadFile302ResponseHeaders{Location: &url}}, nil
+	}
+	rng := ""
+	if req.Params.Range != nil {
+		rng = *req.Params.Range
+	}
+	c, err := s.deps.Files.Open(ctx, req.TeamId, req.FileId, rng)
+	if err != nil {
+		return nil, err
+	}
+	// The strict server copies Body to the client; closing it is ours.
+	body := closeOnEOF{c.Body}
+	if c.ContentRange != "" {
+		return api.DownloadFile206ApplicationoctetStreamResponse{Body: body, ContentLength: c.Length,
+			Headers: api.DownloadFile206ResponseHeaders{ContentRange: &c.ContentRange, ContentLength: &c.Length}}, nil
+	}
+	etag, ranges := c.File.ETag(), "bytes"
+	return api.DownloadFile200ApplicationoctetStreamResponse{Body: body, ContentLength: c.Length,
+		Headers: api.DownloadFile200ResponseHeaders{ETag: &etag, AcceptRanges: &ranges, ContentLength: &c.Length}}, nil
+}
+
+// closeOnEOF closes the object body once it has been read to its end or
+// failed, so the S3 connection goes back to the pool.
+type closeOnEOF struct{ rc io.ReadCloser }
+
+func (c closeOnEOF) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	if err != nil {
+		_ = c.rc.Close()
+	}
+	return n, err
+}
+
+func uploadOut(u domain.Upload) api.Upload {
+	out := api.Upload{Id: u.ID, TeamId: u.TeamID, Name: u.Name, Size: u.Size, Method: api.UploadMethodSingle, ExpiresAt: u.ExpiresAt,
+		Parts: make([]api.UploadPart, len(u.Parts))}
+	if u.Multipart() {
+		out.Method, out.PartSize = api.UploadMethodMultipart, &u.PartSize
+	}
+	for i, p := range u.Parts {
+		out.Parts[i] = api.UploadPart{PartNumber: p.Number, Url: p.URL}
+	}
+	return out
+}
+
+// CreateUpload implements api.StrictServerInterface.
+func (s *Server) CreateUpload(ctx context.Context, req api.CreateUploadRequestObject) (api.CreateUploadResponseObject, error) {
+	sha := ""
+	if req.Body.Sha256 != nil {
+		sha = *req.Body.Sha256
+	}
+	u, err := s.deps.Files.CreateUpload(ctx, req.TeamId, req.Body.Name, req.Body.Size, sha)
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateUpload201JSONResponse{Body: uploadOut(u)}, nil
+}
+
+// CompleteUpload implements api.StrictServerInterface.
+func (s *Server) CompleteUpload(ctx context.Context, req api.CompleteUploadRequestObject) (api.CompleteUploadResponseObject, error) {
+	var parts []domain.CompletedPart
+	if req.Body.Parts != nil {
+		for _, p := range *req.Body.Parts {
+			parts = append(parts, domain.CompletedPart{Number: p.PartNumber, ETag: p.Etag})
+		}
+	}
+	f, err := s.deps.Files.CompleteUpload(ctx, req.TeamId, req.UploadId, parts)
+	if err != nil {
+		return nil, err
+	}
+	return api.CompleteUpload201JSONResponse{Body: fileOut(f)}, nil
 }

@@ -47,12 +47,57 @@ func (s *Store) FileByID(ctx context.Context, id uuid.UUID) (domain.File, error)
 	return fileFromRow(row), notFound(err, "File")
 }
 
-// Files lists a team's files, newest first.
-func (s *Store) Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Files lists a team's files, newest first, filtered.
+func (s *Store) Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter, page domain.PageRequest) (domain.Page[domain.File], error) {
 	var rows []db.File
 	err := s.read(ctx, func(q *db.Queries) (err error) {
-		rows, err = q.ListFiles(ctx, db.ListFilesParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		rows, err = q.ListFiles(ctx, db.ListFilesParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1),
+			ContentType: nonEmpty(f.ContentType), NamePrefix: nonEmpty(f.NamePrefix), CreatedAfter: f.CreatedAfter, CreatedBefore: f.CreatedBefore})
 		return err
 	})
 	return domain.NewPage(mapSlice(rows, fileFromRow), page.Limit, fileID), err
+}
+
+// DeleteFile marks a team's file deleted; a worker removes its object.
+func (s *Store) DeleteFile(ctx context.Context, teamID, id uuid.UUID) error {
+	return s.write(ctx, func(q *db.Queries) error {
+		_, err := q.SoftDeleteFile(ctx, db.SoftDeleteFileParams{TeamID: teamID, ID: id})
+		return notFound(mapErr(err), "File")
+	})
+}
+
+// FilesToRemove returns deleted files whose objects are still stored.
+func (s *Store) FilesToRemove(ctx context.Context, limit int) ([]domain.File, error) {
+	var rows []db.File
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListFilesToRemove(ctx, int32(limit))
+		return err
+	})
+	return mapSlice(rows, fileFromRow), err
+}
+
+// MarkObjectRemoved records that a deleted file's object is gone.
+func (s *Store) MarkObjectRemoved(ctx context.Context, id uuid.UUID) error {
+	return s.write(ctx, func(q *db.Queries) error { return q.MarkObjectRemoved(ctx, id) })
+}
+
+// KnownObjectKeys returns which of keys a file or an open upload refers to.
+func (s *Store) KnownObjectKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	var rows []string
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.KnownObjectKeys(ctx, keys)
+		return err
+	})
+	known := make(map[string]bool, len(rows))
+	for _, k := range rows {
+		known[k] = true
+	}
+	return known, err
 }

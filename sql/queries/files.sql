@@ -13,5 +13,31 @@ SELECT * FROM files WHERE id = $1;
 SELECT * FROM files
 WHERE team_id = sqlc.arg('team_id') AND deleted_at IS NULL
   AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
+  AND (sqlc.narg('content_type')::text IS NULL OR content_type = sqlc.narg('content_type')::text
+       OR (right(sqlc.narg('content_type')::text, 2) = '/*'
+           AND content_type LIKE left(sqlc.narg('content_type')::text, -1) || '%'))
+  AND (sqlc.narg('name_prefix')::text IS NULL
+       OR starts_with(name, sqlc.narg('name_prefix')::text))
+  AND (sqlc.narg('created_after')::timestamptz IS NULL OR created_at >= sqlc.narg('created_after')::timestamptz)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
 ORDER BY id DESC
 LIMIT sqlc.arg('limit');
+
+-- name: SoftDeleteFile :one
+UPDATE files SET deleted_at = now()
+WHERE team_id = $1 AND id = $2 AND deleted_at IS NULL
+RETURNING *;
+
+-- name: ListFilesToRemove :many
+SELECT * FROM files WHERE deleted_at IS NOT NULL AND object_removed_at IS NULL
+ORDER BY deleted_at LIMIT sqlc.arg('limit');
+
+-- name: MarkObjectRemoved :exec
+UPDATE files SET object_removed_at = now() WHERE id = $1;
+
+-- name: KnownObjectKeys :many
+-- Which of these keys a file or an open upload still refers to.
+SELECT object_key FROM files WHERE object_key = ANY(sqlc.arg('keys')::text[])
+UNION
+SELECT object_key FROM uploads WHERE object_key = ANY(sqlc.arg('keys')::text[])
+  AND completed_file_id IS NULL AND aborted_at IS NULL;

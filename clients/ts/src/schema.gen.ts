@@ -228,7 +228,7 @@ export interface paths {
         };
         /**
          * List files
-         * @description The team's files, newest first, in pages.
+         * @description The team's files, newest first, in pages; optionally filtered.
          */
         get: operations["listFiles"];
         put?: never;
@@ -266,6 +266,92 @@ export interface paths {
         get: operations["getFile"];
         put?: never;
         post?: never;
+        /**
+         * Delete a file
+         * @description Deletes the file at once (it is 404 everywhere from then on, and its
+         *     jobs' outputs go with it); a worker removes the stored object.
+         */
+        delete: operations["deleteFile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/files/{file_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The file's id. */
+                file_id: components["parameters"]["FileID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a file
+         * @description By default, a redirect to a short-lived presigned URL of the object
+         *     in storage. With `delivery=stream`, the API streams the bytes itself
+         *     and honours a single `Range`.
+         */
+        get: operations["downloadFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a direct-to-S3 upload
+         * @description For large files: the bytes go straight to storage, not through the
+         *     API. Below the multipart threshold the answer holds one presigned
+         *     `PUT` URL; above it, a presigned URL per part (send each part's bytes
+         *     with `PUT`, keep each answer's `ETag`). Then call `complete`. Uploads
+         *     never completed are aborted and removed after `expires_at`.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/uploads/{upload_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The upload's id. */
+                upload_id: components["parameters"]["UploadID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a direct-to-S3 upload
+         * @description Checks the stored object against the upload (its parts, its size and,
+         *     when given, its SHA-256), and creates the file. Completing a completed
+         *     upload returns the same file.
+         */
+        post: operations["completeUpload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -502,6 +588,50 @@ export interface components {
             items: components["schemas"]["AuditEvent"][];
             next_cursor: string | null;
         };
+        UploadCreate: {
+            /** @example scan.tiff */
+            name: string;
+            /**
+             * Format: int64
+             * @description The exact size in bytes.
+             */
+            size: number;
+            /** @description The media type the client believes it is; the file's media type is detected from its content. */
+            content_type?: string;
+            /** @description When given, complete fails unless the stored bytes hash to it. */
+            sha256?: string;
+        };
+        Upload: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            team_id: string;
+            name: string;
+            /** Format: int64 */
+            size: number;
+            /** @enum {string} */
+            method: "single" | "multipart";
+            /**
+             * Format: int64
+             * @description For multipart, the size of every part but the last.
+             */
+            part_size?: number;
+            parts: components["schemas"]["UploadPart"][];
+            /** Format: date-time */
+            expires_at: string;
+        };
+        UploadPart: {
+            part_number: number;
+            /** @description Presigned; send the part's bytes with PUT. */
+            url: string;
+        };
+        UploadComplete: {
+            /** @description For multipart, every part's number and the ETag its PUT answered. */
+            parts?: {
+                part_number: number;
+                etag: string;
+            }[];
+        };
         FileUpload: {
             /**
              * Format: binary
@@ -604,6 +734,15 @@ export interface components {
                 [name: string]: unknown;
             };
             content?: never;
+        };
+        /** @description The Range does not overlap the file. */
+        RangeNotSatisfiable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
         };
         /** @description The resource changed since the version in If-Match. */
         PreconditionFailed: {
@@ -743,6 +882,8 @@ export interface components {
         UserID: string;
         /** @description The API key's id. */
         KeyID: string;
+        /** @description The upload's id. */
+        UploadID: string;
         /** @description The job's id. */
         JobID: string;
         /** @description The most items to return. */
@@ -752,6 +893,10 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description The body's length in bytes. */
+        ContentLength: number;
+        /** @description `bytes`: ranges are served. */
+        AcceptRanges: "bytes";
         /** @description The version of the representation, for If-None-Match and If-Match. */
         ETag: string;
         /** @description `true` when this is the kept response of an earlier request with the same Idempotency-Key. */
@@ -1291,6 +1436,14 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. Opaque. */
                 cursor?: components["parameters"]["Cursor"];
+                /** @description Only files of this detected media type (e.g. `image/png`), or of this type family with a trailing `/*` (e.g. `image/*`). */
+                content_type?: string;
+                /** @description Only files whose name starts with this. */
+                name_prefix?: string;
+                /** @description Only files created at or after this time. */
+                created_after?: string;
+                /** @description Only files created before this time. */
+                created_before?: string;
             };
             header?: never;
             path: {
@@ -1398,6 +1551,195 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The file's id. */
+                file_id: components["parameters"]["FileID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file is deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    downloadFile: {
+        parameters: {
+            query?: {
+                /** @description `redirect` (default): a presigned URL; `stream`: the bytes, through the API. */
+                delivery?: "redirect" | "stream";
+            };
+            header?: {
+                /** @description With `delivery=stream`, one byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-512`). */
+                Range?: string;
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The file's id. */
+                file_id: components["parameters"]["FileID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    "Content-Length": components["headers"]["ContentLength"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested range. */
+            206: {
+                headers: {
+                    /** @description The range sent, e.g. `bytes 0-1023/4096`. */
+                    "Content-Range"?: string;
+                    "Content-Length": components["headers"]["ContentLength"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Go to the presigned URL in Location (valid a few minutes). */
+            302: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            416: components["responses"]["RangeNotSatisfiable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadCreate"];
+            };
+        };
+        responses: {
+            /** @description The upload, with where to send the bytes. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    completeUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The upload's id. */
+                upload_id: components["parameters"]["UploadID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadComplete"];
+            };
+        };
+        responses: {
+            /** @description The file. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
