@@ -1,0 +1,145 @@
+package app_test
+
+// Tests that stop shared dependencies: they run last in this package (go
+// test runs files in name order), and restore what they stop.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+)
+
+// slowSource yields n pseudo-random bytes in small steps, and closes
+// reached once half of them are out.
+type slowSource struct {
+	n, sent int64
+	reached chan struct{}
+	once    atomic.Bool
+}
+
+func (s *slowSource) Read(p []byte) (int, error) {
+	if s.sent >= s.n {
+		return 0, io.EOF
+	}
+	if len(p) > 64<<10 {
+		p = p[:64<<10]
+	}
+	if rest := s.n - s.sent; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	for i := range p {
+		p[i] = byte(s.sent + int64(i))
+	}
+	s.sent += int64(len(p))
+	if s.sent >= s.n/2 && s.once.CompareAndSwap(false, true) {
+		close(s.reached)
+	}
+	time.Sleep(time.Millisecond)
+	return len(p), nil
+}
+
+// TestS3StoppedMidUpload: storage dies while a file streams in. The upload
+// fails (503, or a broken connection), no row is written, and once storage
+// is back no row of the team points at a missing object and no object is
+// left without a row.
+func TestS3StoppedMidUpload(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "fault-admin", true))
+	team, err := admin.CreateTeam(ctx, "Faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := admin.UploadFile(ctx, team.Id, "before.txt", strings.NewReader("stored before the fault"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &slowSource{n: 40 << 20, reached: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := admin.UploadFile(ctx, team.Id, "interrupted.bin", src)
+		done <- err
+	}()
+	<-src.reached
+	if err := e.Stack.StopS3(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = e.Stack.StartS3(context.Background())
+		}
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the upload did not end after storage stopped")
+	}
+	if err == nil {
+		t.Fatal("the upload succeeded with storage stopped")
+	}
+	var p interface{ Error() string }
+	if errors.As(err, &p) {
+		t.Logf("upload failed as it should: %v", err)
+	}
+	if strings.Contains(err.Error(), "conveyor: 500") {
+		t.Fatalf("storage failure answered as a 500: %v", err)
+	}
+
+	if err := e.Stack.StartS3(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	list, err := admin.ListFilesWithResponse(ctx, team.Id, nil)
+	if err != nil || list.JSON200 == nil {
+		t.Fatal(err)
+	}
+	if len(list.JSON200.Items) != 1 || list.JSON200.Items[0].Id != kept.Id {
+		t.Fatalf("files after the failed upload: %+v", list.JSON200.Items)
+	}
+	if !objectExists(t, fileKey(team.Id.String(), kept.Id.String())) {
+		t.Fatal("a row points at a missing object")
+	}
+	var leftovers []string
+	out, err := e.Stack.S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.Stack.S3Bucket), Prefix: aws.String("teams/" + team.Id.String() + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Contents {
+		if aws.ToString(o.Key) != fileKey(team.Id.String(), kept.Id.String()) {
+			leftovers = append(leftovers, aws.ToString(o.Key))
+		}
+	}
+	if len(leftovers) > 0 {
+		t.Fatalf("objects without a row after the failed upload: %v", leftovers)
+	}
+}
+
+// TestOrphanObjectsAreSwept: an object no row refers to (what a crash
+// between storing and recording leaves) is removed after the grace period.
+func TestOrphanObjectsAreSwept(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	key := "teams/" + uuid.NewString() + "/files/" + uuid.NewString()
+	_, err := e.Stack.S3Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(e.Stack.S3Bucket), Key: aws.String(key),
+		Body: bytes.NewReader([]byte("orphan"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for objectExists(t, key) {
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan object was not swept")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
