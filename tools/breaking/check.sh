@@ -41,6 +41,12 @@ breaking() {
 	"$OASDIFF" breaking --config "$CONFIG" "$1" "$2"
 }
 
+# next_version DIR: N+1 for a folder named vN ("N+1" otherwise).
+next_version() {
+	local n=${1##*/v}
+	if [[ $n =~ ^[0-9]+$ ]]; then echo $((n + 1)); else echo "N+1"; fi
+}
+
 # gate ROOT: 0 when every released spec under ROOT is kept, 1 otherwise.
 gate() {
 	local root=$1 released dir rc=0 n=0
@@ -57,7 +63,7 @@ gate() {
 			echo "breaking: ${dir#"$root"/}/openapi.yaml keeps ${dir#"$root"/}/released.yaml"
 		else
 			echo "breaking: ${dir#"$root"/}/openapi.yaml breaks ${dir#"$root"/}/released.yaml." >&2
-			echo "  Make the change backward compatible, or make it in a new version folder (openapi/v$(( ${dir##*/v} + 1 ))/)." >&2
+			echo "  Make the change backward compatible, or make it in a new version folder (openapi/v$(next_version "$dir")/)." >&2
 			rc=1
 		fi
 	done
