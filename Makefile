@@ -19,11 +19,13 @@ BIN       := $(CURDIR)/bin
 SQLC_VERSION      := v1.31.1
 VERSITYGW_VERSION := v1.8.0
 GOTESTSUM_VERSION := v1.13.0
+# oasdiff v1.34+ needs a module the proxy does not serve (pb33f/go-yaml v0.1.1).
+OASDIFF_VERSION   := v1.33.0
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint build build-ts test-go test-sdk test-ts bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking build build-ts test-go test-sdk test-ts bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,7 +33,7 @@ help: ## list the targets
 run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
 
-test: deps check-generated lint build-ts test-ts test-sdk test-go ## everything CI checks
+test: deps check-generated lint breaking build-ts test-ts test-sdk test-go ## everything CI checks
 
 # --- dependencies -----------------------------------------------------------
 
@@ -52,7 +54,12 @@ deps-apt:
 		exit 1; \
 	fi
 
-deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION)
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION)
+
+$(BIN)/.oasdiff-$(OASDIFF_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install oasdiff $(OASDIFF_VERSION)"
+	GOBIN=$(BIN) $(GO) install github.com/oasdiff/oasdiff@$(OASDIFF_VERSION)
+	@rm -f $(BIN)/.oasdiff-* && touch $@
 
 $(BIN)/.gotestsum-$(GOTESTSUM_VERSION):
 	@mkdir -p $(BIN)
@@ -102,6 +109,10 @@ lint: deps-npm ## go vet, gofmt, spec lint (Spectral), sqlc compile, TS typechec
 	cd tools/npm && npx --no-install spectral lint --quiet --ruleset .spectral.yaml --fail-severity error ../../openapi/v1/openapi.yaml
 	$(BIN)/sqlc compile
 	cd clients/ts && npm run --silent typecheck
+
+breaking: deps-go deps-npm ## fail on a breaking change to a released API version (openapi/v*/released.yaml)
+	tools/breaking/check.sh --self-test
+	tools/breaking/check.sh
 
 build: ## build bin/conveyor
 	$(GO) build -o $(BIN)/conveyor ./cmd/conveyor

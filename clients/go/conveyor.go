@@ -114,7 +114,7 @@ func problemFrom(resp *http.Response, body []byte) error {
 	if json.Unmarshal(body, &p) != nil || p.Title == "" {
 		p = Problem{Type: "about:blank", Title: http.StatusText(resp.StatusCode)}
 	}
-	p.Status = resp.StatusCode
+	p.Status = int32(resp.StatusCode)
 	if p.RequestId == nil {
 		if id := resp.Header.Get("X-Request-ID"); id != "" {
 			p.RequestId = &id

@@ -243,7 +243,9 @@ type ApiKey struct {
 	CreatedAt  time.Time          `json:"created_at"`
 	Id         openapi_types.UUID `json:"id"`
 	LastUsedAt *time.Time         `json:"last_used_at,omitempty"`
-	Name       string             `json:"name"`
+
+	// Name Example: nightly-sync
+	Name string `json:"name"`
 
 	// Prefix The first characters of the secret, to recognise it.
 	Prefix    string             `json:"prefix"`
@@ -278,7 +280,9 @@ type ApiKeyWithSecret struct {
 	CreatedAt  time.Time          `json:"created_at"`
 	Id         openapi_types.UUID `json:"id"`
 	LastUsedAt *time.Time         `json:"last_used_at,omitempty"`
-	Name       string             `json:"name"`
+
+	// Name Example: nightly-sync
+	Name string `json:"name"`
 
 	// Prefix The first characters of the secret, to recognise it.
 	Prefix    string               `json:"prefix"`
@@ -334,10 +338,14 @@ type FieldError struct {
 // File defines model for File.
 type File struct {
 	// ContentType Media type detected from the content.
+	//
+	// Example: image/tiff
 	ContentType string             `json:"content_type"`
 	CreatedAt   time.Time          `json:"created_at"`
 	Id          openapi_types.UUID `json:"id"`
-	Name        string             `json:"name"`
+
+	// Name Example: scan.tiff
+	Name string `json:"name"`
 
 	// Sha256 Hex SHA-256 of the content, computed by the server while it streamed.
 	Sha256 string             `json:"sha256"`
@@ -359,15 +367,17 @@ type FileUpload struct {
 
 // Job defines model for Job.
 type Job struct {
-	Attempts   int                    `json:"attempts"`
+	Attempts   int32                  `json:"attempts"`
 	CreatedAt  time.Time              `json:"created_at"`
 	Error      *JobError              `json:"error,omitempty"`
 	FileId     *openapi_types.UUID    `json:"file_id,omitempty"`
 	FinishedAt *time.Time             `json:"finished_at,omitempty"`
 	Id         openapi_types.UUID     `json:"id"`
 	Params     map[string]interface{} `json:"params"`
-	Processor  string                 `json:"processor"`
-	Progress   int                    `json:"progress"`
+
+	// Processor Example: inspect
+	Processor string `json:"processor"`
+	Progress  int32  `json:"progress"`
 
 	// Result The processor's result, once the job has succeeded.
 	Result    *map[string]interface{} `json:"result,omitempty"`
@@ -422,9 +432,11 @@ type MePlatformRole string
 // Member defines model for Member.
 type Member struct {
 	CreatedAt time.Time `json:"created_at"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      TeamRole  `json:"role"`
+
+	// Email Example: ada@example.com
+	Email string   `json:"email"`
+	Name  string   `json:"name"`
+	Role  TeamRole `json:"role"`
 
 	// Status `invited` until the person first calls the API.
 	Status MemberStatus       `json:"status"`
@@ -454,9 +466,11 @@ type MemberUpdate struct {
 
 // Membership defines model for Membership.
 type Membership struct {
-	Role     TeamRole           `json:"role"`
-	TeamId   openapi_types.UUID `json:"team_id"`
-	TeamName string             `json:"team_name"`
+	Role   TeamRole           `json:"role"`
+	TeamId openapi_types.UUID `json:"team_id"`
+
+	// TeamName Example: Imaging
+	TeamName string `json:"team_name"`
 }
 
 // Problem An RFC 9457 problem document.
@@ -468,7 +482,7 @@ type Problem struct {
 	Errors    *[]FieldError `json:"errors,omitempty"`
 	Instance  *string       `json:"instance,omitempty"`
 	RequestId *string       `json:"request_id,omitempty"`
-	Status    int           `json:"status"`
+	Status    int32         `json:"status"`
 
 	// Title A short summary of the kind of problem.
 	Title string `json:"title"`
@@ -503,7 +517,9 @@ type ProcessorList struct {
 type Team struct {
 	CreatedAt time.Time          `json:"created_at"`
 	Id        openapi_types.UUID `json:"id"`
-	Name      string             `json:"name"`
+
+	// Name Example: Imaging
+	Name string `json:"name"`
 }
 
 // TeamCreate defines model for TeamCreate.
@@ -545,7 +561,7 @@ type UploadComplete struct {
 	// Parts For multipart, every part's number and the ETag its PUT answered.
 	Parts *[]struct {
 		Etag       string `json:"etag"`
-		PartNumber int    `json:"part_number"`
+		PartNumber int32  `json:"part_number"`
 	} `json:"parts,omitempty"`
 }
 
@@ -566,7 +582,7 @@ type UploadCreate struct {
 
 // UploadPart defines model for UploadPart.
 type UploadPart struct {
-	PartNumber int `json:"part_number"`
+	PartNumber int32 `json:"part_number"`
 
 	// Url Presigned; send the part's bytes with PUT.
 	Url string `json:"url"`
@@ -574,6 +590,7 @@ type UploadPart struct {
 
 // User defines model for User.
 type User struct {
+	// Email Example: ada@example.com
 	Email   string             `json:"email"`
 	Id      openapi_types.UUID `json:"id"`
 	Issuer  string             `json:"issuer"`
@@ -2628,15 +2645,51 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	return r
 }
 
-type BadRequestApplicationProblemPlusJSONResponse Problem
+type BadRequestResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type BadRequestApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type ConflictApplicationProblemPlusJSONResponse Problem
+	Headers BadRequestResponseHeaders
+}
 
-type ForbiddenApplicationProblemPlusJSONResponse Problem
+type ConflictResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type ConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ConflictResponseHeaders
+}
+
+type ForbiddenResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type ForbiddenApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ForbiddenResponseHeaders
+}
 
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
-type NotFoundApplicationProblemPlusJSONResponse Problem
+type NotFoundResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type NotFoundApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers NotFoundResponseHeaders
+}
 
 type NotModifiedResponseHeaders struct {
 	ETag *string
@@ -2645,17 +2698,44 @@ type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
-type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+type PreconditionFailedResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type PreconditionFailedApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type RangeNotSatisfiableApplicationProblemPlusJSONResponse Problem
+	Headers PreconditionFailedResponseHeaders
+}
 
-type TooLargeApplicationProblemPlusJSONResponse Problem
+type RangeNotSatisfiableResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type RangeNotSatisfiableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers RangeNotSatisfiableResponseHeaders
+}
+
+type TooLargeResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type TooLargeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooLargeResponseHeaders
+}
 
 type TooManyRequestsResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+	RetryAfter         *int32
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2666,7 +2746,7 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
 type UnavailableResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter *int32
 }
 type UnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -2674,9 +2754,27 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 	Headers UnavailableResponseHeaders
 }
 
-type UnprocessableApplicationProblemPlusJSONResponse Problem
+type UnprocessableResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type UnprocessableApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+	Headers UnprocessableResponseHeaders
+}
+
+type UnsupportedMediaTypeResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnsupportedMediaTypeResponseHeaders
+}
 
 type GetMeRequestObject struct {
 }
@@ -2685,16 +2783,59 @@ type GetMeResponseObject interface {
 	VisitGetMeResponse(w http.ResponseWriter) error
 }
 
-type GetMe200JSONResponse Me
+type GetMe200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type GetMe200JSONResponse struct {
+	Body    Me
+	Headers GetMe200ResponseHeaders
+}
 
 func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe400ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2785,16 +2926,59 @@ type ListProcessorsResponseObject interface {
 	VisitListProcessorsResponse(w http.ResponseWriter) error
 }
 
-type ListProcessors200JSONResponse ProcessorList
+type ListProcessors200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListProcessors200JSONResponse struct {
+	Body    ProcessorList
+	Headers ListProcessors200ResponseHeaders
+}
 
 func (response ListProcessors200JSONResponse) VisitListProcessorsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProcessors400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListProcessors400ApplicationProblemPlusJSONResponse) VisitListProcessorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2886,15 +3070,33 @@ type ListTeamsResponseObject interface {
 	VisitListTeamsResponse(w http.ResponseWriter) error
 }
 
-type ListTeams200JSONResponse TeamList
+type ListTeams200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListTeams200JSONResponse struct {
+	Body    TeamList
+	Headers ListTeams200ResponseHeaders
+}
 
 func (response ListTeams200JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -2907,10 +3109,19 @@ type ListTeams400ApplicationProblemPlusJSONResponse struct {
 func (response ListTeams400ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3007,6 +3218,9 @@ type CreateTeamResponseObject interface {
 type CreateTeam201ResponseHeaders struct {
 	IdempotentReplayed *string
 	Location           *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type CreateTeam201JSONResponse struct {
@@ -3027,6 +3241,15 @@ func (response CreateTeam201JSONResponse) VisitCreateTeamResponse(w http.Respons
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3039,10 +3262,19 @@ type CreateTeam400ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam400ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3071,10 +3303,19 @@ type CreateTeam403ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam403ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3087,10 +3328,19 @@ type CreateTeam409ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam409ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3103,10 +3353,19 @@ type CreateTeam413ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam413ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3119,10 +3378,19 @@ type CreateTeam415ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam415ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3135,10 +3403,19 @@ type CreateTeam422ApplicationProblemPlusJSONResponse struct {
 func (response CreateTeam422ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3217,7 +3494,10 @@ type GetTeamResponseObject interface {
 }
 
 type GetTeam200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type GetTeam200JSONResponse struct {
@@ -3234,6 +3514,15 @@ func (response GetTeam200JSONResponse) VisitGetTeamResponse(w http.ResponseWrite
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -3257,10 +3546,19 @@ type GetTeam400ApplicationProblemPlusJSONResponse struct {
 func (response GetTeam400ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3289,10 +3587,19 @@ type GetTeam404ApplicationProblemPlusJSONResponse struct {
 func (response GetTeam404ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3370,15 +3677,33 @@ type ListApiKeysResponseObject interface {
 	VisitListApiKeysResponse(w http.ResponseWriter) error
 }
 
-type ListApiKeys200JSONResponse ApiKeyList
+type ListApiKeys200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListApiKeys200JSONResponse struct {
+	Body    ApiKeyList
+	Headers ListApiKeys200ResponseHeaders
+}
 
 func (response ListApiKeys200JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3391,10 +3716,19 @@ type ListApiKeys400ApplicationProblemPlusJSONResponse struct {
 func (response ListApiKeys400ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3423,10 +3757,19 @@ type ListApiKeys403ApplicationProblemPlusJSONResponse struct {
 func (response ListApiKeys403ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3439,10 +3782,19 @@ type ListApiKeys404ApplicationProblemPlusJSONResponse struct {
 func (response ListApiKeys404ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3523,6 +3875,9 @@ type CreateApiKeyResponseObject interface {
 
 type CreateApiKey201ResponseHeaders struct {
 	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type CreateApiKey201JSONResponse struct {
@@ -3540,6 +3895,15 @@ func (response CreateApiKey201JSONResponse) VisitCreateApiKeyResponse(w http.Res
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3552,10 +3916,19 @@ type CreateApiKey400ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey400ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3584,10 +3957,19 @@ type CreateApiKey403ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey403ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3600,10 +3982,19 @@ type CreateApiKey404ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey404ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3616,10 +4007,19 @@ type CreateApiKey409ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey409ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3632,10 +4032,19 @@ type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3648,10 +4057,19 @@ type CreateApiKey415ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3664,10 +4082,19 @@ type CreateApiKey422ApplicationProblemPlusJSONResponse struct {
 func (response CreateApiKey422ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3746,10 +4173,26 @@ type RevokeApiKeyResponseObject interface {
 	VisitRevokeApiKeyResponse(w http.ResponseWriter) error
 }
 
+type RevokeApiKey204ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
 type RevokeApiKey204Response struct {
+	Headers RevokeApiKey204ResponseHeaders
 }
 
 func (response RevokeApiKey204Response) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(204)
 	return nil
 }
@@ -3761,10 +4204,19 @@ type RevokeApiKey400ApplicationProblemPlusJSONResponse struct {
 func (response RevokeApiKey400ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3793,10 +4245,19 @@ type RevokeApiKey403ApplicationProblemPlusJSONResponse struct {
 func (response RevokeApiKey403ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3809,10 +4270,19 @@ type RevokeApiKey404ApplicationProblemPlusJSONResponse struct {
 func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3825,10 +4295,19 @@ type RevokeApiKey412ApplicationProblemPlusJSONResponse struct {
 func (response RevokeApiKey412ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3908,7 +4387,10 @@ type GetApiKeyResponseObject interface {
 }
 
 type GetApiKey200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type GetApiKey200JSONResponse struct {
@@ -3925,6 +4407,15 @@ func (response GetApiKey200JSONResponse) VisitGetApiKeyResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -3948,10 +4439,19 @@ type GetApiKey400ApplicationProblemPlusJSONResponse struct {
 func (response GetApiKey400ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3980,10 +4480,19 @@ type GetApiKey403ApplicationProblemPlusJSONResponse struct {
 func (response GetApiKey403ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -3996,10 +4505,19 @@ type GetApiKey404ApplicationProblemPlusJSONResponse struct {
 func (response GetApiKey404ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4077,15 +4595,33 @@ type ListAuditEventsResponseObject interface {
 	VisitListAuditEventsResponse(w http.ResponseWriter) error
 }
 
-type ListAuditEvents200JSONResponse AuditEventList
+type ListAuditEvents200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListAuditEvents200JSONResponse struct {
+	Body    AuditEventList
+	Headers ListAuditEvents200ResponseHeaders
+}
 
 func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4098,10 +4634,19 @@ type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4130,10 +4675,19 @@ type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4146,10 +4700,19 @@ type ListAuditEvents404ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents404ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4227,15 +4790,33 @@ type ListFilesResponseObject interface {
 	VisitListFilesResponse(w http.ResponseWriter) error
 }
 
-type ListFiles200JSONResponse FileList
+type ListFiles200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListFiles200JSONResponse struct {
+	Body    FileList
+	Headers ListFiles200ResponseHeaders
+}
 
 func (response ListFiles200JSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4248,10 +4829,19 @@ type ListFiles400ApplicationProblemPlusJSONResponse struct {
 func (response ListFiles400ApplicationProblemPlusJSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4280,10 +4870,19 @@ type ListFiles404ApplicationProblemPlusJSONResponse struct {
 func (response ListFiles404ApplicationProblemPlusJSONResponse) VisitListFilesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4365,6 +4964,9 @@ type UploadFileResponseObject interface {
 type UploadFile201ResponseHeaders struct {
 	IdempotentReplayed *string
 	Location           *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type UploadFile201JSONResponse struct {
@@ -4385,6 +4987,15 @@ func (response UploadFile201JSONResponse) VisitUploadFileResponse(w http.Respons
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4397,10 +5008,19 @@ type UploadFile400ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile400ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4429,10 +5049,19 @@ type UploadFile403ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile403ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4445,10 +5074,19 @@ type UploadFile404ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile404ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4461,10 +5099,19 @@ type UploadFile409ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile409ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4477,10 +5124,19 @@ type UploadFile413ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile413ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4493,10 +5149,19 @@ type UploadFile415ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile415ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4509,10 +5174,19 @@ type UploadFile422ApplicationProblemPlusJSONResponse struct {
 func (response UploadFile422ApplicationProblemPlusJSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4590,10 +5264,26 @@ type DeleteFileResponseObject interface {
 	VisitDeleteFileResponse(w http.ResponseWriter) error
 }
 
+type DeleteFile204ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
 type DeleteFile204Response struct {
+	Headers DeleteFile204ResponseHeaders
 }
 
 func (response DeleteFile204Response) VisitDeleteFileResponse(w http.ResponseWriter) error {
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(204)
 	return nil
 }
@@ -4605,10 +5295,19 @@ type DeleteFile400ApplicationProblemPlusJSONResponse struct {
 func (response DeleteFile400ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4637,10 +5336,19 @@ type DeleteFile403ApplicationProblemPlusJSONResponse struct {
 func (response DeleteFile403ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4653,10 +5361,19 @@ type DeleteFile404ApplicationProblemPlusJSONResponse struct {
 func (response DeleteFile404ApplicationProblemPlusJSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4736,7 +5453,10 @@ type GetFileResponseObject interface {
 }
 
 type GetFile200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type GetFile200JSONResponse struct {
@@ -4753,6 +5473,15 @@ func (response GetFile200JSONResponse) VisitGetFileResponse(w http.ResponseWrite
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -4776,10 +5505,19 @@ type GetFile400ApplicationProblemPlusJSONResponse struct {
 func (response GetFile400ApplicationProblemPlusJSONResponse) VisitGetFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4808,10 +5546,19 @@ type GetFile404ApplicationProblemPlusJSONResponse struct {
 func (response GetFile404ApplicationProblemPlusJSONResponse) VisitGetFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4891,9 +5638,12 @@ type DownloadFileResponseObject interface {
 }
 
 type DownloadFile200ResponseHeaders struct {
-	AcceptRanges  *string
-	ContentLength *int64
-	ETag          *string
+	AcceptRanges       *string
+	ContentLength      *int64
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type DownloadFile200ApplicationoctetStreamResponse struct {
@@ -4917,6 +5667,15 @@ func (response DownloadFile200ApplicationoctetStreamResponse) VisitDownloadFileR
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 
 	if closer, ok := response.Body.(io.ReadCloser); ok {
@@ -4927,8 +5686,11 @@ func (response DownloadFile200ApplicationoctetStreamResponse) VisitDownloadFileR
 }
 
 type DownloadFile206ResponseHeaders struct {
-	ContentLength *int64
-	ContentRange  *string
+	ContentLength      *int64
+	ContentRange       *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type DownloadFile206ApplicationoctetStreamResponse struct {
@@ -4948,6 +5710,15 @@ func (response DownloadFile206ApplicationoctetStreamResponse) VisitDownloadFileR
 	}
 	if response.Headers.ContentRange != nil {
 		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(206)
 
@@ -4981,10 +5752,19 @@ type DownloadFile400ApplicationProblemPlusJSONResponse struct {
 func (response DownloadFile400ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5013,10 +5793,19 @@ type DownloadFile404ApplicationProblemPlusJSONResponse struct {
 func (response DownloadFile404ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5029,10 +5818,19 @@ type DownloadFile416ApplicationProblemPlusJSONResponse struct {
 func (response DownloadFile416ApplicationProblemPlusJSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(416)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5110,15 +5908,33 @@ type ListJobsResponseObject interface {
 	VisitListJobsResponse(w http.ResponseWriter) error
 }
 
-type ListJobs200JSONResponse JobList
+type ListJobs200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListJobs200JSONResponse struct {
+	Body    JobList
+	Headers ListJobs200ResponseHeaders
+}
 
 func (response ListJobs200JSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5131,10 +5947,19 @@ type ListJobs400ApplicationProblemPlusJSONResponse struct {
 func (response ListJobs400ApplicationProblemPlusJSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5163,10 +5988,19 @@ type ListJobs404ApplicationProblemPlusJSONResponse struct {
 func (response ListJobs404ApplicationProblemPlusJSONResponse) VisitListJobsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5248,6 +6082,9 @@ type CreateJobResponseObject interface {
 type CreateJob202ResponseHeaders struct {
 	IdempotentReplayed *string
 	Location           *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type CreateJob202JSONResponse struct {
@@ -5268,6 +6105,15 @@ func (response CreateJob202JSONResponse) VisitCreateJobResponse(w http.ResponseW
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5280,10 +6126,19 @@ type CreateJob400ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob400ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5312,10 +6167,19 @@ type CreateJob403ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob403ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5328,10 +6192,19 @@ type CreateJob404ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob404ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5344,10 +6217,19 @@ type CreateJob409ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob409ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5360,10 +6242,19 @@ type CreateJob413ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob413ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5376,10 +6267,19 @@ type CreateJob415ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob415ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5392,10 +6292,19 @@ type CreateJob422ApplicationProblemPlusJSONResponse struct {
 func (response CreateJob422ApplicationProblemPlusJSONResponse) VisitCreateJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5475,7 +6384,10 @@ type GetJobResponseObject interface {
 }
 
 type GetJob200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type GetJob200JSONResponse struct {
@@ -5492,6 +6404,15 @@ func (response GetJob200JSONResponse) VisitGetJobResponse(w http.ResponseWriter)
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -5515,10 +6436,19 @@ type GetJob400ApplicationProblemPlusJSONResponse struct {
 func (response GetJob400ApplicationProblemPlusJSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5547,10 +6477,19 @@ type GetJob404ApplicationProblemPlusJSONResponse struct {
 func (response GetJob404ApplicationProblemPlusJSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5628,15 +6567,33 @@ type ListMembersResponseObject interface {
 	VisitListMembersResponse(w http.ResponseWriter) error
 }
 
-type ListMembers200JSONResponse MemberList
+type ListMembers200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListMembers200JSONResponse struct {
+	Body    MemberList
+	Headers ListMembers200ResponseHeaders
+}
 
 func (response ListMembers200JSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5649,10 +6606,19 @@ type ListMembers400ApplicationProblemPlusJSONResponse struct {
 func (response ListMembers400ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5681,10 +6647,19 @@ type ListMembers404ApplicationProblemPlusJSONResponse struct {
 func (response ListMembers404ApplicationProblemPlusJSONResponse) VisitListMembersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5765,6 +6740,9 @@ type AddMemberResponseObject interface {
 
 type AddMember201ResponseHeaders struct {
 	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type AddMember201JSONResponse struct {
@@ -5782,6 +6760,15 @@ func (response AddMember201JSONResponse) VisitAddMemberResponse(w http.ResponseW
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5794,10 +6781,19 @@ type AddMember400ApplicationProblemPlusJSONResponse struct {
 func (response AddMember400ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5826,10 +6822,19 @@ type AddMember403ApplicationProblemPlusJSONResponse struct {
 func (response AddMember403ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5842,10 +6847,19 @@ type AddMember404ApplicationProblemPlusJSONResponse struct {
 func (response AddMember404ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5858,10 +6872,19 @@ type AddMember409ApplicationProblemPlusJSONResponse struct {
 func (response AddMember409ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5874,10 +6897,19 @@ type AddMember413ApplicationProblemPlusJSONResponse struct {
 func (response AddMember413ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5890,10 +6922,19 @@ type AddMember415ApplicationProblemPlusJSONResponse struct {
 func (response AddMember415ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5906,10 +6947,19 @@ type AddMember422ApplicationProblemPlusJSONResponse struct {
 func (response AddMember422ApplicationProblemPlusJSONResponse) VisitAddMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5988,10 +7038,26 @@ type RemoveMemberResponseObject interface {
 	VisitRemoveMemberResponse(w http.ResponseWriter) error
 }
 
+type RemoveMember204ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
 type RemoveMember204Response struct {
+	Headers RemoveMember204ResponseHeaders
 }
 
 func (response RemoveMember204Response) VisitRemoveMemberResponse(w http.ResponseWriter) error {
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(204)
 	return nil
 }
@@ -6003,10 +7069,19 @@ type RemoveMember400ApplicationProblemPlusJSONResponse struct {
 func (response RemoveMember400ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6035,10 +7110,19 @@ type RemoveMember403ApplicationProblemPlusJSONResponse struct {
 func (response RemoveMember403ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6051,10 +7135,19 @@ type RemoveMember404ApplicationProblemPlusJSONResponse struct {
 func (response RemoveMember404ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6067,10 +7160,19 @@ type RemoveMember409ApplicationProblemPlusJSONResponse struct {
 func (response RemoveMember409ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6083,10 +7185,19 @@ type RemoveMember412ApplicationProblemPlusJSONResponse struct {
 func (response RemoveMember412ApplicationProblemPlusJSONResponse) VisitRemoveMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6166,7 +7277,10 @@ type GetMemberResponseObject interface {
 }
 
 type GetMember200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type GetMember200JSONResponse struct {
@@ -6183,6 +7297,15 @@ func (response GetMember200JSONResponse) VisitGetMemberResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -6206,10 +7329,19 @@ type GetMember400ApplicationProblemPlusJSONResponse struct {
 func (response GetMember400ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6238,10 +7370,19 @@ type GetMember404ApplicationProblemPlusJSONResponse struct {
 func (response GetMember404ApplicationProblemPlusJSONResponse) VisitGetMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6322,7 +7463,10 @@ type UpdateMemberResponseObject interface {
 }
 
 type UpdateMember200ResponseHeaders struct {
-	ETag *string
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type UpdateMember200JSONResponse struct {
@@ -6340,6 +7484,15 @@ func (response UpdateMember200JSONResponse) VisitUpdateMemberResponse(w http.Res
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6352,10 +7505,19 @@ type UpdateMember400ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember400ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6384,10 +7546,19 @@ type UpdateMember403ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember403ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6400,10 +7571,19 @@ type UpdateMember404ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember404ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6416,10 +7596,19 @@ type UpdateMember409ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember409ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6432,10 +7621,19 @@ type UpdateMember412ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember412ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6448,10 +7646,19 @@ type UpdateMember413ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember413ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6464,10 +7671,19 @@ type UpdateMember415ApplicationProblemPlusJSONResponse struct {
 func (response UpdateMember415ApplicationProblemPlusJSONResponse) VisitUpdateMemberResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6548,6 +7764,9 @@ type CreateUploadResponseObject interface {
 
 type CreateUpload201ResponseHeaders struct {
 	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type CreateUpload201JSONResponse struct {
@@ -6565,6 +7784,15 @@ func (response CreateUpload201JSONResponse) VisitCreateUploadResponse(w http.Res
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6577,10 +7805,19 @@ type CreateUpload400ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload400ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6609,10 +7846,19 @@ type CreateUpload403ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload403ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6625,10 +7871,19 @@ type CreateUpload404ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload404ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6641,10 +7896,19 @@ type CreateUpload409ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload409ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6657,10 +7921,19 @@ type CreateUpload413ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload413ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6673,10 +7946,19 @@ type CreateUpload415ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload415ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6689,10 +7971,19 @@ type CreateUpload422ApplicationProblemPlusJSONResponse struct {
 func (response CreateUpload422ApplicationProblemPlusJSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6774,6 +8065,9 @@ type CompleteUploadResponseObject interface {
 
 type CompleteUpload201ResponseHeaders struct {
 	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
 }
 
 type CompleteUpload201JSONResponse struct {
@@ -6791,6 +8085,15 @@ func (response CompleteUpload201JSONResponse) VisitCompleteUploadResponse(w http
 	if response.Headers.IdempotentReplayed != nil {
 		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
 	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6803,10 +8106,19 @@ type CompleteUpload400ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload400ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6835,10 +8147,19 @@ type CompleteUpload403ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload403ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6851,10 +8172,19 @@ type CompleteUpload404ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload404ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6867,10 +8197,19 @@ type CompleteUpload409ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload409ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6883,10 +8222,19 @@ type CompleteUpload413ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload413ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6899,10 +8247,19 @@ type CompleteUpload415ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload415ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6915,10 +8272,19 @@ type CompleteUpload422ApplicationProblemPlusJSONResponse struct {
 func (response CompleteUpload422ApplicationProblemPlusJSONResponse) VisitCompleteUploadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7842,143 +9208,154 @@ func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39cts48uCroLRbFTtLyfJHshOnflXnyUx2MpvMeG3n5lc1zoUQ2ZIQUwAXAK1ocq66d7g3vCe5QjdA",
-	"UhIpyR9xkln/ZUsigUajv9Hd+NRJ1CRXEqQ1ncNPnTHwFDT+e5QkkNsTLkeAn1MwiRa5FUp2DjvxYGbB",
-	"xIdM4wOMa2AG9CWkvU7UMckYJty9BbKYdA5/7+DjnXdRx85y6Bx2jNVCjjpXV1HnhZIWpH0NcmTHyzOd",
-	"jYENVDp7ZFiGjzAhGQ43P9NQ6Qm3ncOOkPbpQSfqTIQUEzd7v5xVSAsj0Djtj2d81DzbJWgjlGRqyOwY",
-	"mIZcgwFpuXsmYkOl2ath9xclofuG22TMuEzdN/hhHqgJ/xjWtbv3XdPqX6UwyZVDQPcE8ozPIG3AttUF",
-	"xGw6BsnsWBgmDIJ2AbllGkyupAEHL5cMuM4EaKbh3wUYy6bCjvFhwyfAyumSWfefMGveLDdb8169Vgkn",
-	"mJoQ9/bkdUBaooFbSB1wqtAJtKJlr3/QiJcTsHp2NLSgl+c6hUTJ1DCr2JQLywYwVBqY1TMhR4yPuJAL",
-	"860ihauok3PNJ2A95b8otFG6eYmxhI/2fYJPxGGxuYZLoQrDcj6CHvs15/8ucMXCvfbvAvSsE3Ukn7iJ",
-	"6d02dDzZ3UPKLammCTcvRQavfmgGcCgyeGSYSMv5c27H1fTu9/ci7UQdRyBCO3Jz+93ISkWBT66g2mT2",
-	"T5gtQ/KGXzihQGTgNiVQo+FDcPum3fb2GEGsTY2KHXtxdgGzcykMUbj7au+AjVWhDctBs4RnGehDxmmc",
-	"BRq/gBmypB3DucRvwuwjsIYJSyTCtvC1uIEDDxky3Pbz2hhuVHyBs1QMh6BB2nJg4RYbH+ztxc8roMYi",
-	"A4QKV4jLMVZkmRNguVYjDcaEN/vP4t65DFtGYrjatAWubeWlJ08WiSfn1oJ2Y/6v38/PP+7tds/PP/4d",
-	"3v3tr837OkQh1kxaTmIGkg8ycqYKpoGnz1l8sLvHjjWypnBvsZdcZJCWYgtKYcDG3LBk7DRHyoyQScUs",
-	"Syv3YrVVqvb3DpoX4uRzy2KOJK1lqNVkXmTiQvb7B+wXZdkblYqhKFcgrN++iRuV1E8bzJVyuC7gP6tB",
-	"G2t/UINVnP1BDW7P2P+EWdv0R8evHBOsAuECZrcH4bWYCNsMwkQ5XrMwMV6GFFq2ydkMh6lPncKQF5l1",
-	"OieaMxf295y5wD+Sjtjt92vGw26j8XAGfNKGJwt8sgpJ7vfbY+ltnimetsFQ4K+roKAn7gAOA7oNiglM",
-	"BqAfGVYY0EykbIuzHGTqFIKQl4IsqkduM9V2G5wG9G2hvHIvk3pBBf89T09IcLtPCdmf7l+e55kgC2cn",
-	"12qQweRvHwyZO9V0f9Uw7Bx2/rJT2c479KvZOaa3aNJljNT0xYRnDm5ImdIsVWCYVJZkCwpLx261AXod",
-	"MpWHmUi+GNiJn99UGjcpNGpCY7kFtqVhoi7RCgt8kHHjliX5CHTEDJ9t41JeKj0QaQryvtdCtsMjw7TK",
-	"oEI8zzI1JeNa5aB5ifNX0ilQnv2oNRmF9wXsqZqAHTtcDlGRMueSFJoZkQJZTiU1pUykIK3TVmjfCHoy",
-	"UyODa/hF2ZeqkOl9gv+LYqZIxqXSjxyd23ID2ITPEPEXUk2dVSFsADXo3WahMu+OoSnhhpkzJ3AeVPFC",
-	"zvtqTsrUnNzgBDat0T+2g8/gAuvWDRk398+I3oJaXm6wyGjFfrHOkXIP/qLsKbfCDAUfZHDfUCMIFaup",
-	"S9AZz71pnAGCeabUa65H9w7bQKUzJ44zN7kjUE62qhN1YlRoSBlaEgHIN1zOvPIwX0Z0OWgdCpmwhmkn",
-	"dT2Ac5R9wi2gJdVdYU8NCud6GfEHlH57kI6DIh0BuV4oFJOMG+OeqknHjV3sqAbOCUy4kE4xL4EU8Moy",
-	"GFqmxWhsmVTTG09kwLYHDwppRYZr9ksVhg2LLLt2/MDHKrplsGKVMKmFNXCT30pe2LHS4g+4b+l8yTOR",
-	"Og8dVQfPDJuCxmCGk66QIsW/lfySi+y+pcYRS8FZis7jdRtTVGCwrakWFkzNv861mHA9Yym3fMANuDdS",
-	"NZXe3GBneuZdfu4wz+LahsXMEEEs8s9t9jTXKgFjvoSsrVmYU8iyrrcxB4VlAw38wjDOdOHQyCUrpNO+",
-	"GI1w8Kq6gfZWmiLPlbaQvoFU8DOk+y+zGB//9ZHirgPFLRCViYQFq41xjFw7y+cqMDFFtHPhg1W5dk9b",
-	"Qe6Aj1W+53bOmUi5ha4VE1j2KKKOSDdwPKKOM37fF2b14LLIPIORY7M0CrlCC+GDfsODuYah+NgWGHSy",
-	"PhlzzRML2gSJbyDRYCNyqBM1ksIxEKqT2nz7ew3TabhUF7dcm7PC67Fn8hk7UedSwBR0Qxg6Kj3ojRzU",
-	"ym38vUOPlP434tWDUCIvqtNDNbsafIDEutmJjF7gQ8gFKVmEPDuukdWQZwaiBUoLGwkf+SR36+5Ip+Sy",
-	"WdfMZDKP8RCGaI8EV8hr4BzlZSMGQ4PH9tx9NCzhknxN55ThUw4nbsc334UFzNZR2Y6014Jc7nmsYEBn",
-	"7p9VIsNz8RUi6xW9UecGrjXHn2uR+qYg+xrKXKQcnGh+0PZ1/ibs+BT5Cgkky34ddg5/33Bdi+gx5UDL",
-	"2zwdu32mJ3rsdOyEuZLZzHkBPuJKUXU75tYfyoSjo9kCi7ccUNWx4EFZXvg7t/QiFfYosYTuhS1OF7bg",
-	"6cFmcm5/r0nOWa+LArkWBomV5+L9BYXHZ8bCZD3Z4q9Rp5IGjXvqFvbjpVd68wvjSTgOq3jag9HzcmQe",
-	"y40L5wFrKwmkwu9VdCOllYLlIjPtQmuOEyoEbKjsvLZ+v7TZTZQVdazzuBqebsSQfzhs/DrNdFcagjYm",
-	"Cts8D0d9CRVy1+uPkpzuRBxWxPmVisSXArK0jJ7Nr5WQtsnRSNTJlfO5Gs5lj9jPp7/+wvzvbOvk5Qv2",
-	"9Fl/d9vZNE7WqeHQR52HDpYyElUe+z4yzHH/gkBEnKzGQYApbH8LAkhLL1idZMyWJL1wgOpMbuZ+YylY",
-	"SCykdFzlYxPu1QVw8fRvCWuf0bhtENfNMJgx33vydHmRP8FHdvrTUXfvydMy/kBLi5gj9cKtejDzZqq+",
-	"BO2dPjyK08AnlG5SP+Tsd5/x7vDdp6cHV39tAtqIP+Da6SJ3bnIiFCVionliWCtBHEHdhexAwvxqpUYG",
-	"dMa1vMqhaDN7ffYDpQdhjDzn2j4y+IPDPRtAoibeBvJPB9YvN3YgJMejxNVLQTCaYP9ZDRosBWthklPQ",
-	"cDWt3YRlIcjXVfv9sxqQHL6KyjyQBoJe67MNhRRmfEvHb0MhgzL6+iZLGdHYxLgIyRj+2aZj4MaN0mDw",
-	"PHk1bMtUWgL3yDAaI2IqxPE/qAEeapgiSQBSknAt2KzWayzX9pY7Yiy3hdmAiE7pwWuJxahT5Ok1yXq1",
-	"KK22uKSScg21PY0qzptjrTmAWrj4Rk5+jbOaBZQzSzzwz1lYoNNz5YoM+WsSIGXcn5FEd8Ur80Adl6lv",
-	"EUvGkFy4KUdcSGN9bLWi1ZgmeE+kEPc66xiv8omENLl7YskXWpfrNmdtlWO37FeLlZmoFDaRAxMwho8W",
-	"Hz3oP3va6O1YPQsRXv/rQKkMuFwCHAGoxq+/3LKSu1DvTg19pdq9EiI1L/7fBRToLutC4gFR1CmFoCN/",
-	"OnGNOgmXCWTu/6bg4JsGW5sXdvx+Anas0vqESqRJLWzwrpEkJgPQZizyzfH+pnxnCf0N+M8zbh1nv1+M",
-	"hPJ0IpzLicGNJtjwhzWwvDX+jKq+SyFcUsPKIhzzK2/aQlrl3UTTYbLsBTZHfhp9jqcrQqOrkHMGfHKi",
-	"yAaulN9C6jUmKkEa1w4Mc9BGyRBR51lmQsZOPYbKEysuMbpEI7Tu4Y38iiovipC3GM0uFeEaX4K28UaK",
-	"rty1Wugr5f/Df+olalJXWgHMxS2uKYD9W+/jApLCnK1haVr9XQhbzw5fqbwl6N6iwXPNXb7VBqxBPMrI",
-	"JcRfl3WvY4Tisxuepy3GikvLsxpkBWmFo82m7OOTly/Ys4Mnf2f+1JSlKikmPqTTFiGbH+U3ZyBOQVo2",
-	"1UqOQkKeMOHQdCE61GLFoN/YIPaOQXcxWMZ8XJPqXjBngE5ZPeiUBr1ZtKGMA67nEmd/OjW/SbXItSPP",
-	"lawvvb0nz57VvL2DfnMQSNimwMMRM2OlLTPFBNMQfCjrQsjU/e8RtRSte7riYGNpAoupD29PXpFnUEv3",
-	"a5mqkslja3NzuLOTKHkJM6V7KVyG43qzI5XtDjE3cC14zWcnhJQSqS2sUPkEi+RdW+gmUeDlI9RW12L5",
-	"XYDUvG+OHv02BjsGzTg64LiFwlTeD/piWKrh3bu691Oa/cEFe19lP2zuifkw9im+StvMfc6/d7xiNimw",
-	"hsYKM5w1uF/Nh7L1aRYhnEPKyr27CyVZEcJXqiedWrnXBJGbqaJ6KHmNfedWdEe5Cq8mfERu2bXSFJqI",
-	"sg3SuyAy3MNr09diVMQYxg2LQ6Xf0B8ZubewzO85cxTIFJ2zY5I7Vv81HCF9PlI9WUyeoTT70ntbnUbT",
-	"Fl6Hj7nQYFaR+zpJuyH1L7vkRsgRuZ9FZkXOtW0EfeOjJzfC+3DmM7/HL5Vm5SwRHTL5TFi4BD3DowNM",
-	"nAs7PBeE2+zcyI2xOenSjhy7VS9FDhpI+Ks6y6oCCbjkqE5GTfRLa32hnHC5tnAq0bpyS6ttfGSYLBxH",
-	"hMJQXx1gDTt+e8a4NFPQFGovN+o6nrClMoJFy3NN+hYSJ8G1ePSwQQ3aXGS0NlJE4DThfA1FXbVv0000",
-	"yOoTbioQK0+58fA3E86hGUAm4NJXspjn9aO62gvCLJyMu828zsn4soIzCZc9K4bDhtfXbGXbEfdvY5Bs",
-	"JC5B0pG2o3Ws5zGskBkYst+NVXQEYMGwMTdjZpXPwbzJ2fYyouEjT3yif717wrLgKP2hg2d/f/Lku939",
-	"7777rr+2l0KD0YmwtPM9yrglzXMLhog6hW5wk481GDGSkD5nBjzre4FA2Ea/+fjt2Sbu8kqmc9M3rtc0",
-	"RUk3j3huqEqFMQU0Wso3j6GaglaxftAmReEhqoZZCFW+a3JfDCSFFnaGXpAP3mNi5E9UZN0UTakKkyk/",
-	"kW3FyeXF+16vF29HZSeKwczXJIZixNb67f/uHh2/8nX2QUCWSacD4Br0UUGtSujTy7A5P/921omWAfz1",
-	"1Q8vMCvdsbu6ADmXyhPKjAhfbOuNSLQyamjZj9Jqzl79wIQ8l7lWaYFpaM991YrIbFdIlsJleDdTCc+y",
-	"WcQMAIuDw09zOlwofS75aoRRFwI0SNC1xQVWiBhbm1O2vpBDFaQ8JyLx+Hvh5+0s5fSHX0jgVUkYJmwN",
-	"VSWbiOlClt63kCPnBxtnbA94cjHSqpDpuZwqfYHnlhcAuQn5rkVmjRNyx8rYkYbTf70udT6hEFLGtRVD",
-	"zIoWkp3u987lufzLXxiCJx2sxn3TZY8fY7zKPH6MDW7KsF3cVvkQl5E8E5pFUOjmXDIWOxzGEeMsxqBJ",
-	"TEbnT2dnxyym8In/Kq4CWnG9MsutBANxbrhaLI6ieBHLy6hdTF/FBEU9P870aGXO1QoLIzejmzv/zjHL",
-	"IcudAxRjYVnMtnb/3//5v7v9/naJybk2KA6Ypk4odQeqx9DwcDrQOVFTMJbOTyK3BQFLTOkUtAfwpKxu",
-	"NY8fH3pjrkxoTrjWAgyL/7vrH+y++iFmW5bX+cuBVjbCcarYVzdt99i/CmUxkwy/pz4WudKW8TKM5uFQ",
-	"GdQgqOpMUkgyHsgYE+6F9XEix7CMxR+7QSp23e8x24p5YceOxhKH5zhicXnuhud97hu0sMlviyMiHPcN",
-	"uXTlA16Kxds9dhQqA1VhjUghcBO2O4kP+gdxoBlcAhUVC8mEPWTwURgLMikLajRcAs8g9at/oaShJ2YO",
-	"Bxp4Wu/25MRqWXalAbnCRGwGDo8ElZuXZ1M+c+IGrTrD1FRSgosxwyJjvqJry43enalCd+mb7YhNxyIZ",
-	"O7Cd1HJD+URAMtnNoS/p4jRGNF/ESNCOFOXEY4ULQegGwgjbmF8S3HzmRLBzGjIDIXHUF5b12K8YG6Rx",
-	"zSMPrxuE0snYpTDC0S8PYoim8SO77yYRk05NZBm1kSEKmYgsE74ADZlL4lIzbttqUfmIDZz4Y1u7feaM",
-	"GDeM72yxTc1ncG42LDQCPYCxcFyLHXmkIpyULGYdE1XEXfbriY9/PT2L/Vtc1rrkUAua+Hlgr4X2PcJU",
-	"6Jzr2+Ob/jieDZVHtdY8HqD/SUXMCBGFAsqSZ4MsP0NgnPMWe4tOWFQKgeXmqr0dw+078kceL6Svmt5m",
-	"SuOT/iElWXx8dPbip9jtAQ7zw4+vfzz70b1/sLvX1MImFGBPgEtMSt0OOC0rclG65nk2w55FuRYyETnP",
-	"2Ba2w1A66GESq6HAFqVpKWO2YrdfjumR5tw/pCNx+YAihlvo4oRdHCMmGiYSdz6W88udsBIpmO0e+7FF",
-	"kC5UDHvR01C4i1ia/8WAUxOekLefU30yhk3cAzTSwd4zr47m6i892o6ovlNkwqKgKTHeXtxJ3O2Uvxvf",
-	"WQPYeEKmQZ44P4sNeWiCFj/p7wfY5wEojzFqJsrR8atO1PFV9Z3Dzm6v3+s7k0blIHkuOoed/V6/t08+",
-	"2hhN1R0yrEdt5TokQCI2xlYTMGNz2gCFl9AsaATSKV7lCu2N1yotwxmwJaW8SjuHnX+AfUPpRbVuJ3v9",
-	"/oq6zevVa76B1bXpWDl60N9tG6cEbGeu8Nm9tPds/UuL9fdXUecJrW71e/M9PPCt/Y1ALGuf0Teh8z3C",
-	"c03RYCHIyFDdnHNrFtS+8x/q+4yD7VTJfitJ5kI41UBne8EYpjOqhEtnJkcMeDIO1mb9CMmJX6dsq+52",
-	"yxTjrMDjCpLPSDrzB0kNVERyqUTLfwgpOWzUEj9rtFT7clOachKinZyOg1xBSxOtMa/23XvP6X8lgUwg",
-	"tNVCbaghcTWATMkRs6qZkM6AknDr7RRbqh6rR3aoP8VVtPZB35fx6t1npNLyEKqxKQF6Nc56cQv1BLoB",
-	"zdT6Tf3n0LT1xBDImT5vQslRJ1emgX5f+PJV8m567Fdn1OcLRE3hnrBDi1RKQ+AJ4XXJdKHlJVEhIvp7",
-	"lc7ulAB9tP1qPqxmdQFXS6S/e6czt2l3ND2mPKA3XWiW0dLEdlXTjKZXFhrMrnq9fA4Bvjcu3IQvqs5m",
-	"+MYGfFu2dXMv7O5vxOjULAlfeLLJQhqaeaBY2dvk5Xo/k29NGBEzeaGxmTyaD8nUVOvOJ3/6ebXSZnMP",
-	"RUzUOyp51WnoYIdt5St18XajaX8zsVVrhPrZNecq8XGrzmv7/YP1NFBvHXevQmEz2KgD37fo6lyHd2rB",
-	"y87VdYnVt1XFdhKLHLfDc9G9gJlZy3qPDLY5iRbizFhgBUPx8bmPspFXTUcgLa4RNeX4xm3aWu+VlVat",
-	"Q9r9GrU3UKd/Zl5Du9kHBeumc0n57RwXMr9uznLrre4LmPnu7DnXVmKEfcKTsZAQMZOoHFIKnAtDBiOX",
-	"KVMSzqWDlMqx/YGjMNShBqPF4foCmc0OKecjJERwNy3mQ2BcNuHSs+4AmMFmN9Ssj536SDDHAyF/fHvI",
-	"zot+fz+hOfF/iPEMND7ydIjsdMi+x1POpscpONjkRPh+PV+pGzHXpOqeHYmlHkgtVsEFzCKKWwlbHUWb",
-	"qonRGDRsfyZX4+pPJuce/IyvxM8o0ytuKMBXmT47n6jD/hWJ6ZA42chaTobmpjoWsdhioMdO4FLRN8z3",
-	"78On8R4KqboqX7aE8JUbC7xhq/Nx0A48KgaE7k9nkexuwAoNnaa/NX4gork9P0TNxv6Rz2CagOUpt5xt",
-	"kWVQqZJtr1x4uO1DaVYilWdIX0nZyXjJ274xud+Tvx36Bbbq1j+xw/3gNiy56Ldns5v5DetdXLpSpsWn",
-	"L1Jhu3AZ7p9rZPXfxoqlImVTrHyU5aFURGf9Y5Dzrn6LK182yvvW3fn5/oErXXrELyP8Prj2X9q1r+9G",
-	"nU3d15/Vt29iPcy73SSWhg9Gy0mbjsbMc6Zy0qfZzD1pQxnNMgO+xAk/O+tFi0vBY0LKMg5lvWXhSK2e",
-	"ZAt6ox6LxYSPYCeXI8qXLl/BZ4Z8IrLyGjirucgwWW7ncTz//uN4u/X+v/lWf+0XudUrP3j3j373We9v",
-	"3Xd/29mqf/rf5+ePtxvvcluBhulYGcC2dwz7hpmqe0Ab1O7P+7JD9qa3z10HqJCn7xwV7bM6CfNi0n6Z",
-	"Yih+HVIXzoY7oTYvW9wIvHDX5KaQ0fO3Bu1zKpSyneRKVdIgBnoPxyx3qh+GXkIGxUCfP+MxS1vM9xSb",
-	"qxrfe47ZsVbFqLqWTEirMESL151i7DUuyy53HHl3nUsWn8vymjAqtsJUfyyrdVySUjMFSiVe1ajzXNY7",
-	"dbL6tT3k9I0hS30vdCHZBCZKzyJ0BUN7WWHOZdlSdqGJrCFD0j2+pr7QjeH700pl2XytgS9fbIoYU80b",
-	"tlv9rPHihk24nhjwJeH3HDCmPrTNjiwS4JSHI4GHxJOHCPKfNYJMzOeFbosaWMj1Ly/y7LR7D74xWasP",
-	"sPPJt7RZGVX+Ab+vSvZCQJlt0YndQf+AElimY9BQCkXJlCzF67n8oAbmEVOFzQuLhTn++AcrV6iej+EV",
-	"kjBXGE0Fok2SlcDyknWz8DJCj9LdvZo+uMVfkORp+1aT/Cqibg0Ol/0CKDp8iKZDhBXwUWkUhGrGSVuz",
-	"/YWWAksx4ptp9PuKEK9TqzX8PCRnfcPJWQt7eY8OxPqojKPB1SGoSv3s1Ki+ka2/n4VKxwhPL1OhIbHM",
-	"KsapBV83E5eQYpEvNn1gb09eh2pD0iHnUsjKdfkNy8JScK/p2X+RO+BrsJ2j4/2DugdjDWTDc+lEx1hJ",
-	"rGzkoVQxxotOG3NGflBT2e4DLLScDSuL2Vao7DzEsuTasp6z2IN7WIEXLbpqbdGJsOTm+9E7AYBaN9va",
-	"VzRv4+VKS6H7FgQrSRAzjVfDbsUI/n/1u7v9vf04Yv7zbn/voFt97D7Z3asF1hb7NiD2W+/bb7rd6nrS",
-	"VyUWbNevfk4KL98cUe+Xsf/0u7/3n+02dPdols3kyIau7zWxfIQXG3ZxnWadfKaH/bN0dzg6PQGs1W/7",
-	"p/3DV9E1VcJe/+lXgEjvKENKZLaAzVsiJLxOVNd8CR8St8F4AUWHSYgQme8c9J89jXvXIlhSt3vL0/1D",
-	"VTXrdeEnJAseK9uiG185G8KUTYQsLJjF9Kqv3Q2+drLF0/UvNN2Q/c0Z0l6/XN+U/sI2gPMINzmFcs+1",
-	"HUI1nzf97Eb+pk96wz0QK+Pyy4h5CMvfbVj+AxFSYCj8+AWC8v8qoMA87A9qQEHwD2rAtJqW0etUmNy5",
-	"lXiRr06xTctUC2tBOl7BVGyruTR0nWHEjGI83JcMKY1XSEMW9VBInjFjucXSJBkKmvCajuhclgEbpUP6",
-	"Sdl7BBvc+d6oUz5rz6L+WQ2+1hTq6v6fjcLhe3c5cZtF43Zoyk21ZW7r6d6Uh8j4Q2T8zxoZPykkteXy",
-	"zdiVXLZz1ojlVWFw9+rOpw9qsLKy84i4r6xXwIZtyIDhrrHn+AP1oKPguLDzd7nRoaSz6lNq2jb3GN1w",
-	"1BhpvJGcvK9A42qBVavxWIWahxDkNxyC/IDkeU8W0nrj/Gc1aHU4fAOlTXwO/yjxuL9BGC9zQiYxUUhG",
-	"xa6F1CHlgxKyLQHO33nzbfsktRuTVrolHncPvsjd+iKTkoaqllP0zRfwSP4hwjmtvxGtuoQIO/0y7tti",
-	"VjnbPXaqJqAkRjmdAjiXUlnsF4mNEtIy9h7yf3gD60Vs4rQapN7HOJc0X5JxMfEBf6F9a0LsfttjRykO",
-	"Yvz0PNPA01kdtnPfH9D417FqtcFzOUrTN+F6ha/Sc5m70+2ec3nCPWjN5gARK9tSumFXH0o9H9yRb0IS",
-	"H6Up46y8YmVzSbyyyNO/vvPJX+24Mh3nxCfJBDCY0ih9U82nzTKzx458VT714qWm2dyyDLixeCJXa4y+",
-	"WADqZrup0Lt2Aahf0hQb6LqZ/3xJOtfn4f+UqlG337fkrtasoMArw1oNGTW0aDAxVhaPekuhpQXrDfnk",
-	"ntz1TVT0gzf+DXvjN+Cdz++TvzWggzeBNN7AnzfVT3Sx7Z3op89ljfu7dzeyxu+X1VlZpCFhSk7PbZj/",
-	"QUvfTEvfs5H+LXVWQV1byrVHhvk7zu/I8PaXzvgLqO4yQPJSaZa5DaPSrlqmHhspZqzmYjTGBEafkujr",
-	"iqokvnN5dPyqx76HjFrGV9fbuafAjFVGIRO6D4O5zwaFZZkHdC7j47dnMSUN8oEzrwQmUM5nCuEdBW7c",
-	"LbxWAZuK12/K8sVcOBZduUPP0MSPjL+VYRuPpiVdVxOHK8/iHqPqBnMuqWQr/EKn1HyANIqRVm/y+xLQ",
-	"uLpGcEUzrrehCOKrjMfM3aF3z/GYekXXsgYg0ve2LlVuOGIMN6WVF8U9RGUeojJfu5o4tRxvb6I85a5V",
-	"3dN9VlZHXbeyZIWi2PlE//ic9eoC089mOuN0q7s0jiG5aKiZogaJhq6rILDZlr8Uwho6jsZrIblMo3M5",
-	"rV1XWSuf3aYSrsS3ggw1YD3mr2+ldmKlSD+XfiYNttDSVLf94FtNUty/+k3I8bDjX1mV7IOcfpDT34Q5",
-	"H67BvTNRXbs3FKVF/Y7O3985ATt/h+jv75yEoIvkmgpwzsbC+Hvm/MWuh50dnoudy12ULR7ATyuuQSqL",
-	"UibQ0JIGL0phWxYkl7a8k4vu5cPLVzI8WcV2CaF3uh+PWm83VNqMVb3HPPfRTW/YiWRcevYlYOQ0LQ/1",
-	"T5gZDHj6Nr/mUWjza+p9fp2TUW/zuzhB2X2sGdh6R6+lVVJLpOUXsYeQp5T6na5R0Hp0n2c1ENFQww60",
-	"Xa0UiLY2Ru0inuWBjhfuKNWFdGBV95T6LFlTGxDzY67eXf3/AAAA//8=",
+	"7H3rchu30uCr4JvzVVlyhhR1sRPL9VVWceIT58SJjiWvv1pT6wFnmiSsITABMJIZH53ad9g33CfZQjfm",
+	"QnKGpGRZvoR/bJEcYBqNvnej8T6I1SRTEqQ1weH7YAw8AY1/HsUxZPYFlyPAzwmYWIvMCiWDwyAaTC2Y",
+	"6JBpfIBxDcyAvoCkG4SBiccw4W4UyHwSHL4O8PHgLAzsNIPgMDBWCzkKrq7C4ImSFqT9FeTIjhffdDoG",
+	"NlDJ9J5hKT7ChGQ43eybhkpPuA0OAyHtw4MgDCb8nZi4tz84ePTtgwff7e5/9913vTCYCEnf90pohLQw",
+	"Ao3g/HTKR81QXIA2QkmmhsyOgWnINBiQlrtnQjZUmj0bdn5TEjrPuY3HjMvEfYMfZoGd8HfFenf3vguD",
+	"jFsL2r3of/eD10ed/8U7f/Y6j950zt7v7V31g/8MmjD3LIFJphzyOi8gS/kUkoadsjqHiF2OQTI7FoYJ",
+	"g+CfQ2aZBpMpacCtiUsGXKcCNNPwRw7Gskthx/iw4RNg5eviaecfMG3eaPe25n3+VcWcYGpC7ssXvxaI",
+	"jTVwC4kDTuU6hlbU7fUOZnG3tfOvsbWZ+f5wZ2f79X90/n32TTPmXnALv4qJsPhPC9Hl2lhmxJ9QAsbT",
+	"FPQ9wwZ5MgKLO44ojVNujHtKZaBxkV12AtIyJRlcgJ4yLs0laBaPuR5BwqxivJhlSyp88KC3GyLJuM+X",
+	"Y5ECvjR1EIJ225ZLfsFFygcpbLcT//5enfj3dg++Pfhu/+HBtyspv0TKC5hwIR2uFhDzgijD8eLQMi1G",
+	"Y8ukuvTLRXopp+ngvx8XUAMNu3cCsZKJw5cVKSLRo1oYNszTlPERF/KOYQarp0dDC7odXqvYJReWDWCo",
+	"NDCrp0KOPLC3DdGVYxzNJ2C9vH+Sa6N0MytEEt7ZNzE+ERXckGm4ECo3LOMj6LLfM/5Hjrwq3LA/ctDT",
+	"IAwkn7gX09g2Rn6wu4fgljJxhqtn5GELQz8VKTz7sRn6oUjhnmEiKYHLuB1XsLnf34gkCAMn94R2UtSJ",
+	"sUaM5zk+WQN+/+FS2RxP/wHTRcCe83OnNknYuW0uZK7hQ3CUoB3BdBktwEmiUlY7scPZOUz7UhiS4+6r",
+	"vQM2Vrk2LHOCBkXVIeM0z5wkP4cpSho7hr7Eb4q3j8AaJiwRHdvCYVGDnjlkqFa2H9fmcLPiAM4SMRyC",
+	"duxVTCzcYqODvb3ocQVUKeRwhbgcY0WaOhWfaTXSYEwxsvco6vZlsYNkqFR7OKebWjXGgwfLCK3ff7e3",
+	"2+n3330LbYT2bIjqvJnSnO1QsEdhLUxVzjTw5DGLDnb32LFGZhduFHvKRQpJqZyhVHlszI1TFtIpCyNk",
+	"XDHWwsq9gdFqX/T2DmaVZL9//19br3a2v+8Hr//jb51/n93vB1uvWb9vz+6H/v/537fvb7fhwxk8LTg5",
+	"koSSoVaTWfsC8bHfO2C/Kcueq0QMRYkIYT0VTNysZOe1Lb2ytj7R+n9Rgza581YNlomdt2pw61LnHzBt",
+	"g+bo+Jnj0GUQncP01iFaYmBNlJMLFibGy7tcyzb9gVbQzBYnMOR5ap0VGC5RiLu9usm/26ibT4FP2tBm",
+	"gU+W4cz9futIe5mliidtIOX46zKg6InbB8uAbgNqApMB2sa5ccZqwrY4y0AmTrUJeSHIS7rntlptt4Ft",
+	"QN8y0FduLtKbaOX8wBNvwrpPMbme7k+eZakgB2Un02qQwuSbt4a8lert/6lhGBwGf9up3OYd+tXsHNMo",
+	"eukigmqKcMJTtwxImNIsUWDQ5Edph1rAsWptAoetmmM+Z6u2geVH7My5OnXzuTNj6K81STVibiJviK85",
+	"iXv6yjv/w1TEn2w3Yv9+U1lIca7RcjGWW2BbGibqAu3wQhak3LjdknwEOmSGT7e/5h16qvRAJAnIu96i",
+	"0tvWKoWKTXiaqktyuytv+yvG/zPpDBee/qQ1uWd3tQcnagJ27Ch/iGYqU5KpXDMjEiC/pBRpCRMJSOuM",
+	"OPQeBD2ZqpHpOjT8puxTlcvkLsH/TTGTx+PSpA4ZRmsKumITPkV6Opfq0tns5PV/rVT0m7KFld2sv2ej",
+	"meh/OOzM+CCIPjTohZwNdc6hroihLoMSn0HY6i4ReUR3rw2827W43MKNoxU3LfarohOM9/+m7Am3wgwF",
+	"H6Rw15uBIFTyXl2ATnnmwwQpfM3YP1XqV65Hd47ygUqmzjBN3cudlOQUjnDWkRjlGhIKQ3/luH/O5bQI",
+	"cH8aa8dtgiN4Jqxh2tmfXzXefVi8U8bFlw6uIuiIw5eS53astPgT7tqwuOCpSFisAa0enhp2CRoj4k6D",
+	"QoJGz8sqW3OX4B2xBJzjDTKeziWN2NalFhZMLfCaaTHhesoSbvmAG3AjEnUpvV/DTvXUx4K5wzyLahsW",
+	"MUOJi3ny/JA9zbSKwZhPoXhqHvolpGnH++iD3LKBBn5uGGc6d2jkkuXSGY4Ypnbwqr+AJ/hSmjzLlLaQ",
+	"PIdE8FOMtXyaPfIVAb52oONAcftGqVSYcw8Zx1oG8/VuzlURIqPSjUz4nFOmHRKsoOCXT6y/4XYmkpZw",
+	"Cx0rJjAbTnt4sBBOCwORXD8IFwYpN/ZNbq71apmnXnZSCHBhUgoavg/gHZ9k7rlAitHYptOOmcp4dkKM",
+	"Ai/MkGkYindtSUNt0P3RPLagTZHWMRBrsCFFrGM1ksIJTdTQdSzszaQc4ovzN7NVHbu9q4Z8QhhouFDn",
+	"t4snrUiUFhUaFKkNwuBCwCXohmKNsIxq3yRKXMVuXwc4ogqR45Z5iEr0h3W6rIBRg7cQI5sROT/Bh1DI",
+	"JOQr8vS4Rt5DnhoI5yj+2jQymxtsxWWDYFJeo2JutQgoPnYfDYu5pAiv5CN6yuHE0cz6mzKH2Toq25H2",
+	"q6BA9yxWMOcy88cyieylyRUi6xmNqPMT15rjz7Uigab8/jyhXjPDP0NWCMXsG9uR8ErY8QmyLVJPmv4+",
+	"DA5fr7noedyZcqJFGrgcOyKgJ7rsZOzsAyXTKRNldpcy+HbMrS9zKoqxpnMSZL4sbFGEHOxfrcaUB3cR",
+	"OWcOPXki7FFsab/maCSZ28OHs1nU173OI94Zds7uN8qxgvFmZGKTDLbeiCgYITfIBjwTb84pjz81Fiar",
+	"GQJ/DYNKzjQShFvxTxfeWpldMY+L6rRKWngwul5CLUrfOkZ45883Z9/0+13/VyNieIHupdRXbcxVeBtq",
+	"OwHLRWrapeeM7qjwdTN17420Nws0NE/UWKLXTECW6xE0THE9MvSzFETWrqGXbdlHUoZECWFBd7PA1hFQ",
+	"bd9qVVnS961I/opbvkTp/1RAmpRpk1lEEEYbS0UWzUQlZGPd3hH75eT335j/nW29ePqEPXzU29121qET",
+	"62o49CnwoYOlTEGUlXf3DHOyak72I8KW46CAqaCNFgSQtTLnBZDPVDLFXF2a8+yY+40lYCG2kFD5jo8H",
+	"uqFouJQyUkz4CHasGA5nV4G1VnMs1us86n7TOftmp/5h6zH7/nVFAP9V/OY+bDfz9SfzZBYNShNz2W1Z",
+	"/cJwM+Z7Dx4uYv1neMdOfj7q7D14WBYbE65D5hgzd9swmHoPRF+A9jEcrJXSwCdUeL9SUJ69f3jQ7HkY",
+	"8SfcWh39x/YgENgSneEsTa+Uko4vbkM+In99mZIxBaoxWkTBULS5OL6Ols5eYAI449reM/iD2xg2gFhN",
+	"vEnrny7EW0kEAyE5VnbV8bD/8Ltve492GyzEuRUidE1L+kUNGkw6a2GSUTD/w2umb0XsQKGPlhHWL2pA",
+	"eusqLKuTVzPSykjAUEhhxrcbXbiZGEUFeH1ztAy2zopgIU3mnlhlnZ8VWqbFWixKjpeTy2xFYSOdaDBY",
+	"mrh8eYscVq7vnmE0R8hUkYl+qwaYljd5HAMkJPBb9qdCmbFc29vdcmO5zc0aNHxCD36INgiDPEs+jOeW",
+	"K5SKpEqqLFdYo4iwkiUzYmAGvha5dKPIVY3tmyWxszE98I9ZsUBnI5QrMhRnkAAJ42Xu/OOw6iyMx+XJ",
+	"kpDFY4jPHQQjLqSxPutU0XlEL3hDdBN1g1vg+/YK/5VSYN7OLt/csrkt/kWsEljhua4hkCZgDB/NT3TQ",
+	"e9TsdVs9LfJm/teBUilwubAsBK+avz64ZZ23YS85Hf0lmkuVKKsFqv7IIceIkM4l5nHCoJTMjs2okCkM",
+	"Yi5jSN3fTYH25w0OGs/t+M0E7Fgl9RcqkcS1yNhZI71MBqDNWGTrb8rzcszC3jRsTpZy6yTIm/msAk8m",
+	"QjpxaFpSCvjDClheGl+RX9+lIiJYw8o8HLMrb9pCWuVHSYnBxEcSamHDhP8P/6kbq8l8bqi3XsB078HD",
+	"JSmIZXg8BT55ocg5qbT13LlgrMqHJKodk8xAGyWL3BdPU1PUo9dzFTy24gJjrTRD63bfhv9XnQkgPM8n",
+	"kUpVvcLnIwK4kSpea4PLRRZgzu94TSftf/C2ziGpeGdrNohWfxsy3DPSlyjGCfSXaK9dkwQ+aHdW7AqK",
+	"3oVduS6bf4CFjUMXA1vPJnxEem1FIn0+EVPa1tXES0izKPhoOjz44ukT9ujgwbfM15KwRMX5xEcg2wK6",
+	"s7O8cibwJR701kqOimMewhSlJHNhsxbjCt32Bil6DLqDsV3mY/TUBwILxKj2xINOpxjXiyqVYevVXOZM",
+	"amdgrOqMsBN8cJ6mOTlSqZd2j/nBo0c1j/mg1xwwFLYp8HTEzFhpy0w+wUI1Hx09FzJxf3vsdueDrw+X",
+	"pBoXXmCxOO7li2fkMNXOMrS8qmISbDdxuLMTK3kBU6W7CVwUlU9mRyrbGeLBh0Xwauidn6Tfn53GeQlr",
+	"ScIidYSoLPemhesqj2qek2roWSc/sig6bisg41xX86Y5IvlqDHYMmnEMjCBZCFN5luj24slx70nXPcvS",
+	"LSrc2zdVcdr6Xq5P/5zgUCId7g/9eqc2YpMcj/RbYYbTBte2uaij/pp5CGeQsnRnb0PbV2TyJSp8px8/",
+	"oyq421Ox9VTICrvX4eCWSqfaoV1aNdVE422Q3gbN4q5fm1znA1jGMG5YVPQ8GfrMrRuFDU8eM0fQTFFl",
+	"Dx4JxT4oDZncT0T5L+br/ujEauksL68AbEsPwbtMaDB3zz2LAREj5Iic/zy1IuPaNq6k0bN+0BzptG+K",
+	"NOgsPTxVmpVvCSkN6xtDUX8n9z1WihfUMBNqXUyl1hJey1MJbuL1aZ927dihYiGY08ADX2LOtwoBIWbC",
+	"OkU2sQKh5IlyQuzaQrDE/lJyqEjgnmEyd8xVtNfxxyWtYccvT30XMMrclPt5nUiEpXOV86Z6e7y73XBH",
+	"aidgV+a71uihMRM0r00dEtBNO7OCPK/aN/Mm+mx52Qu1sChLX7AAIxXObRxAKuDCn2s2j+u57doAYebK",
+	"ZdyW18plltXF4B7t0H9b7P7j16zz77P7298vLaxcrwBlRTlzWznKqzFINhIXIKn8xHEOngI3LJcpGHKM",
+	"jFWUcrJg2JibMbNqsRT+pnUoi/sD73jsG/LVW0DeVuPHBkMcYWkXKihnFzTkbTJWGOS6IahxrMGIkYTk",
+	"MTPgBY0XP7QbGOU4fnnaGNyY9zy/P9zZWdYssZ21HXCN6DFNsfbbCZTfzHoQxuTQ6JesJy3XDs+bnLDQ",
+	"8KY1lJ4Hs5pmLux91uRBGohzLewUHVGfQsLy9Z+pX1ZTZK3qBkUV4mwrii/O33S73Wg7LDtwDqa+60nR",
+	"7qS1Fdd/d46On/nOa4UYL88NDIBr0Ec5tXelT0+LDfzl1WkQLgL4+7Mfn+C5LSds1DnImSrE4lQy4Ytt",
+	"PRexVkYNLftJWs3Zsx+ZkH2ZaZXkWF772LeBFKntCMkSuCjGpirmaToNmQFgURGCoXc6XCjdl3w5wrp9",
+	"eeoepza4F6CxzwIbqjRVl0KO2IunT777du8B28KAwSsYMHye/QDGsifUb6YvjzWPrYjBbB96C3Mkuc01",
+	"MJ6OlBZ2PHF6JhNSUgvRFyd7Dx6yrUgqCZGzOPrSTCcTsFrE1RiCSsMwN5Bsh6VlQusPGc8TATIG/AGN",
+	"qWlfuiE+c09d99DCxNgJbl+1zU6E0Gk9IYeq0LScWMBTxxOP1WDhTF/xCymTqnLMFIRHraxMyHQuy/CO",
+	"w+lbNTDO/Rrw+HykVe5Wf6n0ORYdnANkpjhzkafWOI1xrIwdaTj5568lDohAIGFcWzHEYztCspP9bl/2",
+	"5d/+xhA86WA17psOu38fI7Pm/n3EahmgjtpOPkZlzNoUzREp3tiXjEUOh1HIOIswZheRa/Hz6ekxiyh6",
+	"57+KqlhtVG9H61aCIWc3XS3qTPHqkGVlfDqiryKCol64bLq0Mud8Fwsj37KTOY/fiYJDljmXOMLj6BHb",
+	"2v1//+f/7vZ62yUmZ1qEOmCauoTWXeouQ+PP2RfOrb50rICJx9BtQYElpnQC2gP4ouw3Y+7fP/Rmd3mo",
+	"JuZaCzAs+u+Of7Dz7MeIbVlelx4OtLK9sTNz/KHt7S77Z64sVtTi99S3MVPaMl7Gfj0cKoUaBNU50wTi",
+	"lBdkjCfChPWBSCeOGIvedQqZ33G/R2wr4rkdOxqLHZ6jkEVlbhtz6u4b9IXIWY9CIhz3Dfnx5QNeRkfb",
+	"XXZU9BNQuTUigYKbsL1ndNA7iAqawSVQmx8hmbCHDN4JY1Eg+AO1Gi6ApygI3OqfKGnoianDgQae1Pt/",
+	"O6VRnibXgFxhQjYFh0eCyr2Xp5d86oQpWtaGqUtJlW3GDPOU+YPqW272zlTlukPfbIfscizisQPbyWQ3",
+	"lS+IJufKHPqT6pzmCGc7NxO0I0XnsvAQJ0HoJsIQ7phfENx86hSMc+9SA0VFvz8v32W/Y/CZ5jX3PLxu",
+	"EqqBZRfCCEe/vBBD9Bo/s/tuEjLplGCaUttUopCJSFPhz9VTN2hcasptW2MOPmIDJ/7Y1m6POQPQTeO7",
+	"I25Ts1V8NxvmGoEewFg4rsUOtFIRTkoWs46JKuIu+9NGx7+fnEZ+FJe1rrDUcjV6XLDXXLtaYSp0zvSp",
+	"9U1uHc8Wh2trrWg9QP+T+u8gRBTwKbv1GGT5KQLj3OzIW8PColIoWG6mUZFjuH1H/sjjufQNf7aZ0vik",
+	"f0hJFh0fnT752atVxqIff/r1p9Of3PiD3b2mlq1F76AJcInF+dsFTss+HihdsyydYo/eTAsZi4ynbAub",
+	"JipdWBkkVouu4ihNSxmzFbn9ckyPNOf+IB2JywcUMdxCB1/YwTkiomEicefn2rFKnLASCZjtLvupRZDO",
+	"HZD3oqfh1DtiafYXA05NeELefkxdTcp+5jTTwd4jr45m2kp4tB1R2wqRCouCpsR4e88K4m6n/N38zhrA",
+	"xn0yKeSJ82HZkBet7aMHvf0C9lkAyixazUQ5On4WhIFvCBUcBrvdXrfnTBqVgeSZCA6D/W6vu4+xKTtG",
+	"Q3yH3IZR25FREiAhG2NPO5iyGW2AwktoVmgE0ile5QrtTfOq9MmZ5yWlPEuCw+DvYJ9TfV+tCeZer7ek",
+	"b8P1+jU8h+Udbb7mhhgHhMemYSW+d2odR3HI7uohM51t3KC9R6sHzfcvugqDB+vAN9tfEEftrwVi2dwG",
+	"fVBKzxPF1VQuHmQcGTri7tzXOQPI+Yl1isfJdqoS5qXMcy6ckqTUfOEWUDo45tI5DCEDHo8Lu7uerXWK",
+	"yJkdVQ/8Rd5x9vBxBclHZKLZnG0DP5GELtGyYaq/GFM5uqgV9te4qvblutzltEY7Yx0Xuga9D7TQvSno",
+	"xj2mv5UEMovRfi8aWhhSYQNIlRwxq5pZ6hTokEX9+omWbgzVIzsFra580N9jcXX2Efm1TFU39t9CT9dZ",
+	"tG6hG1b9K7Kq9TRecCl9XodBwyBTpoEtn/huIeTId9nvzn/N5niV4rYV4c0yH02B5RHX5b6520yIuRDR",
+	"P6hkeqt85ZN7V7PxcatzuFrg6N1bfXObIYtW9iUv0JvMsXTLLVzLmKlpyNwNWcuGl8/NsPFGoKwvUNZh",
+	"8arxOY5YQwSVzezdgN39tWQW9XvFAQ/WWUhDCz6UkHvrDK43V/zS5CrJBS//1hOts4HUmvGz895Xl1wt",
+	"9S/cQyET9cvfvHFjKNXNtrKl1tJ2o0N+Mwlcu2fno9s2yyThjVt9f2Wyar93sJqc623X71S+rQcbNeX/",
+	"EiMM1xEDtexJcHVdvvN3A2G/tHnhscMz0TmHqVkpRe4ZbAQYziW68LQ2DMW7xz7MT2E9yjC3RCSoM90X",
+	"7kDVuhMudaEc0jYe1KcxeL5mEYJOmk+21P20kqHbBUlRRn1zSbLaxTuHqb/lMePaSsxcTng8FhJCZmKV",
+	"Uf0HnnhB74TLhCkJfekgpd48vkxFGOo+iVm44rJfmU4PqZ6xKOLj7rVYw4f5rphLL5EGwAw2sqzuTMUM",
+	"G8dEuy/6OWT9vNfbj+md+DdEWDkTHXk6RClxyH7A6pGmxynp0uSx+l6cn6nPOtOd9o691oX+pi122zlM",
+	"Q4qCC1sVMJmqQekYNGx/NL92I7I/U5G9cWo/E6e2rC+8oS5aZpzuvKd7Pa9I4xSnIBqlhFMHmaky5xbb",
+	"T3XZC7hQ9A3zHcrxabyaV6qOyhZtVRxyY9k9bPV0D9qBRx2H0G1sxi9DAO2uweEN14N9aWxOvPDhbB42",
+	"e5lHvjJ5ApYn3HK2RbZbpey3vfrnxYXMSrMSqTxFtonLqxQXIlY35uI7ilkV3dpbrZ9N0OpLCFptfNSF",
+	"MNeHS4ybOamrw0R01XhLXCxPhO3AhRvTGht7NVYsEQm7xJ4bsqwioBMKl2OQs+GylnBY2aP8Sw+JzbZu",
+	"XxoWQ/wywu/G1NmIno8SHqsTWV36uK8/anysSaLgmaB1wuz4YLh4oMSxjnnMVEYWTzp1T9riMPaiXHmK",
+	"L/zoEiWcXwrWddAJqKKnTXmwuHbeeAu6oy6LqPd+Jkd0Uq0cgs8M+UT4swWMM6u5SLGQf+d+NDv+flTd",
+	"yP9HDtid25/cmmusXomydRv9b9U//avfv7/deMh0CRoux8oA9hFn2MzYVD282qB2/70pr5dqB3pF35Il",
+	"QBUnJJ2HrP2JE8K8oH7njcgsWrUM6eqGCrAbtTVeA7wBDJWG9SGj5z8YtI+pJ8vm/Us1ZIMY2CjKTWJ5",
+	"DbU39IK/0Hf0+SMmltvSQSd4r4fxrbuZHWuVj8ZFQ1YmpFWYveEj8GmZqOxJsuO4tpNwy6O+9OISfG8A",
+	"PF2J/Woc8yfUII1Oby270KEv6zc6sPq10RRtGEOa+CvQhGQTmCg9DTEGUdxsIkxflreZzN1fYsjsd4+v",
+	"aKvh5vBXo0hl2ezxTt+1oymZRD0b8M6Oj5pKatiE60k333rpjnNJdJlJcwQFCfCSF9nCTQHkxuHZJJc+",
+	"e3VGcsTrjxaNNndSNDgM6DBp0O7f+QbQrV7aznvfcXNpwulH/L5q+FDkmtgW1SUc9A6okPJyDBpK+S6Z",
+	"kqWm6Mu3amDuMZXbLLd4rNsnufHcM3WDYBom6gJmWhZR85QmJUFgeSWxXuYJoUdF5YZuUk+beMytczJR",
+	"5XJOXsarrXmjspEZJY4O0bgLscdWWJptRYuPSdvVgHO9zhbSRzezue4qebTK8KnhZ5NG2tQ+fw61z3Nk",
+	"eYfe6urIpmOn5WHcykDYqTFwo4T6YVp0Mgmx9CQRGmLLrGKc+sJ3UnEBCTbxwYZ47OWLX4tuIqTl+1LI",
+	"yk9+hW0fEnDD9PS/yPf0PZacV+2d0bq7bA2kw750UnCsJHYu4UUrkugFl6Pm2sUf1aVsdzjn7mIpVhax",
+	"raJzyyG2Haot6zGLPLiHFXjhfFygLcJXLHkmtuffFRwGBQC1a15qX9F7G+/gXsjqtSBYSYKYaYcxthUh",
+	"+P/V6+z29vajkPnPu729g071sfNgd68WnJ7vOofYb4vwYmfUD4tMqtiC7fjVzyiUG19n2ahmKGpS3NBW",
+	"0zBHcQyZ7eA6zSpJTQ/7Z6/C4AktqlOAtXy0f9o/fBX+dbXbXu/hZ0ATPsAECXHMHGF84N4Ww4mBGt0a",
+	"4lODcTZKFpE8JI7dOeg9eohXKrTzXi0lRENf9zqPzr7p0H879F9zy9GvzFraW0Tx31XVUqyuu4RkRXSL",
+	"bWFDP6fv4ZJNhMwtmPkq7euHzD7vfMHuw9UDkGp/U/YE79UQX2RwpjAPru/UfWIT7q0arJWId8+15eGb",
+	"U+6/uJm/6Bqe4p7MpanJRcRsQkYbt2+NzORb4o9CTuDHT5CX/GcOOZ5Se6sGlAd8qwZMq8sygZcIk3Eb",
+	"j5mGWOkEm4NeamEtSCcC8KCa1Vwajr2ZQ2YU4xK7PWfO4MH5cmnIzxsKyVNmLLd4tF4WB/LxAtawL8tA",
+	"r9JFvWTZ8RJb1vs7Wi75tP2M2S9q8LkeMKtukF4rI7h3my9uM07dDl1yU22Z23q6EXeTHNxE3zfJwc//",
+	"SEouqa+1vy5PyUVLdIWGWZYJdEN33r9Vg6VNVo5IkJQHU7HjOcqS4uL9x/gDNXGn/KCwbMwNK+/aphIT",
+	"50Im1PV85jG6hrsxK3EjkX9XSYnlsrd2mHcZajbpik264nNIV7xFTrsju3W1J/iLGrR6t76Z8joOrn+U",
+	"xBXIhFroXwiL/G7C4kwL3mBAnTHfKiHbCs79ZdBftgNcu2d8qQ/scbdxfDcCZA3Hd1KyRtVLmr75BO7v",
+	"30VRTJSBNkrWbhTHq5oY9zd/VCfauuxETUBJTPQ4Fd2XUlm8EgO7yiVl+rGot+UNEiVkE2d3QOId2r6k",
+	"98UpFxOf8xTa376A1xd12VGCkxj/ep5q4Mm0DlvfX4Fg/HBsINPgJh8lyfPi2tDP0k0m6D5NH5bnhSXc",
+	"aLARsbItpRt2ddN1ZeP7bnzfu1UqR0nCOCtvQV5fqSztt+KH77zPDehV5a8vfFFqAQZTGhVJovlls/jv",
+	"siPf64tuTqIrzrhlKXBjsb6idknffC8W97abyu9r92LxS7rE647cmzdFsV+taPqrNHBxZPyBQqO1CrcQ",
+	"AcNaDwTq/tdgBC7t4+JtuZZ7gG7I/ncU8lrHiNpEtDYRrc8honUDMfDx41ovDejCdUV2bRA1N7UgXmYJ",
+	"t7djQXws149AXM/1u1upxcoTuBIuycPeyLGN7fQBttMde4RfUkdNtIBKEX3PIL/dnpfn76P2F/3fZmDx",
+	"qdIsdRtGLQhqRf5spJixmovRGM8++NMM/vx7Vf/fl0fHz7rsB0jpNklWHkV3T4EZq5RCjXRVLnOfDcr9",
+	"sga1L6Pjl6cRnTfgA2f0Cjx7MVuliteXunm38MZVvGXP9w5AiH3TAZyLbuOmZ+jF94y/sHUb64ck3WQd",
+	"Obw5bznqMjq6avqSWgsUv1ApER8gjWLixfuXvgNLhNeXg3nD7ZJ+0i+LE66fZRyToPs0ccx654FFZUak",
+	"7z0QOpbriBH88UDc+E00c6P2NtHMO9V4J5bjHfV0WqtjVedkn5Wn+K97VHiJztt5T3/4k3skkm+uCNdw",
+	"aPB1y+9MGEN83nC2n64rMHQVLYHNtvyFr9ZQzZARf+JlymFf4t3SI3EBcqZjzTa1Goj9xQxFr4Iue0Kr",
+	"p47YpXbqS/8mDTbX0lR3muOoJoXkh34RKqnY8c+sMc1G5WxUzkbl3K2T5UXB7WkdNz3EuRZ2ioJvgPfE",
+	"HOV2HBy+PnO6gmOP75/pBLD77swN0RfNJ6pPx8Iw+jkIg1ynwWGwwzOxc7GLrW2Ex0hwOOSpATeZh/n9",
+	"0qvs/cHjCTS07sSLjdmWBcmlNdtdhrd227HTEnhZcoqlI9h/rbhJz89Ht5c1nKYeq/qNg9wnB7wFLuJx",
+	"GU0qASPvdnGqf8DUYL7AXylk7hVXCpn6nULOG6xfKTT/grL5dDOw9YbOC6uk1rGLA7HXqiceSNhgWi7U",
+	"63Qh2cl+bSIiq4YdaLsUvqDj2hy1i7MXJzquxr5VA8N0Lh1YAx6fj7STQ/7MialNiHWNV2dX/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -215,7 +215,7 @@ func wantProblem(t *testing.T, err error, status int) {
 	if !errors.As(err, &p) {
 		t.Fatalf("err = %v, want a *conveyor.Problem with status %d", err, status)
 	}
-	if p.Status != status || p.RequestId == nil || p.Type == "" {
+	if int(p.Status) != status || p.RequestId == nil || p.Type == "" {
 		t.Fatalf("problem = %+v, want status %d with a request id", p, status)
 	}
 }

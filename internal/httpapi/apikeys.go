@@ -36,7 +36,7 @@ func (s *Server) ListApiKeys(ctx context.Context, req api.ListApiKeysRequestObje
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, apiKeyOut)
-	return api.ListApiKeys200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListApiKeys200JSONResponse{Body: api.ApiKeyList{Items: items, NextCursor: next}}, nil
 }
 
 // GetApiKey implements api.StrictServerInterface.
@@ -83,5 +83,5 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, auditOut)
-	return api.ListAuditEvents200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListAuditEvents200JSONResponse{Body: api.AuditEventList{Items: items, NextCursor: next}}, nil
 }

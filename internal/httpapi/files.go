@@ -64,7 +64,7 @@ func (s *Server) ListFiles(ctx context.Context, req api.ListFilesRequestObject) 
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, fileOut)
-	return api.ListFiles200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListFiles200JSONResponse{Body: api.FileList{Items: items, NextCursor: next}}, nil
 }
 
 // GetFile implements api.StrictServerInterface.
@@ -135,7 +135,7 @@ func uploadOut(u domain.Upload) api.Upload {
 		out.Method, out.PartSize = api.UploadMethodMultipart, &u.PartSize
 	}
 	for i, p := range u.Parts {
-		out.Parts[i] = api.UploadPart{PartNumber: p.Number, Url: p.URL}
+		out.Parts[i] = api.UploadPart{PartNumber: int32(p.Number), Url: p.URL}
 	}
 	return out
 }
@@ -158,7 +158,7 @@ func (s *Server) CompleteUpload(ctx context.Context, req api.CompleteUploadReque
 	var parts []domain.CompletedPart
 	if req.Body.Parts != nil {
 		for _, p := range *req.Body.Parts {
-			parts = append(parts, domain.CompletedPart{Number: p.PartNumber, ETag: p.Etag})
+			parts = append(parts, domain.CompletedPart{Number: int(p.PartNumber), ETag: p.Etag})
 		}
 	}
 	f, err := s.deps.Files.CompleteUpload(ctx, req.TeamId, req.UploadId, parts)

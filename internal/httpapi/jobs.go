@@ -10,7 +10,7 @@ import (
 
 func jobOut(j domain.Job) api.Job {
 	out := api.Job{Id: j.ID, TeamId: j.TeamID, FileId: j.FileID, Processor: j.Processor, Status: api.JobStatus(j.Status),
-		Progress: j.Progress, Attempts: j.Attempts, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		Progress: int32(j.Progress), Attempts: int32(j.Attempts), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Params: map[string]any{}}
 	_ = json.Unmarshal(j.Params, &out.Params)
 	if len(j.Result) > 0 {
@@ -68,5 +68,5 @@ func (s *Server) ListJobs(ctx context.Context, req api.ListJobsRequestObject) (a
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, jobOut)
-	return api.ListJobs200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListJobs200JSONResponse{Body: api.JobList{Items: items, NextCursor: next}}, nil
 }

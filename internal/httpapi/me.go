@@ -28,5 +28,5 @@ func (s *Server) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.GetMe
 	for i, m := range ms {
 		out.Memberships[i] = api.Membership{TeamId: m.TeamID, TeamName: m.TeamName, Role: api.TeamRole(m.Role)}
 	}
-	return api.GetMe200JSONResponse(out), nil
+	return api.GetMe200JSONResponse{Body: out}, nil
 }

@@ -27,7 +27,7 @@ func (s *Server) ListMembers(ctx context.Context, req api.ListMembersRequestObje
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, memberOut)
-	return api.ListMembers200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListMembers200JSONResponse{Body: api.MemberList{Items: items, NextCursor: next}}, nil
 }
 
 // AddMember implements api.StrictServerInterface.

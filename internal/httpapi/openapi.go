@@ -142,8 +142,9 @@ func validationError(err error) error {
 	de := &domain.Error{Code: domain.CodeInvalid, Message: "The request does not match the API description.", Err: err}
 	var walk func(error)
 	walk = func(err error) {
-		var me openapi3.MultiError
-		if errors.As(err, &me) {
+		// Only a MultiError at this level: errors.As would also find the
+		// one inside a RequestError and lose which parameter it is about.
+		if me, ok := err.(openapi3.MultiError); ok {
 			for _, e := range me {
 				walk(e)
 			}

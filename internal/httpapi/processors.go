@@ -10,7 +10,7 @@ import (
 // ListProcessors implements api.StrictServerInterface.
 func (s *Server) ListProcessors(ctx context.Context, _ api.ListProcessorsRequestObject) (api.ListProcessorsResponseObject, error) {
 	all := s.deps.Processors.All()
-	out := api.ListProcessors200JSONResponse{Items: make([]api.Processor, 0, len(all))}
+	out := api.ProcessorList{Items: make([]api.Processor, 0, len(all))}
 	for _, p := range all {
 		schema := map[string]any{}
 		if err := json.Unmarshal([]byte(p.ParamsSchema()), &schema); err != nil {
@@ -18,5 +18,5 @@ func (s *Server) ListProcessors(ctx context.Context, _ api.ListProcessorsRequest
 		}
 		out.Items = append(out.Items, api.Processor{Name: p.Name(), Description: p.Description(), NeedsFile: p.NeedsFile(), ParamsSchema: schema})
 	}
-	return out, nil
+	return api.ListProcessors200JSONResponse{Body: out}, nil
 }

@@ -33,7 +33,7 @@ func (s *Server) ListTeams(ctx context.Context, req api.ListTeamsRequestObject) 
 		return nil, err
 	}
 	items, next := pageOut(s, scope, page, teamOut)
-	return api.ListTeams200JSONResponse{Items: items, NextCursor: next}, nil
+	return api.ListTeams200JSONResponse{Body: api.TeamList{Items: items, NextCursor: next}}, nil
 }
 
 // GetTeam implements api.StrictServerInterface.

@@ -84,7 +84,7 @@ test("conveyor client end to end", { timeout: 180_000 }, async (t) => {
     await rejectsWithProblem(
       api.POST("/teams/{team_id}/jobs", {
         params: { path: { team_id: team.id } },
-        body: { file_id: file.id, processor: "no-such-processor" },
+        body: { file_id: file.id, processor: "no_such_processor" },
       }),
       422,
     );
