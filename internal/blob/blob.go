@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -77,6 +78,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		uploader: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize = o.PartSize
 			u.Concurrency = o.Concurrency
+			// The body is hashed (SHA-256) once already, for the file's
+			// digest; signing each part's payload would hash it again.
+			// Parts are sent as UNSIGNED-PAYLOAD (integrity is TLS's, in
+			// production, and the digest's).
+			u.ClientOptions = append(u.ClientOptions, func(so *s3.Options) {
+				so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+			})
 		}),
 		bucket: o.Bucket,
 	}, nil

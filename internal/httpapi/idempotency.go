@@ -1,9 +1,9 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"mime"
@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
@@ -129,9 +130,13 @@ func (k *keepingWriter) Write(b []byte) (int, error) {
 
 // fingerprint hashes a request's body as the handler reads it. Multipart
 // bodies are hashed part by part (name, filename, content), so a retry
-// that chose another boundary is still the same request.
+// that chose another boundary is still the same request. The hash only
+// tells one principal's requests under one key apart, so a fast
+// non-cryptographic one (xxHash64) does: an upload is already hashed once
+// with SHA-256 for its digest.
 type fingerprint struct {
 	pw  *io.PipeWriter
+	buf *bufio.Writer // batches the tee's writes: one goroutine handoff per 256 KiB, not per read
 	sum chan []byte
 }
 
@@ -145,7 +150,7 @@ func newFingerprint(r *http.Request) *fingerprint {
 	f := &fingerprint{pw: pw, sum: make(chan []byte, 1)}
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	go func() {
-		h := sha256.New()
+		h := xxhash.New()
 		fmt.Fprintf(h, "%s\x00", mt)
 		if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
 			mr := multipart.NewReader(pr, params["boundary"])
@@ -169,7 +174,8 @@ func newFingerprint(r *http.Request) *fingerprint {
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	r.Body = teeBody{Reader: io.TeeReader(r.Body, pw), Closer: r.Body}
+	f.buf = bufio.NewWriterSize(pw, 256<<10)
+	r.Body = teeBody{Reader: io.TeeReader(r.Body, f.buf), Closer: r.Body}
 	return f
 }
 
@@ -177,6 +183,7 @@ func newFingerprint(r *http.Request) *fingerprint {
 // and returns the fingerprint.
 func (f *fingerprint) finish(r *http.Request, limit int64) []byte {
 	_, _ = io.CopyN(io.Discard, r.Body, limit)
+	_ = f.buf.Flush()
 	_ = f.pw.Close()
 	return <-f.sum
 }
