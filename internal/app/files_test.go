@@ -300,3 +300,38 @@ func TestExpiredUploadsAreAborted(t *testing.T) {
 		t.Fatalf("completing an expired upload: %d", r.StatusCode)
 	}
 }
+
+// TestUploadOverTheLimit: a file over CONVEYOR_MAX_UPLOAD_BYTES is refused
+// with 413 while it streams, and nothing of it is stored: no row, no
+// object.
+func TestUploadOverTheLimit(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	limited := e.StartAPI(t, map[string]string{"CONVEYOR_MAX_UPLOAD_BYTES": "1000000"})
+	admin := sdk(t, e, e.Token(t, "limit-admin", true))
+	team, err := admin.CreateTeam(ctx, "Limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := conveyor.New(limited, conveyor.WithToken(e.Token(t, "limit-admin", true)), conveyor.WithDoer(e.Client(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadFile(ctx, team.Id, "fits.bin", bytes.NewReader(make([]byte, 1000000))); err != nil {
+		t.Fatalf("a file of exactly the limit: %v", err)
+	}
+	_, err = c.UploadFile(ctx, team.Id, "too-big.bin", &patterned{n: 20 << 20})
+	wantProblem(t, err, http.StatusRequestEntityTooLarge)
+	list, err := admin.ListFilesWithResponse(ctx, team.Id, nil)
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].Name != "fits.bin" {
+		t.Fatalf("files after the refused upload: %+v %v", list, err)
+	}
+	out, err := e.Stack.S3Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.Stack.S3Bucket),
+		Prefix: aws.String("teams/" + team.Id.String() + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Contents) != 1 {
+		t.Fatalf("%d objects stored for the team; want only the file that fits", len(out.Contents))
+	}
+}
