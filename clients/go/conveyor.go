@@ -38,6 +38,7 @@ type Client struct {
 type Option func(*options)
 
 type options struct {
+	retry      RetryPolicy
 	apiKey     string
 	token      func(ctx context.Context) (string, error)
 	httpClient HttpRequestDoer
@@ -73,7 +74,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if !strings.HasSuffix(base, "/api/v1") {
 		base += "/api/v1"
 	}
-	gen, err := NewClientWithResponses(base, WithHTTPClient(o.httpClient), WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
+	var doer HttpRequestDoer = o.httpClient
+	if o.retry.MaxRetries >= 0 {
+		doer = retrying{next: o.httpClient, policy: o.retry}
+	}
+	gen, err := NewClientWithResponses(base, WithHTTPClient(doer), WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
 		req.Header.Set("User-Agent", o.userAgent)
 		if o.apiKey != "" {
 			req.Header.Set("X-API-Key", o.apiKey)

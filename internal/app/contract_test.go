@@ -262,6 +262,18 @@ func TestCursors(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") || len(cursors) != 2 {
 		t.Fatalf("pages gave %v (%d cursors), want %v", got, len(cursors), want)
 	}
+	// The Go SDK's iterator walks the same list across pages.
+	var walked []string
+	limit := conveyor.Limit(2)
+	for f, err := range admin.Files(ctx, team.Id, &conveyor.ListFilesParams{Limit: &limit}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked = append(walked, f.Id.String())
+	}
+	if strings.Join(walked, ",") != strings.Join(want, ",") {
+		t.Fatalf("SDK iterator walked %v, want %v", walked, want)
+	}
 	c := cursors[0]
 	flipped := []byte(c)
 	flipped[5] ^= 1
