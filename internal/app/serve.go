@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
 		}, d.store),
 		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store},
-		Authorizer: &auth.Authorizer{Memberships: d.store},
+		Authorizer: &auth.Authorizer{Memberships: d.store, Teams: d.store},
 		ReadyChecks: []httpapi.Check{
 			{Name: "database", Fn: d.store.Ready},
 			{Name: "redis", Fn: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},

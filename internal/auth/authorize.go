@@ -14,10 +14,16 @@ type Memberships interface {
 	MembershipRole(ctx context.Context, teamID, userID uuid.UUID) (domain.TeamRole, error)
 }
 
+// Teams says whether a team exists.
+type Teams interface {
+	Team(ctx context.Context, id uuid.UUID) (domain.Team, error)
+}
+
 // Authorizer decides whether a principal meets an operation's declared
 // requirement. It is the one place where roles are enforced.
 type Authorizer struct {
 	Memberships Memberships
+	Teams       Teams
 }
 
 // Authorize returns nil when p meets need. teamID is the operation's team,
@@ -45,7 +51,9 @@ func (a *Authorizer) Authorize(ctx context.Context, p *domain.Principal, need do
 		return domain.Errorf(domain.CodeInternal, "A team operation without a team id.")
 	}
 	if p.PlatformAdmin {
-		return nil
+		// Admins may act in every team, but only in teams that exist.
+		_, err := a.Teams.Team(ctx, *teamID)
+		return err
 	}
 	if p.APIKey != nil {
 		if p.APIKey.TeamID != *teamID {

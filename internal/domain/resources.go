@@ -2,7 +2,11 @@ package domain
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -151,4 +155,18 @@ type UploadPart struct {
 type CompletedPart struct {
 	Number int
 	ETag   string
+}
+
+// CleanLabel validates a short human label (a team's or a key's name):
+// trimmed, 1 to max characters, no control characters. field is the JSON
+// pointer for the error.
+func CleanLabel(s string, max int, field string) (string, error) {
+	s = strings.TrimSpace(s)
+	bad := s == "" || utf8.RuneCountInString(s) > max || !utf8.ValidString(s) ||
+		strings.IndexFunc(s, unicode.IsControl) >= 0
+	if bad {
+		return "", &Error{Code: CodeInvalid, Message: fmt.Sprintf("%s has 1 to %d characters, none of them control characters.", strings.TrimPrefix(field, "/"), max),
+			Fields: []FieldError{{Pointer: field, Detail: fmt.Sprintf("1 to %d characters, no control characters", max)}}}
+	}
+	return s, nil
 }

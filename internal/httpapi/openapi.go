@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -33,7 +34,20 @@ type contract struct {
 	unsecured map[*openapi3.Operation]*openapi3.Operation
 }
 
+// formats makes the validator check the string formats the spec uses:
+// canonical UUIDs (any version; ours are v7) and emails.
+var formats sync.Once
+
+func defineFormats() {
+	formats.Do(func() {
+		openapi3.DefineStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(
+			`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`))
+		openapi3.DefineStringFormatValidator("email", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail))
+	})
+}
+
 func newContract(doc *openapi3.T) (*contract, error) {
+	defineFormats()
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: spec router: %w", err)
@@ -73,7 +87,7 @@ func (s *Server) enforceContract(next http.Handler) http.Handler {
 		route, params, err := s.contract.router.FindRoute(r)
 		switch {
 		case errors.Is(err, routers.ErrMethodNotAllowed):
-			s.problems.status(w, r, http.StatusMethodNotAllowed, "This path does not take "+r.Method+".")
+			s.problems.status(w, r, http.StatusMethodNotAllowed, "This path does not take "+clip(r.Method, 32)+".")
 			return
 		case err != nil:
 			s.problems.status(w, r, http.StatusNotFound, "No such path in the API.")
@@ -107,7 +121,7 @@ func (s *Server) enforceContract(next http.Handler) http.Handler {
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if rb.Value.Content.Get(mt) == nil {
 				s.problems.write(w, r, domain.Errorf(domain.CodeUnsupportedMedia,
-					"This operation takes %s, not %q.", strings.Join(contentTypes(rb.Value.Content), " or "), mt))
+					"This operation takes %s, not %q.", strings.Join(contentTypes(rb.Value.Content), " or "), clip(mt, 100)))
 				return
 			}
 			if strings.HasPrefix(mt, "multipart/") {

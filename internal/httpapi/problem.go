@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
@@ -89,13 +91,13 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 	} else if de.Err != nil {
 		p.log.DebugContext(r.Context(), "request refused", "status", kind.status, "err", err)
 	}
-	doc := problem{Type: problemBase + kind.slug, Title: kind.title, Status: kind.status, Detail: detail,
-		Instance: r.URL.Path, RequestID: requestIDFrom(r.Context())}
+	doc := problem{Type: problemBase + kind.slug, Title: kind.title, Status: kind.status, Detail: clip(detail, 4096),
+		Instance: instance(r), RequestID: requestIDFrom(r.Context())}
 	for _, f := range de.Fields {
-		doc.Errors = append(doc.Errors, fieldError(f))
-	}
-	if len(doc.Errors) > 100 {
-		doc.Errors = doc.Errors[:100]
+		if len(doc.Errors) == 100 {
+			break
+		}
+		doc.Errors = append(doc.Errors, fieldError{Pointer: clip(f.Pointer, 512), Detail: clip(f.Detail, 1024)})
 	}
 	if de.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
@@ -112,4 +114,27 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 // status writes a problem for a bare status (router 404 and 405).
 func (p problems) status(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	p.write(w, r, domain.Errorf(codeForStatus(status), "%s", msg))
+}
+
+// instance is the request's path, when it is one (it starts with "/") and
+// short enough to echo; client input never makes a problem document break
+// its own schema.
+func instance(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, "/") || len(p) > 2048 {
+		return ""
+	}
+	return p
+}
+
+// clip shortens s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-3]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }

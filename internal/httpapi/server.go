@@ -97,7 +97,7 @@ func NewHandler(deps Deps) (http.Handler, error) {
 		s.problems.status(w, r, http.StatusNotFound, "No such path.")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		s.problems.status(w, r, http.StatusMethodNotAllowed, "This path does not take "+r.Method+".")
+		s.problems.status(w, r, http.StatusMethodNotAllowed, "This path does not take "+clip(r.Method, 32)+".")
 	})
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -2,7 +2,6 @@ package teams
 
 import (
 	"context"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -14,10 +13,9 @@ import (
 // viewer: keys do not manage teams). The secret is returned once and only
 // its hash is kept.
 func (s *Service) CreateAPIKey(ctx context.Context, teamID uuid.UUID, name string, role domain.TeamRole) (domain.APIKey, string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len([]rune(name)) > 100 {
-		return domain.APIKey{}, "", &domain.Error{Code: domain.CodeInvalid, Message: "A key's name has 1 to 100 characters.",
-			Fields: []domain.FieldError{{Pointer: "/name", Detail: "must have 1 to 100 characters"}}}
+	name, err := domain.CleanLabel(name, 100, "/name")
+	if err != nil {
+		return domain.APIKey{}, "", err
 	}
 	if role != domain.RoleMember && role != domain.RoleViewer {
 		return domain.APIKey{}, "", &domain.Error{Code: domain.CodeInvalid, Message: "A key's role is member or viewer.",

@@ -4,7 +4,6 @@ package teams
 
 import (
 	"context"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -37,10 +36,9 @@ type Service struct {
 
 // Create creates a team named name; the caller becomes its manager.
 func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len([]rune(name)) > 100 {
-		return domain.Team{}, &domain.Error{Code: domain.CodeInvalid, Message: "A team name has 1 to 100 characters.",
-			Fields: []domain.FieldError{{Pointer: "/name", Detail: "must have 1 to 100 characters, not only spaces"}}}
+	name, err := domain.CleanLabel(name, 100, "/name")
+	if err != nil {
+		return domain.Team{}, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
