@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,7 +26,14 @@ type Teams interface {
 type Authorizer struct {
 	Memberships Memberships
 	Teams       Teams
+
+	known sync.Map // team id -> time.Time it was last seen to exist
 }
+
+// knownFor is how long a team seen to exist is taken to exist without
+// asking again. Teams cannot be deleted yet; when they can, deletion must
+// also clear this (or the window bounds how long a deleted team answers).
+const knownFor = time.Minute
 
 // Authorize returns nil when p meets need. teamID is the operation's team,
 // nil for operations outside a team. A principal outside the team gets a
@@ -52,8 +61,14 @@ func (a *Authorizer) Authorize(ctx context.Context, p *domain.Principal, need do
 	}
 	if p.PlatformAdmin {
 		// Admins may act in every team, but only in teams that exist.
-		_, err := a.Teams.Team(ctx, *teamID)
-		return err
+		if seen, ok := a.known.Load(*teamID); ok && time.Since(seen.(time.Time)) < knownFor {
+			return nil
+		}
+		if _, err := a.Teams.Team(ctx, *teamID); err != nil {
+			return err
+		}
+		a.known.Store(*teamID, time.Now())
+		return nil
 	}
 	if p.APIKey != nil {
 		if p.APIKey.TeamID != *teamID {
