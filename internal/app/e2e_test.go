@@ -36,24 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	var err error
-	env, err = apptest.New(context.Background(), "app-e2e", apptest.Options{Replicas: 1})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start the environment:", err)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		code = checkCoverage()
-	}
-	if err := env.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "shut down cleanly:", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "conveyor logs:\n%s\n", env.Logs())
-	}
-	return code
+	return apptest.Main(m, "app-e2e", apptest.Options{Replicas: 1}, func(e *apptest.Env) { env = e }, checkCoverage)
 }
 
 // checkCoverage writes the API coverage report under .run/ and, on a full

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -36,25 +34,10 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	flag.Parse()
-	if !testing.Short() {
-		var err error
-		env, err = apptest.New(context.Background(), "auth-attack", apptest.Options{Replicas: 1, NoWorker: true})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start the environment:", err)
-			return 1
-		}
+	if testing.Short() {
+		return m.Run()
 	}
-	code := m.Run()
-	if env != nil {
-		if err := env.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "shut down cleanly:", err)
-			code = 1
-		}
-		if code != 0 {
-			fmt.Fprintf(os.Stderr, "conveyor logs:\n%s\n", env.Logs())
-		}
-	}
-	return code
+	return apptest.Main(m, "auth-attack", apptest.Options{Replicas: 1, NoWorker: true}, func(e *apptest.Env) { env = e }, nil)
 }
 
 func liveEnv(t *testing.T) *apptest.Env {

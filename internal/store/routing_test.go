@@ -24,21 +24,8 @@ import (
 var env *apptest.Env
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = apptest.New(context.Background(), "store-routing", apptest.Options{Replicas: 2, LogStatements: true, NoWorker: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "shut down cleanly:", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "conveyor logs:\n%s\n", env.Logs())
-	}
-	os.Exit(code)
+	os.Exit(apptest.Main(m, "store-routing", apptest.Options{Replicas: 2, LogStatements: true, NoWorker: true},
+		func(e *apptest.Env) { env = e }, nil))
 }
 
 type caller struct {
