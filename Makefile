@@ -25,7 +25,7 @@ APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking build build-ts test-go test-sdk test-ts bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ help: ## list the targets
 run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
 
-test: deps check-generated lint breaking build-ts test-ts test-sdk test-go ## everything CI checks
+test: deps check-generated lint breaking deploy-check build-ts test-ts test-sdk test-go ## everything CI checks
 
 # --- dependencies -----------------------------------------------------------
 
@@ -113,6 +113,9 @@ lint: deps-npm ## go vet, gofmt, spec lint (Spectral), sqlc compile, TS typechec
 breaking: deps-go deps-npm ## fail on a breaking change to a released API version (openapi/v*/released.yaml)
 	tools/breaking/check.sh --self-test
 	tools/breaking/check.sh
+
+deploy-check: ## validate deploy/ offline (kubeconform, Prometheus rules, Grafana, compose)
+	deploy/check.sh
 
 build: ## build bin/conveyor
 	$(GO) build -o $(BIN)/conveyor ./cmd/conveyor
