@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -42,7 +43,12 @@ func (d *deps) close() {
 func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
 	d := &deps{}
 	d.redisOpt = asynq.RedisClientOpt{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB}
-	d.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB})
+	// This client is on the request path (read positions, rate limits):
+	// short timeouts, so an unreachable Redis costs a read a fraction of a
+	// second (it then goes to the primary) rather than go-redis' 5 s.
+	d.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB,
+		DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		PoolTimeout: time.Second})
 	var err error
 	d.store, err = store.Open(ctx, store.Options{
 		PrimaryURL: cfg.DatabaseURL, ReplicaURLs: cfg.ReplicaURLs,

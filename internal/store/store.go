@@ -238,13 +238,13 @@ func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
 	if p == nil || s.opts.Marks == nil || len(s.replicas) == 0 {
 		return s.readFrom(ctx, s.candidates(0), fn)
 	}
-	marks := make(chan uint64, 1)
-	go func() { marks <- s.writePosition(ctx, p) }()
 	first := s.candidates(0)[0]
 	if first == s.primary {
-		<-marks // every replica is down: the primary has every write
+		// Every replica is down: the primary has every write, no need to ask.
 		return s.readFrom(ctx, []*target{s.primary}, fn)
 	}
+	marks := make(chan uint64, 1) // buffered: the lookup never blocks on a reader that left
+	go func() { marks <- s.writePosition(ctx, p) }()
 	replayed := first.replay.Load()
 	err := fn(db.New(first.pool))
 	s.metrics.query(first.name, "read", err)
