@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
+
+	conveyor "github.com/conveyorhq/conveyor/clients/go"
 )
 
 // slowSource yields n pseudo-random bytes in small steps, and closes
@@ -141,5 +144,58 @@ func TestOrphanObjectsAreSwept(t *testing.T) {
 			t.Fatal("the orphan object was not swept")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestRedisDownJobsStillAccepted: with Redis (the queue) down, uploads and
+// job creation still succeed — the job and its dispatch record are one
+// PostgreSQL transaction — and once Redis is back every accepted job runs.
+func TestRedisDownJobsStillAccepted(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "redis-down-admin", true))
+	team, err := admin.CreateTeam(ctx, "Queue outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stack.StopRedis(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = e.Stack.StartRedis(context.Background())
+		}
+	}()
+	var jobs []*conveyor.Job
+	for i := range 5 {
+		f, err := admin.UploadFile(ctx, team.Id, fmt.Sprintf("during-outage-%d.txt", i), strings.NewReader(fmt.Sprint("queued while redis is down ", i)))
+		if err != nil {
+			t.Fatalf("upload %d with Redis down: %v", i, err)
+		}
+		j, err := admin.CreateJob(ctx, team.Id, conveyor.JobCreate{FileId: &f.Id, Processor: "inspect"})
+		if err != nil {
+			t.Fatalf("job %d with Redis down: %v", i, err)
+		}
+		jobs = append(jobs, j)
+	}
+	time.Sleep(time.Second)
+	for _, j := range jobs {
+		got, err := admin.Job(ctx, team.Id, j.Id)
+		if err != nil || got.Status != conveyor.JobStatusQueued {
+			t.Fatalf("job %s with Redis down: %+v %v", j.Id, got, err)
+		}
+	}
+	if err := e.Stack.StartRedis(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		done, err := admin.WaitForJob(wctx, team.Id, j.Id, 200*time.Millisecond)
+		if err != nil || done.Status != conveyor.JobStatusSucceeded || done.Attempts != 1 {
+			t.Fatalf("job %s after Redis returned: %+v %v", j.Id, done, err)
+		}
 	}
 }
