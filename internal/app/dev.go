@@ -62,13 +62,13 @@ Conveyor is running (local topology up in %s).
   API:      %s/api/v1
   Docs:     %s/docs/
   Spec:     %s/api/v1/openapi.yaml
-  Metrics:  %s/metrics
+  Metrics:  %s/metrics (API), http://%s/metrics (worker)
   Postgres: %s (primary via PgBouncer), %d replica(s)
   Redis:    %s    S3: %s (bucket %q)
 Press Ctrl-C to stop. Another token: go run ./cmd/conveyor token --subject you [--admin]
 Dev admin token (12h):
 %s
-`, time.Since(start).Round(10*time.Millisecond), publicURL, publicURL, publicURL, publicURL,
+`, time.Since(start).Round(10*time.Millisecond), publicURL, publicURL, publicURL, publicURL, cfg.WorkerAddr,
 		stack.PrimaryURL, len(stack.ReplicaURLs), stack.RedisAddr, stack.S3Endpoint, stack.S3Bucket, tok)
 	return g.Wait()
 }

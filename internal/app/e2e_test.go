@@ -367,6 +367,23 @@ func TestOperationalEndpoints(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// The worker's own endpoints: health, readiness, and its metrics (jobs
+	// have run by now: the pipeline tests come first).
+	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"OK"`,
+		"/metrics": `conveyor_worker_tasks_total{outcome="done"}`} {
+		resp, err := http.Get(e.WorkerURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("worker %s = %d, lacks %s", path, resp.StatusCode, want)
+		}
+		if path == "/metrics" && (!strings.Contains(string(b), "conveyor_outbox_dispatched_total") || !strings.Contains(string(b), `conveyor_db_pool_max_conns{target="primary"}`)) {
+			t.Errorf("worker metrics lack the relay or pool metrics")
+		}
+	}
 	code, body, h := get("/api/v1/openapi.json")
 	var spec struct {
 		OpenAPI string         `json:"openapi"`

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,9 +39,30 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	client := queue.NewClient(d.redisOpt)
 	defer client.Close()
 	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Logger: log, NotRunnable: store.ErrJobNotRunnable}
+	metrics := observe.NewMetrics()
+	metrics.Registry.MustRegister(d.store)
+	qm := queue.NewMetrics(metrics.Registry)
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
-	relay := &queue.Relay{Store: d.store, Client: client, Logger: log}
+	w.Metrics = qm
+	relay := &queue.Relay{Store: d.store, Client: client, Logger: log, Metrics: qm}
+	ln, err := net.Listen("tcp", cfg.WorkerAddr)
+	if err != nil {
+		return fmt.Errorf("worker: listen on %s: %w", cfg.WorkerAddr, err)
+	}
+	srv := &http.Server{Handler: workerHandler(d, metrics), ReadHeaderTimeout: 10 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("worker: serve %s: %w", cfg.WorkerAddr, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
@@ -63,4 +88,27 @@ func sweepIdempotencyKeys(ctx context.Context, s *store.Store, log *slog.Logger)
 		case <-t.C:
 		}
 	}
+}
+
+// workerHandler serves the worker's health, readiness (database and Redis
+// reachable) and metrics.
+func workerHandler(d *deps, m *observe.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := errors.Join(d.store.Ready(ctx), d.redis.Ping(ctx).Err()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"Service Unavailable"}` + "\n"))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"OK"}` + "\n"))
+	})
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
 }

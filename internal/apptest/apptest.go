@@ -38,16 +38,17 @@ type Options struct {
 
 // Env is a running Conveyor: its URL, its topology and a way to mint tokens.
 type Env struct {
-	URL    string // http://127.0.0.1:PORT
-	Stack  *devstack.Stack
-	RunDir string
-	vars   map[string]string
-	logs   *syncBuffer
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	extra  int
-	errs   chan error
+	URL       string // http://127.0.0.1:PORT
+	WorkerURL string // the worker's /healthz, /readyz and /metrics
+	Stack     *devstack.Stack
+	RunDir    string
+	vars      map[string]string
+	logs      *syncBuffer
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	extra     int
+	errs      chan error
 }
 
 // Start brings everything up and registers its teardown with tb.Cleanup.
@@ -98,9 +99,15 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{URL: "http://127.0.0.1:" + strconv.Itoa(port), Stack: stack, RunDir: runDir, logs: &syncBuffer{}}
+	wport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{URL: "http://127.0.0.1:" + strconv.Itoa(port), WorkerURL: "http://127.0.0.1:" + strconv.Itoa(wport),
+		Stack: stack, RunDir: runDir, logs: &syncBuffer{}}
 	e.vars = map[string]string{
 		"CONVEYOR_HTTP_ADDR":             "127.0.0.1:" + strconv.Itoa(port),
+		"CONVEYOR_WORKER_ADDR":           "127.0.0.1:" + strconv.Itoa(wport),
 		"CONVEYOR_DEV":                   "true",
 		"CONVEYOR_RUN_DIR":               runDir,
 		"CONVEYOR_DATABASE_URL":          stack.PrimaryURL,

@@ -17,6 +17,7 @@ import (
 // Config is the whole configuration. Var documents every field's variable.
 type Config struct {
 	HTTPAddr        string        // CONVEYOR_HTTP_ADDR
+	WorkerAddr      string        // CONVEYOR_WORKER_ADDR
 	PublicURL       string        // CONVEYOR_PUBLIC_URL; empty: derived from the listening address
 	Dev             bool          // CONVEYOR_DEV
 	RunDir          string        // CONVEYOR_RUN_DIR
@@ -70,6 +71,7 @@ type Var struct {
 // table is written from it.
 var Vars = []Var{
 	{"CONVEYOR_HTTP_ADDR", "127.0.0.1:8080", "Address the API listens on."},
+	{"CONVEYOR_WORKER_ADDR", "127.0.0.1:9091", "Address the worker serves /healthz, /readyz and /metrics on."},
 	{"CONVEYOR_PUBLIC_URL", "", "The URL clients reach the API at (issuer of dev tokens, links). Empty: http:// plus the listening address."},
 	{"CONVEYOR_DEV", "false", "Dev mode: hosts the built-in OIDC issuer (refused otherwise). Set by `conveyor dev`."},
 	{"CONVEYOR_RUN_DIR", ".run", "Folder for local state: the dev stack's data and the dev issuer's key."},
@@ -113,6 +115,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 	p := parser{getenv: getenv}
 	c := &Config{
 		HTTPAddr:        p.str("CONVEYOR_HTTP_ADDR", "127.0.0.1:8080"),
+		WorkerAddr:      p.str("CONVEYOR_WORKER_ADDR", "127.0.0.1:9091"),
 		PublicURL:       strings.TrimRight(p.str("CONVEYOR_PUBLIC_URL", ""), "/"),
 		Dev:             p.boolean("CONVEYOR_DEV", false),
 		RunDir:          p.str("CONVEYOR_RUN_DIR", ".run"),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/conveyorhq/conveyor/internal/jobs"
 )
@@ -67,6 +68,7 @@ type Relay struct {
 	Interval time.Duration // pause when there is nothing to do
 	Batch    int
 	Logger   *slog.Logger
+	Metrics  *Metrics // optional
 }
 
 // Run relays until ctx is done.
@@ -80,6 +82,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	for {
 		n, err := r.Store.DispatchPending(ctx, batch, r.Client.Send)
+		if r.Metrics != nil && n > 0 {
+			r.Metrics.Dispatched.Add(float64(n))
+		}
 		if err != nil && ctx.Err() == nil {
 			r.Logger.Warn("queue: relay round failed", "err", err)
 		}
@@ -94,11 +99,34 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// Metrics counts what the relay and the worker do.
+type Metrics struct {
+	Tasks      *prometheus.CounterVec // by outcome: done, retry, skipped
+	Duration   prometheus.Histogram
+	Dispatched prometheus.Counter
+}
+
+// NewMetrics registers the queue's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Tasks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_worker_tasks_total",
+			Help: "Job tasks the worker ran, by outcome: done (the job reached a final state or was not this attempt's), retry, skipped (bad task)."},
+			[]string{"outcome"}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "conveyor_worker_task_duration_seconds",
+			Help: "How long a job task ran.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 16)}),
+		Dispatched: prometheus.NewCounter(prometheus.CounterOpts{Name: "conveyor_outbox_dispatched_total",
+			Help: "Jobs the relay handed from the outbox to the queue."}),
+	}
+	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched)
+	return m
+}
+
 // Worker runs job tasks.
 type Worker struct {
-	srv    *asynq.Server
-	runner *jobs.Runner
-	log    *slog.Logger
+	srv     *asynq.Server
+	runner  *jobs.Runner
+	log     *slog.Logger
+	Metrics *Metrics // optional
 }
 
 // NewWorker returns a worker that runs concurrency tasks at once.
@@ -138,14 +166,27 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	start := time.Now()
+	outcome := "done"
+	defer func() {
+		if w.Metrics != nil {
+			w.Metrics.Tasks.WithLabelValues(outcome).Inc()
+			w.Metrics.Duration.Observe(time.Since(start).Seconds())
+		}
+	}()
 	id, err := uuid.ParseBytes(t.Payload())
 	if err != nil {
+		outcome = "skipped"
 		w.log.Error("queue: bad task payload", "payload", string(t.Payload()))
 		return fmt.Errorf("bad payload: %w", asynq.SkipRetry)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	return w.runner.Run(ctx, id, retried >= maxRetry)
+	err = w.runner.Run(ctx, id, retried >= maxRetry)
+	if err != nil {
+		outcome = "retry"
+	}
+	return err
 }
 
 type asynqLogger struct{ l *slog.Logger }
