@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const claimPendingDispatches = `-- name: ClaimPendingDispatches :many
@@ -250,6 +251,35 @@ UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])
 func (q *Queries) MarkDispatched(ctx context.Context, ids []int64) error {
 	_, err := q.db.Exec(ctx, markDispatched, ids)
 	return err
+}
+
+const redispatchStuckJobs = `-- name: RedispatchStuckJobs :execrows
+INSERT INTO job_outbox (job_id)
+SELECT j.id FROM jobs j
+WHERE ((j.status = 'queued' AND j.updated_at < now() - $1::interval)
+    OR (j.status = 'running' AND j.updated_at < now() - $2::interval))
+  AND NOT EXISTS (
+      SELECT 1 FROM job_outbox o
+      WHERE o.job_id = j.id
+        AND (o.dispatched_at IS NULL OR o.dispatched_at > now() - $1::interval))
+LIMIT 500
+`
+
+type RedispatchStuckJobsParams struct {
+	QueuedAfter  pgtype.Interval
+	RunningAfter pgtype.Interval
+}
+
+// Gives a new dispatch record to jobs stuck past the bound: queued ones
+// (their task may be lost in Redis) and running ones past the running
+// bound (a lost task of a dead worker). The task id deduplicates when the
+// original task still exists.
+func (q *Queries) RedispatchStuckJobs(ctx context.Context, arg RedispatchStuckJobsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, redispatchStuckJobs, arg.QueuedAfter, arg.RunningAfter)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const startJobAttempt = `-- name: StartJobAttempt :one

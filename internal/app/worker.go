@@ -66,6 +66,8 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
+	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log}
+	g.Go(func() error { reconciler.Run(gctx); return nil })
 	janitor := &files.Janitor{Store: d.store, Blobs: d.blobs, Grace: cfg.OrphanGrace, Logger: log}
 	g.Go(func() error { janitor.Run(gctx, cfg.JanitorInterval); return nil })
 	log.Info("worker running", "concurrency", cfg.WorkerConcurrency)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
 )
@@ -197,5 +198,47 @@ func TestRedisDownJobsStillAccepted(t *testing.T) {
 		if err != nil || done.Status != conveyor.JobStatusSucceeded || done.Attempts != 1 {
 			t.Fatalf("job %s after Redis returned: %+v %v", j.Id, done, err)
 		}
+	}
+}
+
+// TestLostTaskIsRedone: a job marked dispatched whose task is not in Redis
+// (what a Redis restart without persistence leaves) is dispatched again by
+// the reconciler and runs to its end.
+func TestLostTaskIsRedone(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "lost-task-admin", true))
+	team, err := admin.CreateTeam(ctx, "Lost tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := admin.UploadFile(ctx, team.Id, "lost.txt", strings.NewReader("its task was lost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, e.Stack.DirectPrimaryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	jobID := uuid.Must(uuid.NewV7())
+	_, err = conn.Exec(ctx, `INSERT INTO jobs (id, team_id, file_id, processor, params, created_at, updated_at)
+		VALUES ($1, $2, $3, 'inspect', '{}', now() - interval '1 hour', now() - interval '1 hour')`, jobID, team.Id, f.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO job_outbox (job_id, created_at, dispatched_at)
+		VALUES ($1, now() - interval '1 hour', now() - interval '1 hour')`, jobID); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	job, err := admin.WaitForJob(wctx, team.Id, jobID, 200*time.Millisecond)
+	if err != nil || job.Status != conveyor.JobStatusSucceeded || job.Result == nil {
+		t.Fatalf("the lost job: %+v %v", job, err)
+	}
+	var dispatches int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM job_outbox WHERE job_id = $1`, jobID).Scan(&dispatches); err != nil || dispatches != 2 {
+		t.Fatalf("dispatch records: %d (%v); want the lost one and the reconciler's", dispatches, err)
 	}
 }

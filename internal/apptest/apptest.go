@@ -130,6 +130,7 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		"CONVEYOR_RATE_LIMIT_UPLOAD": "100000/s",
 		"CONVEYOR_JANITOR_INTERVAL":  "200ms",
 		"CONVEYOR_ORPHAN_GRACE":      "3s",
+		"CONVEYOR_REDISPATCH_AFTER":  "2s",
 	}
 	for k, v := range o.Env {
 		e.vars[k] = v

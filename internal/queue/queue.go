@@ -32,6 +32,9 @@ const MaxRetry = 8
 // Retention keeps finished tasks in Redis for operators to inspect.
 const Retention = 24 * time.Hour
 
+// TaskTimeout bounds one run of a job task.
+const TaskTimeout = 10 * time.Minute
+
 // Client enqueues job tasks.
 type Client struct {
 	c *asynq.Client
@@ -48,7 +51,7 @@ func (c *Client) Close() error { return c.c.Close() }
 func (c *Client) Send(ctx context.Context, id uuid.UUID) error {
 	t := asynq.NewTask(TaskRunJob, []byte(id.String()))
 	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id.String()), asynq.Queue(QueueDefault),
-		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(10*time.Minute))
+		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(TaskTimeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
@@ -119,6 +122,42 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched)
 	return m
+}
+
+// Redispatcher finds jobs whose task may be lost.
+type Redispatcher interface {
+	RedispatchStuckJobs(ctx context.Context, queuedAfter, runningAfter time.Duration) (int64, error)
+}
+
+// Reconciler redoes jobs whose task was lost (Redis restarted without its
+// data, say): every Interval, jobs queued longer than After (or running
+// longer than the task timeout plus After) get a new dispatch record, which
+// the relay sends again.
+type Reconciler struct {
+	Store    Redispatcher
+	After    time.Duration
+	Interval time.Duration
+	Logger   *slog.Logger
+}
+
+// Run reconciles until ctx is done.
+func (r *Reconciler) Run(ctx context.Context) {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := r.Store.RedispatchStuckJobs(ctx, r.After, TaskTimeout+r.After)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.Logger.Warn("queue: reconcile stuck jobs", "err", err)
+		case n > 0:
+			r.Logger.Warn("queue: re-dispatched stuck jobs", "count", n)
+		}
+	}
 }
 
 // Worker runs job tasks.

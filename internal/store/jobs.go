@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -160,4 +161,16 @@ func (s *Store) DispatchPending(ctx context.Context, limit int, send func(ctx co
 		return nil
 	})
 	return sent, err
+}
+
+// RedispatchStuckJobs gives a new dispatch record to jobs queued for
+// longer than queuedAfter, or running for longer than runningAfter, whose
+// last dispatch is older than queuedAfter; it returns how many.
+func (s *Store) RedispatchStuckJobs(ctx context.Context, queuedAfter, runningAfter time.Duration) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		n, err = q.RedispatchStuckJobs(ctx, db.RedispatchStuckJobsParams{QueuedAfter: interval(queuedAfter), RunningAfter: interval(runningAfter)})
+		return err
+	})
+	return n, err
 }

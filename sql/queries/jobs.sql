@@ -50,3 +50,18 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY(sqlc.arg('ids')::bigint[]);
+
+-- name: RedispatchStuckJobs :execrows
+-- Gives a new dispatch record to jobs stuck past the bound: queued ones
+-- (their task may be lost in Redis) and running ones past the running
+-- bound (a lost task of a dead worker). The task id deduplicates when the
+-- original task still exists.
+INSERT INTO job_outbox (job_id)
+SELECT j.id FROM jobs j
+WHERE ((j.status = 'queued' AND j.updated_at < now() - sqlc.arg('queued_after')::interval)
+    OR (j.status = 'running' AND j.updated_at < now() - sqlc.arg('running_after')::interval))
+  AND NOT EXISTS (
+      SELECT 1 FROM job_outbox o
+      WHERE o.job_id = j.id
+        AND (o.dispatched_at IS NULL OR o.dispatched_at > now() - sqlc.arg('queued_after')::interval))
+LIMIT 500;
