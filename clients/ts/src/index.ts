@@ -3,7 +3,8 @@
 // Every request and response type comes from ./schema.gen.ts, which
 // openapi-typescript generates from openapi/v1/openapi.yaml (`npm run generate`).
 // The HTTP calls are made by openapi-fetch; this file only adds authentication,
-// typed errors (ConveyorProblem), multipart upload and job polling.
+// retries, Idempotency-Keys, typed errors (ConveyorProblem), multipart upload
+// and job polling.
 
 import createClient from "openapi-fetch";
 import type { Client, Middleware } from "openapi-fetch";
@@ -116,7 +117,50 @@ export type ConveyorClientOptions = Auth & {
   fetch?: (input: Request) => Promise<Response>;
   /** Extra headers sent with every request. */
   headers?: Record<string, string>;
+  /** How requests are retried (default: 3 retries, 200 ms to 10 s); `{ maxRetries: 0 }` turns retries off. */
+  retry?: RetryPolicy;
 };
+
+/**
+ * Retries: 429 and 503 answers are retried after their Retry-After (capped at
+ * 60 s), network failures with exponential backoff and jitter — for GET and
+ * HEAD, and for POSTs, which always carry an Idempotency-Key (kept across the
+ * retries, so the server replays instead of creating twice).
+ */
+export interface RetryPolicy {
+  maxRetries?: number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+function backoffMs(attempt: number, p: Required<RetryPolicy>): number {
+  const cap = Math.min(p.maxDelayMs, p.minDelayMs * 2 ** Math.min(attempt, 16));
+  return p.minDelayMs / 2 + Math.random() * cap;
+}
+
+/** Wraps fetch with the retry policy. A request is cloned before each try so its body can be sent again. */
+function retryingFetch(inner: (input: Request) => Promise<Response>, policy: RetryPolicy = {}): (input: Request) => Promise<Response> {
+  const p: Required<RetryPolicy> = { maxRetries: 3, minDelayMs: 200, maxDelayMs: 10_000, ...policy };
+  return async (request: Request) => {
+    const safe = request.method === "GET" || request.method === "HEAD" || request.headers.has("Idempotency-Key");
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= p.maxRetries;
+      const sent = last ? request : request.clone();
+      let response: Response;
+      try {
+        response = await inner(sent);
+      } catch (err) {
+        if (last || !safe || request.signal.aborted) throw err;
+        await sleep(backoffMs(attempt, p), request.signal);
+        continue;
+      }
+      if (last || (response.status !== 429 && response.status !== 503)) return response;
+      const after = Number(response.headers.get("Retry-After"));
+      await response.body?.cancel();
+      await sleep(Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, 60_000) : backoffMs(attempt, p), request.signal);
+    }
+  };
+}
 
 export interface WaitForJobOptions {
   /** Give up after this long (default 60 000 ms). */
@@ -171,8 +215,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export function createConveyorClient(options: ConveyorClientOptions): ConveyorClient {
-  const clientOptions: Parameters<typeof createClient>[0] = { baseUrl: apiBaseUrl(options.baseUrl) };
-  if (options.fetch) clientOptions.fetch = options.fetch;
+  const clientOptions: Parameters<typeof createClient>[0] = {
+    baseUrl: apiBaseUrl(options.baseUrl),
+    fetch: retryingFetch(options.fetch ?? ((r: Request) => globalThis.fetch(r)), options.retry),
+  };
   if (options.headers) clientOptions.headers = options.headers;
   const api = createClient<paths>(clientOptions);
 
@@ -187,6 +233,18 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
     };
     api.use(auth);
   }
+
+  // Every POST creates (or completes) something: give it an Idempotency-Key,
+  // so retries replay the first answer instead of creating twice.
+  const idempotency: Middleware = {
+    onRequest({ request }) {
+      if (request.method === "POST" && !request.headers.has("Idempotency-Key")) {
+        request.headers.set("Idempotency-Key", globalThis.crypto.randomUUID());
+      }
+      return request;
+    },
+  };
+  api.use(idempotency);
 
   const problems: Middleware = {
     async onResponse({ response }) {

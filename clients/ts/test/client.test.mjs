@@ -26,6 +26,16 @@ before(async () => {
     const body = Buffer.concat(chunks);
     seen.push({ method: req.method, url: req.url, headers: req.headers, body });
     const url = new URL(req.url, "http://x");
+    if (url.pathname.startsWith("/api/v1/flaky/")) {
+      // Fails twice (429 with Retry-After 0, then 503), then answers.
+      const n = seen.filter((r) => r.url === req.url).length;
+      if (n === 1) {
+        res.writeHead(429, { "Retry-After": "0", "Content-Type": "application/problem+json" });
+        return res.end(JSON.stringify({ type: "x", title: "Too many requests.", status: 429 }));
+      }
+      if (n === 2) return send(res, 503, { type: "x", title: "Unavailable.", status: 503 }, "application/problem+json");
+      return send(res, req.method === "POST" ? 201 : 200, { id: TEAM, name: "flaky", created_at: "2026-01-01T00:00:00Z" });
+    }
     if (req.method === "POST" && url.pathname === `/api/v1/teams/${TEAM}/files`) {
       return send(res, 201, {
         id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d",
@@ -136,4 +146,28 @@ test("waitForJob times out with the last job seen", async () => {
     assert.equal(err.lastSeen.status, "queued");
     return true;
   });
+});
+
+test("429 and 503 are retried after Retry-After; POSTs keep one Idempotency-Key across retries", async () => {
+  const c = createConveyorClient({ baseUrl, token: "t", retry: { minDelayMs: 1, maxDelayMs: 5 } });
+  const got = await c.api.GET("/teams/{team_id}", { params: { path: { team_id: "flaky-get" } }, baseUrl: baseUrl + "/api/v1/flaky" });
+  assert.equal(got.data?.name, "flaky");
+  assert.equal(seen.filter((r) => r.url.endsWith("/flaky/teams/flaky-get")).length, 3);
+
+  const created = await c.api.POST("/teams", { body: { name: "flaky" }, baseUrl: baseUrl + "/api/v1/flaky" });
+  assert.equal(created.data?.name, "flaky");
+  const posts = seen.filter((r) => r.method === "POST" && r.url.endsWith("/flaky/teams"));
+  assert.equal(posts.length, 3);
+  const keys = new Set(posts.map((r) => r.headers["idempotency-key"]));
+  assert.equal(keys.size, 1);
+  assert.ok([...keys][0], "a POST carries an Idempotency-Key");
+  assert.equal(posts[2].body.toString(), JSON.stringify({ name: "flaky" }), "the body is sent again intact");
+});
+
+test("retries can be turned off", async () => {
+  const c = createConveyorClient({ baseUrl, token: "t", retry: { maxRetries: 0 } });
+  await assert.rejects(
+    c.api.GET("/teams/{team_id}", { params: { path: { team_id: "flaky-off" } }, baseUrl: baseUrl + "/api/v1/flaky" }),
+    (err) => err instanceof ConveyorProblem && err.status === 429,
+  );
 });
