@@ -184,6 +184,32 @@ export interface ConveyorClient {
   uploadFile(teamId: string, data: Blob | Uint8Array, name: string, options?: UploadOptions): Promise<File>;
   /** Polls GET /teams/{team_id}/jobs/{job_id} until the job is succeeded, failed or cancelled. */
   waitForJob(teamId: string, jobId: string, options?: WaitForJobOptions): Promise<Job>;
+  /** Every team the caller sees, across pages. */
+  teams(options?: PageOptions): AsyncIterable<Team>;
+  /** A team's files, newest first, across pages; `filter` narrows them. */
+  files(teamId: string, filter?: FileFilter, options?: PageOptions): AsyncIterable<File>;
+  /** A team's jobs, newest first, across pages. */
+  jobs(teamId: string, options?: PageOptions): AsyncIterable<Job>;
+}
+
+/** Query filters of GET /teams/{team_id}/files. */
+export type FileFilter = Omit<NonNullable<operations["listFiles"]["parameters"]["query"]>, "cursor" | "limit">;
+
+export interface PageOptions {
+  /** Items per request (1–100; the server's default otherwise). */
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+/** Walks a list by its next_cursor, one request per page, lazily. */
+async function* pages<T>(fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor?: string | null }>): AsyncGenerator<T> {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await fetchPage(cursor);
+    yield* page.items;
+    if (!page.next_cursor) return;
+    cursor = page.next_cursor;
+  }
 }
 
 function apiBaseUrl(baseUrl: string): string {
@@ -299,5 +325,32 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
     }
   }
 
-  return { api, uploadFile, waitForJob };
+  const paging = (o: PageOptions, cursor: string | undefined) => ({
+    ...(o.pageSize !== undefined ? { limit: o.pageSize } : {}),
+    ...(cursor !== undefined ? { cursor } : {}),
+  });
+  const teams = (o: PageOptions = {}) =>
+    pages(async (cursor) =>
+      expectData(await api.GET("/teams", { params: { query: paging(o, cursor) }, ...(o.signal ? { signal: o.signal } : {}) })),
+    );
+  const files = (teamId: string, filter: FileFilter = {}, o: PageOptions = {}) =>
+    pages(async (cursor) =>
+      expectData(
+        await api.GET("/teams/{team_id}/files", {
+          params: { path: { team_id: teamId }, query: { ...filter, ...paging(o, cursor) } },
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+      ),
+    );
+  const jobs = (teamId: string, o: PageOptions = {}) =>
+    pages(async (cursor) =>
+      expectData(
+        await api.GET("/teams/{team_id}/jobs", {
+          params: { path: { team_id: teamId }, query: paging(o, cursor) },
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+      ),
+    );
+
+  return { api, uploadFile, waitForJob, teams, files, jobs };
 }

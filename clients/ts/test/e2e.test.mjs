@@ -89,4 +89,22 @@ test("conveyor client end to end", { timeout: 180_000 }, async (t) => {
       422,
     );
   });
+
+  await t.test("files and jobs iterate across pages", async () => {
+    for (const name of ["p1.txt", "p2.txt", "p3.txt"]) {
+      await conveyor.uploadFile(team.id, new TextEncoder().encode(name), name);
+    }
+    const names = [];
+    for await (const f of conveyor.files(team.id, {}, { pageSize: 2 })) names.push(f.name);
+    assert.deepEqual(names, ["p3.txt", "p2.txt", "p1.txt", "hello.txt"]);
+    const filtered = [];
+    for await (const f of conveyor.files(team.id, { name_prefix: "p" }, { pageSize: 1 })) filtered.push(f.name);
+    assert.deepEqual(filtered, ["p3.txt", "p2.txt", "p1.txt"]);
+    let jobs = 0;
+    for await (const j of conveyor.jobs(team.id, { pageSize: 1 })) {
+      assert.equal(j.team_id, team.id);
+      jobs++;
+    }
+    assert.equal(jobs, 1);
+  });
 });
