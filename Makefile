@@ -84,11 +84,12 @@ deps-npm: clients/ts/node_modules/.ok tools/npm/node_modules/.ok
 
 # --- generation -------------------------------------------------------------
 
-generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types and the docs from the spec and queries
+generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types, the docs and the API changelog from the spec and queries
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/v1/openapi.yaml
 	$(GO) tool oapi-codegen -config clients/go/oapi-codegen.yaml openapi/v1/openapi.yaml
 	$(BIN)/sqlc generate
 	cd clients/ts && npm run --silent generate
+	$(BIN)/oasdiff changelog --format html openapi/v1/released.yaml openapi/v1/openapi.yaml > gen/docs/changelog.html
 	cd tools/npm && node build-docs.mjs
 
 GENERATED := gen clients/go/client.gen.go clients/ts/src/schema.gen.ts

@@ -398,6 +398,9 @@ func TestOperationalEndpoints(t *testing.T) {
 	if code, body, _ = get("/docs/"); code != 200 || !strings.Contains(body, "redoc.standalone.js") {
 		t.Fatalf("docs = %d", code)
 	}
+	if code, body, _ = get("/docs/changelog.html"); code != 200 || !strings.Contains(body, "API Changelog") {
+		t.Fatalf("changelog = %d", code)
+	}
 }
 
 // TestTypeScriptClientAgainstLiveServer runs clients/ts's end-to-end test

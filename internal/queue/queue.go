@@ -121,6 +121,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Jobs the relay handed from the outbox to the queue."}),
 	}
 	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched)
+	for _, outcome := range []string{"done", "retry", "skipped"} {
+		m.Tasks.WithLabelValues(outcome) // exported at 0 from the start, for rates and alerts
+	}
 	return m
 }
 
