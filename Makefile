@@ -130,8 +130,9 @@ test-go: deps-go ## Go unit and integration tests (real PostgreSQL, Redis, S3 fr
 test-sdk:
 	cd clients/go && $(GO) vet ./... && $(GO) test $(GO_TEST_FLAGS) ./...
 
-test-ts:
+test-ts: build-ts
 	cd clients/ts && node --test test/client.test.mjs
+	clients/ts/test/pack-check.sh
 
 bench: ## benchmarks (ratios against their baselines are printed by each)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
