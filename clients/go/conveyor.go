@@ -175,9 +175,22 @@ func (c *Client) File(ctx context.Context, teamID, fileID uuid.UUID) (*File, err
 	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
 }
 
-// UploadFile streams content to the team as a file called name. The body
-// is written as it is read: the file is never held in memory.
-func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, content io.Reader) (*File, error) {
+// UploadFile stores content in the team as a file called name. By default
+// the bytes stream through the API, written as they are read (never held
+// in memory). With WithSize of at least DirectThreshold bytes they go
+// straight to storage in parts instead (one part in memory at a time).
+// WithProgress reports the bytes sent.
+func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, content io.Reader, opts ...UploadOption) (*File, error) {
+	var o uploadOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.progress != nil {
+		content = &countingReader{r: content, progress: o.progress}
+	}
+	if o.size >= DirectThreshold {
+		return c.uploadDirect(ctx, teamID, name, content, o.size)
+	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {

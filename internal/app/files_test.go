@@ -335,3 +335,49 @@ func TestUploadOverTheLimit(t *testing.T) {
 		t.Fatalf("%d objects stored for the team; want only the file that fits", len(out.Contents))
 	}
 }
+
+// TestSDKUploadChoosesDirectBySize: the Go SDK sends a large file of known
+// size straight to storage in parts (through createUpload/completeUpload)
+// and reports progress; the stored bytes hash as sent.
+func TestSDKUploadChoosesDirectBySize(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "sdk-direct", true))
+	team, err := admin.CreateTeam(ctx, "SDK direct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	directCalls := func() string {
+		resp, err := http.Get(e.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, `conveyor_http_requests_total{method="POST",route="/api/v1/teams/{team_id}/uploads/{upload_id}/complete",status="201"}`) {
+				return line
+			}
+		}
+		return ""
+	}
+	before := directCalls()
+	const size = 70 << 20
+	data := randomBytes(t, size)
+	var last int64
+	f, err := admin.UploadFile(ctx, team.Id, "big-direct.bin", bytes.NewReader(data),
+		conveyor.WithSize(size), conveyor.WithProgress(func(n int64) { last = n }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Size != size || f.Sha256 != hexSHA(data) || last != size {
+		t.Fatalf("file %+v, progress %d", f, last)
+	}
+	if after := directCalls(); after == before || after == "" {
+		t.Fatalf("the upload did not go through complete (metric %q -> %q)", before, after)
+	}
+	small, err := admin.UploadFile(ctx, team.Id, "small.bin", strings.NewReader("small"), conveyor.WithSize(5))
+	if err != nil || small.Size != 5 {
+		t.Fatalf("small upload: %+v %v", small, err)
+	}
+}
