@@ -46,6 +46,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// completedPart is an element of the generated UploadComplete.Parts.
+type completedPart = struct {
+	Etag       string `json:"etag"`
+	PartNumber int32  `json:"part_number"`
+}
+
 // storage sends bytes to presigned URLs: a plain client, so no credential
 // of ours ever goes to the storage host.
 var storage = &http.Client{}
@@ -68,10 +74,7 @@ func (c *Client) uploadDirect(ctx context.Context, teamID uuid.UUID, name string
 	} else {
 		partSize := *up.PartSize
 		buf := make([]byte, partSize)
-		parts := make([]struct {
-			Etag       string `json:"etag"`
-			PartNumber int32  `json:"part_number"`
-		}, 0, len(up.Parts))
+		parts := make([]completedPart, 0, len(up.Parts))
 		for i, p := range up.Parts {
 			n := min(partSize, size-int64(i)*partSize)
 			if _, err := io.ReadFull(content, buf[:n]); err != nil {
