@@ -13,6 +13,7 @@ import (
 	_ "image/png"  //
 	"io"
 	"net/http"
+	"time"
 )
 
 // Inspect reports a file's size, SHA-256, detected media type and, for
@@ -29,6 +30,12 @@ type InspectResult struct {
 }
 
 func (Inspect) Name() string { return "inspect" }
+
+// Priority implements Processor: inspecting is quick and interactive.
+func (Inspect) Priority() Priority { return PriorityHigh }
+
+// Timeout implements Processor.
+func (Inspect) Timeout() time.Duration { return 10 * time.Minute }
 func (Inspect) Description() string {
 	return "Size, SHA-256 and detected media type of a file; width and height for PNG, JPEG and GIF images."
 }

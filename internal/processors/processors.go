@@ -9,8 +9,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
@@ -22,14 +24,40 @@ type Input struct {
 	Params json.RawMessage
 	// Open opens the job's file content for reading; nil without a file.
 	Open func(ctx context.Context) (io.ReadCloser, error)
-	// Progress reports progress from 0 to 100.
+	// Progress reports progress from 0 to 100. Calls are cheap: the runner
+	// records at most a few per second.
 	Progress func(pct int)
+	// Put stores an output of the job, read from body to its end, under
+	// name (see ValidOutputName). It returns the bytes stored. An output is
+	// visible to clients only once the job succeeds; outputs of an attempt
+	// that does not succeed are removed.
+	Put func(ctx context.Context, name, contentType string, body io.Reader) (int64, error)
+	// Source reads the team's files and jobs; for processors that report
+	// on a team (export). Nil in contexts that do not provide it.
+	Source Source
+}
+
+// Source pages through a team's resources, oldest first.
+type Source interface {
+	Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error)
+	Jobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error)
 }
 
 // Output is what a processor produced: a JSON result (stored with the job).
+// Files are stored through Input.Put.
 type Output struct {
 	Result json.RawMessage
 }
+
+// Priority orders jobs in the queue: interactive work first.
+type Priority int
+
+// Priorities.
+const (
+	PriorityLow Priority = iota
+	PriorityDefault
+	PriorityHigh
+)
 
 // Processor is one kind of processing.
 type Processor interface {
@@ -38,7 +66,29 @@ type Processor interface {
 	NeedsFile() bool
 	// ParamsSchema is a JSON Schema (the OpenAPI 3.0 subset) for params.
 	ParamsSchema() string
+	// Priority is the queue priority of the processor's jobs.
+	Priority() Priority
+	// Timeout bounds one attempt.
+	Timeout() time.Duration
 	Run(ctx context.Context, in Input) (Output, error)
+}
+
+// ValidOutputName reports whether name may name an output: 1 to 64 of
+// lower-case letters, digits, '.', '_' and '-', starting with a letter or
+// digit.
+func ValidOutputName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i, c := range name {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Registry holds the processors by name.
