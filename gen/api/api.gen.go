@@ -100,6 +100,30 @@ func (e AuditActorType) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	EventTypeFileCreated EventType = "file.created"
+	EventTypeFileDeleted EventType = "file.deleted"
+	EventTypeJobUpdated  EventType = "job.updated"
+	EventTypeReset       EventType = "reset"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeFileCreated:
+		return true
+	case EventTypeFileDeleted:
+		return true
+	case EventTypeJobUpdated:
+		return true
+	case EventTypeReset:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for JobStatus.
 const (
 	JobStatusCancelled JobStatus = "cancelled"
@@ -327,6 +351,22 @@ type AuditEventList struct {
 	NextCursor *string      `json:"next_cursor"`
 }
 
+// Event One event of a team's stream. `job` is set for `job.updated` (the job
+// as it now is), `file` for `file.created` and `file.deleted` (the file
+// as it was); `reset` (sent when `Last-Event-ID` is older than the
+// backlog) carries neither.
+type Event struct {
+	File       *File              `json:"file,omitempty"`
+	Id         string             `json:"id"`
+	Job        *Job               `json:"job,omitempty"`
+	OccurredAt time.Time          `json:"occurred_at"`
+	TeamId     openapi_types.UUID `json:"team_id"`
+	Type       EventType          `json:"type"`
+}
+
+// EventType defines model for EventType.
+type EventType string
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	Detail string `json:"detail"`
@@ -410,6 +450,21 @@ type JobError struct {
 type JobList struct {
 	Items      []Job   `json:"items"`
 	NextCursor *string `json:"next_cursor"`
+}
+
+// JobOutput defines model for JobOutput.
+type JobOutput struct {
+	// ContentType Example: image/png
+	ContentType string `json:"content_type"`
+
+	// Name Example: thumbnail.png
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// JobOutputList defines model for JobOutputList.
+type JobOutputList struct {
+	Items []JobOutput `json:"items"`
 }
 
 // JobStatus defines model for JobStatus.
@@ -735,6 +790,12 @@ type ListAuditEventsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// StreamTeamEventsParams defines parameters for StreamTeamEvents.
+type StreamTeamEventsParams struct {
+	// LastEventID The `id` of the last event received; the stream resumes after it.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
 // ListFilesParams defines parameters for ListFiles.
 type ListFilesParams struct {
 	// Limit The most items to return.
@@ -807,6 +868,26 @@ type CreateJobParams struct {
 type GetJobParams struct {
 	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// CancelJobParams defines parameters for CancelJob.
+type CancelJobParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RetryJobParams defines parameters for RetryJob.
+type RetryJobParams struct {
+	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
+	// is kept for 24 hours per caller: a retry with the same key and the
+	// same request gets it again (with `Idempotent-Replayed: true`); the
+	// same key with a different request is a `422`; a retry while the first
+	// is still in progress is a `409`.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListMembersParams defines parameters for ListMembers.
@@ -922,6 +1003,9 @@ type ServerInterface interface {
 	// ListAuditEvents List audit events
 	// (GET /teams/{team_id}/audit-events)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListAuditEventsParams)
+	// StreamTeamEvents Stream the team's events
+	// (GET /teams/{team_id}/events)
+	StreamTeamEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params StreamTeamEventsParams)
 	// ListFiles List files
 	// (GET /teams/{team_id}/files)
 	ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams)
@@ -946,6 +1030,18 @@ type ServerInterface interface {
 	// GetJob Get a job
 	// (GET /teams/{team_id}/jobs/{job_id})
 	GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params GetJobParams)
+	// CancelJob Cancel a job
+	// (POST /teams/{team_id}/jobs/{job_id}/cancel)
+	CancelJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params CancelJobParams)
+	// ListJobOutputs List a job's outputs
+	// (GET /teams/{team_id}/jobs/{job_id}/outputs)
+	ListJobOutputs(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID)
+	// DownloadJobOutput Download a job output
+	// (GET /teams/{team_id}/jobs/{job_id}/outputs/{name})
+	DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string)
+	// RetryJob Retry a failed job
+	// (POST /teams/{team_id}/jobs/{job_id}/retry)
+	RetryJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params RetryJobParams)
 	// ListMembers List members
 	// (GET /teams/{team_id}/members)
 	ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams)
@@ -1033,6 +1129,12 @@ func (_ Unimplemented) ListAuditEvents(w http.ResponseWriter, r *http.Request, t
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// StreamTeamEvents Stream the team's events
+// (GET /teams/{team_id}/events)
+func (_ Unimplemented) StreamTeamEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params StreamTeamEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListFiles List files
 // (GET /teams/{team_id}/files)
 func (_ Unimplemented) ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams) {
@@ -1078,6 +1180,30 @@ func (_ Unimplemented) CreateJob(w http.ResponseWriter, r *http.Request, teamId 
 // GetJob Get a job
 // (GET /teams/{team_id}/jobs/{job_id})
 func (_ Unimplemented) GetJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params GetJobParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CancelJob Cancel a job
+// (POST /teams/{team_id}/jobs/{job_id}/cancel)
+func (_ Unimplemented) CancelJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params CancelJobParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListJobOutputs List a job's outputs
+// (GET /teams/{team_id}/jobs/{job_id}/outputs)
+func (_ Unimplemented) ListJobOutputs(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DownloadJobOutput Download a job output
+// (GET /teams/{team_id}/jobs/{job_id}/outputs/{name})
+func (_ Unimplemented) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RetryJob Retry a failed job
+// (POST /teams/{team_id}/jobs/{job_id}/retry)
+func (_ Unimplemented) RetryJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params RetryJobParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1575,6 +1701,56 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// StreamTeamEvents operation middleware
+func (siw *ServerInterfaceWrapper) StreamTeamEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamTeamEventsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Last-Event-ID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Last-Event-ID", Err: err})
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StreamTeamEvents(w, r, teamId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListFiles operation middleware
 func (siw *ServerInterfaceWrapper) ListFiles(w http.ResponseWriter, r *http.Request) {
 
@@ -2053,6 +2229,203 @@ func (siw *ServerInterfaceWrapper) GetJob(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetJob(w, r, teamId, jobId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CancelJob operation middleware
+func (siw *ServerInterfaceWrapper) CancelJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "job_id" -------------
+	var jobId JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", chi.URLParam(r, "job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "job_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelJobParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelJob(w, r, teamId, jobId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListJobOutputs operation middleware
+func (siw *ServerInterfaceWrapper) ListJobOutputs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "job_id" -------------
+	var jobId JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", chi.URLParam(r, "job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "job_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListJobOutputs(w, r, teamId, jobId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DownloadJobOutput operation middleware
+func (siw *ServerInterfaceWrapper) DownloadJobOutput(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "job_id" -------------
+	var jobId JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", chi.URLParam(r, "job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "job_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DownloadJobOutput(w, r, teamId, jobId, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RetryJob operation middleware
+func (siw *ServerInterfaceWrapper) RetryJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "job_id" -------------
+	var jobId JobID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "job_id", chi.URLParam(r, "job_id"), &jobId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "job_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RetryJobParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RetryJob(w, r, teamId, jobId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2640,6 +3013,21 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/jobs/{job_id}", wrapper.GetJob)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/jobs/{job_id}/cancel", wrapper.CancelJob)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/teams/{team_id}/jobs/{job_id}/retry", wrapper.RetryJob)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/jobs/{job_id}/outputs", wrapper.ListJobOutputs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/jobs/{job_id}/outputs/{name}", wrapper.DownloadJobOutput)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/teams/{team_id}/events", wrapper.StreamTeamEvents)
 	})
 
 	return r
@@ -4781,6 +5169,203 @@ func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAu
 	return err
 }
 
+type StreamTeamEventsRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params StreamTeamEventsParams
+}
+
+type StreamTeamEventsResponseObject interface {
+	VisitStreamTeamEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamTeamEvents200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type StreamTeamEvents200TexteventStreamResponse struct {
+	Body          io.Reader
+	Headers       StreamTeamEvents200ResponseHeaders
+	ContentLength int64
+}
+
+func (response StreamTeamEvents200TexteventStreamResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamTeamEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents400ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamTeamEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents401ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamTeamEvents404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents404ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamTeamEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents429ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamTeamEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents500ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamTeamEvents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StreamTeamEvents503ApplicationProblemPlusJSONResponse) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListFilesRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	Params ListFilesParams
@@ -6544,6 +7129,843 @@ type GetJob503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetJob503ApplicationProblemPlusJSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJobRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	JobId  JobID  `json:"job_id"`
+	Params CancelJobParams
+}
+
+type CancelJobResponseObject interface {
+	VisitCancelJobResponse(w http.ResponseWriter) error
+}
+
+type CancelJob200ResponseHeaders struct {
+	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type CancelJob200JSONResponse struct {
+	Body    Job
+	Headers CancelJob200ResponseHeaders
+}
+
+func (response CancelJob200JSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob400ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob401ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob403ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob404ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob409ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob422ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob429ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob500ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelJob503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CancelJob503ApplicationProblemPlusJSONResponse) VisitCancelJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputsRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	JobId  JobID  `json:"job_id"`
+}
+
+type ListJobOutputsResponseObject interface {
+	VisitListJobOutputsResponse(w http.ResponseWriter) error
+}
+
+type ListJobOutputs200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListJobOutputs200JSONResponse struct {
+	Body    JobOutputList
+	Headers ListJobOutputs200ResponseHeaders
+}
+
+func (response ListJobOutputs200JSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs400ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs401ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs404ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs429ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs500ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJobOutputs503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListJobOutputs503ApplicationProblemPlusJSONResponse) VisitListJobOutputsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutputRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	JobId  JobID  `json:"job_id"`
+	Name   string `json:"name"`
+}
+
+type DownloadJobOutputResponseObject interface {
+	VisitDownloadJobOutputResponse(w http.ResponseWriter) error
+}
+
+type DownloadJobOutput302ResponseHeaders struct {
+	Location           *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type DownloadJobOutput302Response struct {
+	Headers DownloadJobOutput302ResponseHeaders
+}
+
+func (response DownloadJobOutput302Response) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type DownloadJobOutput400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput400ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutput401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput401ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutput404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput404ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutput429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput429ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutput500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput500ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadJobOutput503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadJobOutput503ApplicationProblemPlusJSONResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJobRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	JobId  JobID  `json:"job_id"`
+	Params RetryJobParams
+}
+
+type RetryJobResponseObject interface {
+	VisitRetryJobResponse(w http.ResponseWriter) error
+}
+
+type RetryJob202ResponseHeaders struct {
+	IdempotentReplayed *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type RetryJob202JSONResponse struct {
+	Body    Job
+	Headers RetryJob202ResponseHeaders
+}
+
+func (response RetryJob202JSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob400ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob401ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob403ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob404ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob409ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob422ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob429ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob500ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryJob503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RetryJob503ApplicationProblemPlusJSONResponse) VisitRetryJobResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8385,6 +9807,9 @@ type StrictServerInterface interface {
 	// ListAuditEvents List audit events
 	// (GET /teams/{team_id}/audit-events)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// StreamTeamEvents Stream the team's events
+	// (GET /teams/{team_id}/events)
+	StreamTeamEvents(ctx context.Context, request StreamTeamEventsRequestObject) (StreamTeamEventsResponseObject, error)
 	// ListFiles List files
 	// (GET /teams/{team_id}/files)
 	ListFiles(ctx context.Context, request ListFilesRequestObject) (ListFilesResponseObject, error)
@@ -8409,6 +9834,18 @@ type StrictServerInterface interface {
 	// GetJob Get a job
 	// (GET /teams/{team_id}/jobs/{job_id})
 	GetJob(ctx context.Context, request GetJobRequestObject) (GetJobResponseObject, error)
+	// CancelJob Cancel a job
+	// (POST /teams/{team_id}/jobs/{job_id}/cancel)
+	CancelJob(ctx context.Context, request CancelJobRequestObject) (CancelJobResponseObject, error)
+	// ListJobOutputs List a job's outputs
+	// (GET /teams/{team_id}/jobs/{job_id}/outputs)
+	ListJobOutputs(ctx context.Context, request ListJobOutputsRequestObject) (ListJobOutputsResponseObject, error)
+	// DownloadJobOutput Download a job output
+	// (GET /teams/{team_id}/jobs/{job_id}/outputs/{name})
+	DownloadJobOutput(ctx context.Context, request DownloadJobOutputRequestObject) (DownloadJobOutputResponseObject, error)
+	// RetryJob Retry a failed job
+	// (POST /teams/{team_id}/jobs/{job_id}/retry)
+	RetryJob(ctx context.Context, request RetryJobRequestObject) (RetryJobResponseObject, error)
 	// ListMembers List members
 	// (GET /teams/{team_id}/members)
 	ListMembers(ctx context.Context, request ListMembersRequestObject) (ListMembersResponseObject, error)
@@ -8749,6 +10186,33 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// StreamTeamEvents operation middleware
+func (sh *strictHandler) StreamTeamEvents(w http.ResponseWriter, r *http.Request, teamId TeamID, params StreamTeamEventsParams) {
+	var request StreamTeamEventsRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamTeamEvents(ctx, request.(StreamTeamEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamTeamEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StreamTeamEventsResponseObject); ok {
+		if err := validResponse.VisitStreamTeamEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListFiles operation middleware
 func (sh *strictHandler) ListFiles(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListFilesParams) {
 	var request ListFilesRequestObject
@@ -8982,6 +10446,117 @@ func (sh *strictHandler) GetJob(w http.ResponseWriter, r *http.Request, teamId T
 	}
 }
 
+// CancelJob operation middleware
+func (sh *strictHandler) CancelJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params CancelJobParams) {
+	var request CancelJobRequestObject
+
+	request.TeamId = teamId
+	request.JobId = jobId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelJob(ctx, request.(CancelJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelJob")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CancelJobResponseObject); ok {
+		if err := validResponse.VisitCancelJobResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListJobOutputs operation middleware
+func (sh *strictHandler) ListJobOutputs(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID) {
+	var request ListJobOutputsRequestObject
+
+	request.TeamId = teamId
+	request.JobId = jobId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListJobOutputs(ctx, request.(ListJobOutputsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListJobOutputs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListJobOutputsResponseObject); ok {
+		if err := validResponse.VisitListJobOutputsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DownloadJobOutput operation middleware
+func (sh *strictHandler) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string) {
+	var request DownloadJobOutputRequestObject
+
+	request.TeamId = teamId
+	request.JobId = jobId
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadJobOutput(ctx, request.(DownloadJobOutputRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadJobOutput")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DownloadJobOutputResponseObject); ok {
+		if err := validResponse.VisitDownloadJobOutputResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RetryJob operation middleware
+func (sh *strictHandler) RetryJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params RetryJobParams) {
+	var request RetryJobRequestObject
+
+	request.TeamId = teamId
+	request.JobId = jobId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryJob(ctx, request.(RetryJobRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryJob")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RetryJobResponseObject); ok {
+		if err := validResponse.VisitRetryJobResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListMembers operation middleware
 func (sh *strictHandler) ListMembers(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListMembersParams) {
 	var request ListMembersRequestObject
@@ -9208,155 +10783,180 @@ func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchu30uCr4JvzVVlyhhdd7MRyfZVVnPjEOXGiY8nrr9bUmuBMk4Q1BCYARjTjo1P7DvuG+yRb6MZc",
-	"SM6QlCzLl/CPLZIDTKPR92403geRmqRKgrQmOHofjIHHoPHP4yiC1L7gcgT4OQYTaZFaoWRwFPQHMwum",
-	"f8Q0PsC4BmZAX0LcDsLARGOYcDcKZDYJjl4H+HhwHgZ2lkJwFBirhRwFV1dh8ERJC9L+CnJkx8tvOhsD",
-	"G6h4ds+wBB9hQjKcbv5NQ6Un3AZHgZD24WEQBhP+Tkzc2x8cPvr2wYPv9g6+++67bhhMhKTvuwU0QloY",
-	"gUZwfjrjo3ooLkEboSRTQ2bHwDSkGgxIy90zIRsqzZ4NW78pCa3n3EZjxmXsvsEP88BO+Lt8vXv734VB",
-	"yq0F7V70v3vB6+PW/+KtP7utR29a5+/39696wX8GdZh7FsMkVQ55rReQJnwGcc1OWZ1Bn03HIJkdC8OE",
-	"QfAvILVMg0mVNODWxCUDrhMBmmn4IwNj2VTYMT5s+ARY8bpo1voHzOo32r2tfp9/VREnmOqQ+/LFrzli",
-	"Iw3cQuyAU5mOoBF1+93DedztdP41tjY13x91Oruv/6P17/Nv6jH3glv4VUyExX8aiC7TxjIj/oQCMJ4k",
-	"oO8ZNsjiEVjccURplHBj3FMqBY2LbLNTkJYpyeAS9IxxaaagWTTmegQxs4rxfJYdqfDBw+5eiCTjPk/H",
-	"IgF8aeIgBO22LZP8kouEDxLYbSb+g/0q8e/vHX57+N3Bw8Nv11J+gZQXMOFCOlwtIeYFUYbjxaFlWozG",
-	"lkk19ctFeimmaeG/HxdQAzW7dwqRkrHDlxUJItGjWhg2zJKE8REX8o5hBqtnx0MLuhleq9iUC8sGMFQa",
-	"mNUzIUce2NuG6MoxjuYTsF7eP8m0UbqeFfoS3tk3ET7Rz7kh1XApVGZYykfQZr+n/I8MeVW4YX9koGdB",
-	"GEg+cS+msU2M/GBvH8EtZOIcV8/JwwaGfioSePZjPfRDkcA9w0RcAJdyOy5hc7+/EXEQBk7uCe2kqBNj",
-	"tRjPMnyyAvzBw5WyOZr9A2bLgD3nF05tkrBz25zLXMOH4ChBO4JpM1qAk0SFrHZih7MLmPWkMCTH3Vf7",
-	"h2ysMm1Y6gQNiqojxmmeBUl+ATOUNHYMPYnf5G8fgTVMWCI6toPD+jV65oihWtl9XJnDzYoDOIvFcAja",
-	"sVc+sXCL7R/u7/cfl0AVQg5XiMsxViSJU/GpViMNxuQju4/67Z7Md5AMlXIPF3RTo8Z48GAVofV67/b3",
-	"Wr3eu2+hidCeDVGd11Oasx1y9sithZnKmAYeP2b9w719dqKR2YUbxZ5ykUBcKGcoVB4bc+OUhXTKwggZ",
-	"lYy1tHJvYDTaF939w3kl2evd/9fOq87u973g9X/8rfXv8/u9YOc16/Xs+f3Q/7/4++793SZ8OIOnASfH",
-	"klAy1Goyb18gPg66h+w3ZdlzFYuhKBAhrKeCiZuV7LympZfW1ida/y9q0CR33qrBKrHzVg1uXer8A2ZN",
-	"0ByfPHMcugqiC5jdOkQrDKyJcnLBwsR4eZdp2aQ/0Aqa2+IYhjxLrLMCwxUKca9bNfn3anXzGfBJE9os",
-	"8MkqnLnfbx1pL9NE8bgJpAx/XQUUPXH7YBnQTUBNYDJA2zgzzliN2Q5nKcjYqTYhLwV5SffcVqvdJrAN",
-	"6FsG+srNRXoTrZwfeOxNWPcpItfT/cnTNBHkoHRSrQYJTL55a8hbKd/+nxqGwVHwt07pNnfoV9M5oVH0",
-	"0mUEVRThhCduGRAzpVmswKDJj9IOtYBj1coEDlsVx3zBVm0Cy4/oLLg6VfO5NWfobzRJOWJhIm+IbziJ",
-	"e/rKO//DRESfbDci/35TWkhRptFyMZZbYDsaJuoS7fBcFiTcuN2SfAQ6ZIbPdr/mHXqq9EDEMci73qLC",
-	"29YqgZJNeJKoKbndpbf9FeP/mXSGC09+0prcs7vag1M1ATt2lD9EM5UpyVSmmRExkF9SiLSYiRikdUYc",
-	"eg+CnkzUyLQdGn5T9qnKZHyX4P+mmMmicWFShwyjNTldsQmfIT1dSDV1Njt5/V8rFf2mbG5l1+vv+Wgm",
-	"+h8OO3M+CKIPDXoh50OdC6jLY6iroMRnELaqS0Qe0d1rA+92LS83d+NoxXWL/aroBOP9vyl7yq0wQ8EH",
-	"Cdz1ZiAIpbxXl6ATnvowQQJfM/bPlPqV69Gdo3yg4pkzTBP3ciclOYUjnHUkRpmGmMLQXznun3M5ywPc",
-	"n8bacZvgCJ4Ja5h29udXjXcfFm8VcfGVg8sIOuLwpeSZHSst/oS7NiwueSJiFmlAq4cnhk1BY0TcaVCI",
-	"0eh5WWZr7hK8YxaDc7xBRrOFpBHbmWphwVQCr6kWE65nLOaWD7gBNyJWU+n9GnamZz4WzB3mWb+yYX1m",
-	"KHGxSJ4fsqepVhEY8ykUT8VDn0KStLyPPsgsG2jgF4ZxpjOHRi5ZJp3hiGFqB6/6C3iCL6XJ0lRpC/Fz",
-	"iAU/w1jLp9kjXxHgawdaDhS3b5RKhQX3kHGsZTBf7+Zc5SEyKt1Ihc85pdohwQoKfvnE+htu5yJpMbfQ",
-	"smIC8+G0h4dL4bQwEPH1g3BhkHBj32TmWq+WWeJlJ4UAlyaloOH7AN7xSeqeC6QYjW0ya5mZjOYnxCjw",
-	"0gyphqF415Q01AbdH80jC9rkaR0DkQYbUsQ6UiMpnNBEDV3Fwv5cyiG6vHgzX9Wx172qySeEgYZLdXG7",
-	"eNKKRGleoUGR2iAMLgVMQdcUa4RFVPsmUeIydvs6wBFliBy3zENUoD+s0mUJjBq8hQjZjMj5CT6EQiYm",
-	"X5EnJxXyHvLEQLhA8demkfncYCMuawST8hoVc6t5QPGx+2hYxCVFeCUf0VMOJ45mNt+UBcxWUdmMtF8F",
-	"BbrnsYI5l7k/VklkL02uEFnPaESVn7jWHH+uFAnU5fcXCfWaGf45skIo5t/YjIRXwo5PkW2RepLk92Fw",
-	"9HrDRS/izhQTLdPAdOyIgJ5os9Oxsw+UTGZMFNldyuDbMbe+zCkvxpotSJDFsrBlEXJ4cLUeUx7cZeSc",
-	"O/RksbDHkaX9WqCReGEPH85nUV93W494a9g6v18rx3LGm5OJdTLYeiMiZ4TMIBvwVLy5oDz+zFiYrGcI",
-	"/DUMSjlTSxBuxT9demtlfsU8yqvTSmnhwWh7CbUsfasY4a0/35x/0+u1/V+1iOE5uldSX7kxV+FtqO0Y",
-	"LBeJaZaec7qjxNfN1L030t4s0dAiUWOJXj0BWa5HUDPF9cjQz5ITWbOGXrVlH0kZEiWEOd3NA1tFQLl9",
-	"61VlQd+3IvlLbvkSpf9TAUlcpE3mEUEYrS0VWTYTlZC1dXvH7JfT339j/ne28+LpE/bwUXdv11mHTqyr",
-	"4dCnwIcOliIFUVTe3TPMyaoF2Y8IW42DHKacNhoQQNbKghdAPlPBFAt1ac6zY+43FoOFyEJM5Ts+HuiG",
-	"ouFSyEgx4SPoWDEczq8Ca60WWKzbetT+pnX+Taf6Yecx+/51SQD/lf/mPuzW8/Un82SWDUoTcdluWP3S",
-	"cDPm+w8eLmP9Z3jHTn8+bu0/eFgUGxOuQ+YYM3PbMJh5D0RfgvYxHKyV0sAnVHi/VlCev394WO95GPEn",
-	"3Fod/cf2IBDYAp3hPE2vlZKOL25DPiJ/fZmSMQGqMVpGwVA0uTi+jpbOXmACOOXa3jP4g9sYNoBITbxJ",
-	"65/OxVtBBAMhOVZ2VfFw8PC7b7uP9mosxIUVInR1S/pFDWpMOmthklIw/8Nrpm9F7ECuj1YR1i9qQHrr",
-	"Kiyqk9cz0tpIwFBIYca3G124mRhFBXh9c7QIts6LYCFN6p5YZ52f51qmwVrMS45Xk8t8RWEtnWgwWJq4",
-	"ennLHFas755hNEfIVJ6JfqsGmJY3WRQBxCTwG/anRJmxXNvb3XJjuc3MBjR8Sg9+iDYIgyyNP4znViuU",
-	"kqQKqixWWKGIsJQlc2JgDr4GuXSjyFWF7eslsbMxPfCPWb5AZyMUKzIUZ5AAMeNF7vzjsOo8jCfFyZKQ",
-	"RWOILhwEIy6ksT7rVNJ5n17whuim3w5uge+bK/zXSoFFO7t4c8PmNvgXkYphjee6gUCagDF8tDjRYfdR",
-	"vddt9SzPm/lfB0olwOXSshC8cv7q4IZ13oa95HT0l2gulaKsEqj6I4MMI0I6k5jHCYNCMjs2o0KmMIi4",
-	"jCBxf9cF2p/XOGg8s+M3E7BjFVdfqEQcVSJj57X0MhmANmORbr4pz4sxS3tTszlpwq2TIG8Wswo8ngjp",
-	"xKFpSCngD2tgeWl8RX51l/KIYAUri3DMr7xuC2mVHyUlBhMfSaiEDWP+P/yndqQmi7mh7mYB0/0HD1ek",
-	"IFbh8Qz45IUi56TU1gvngrEqH+J+5ZhkCtoomee+eJKYvB69mqvgkRWXGGulGRq3+zb8v/JMAOF5MYlU",
-	"qOo1Ph8RwI1U8UYbXCwyB3Nxxys66eCDt3UBSfk7G7NBtPrbkOGekb5EMU6gv0R77Zok8EG7s2ZXUPQu",
-	"7cp12fwDLGwcuhzYejbhI9JraxLpi4mYwrYuJ15BmnnBR93hwRdPn7BHhw++Zb6WhMUqyiY+AtkU0J2f",
-	"5ZUzgad40FsrOcqPeQiTl5IshM0ajCt022uk6AnoFsZ2mY/RUx8ILBCj2hMPOp1i3CyqVISt13OZM6md",
-	"gbGuM0In+OA8TX1ypFQvzR7zg0ePKh7zYbc+YChsXeDpmJmx0paZbIKFaj46eiFk7P722G0vBl8frkg1",
-	"Lr3AYnHcyxfPyGGqnGVoeFXJJNhu4qjTiZS8hJnS7Rgu88on05HKtoZ48GEZvAp6Fyfp9eancV7CRpIw",
-	"Tx0hKou9aeC60qNa5KQKejbJjyyLjtsKyDjX1bypj0i+GoMdg2YcAyNIFsKUniW6vXhy3HvSVc+ycIty",
-	"9/ZNWZy2uZfr0z+nOJRIh/tDv96p7bNJhkf6rTDDWY1rW1/UUX3NIoRzSFm5s7eh7Usy+RIVvtOPn1EV",
-	"3O2p2GoqZI3d63BwS6VTzdCurJqqo/EmSG+DZnHXr02uiwEsYxg3rJ/3PBn6zK0bhQ1PHjNH0ExRZQ8e",
-	"CcU+KDWZ3E9E+S8W6/7oxGrhLK+uAGxKD8G7VGgwd889ywERI+SInP8ssSLl2taupNazflAf6bRv8jTo",
-	"PD08VZoVbwkpDesbQ1F/J/c9Vorn1DAXal1OpVYSXqtTCW7izWmfdu3EoWIpmFPDA19izrcMASFmwipF",
-	"1rECoeSJckLs2kKwwP5KcihJ4J5hMnPMlbfX8cclrWEnL898FzDK3BT7eZ1IhKVzlYumenO8u9lwR2on",
-	"YNfmuzbooTEXNK9MHRLQdTuzhjyvmjfzJvpsddkLtbAoSl+wACMRzm0cQCLg0p9rNo+rue3KAGEWymXc",
-	"llfKZVbVxeAedei/HXb/8WvW+vf5/d3vVxZWblaAsqacuakc5dUYJBuJS5BUfuI4B0+BG5bJBAw5RsYq",
-	"SjlZMGzMzZhZtVwKf9M6lOX9gXc88g35qi0gb6vxY40hjrA0CxWUs0sa8jYZKwwyXRPUONFgxEhC/JgZ",
-	"8ILGix/aDYxynLw8qw1uLHqe3x91OquaJTaztgOuFj2mLtZ+O4Hym1kPwpgMav2SzaTlxuF5kxEWat60",
-	"gdLzYJbTLIS9z+s8SANRpoWdoSPqU0hYvv4z9cuqi6yV3aCoQpzt9KPLizftdru/GxYdOAcz3/Ukb3fS",
-	"2Irrv1vHJ89857VcjBfnBgbANejjjNq70qen+Qb+8uosCJcB/P3Zj0/w3JYTNuoC5FwVYn4qmfDFdp6L",
-	"SCujhpb9JK3m7NmPTMieTLWKMyyvfezbQIrEtoRkMVzmYxMV8SSZhcwAsH4egqF3Olwo3ZN8NcLaPXnm",
-	"Hqc2uJegsc8CG6okUVMhR+zF0yfffbv/gO1gwOAVDBg+z34AY9kT6jfTkyeaR1ZEYHaPvIU5ktxmGhhP",
-	"RkoLO544PZMKKamF6IvT/QcP2U5fKgl9Z3H0pJlNJmC1iMoxBJWGYWYg3g0Ly4TWHzKexQJkBPgDGlOz",
-	"nnRDfOaeuu6hhYmxE9y+cpudCKHTekIOVa5pObGAp44nHqvB0pm+/BdSJmXlmMkJj1pZmZDpTBbhHYfT",
-	"t2pgnPs14NHFSKvMrX6q9AUWHVwApCY/c5El1jiNcaKMHWk4/eevBQ6IQCBmXFsxxGM7QrLTg3ZP9iSG",
-	"jpc7QmhIgBuI2eXeEXud92ui5xI1Ot/pxCoyneKL9thOkt2wJ0cgQfO5glo7VcykEBl84d/+xhAf0iHH",
-	"uG9a7P59DAWb+/dxG4uIeL/pqGW/CJKbvBsjBTh7krG+27R+yDjrY5CwT77Mz2dnJ6xP4UL/Vb8MDver",
-	"/W8d6jDG7aarhLkpQB6ytAiI9+mrPkFRrZR2q3Urc95+vjByZlspHwnpcHTEUueD9/H8e5/t7P2///N/",
-	"97rd3WLr5nqSOmDq2pJWffg2Q2vTGTTOj5863sNMZ+j2PMcSUzoG7QF8UTS4MffvH3k7vzjFE3GtBRjW",
-	"/++Wf7D17Mc+27G8Kq4caEU/ZWdX+VPiu232z0xZLOHF76lRZKq0ZbwINns4VAIVCMqDrTFECc/5Bo+g",
-	"Cesjn07+MdZ/18qVTMv93mc7fZ7ZsaOxyOG5H7J+kUzHJL77Bp0vig70QyIc9w0FDooHvFLo77bZcd7A",
-	"QGXWiBhy9sV+ov3D7mE/pxlcAvUVEpIJe8TgnTAWJZA/wavhEniCkset/omShp6YORxo4HG14bjTUsXx",
-	"dQ3IFSZkM3B4JKjce3ky5TMnvdGUN0xNJZXSGTPMEuZPxu+42VszlekWfbMbsulYRGMHtmN0N5WvwCZv",
-	"zhz5o/Gc5gjnW0UTtCNFB8Hw1ChB6CbCmPGYXxLcfOY0mvMnEwP5EQJ/QL/NfsdoN81r7nl43SRUdMsu",
-	"hRGOfnku9+g1fmb33SRk0mndJKE+rUQhE5Ekwh/kp/bTuNSE26ZOIHzEBk7esp29LnMWp5vGt2Pcpe6u",
-	"+G42zDQCPYCxcFyLLW+lIpwULGYdE5XEXTTE7Z/8fnrW96O4rLShpR6v/cc5ey30xxWmROdcY1zfVdfx",
-	"bH6at9L71gP0P6nhD0JEEaaiPZBBlp8hMM6v73vzW1jUQjnLzXVGcgx34MgfeTyTXp/sMqXxSf+Qkqx/",
-	"cnz25Gevxxnr//jTrz+d/eTGH+7t1/WIzVXTBLjE0wC7OU6LxiEoXdM0mWFT4FQLGYmUJ2wHuzQqnZs1",
-	"JFbzNuYoTQsZs9N3++WYHmnO/UFKGZcPKGK4hRa+sIVz9ImGicSdY23HKnbCSsRgdtvspwZBunAi34ue",
-	"mmP2iKX5Xww4NeEJefcxtVEpGqjTTIf7j7w6mutj4dF2TH0yRCIsCpoC481NMoi7nbXh5nfmB3YKlHEu",
-	"T5zTzIY876Xff9A9yGGfB6BI21VsouOTZ0EY+A5UwVGw1+62u86GUilInorgKDhod9sHGAyzY7T8O+Sn",
-	"jJrOqJIACdkYm+jBjM1pAxReQrNcI5BO8SpXaO8LlLVWzh8oKOVZHBwFfwf7nAoKK10397vdFY0irtcg",
-	"4jmsbqHzNXfgOCQ81g0r8N2ptDjFIXvrh8y10nGD9h+tH7TYMOkqDB5sAt98Q0McdbARiEU3HXR6qR6A",
-	"KK6icvHk5MjQmXrnLy8YQM4xrVI8TtYpa6ZXMs+FcEqSagFyP4TyzxGXzkMJGfBonNvd1fSwU0TO7Cib",
-	"7i/zjrOHT0pIPiITzSeJa/iJJHSBli1T/cWYytFF5SRBhasqX27KXU5rNDPWSa5r0PtAC92bgm7cY/pb",
-	"SSCzGO33vIOGIRU2gETJEbOqnqXOgE51VO+7aGj/UD7SyWl17YP+4oyr84/Ir0VuvLbhF3q6zqJ1C92y",
-	"6l+RVa2n8ZxL6fMmDBoGqTI1bPnEtychR77Nfnf+a7rAqxQoLglvnvloCqzHuC73LVyfQsyFiP5BxbNb",
-	"5SufTbyaD8hbncHVEkfv3eqbmwxZtLKnPEdvvMDSDdd+rWKmuiELV3KtGl48N8fGW4GyuUDZhMXLTus4",
-	"YgMRVHTPdwP2DjaSWdRgFgc82GQhNT3/UELubzK42s3xS5OrJBe8/NtMtM4HUivGT+e9L2e5WulfuIdC",
-	"Jqq3zXnjxlBune2kK62l3VqH/GYSuHKxz0e3bVZJwhv3Fv/KZNVB93A9OVf7vN+pfNsMNroF4EuMMFxH",
-	"DFSyJ8HVdfnOX0aEDdoWhUeHp6J1ATOzVorcM9h5MFxIdOHxcBiKd499mJ/CepTSbohIUCu8L9yBqrRD",
-	"XOlCOaRtPahPY/B8zSIEnTSfbKn6aQVDNwuSvG775pJkvYt3ATN/rWTKtZWYuZzwaCwkhMxEKqWCEzxi",
-	"g94JlzFTEnrSQUrNgHxdjDDU7hKzcPntwjKZHVEBZV41yN1rsWgQ810Rl14iDYAZ7JxZXtKKGTaOiXZf",
-	"ZXTEelm3exDRO/Fv6GOpTv/Y0yFKiSP2A5ar1D1OSZc6j9U3//xMfda5drh37LUuNVRtsNsuYBZSFFzY",
-	"smLKlB1Rx6Bh96P5tVuR/ZmK7K1T+5k4tUVB4w110SrjtPOeLhK9Io2TH7uolRJOHaSmzJxb7HfVZi/g",
-	"UtE3zLdEx6fxLmCpWipdtlVxyI1l97DR0z1sBh51HEK3tRm/DAG0twGH19xH9qWxOfHCh7N5WO9lHvtS",
-	"6AlYHnPL2Q7ZbqWy3/Xqn+c3QCvNCqTyBNkmKu5uXIpY3ZiL7yhmlbeHb7R+tkGrLyFotfVRl8JcHy4x",
-	"buakrg8T0d3mDXGxLBa2BZduTGNs7NVYsVjEbIpNPmRRRUBHIqZjkPPhsoZwWNEU/UsPic33il8ZFkP8",
-	"MsLv1tTZip6PEh6rEllV+rivP2p8rE6i4CGkTcLs+GC4fKDEsY55zFRKFk8yc0/a/PT3slx5ii/86BIl",
-	"XFwK1nXQkau8iU5xkrlywHkH2qM261Oz/1SO6GhcMQSfGfKJ8GcLGGdWc5FgIX/nfn9+/P3+bnGS8I8M",
-	"sB24Pyq20Mm9FGWb3iywU/30r17v/m7tqdYVaJiOlQFsXM6we7Ipm4Y1Qe3+e1PcZ9UM9JpGKSuAyo9k",
-	"Og9Z+xMnhHlBDdZrkZn3hhnSXRElYDfqo7wBeAMYKg2bQ0bPfzBoH1NPFrcFrNSQNWJgqyi3ieUN1N7Q",
-	"C/5c39Hnj5hYbkoHneJFIsb3Cmd2rFU2GucdYJmQVmH2ho/Ap2X6RROUjuPaVswt7/ekF5fgmxHg6Ups",
-	"kOOYP6aObHR6a9UNEj1ZvUKCVe+ppmjDGJLY37kmJJvAROlZiDGI/CoVYXqyuD5l4cIUQ2a/e3xNHw83",
-	"h7+LRSrL5o93+jYhdckkahKBl4R81FRSzSZcT7r5Xk93nEui21PqIyhIgFOeZwu3BZBbh2ebXPrs1RnJ",
-	"Ea8/GjTawknR4Cigw6RBs3/nO043emmd977F58qE04/4fdlhIs81sR2qSzjsHlIh5XQMGgr5LpmShabo",
-	"ybdqYO4xldk0s3is2ye58dwztZ9gGibqEuZ6JFG3ljolQWB5JbFZ5gmhR0Xlhm5TT9t4zK1zMlHlak5e",
-	"xauNeaOicxoljo7QuAuxqVdYmG15i49J012EC83VltJHN7O57ip5tM7wqeBnm0ba1j5/DrXPC2R5h97q",
-	"+simY6fVYdzSQOhUGLhWQv0wyzuZhFh6EgsNkWVWMU6N6FuJuIQYm/hgBz728sWveTcR0vI9KWTpJ7/C",
-	"tg8xuGF69l/ke/oeS86r9s5o1V22BpJhTzopOFYSO5fwvBVJ/wWXo/raxR/VVDY7nAuXv+Qr67OdvHPL",
-	"EbYdqizrMet7cI9K8MLFuEBThC9f8lxsz78rOApyACr3ylS+ovfWXvq9lNVrQLCSBDHTDmNsp4/g/1e3",
-	"tdfdP+iHzH/e6+4ftsqPrQd7+5Xg9GKbO8R+U4QXW7F+WGRSRRZsy69+TqHc+P7MWjVDUZP8SriKhjmO",
-	"IkhtC9dp1klqetg/exUGT2hRrRys1aP90/7hq/Cvq932uw8/A5rwASaIiWMWCOMD9zYfTgxU69YQnxqM",
-	"s1GyiOQhcWznsPvoId7h0Mx7lZQQDX3dbT06/6ZF/3Xov/oep1+ZtbS/jOK/q7KlWFV3Ccny6BbbwYZ+",
-	"Tt/DlE2EzCyYxSrt64fMPu98wd7D9QOQan9T9hQv8hBfZHAmNw+u79R9YhPurRpslIh3zzXl4etT7r+4",
-	"mb/oGp78Ys6VqcllxGxDRlu3b4PM5Fvij1xO4MdPkJf8ZwYZnlJ7qwaUB3yrBkyraZHAi4VJuY3GTEOk",
-	"dIzNQadaWAvSiQA8qGY1l4ZjM+iQGcW4xPbSqTN4cL5MGvLzhkLyhBnLLR6tl/mBfLzxNezJItCrdF4v",
-	"WXS8xB75/lKYKZ81nzH7RQ0+1wNm5ZXVG2UE92/zxU3GqduhKTfllrmtpyt4t8nBbfR9mxz8/I+kZJL6",
-	"Wvv7+ZRctkTXaJhVmUA3tPP+rRqsbLJyTIKkOJiKHc9RluQ3/T/GH6hrPOUHhWVjblhxuTeVmDgXMqau",
-	"53OP0b3ftVmJG4n8u0pKrJa9lcO8q1CzTVds0xWfQ7riLXLaHdmt6z3BX9Sg0bv1zZQ3cXD9oySuQMbU",
-	"Qv9SWOR3E+ZnWvAGA+qM+VYJ2VRw7m+f/rId4MrF5it9YI+7reO7FSAbOL6TgjXKXtL0zSdwf/8u8mKi",
-	"FLRRsnKFOd4Nxbi/+aM80dZmp2oCSmKix6nonpTK4pUY2FUuLtKPeb0tr5EoIZs4uwNi79D2JL0vSriY",
-	"+Jyn0P72Bbwvqc2OY5zE+NfzRAOPZ1XYev4KBOOHYwOZGjf5OI6f5/eUfpZuMkH3afqwPM8t4VqDjYiV",
-	"7Shds6vbritb33fr+96tUjmOY8ZZce3y5kplZb8VP7zzPjOg15W/vvBFqTkYTGlUJLHm03rx32bHvtcX",
-	"3ZxEd6pxyxLgxmJ9ReVWwMVeLO5tN5Xf1+7F4pc0xeuO3Ju3RbFfrWj6qzRwcWT8gUKjsQo3FwHDSg8E",
-	"6v5XYwSu7OPibbmGe4BuyP53FPLaxIjaRrS2Ea3PIaJ1AzHw8eNaLw3o3HVFdq0RNTe1IF6mMbe3Y0F8",
-	"LNePQNzM9btbqcWKE7gSpuRhb+XY1nb6ANvpjj3CL6mjJlpAhYi+Z5Dfbs/L8xdg43X6txtYfKo0S9yG",
-	"UQuCSpE/GylmrOZiNMazD/40gz//Xtb/9+TxybM2+wESuk2SFUfR3VNgxiqhUCNdlcvcZ4Nyv6hB7cn+",
-	"ycuzPp034ANn9Ao8ezFfpYrXl7p5d/DGVbxlz/cOQIh90wGci67/pmfoxfeMv7B1F+uHJN1k3Xd4c95y",
-	"v83o6KrpSWotkP9CpUR8gDSKiRfvX/oOLH28Lx3MG25X9JN+mZ9w/SzjmATdp4ljVjsPLCszIn3vgdCx",
-	"XEeM4I8H4sZvo5lbtbeNZt6pxju1HO+op9NaLatapwesOMV/3aPCK3Re5z394U/ukUi+uSLcwKHB162+",
-	"M2EM0UXN2X66rsDQVbQENtvxF75aQzVDRvyJlymHPYl3S4/EJci5jjW71Gog8hcz5L0K2uwJrZ46Yhfa",
-	"qSf9mzTYTEtT3mmOo+oUkh/6RaikfMc/s8Y0W5WzVTlblXO3TpYXBbenddz0EGVa2BkKvgHeE3Oc2XFw",
-	"9Prc6QqOPb5/phPA7rtzN0Rf1p+oPhsLw+jnIAwynQRHQYenonO5h61thMdIcDTkiQE3mYf5/cqr7P3B",
-	"4wnUtO7Ei43ZjgXJpTW7bYa3dtux0xJ4WXKCpSPYfy2/Sc/PR7eX1ZymHqvqjYPcJwe8BS6icRFNKgAj",
-	"73Z5qn/AzGC+wF8pZO7lVwqZ6p1CzhusXim0+IKi+XQ9sNWGzkurpNaxywOx16onHojZYFYs1Ot0Idnp",
-	"QWUiIquaHWi6FD6n48oclYuzlyc6Kce+VQPDdCYdWAMeXYy0k0P+zImpTIh1jVfnV/8/AAD//w==",
+	"7H2Lchs3suiv4HBPlUln+NDDL6q29iqOvXE2TrSWfXPqmLomONMkYQ0BBsCIZrzauv9w//B+ySl0Yx4k",
+	"Z0hKluRHuLUVi+QMpqfR7250f6yFajJVEqQ1te7H2hh4BBr/PA5DmNpXXI4AP0dgQi2mVihZ69b6g7kF",
+	"0+8yjRcwroEZ0BcQtWpBzYRjmHB3F8hkUuu+reHltbOgZudTqHVrxmohR7XLy6D2VEkL0v4McmTHq096",
+	"PQY2UNH8nmExXsKEZLjc4pOGSk+4rXVrQtqHh7WgNuEfxMQ9/cHhk0cPHjzeO3j8+HEnqE2EpO87GTRC",
+	"WhiBRnCeveajciguQBuhJFNDZsfANEw1GJCWu2sCNlSavRg2f1ESmi+5DceMy8h9gx8WgZ3wD+n77u0/",
+	"DmpTbi1o96D/06u9PW7+N2/+0Wk+edc8+7i/f9mr/WetDHMvIphMlUNe8xVMYz6HqGSnrE6gz2ZjkMyO",
+	"hWHCIPjnMLVMg5kqacC9E5cMuI4FaKbh9wSMZTNhx3ix4RNg2ePCefMfMC/faPe08n3+WYWcYCpD7ptX",
+	"P6eIDTVwC5EDTiU6hErU7XcOF3FXb/9rbO3U/K3bbjfe/kfz32fflWPuFbfws5gIi/+pILpEG8uM+AMy",
+	"wHgcg75n2CCJRmBxxxGlYcyNcVepKWh8yRY7BWmZkgwuQM8Zl2YGmoVjrkcQMasYT1epS4UXHnb2AiQZ",
+	"93k2FjHgQ2MHIWi3bYnkF1zEfBBDo5r4D/aLxL+/d/jo8PHBw8NHGyk/Q8ormHAhHa5WEPOKKMPx4tAy",
+	"LUZjy6Sa+ddFesmWaeJ/bxdQAyW7dwqhkpHDlxUxItGjWhg2TOKY8REX8o5hBqvnx0MLuhpeq9iMC8sG",
+	"MFQamNVzIUce2JuG6NIxjuYTsF7eP020UbqcFfoSPth3IV7RT7lhquFCqMSwKR9Bi/065b8nyKvC3fZ7",
+	"AnpeC2qST9yD6d4qRn6wt4/gZjJxgasX5GEFQz8XMbz4oRz6oYjhnmEiyoCbcjvOYXO/vxNRLag5uSe0",
+	"k6JOjJViPEnwygLwBw/XyuZw/g+YrwL2kp87tUnCzm1zKnMNH4KjBO0IpsXoBZwkymS1EzucncO8J4Uh",
+	"Oe6+2j9kY5Vow6ZO0KCo6jJO6yxJ8nOYo6SxY+hJ/CZ9+gisYcIS0bE63tYv0TNdhmqlcVRYw62KN3AW",
+	"ieEQtGOvdGHhXrZ/uL/fP8qByoQcviG+jrEijp2Kn2o10mBMemfnSb/Vk+kOkqGS7+GSbqrUGA8erCO0",
+	"Xu/D/l6z1/vwCKoI7cUQ1Xk5pTnbIWWP1FqYq4Rp4NER6x/u7bMTjcwu3F3sORcxRJlyhkzlsTE3TllI",
+	"pyyMkGHOWCtv7g2MSvuis3+4qCR7vfv/qv/WbvytV3v7H39p/vvsfq9Wf8t6PXt2P/D/Lv/euN+owocz",
+	"eCpwciwJJUOtJov2BeLjoHPIflGWvVSRGIoMEcJ6Kpi4VcnOq3r13Nr6TO//kxpUyZ33arBO7LxXgxuX",
+	"Ov+AeRU0xycvHIeug+gc5jcO0RoDa6KcXLAwMV7eJVpW6Q+0gha2OIIhT2LrrMBgjULc6xRN/r1S3fwa",
+	"+KQKbRb4ZB3O3O83jrQ301jxqAqkBH9dBxRdcfNgGdBVQE1gMkDbODHOWI1YnbMpyMipNiEvBHlJ99xW",
+	"q0YV2Ab0DQN96dYivYlWzvc88ias+xSS6+n+5NNpLMhBaU+1GsQw+e69IW8lf/p/ahjWurW/tHO3uU2/",
+	"mvYJ3UUPXUVQQRFOeOxeAyKmNIsUGDT5UdqhFnCsWljAYavgmC/ZqlVg+TvaS65O0XxuLhj6Wy2S37G0",
+	"kDfEt1zEXX3pnf9hLMLPthuhf77JLaQw0Wi5GMstsLqGibpAOzyVBTE3brckH4EOmOHzxre8Q8+VHogo",
+	"AnnXW5R521rFkLMJj2M1I7c797a/Yfy/kM5w4fEzrck9u6s9OFUTsGNH+UM0U5mSTCWaGREB+SWZSIuY",
+	"iEBaZ8Sh9yDoyliNTMuh4Rdln6tERncJ/i+KmSQcZyZ1wDBak9IVm/A50tO5VDNns5PX/61S0S/KplZ2",
+	"uf5ejGai/+Gws+CDIPrQoBdyMdS5hLo0hroOSrwGYSu6ROQR3b028G7X6uumbhy9cdnLflN0gvH+X5Q9",
+	"5VaYoeCDGO56MxCEXN6rC9Axn/owQQzfMvZfK/Uz16M7R/lARXNnmMbu4U5KcgpHOOtIjBINEYWhv3Hc",
+	"v+Rynga4P4+14zbBETwT1jDt7M9vGu8+LN7M4uJrb84j6IjDN5Indqy0+APu2rC44LGIWKgBrR4eGzYD",
+	"jRFxp0EhQqPnTZ6tuUvwjlkEzvEGGc6XkkasPtPCgikEXqdaTLies4hbPuAG3B2Rmknv17DXeu5jwdxh",
+	"nvULG9ZnhhIXy+T5KXs61SoEYz6H4il46DOI46b30QeJZQMN/NwwznTi0MglS6QzHDFM7eBVfwJP8I00",
+	"yXSqtIXoJUSCv8ZYy+fZI18R4GsHmg4Ut2+USoUl95BxrGUw3+7mXKYhMirdmAqfc5pqhwQrKPjlE+vv",
+	"uF2IpEXcQtOKCSyG0x4eroTTgpqIrh6EC2oxN/ZdYq70aJnEXnZSCHBlUQoafqzBBz6ZuutqUozGNp43",
+	"zVyGiwtiFHhlhamGofhQlTTUBt0fzUML2qRpHQOhBhtQxDpUIymc0EQNXcTC/kLKIbw4f7dY1bHXuSzJ",
+	"JwQ1DRfq/GbxpBWJ0rRCgyK1taB2IWAGuqRYI8ii2teJEuex27c1vCMPkeOWeYgy9AdFusyBUYP3ECKb",
+	"ETk/xYtQyETkK/L4pEDeQx4bCJYo/so0spgbrMRliWBSXqNibjUNKB65j4aFXFKEV/IRXeVw4mhm+01Z",
+	"wmwRldVI+1lQoHsRK5hzWfhjnUT20uQSkfWC7ijyE9ea48+FIoGy/P4yoV4xw79AVgjF4hOrkfCbsONT",
+	"ZFuknjj+dVjrvt3ypZdxZ7KFVmlgNnZEQFe02OnY2QdKxnMmsuwuZfDtmFtf5pQWY82XJMhyWdiqCDk8",
+	"uNyMKQ/uKnLOHHqSSNjj0NJ+LdFItLSHDxezqG87zSe8OWye3S+VYynjLcjEMhlsvRGRMkJikA34VLw7",
+	"pzz+3FiYbGYI/DWo5XKmlCDcGz+78NbK4hvzMK1Oy6WFB6PlJdSq9C1ihDf/eHf2Xa/X8n+VIoan6F5L",
+	"ffnGXAY3obYjsFzEplp6LuiOHF/XU/feSHu3QkPLRI0leuUEZLkeQckSVyNDv0pKZNUaet2W3ZIyJEoI",
+	"UrpbBLaIgHz7NqvKjL5vRPLn3PI1Sv+Mzxcl9a8SGFxgdeYwT+oZq51KZv33atB3roTxBZ7ui1YyddwW",
+	"9VndUmFHT3LMdEg1Y8I0AtYfihj6dAeGKf1O9bHQir6KIIZ8FfdVusyMm8YR62tnz/dZ3WBh4hgk6//M",
+	"jW3imzRf/ICAqTgqxOh6csDD81iNGizkWgswTIKwY9BULbW4/+6Zm3b9ubsm4/31rHf2XZP+KWWc92qw",
+	"6WE/qYG7UoWYdf0kGXdtNs2V0DpIcQ/Q5S3na8+1GXsXX6mSOl8vab8CrdWCWpGO0o+ehrBGwixo9vx1",
+	"nguIoyxfuEgBJEpKa6RW/SMlZGnB6jH76fTXX5j/ndVfPX/KHj7p7DWcW+RoWw2HvvZj6GDJcm9Zyek9",
+	"w5ySXjJ6UFKsZ/4UplQoluL2uSfzJfeXggWZNlgqyIRIcOZ+YxFYCC1EVLfmA+HuVrTYM+NATPgI2lYM",
+	"h4tvgUWGS7ql03zS+q559l27+KF+xP72Npd8f01/cx8a5Qrts7nwq56UCblsVbz9yu1mzPcfPFzF+o/w",
+	"gZ3+eNzcf/Awq7InXAfMMWHitmEw9663vgDtg5dYJOhENp042WghnH18eFjuchvxB9zYAZLbdp0R2Ayd",
+	"wSJNbzQPHF/chGGQqoivziRwgFNx3SoKUt1YWUBOh46w8mHKtb1n8Ae3MWwAoZp4X85fnYq3jAgGQnIs",
+	"aSzi4eDh40edJ3slrtHSGyJ0Za/0EynZJV/GWphMKYv16YcFbkTsQKqPNpgDpLcug6wsfzMjbQyBDYUU",
+	"ZnyzYbXriVFUgFf3w7Isw6IIFtJM3RWb3NKzVMtUuElprf16clkspS2lEw0Ga3LXv94qh2Xvd88wWiNg",
+	"Ki3BeK8GWI9ikjAEiEjgV+xPjjJjubY3u+XGcpuYLWj4lC78NKPU24HX57n1CiUnqYwqszcsUESQy5IF",
+	"MbAAX4VculbItsD25ZLY2Zge+COWvqCzEbI3MhRgkwAR41nRyO2w6iKMJ9mRqoCFYwjPHQQjLqSxPt2a",
+	"03mfHvCO6Kbfqt0A31cfbdkoBZbt7OzJFZtb4V+EKoINfuMWAmkCxvDR8kKHnSfl4Sar52nC2P86UCoG",
+	"LldeC8HL1y/eXPGeN2EveS/3qzOXflKDXxM7TexmZ2rZLZrK0d15RavOiR0nk4HkIm6tAFJCjp3mk7PC",
+	"Y+5f108oWHMbjoOWpHK8ab+A2LWbckOU6Xd4E32WklAFfKeZokwDG78nkFDUIpGY9Q5qmTp3spnKPoNa",
+	"yGUIsfu7LLDxssSr54kdv5uAHauo+EAlorCQRzgrFTKTAWgzFtPt8fUyu2cFYSUcPY25deTybjkHy6OJ",
+	"kE6HmooELP6wAZY3poSY0vxJASvLcCy+edkW0lveSgEBTHz4qZBkifj/8p9aoZosZ9I726WX9h88XJOw",
+	"XYfH18AnrxR5tLmJt9RFAc8wQdQvHCqfgjZKppUCPI5NenqnmNnloRUXmJmiFSq3+yaCBvkJKsLzcso9",
+	"s+82BAqIAK5lv221wdlLpmAu73jBkDn45G1dQlL6zMrcOb39TYhXz0hfo+4n0N+gkX9FEvik3dmwKyh6",
+	"V3blqmz+KbkCd+uqwfFiwkdi2dQoKztaTltnDlm+8BrSTMvjyo5av3r+lD05fPCI+co7FqkwmfiwdVUW",
+	"YHGV35zfNMPsk1ZylB6KEyYtvFuKtVZY5BjrKZGiJ6CbmBBgPqNJXXOwnJYq9TzodOZ7u1BkluvYzGXO",
+	"D3MGxqY+Mu3aJ2e1yzNiuXqpDrM8ePKkYD4edsqjzMKWRSuPmRkrbZlJJljW60Pq50JG7m+P3dayZb4u",
+	"J7byAIulxG9evSAvu3Dyq+JROZNgc55uux0qeQFzpVsRXKR1oqYtlW0O8ZjYKngF9C4v0ustLuMM+a0k",
+	"YZqyQ1Rme1PBdbkbvsxJBfRsk1RbFR03FcWTAJF5Vx7G/m0MdgyacYymIVkIk4cjMFaCfTZ8+KUYjsh8",
+	"6TQm8i4v5d0+NOJzhqd4K5EO9y0SfCSkzyYJNkCxwgznJfGQcr+p+JhlCBeQsnZnb0Lb52TyNSp8px+/",
+	"oJrhm1OxxfzZBrvX4eCGCk2roV1bY1pG41WQ3gTN4q5fmVyXo57GMG5YP+0QNfTpfncXtoc6Yo6gmaI6",
+	"SDxAj12jStL/n4nyXy1XSdP5/sxZXl8vXZVThA9TocHcPfesBkSMkCNy/pPYiinX5bUjpZ71g/LwuH2X",
+	"xsQW6eG50ix7SkC5e99Gj7rhue/xXE1KDQvx+WvH1Qio7Wmfdu3EoWIlmFPCA19joUAeAkLMBEWKLGMF",
+	"QslT5YTYlYVghv215JCTwD3DZOKYK21G5g+XW8NO3rz2PRMp3Zft51UiEZZOoS+b6tVJkmrDHamdgN2Y",
+	"JN2i49BCpqWwdEBAl+3MBvK8rN7M6+iz9bVS1PAnq5fCqp1YOLdxALGAC98FwhwVCyIKNwizVGPltrxQ",
+	"Y7UubYB71KZ/6uz+0VvW/PfZ/cbftkwMrKta2nD4o6qG6bcxSDYSFyCpZslxDvbMMCyRMRhyjIxVlKe0",
+	"YNiYmzGzavXg0HWLl1b3Bz7w0LcvLTbMvak2uVUJjGqhgnJ2RUPeJGMFtUSXBDVONBgxkhAdMQNe0Hjx",
+	"Q7uBUY6TN69LgxvLnuffuu32utay1aztgCtFjymLtd9MoPx61oMwJoFSv2Q7abl1eN4khIWSJ22h9DyY",
+	"+TJLYe+zMg/SQJhoYefoiPoUEh72+ZG6C5ZF1vLeeXSehtX74cX5u1ar1W8EWb/iwdyXk6fNoSobF/5X",
+	"8/jkhe9TmYrx7JTVALgGfZxQM2z69DzdwJ9+e10LVgH89cUPT/GUqxM26hzkQulq2sOB8MXqL0WolVFD",
+	"y55Jqzl78QMTsienWkUJHkY48k1zRWybQrIILtJ7YxXyOJ4HzACwfhqCoWc6XCjdk3w9wlo9+dpdTk3D",
+	"L0BjVxo2VHGsZkKO2KvnTx8/2n/A6hgw+A0GDK9n34Ox7Cl15+rJE81DK0Iwja63MEeS20QD4/FIaWHH",
+	"E6dnpkJKarj86nT/wUNW70slAavye9LMJxOwWoT5PQSVhmFiIGoEmWVC7x8wnkQCZAj4AxpT8550t/hy",
+	"D6q6RwsTYye4ffk2OxFCZ5uFHKpU03JiAU8dTz1WaysnoNNfSJnk5YYmJTxq/GcCphOZhXccTt+rgXHu",
+	"14CH5yOtEvf2M6XPsVLlHGBq0hNqSWyN0xgnytiRhtN//pzhgAgEIsa1FUM85CgkOz1o9WRPYuh4tX+O",
+	"hhi4gYhd7HXZ27S7HV0Xq9FZvR2p0LSzL1pjO4kbQU+OQILmC1XYdqaYmUJo8IF/+QtDfEiHHOO+abL7",
+	"9zEUbO7fx23MIuL9qoPp/SxIbtLetRTg7EnG+m7T+gHjrI9Bwj75Mj++fn3C+hQu9F/18+Bwv9gt3KEO",
+	"Y9xuuUKYmwLkAZtmAfE+fdUnKIrl9e5t3Zs5bz99MXJmm1M+EtLhqMumzgfvY7eQPqvv/f//+//2Op1G",
+	"tnULHZwdMGVNnIs+fIuhtekMGufHzxzvYaYzcHueYokpHeFJEwfgq6wdmLl/v+vt/OzMY3o6pf9fTX8h",
+	"HmipW14UVw60rPu8s6t8T41Gi/0zURbrvvF7aqs7VdoyngWbPRwqhgIEeRuACMKYp3yDB3aF9ZFPJ/8Y",
+	"639opkqm6X7vs3qfJ3bsaCzE0zwB62fJdEziu2/Q+aLoQD8gwnHfUOAgu8ArhX6jxY7Tdi8qsUZEkLIv",
+	"dl/uH3YO+ynN4CtQFzYhmbBdBh+EsSiBfL8DDRfAY5Q87u2fKmnoirnDgQYeFcczOC2VNfvQgFxhAjYH",
+	"h0eCyj2XxzM+d9IbTXnD1ExS/aUxwyRmvo9I3a3enKtEN+mbRsBmYxGOHdiO0d1SvmyfvDnT9Y1EOK0R",
+	"LDbWJ2hHio7N4hl7gtAthDHjMb8guPncaTTnT8YG0nMnvp1Ji/2K0W5a19zz8LpFqFKbXQgjHP3yVO7R",
+	"Y/zK7rtJwKTTunFMXa2JQiYijoVve0LN+vFVY26r+ibxERs4ecvqex3mLE63jG9e26Be2PhsNkw0Aj2A",
+	"sXBciw3CpSKcZCxmHRPlxJ21D++f/Hr6uu/v4rLQtJs6YvePUvZa6iYuTI7OhTbivge549m090GhU7gH",
+	"6H9TezSEiCJMWTM1gyw/R2CcX9/35rewqIVSllvoI+cY7sCRP/J4Ir0+aTCl8Up/kZKsf3L8+umPXo8z",
+	"1v/h2c/PXj9z9x/u7Zd11E5V0wS4xCMkjRSnWZsllK7TaTzHFupTLWQopjxmdexpq3Rq1pBYTYc+oDTN",
+	"ZEy97/bLMT3SnPuDlDK+PqCI4Raa+MAmrtEnGiYSd461HavICSsRgWm02LMKQbrUv8SLnpKmJP4M4lKX",
+	"ETxniITcOKKmU9m4CVrpcP+JV0cLXX882o6pq5CIhUVBk2G8uqUQcbezNtz6zvzAvqoySuWJc5rZkKeT",
+	"R/oPOgcp7IsAZGm7gk10fPKiFtR8v75at7bX6rQ6eLhwCpJPRa1bO2h1WgcYDLNjtPzb5KeMqk70kwAJ",
+	"2BhbjsKcLWgDFF5Cs1QjkE7xKldo7wvktVbOH8go5UVU69b+DvYlVaEWehTvdzpr2upcrZ3OS1jfcOxb",
+	"7ld0SHgsuy3Dd7vQEBpv2dt8y0LjMXfT/pPNNy23l7sMag+2gW+x/SvedbAViFnvMXR6qR6AKK6gcvGc",
+	"+chQBxLnLy8ZQM4xLVI8LtbOC+3XMs+5cEqSagFSP4TyzyGXzkMJGPBwnNrdxfSwU0TO7MhHlKzyjrOH",
+	"T3JIbpGJFpPEJfxEEjpDy46p/mRM5eiicPykwFWFL7flLqc1qhnrJNU16H2ghe5NQXffEf2tJJBZjPZ7",
+	"2m/IkAobQKzkiFlVzlKvgY4CFacDVTTLyS9pp7S68UI/Zujy7Bb5NcuNl7ZHRE/XWbTuRXes+mdkVetp",
+	"POVS+rwNgwa1qTIlbPnUN3MiR77FfnX+63SJVylQnBPeIvPREliPcVXuWxo2RcyFiP5eRfMb5SufTbxc",
+	"DMhbncDlCkfv3eiTqwxZtLJnPEVvtMTSFUMS1zFT2S1LAwzX3Z5dt8DGO4GyvUDZhsXzuRR4xxYiKJs1",
+	"4m7YO9hKZlE7brzhwTYvUtIhFSXk/jY3F3vffm1yleSCl3/bidbFQGrB+Gl/9OUsl2v9C3dRwERxNqc3",
+	"bgzl1ll9utZaapQ65NeTwIUxaLdu26yThNeexPCNyaqDzuFmci5OxbhT+bYdbDQz5WuMMFxFDBSyJ7XL",
+	"q/KdH92G7SyXhUebT0XzHOZmoxS5Z7BPa7CU6MKeAjAUH458mJ/CepTSrohIUOPQr9yBKjSPXetCOaTt",
+	"PKjPY/B8yyIEnTSfbCn6aRlDVwuStG77+pJks4t3DnM/hHfKtZWYuZzwcCwkBMyEakoFJ3jEBr0TLiOm",
+	"JPSkg5Q6SPm6GGGoOTBm4dJZ7DKed6mAMq0a5O6xWDSI+a6QSy+RBsAM9hnOR1pjho1jot1XGXVZL+l0",
+	"DkJ6Jv4NfSzV6R97OkQp0WXfY7lK2eWUdCnzWH2r5C/UZ11oHn7HXutK++kKu+0c5gFFwYXNK6ZM3j96",
+	"DBoat+bX7kT2Fyqyd07tF+LUZgWN19RF64zT9kcau3xJGic9dlEqJZw6mJo8c26xSVqLvYILRd8wP0AC",
+	"r8bJ6VI11XTVVsVbri27h5We7mE18KjjELqdzfh1CKC9LTi8ZHrj18bmxAufzuZBuZd57EuhJ2B5xC1n",
+	"dbLdcmXf8Oqfp/PylWYZUnmMbBNmk25XIlbX5uI7ilmlwzQqrZ9d0OprCFrtfNSVMNenS4zrOambw0T/",
+	"gHl1XCyJhG3iDITq2NhvY8UiEbEZNvmQWRUBHYmYjUEuhssqwmHZCImvPSS2OFljbVgM8UszJnbhsZ3o",
+	"uZ3wWJHIitLHfX2r8bEyibJBlhyzt6d4CqB5CtIykgdn9bSTz9hO4paZQthywmY2aik9avsT4yNo0wGC",
+	"pgGZCi06JNSTNAHAsdyMzgZMpyBNUVp16eQTFn87B8lY59ApzdIGxz1ZX5jw0gj8iar0VF99cZwL1X77",
+	"KRzu5oXJLo0We8bDMW3LPcP6zt7DqS1YBe++7dO5NlpHWNOTfaDv6SCQoIKtbAU8g3RElZJp6bdbTER9",
+	"5/iFSkoIbU9SxfTSuBiaUgjiAghDM27YRBgDUUBHbjjz42OwkN3m+RB3m0zpi9X5QBXaNbC9oNPpBOwc",
+	"ppZxFvF54ygrAO9JEa3OqUmf49tB0MZhj+7s4FU6/gaf2e1JDU0NPFoo4zd4v/RHC5TEszRqMnGwxkIC",
+	"Te4hwPW8J/cepENqmcG20R8c/s4BpulBDYc9oSRTU3CryTmq9PRQRshlTyIBFuAui4We4i+OSaq03arl",
+	"2y+cFkO00lgiv2PRURFVGkwycVuPp2fo3Hjp2dIFCkiPIvJPG+WzhWa18MGSGGgSxEs9rqIu23v08OBx",
+	"x/+v2elJ2mhWYL+edAzTZR97NRH1at1ebfmmWtBD6PDH4p34A8kj/K2z92R/eMA7TbzxkfvPY1wi/98e",
+	"3lQY1IM37nf2Hzb39pr7+6/3Ot2O+/9/44Xv1aBX6+agbfGE/euDlVWO4m2+Rxj9gi2uHCiXQc+3LcOL",
+	"fG/d9HaSb7XuYSfoZV3ce7XuXtAr9EFafufOk+4D939657zJ+xrcXF7mh175wnnzBYJYOHf+ZH//4ODR",
+	"fufg4eMHh48ePeyUTmj9QAK/6ahiqwFNVU4mcRYBckTDY/gcRwTLQkdX38QijJWhFhbUx8hLAM3MOLF0",
+	"mIXVdSp6WZnkbZCM2Fl+u0qJajuOdAYraN0Vc85/cceFE2gBbVM1gRcGq+eDnd1mjpiaUgArnrsrbdrM",
+	"Z9VNfI4PvHUHMVidBUigpWcci41pCv1q6tAatVg/62xPnQ6yW/CaIZ8If1SUcWY1FzGey2zf7y/ef7/f",
+	"yJT37wngSCCvu5emOZWq7rV99OvFT//q9e43SpuUrEHDbKwM4PCiBevMvWcV1O6fd9kw52qgN/S9WwNU",
+	"aotzlMhkAhHmBQ1ZKkVmquKGNC+uRD1dZZbKFuANYKg0bA8ZXf/JoN1m2CObGLY24FEiBnZxj5322yKK",
+	"MfSCP9V39PkW1V1VdQ/pYuPnBTE71ioZjdOG/kxIq7AYh4/AV9n0s552bce1aKP2vR+ODi/2lsJmGdjv",
+	"0DG/nwRLh/HXTZHryeIYOawYGqgIc6iUPBpDHPmB40KyCUyUngeYUkrHKQrTk9kIxaWhiSZIww+b2rK5",
+	"Nfw8RqksW+zW4Q3mMn+Yen7hoMBbrQwq2YSrSTffuvOOS4NogmK5r4IEOONp8dfuPMsufr2rFfri1RnJ",
+	"Ea8/KjTaUuOPWrdGvUFq1eF6P0Ck0ktrf/Qd29fWD/2A3+cNw9LSIVanMtPDziFFTGdj0JDJd8mUDPJA",
+	"9Xs1MPeYwnlR2KXH1yxiGxvqJsY0TNQFLLS8pOZ7ZUqCwPJKYrtCIoQeFRVG3Hdm5i69dtOcTFS5npPX",
+	"8WplGVDWCJfqgLpo3AXYozXIzLa0Y9ukah75Uq/clWqg69lcd1ULtMnwKeBnVxW0O8r2JRxlWyLLO/RW",
+	"N0c2HTutD+PmBkK7wMClEur7edqYLsBK4khoCC2zinGaK9SMxQVE2JMRGyqzN69+ThOYpOV7UsjcT/4N",
+	"MyMRuNv0/K/ke/qWmc6r9s5o0V22BuJhTzopOFYSG9HxtLNc/xWXo/KjKD+omax2OJdm+aVv1mf1tBFf",
+	"F7tIFl7riPU9uN0cvGA5LlAV4UtfeSG2559V69ZSAApjAgtf+XTZ2RZByCoEK0kQM+0wxup9BP+vneZe",
+	"Z/+gHzD/ea+zf9jMPzYf7O0XgtPLmWXEflWEFzvrf1pkUoUWitnjkqjoVWfol6oZipqkY6ELGuY4DGFq",
+	"m/ieZpOkpov9tZdB7Sm9VDMFa/3d/mp/8WXw59Vu+52HXwBN+AATRMQxS4TxiXub3k4MVOrWEJ8ajLNR",
+	"sojkIXFs+7Dz5CGO5KrmvUJKiG5dKOpoV9d2fHPW0v4qiv+u8g6xRd0lJEujW6yO/ZmdvocZmwiZWDDL",
+	"h+6uHjL7svMFew8334BU+4uypziXTXyVwZnUPLi6U/eZTbj3arBVIt5dV5WHL0+5/+RW/qpLstPh/GtT",
+	"k6uI2YWMdm7fFpnJ98QfqZzAj58hL/nPBBJsOvBeDSgP+F4NmFazLIEXCTPlNhwzDaHSEfZ6n2lhLUgn",
+	"ArDvgNVcGo6FrgEzinGJ00KmzuDB9RJpyM8bCsljXyYNF24Jcu9wgH/Qk1mgV+n0+EvWwBxHHvkZfzM+",
+	"r24Z8JMafKn9An5Sg6s0C9i/yQdXGaduh2bc5Fvmth43ZJcc3EXfd8nBr+CEcSJpTIkft6zkqiW6QcOs",
+	"ywS6W9sf36vB2p55xyRIsj4jWDiOsiQtFj/CH2gIEOUHhWVjbmj0B0QQUYmJcyEjGmKzcNkQz3+XZiWu",
+	"JfLvKimxXvYWerOsQ80uXbFLV3wJ6Yr3yGl3ZLdu9gR/UoO13m0mt9ohlyHEfijkrcJSZWwfe6sKBSXV",
+	"2TnLGKf00NkaP7E+l+ROBGQZ2Q8We3OFEMfeSpPKD2+y+fQ0YfDgXIs9pUupcUt+33s16EkNNtESD6Fk",
+	"Y3CO/PgEGp4fa+DRPJc/ziInAezWksqyARTBqR92njRKbXK85MZs8s8ko6Wa5Tjc9crambgbTNw/Qfcq",
+	"5IaraoSt7cy2LwRbG55Mp1PmUsoJsEwU1jmz42QykFzE6bw1YSBiWs2wRrkn4YNzGRrYjZWKoZ9NpnZe",
+	"OLXnVvTrmxb71ZenqaGXls7WpnJqLFlLx1QtF5KVCEYfJvUr1m5XuNFTqgKaXszdM2n5XY6PXThzZxZu",
+	"0S5ikXy+TgvRA9/+6Ah/naN71doVXJcVSlcqC0wyTl0WB19Y3nFnquwkwbo0KGrGlJC/NFEQlJkSBK0/",
+	"EhUwblgsjC8Bx3qlKbfjxVOpteUA/pp2GIunU1cP2J6lR2vfNc/ul/bI2Cy/NFg9/5wObpZN8o5iXenc",
+	"aWogUWAj6TzilXu62Hmaek908SeK/xXjhzSbOgauIcpPmKWtJ/zkz1A5002OWix1t4PMu1Z6yVLMPFk/",
+	"i3aNG4sjQm/Hi92/My/Wxx+om/fOid05sX92Jxa5OhdYN+bK+rG829TW+EtJ0oGMaBj7hbAoAEyQ9hvD",
+	"Wfg0Y/G9ErKq18VL/+SvuvaGXmJz+Y3H3c5J3ZmmWzipk4w18qnE9M1nqLz5u0jPMU5BGyXzRijMUVDM",
+	"OM37LnQbbLFTNQElscacjbnpofUyB0vzyaLs5EN61J+XSJSATbgNxxD5WpqepOeFMRcT77IK7ef4W3WO",
+	"fesiXMT4x6fJgQJsPZ9FMP52HEVSYkYdRxEx95daoUPQfZ6JHi9TjVJqwRGxolG9uqu7+R07c25XdnO3",
+	"SuU4ihj3bHklpbJ2coe/vf0xMaA3nbx/5c/Dp2A4F9cpkkjzWbn4d34xTY2KZ3xOXrNzolkM3Fg82uXB",
+	"K5vq4Z52Xfl95ake/pVm3Phz/7vz+N+saPqzjAJxZPyJQqOyAUAqAoaFbvo0R67ECFw7EcTbcqWldtdm",
+	"/zuqttvGiNoV0+2K6b6EYrpriIHbz5K8MaBT1xXZtUTUXNeCeIMNn2/Egrgt149A3M71u1upxbLmfxJm",
+	"5GHv5NjOdvoE2+mOPcKvqboNLaBMRN8zyG835+VRZzZz/WxtZWDxudIsdhtG1XGF/iJspJixmovRGEtX",
+	"fDWKb72Ztx7pyeOTFy32PcRqRs2i0i6Y7iowYxVTqJFLMwPN3GeDcj8rQ+nJ/smb131qdcIHzugV2PZl",
+	"sVBlCpq6l9YNyIimkPi2pQhxOnfErRXQXA28hh58z7C+E2f9Bh5dlBgFZX2HN+ct91uMuuaZnqRq6/QX",
+	"OsXIB0ijmHjx/qVv/tyHD1Ohwbzjds1k4jdpc70vMo5J0H2eOGax6emqMiPS9x4IdQR0xAi+Mxlu/C6a",
+	"uVN7u2jmHY+LcIKYMyptbFrVPD1gWQPRq3YpXKPz2h/pD980jETybZYtkThaP31/DOF5SVtRKpUxNJuK",
+	"wGZ1LFzi2ho6rmjEH04VRkFPYvn3SFyAXGiW3aBqJWrMn7dJbbGn9Pb+iE6qnXrSPyk9pYNg8Ym/q0wh",
+	"+Vu/CpWU7vgX1hN7p3J2Kmencu7WyfKi4Oa0jlsewkQLO0fBNwCuQR8ndlzrvj1zuoLjtOgfqfmg++7M",
+	"3aIvqubo4cQ/93MtqCU6rnVrbT4V7Ys97KotPEZq3SGPDbjFPMxlCS2s0sComK8inkBZNTI2raxbkFxa",
+	"02ixZxeg53TQE2IDLMbSERz9gGUh+XqocUuW/G2s2ABiJUe+DwslB7wFLsJxFk3KACPvdnWpf8DcYL7A",
+	"aUAJ2txjEx6OhQQTMBOqKUTuEc4bpCChjPDD0gOyMcblwBZHA6+8JQ0hXb0Rxzx54oGIDebZi3qdLiQ7",
+	"PSgsRGRVXg9+LmSEx7w8g6GOTum4sEZWwVy20El+Lw4K1Yl0YA14eD7STg75djemsCBWHa4udYzbzqpn",
+	"ktK7svrqKNRGYXU/8evy7PJ/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -113,6 +113,8 @@ SELECT object_key FROM files WHERE object_key = ANY($1::text[])
 UNION
 SELECT object_key FROM uploads WHERE object_key = ANY($1::text[])
   AND completed_file_id IS NULL AND aborted_at IS NULL
+UNION
+SELECT object_key FROM job_outputs WHERE object_key = ANY($1::text[])
 `
 
 // Which of these keys a file or an open upload still refers to.
@@ -171,6 +173,53 @@ func (q *Queries) ListFiles(ctx context.Context, arg ListFilesParams) ([]File, e
 		arg.CreatedBefore,
 		arg.Limit,
 	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []File
+	for rows.Next() {
+		var i File
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.Name,
+			&i.Size,
+			&i.Sha256,
+			&i.ContentType,
+			&i.ObjectKey,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.DeletedAt,
+			&i.ObjectRemovedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listFilesAscending = `-- name: ListFilesAscending :many
+SELECT id, team_id, name, size, sha256, content_type, object_key, created_by, created_at, deleted_at, object_removed_at FROM files
+WHERE team_id = $1 AND deleted_at IS NULL
+  AND ($2::uuid IS NULL OR id > $2::uuid)
+ORDER BY id
+LIMIT $3
+`
+
+type ListFilesAscendingParams struct {
+	TeamID uuid.UUID
+	After  *uuid.UUID
+	Limit  int32
+}
+
+// A team's files, oldest first (exports).
+func (q *Queries) ListFilesAscending(ctx context.Context, arg ListFilesAscendingParams) ([]File, error) {
+	rows, err := q.db.Query(ctx, listFilesAscending, arg.TeamID, arg.After, arg.Limit)
 	if err != nil {
 		return nil, err
 	}

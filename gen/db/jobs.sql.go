@@ -12,19 +12,58 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const cancelJob = `-- name: CancelJob :one
+UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+WHERE team_id = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+`
+
+type CancelJobParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) CancelJob(ctx context.Context, arg CancelJobParams) (Job, error) {
+	row := q.db.QueryRow(ctx, cancelJob, arg.TeamID, arg.ID)
+	var i Job
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.FileID,
+		&i.Processor,
+		&i.Params,
+		&i.Status,
+		&i.Progress,
+		&i.Attempts,
+		&i.Result,
+		&i.Error,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Runs,
+	)
+	return i, err
+}
+
 const claimPendingDispatches = `-- name: ClaimPendingDispatches :many
-SELECT id, job_id FROM job_outbox
-WHERE dispatched_at IS NULL
-ORDER BY id
+SELECT o.id, o.job_id, j.processor, j.runs FROM job_outbox o
+JOIN jobs j ON j.id = o.job_id
+WHERE o.dispatched_at IS NULL
+ORDER BY o.id
 LIMIT $1
-FOR UPDATE SKIP LOCKED
+FOR UPDATE OF o SKIP LOCKED
 `
 
 type ClaimPendingDispatchesRow struct {
-	ID    int64
-	JobID uuid.UUID
+	ID        int64
+	JobID     uuid.UUID
+	Processor string
+	Runs      int32
 }
 
+// The job's processor and run name the task (queue, timeout, task id).
 func (q *Queries) ClaimPendingDispatches(ctx context.Context, limit int32) ([]ClaimPendingDispatchesRow, error) {
 	rows, err := q.db.Query(ctx, claimPendingDispatches, limit)
 	if err != nil {
@@ -34,7 +73,12 @@ func (q *Queries) ClaimPendingDispatches(ctx context.Context, limit int32) ([]Cl
 	var items []ClaimPendingDispatchesRow
 	for rows.Next() {
 		var i ClaimPendingDispatchesRow
-		if err := rows.Scan(&i.ID, &i.JobID); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.Processor,
+			&i.Runs,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -48,7 +92,7 @@ func (q *Queries) ClaimPendingDispatches(ctx context.Context, limit int32) ([]Cl
 const createJob = `-- name: CreateJob :one
 INSERT INTO jobs (id, team_id, file_id, processor, params, created_by)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
 type CreateJobParams struct {
@@ -86,8 +130,20 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
+}
+
+const deleteFileJobOutputs = `-- name: DeleteFileJobOutputs :exec
+DELETE FROM job_outputs WHERE job_id IN (SELECT id FROM jobs WHERE file_id = $1)
+`
+
+// A deleted file's jobs lose their outputs; the objects, no longer
+// referred to, are swept by the janitor.
+func (q *Queries) DeleteFileJobOutputs(ctx context.Context, fileID *uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteFileJobOutputs, fileID)
+	return err
 }
 
 const enqueueJobDispatch = `-- name: EnqueueJobDispatch :exec
@@ -103,7 +159,7 @@ const failJob = `-- name: FailJob :one
 UPDATE jobs
 SET status = 'failed', error = $3, finished_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'running' AND attempts = $2
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
 type FailJobParams struct {
@@ -131,12 +187,13 @@ func (q *Queries) FailJob(ctx context.Context, arg FailJobParams) (Job, error) {
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
 }
 
 const getJob = `-- name: GetJob :one
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at FROM jobs WHERE team_id = $1 AND id = $2
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE team_id = $1 AND id = $2
 `
 
 type GetJobParams struct {
@@ -163,12 +220,13 @@ func (q *Queries) GetJob(ctx context.Context, arg GetJobParams) (Job, error) {
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
 }
 
 const getJobByID = `-- name: GetJobByID :one
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at FROM jobs WHERE id = $1
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE id = $1
 `
 
 func (q *Queries) GetJobByID(ctx context.Context, id uuid.UUID) (Job, error) {
@@ -190,12 +248,97 @@ func (q *Queries) GetJobByID(ctx context.Context, id uuid.UUID) (Job, error) {
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
 }
 
+const getJobOutput = `-- name: GetJobOutput :one
+SELECT job_id, name, size, content_type, object_key, created_at FROM job_outputs WHERE job_id = $1 AND name = $2
+`
+
+type GetJobOutputParams struct {
+	JobID uuid.UUID
+	Name  string
+}
+
+func (q *Queries) GetJobOutput(ctx context.Context, arg GetJobOutputParams) (JobOutput, error) {
+	row := q.db.QueryRow(ctx, getJobOutput, arg.JobID, arg.Name)
+	var i JobOutput
+	err := row.Scan(
+		&i.JobID,
+		&i.Name,
+		&i.Size,
+		&i.ContentType,
+		&i.ObjectKey,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const insertJobOutput = `-- name: InsertJobOutput :exec
+INSERT INTO job_outputs (job_id, name, size, content_type, object_key)
+SELECT $1, $2, $3, $4, $5
+WHERE NOT EXISTS (
+    SELECT 1 FROM jobs j JOIN files f ON f.id = j.file_id
+    WHERE j.id = $1 AND f.deleted_at IS NOT NULL)
+ON CONFLICT (job_id, name) DO NOTHING
+`
+
+type InsertJobOutputParams struct {
+	JobID       uuid.UUID
+	Name        string
+	Size        int64
+	ContentType string
+	ObjectKey   string
+}
+
+// Not for a job whose file was deleted meanwhile: DeleteFile locks the
+// file's jobs first, so the two transactions serialise on the job row.
+func (q *Queries) InsertJobOutput(ctx context.Context, arg InsertJobOutputParams) error {
+	_, err := q.db.Exec(ctx, insertJobOutput,
+		arg.JobID,
+		arg.Name,
+		arg.Size,
+		arg.ContentType,
+		arg.ObjectKey,
+	)
+	return err
+}
+
+const listJobOutputs = `-- name: ListJobOutputs :many
+SELECT job_id, name, size, content_type, object_key, created_at FROM job_outputs WHERE job_id = $1 ORDER BY name
+`
+
+func (q *Queries) ListJobOutputs(ctx context.Context, jobID uuid.UUID) ([]JobOutput, error) {
+	rows, err := q.db.Query(ctx, listJobOutputs, jobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []JobOutput
+	for rows.Next() {
+		var i JobOutput
+		if err := rows.Scan(
+			&i.JobID,
+			&i.Name,
+			&i.Size,
+			&i.ContentType,
+			&i.ObjectKey,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listJobs = `-- name: ListJobs :many
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at FROM jobs
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id < $2::uuid)
 ORDER BY id DESC
@@ -233,6 +376,7 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 			&i.UpdatedAt,
 			&i.StartedAt,
 			&i.FinishedAt,
+			&i.Runs,
 		); err != nil {
 			return nil, err
 		}
@@ -244,12 +388,86 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 	return items, nil
 }
 
+const listJobsAscending = `-- name: ListJobsAscending :many
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs
+WHERE team_id = $1
+  AND ($2::uuid IS NULL OR id > $2::uuid)
+ORDER BY id
+LIMIT $3
+`
+
+type ListJobsAscendingParams struct {
+	TeamID uuid.UUID
+	After  *uuid.UUID
+	Limit  int32
+}
+
+// A team's jobs, oldest first (exports).
+func (q *Queries) ListJobsAscending(ctx context.Context, arg ListJobsAscendingParams) ([]Job, error) {
+	rows, err := q.db.Query(ctx, listJobsAscending, arg.TeamID, arg.After, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Job
+	for rows.Next() {
+		var i Job
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.FileID,
+			&i.Processor,
+			&i.Params,
+			&i.Status,
+			&i.Progress,
+			&i.Attempts,
+			&i.Result,
+			&i.Error,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Runs,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockFileJobs = `-- name: LockFileJobs :exec
+SELECT id FROM jobs WHERE file_id = $1 FOR UPDATE
+`
+
+// Taken before DeleteFileJobOutputs, in its own statement, so that a job
+// succeeding concurrently either commits its outputs first (and they are
+// deleted) or sees the file deleted (and writes none).
+func (q *Queries) LockFileJobs(ctx context.Context, fileID *uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockFileJobs, fileID)
+	return err
+}
+
 const markDispatched = `-- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) MarkDispatched(ctx context.Context, ids []int64) error {
 	_, err := q.db.Exec(ctx, markDispatched, ids)
+	return err
+}
+
+const markJobDispatched = `-- name: MarkJobDispatched :exec
+UPDATE job_outbox SET dispatched_at = now() WHERE job_id = $1 AND dispatched_at IS NULL
+`
+
+// After the API handed a new job to the queue itself: its record is done.
+func (q *Queries) MarkJobDispatched(ctx context.Context, jobID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markJobDispatched, jobID)
 	return err
 }
 
@@ -282,12 +500,49 @@ func (q *Queries) RedispatchStuckJobs(ctx context.Context, arg RedispatchStuckJo
 	return result.RowsAffected(), nil
 }
 
+const retryJob = `-- name: RetryJob :one
+UPDATE jobs
+SET status = 'queued', runs = runs + 1, error = NULL, result = NULL, progress = 0,
+    started_at = NULL, finished_at = NULL, updated_at = now()
+WHERE team_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+`
+
+type RetryJobParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+func (q *Queries) RetryJob(ctx context.Context, arg RetryJobParams) (Job, error) {
+	row := q.db.QueryRow(ctx, retryJob, arg.TeamID, arg.ID)
+	var i Job
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.FileID,
+		&i.Processor,
+		&i.Params,
+		&i.Status,
+		&i.Progress,
+		&i.Attempts,
+		&i.Result,
+		&i.Error,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Runs,
+	)
+	return i, err
+}
+
 const startJobAttempt = `-- name: StartJobAttempt :one
 UPDATE jobs
 SET status = 'running', attempts = attempts + 1, progress = 0,
     started_at = COALESCE(started_at, now()), updated_at = now()
 WHERE id = $1 AND status IN ('queued', 'running')
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
 // Moves a queued (or re-delivered running) job to running and counts the
@@ -311,6 +566,7 @@ func (q *Queries) StartJobAttempt(ctx context.Context, id uuid.UUID) (Job, error
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
 }
@@ -320,7 +576,7 @@ UPDATE jobs
 SET status = 'succeeded', result = $3, error = NULL, progress = 100,
     finished_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'running' AND attempts = $2
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
 type SucceedJobParams struct {
@@ -348,6 +604,45 @@ func (q *Queries) SucceedJob(ctx context.Context, arg SucceedJobParams) (Job, er
 		&i.UpdatedAt,
 		&i.StartedAt,
 		&i.FinishedAt,
+		&i.Runs,
+	)
+	return i, err
+}
+
+const updateJobProgress = `-- name: UpdateJobProgress :one
+UPDATE jobs SET progress = $3, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+`
+
+type UpdateJobProgressParams struct {
+	ID       uuid.UUID
+	Attempts int32
+	Progress int32
+}
+
+// Records an attempt's progress; no row when the attempt is no longer the
+// job's (cancelled, or overtaken), which tells the attempt to stop.
+func (q *Queries) UpdateJobProgress(ctx context.Context, arg UpdateJobProgressParams) (Job, error) {
+	row := q.db.QueryRow(ctx, updateJobProgress, arg.ID, arg.Attempts, arg.Progress)
+	var i Job
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.FileID,
+		&i.Processor,
+		&i.Params,
+		&i.Status,
+		&i.Progress,
+		&i.Attempts,
+		&i.Result,
+		&i.Error,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Runs,
 	)
 	return i, err
 }

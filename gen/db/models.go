@@ -80,6 +80,7 @@ type Job struct {
 	UpdatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
+	Runs       int32
 }
 
 type JobOutbox struct {
@@ -87,6 +88,15 @@ type JobOutbox struct {
 	JobID        uuid.UUID
 	CreatedAt    time.Time
 	DispatchedAt *time.Time
+}
+
+type JobOutput struct {
+	JobID       uuid.UUID
+	Name        string
+	Size        int64
+	ContentType string
+	ObjectKey   string
+	CreatedAt   time.Time
 }
 
 type Membership struct {

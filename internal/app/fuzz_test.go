@@ -1331,7 +1331,10 @@ func TestSpecFuzz(t *testing.T) {
 					t.Errorf("%s: %v\n  %s", c.name, err, c.repro(e.URL, o.path))
 					continue
 				}
-				rb, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+				var rb []byte
+				if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+					rb, _ = io.ReadAll(io.LimitReader(resp.Body, 4<<20)) // a stream does not end
+				}
 				resp.Body.Close()
 				if *specFuzzLog {
 					t.Logf("%d %s", resp.StatusCode, c.name)

@@ -13,12 +13,15 @@ import (
 	"github.com/conveyorhq/conveyor/gen/docs"
 	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/events"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/httpapi"
 	"github.com/conveyorhq/conveyor/internal/idempotency"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/queue"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
+	"github.com/conveyorhq/conveyor/internal/store"
 	"github.com/conveyorhq/conveyor/internal/teams"
 )
 
@@ -68,10 +71,19 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	}
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
+	publisher := &events.Publisher{Redis: d.redis, Logger: log}
+	hub := &events.Hub{Redis: d.redis, Logger: log}
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	go hub.Run(hubCtx)
+	queueClient := queue.NewClient(d.redisOpt, d.processors)
+	defer queueClient.Close()
 	deps := httpapi.Deps{
-		Teams:      &teams.Service{Store: d.store},
-		Files:      &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL, Logger: log},
-		Jobs:       &jobs.Service{Store: d.store, Processors: d.processors},
+		Teams: &teams.Service{Store: d.store},
+		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
+			Events: publisher, Logger: log},
+		Jobs: &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
+			Logger: log, NotRunnable: store.ErrJobNotRunnable},
 		Processors: d.processors,
 		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
@@ -91,6 +103,8 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Idempotency:    &idempotency.Service{Store: d.store},
 		Limiter:        ratelimit.New(d.redis, "conveyor:rl:"),
 		RateLimits:     cfg.RateLimits,
+		Events:         hub,
+		EventHeartbeat: cfg.EventHeartbeat,
 	}
 	if devIssuer != nil {
 		deps.DevIssuer = devIssuer.Handler()
@@ -106,6 +120,9 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Event streams never go idle: end them when shutdown begins, so the
+	// drain can finish; clients reconnect elsewhere with Last-Event-ID.
+	srv.RegisterOnShutdown(hub.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "url", publicURL, "docs", publicURL+"/docs/", "dev", cfg.Dev)

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/events"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
@@ -36,12 +39,14 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.close()
-	client := queue.NewClient(d.redisOpt)
+	client := queue.NewClient(d.redisOpt, d.processors)
 	defer client.Close()
-	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Logger: log, NotRunnable: store.ErrJobNotRunnable}
+	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Source: exportSource{d.store},
+		Events: &events.Publisher{Redis: d.redis, Logger: log}, Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
 	qm := queue.NewMetrics(metrics.Registry)
+	runner.OnStopped = qm.Stopped.Inc
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
 	relay := &queue.Relay{Store: d.store, Client: client, Logger: log, Metrics: qm}
@@ -72,6 +77,17 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { janitor.Run(gctx, cfg.JanitorInterval); return nil })
 	log.Info("worker running", "concurrency", cfg.WorkerConcurrency)
 	return g.Wait()
+}
+
+// exportSource pages through a team's resources oldest first.
+type exportSource struct{ s *store.Store }
+
+func (e exportSource) Files(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
+	return e.s.TeamFiles(ctx, teamID, page)
+}
+
+func (e exportSource) Jobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error) {
+	return e.s.TeamJobs(ctx, teamID, page)
 }
 
 // sweepIdempotencyKeys deletes expired idempotency keys every ten minutes.

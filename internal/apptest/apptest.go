@@ -197,6 +197,15 @@ func (e *Env) stopProgram() error {
 	return errors.Join(errs...)
 }
 
+// Vars returns a copy of the program's configuration (CONVEYOR_*).
+func (e *Env) Vars() map[string]string {
+	out := make(map[string]string, len(e.vars))
+	for k, v := range e.vars {
+		out[k] = v
+	}
+	return out
+}
+
 // Getenv is the environment the program runs with.
 func (e *Env) Getenv(k string) string { return e.vars[k] }
 
@@ -222,6 +231,13 @@ func (e *Env) Token(tb testing.TB, subject string, admin bool) string {
 // returns its URL. It stops with the environment. At most 8 per Env.
 func (e *Env) StartAPI(tb testing.TB, overrides map[string]string) string {
 	tb.Helper()
+	return e.StartAPIWithContext(tb, e.ctx, overrides)
+}
+
+// StartAPIWithContext is StartAPI for a process that stops (as on SIGTERM)
+// when ctx is done.
+func (e *Env) StartAPIWithContext(tb testing.TB, ctx context.Context, overrides map[string]string) string {
+	tb.Helper()
 	if e.extra >= 8 {
 		tb.Fatal("apptest: at most 8 extra API processes")
 	}
@@ -241,7 +257,7 @@ func (e *Env) StartAPI(tb testing.TB, overrides map[string]string) string {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		if err := app.Run(e.ctx, []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs); err != nil {
+		if err := app.Run(ctx, []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs); err != nil {
 			e.errs <- fmt.Errorf("serve (extra): %w", err)
 		}
 	}()

@@ -3,6 +3,7 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -74,6 +75,17 @@ func CheckResponse(req *http.Request, resp *http.Response) error {
 			return fmt.Errorf("no route in spec and Content-Type %q is not problem+json", ct)
 		}
 		return nil
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A stream does not end: check status and headers here; tests
+		// check each event's data against the Event schema (CheckEvent).
+		coverage.record(route.Operation.OperationID, resp.StatusCode)
+		return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+			Status: resp.StatusCode, Header: resp.Header,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true, ExcludeResponseBody: true},
+		})
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -152,4 +164,22 @@ func CoverageReport(w io.Writer) (missing []string, err error) {
 		fmt.Fprintf(w, "%-60s %s\n", line, strings.Join(parts, " "))
 	}
 	return missing, nil
+}
+
+// CheckEvent validates an event stream's data (JSON) against the Event
+// schema of the API description.
+func CheckEvent(data []byte) error {
+	doc, err := api.GetSwagger()
+	if err != nil {
+		return err
+	}
+	ref := doc.Components.Schemas["Event"]
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("the spec has no Event schema")
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	return ref.Value.VisitJSON(v, openapi3.MultiErrors())
 }

@@ -54,6 +54,7 @@ type Config struct {
 	UploadTTL         time.Duration // CONVEYOR_UPLOAD_TTL
 	JanitorInterval   time.Duration // CONVEYOR_JANITOR_INTERVAL
 	RedispatchAfter   time.Duration // CONVEYOR_REDISPATCH_AFTER
+	EventHeartbeat    time.Duration // CONVEYOR_EVENT_HEARTBEAT
 	OrphanGrace       time.Duration // CONVEYOR_ORPHAN_GRACE
 	MaxUploadBytes    int64         // CONVEYOR_MAX_UPLOAD_BYTES
 	WorkerConcurrency int           // CONVEYOR_WORKER_CONCURRENCY
@@ -104,7 +105,8 @@ var Vars = []Var{
 	{"CONVEYOR_MAX_UPLOAD_BYTES", "5368709120", "The largest upload streamed through the API."},
 	{"CONVEYOR_UPLOAD_TTL", "6h", "How long a direct-to-S3 upload's URLs work and it may be completed; then it is aborted."},
 	{"CONVEYOR_JANITOR_INTERVAL", "1m", "How often the worker removes deleted files' objects, aborts expired uploads and sweeps orphan objects."},
-	{"CONVEYOR_REDISPATCH_AFTER", "5m", "A job queued this long (or running this long past the 10 min task timeout) is dispatched again: its task may be lost."},
+	{"CONVEYOR_REDISPATCH_AFTER", "5m", "A job queued this long, or running with no heartbeat for this long, is dispatched again: its task may be lost."},
+	{"CONVEYOR_EVENT_HEARTBEAT", "15s", "How often an idle event stream (GET /teams/{team_id}/events) sends a comment, so proxies keep it open."},
 	{"CONVEYOR_ORPHAN_GRACE", "1h", "How old an object no row refers to must be before the janitor removes it."},
 	{"CONVEYOR_WORKER_CONCURRENCY", "10", "Jobs a worker runs at once."},
 	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
@@ -153,6 +155,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 		UploadTTL:         p.duration("CONVEYOR_UPLOAD_TTL", 6*time.Hour),
 		JanitorInterval:   p.duration("CONVEYOR_JANITOR_INTERVAL", time.Minute),
 		RedispatchAfter:   p.duration("CONVEYOR_REDISPATCH_AFTER", 5*time.Minute),
+		EventHeartbeat:    p.duration("CONVEYOR_EVENT_HEARTBEAT", 15*time.Second),
 		OrphanGrace:       p.duration("CONVEYOR_ORPHAN_GRACE", time.Hour),
 		MaxUploadBytes:    p.integer("CONVEYOR_MAX_UPLOAD_BYTES", 5<<30),
 		WorkerConcurrency: int(p.integer("CONVEYOR_WORKER_CONCURRENCY", 10)),

@@ -81,6 +81,7 @@ type Job struct {
 	Status     JobStatus
 	Progress   int
 	Attempts   int
+	Runs       int             // 1, plus one per retry a client asked for
 	Result     json.RawMessage // nil until the job succeeds
 	Error      *JobError
 	CreatedBy  *uuid.UUID
@@ -169,4 +170,55 @@ func CleanLabel(s string, max int, field string) (string, error) {
 			Fields: []FieldError{{Pointer: field, Detail: fmt.Sprintf("1 to %d characters, no control characters", max)}}}
 	}
 	return s, nil
+}
+
+// JobOutput is a file a succeeded job produced.
+type JobOutput struct {
+	JobID       uuid.UUID
+	Name        string
+	Size        int64
+	ContentType string
+	ObjectKey   string
+}
+
+// EventType names what an Event reports.
+type EventType string
+
+// The event types of a team's stream.
+const (
+	EventJobUpdated  EventType = "job.updated"
+	EventFileCreated EventType = "file.created"
+	EventFileDeleted EventType = "file.deleted"
+	// EventReset tells a resuming client that events were missed beyond
+	// the backlog: re-read the resources.
+	EventReset EventType = "reset"
+)
+
+// Event is one thing that happened in a team. ID is assigned when it is
+// published (ordered within the team).
+type Event struct {
+	ID         string
+	Type       EventType
+	TeamID     uuid.UUID
+	OccurredAt time.Time
+	Job        *Job
+	File       *File
+}
+
+// JobEvent returns the event reporting j's current state.
+func JobEvent(j Job) Event {
+	return Event{Type: EventJobUpdated, TeamID: j.TeamID, OccurredAt: j.UpdatedAt, Job: &j}
+}
+
+// FileEvent returns the event reporting that f was created or deleted.
+func FileEvent(t EventType, f File) Event {
+	return Event{Type: t, TeamID: f.TeamID, OccurredAt: time.Now().UTC(), File: &f}
+}
+
+// Dispatch is a job handed to the queue: its run names the queue task, so
+// re-dispatches of one run deduplicate and a retried job gets a new task.
+type Dispatch struct {
+	JobID     uuid.UUID
+	Processor string
+	Run       int
 }

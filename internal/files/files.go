@@ -30,7 +30,7 @@ type Store interface {
 	CreateFile(ctx context.Context, f domain.File) (domain.File, error)
 	File(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
 	Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter, page domain.PageRequest) (domain.Page[domain.File], error)
-	DeleteFile(ctx context.Context, teamID, id uuid.UUID) error
+	DeleteFile(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
 	CreateUpload(ctx context.Context, u domain.Upload) (domain.Upload, error)
 	Upload(ctx context.Context, teamID, id uuid.UUID) (domain.Upload, error)
 	CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File) (domain.File, error)
@@ -56,7 +56,19 @@ type Service struct {
 	Blobs     Blobs
 	MaxBytes  int64         // the largest file accepted
 	UploadTTL time.Duration // direct uploads expire after this (0: 6 h)
+	Events    Events        // optional
 	Logger    *slog.Logger
+}
+
+// Events is where file changes are announced (best effort).
+type Events interface {
+	Notify(ctx context.Context, e domain.Event)
+}
+
+func (s *Service) notify(ctx context.Context, t domain.EventType, f domain.File) {
+	if s.Events != nil {
+		s.Events.Notify(ctx, domain.FileEvent(t, f))
+	}
 }
 
 // sniffLen is how much of the head decides the media type.
@@ -101,6 +113,7 @@ func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, bod
 		}
 		return domain.File{}, err
 	}
+	s.notify(ctx, domain.EventFileCreated, f)
 	return f, nil
 }
 
@@ -118,10 +131,14 @@ func (s *Service) List(ctx context.Context, teamID uuid.UUID, f domain.FileFilte
 	return s.Store.Files(ctx, teamID, f, page)
 }
 
-// Delete deletes a team's file: it is gone for every reader at once, and
-// the janitor removes its object.
+// Delete deletes a team's file and its jobs' outputs: they are gone for
+// every reader at once, and the janitor removes the objects.
 func (s *Service) Delete(ctx context.Context, teamID, id uuid.UUID) error {
-	return s.Store.DeleteFile(ctx, teamID, id)
+	f, err := s.Store.DeleteFile(ctx, teamID, id)
+	if err == nil {
+		s.notify(ctx, domain.EventFileDeleted, f)
+	}
+	return err
 }
 
 // downloadTTL is how long a presigned download URL works.

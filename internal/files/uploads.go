@@ -147,8 +147,12 @@ func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID
 		return domain.File{}, err
 	}
 	// The file keeps the upload's object: its key is the upload's.
-	return s.Store.CompleteUpload(ctx, teamID, uploadID, domain.File{ID: id, TeamID: teamID, Name: u.Name, Size: size, SHA256: sum,
+	f, err := s.Store.CompleteUpload(ctx, teamID, uploadID, domain.File{ID: id, TeamID: teamID, Name: u.Name, Size: size, SHA256: sum,
 		ContentType: contentType, ObjectKey: u.ObjectKey, CreatedBy: domain.PrincipalFrom(ctx).CreatedBy()})
+	if err == nil {
+		s.notify(ctx, domain.EventFileCreated, f)
+	}
+	return f, err
 }
 
 // digest reads an object once: its SHA-256 and detected media type.

@@ -70,3 +70,43 @@ func (s *Server) ListJobs(ctx context.Context, req api.ListJobsRequestObject) (a
 	items, next := pageOut(s, scope, page, jobOut)
 	return api.ListJobs200JSONResponse{Body: api.JobList{Items: items, NextCursor: next}}, nil
 }
+
+// CancelJob implements api.StrictServerInterface.
+func (s *Server) CancelJob(ctx context.Context, req api.CancelJobRequestObject) (api.CancelJobResponseObject, error) {
+	j, err := s.deps.Jobs.Cancel(ctx, req.TeamId, req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	return api.CancelJob200JSONResponse{Body: jobOut(j)}, nil
+}
+
+// RetryJob implements api.StrictServerInterface.
+func (s *Server) RetryJob(ctx context.Context, req api.RetryJobRequestObject) (api.RetryJobResponseObject, error) {
+	j, err := s.deps.Jobs.Retry(ctx, req.TeamId, req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	return api.RetryJob202JSONResponse{Body: jobOut(j)}, nil
+}
+
+// ListJobOutputs implements api.StrictServerInterface.
+func (s *Server) ListJobOutputs(ctx context.Context, req api.ListJobOutputsRequestObject) (api.ListJobOutputsResponseObject, error) {
+	outs, err := s.deps.Jobs.Outputs(ctx, req.TeamId, req.JobId)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]api.JobOutput, len(outs))
+	for i, o := range outs {
+		items[i] = api.JobOutput{Name: o.Name, Size: o.Size, ContentType: o.ContentType}
+	}
+	return api.ListJobOutputs200JSONResponse{Body: api.JobOutputList{Items: items}}, nil
+}
+
+// DownloadJobOutput implements api.StrictServerInterface.
+func (s *Server) DownloadJobOutput(ctx context.Context, req api.DownloadJobOutputRequestObject) (api.DownloadJobOutputResponseObject, error) {
+	url, err := s.deps.Jobs.OutputURL(ctx, req.TeamId, req.JobId, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return api.DownloadJobOutput302Response{Headers: api.DownloadJobOutput302ResponseHeaders{Location: &url}}, nil
+}

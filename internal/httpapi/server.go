@@ -58,6 +58,8 @@ type Deps struct {
 	Idempotency    *idempotency.Service        // nil: Idempotency-Key is ignored
 	Limiter        Limiter                     // nil: no rate limits
 	RateLimits     map[string]*ratelimit.Limit // by class: read, write, upload
+	Events         EventHub                    // team event streams
+	EventHeartbeat time.Duration               // comment interval on event streams (0: 15 s)
 }
 
 // Server implements the generated strict server interface.

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,13 +24,48 @@ type Store interface {
 	CreateJob(ctx context.Context, j domain.Job) (domain.Job, error)
 	Job(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error)
 	Jobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error)
+	CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error)
+	RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error)
+	MarkJobDispatched(ctx context.Context, id uuid.UUID) error
+	JobOutputs(ctx context.Context, teamID, jobID uuid.UUID) ([]domain.JobOutput, error)
+	JobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string) (domain.JobOutput, error)
+}
+
+// Queue hands jobs to workers.
+type Queue interface {
+	// Send enqueues the task of d; sending one twice is harmless.
+	Send(ctx context.Context, d domain.Dispatch) error
+	// CancelRunning asks the worker running d's task, if any, to cancel it.
+	CancelRunning(ctx context.Context, d domain.Dispatch) error
+}
+
+// Events is where job changes are announced (best effort).
+type Events interface {
+	Notify(ctx context.Context, e domain.Event)
+}
+
+// Presigner makes short-lived download URLs.
+type Presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
 // Service implements the job rules for API callers.
 type Service struct {
 	Store      Store
 	Processors *processors.Registry
+	// Queue, when set, receives new and retried jobs at once; otherwise
+	// (or when it fails) the relay sends them from the outbox.
+	Queue  Queue
+	Events Events
+	Blobs  Presigner
+	Logger *slog.Logger
+	// NotRunnable is the store's error for a job in a state the change
+	// does not apply to.
+	NotRunnable error
 }
+
+// downloadTTL is how long a presigned output URL works.
+const downloadTTL = 5 * time.Minute
 
 // Create queues a job of processor on fileID (nil for processors that need
 // no file) with params. The job and its dispatch record are stored in one
@@ -59,7 +97,42 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 		return domain.Job{}, &domain.Error{Code: domain.CodeUnprocessable, Message: "file_id names no file of this team.",
 			Fields: []domain.FieldError{{Pointer: "/file_id", Detail: "no such file in this team"}}}
 	}
-	return j, err
+	if err != nil {
+		return domain.Job{}, err
+	}
+	s.notify(ctx, j)
+	s.dispatch(ctx, j)
+	return j, nil
+}
+
+// dispatch hands a job just queued to the queue, sparing it the relay's
+// interval; the outbox record stays the guarantee when this fails.
+func (s *Service) dispatch(ctx context.Context, j domain.Job) {
+	if s.Queue == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := s.Queue.Send(ctx, domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
+		s.log().Info("jobs: direct dispatch failed; the relay will send it", "job", j.ID, "err", err)
+		return
+	}
+	if err := s.Store.MarkJobDispatched(ctx, j.ID); err != nil {
+		s.log().Info("jobs: mark dispatched failed; the relay will send it again (deduplicated)", "job", j.ID, "err", err)
+	}
+}
+
+func (s *Service) notify(ctx context.Context, j domain.Job) {
+	if s.Events != nil {
+		s.Events.Notify(ctx, domain.JobEvent(j))
+	}
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }
 
 // Get returns a team's job.
@@ -72,33 +145,116 @@ func (s *Service) List(ctx context.Context, teamID uuid.UUID, page domain.PageRe
 	return s.Store.Jobs(ctx, teamID, page)
 }
 
+// Cancel cancels a queued or running job: a queued one never runs, a
+// running one has its processor's context cancelled and keeps nothing it
+// produced. A cancelled job is returned as it is; a finished one is a
+// conflict.
+func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	j, err := s.Store.CancelJob(ctx, teamID, id)
+	if errors.Is(err, s.NotRunnable) {
+		cur, err := s.Store.Job(ctx, teamID, id)
+		switch {
+		case err != nil:
+			return domain.Job{}, err
+		case cur.Status == domain.JobCancelled:
+			return cur, nil
+		}
+		return domain.Job{}, domain.Errorf(domain.CodeConflict, "The job has %s; only queued or running jobs can be cancelled.", cur.Status)
+	}
+	if err != nil {
+		return domain.Job{}, err
+	}
+	s.notify(ctx, j)
+	if j.StartedAt != nil && s.Queue != nil {
+		// Best effort: the attempt also finds out at its next heartbeat,
+		// and can record nothing either way.
+		if err := s.Queue.CancelRunning(context.WithoutCancel(ctx), domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
+			s.log().Info("jobs: cancel signal not sent; the attempt stops at its next heartbeat", "job", j.ID, "err", err)
+		}
+	}
+	return j, nil
+}
+
+// Retry queues a failed or cancelled job again as a new run.
+func (s *Service) Retry(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	j, err := s.Store.RetryJob(ctx, teamID, id)
+	if errors.Is(err, s.NotRunnable) {
+		cur, err := s.Store.Job(ctx, teamID, id)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		return domain.Job{}, domain.Errorf(domain.CodeConflict, "The job is %s; only failed or cancelled jobs can be retried.", cur.Status)
+	}
+	if err != nil {
+		return domain.Job{}, err
+	}
+	s.notify(ctx, j)
+	s.dispatch(ctx, j)
+	return j, nil
+}
+
+// Outputs lists a team's job's outputs.
+func (s *Service) Outputs(ctx context.Context, teamID, id uuid.UUID) ([]domain.JobOutput, error) {
+	return s.Store.JobOutputs(ctx, teamID, id)
+}
+
+// OutputURL returns a short-lived URL that downloads a job's output.
+func (s *Service) OutputURL(ctx context.Context, teamID, id uuid.UUID, name string) (string, error) {
+	o, err := s.Store.JobOutput(ctx, teamID, id, name)
+	if err != nil {
+		return "", err
+	}
+	return s.Blobs.PresignGet(ctx, o.ObjectKey, downloadTTL)
+}
+
 // RunStore is what the runner needs from the database.
 type RunStore interface {
 	JobByID(ctx context.Context, id uuid.UUID) (domain.Job, error)
 	FileByID(ctx context.Context, id uuid.UUID) (domain.File, error)
 	StartJobAttempt(ctx context.Context, id uuid.UUID) (domain.Job, error)
-	SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage) (domain.Job, error)
+	UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error)
+	SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage, outputs []domain.JobOutput) (domain.Job, error)
 	FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr domain.JobError) (domain.Job, error)
 }
 
 // Objects is what the runner needs from object storage.
 type Objects interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	Put(ctx context.Context, key string, body io.Reader, contentType string) error
 }
 
 // Runner runs one attempt of a job. Attempts are fenced: only the latest
-// attempt may record a result, so a job run twice has one effect.
+// attempt of a running job may record a result and outputs, so a job run
+// twice has one effect, and a cancelled job none.
 type Runner struct {
 	Store      RunStore
 	Objects    Objects
 	Processors *processors.Registry
+	Source     processors.Source // for processors that report on a team
+	Events     Events            // optional
 	Logger     *slog.Logger
 	// NotRunnable is the store's error for a job no attempt may change.
 	NotRunnable error
+	// Heartbeat is how often a running attempt records its progress and
+	// checks that it is still the job's (default 2 s); progress changes
+	// are recorded at most every Heartbeat/4.
+	Heartbeat time.Duration
+	// OnStopped, when set, is called when an attempt stops because its
+	// job was cancelled or taken over by another attempt.
+	OnStopped func()
 }
 
 // ErrRetry wraps a failure that may succeed on another attempt.
 var ErrRetry = errors.New("jobs: retryable failure")
+
+// errSuperseded cancels an attempt that is no longer its job's.
+var errSuperseded = errors.New("jobs: the attempt is no longer the job's (cancelled or overtaken)")
+
+// OutputKey is where an attempt's output is stored: attempts write apart,
+// and only the succeeding one's keys are recorded.
+func OutputKey(j domain.Job, attempt int, name string) string {
+	return fmt.Sprintf("teams/%s/jobs/%s/%d/%s", j.TeamID, j.ID, attempt, name)
+}
 
 // Run runs job id. last says whether no retry follows a retryable failure.
 // It returns an error wrapping ErrRetry when the attempt should be retried;
@@ -122,21 +278,56 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: start attempt: %w", ErrRetry, err)
 	}
+	r.notify(ctx, j)
+	attempt := j.Attempts
 	fail := func(code, msg string, retryable bool) error {
 		if retryable && !last {
 			return fmt.Errorf("%w: %s: %s", ErrRetry, code, msg)
 		}
-		_, err := r.Store.FailJob(ctx, id, j.Attempts, domain.JobError{Code: code, Message: msg, Retryable: retryable})
-		if err != nil && !errors.Is(err, r.NotRunnable) {
+		done, err := r.Store.FailJob(ctx, id, attempt, domain.JobError{Code: code, Message: msg, Retryable: retryable})
+		if errors.Is(err, r.NotRunnable) {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("%w: record failure: %w", ErrRetry, err)
 		}
+		r.notify(ctx, done)
 		return nil
 	}
 	p, err := r.Processors.Get(j.Processor)
 	if err != nil {
 		return fail("unknown_processor", "This worker does not know the processor.", false)
 	}
-	in := processors.Input{Job: j, Params: j.Params, Progress: func(int) {}}
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	runCtx, cancel := context.WithTimeout(runCtx, p.Timeout())
+	defer cancel()
+
+	var outputs []domain.JobOutput
+	var mu sync.Mutex
+	in := processors.Input{Job: j, Params: j.Params, Source: r.Source}
+	in.Put = func(ctx context.Context, name, contentType string, body io.Reader) (int64, error) {
+		if !processors.ValidOutputName(name) {
+			return 0, fmt.Errorf("jobs: bad output name %q", name)
+		}
+		mu.Lock()
+		for _, o := range outputs {
+			if o.Name == name {
+				mu.Unlock()
+				return 0, fmt.Errorf("jobs: output %q written twice", name)
+			}
+		}
+		mu.Unlock()
+		key := OutputKey(j, attempt, name)
+		cr := &countingReader{r: body}
+		if err := r.Objects.Put(ctx, key, cr, contentType); err != nil {
+			return 0, err
+		}
+		mu.Lock()
+		outputs = append(outputs, domain.JobOutput{JobID: j.ID, Name: name, Size: cr.n, ContentType: contentType, ObjectKey: key})
+		mu.Unlock()
+		return cr.n, nil
+	}
 	if j.FileID != nil {
 		f, err := r.Store.FileByID(ctx, *j.FileID)
 		if domain.IsNotFound(err) {
@@ -148,16 +339,123 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
 		in.File = &f
 		in.Open = func(ctx context.Context) (io.ReadCloser, error) { return r.Objects.Get(ctx, f.ObjectKey) }
 	}
-	out, err := p.Run(ctx, in)
+	hb := r.startHeartbeat(runCtx, stop, j)
+	in.Progress = hb.set
+	out, err := p.Run(runCtx, in)
+	hb.halt()
+	if errors.Is(context.Cause(runCtx), errSuperseded) {
+		r.stopped(id, attempt)
+		return nil // cancelled, or another attempt owns the job: nothing to record
+	}
+	if err == nil && runCtx.Err() != nil {
+		err = runCtx.Err()
+	}
+	if err != nil && ctx.Err() != nil {
+		// Cancelled from outside: a cancel request, or the worker shutting
+		// down (the task goes back to the queue).
+		cur, lerr := r.Store.JobByID(context.WithoutCancel(ctx), id)
+		if lerr == nil && (cur.Status.Final() || cur.Attempts != attempt) {
+			r.stopped(id, attempt)
+			return nil
+		}
+		return fmt.Errorf("%w: interrupted: %w", ErrRetry, ctx.Err())
+	}
 	if err != nil {
 		code, retryable := classify(err)
-		r.Logger.Warn("jobs: processor failed", "job", id, "attempt", j.Attempts, "code", code, "err", err)
+		r.Logger.Warn("jobs: processor failed", "job", id, "attempt", attempt, "code", code, "err", err)
 		return fail(code, publicMessage(err), retryable)
 	}
-	if _, err := r.Store.SucceedJob(ctx, id, j.Attempts, out.Result); err != nil && !errors.Is(err, r.NotRunnable) {
+	done, err := r.Store.SucceedJob(ctx, id, attempt, out.Result, outputs)
+	if errors.Is(err, r.NotRunnable) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("%w: record result: %w", ErrRetry, err)
 	}
+	r.notify(ctx, done)
 	return nil
+}
+
+func (r *Runner) stopped(id uuid.UUID, attempt int) {
+	r.Logger.Info("jobs: attempt stopped: the job was cancelled or taken over", "job", id, "attempt", attempt)
+	if r.OnStopped != nil {
+		r.OnStopped()
+	}
+}
+
+func (r *Runner) notify(ctx context.Context, j domain.Job) {
+	if r.Events != nil {
+		r.Events.Notify(ctx, domain.JobEvent(j))
+	}
+}
+
+// heartbeat records an attempt's progress in the background, and stops the
+// attempt when the job is no longer its own.
+type heartbeat struct {
+	pct  atomic.Int32
+	quit chan struct{}
+	done chan struct{}
+}
+
+func (hb *heartbeat) set(pct int) { hb.pct.Store(int32(max(0, min(100, pct)))) }
+
+func (hb *heartbeat) halt() {
+	close(hb.quit)
+	<-hb.done
+}
+
+func (r *Runner) startHeartbeat(ctx context.Context, stop context.CancelCauseFunc, j domain.Job) *heartbeat {
+	every := r.Heartbeat
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	hb := &heartbeat{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(hb.done)
+		t := time.NewTicker(every / 4)
+		defer t.Stop()
+		recorded, last := int32(0), time.Now()
+		for {
+			select {
+			case <-hb.quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pct := hb.pct.Load()
+			if pct == recorded && time.Since(last) < every {
+				continue
+			}
+			cur, err := r.Store.UpdateJobProgress(ctx, j.ID, j.Attempts, int(pct))
+			switch {
+			case errors.Is(err, r.NotRunnable):
+				stop(errSuperseded)
+				return
+			case err != nil:
+				if ctx.Err() == nil {
+					r.Logger.Warn("jobs: record progress", "job", j.ID, "err", err)
+				}
+				continue
+			}
+			if pct != recorded {
+				r.notify(ctx, cur)
+			}
+			recorded, last = pct, time.Now()
+		}
+	}()
+	return hb
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // classify names a processor failure and says whether retrying may help.

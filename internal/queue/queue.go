@@ -15,16 +15,35 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/jobs"
+	"github.com/conveyorhq/conveyor/internal/processors"
 )
 
 // TaskRunJob is the asynq task type that runs a job; its payload is the job id.
 const TaskRunJob = "job:run"
 
-// Queue names, by priority.
+// Queue names, by priority; workers take from them in proportion to their
+// weights, so interactive work goes first without starving the rest.
 const (
+	QueueHigh    = "high"
 	QueueDefault = "default"
+	QueueLow     = "low"
 )
+
+// Queues maps each queue to its weight.
+var Queues = map[string]int{QueueHigh: 6, QueueDefault: 3, QueueLow: 1}
+
+// QueueFor names the queue of a processor's priority.
+func QueueFor(p processors.Priority) string {
+	switch p {
+	case processors.PriorityHigh:
+		return QueueHigh
+	case processors.PriorityLow:
+		return QueueLow
+	}
+	return QueueDefault
+}
 
 // MaxRetry is how many times a retryable failure is retried before the job fails.
 const MaxRetry = 8
@@ -32,35 +51,64 @@ const MaxRetry = 8
 // Retention keeps finished tasks in Redis for operators to inspect.
 const Retention = 24 * time.Hour
 
-// TaskTimeout bounds one run of a job task.
+// TaskTimeout bounds one run of a job task whose processor this process
+// does not know; a known processor's own timeout applies otherwise.
 const TaskTimeout = 10 * time.Minute
+
+// timeoutGrace lets the runner's own (per-processor) timeout fire first,
+// so the job records a typed timeout error.
+const timeoutGrace = 30 * time.Second
+
+// TaskID names the task of a job's run: the job id for its first run, so a
+// task re-sent for the same run is deduplicated by Redis, and a new id for
+// each retry a client asks for (the old task may be retained).
+func TaskID(d domain.Dispatch) string {
+	if d.Run <= 1 {
+		return d.JobID.String()
+	}
+	return fmt.Sprintf("%s.r%d", d.JobID, d.Run)
+}
 
 // Client enqueues job tasks.
 type Client struct {
-	c *asynq.Client
+	c          *asynq.Client
+	inspector  *asynq.Inspector
+	processors *processors.Registry
 }
 
-// NewClient returns a client for the Redis at opt.
-func NewClient(opt asynq.RedisClientOpt) *Client { return &Client{c: asynq.NewClient(opt)} }
+// NewClient returns a client for the Redis at opt; reg gives each
+// processor's queue and timeout.
+func NewClient(opt asynq.RedisClientOpt, reg *processors.Registry) *Client {
+	return &Client{c: asynq.NewClient(opt), inspector: asynq.NewInspector(opt), processors: reg}
+}
 
-// Close closes the client's connection.
-func (c *Client) Close() error { return c.c.Close() }
+// Close closes the client's connections.
+func (c *Client) Close() error { return errors.Join(c.c.Close(), c.inspector.Close()) }
 
-// Send enqueues the task that runs job id. A task already in Redis for that
-// job counts as sent: the task id deduplicates.
-func (c *Client) Send(ctx context.Context, id uuid.UUID) error {
-	t := asynq.NewTask(TaskRunJob, []byte(id.String()))
-	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id.String()), asynq.Queue(QueueDefault),
-		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(TaskTimeout))
+// Send enqueues the task that runs d's job. A task already in Redis for
+// that run counts as sent: the task id deduplicates.
+func (c *Client) Send(ctx context.Context, d domain.Dispatch) error {
+	queue, timeout := QueueDefault, TaskTimeout
+	if p, err := c.processors.Get(d.Processor); err == nil {
+		queue, timeout = QueueFor(p.Priority()), p.Timeout()+timeoutGrace
+	}
+	t := asynq.NewTask(TaskRunJob, []byte(d.JobID.String()))
+	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(TaskID(d)), asynq.Queue(queue),
+		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
 	return err
 }
 
+// CancelRunning asks the worker running d's task to cancel its context.
+func (c *Client) CancelRunning(_ context.Context, d domain.Dispatch) error {
+	return c.inspector.CancelProcessing(TaskID(d))
+}
+
 // Dispatcher claims pending dispatches and marks them sent.
 type Dispatcher interface {
-	DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, jobID uuid.UUID) error) (int, error)
+	DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, d domain.Dispatch) error) (int, error)
 }
 
 // Relay moves outbox rows to the queue. Several relays may run at once:
@@ -107,6 +155,7 @@ type Metrics struct {
 	Tasks      *prometheus.CounterVec // by outcome: done, retry, skipped
 	Duration   prometheus.Histogram
 	Dispatched prometheus.Counter
+	Stopped    prometheus.Counter
 }
 
 // NewMetrics registers the queue's metrics with reg.
@@ -119,8 +168,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How long a job task ran.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 16)}),
 		Dispatched: prometheus.NewCounter(prometheus.CounterOpts{Name: "conveyor_outbox_dispatched_total",
 			Help: "Jobs the relay handed from the outbox to the queue."}),
+		Stopped: prometheus.NewCounter(prometheus.CounterOpts{Name: "conveyor_worker_attempts_stopped_total",
+			Help: "Job attempts stopped part-way because the job was cancelled or taken over by another attempt."}),
 	}
-	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched)
+	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched, m.Stopped)
 	for _, outcome := range []string{"done", "retry", "skipped"} {
 		m.Tasks.WithLabelValues(outcome) // exported at 0 from the start, for rates and alerts
 	}
@@ -133,9 +184,10 @@ type Redispatcher interface {
 }
 
 // Reconciler redoes jobs whose task was lost (Redis restarted without its
-// data, say): every Interval, jobs queued longer than After (or running
-// longer than the task timeout plus After) get a new dispatch record, which
-// the relay sends again.
+// data, say): every Interval, jobs queued for longer than After, or running
+// with no heartbeat for longer than After (a running attempt records one
+// every few seconds), get a new dispatch record, which the relay sends
+// again; a task still in Redis deduplicates it.
 type Reconciler struct {
 	Store    Redispatcher
 	After    time.Duration
@@ -153,7 +205,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := r.Store.RedispatchStuckJobs(ctx, r.After, TaskTimeout+r.After)
+		n, err := r.Store.RedispatchStuckJobs(ctx, r.After, r.After)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.Logger.Warn("queue: reconcile stuck jobs", "err", err)
@@ -175,7 +227,7 @@ type Worker struct {
 func NewWorker(opt asynq.RedisClientOpt, concurrency int, shutdownTimeout time.Duration, runner *jobs.Runner, log *slog.Logger) *Worker {
 	srv := asynq.NewServer(opt, asynq.Config{
 		Concurrency:     concurrency,
-		Queues:          map[string]int{QueueDefault: 1},
+		Queues:          Queues,
 		ShutdownTimeout: shutdownTimeout,
 		RetryDelayFunc:  backoff,
 		LogLevel:        asynq.WarnLevel,

@@ -37,11 +37,15 @@ func (s *Store) File(ctx context.Context, teamID, id uuid.UUID) (domain.File, er
 	return fileFromRow(row), notFound(err, "File")
 }
 
-// FileByID returns a file from the primary, deleted or not: for workers.
+// FileByID returns a file from the primary, for workers; a deleted file is
+// not found.
 func (s *Store) FileByID(ctx context.Context, id uuid.UUID) (domain.File, error) {
 	var row db.File
 	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
 		row, err = q.GetFileByID(ctx, id)
+		if err == nil && row.DeletedAt != nil {
+			return errNotFound // deleted: gone for workers too
+		}
 		return err
 	})
 	return fileFromRow(row), notFound(err, "File")
@@ -65,12 +69,21 @@ func (s *Store) Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter
 	return domain.NewPage(mapSlice(rows, fileFromRow), page.Limit, fileID), err
 }
 
-// DeleteFile marks a team's file deleted; a worker removes its object.
-func (s *Store) DeleteFile(ctx context.Context, teamID, id uuid.UUID) error {
-	return s.write(ctx, func(q *db.Queries) error {
-		_, err := q.SoftDeleteFile(ctx, db.SoftDeleteFileParams{TeamID: teamID, ID: id})
-		return notFound(mapErr(err), "File")
+// DeleteFile marks a team's file deleted and removes its jobs' outputs; a
+// worker removes the objects.
+func (s *Store) DeleteFile(ctx context.Context, teamID, id uuid.UUID) (domain.File, error) {
+	var row db.File
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		row, err = q.SoftDeleteFile(ctx, db.SoftDeleteFileParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return notFound(mapErr(err), "File")
+		}
+		if err := q.LockFileJobs(ctx, &id); err != nil {
+			return err
+		}
+		return q.DeleteFileJobOutputs(ctx, &id)
 	})
+	return fileFromRow(row), err
 }
 
 // FilesToRemove returns deleted files whose objects are still stored.

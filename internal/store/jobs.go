@@ -15,7 +15,7 @@ import (
 
 func jobFromRow(r db.Job) domain.Job {
 	j := domain.Job{ID: r.ID, TeamID: r.TeamID, FileID: r.FileID, Processor: r.Processor, Params: r.Params,
-		Status: domain.JobStatus(r.Status), Progress: int(r.Progress), Attempts: int(r.Attempts), Result: r.Result,
+		Status: domain.JobStatus(r.Status), Progress: int(r.Progress), Attempts: int(r.Attempts), Runs: int(r.Runs), Result: r.Result,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 	if len(r.Error) > 0 {
 		var je domain.JobError
@@ -98,18 +98,132 @@ func (s *Store) StartJobAttempt(ctx context.Context, id uuid.UUID) (domain.Job, 
 	return jobFromRow(row), err
 }
 
-// SucceedJob records the result of attempt; ErrJobNotRunnable when another
-// attempt has started since, or the job is already final.
-func (s *Store) SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage) (domain.Job, error) {
+// SucceedJob records the result and outputs of attempt, in one
+// transaction; ErrJobNotRunnable when another attempt has started since, or
+// the job is already final (cancelled, say) — then nothing is recorded.
+func (s *Store) SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage, outputs []domain.JobOutput) (domain.Job, error) {
 	var row db.Job
 	err := s.write(ctx, func(q *db.Queries) (err error) {
 		row, err = q.SucceedJob(ctx, db.SucceedJobParams{ID: id, Attempts: int32(attempt), Result: result})
+		if err != nil {
+			return err
+		}
+		for _, o := range outputs {
+			if err := q.InsertJobOutput(ctx, db.InsertJobOutputParams{JobID: id, Name: o.Name, Size: o.Size,
+				ContentType: o.ContentType, ObjectKey: o.ObjectKey}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errNotFound) {
+		return domain.Job{}, ErrJobNotRunnable
+	}
+	return jobFromRow(row), err
+}
+
+// UpdateJobProgress records attempt's progress; ErrJobNotRunnable when the
+// attempt is no longer the job's (the job was cancelled, or another attempt
+// started), which tells the attempt to stop.
+func (s *Store) UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error) {
+	var row db.Job
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		row, err = q.UpdateJobProgress(ctx, db.UpdateJobProgressParams{ID: id, Attempts: int32(attempt), Progress: int32(pct)})
 		return err
 	})
 	if errors.Is(err, errNotFound) {
 		return domain.Job{}, ErrJobNotRunnable
 	}
 	return jobFromRow(row), err
+}
+
+// CancelJob moves a queued or running job to cancelled; ErrJobNotRunnable
+// when the job is in a final state (or not the team's).
+func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	var row db.Job
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		row, err = q.CancelJob(ctx, db.CancelJobParams{TeamID: teamID, ID: id})
+		return err
+	})
+	if errors.Is(err, errNotFound) {
+		return domain.Job{}, ErrJobNotRunnable
+	}
+	return jobFromRow(row), err
+}
+
+// RetryJob queues a failed or cancelled job again as a new run, with its
+// dispatch record, in one transaction; ErrJobNotRunnable when the job is in
+// another state (or not the team's).
+func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	var row db.Job
+	err := s.write(ctx, func(q *db.Queries) (err error) {
+		row, err = q.RetryJob(ctx, db.RetryJobParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return err
+		}
+		return q.EnqueueJobDispatch(ctx, id)
+	})
+	if errors.Is(err, errNotFound) {
+		return domain.Job{}, ErrJobNotRunnable
+	}
+	return jobFromRow(row), err
+}
+
+// MarkJobDispatched records that a new job's task was handed to the queue
+// by the API itself, so the relay need not send it again.
+func (s *Store) MarkJobDispatched(ctx context.Context, id uuid.UUID) error {
+	return s.write(ctx, func(q *db.Queries) error { return q.MarkJobDispatched(ctx, id) })
+}
+
+func outputFromRow(r db.JobOutput) domain.JobOutput {
+	return domain.JobOutput{JobID: r.JobID, Name: r.Name, Size: r.Size, ContentType: r.ContentType, ObjectKey: r.ObjectKey}
+}
+
+// JobOutputs lists the outputs of a team's job, by name; not-found when the
+// team has no such job.
+func (s *Store) JobOutputs(ctx context.Context, teamID, jobID uuid.UUID) ([]domain.JobOutput, error) {
+	var rows []db.JobOutput
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		if _, err := q.GetJob(ctx, db.GetJobParams{TeamID: teamID, ID: jobID}); err != nil {
+			return notFound(mapErr(err), "Job")
+		}
+		rows, err = q.ListJobOutputs(ctx, jobID)
+		return err
+	})
+	return mapSlice(rows, outputFromRow), err
+}
+
+// JobOutput returns one output of a team's job, or a not-found error.
+func (s *Store) JobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string) (domain.JobOutput, error) {
+	var row db.JobOutput
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		if _, err := q.GetJob(ctx, db.GetJobParams{TeamID: teamID, ID: jobID}); err != nil {
+			return notFound(mapErr(err), "Job")
+		}
+		row, err = q.GetJobOutput(ctx, db.GetJobOutputParams{JobID: jobID, Name: name})
+		return notFound(mapErr(err), "Output")
+	})
+	return outputFromRow(row), err
+}
+
+// TeamFiles pages through a team's files oldest first (for exports).
+func (s *Store) TeamFiles(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
+	var rows []db.File
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListFilesAscending(ctx, db.ListFilesAscendingParams{TeamID: teamID, After: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, fileFromRow), page.Limit, func(f domain.File) uuid.UUID { return f.ID }), err
+}
+
+// TeamJobs pages through a team's jobs oldest first (for exports).
+func (s *Store) TeamJobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error) {
+	var rows []db.Job
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListJobsAscending(ctx, db.ListJobsAscendingParams{TeamID: teamID, After: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, jobFromRow), page.Limit, jobID), err
 }
 
 // FailJob records the failure of attempt; ErrJobNotRunnable as SucceedJob.
@@ -133,7 +247,7 @@ func (s *Store) FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr d
 // relays hold), hands each to send and marks the ones sent as dispatched, all
 // in one transaction. It returns how many were dispatched. A job whose send
 // fails stays pending for the next round.
-func (s *Store) DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, jobID uuid.UUID) error) (int, error) {
+func (s *Store) DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, d domain.Dispatch) error) (int, error) {
 	sent := 0
 	err := s.write(ctx, func(q *db.Queries) error {
 		rows, err := q.ClaimPendingDispatches(ctx, int32(limit))
@@ -143,7 +257,7 @@ func (s *Store) DispatchPending(ctx context.Context, limit int, send func(ctx co
 		ids := make([]int64, 0, len(rows))
 		var sendErr error
 		for _, r := range rows {
-			if err := send(ctx, r.JobID); err != nil {
+			if err := send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs)}); err != nil {
 				sendErr = err
 				break
 			}

@@ -40,4 +40,14 @@ UPDATE files SET object_removed_at = now() WHERE id = $1;
 SELECT object_key FROM files WHERE object_key = ANY(sqlc.arg('keys')::text[])
 UNION
 SELECT object_key FROM uploads WHERE object_key = ANY(sqlc.arg('keys')::text[])
-  AND completed_file_id IS NULL AND aborted_at IS NULL;
+  AND completed_file_id IS NULL AND aborted_at IS NULL
+UNION
+SELECT object_key FROM job_outputs WHERE object_key = ANY(sqlc.arg('keys')::text[]);
+
+-- name: ListFilesAscending :many
+-- A team's files, oldest first (exports).
+SELECT * FROM files
+WHERE team_id = sqlc.arg('team_id') AND deleted_at IS NULL
+  AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
+ORDER BY id
+LIMIT sqlc.arg('limit');

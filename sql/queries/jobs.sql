@@ -42,11 +42,17 @@ WHERE id = $1 AND status = 'running' AND attempts = $2
 RETURNING *;
 
 -- name: ClaimPendingDispatches :many
-SELECT id, job_id FROM job_outbox
-WHERE dispatched_at IS NULL
-ORDER BY id
+-- The job's processor and run name the task (queue, timeout, task id).
+SELECT o.id, o.job_id, j.processor, j.runs FROM job_outbox o
+JOIN jobs j ON j.id = o.job_id
+WHERE o.dispatched_at IS NULL
+ORDER BY o.id
 LIMIT sqlc.arg('limit')
-FOR UPDATE SKIP LOCKED;
+FOR UPDATE OF o SKIP LOCKED;
+
+-- name: MarkJobDispatched :exec
+-- After the API handed a new job to the queue itself: its record is done.
+UPDATE job_outbox SET dispatched_at = now() WHERE job_id = $1 AND dispatched_at IS NULL;
 
 -- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY(sqlc.arg('ids')::bigint[]);
@@ -65,3 +71,57 @@ WHERE ((j.status = 'queued' AND j.updated_at < now() - sqlc.arg('queued_after'):
       WHERE o.job_id = j.id
         AND (o.dispatched_at IS NULL OR o.dispatched_at > now() - sqlc.arg('queued_after')::interval))
 LIMIT 500;
+
+-- name: UpdateJobProgress :one
+-- Records an attempt's progress; no row when the attempt is no longer the
+-- job's (cancelled, or overtaken), which tells the attempt to stop.
+UPDATE jobs SET progress = $3, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+RETURNING *;
+
+-- name: CancelJob :one
+UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+WHERE team_id = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: RetryJob :one
+UPDATE jobs
+SET status = 'queued', runs = runs + 1, error = NULL, result = NULL, progress = 0,
+    started_at = NULL, finished_at = NULL, updated_at = now()
+WHERE team_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
+RETURNING *;
+
+-- name: InsertJobOutput :exec
+-- Not for a job whose file was deleted meanwhile: DeleteFile locks the
+-- file's jobs first, so the two transactions serialise on the job row.
+INSERT INTO job_outputs (job_id, name, size, content_type, object_key)
+SELECT sqlc.arg('job_id'), sqlc.arg('name'), sqlc.arg('size'), sqlc.arg('content_type'), sqlc.arg('object_key')
+WHERE NOT EXISTS (
+    SELECT 1 FROM jobs j JOIN files f ON f.id = j.file_id
+    WHERE j.id = sqlc.arg('job_id') AND f.deleted_at IS NOT NULL)
+ON CONFLICT (job_id, name) DO NOTHING;
+
+-- name: ListJobOutputs :many
+SELECT * FROM job_outputs WHERE job_id = $1 ORDER BY name;
+
+-- name: GetJobOutput :one
+SELECT * FROM job_outputs WHERE job_id = $1 AND name = $2;
+
+-- name: LockFileJobs :exec
+-- Taken before DeleteFileJobOutputs, in its own statement, so that a job
+-- succeeding concurrently either commits its outputs first (and they are
+-- deleted) or sees the file deleted (and writes none).
+SELECT id FROM jobs WHERE file_id = $1 FOR UPDATE;
+
+-- name: DeleteFileJobOutputs :exec
+-- A deleted file's jobs lose their outputs; the objects, no longer
+-- referred to, are swept by the janitor.
+DELETE FROM job_outputs WHERE job_id IN (SELECT id FROM jobs WHERE file_id = $1);
+
+-- name: ListJobsAscending :many
+-- A team's jobs, oldest first (exports).
+SELECT * FROM jobs
+WHERE team_id = sqlc.arg('team_id')
+  AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
+ORDER BY id
+LIMIT sqlc.arg('limit');

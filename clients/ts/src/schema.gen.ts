@@ -432,6 +432,148 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/teams/{team_id}/jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a job
+         * @description A queued job never runs; a running job's processor has its context
+         *     cancelled and nothing it produced is kept. Cancelling a cancelled job
+         *     returns it unchanged; a job that already succeeded or failed cannot be
+         *     cancelled (409).
+         */
+        post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/jobs/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed job
+         * @description Queues a failed (or cancelled) job again with its processor and
+         *     params: its error and progress are cleared, and its attempts keep
+         *     counting. A queued, running or succeeded job cannot be retried (409).
+         */
+        post: operations["retryJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/jobs/{job_id}/outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a job's outputs
+         * @description The files a succeeded job produced (a thumbnail, normalised rows, an
+         *     export), by name. Empty until the job succeeds. Outputs of a job on a
+         *     file go when the file is deleted.
+         */
+        get: operations["listJobOutputs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/jobs/{job_id}/outputs/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+                /** @description The output's name, as listed. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a job output
+         * @description A redirect to a short-lived presigned URL of the output in storage.
+         */
+        get: operations["downloadJobOutput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/teams/{team_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream the team's events
+         * @description A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
+         *     stream of what happens in the team: jobs changing state or progress
+         *     (`job.updated`), files created (`file.created`) and deleted
+         *     (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+         *     `event` field is the event's `type`; each carries an `id`. Reconnect
+         *     with `Last-Event-ID` to receive what was missed, from a backlog of
+         *     the team's recent events (about the last 1,000, kept a day); when the
+         *     id is older than the backlog, the stream starts with a `reset` event:
+         *     re-read the resources, then carry on. A comment line is sent every
+         *     15 seconds so proxies keep the connection open. Any API replica can
+         *     serve the stream.
+         */
+        get: operations["streamTeamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -739,6 +881,35 @@ export interface components {
         JobList: {
             items: components["schemas"]["Job"][];
             next_cursor: string | null;
+        };
+        JobOutput: {
+            /** @example thumbnail.png */
+            name: string;
+            /** Format: int64 */
+            size: number;
+            /** @example image/png */
+            content_type: string;
+        };
+        JobOutputList: {
+            items: components["schemas"]["JobOutput"][];
+        };
+        /** @enum {string} */
+        EventType: "job.updated" | "file.created" | "file.deleted" | "reset";
+        /**
+         * @description One event of a team's stream. `job` is set for `job.updated` (the job
+         *     as it now is), `file` for `file.created` and `file.deleted` (the file
+         *     as it was); `reset` (sent when `Last-Event-ID` is older than the
+         *     backlog) carries neither.
+         */
+        Event: {
+            id: string;
+            type: components["schemas"]["EventType"];
+            /** Format: uuid */
+            team_id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            job?: components["schemas"]["Job"];
+            file?: components["schemas"]["File"];
         };
     };
     responses: {
@@ -2005,6 +2176,212 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, now cancelled. */
+            200: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a creating request safe to retry. The first response for a key
+                 *     is kept for 24 hours per caller: a retry with the same key and the
+                 *     same request gets it again (with `Idempotent-Replayed: true`); the
+                 *     same key with a different request is a `422`; a retry while the first
+                 *     is still in progress is a `409`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, queued again. */
+            202: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listJobOutputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job's outputs, by name. */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobOutputList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    downloadJobOutput: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+                /** @description The job's id. */
+                job_id: components["parameters"]["JobID"];
+                /** @description The output's name, as listed. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Go to the presigned URL in Location (valid a few minutes). */
+            302: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    streamTeamEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `id` of the last event received; the stream resumes after it. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The event stream; it stays open until the client closes it or the
+             *     server shuts down (reconnect with `Last-Event-ID`).
+             */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 1763800000000-0
+                     *     event: job.updated
+                     *     data: {"id":"1763800000000-0","type":"job.updated","team_id":"0192f3a0-0000-7000-8000-000000000001","occurred_at":"2026-11-22T10:00:00Z","job":{"id":"0192f3a0-0000-7000-8000-000000000002","team_id":"0192f3a0-0000-7000-8000-000000000001","processor":"inspect","params":{},"status":"running","progress":40,"attempts":1,"created_at":"2026-11-22T09:59:59Z","updated_at":"2026-11-22T10:00:00Z"}}
+                     */
+                    "text/event-stream": string;
+                };
+            };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];

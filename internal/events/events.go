@@ -1,0 +1,116 @@
+// Package events publishes what happens in a team through Redis and serves
+// it to subscribers in any API process.
+//
+// Each event is appended to its team's Redis stream (a bounded backlog that
+// gives every event an ordered id) and announced on one pub/sub channel, in
+// one script, so the announcement never precedes the backlog entry. Each API
+// process runs one Hub: a single subscription to the channel that fans
+// events out to the local subscribers of their team, and fills any gap from
+// the stream (after a reconnect, or from a client's Last-Event-ID).
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// Channel is the pub/sub channel announcing every event.
+const Channel = "conveyor:events"
+
+// Backlog bounds each team's stream: about this many recent events,
+// kept for BacklogTTL after the last one.
+const (
+	Backlog    = 1000
+	BacklogTTL = 24 * time.Hour
+)
+
+func streamKey(team uuid.UUID) string { return "conveyor:events:" + team.String() }
+
+// publish appends the event to the team's stream, trims it, refreshes its
+// expiry and announces "team id payload" on the channel; it returns the id.
+var publish = redis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. id .. ' ' .. ARGV[2])
+return id
+`)
+
+// wire is an event as kept in Redis.
+type wire struct {
+	Type       domain.EventType `json:"type"`
+	TeamID     uuid.UUID        `json:"team_id"`
+	OccurredAt time.Time        `json:"occurred_at"`
+	Job        *domain.Job      `json:"job,omitempty"`
+	File       *domain.File     `json:"file,omitempty"`
+}
+
+func decode(id, payload string) (domain.Event, error) {
+	var w wire
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
+		return domain.Event{}, fmt.Errorf("events: decode %s: %w", id, err)
+	}
+	return domain.Event{ID: id, Type: w.Type, TeamID: w.TeamID, OccurredAt: w.OccurredAt, Job: w.Job, File: w.File}, nil
+}
+
+// Publisher publishes events. Publishing is best effort: a client that
+// misses an event (Redis down) re-reads the resource, which is the truth.
+type Publisher struct {
+	Redis  *redis.Client
+	Logger *slog.Logger
+}
+
+// Publish publishes e and returns its id, or the error (also logged).
+func (p *Publisher) Publish(ctx context.Context, e domain.Event) (string, error) {
+	b, err := json.Marshal(wire{Type: e.Type, TeamID: e.TeamID, OccurredAt: e.OccurredAt.UTC(), Job: e.Job, File: e.File})
+	if err != nil {
+		return "", err
+	}
+	// Publishing outlives a cancelled request: the change it reports is made.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	id, err := publish.Run(ctx, p.Redis, []string{streamKey(e.TeamID)},
+		Backlog, string(b), int(BacklogTTL/time.Second), Channel, e.TeamID.String()).Text()
+	if err != nil {
+		p.Logger.Warn("events: publish failed; clients re-read on reconnect", "type", e.Type, "team", e.TeamID, "err", err)
+		return "", err
+	}
+	return id, nil
+}
+
+// Notify publishes e, logging a failure: for services, whose change is
+// made whether or not the event goes out.
+func (p *Publisher) Notify(ctx context.Context, e domain.Event) { _, _ = p.Publish(ctx, e) }
+
+// ID is a stream entry id: milliseconds and a sequence number.
+type ID struct{ MS, Seq uint64 }
+
+// ParseID parses "ms-seq".
+func ParseID(s string) (ID, bool) {
+	ms, seq, ok := strings.Cut(s, "-")
+	if !ok {
+		return ID{}, false
+	}
+	a, err1 := strconv.ParseUint(ms, 10, 64)
+	b, err2 := strconv.ParseUint(seq, 10, 64)
+	if err1 != nil || err2 != nil {
+		return ID{}, false
+	}
+	return ID{a, b}, true
+}
+
+// Less orders ids.
+func (a ID) Less(b ID) bool { return a.MS < b.MS || a.MS == b.MS && a.Seq < b.Seq }
+
+func (a ID) String() string {
+	return strconv.FormatUint(a.MS, 10) + "-" + strconv.FormatUint(a.Seq, 10)
+}

@@ -1,0 +1,317 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// SubscriptionBuffer is how many events a slow subscriber may fall behind
+// before it is dropped (it reconnects with Last-Event-ID and catches up
+// from the backlog).
+const SubscriptionBuffer = 256
+
+// ErrClosed ends subscriptions when the hub stops (the server shuts down).
+var ErrClosed = errors.New("events: hub closed")
+
+// ErrSlow ends the subscription of a subscriber that fell too far behind.
+var ErrSlow = errors.New("events: subscriber too slow")
+
+// Hub fans a process's share of the event channel out to its subscribers.
+type Hub struct {
+	Redis  *redis.Client
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	teams  map[uuid.UUID]map[*Subscription]struct{}
+	closed bool
+}
+
+// Subscription receives a team's events in id order, each once.
+type Subscription struct {
+	hub  *Hub
+	team uuid.UUID
+	ch   chan domain.Event
+	done chan struct{}
+	err  error // why it ended; set before done is closed
+
+	// guarded by hub.mu
+	last       ID
+	catchingUp bool
+	pending    []domain.Event
+	ended      bool
+}
+
+// Events delivers the events.
+func (s *Subscription) Events() <-chan domain.Event { return s.ch }
+
+// Done is closed when the subscription ends; Err then says why.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err says why the subscription ended.
+func (s *Subscription) Err() error {
+	<-s.done
+	return s.err
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.hub.endLocked(s, nil)
+}
+
+// Subscribe subscribes to team's events. With lastID (a client's
+// Last-Event-ID), the events after it still in the backlog come first; when
+// some may be gone, the first event is a reset. It fails when Redis cannot
+// be reached.
+func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Subscription, error) {
+	s := &Subscription{hub: h, team: team, ch: make(chan domain.Event, SubscriptionBuffer), done: make(chan struct{})}
+	var from ID
+	resume := false
+	if lastID != "" {
+		id, ok := ParseID(lastID)
+		if !ok {
+			return nil, &domain.Error{Code: domain.CodeInvalid, Message: "Last-Event-ID is not an event id.",
+				Fields: []domain.FieldError{{Pointer: "Last-Event-ID", Detail: "expected an id such as 1763800000000-0"}}}
+		}
+		from, resume = id, true
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, &domain.Error{Code: domain.CodeUnavailable, Message: "The server is shutting down; reconnect.", RetryAfter: time.Second}
+	}
+	if h.teams == nil {
+		h.teams = map[uuid.UUID]map[*Subscription]struct{}{}
+	}
+	if h.teams[team] == nil {
+		h.teams[team] = map[*Subscription]struct{}{}
+	}
+	s.last, s.catchingUp = from, true
+	h.teams[team][s] = struct{}{}
+	h.mu.Unlock()
+
+	backlog, reset, start, err := h.read(ctx, team, from, resume)
+	if err != nil {
+		s.Close()
+		return nil, &domain.Error{Code: domain.CodeUnavailable, Message: "The event stream is unavailable; try again shortly.",
+			RetryAfter: 2 * time.Second, Err: err}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !resume {
+		s.last = start
+	}
+	if reset {
+		h.sendLocked(s, domain.Event{ID: from.String(), Type: domain.EventReset, TeamID: team, OccurredAt: time.Now().UTC()})
+	}
+	for _, e := range backlog {
+		h.deliverLocked(s, e)
+	}
+	for _, e := range s.pending {
+		h.deliverLocked(s, e)
+	}
+	s.pending, s.catchingUp = nil, false
+	return s, nil
+}
+
+// read returns the backlog after from (when resuming) and whether events
+// after from may be gone from it; when not resuming, the id of the newest
+// event, after which the subscriber starts. It also checks that Redis
+// answers.
+func (h *Hub) read(ctx context.Context, team uuid.UUID, from ID, resume bool) ([]domain.Event, bool, ID, error) {
+	key := streamKey(team)
+	if !resume {
+		newest, err := h.Redis.XRevRangeN(ctx, key, "+", "-", 1).Result()
+		if err != nil {
+			return nil, false, ID{}, err
+		}
+		var start ID
+		if len(newest) == 1 {
+			start, _ = ParseID(newest[0].ID)
+		}
+		return nil, false, start, nil
+	}
+	oldest, err := h.Redis.XRangeN(ctx, key, "-", "+", 1).Result()
+	if err != nil {
+		return nil, false, ID{}, err
+	}
+	reset := len(oldest) == 0
+	if len(oldest) == 1 {
+		if o, ok := ParseID(oldest[0].ID); ok && from.Less(o) {
+			// The entry right after from may have been trimmed.
+			reset = !(o.MS == from.MS && o.Seq == from.Seq+1)
+		}
+	}
+	msgs, err := h.Redis.XRangeN(ctx, key, "("+from.String(), "+", Backlog*2).Result()
+	if err != nil {
+		return nil, false, ID{}, err
+	}
+	out := make([]domain.Event, 0, len(msgs))
+	for _, m := range msgs {
+		if e, ok := h.decodeEntry(m); ok {
+			out = append(out, e)
+		}
+	}
+	return out, reset, from, nil
+}
+
+func (h *Hub) decodeEntry(m redis.XMessage) (domain.Event, bool) {
+	p, _ := m.Values["e"].(string)
+	e, err := decode(m.ID, p)
+	if err != nil {
+		h.Logger.Warn("events: bad backlog entry", "err", err)
+		return domain.Event{}, false
+	}
+	return e, true
+}
+
+// deliverLocked sends e to s unless s has it already.
+func (h *Hub) deliverLocked(s *Subscription, e domain.Event) {
+	id, ok := ParseID(e.ID)
+	if !ok || !s.last.Less(id) {
+		return
+	}
+	if h.sendLocked(s, e) {
+		s.last = id
+	}
+}
+
+// sendLocked queues e for s, ending s when it is too far behind.
+func (h *Hub) sendLocked(s *Subscription, e domain.Event) bool {
+	if s.ended {
+		return false
+	}
+	select {
+	case s.ch <- e:
+		return true
+	default:
+		h.endLocked(s, ErrSlow)
+		return false
+	}
+}
+
+func (h *Hub) endLocked(s *Subscription, err error) {
+	if s.ended {
+		return
+	}
+	s.ended, s.err = true, err
+	delete(h.teams[s.team], s)
+	if len(h.teams[s.team]) == 0 {
+		delete(h.teams, s.team)
+	}
+	close(s.done)
+}
+
+// publishLive hands a live event to the team's subscribers.
+func (h *Hub) publishLive(team uuid.UUID, e domain.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.teams[team] {
+		if s.catchingUp {
+			s.pending = append(s.pending, e)
+			if len(s.pending) > SubscriptionBuffer {
+				h.endLocked(s, ErrSlow)
+			}
+			continue
+		}
+		h.deliverLocked(s, e)
+	}
+}
+
+// Run listens on the channel until ctx is done, then ends every
+// subscription. After a reconnect it fills each subscriber's gap from the
+// backlog.
+func (h *Hub) Run(ctx context.Context) {
+	ps := h.Redis.Subscribe(ctx, Channel)
+	defer ps.Close()
+	defer h.Close()
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
+	subscribed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					subscribed++
+					if subscribed > 1 {
+						h.catchUp(ctx)
+					}
+				}
+			case *redis.Message:
+				team, rest, ok1 := strings.Cut(m.Payload, " ")
+				id, payload, ok2 := strings.Cut(rest, " ")
+				tid, err := uuid.Parse(team)
+				if !ok1 || !ok2 || err != nil {
+					continue
+				}
+				e, err := decode(id, payload)
+				if err != nil {
+					h.Logger.Warn("events: bad message", "err", err)
+					continue
+				}
+				h.publishLive(tid, e)
+			}
+		}
+	}
+}
+
+// catchUp delivers what every subscriber missed while the channel was down.
+func (h *Hub) catchUp(ctx context.Context) {
+	h.mu.Lock()
+	type gap struct {
+		s    *Subscription
+		from ID
+	}
+	var gaps []gap
+	for _, subs := range h.teams {
+		for s := range subs {
+			gaps = append(gaps, gap{s, s.last})
+		}
+	}
+	h.mu.Unlock()
+	for _, g := range gaps {
+		msgs, err := h.Redis.XRangeN(ctx, streamKey(g.s.team), "("+g.from.String(), "+", Backlog*2).Result()
+		if err != nil {
+			h.mu.Lock()
+			h.endLocked(g.s, err) // the client reconnects with Last-Event-ID
+			h.mu.Unlock()
+			continue
+		}
+		h.mu.Lock()
+		for _, m := range msgs {
+			if e, ok := h.decodeEntry(m); ok {
+				h.deliverLocked(g.s, e)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Close ends every subscription (the server is shutting down); clients
+// reconnect elsewhere with Last-Event-ID.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for _, subs := range h.teams {
+		for s := range subs {
+			h.endLocked(s, ErrClosed)
+		}
+	}
+}
