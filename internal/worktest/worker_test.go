@@ -1,0 +1,435 @@
+// Package worktest runs the worker as a separate process (the built
+// binary), so tests can kill it the way production does: SIGKILL in the
+// middle of a thousand jobs, SIGTERM with tasks in flight.
+package worktest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/conveyorhq/conveyor/internal/apptest"
+	"github.com/conveyorhq/conveyor/internal/devstack"
+)
+
+var (
+	env *apptest.Env
+	bin string // the conveyor binary
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "conveyor-worktest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	root, err := devstack.ModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	bin = filepath.Join(dir, "conveyor")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/conveyor")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the binary: %v\n%s", err, out)
+		return 1
+	}
+	return apptest.Main(m, "worktest", apptest.Options{Replicas: 1, NoWorker: true, Env: map[string]string{
+		"CONVEYOR_ORPHAN_GRACE": "2s",
+	}}, func(e *apptest.Env) { env = e }, nil)
+}
+
+// worker is a `conveyor worker` process.
+type worker struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	url  string
+	done chan error
+}
+
+// startWorker starts a worker process with extra settings and waits until
+// it serves its health endpoint.
+func startWorker(t *testing.T, extra map[string]string) *worker {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := env.Vars()
+	vars["CONVEYOR_WORKER_ADDR"] = addr
+	vars["CONVEYOR_LOG_LEVEL"] = "info"
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cmd := exec.Command(bin, "worker")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	w := &worker{cmd: cmd, logs: &bytes.Buffer{}, url: "http://" + addr, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = w.logs, w.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-w.done
+		}
+		if t.Failed() {
+			t.Logf("worker logs:\n%s", w.logs)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(w.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return w
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker not healthy: %v\n%s", err, w.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wait waits for the process to exit, at most d.
+func (w *worker) wait(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-w.done:
+	case <-time.After(d):
+		t.Fatalf("worker did not exit within %s", d)
+	}
+}
+
+// api talks to the in-process API.
+type api struct {
+	t     testing.TB
+	token string
+	c     *http.Client
+}
+
+func newAPI(t testing.TB, subject string) api {
+	return api{t: t, token: env.Token(t, subject, true), c: &http.Client{Timeout: time.Minute}}
+}
+
+func (a api) do(method, path, ctype string, body []byte) (int, []byte) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, env.URL+"/api/v1"+path, bytes.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := a.c.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (a api) id(status, want int, body []byte) string {
+	a.t.Helper()
+	if status != want {
+		a.t.Fatalf("status %d, want %d: %s", status, want, body)
+	}
+	var v struct{ ID string }
+	_ = json.Unmarshal(body, &v)
+	return v.ID
+}
+
+func (a api) team(name string) string {
+	a.t.Helper()
+	s, b := a.do("POST", "/teams", "application/json", []byte(`{"name":"`+name+`"}`))
+	return a.id(s, 201, b)
+}
+
+func (a api) upload(team, name string, content []byte) string {
+	a.t.Helper()
+	var body bytes.Buffer
+	boundary := "worktest-boundary"
+	fmt.Fprintf(&body, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=%q\r\n\r\n", boundary, name)
+	body.Write(content)
+	fmt.Fprintf(&body, "\r\n--%s--\r\n", boundary)
+	s, b := a.do("POST", "/teams/"+team+"/files", "multipart/form-data; boundary="+boundary, body.Bytes())
+	return a.id(s, 201, b)
+}
+
+func (a api) job(team, file, processor string) string {
+	a.t.Helper()
+	s, b := a.do("POST", "/teams/"+team+"/jobs", "application/json",
+		[]byte(`{"processor":"`+processor+`","file_id":"`+file+`"}`))
+	return a.id(s, 202, b)
+}
+
+// createJobs creates n jobs from 16 goroutines and returns their ids.
+func (a api) createJobs(team, file, processor string, n int) []string {
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ids[i] = a.job(team, file, processor)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return ids
+}
+
+func pngBytes(t testing.TB, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		img.Set(x, x%h, color.RGBA{G: 200, A: 255})
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// db opens a direct connection to the primary, to check what the API
+// cannot show (every job's outputs, every attempt count) in one query.
+func db(t testing.TB) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), env.Stack.DirectPrimaryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func statusCounts(t *testing.T, c *pgx.Conn, team string) map[string]int {
+	t.Helper()
+	rows, err := c.Query(context.Background(), `SELECT status, count(*) FROM jobs WHERE team_id = $1 GROUP BY status`, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[s] = n
+	}
+	return out
+}
+
+// waitCounts polls until cond holds for the team's job counts.
+func waitCounts(t *testing.T, c *pgx.Conn, team string, limit time.Duration, cond func(map[string]int) bool) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		m := statusCounts(t, c, team)
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job states after %s: %v", limit, m)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// listObjects returns the keys under prefix.
+func listObjects(t *testing.T, prefix string) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(env.Stack.S3Client(), &s3.ListObjectsV2Input{Bucket: aws.String(env.Stack.S3Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, *o.Key)
+		}
+	}
+	return keys
+}
+
+// TestWorkerKilledMidThousandJobs: SIGKILL the worker while it runs a
+// thousand thumbnail jobs, start another, and every job ends succeeded
+// with exactly one result and one set of outputs — in the database and,
+// once the janitor has swept what killed attempts left, in storage.
+func TestWorkerKilledMidThousandJobs(t *testing.T) {
+	const n = 1000
+	a := newAPI(t, "crash-admin")
+	c := db(t)
+	team := a.team("Crash")
+	file := a.upload(team, "pixel.png", pngBytes(t, 64, 48))
+
+	w := startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "16"})
+	ids := a.createJobs(team, file, "thumbnail", n)
+	before := waitCounts(t, c, team, 2*time.Minute, func(m map[string]int) bool { return m["succeeded"] >= n/5 })
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, 10*time.Second)
+	atKill := statusCounts(t, c, team)
+	t.Logf("killed the worker at %v (first seen %v)", atKill, before)
+	if atKill["succeeded"] == n {
+		t.Fatal("every job finished before the kill; the test proves nothing")
+	}
+
+	startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "16"})
+	final := waitCounts(t, c, team, 4*time.Minute, func(m map[string]int) bool { return m["succeeded"] == n })
+	if len(final) != 1 {
+		t.Fatalf("job states: %v", final)
+	}
+
+	var rerun, noResult, badOutputs int
+	err := c.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE j.attempts > 1),
+		       count(*) FILTER (WHERE j.result IS NULL),
+		       count(*) FILTER (WHERE (SELECT count(*) FROM job_outputs o WHERE o.job_id = j.id) <> 1)
+		FROM jobs j WHERE j.team_id = $1`, team).Scan(&rerun, &noResult, &badOutputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d jobs ran more than one attempt", rerun, n)
+	if noResult != 0 || badOutputs != 0 {
+		t.Fatalf("%d jobs without a result, %d without exactly one output", noResult, badOutputs)
+	}
+	if rerun == 0 && atKill["running"] > 0 {
+		t.Fatalf("%d jobs were running at the kill, yet none ran again", atKill["running"])
+	}
+	recorded := map[string]bool{}
+	rows, err := c.Query(context.Background(), `SELECT o.object_key FROM job_outputs o JOIN jobs j ON j.id = o.job_id WHERE j.team_id = $1`, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		recorded[k] = true
+	}
+	if len(recorded) != n {
+		t.Fatalf("%d distinct output objects recorded for %d jobs", len(recorded), n)
+	}
+	for _, id := range ids[:10] {
+		if !strings.Contains(strings.Join(keysOf(recorded), " "), id) {
+			t.Fatalf("job %s has no recorded output", id)
+		}
+	}
+	// Storage: every recorded object exists, and what killed attempts left
+	// behind is swept (orphan grace is 2 s here).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		keys := listObjects(t, "teams/"+team+"/jobs/")
+		extra := 0
+		present := 0
+		for _, k := range keys {
+			if recorded[k] {
+				present++
+			} else {
+				extra++
+			}
+		}
+		if present != n {
+			t.Fatalf("%d of %d recorded outputs are in storage", present, n)
+		}
+		if extra == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d objects of killed attempts were never swept", extra)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestWorkerShutdownHandsTasksBack: SIGTERM with jobs running and a short
+// shutdown timeout: the worker exits promptly and the unfinished tasks are
+// back in the queue at once (not left for lease expiry), so another worker
+// finishes them well within the time a lost lease would take.
+func TestWorkerShutdownHandsTasksBack(t *testing.T) {
+	a := newAPI(t, "graceful-admin")
+	c := db(t)
+	team := a.team("Graceful")
+	var csv bytes.Buffer
+	csv.WriteString("id,name,score\n")
+	for i := 0; csv.Len() < 48<<20; i++ {
+		fmt.Fprintf(&csv, "%d,row-%d,%d.5\n", i, i%1000, i%97)
+	}
+	file := a.upload(team, "rows.csv", csv.Bytes())
+
+	w := startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "2", "CONVEYOR_SHUTDOWN_TIMEOUT": "300ms"})
+	a.createJobs(team, file, "csv_profile", 2)
+	waitCounts(t, c, team, time.Minute, func(m map[string]int) bool { return m["running"] == 2 })
+	start := time.Now()
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, 15*time.Second)
+	t.Logf("worker exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if w.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("worker exit code %d\n%s", w.cmd.ProcessState.ExitCode(), w.logs)
+	}
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: env.Stack.RedisAddr})
+	defer insp.Close()
+	q, err := insp.GetQueueInfo("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Active != 0 || q.Pending+q.Retry < 2 {
+		t.Fatalf("after shutdown: active %d pending %d retry %d; want the 2 tasks handed back", q.Active, q.Pending, q.Retry)
+	}
+	startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "2"})
+	// A lost lease is recovered after 30 s + up to a minute; handed-back
+	// tasks start at once.
+	waitCounts(t, c, team, 25*time.Second, func(m map[string]int) bool { return m["succeeded"] == 2 })
+}
