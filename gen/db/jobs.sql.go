@@ -461,16 +461,6 @@ func (q *Queries) MarkDispatched(ctx context.Context, ids []int64) error {
 	return err
 }
 
-const markJobDispatched = `-- name: MarkJobDispatched :exec
-UPDATE job_outbox SET dispatched_at = now() WHERE job_id = $1 AND dispatched_at IS NULL
-`
-
-// After the API handed a new job to the queue itself: its record is done.
-func (q *Queries) MarkJobDispatched(ctx context.Context, jobID uuid.UUID) error {
-	_, err := q.db.Exec(ctx, markJobDispatched, jobID)
-	return err
-}
-
 const redispatchStuckJobs = `-- name: RedispatchStuckJobs :execrows
 INSERT INTO job_outbox (job_id)
 SELECT j.id FROM jobs j

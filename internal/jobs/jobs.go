@@ -26,7 +26,6 @@ type Store interface {
 	Jobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error)
 	CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error)
 	RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error)
-	MarkJobDispatched(ctx context.Context, id uuid.UUID) error
 	JobOutputs(ctx context.Context, teamID, jobID uuid.UUID) ([]domain.JobOutput, error)
 	JobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string) (domain.JobOutput, error)
 }
@@ -113,12 +112,11 @@ func (s *Service) dispatch(ctx context.Context, j domain.Job) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
+	// The outbox record stays pending: the relay sends it again (the task
+	// id deduplicates) and marks it in a batch, which costs less than a
+	// write per job here.
 	if err := s.Queue.Send(ctx, domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
 		s.log().Info("jobs: direct dispatch failed; the relay will send it", "job", j.ID, "err", err)
-		return
-	}
-	if err := s.Store.MarkJobDispatched(ctx, j.ID); err != nil {
-		s.log().Info("jobs: mark dispatched failed; the relay will send it again (deduplicated)", "job", j.ID, "err", err)
 	}
 }
 
@@ -260,18 +258,8 @@ func OutputKey(j domain.Job, attempt int, name string) string {
 // It returns an error wrapping ErrRetry when the attempt should be retried;
 // nil when the job reached a final state or is no longer this attempt's.
 func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
-	j, err := r.Store.JobByID(ctx, id)
-	if domain.IsNotFound(err) {
-		r.Logger.Warn("jobs: dispatched job does not exist", "job", id)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: load job: %w", ErrRetry, err)
-	}
-	if j.Status.Final() {
-		return nil
-	}
-	j, err = r.Store.StartJobAttempt(ctx, id)
+	// A job that is final (or gone) is not runnable: its task is done.
+	j, err := r.Store.StartJobAttempt(ctx, id)
 	if errors.Is(err, r.NotRunnable) {
 		return nil
 	}

@@ -45,6 +45,9 @@ func QueueFor(p processors.Priority) string {
 	return QueueDefault
 }
 
+// TaskCheckInterval is how often an idle worker polls the queues.
+const TaskCheckInterval = 25 * time.Millisecond
+
 // MaxRetry is how many times a retryable failure is retried before the job fails.
 const MaxRetry = 8
 
@@ -226,12 +229,15 @@ type Worker struct {
 // NewWorker returns a worker that runs concurrency tasks at once.
 func NewWorker(opt asynq.RedisClientOpt, concurrency int, shutdownTimeout time.Duration, runner *jobs.Runner, log *slog.Logger) *Worker {
 	srv := asynq.NewServer(opt, asynq.Config{
-		Concurrency:     concurrency,
-		Queues:          Queues,
-		ShutdownTimeout: shutdownTimeout,
-		RetryDelayFunc:  backoff,
-		LogLevel:        asynq.WarnLevel,
-		Logger:          asynqLogger{log},
+		Concurrency: concurrency,
+		Queues:      Queues,
+		// An idle worker looks for tasks this often (asynq's default is
+		// 1 s, which would be the latency floor of an interactive job).
+		TaskCheckInterval: TaskCheckInterval,
+		ShutdownTimeout:   shutdownTimeout,
+		RetryDelayFunc:    backoff,
+		LogLevel:          asynq.WarnLevel,
+		Logger:            asynqLogger{log},
 	})
 	return &Worker{srv: srv, runner: runner, log: log}
 }

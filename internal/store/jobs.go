@@ -169,12 +169,6 @@ func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 	return jobFromRow(row), err
 }
 
-// MarkJobDispatched records that a new job's task was handed to the queue
-// by the API itself, so the relay need not send it again.
-func (s *Store) MarkJobDispatched(ctx context.Context, id uuid.UUID) error {
-	return s.write(ctx, func(q *db.Queries) error { return q.MarkJobDispatched(ctx, id) })
-}
-
 func outputFromRow(r db.JobOutput) domain.JobOutput {
 	return domain.JobOutput{JobID: r.JobID, Name: r.Name, Size: r.Size, ContentType: r.ContentType, ObjectKey: r.ObjectKey}
 }

@@ -35,6 +35,8 @@ import (
 var (
 	env *apptest.Env
 	bin string // the conveyor binary
+	// atExit stops what benchmarks started (their cleanups run per round).
+	atExit []func()
 )
 
 func TestMain(m *testing.M) {
@@ -60,6 +62,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build the binary: %v\n%s", err, out)
 		return 1
 	}
+	defer func() {
+		for _, f := range atExit {
+			f()
+		}
+	}()
 	return apptest.Main(m, "worktest", apptest.Options{Replicas: 1, NoWorker: true, Env: map[string]string{
 		"CONVEYOR_ORPHAN_GRACE": "2s",
 	}}, func(e *apptest.Env) { env = e }, nil)
@@ -74,8 +81,24 @@ type worker struct {
 }
 
 // startWorker starts a worker process with extra settings and waits until
-// it serves its health endpoint.
+// it serves its health endpoint; it is killed at the end of the test.
 func startWorker(t *testing.T, extra map[string]string) *worker {
+	t.Helper()
+	w := launchWorker(t, extra)
+	t.Cleanup(func() {
+		if w.cmd.ProcessState == nil {
+			_ = w.cmd.Process.Kill()
+			<-w.done
+		}
+		if t.Failed() {
+			t.Logf("worker logs:\n%s", w.logs)
+		}
+	})
+	return w
+}
+
+// launchWorker starts a worker process; the caller stops it.
+func launchWorker(t testing.TB, extra map[string]string) *worker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,15 +122,6 @@ func startWorker(t *testing.T, extra map[string]string) *worker {
 		t.Fatal(err)
 	}
 	go func() { w.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-w.done
-		}
-		if t.Failed() {
-			t.Logf("worker logs:\n%s", w.logs)
-		}
-	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(w.url + "/healthz")

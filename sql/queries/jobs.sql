@@ -50,10 +50,6 @@ ORDER BY o.id
 LIMIT sqlc.arg('limit')
 FOR UPDATE OF o SKIP LOCKED;
 
--- name: MarkJobDispatched :exec
--- After the API handed a new job to the queue itself: its record is done.
-UPDATE job_outbox SET dispatched_at = now() WHERE job_id = $1 AND dispatched_at IS NULL;
-
 -- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY(sqlc.arg('ids')::bigint[]);
 
