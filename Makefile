@@ -25,7 +25,7 @@ APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts test-codesamples bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ help: ## list the targets
 run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
 
-test: deps check-generated lint breaking deploy-check build-ts test-ts test-sdk test-go ## everything CI checks
+test: deps check-generated lint breaking deploy-check build-ts test-ts test-codesamples test-sdk test-go ## everything CI checks
 
 # --- dependencies -----------------------------------------------------------
 
@@ -90,6 +90,7 @@ generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types, the doc
 	$(BIN)/sqlc generate
 	cd clients/ts && npm run --silent generate
 	$(BIN)/oasdiff changelog --format html openapi/v1/released.yaml openapi/v1/openapi.yaml > gen/docs/changelog.html
+	cd tools/npm && node codesamples.mjs
 	cd tools/npm && node build-docs.mjs
 
 GENERATED := gen clients/go/client.gen.go clients/ts/src/schema.gen.ts
@@ -133,6 +134,9 @@ test-sdk:
 test-ts: build-ts
 	cd clients/ts && node --test test/client.test.mjs
 	clients/ts/test/pack-check.sh
+
+test-codesamples: deps-npm ## the docs' code samples: Go compiles, TypeScript type-checks, curl parses (with negative controls)
+	cd tools/npm && node check-codesamples.mjs
 
 bench: ## benchmarks (ratios against their baselines are printed by each)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
