@@ -5,5 +5,5 @@ package docs
 
 import "embed"
 
-//go:embed index.html redoc.standalone.js changelog.html
+//go:embed index.html redoc.standalone.js openapi.json changelog.html
 var FS embed.FS

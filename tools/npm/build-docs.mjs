@@ -2,27 +2,38 @@
 // Builds the offline API documentation site into gen/docs/ (or the folder
 // given as the first argument):
 //
-//   index.html           a Redoc page: loads ./redoc.standalone.js and the spec
-//                        from /api/v1/openapi.json; a Content-Security-Policy
-//                        keeps every request on the serving origin.
+//   index.html           a Redoc page: loads ./redoc.standalone.js and
+//                        ./openapi.json; a Content-Security-Policy keeps every
+//                        request on the serving origin.
+//   openapi.json         openapi/v1/openapi.yaml with every operation's code
+//                        samples (x-codeSamples: curl, Go, TypeScript; see
+//                        codesamples.mjs). The source spec, and the one the API
+//                        serves at /api/v1/openapi.json, stay without them.
 //   redoc.standalone.js  Redoc's standalone bundle from node_modules/redoc, with
 //                        its third-party license notices inlined and the
 //                        sourceMappingURL line (the .map is not shipped) removed.
-//   embed.go             package docs: embeds both files as docs.FS.
+//   embed.go             package docs: embeds these files (and changelog.html,
+//                        written by oasdiff) as docs.FS.
 //
-// The output depends only on this file and the installed redoc version, so
-// running it twice gives identical files. Run `npm ci` in tools/npm first.
+// The output depends only on these scripts (and the code-sample templates),
+// the spec, gofmt and the installed redoc version, so running it twice gives
+// identical files. Run `npm ci` in tools/npm first.
 
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { withCodeSamples } from "./codesamples/index.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(process.argv[2] ?? join(here, "..", "..", "gen", "docs"));
 const redocDir = join(here, "node_modules", "redoc");
 const MAX_BUNDLE_BYTES = 5 * 1024 * 1024;
 
+// The docs load their own copy of the spec (with code samples); the download
+// link offers the one the API serves.
+const DOCS_SPEC_URL = "./openapi.json";
 const SPEC_URL = "/api/v1/openapi.json";
 const SYSTEM_FONTS =
   'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", "Liberation Sans", sans-serif';
@@ -47,16 +58,24 @@ const REDOC_OPTIONS = {
   },
 };
 
-// The page script: fetches the spec, shows each operation's x-required-role at
-// the top of its description (Redoc does not render operation extensions),
-// then hands the document to Redoc.
+// The page script: fetches the docs' spec, shows each operation's
+// x-required-role at the top of its description (Redoc does not render
+// operation extensions), then hands the document to Redoc, which shows the
+// x-codeSamples as tabs under "Request samples".
 const PAGE_SCRIPT = `
 (function () {
   "use strict";
-  var SPEC_URL = ${JSON.stringify(SPEC_URL)};
+  var SPEC_URL = ${JSON.stringify(DOCS_SPEC_URL)};
   var OPTIONS = ${JSON.stringify(REDOC_OPTIONS)};
   var METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
   var container = document.getElementById("redoc-container");
+
+  // Redoc's Prism has no TypeScript grammar; the TypeScript code samples
+  // (x-codeSamples, lang TypeScript) are highlighted as JavaScript.
+  var prism = window.Prism;
+  if (prism && prism.languages.javascript && !prism.languages.typescript) {
+    prism.languages.typescript = prism.languages.javascript;
+  }
 
   function showRoles(spec) {
     var paths = spec.paths || {};
@@ -132,7 +151,7 @@ package docs
 
 import "embed"
 
-//go:embed index.html redoc.standalone.js changelog.html
+//go:embed index.html redoc.standalone.js openapi.json changelog.html
 var FS embed.FS
 `;
 
@@ -170,4 +189,6 @@ if (Buffer.byteLength(js) > MAX_BUNDLE_BYTES) {
 mkdirSync(outDir, { recursive: true });
 write("redoc.standalone.js", js);
 write("index.html", INDEX_HTML);
+const spec = parse(readFileSync(join(here, "..", "..", "openapi", "v1", "openapi.yaml"), "utf8"));
+write("openapi.json", JSON.stringify(withCodeSamples(spec), null, 2) + "\n");
 write("embed.go", EMBED_GO);

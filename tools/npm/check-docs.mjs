@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Checks that the built docs site (gen/docs) renders offline:
-//   - serves gen/docs at /docs/ and the spec (YAML -> JSON) at /api/v1/openapi.json
-//     from an in-process server on 127.0.0.1;
+//   - serves gen/docs at /docs/ (its openapi.json is the spec with code
+//     samples) and the spec (YAML -> JSON) at /api/v1/openapi.json from an
+//     in-process server on 127.0.0.1;
 //   - opens /docs/ in headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM)
 //     with every host name but 127.0.0.1 unresolvable;
 //   - fails if the page asks for anything off that origin, throws, logs an
-//     unexpected error, or does not render every operation of the spec.
+//     unexpected error, or does not render every operation of the spec;
+//   - and if an operation does not show its three request samples (curl, Go,
+//     TypeScript tabs), each exactly the x-codeSamples source of the docs' spec.
 //
 // With CONVEYOR_URL set (http://127.0.0.1:PORT), the live server's /docs/ is
 // checked instead of the in-process copy: what the binary embeds and serves.
@@ -38,8 +41,11 @@ const specJson = JSON.stringify(spec);
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 const operations = Object.values(spec.paths).flatMap((item) => METHODS.filter((m) => item[m]).map((m) => item[m]));
 
+const SAMPLE_LABELS = ["curl", "Go", "TypeScript"];
+
 const files = {
   "/docs/": ["text/html; charset=utf-8", readFileSync(join(docsDir, "index.html"))],
+  "/docs/openapi.json": ["application/json", readFileSync(join(docsDir, "openapi.json"))],
   "/docs/redoc.standalone.js": ["text/javascript; charset=utf-8", readFileSync(join(docsDir, "redoc.standalone.js"))],
   "/api/v1/openapi.json": ["application/json", Buffer.from(specJson)],
 };
@@ -64,6 +70,11 @@ if (live && !/^http:\/\/127\.0\.0\.1:\d+$/.test(live)) {
 }
 if (!live) await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
 const origin = live ?? `http://127.0.0.1:${server.address().port}`;
+
+// The samples the page should show: the x-codeSamples of the spec the docs load.
+const docsSpec = live ? await (await fetch(`${origin}/docs/openapi.json`)).json() : JSON.parse(files["/docs/openapi.json"][1]);
+const docsOperations = Object.values(docsSpec.paths).flatMap((item) => METHODS.filter((m) => item[m]).map((m) => item[m]));
+const wantSamples = new Map(docsOperations.map((op) => [op.operationId, op["x-codeSamples"] ?? []]));
 
 const failures = [];
 const offOrigin = []; // asked for by the page: reached the network unless blocked by CSP
@@ -113,20 +124,67 @@ try {
   const title = await page.title();
   if (screenshot) await page.screenshot({ path: screenshot });
 
+  // Every operation's "Request samples": click each code-sample tab, read its panel.
+  const shown = await page.evaluate(async (labels) => {
+    const out = {};
+    const tick = () => new Promise((ok) => setTimeout(ok, 0));
+    for (const section of document.querySelectorAll('[data-section-id^="tag/"][data-section-id*="/operation/"]')) {
+      const id = section.getAttribute("data-section-id").split("/operation/")[1];
+      const heading = [...section.querySelectorAll("h3")].find((h) => h.textContent.trim() === "Request samples");
+      const tabs = heading ? [...heading.parentElement.querySelectorAll('[role="tab"]')] : [];
+      const samples = {};
+      for (const label of labels) {
+        const tab = tabs.find((t) => t.textContent.trim() === label);
+        if (!tab) continue;
+        tab.click();
+        const panel = document.getElementById(tab.getAttribute("aria-controls"));
+        for (let i = 0; i < 100 && panel && !panel.textContent.trim(); i++) await tick();
+        const code = panel?.querySelector("pre");
+        samples[label] = code ? code.textContent : (panel?.textContent ?? "");
+      }
+      out[id] = { tabs: tabs.map((t) => t.textContent.trim()), samples };
+    }
+    return out;
+  }, SAMPLE_LABELS);
+  const norm = (s) => s.replace(/\s+/g, " ").trim();
+  let samplesShown = 0;
+  for (const op of operations) {
+    const got = shown[op.operationId];
+    if (!got) continue; // reported by the rendered count
+    const want = wantSamples.get(op.operationId) ?? [];
+    const labels = want.map((s) => s.label);
+    if (JSON.stringify(labels) !== JSON.stringify(SAMPLE_LABELS)) {
+      failures.push(`${op.operationId}: the docs' spec has code samples ${JSON.stringify(labels)}, want ${JSON.stringify(SAMPLE_LABELS)}`);
+    }
+    for (const label of SAMPLE_LABELS) {
+      if (!got.tabs.includes(label)) {
+        failures.push(`${op.operationId}: no "${label}" request sample tab (tabs: ${got.tabs.join(", ")})`);
+        continue;
+      }
+      const source = want.find((s) => s.label === label)?.source ?? "";
+      if (!source.trim() || norm(got.samples[label] ?? "") !== norm(source)) {
+        failures.push(`${op.operationId}: the "${label}" tab shows ${JSON.stringify((got.samples[label] ?? "").slice(0, 120))}, not its sample`);
+      } else samplesShown++;
+    }
+  }
+
   if (title !== "Conveyor API") failures.push(`title is ${JSON.stringify(title)}`);
   if (rendered !== operations.length) failures.push(`${rendered} operations rendered, the spec has ${operations.length}`);
+  if (samplesShown !== operations.length * SAMPLE_LABELS.length) {
+    failures.push(`${samplesShown} code samples shown, want ${operations.length * SAMPLE_LABELS.length} (curl, Go and TypeScript for each operation)`);
+  }
   if (roles !== operations.length) failures.push(`${roles} "Required role" notes, the spec has ${operations.length} operations`);
   for (const url of offOrigin) {
     if (!(url === KNOWN_CSP_BLOCK && blockedByCsp.has(url))) failures.push(`off-origin request: ${url}`);
   }
   for (const text of consoleErrors) failures.push(`console error: ${text}`);
   for (const text of cspBlocked) if (!text.includes(KNOWN_CSP_BLOCK)) failures.push(`unexpected CSP block: ${text}`);
-  const unexpected = live ? [] : served.filter((s) => !/^GET \/(docs\/?|docs\/redoc\.standalone\.js|api\/v1\/openapi\.json)$/.test(s));
+  const unexpected = live ? [] : served.filter((s) => !/^GET \/(docs\/?|docs\/redoc\.standalone\.js|docs\/openapi\.json)$/.test(s));
   for (const s of unexpected) failures.push(`unexpected request to the server: ${s}`);
 
   console.log(
     JSON.stringify(
-      { origin, title, operations: operations.length, rendered, roles, served, offOrigin, blockedByCsp: [...blockedByCsp], consoleErrors },
+      { origin, title, operations: operations.length, rendered, roles, samplesShown, served, offOrigin, blockedByCsp: [...blockedByCsp], consoleErrors },
       null,
       2,
     ),
@@ -139,4 +197,4 @@ if (failures.length) {
   console.error("docs check FAILED:\n  " + failures.join("\n  "));
   process.exit(1);
 }
-console.log("docs check ok: every operation rendered; nothing but 127.0.0.1 was contacted (the Redocly logo was blocked by CSP in the browser)");
+console.log("docs check ok: every operation rendered with its curl, Go and TypeScript samples; nothing but 127.0.0.1 was contacted (the Redocly logo was blocked by CSP in the browser)");
