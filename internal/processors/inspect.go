@@ -74,7 +74,11 @@ func (Inspect) Run(ctx context.Context, in Input) (Output, error) {
 		}
 		dimsCh <- &dims{cfg.Width, cfg.Height}
 	}()
-	n, err := io.Copy(io.MultiWriter(h, head, pw), &ctxReader{ctx: ctx, r: rc})
+	var size int64
+	if in.File != nil {
+		size = in.File.Size
+	}
+	n, err := io.Copy(io.MultiWriter(h, head, pw), newFileReader(ctx, rc, size, in.Progress, 0, 99))
 	pw.CloseWithError(err)
 	d := <-dimsCh
 	if err != nil {
@@ -105,17 +109,4 @@ func (b *headBuffer) Write(p []byte) (int, error) {
 		b.Buffer.Write(p[:room])
 	}
 	return len(p), nil
-}
-
-// ctxReader stops reading when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -3,8 +3,11 @@
 package processors
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -175,4 +178,139 @@ func schemaFields(err error, prefix string) []domain.FieldError {
 	}
 	walk(err)
 	return out
+}
+
+// invalidf returns the error for content or params a processor cannot work
+// with: the runner fails the job without retrying and shows the message, so
+// it should say what is wrong in the client's terms.
+func invalidf(format string, args ...any) error {
+	return domain.Errorf(domain.CodeUnprocessable, format, args...)
+}
+
+// paramsf returns the error for params a processor refuses.
+func paramsf(format string, args ...any) error {
+	return domain.Errorf(domain.CodeInvalid, "params: "+format, args...)
+}
+
+// decodeParams decodes a job's params into v, which holds the defaults.
+// Params were checked against the schema when the job was created; the
+// processor still checks ranges itself.
+func decodeParams(raw json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return domain.Errorf(domain.CodeInvalid, "params do not match the processor's params_schema: %v.", err)
+	}
+	return nil
+}
+
+// fileReader reads a job's file: it stops when ctx is done, counts the
+// bytes, reports progress from lo to hi as the bytes approach size (when
+// size is known), and remembers the first read error other than io.EOF.
+// That error tells a failure to read (retryable) from a parser's complaint
+// about the content (not).
+type fileReader struct {
+	ctx      context.Context
+	r        io.Reader
+	n        int64
+	size     int64
+	lo, hi   int
+	progress func(int)
+	last     int
+	err      error
+}
+
+func newFileReader(ctx context.Context, r io.Reader, size int64, progress func(int), lo, hi int) *fileReader {
+	return &fileReader{ctx: ctx, r: r, size: size, progress: progress, lo: lo, hi: hi, last: -1}
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		if f.err == nil {
+			f.err = err
+		}
+		return 0, err
+	}
+	n, err := f.r.Read(p)
+	f.n += int64(n)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	if f.progress != nil && f.size > 0 {
+		pct := f.lo + int(int64(f.hi-f.lo)*min(f.n, f.size)/f.size)
+		if pct > f.last {
+			f.last = pct
+			f.progress(pct)
+		}
+	}
+	return n, err
+}
+
+// Err returns the first error reading the file, other than io.EOF.
+func (f *fileReader) Err() error { return f.err }
+
+// output names a file a processor stores.
+type output struct {
+	name, contentType string
+}
+
+// errOutputClosed is what a writer sees when the Put reading its output
+// returned before the end.
+var errOutputClosed = errors.New("processors: output closed early")
+
+// putStreams stores outputs, written by write with one writer per output in
+// the same order. Each output streams through a pipe into its own Put, and
+// those Puts run concurrently, so memory stays bounded however large the
+// outputs are. It returns write's error first (the cause), then the first
+// Put's.
+func putStreams(ctx context.Context, put func(ctx context.Context, name, contentType string, body io.Reader) (int64, error), outs []output, write func(ws []io.Writer) error) error {
+	if put == nil {
+		return errors.New("processors: no output store")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pws := make([]*io.PipeWriter, len(outs))
+	bws := make([]*bufio.Writer, len(outs))
+	ws := make([]io.Writer, len(outs))
+	errs := make(chan error, len(outs))
+	for i, o := range outs {
+		pr, pw := io.Pipe()
+		pws[i], bws[i] = pw, bufio.NewWriterSize(pw, 64<<10)
+		ws[i] = bws[i]
+		go func() {
+			_, err := put(ctx, o.name, o.contentType, pr)
+			pr.CloseWithError(errOutputClosed) // never leave the writer blocked
+			if err != nil {
+				cancel()
+				err = fmt.Errorf("store output %s: %w", o.name, err)
+			}
+			errs <- err
+		}()
+	}
+	werr := write(ws)
+	for _, bw := range bws {
+		if werr != nil {
+			break
+		}
+		werr = bw.Flush()
+	}
+	for _, pw := range pws {
+		pw.CloseWithError(werr) // nil: the Put reads io.EOF
+	}
+	// The Put that failed first is the cause; the others may only have
+	// seen the writer stop because of it.
+	var perr error
+	for range outs {
+		err := <-errs
+		if err != nil && (perr == nil || errors.Is(perr, errOutputClosed) && !errors.Is(err, errOutputClosed)) {
+			perr = err
+		}
+	}
+	if werr != nil && !(errors.Is(werr, errOutputClosed) && perr != nil) {
+		return werr
+	}
+	return perr
 }
