@@ -116,7 +116,7 @@ func NewRegistry(ps ...Processor) (*Registry, error) {
 
 // Default returns the registry of every processor that ships.
 func Default() (*Registry, error) {
-	return NewRegistry(Inspect{}, Thumbnail{})
+	return NewRegistry(Inspect{}, Thumbnail{}, CSVProfile{})
 }
 
 // Get returns the processor called name, or an unprocessable error.
