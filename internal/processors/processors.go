@@ -116,7 +116,7 @@ func NewRegistry(ps ...Processor) (*Registry, error) {
 
 // Default returns the registry of every processor that ships.
 func Default() (*Registry, error) {
-	return NewRegistry(Inspect{}, Thumbnail{}, CSVProfile{})
+	return NewRegistry(Inspect{}, Thumbnail{}, CSVProfile{}, Export{})
 }
 
 // Get returns the processor called name, or an unprocessable error.

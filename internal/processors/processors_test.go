@@ -164,6 +164,68 @@ func wantRetryable(t testing.TB, err error) {
 	}
 }
 
+func TestDefaultRegistry(t *testing.T) {
+	r, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range r.All() {
+		names = append(names, p.Name())
+		if p.Timeout() <= 0 || p.Description() == "" {
+			t.Errorf("%s: no timeout or description", p.Name())
+		}
+		if !json.Valid([]byte(p.ParamsSchema())) {
+			t.Errorf("%s: schema is not JSON", p.Name())
+		}
+		if _, err := r.CheckParams(p.Name(), nil); err != nil {
+			t.Errorf("%s: empty params refused: %v", p.Name(), err)
+		}
+	}
+	if got := strings.Join(names, ","); got != "csv_profile,export,inspect,thumbnail" {
+		t.Fatalf("processors = %s", got)
+	}
+}
+
+func TestCheckParams(t *testing.T) {
+	r, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		proc, params string
+		ok           bool
+	}{
+		{"thumbnail", `{"max_width":64,"max_height":4096,"format":"jpeg","quality":100}`, true},
+		{"thumbnail", `{"max_width":0}`, false},
+		{"thumbnail", `{"max_height":4097}`, false},
+		{"thumbnail", `{"max_width":1.5}`, false},
+		{"thumbnail", `{"format":"gif"}`, false},
+		{"thumbnail", `{"quality":0}`, false},
+		{"thumbnail", `{"size":1}`, false},
+		{"csv_profile", `{"delimiter":";","header":false,"max_rows":10}`, true},
+		{"csv_profile", `{"delimiter":"\t"}`, true},
+		{"csv_profile", `{"delimiter":"é"}`, true},
+		{"csv_profile", `{"delimiter":""}`, false},
+		{"csv_profile", `{"delimiter":",,"}`, false},
+		{"csv_profile", `{"delimiter":"\""}`, false},
+		{"csv_profile", `{"delimiter":"\n"}`, false},
+		{"csv_profile", `{"header":"yes"}`, false},
+		{"csv_profile", `{"max_rows":0}`, false},
+		{"export", `{"include":["jobs"]}`, true},
+		{"export", `{"include":["files","jobs"]}`, true},
+		{"export", `{"include":[]}`, false},
+		{"export", `{"include":["files","files"]}`, false},
+		{"export", `{"include":["teams"]}`, false},
+		{"export", `{"include":"files"}`, false},
+	} {
+		_, err := r.CheckParams(tc.proc, json.RawMessage(tc.params))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s %s: err = %v, want ok %v", tc.proc, tc.params, err, tc.ok)
+		}
+	}
+}
+
 func TestPutStreams(t *testing.T) {
 	ctx := context.Background()
 	outs := []output{{"a.txt", "text/plain"}, {"b.txt", "text/plain"}}
