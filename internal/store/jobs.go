@@ -200,20 +200,21 @@ func (s *Store) JobOutput(ctx context.Context, teamID, jobID uuid.UUID, name str
 	return outputFromRow(row), err
 }
 
-// TeamFiles pages through a team's files oldest first (for exports).
+// TeamFiles pages through a team's files oldest first, from the primary:
+// an export reflects at least everything done before it was asked for.
 func (s *Store) TeamFiles(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.File], error) {
 	var rows []db.File
-	err := s.read(ctx, func(q *db.Queries) (err error) {
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
 		rows, err = q.ListFilesAscending(ctx, db.ListFilesAscendingParams{TeamID: teamID, After: page.After, Limit: int32(page.Limit + 1)})
 		return err
 	})
 	return domain.NewPage(mapSlice(rows, fileFromRow), page.Limit, func(f domain.File) uuid.UUID { return f.ID }), err
 }
 
-// TeamJobs pages through a team's jobs oldest first (for exports).
+// TeamJobs pages through a team's jobs oldest first, from the primary.
 func (s *Store) TeamJobs(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error) {
 	var rows []db.Job
-	err := s.read(ctx, func(q *db.Queries) (err error) {
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
 		rows, err = q.ListJobsAscending(ctx, db.ListJobsAscendingParams{TeamID: teamID, After: page.After, Limit: int32(page.Limit + 1)})
 		return err
 	})
