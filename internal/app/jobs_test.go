@@ -270,6 +270,10 @@ func TestCancelQueuedJobNeverRuns(t *testing.T) {
 		}
 	}()
 	j := jc.createJob(file, "inspect", "")
+	// The backlog shows on the worker's metrics (inspect is high priority).
+	if n := workerMetric(t, e, `conveyor_queue_tasks{queue="high",state="pending"}`); n < 1 {
+		t.Fatalf("pending high-priority tasks exported as %v", n)
+	}
 	r, b := jc.send("POST", "/teams/"+jc.team+"/jobs/"+j.ID+"/cancel", "", nil, nil)
 	if r.StatusCode != 200 {
 		t.Fatalf("cancel: %d %s", r.StatusCode, b)

@@ -47,6 +47,9 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	metrics.Registry.MustRegister(d.store)
 	qm := queue.NewMetrics(metrics.Registry)
 	runner.OnStopped = qm.Stopped.Inc
+	depth := queue.NewDepth(d.redisOpt)
+	defer depth.Close()
+	metrics.Registry.MustRegister(depth)
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
 	relay := &queue.Relay{Store: d.store, Client: client, Logger: log, Metrics: qm}

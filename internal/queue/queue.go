@@ -298,3 +298,45 @@ func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "compon
 func (a asynqLogger) Fatal(args ...any) {
 	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
 }
+
+// Depth exports the queues' task counts by state, read from Redis at each
+// scrape: the backlog operators watch (and alert on).
+type Depth struct {
+	Inspector *asynq.Inspector
+	desc      *prometheus.Desc
+	oldest    *prometheus.Desc
+}
+
+// NewDepth returns the collector; register it with the worker's registry.
+func NewDepth(opt asynq.RedisClientOpt) *Depth {
+	return &Depth{Inspector: asynq.NewInspector(opt),
+		desc: prometheus.NewDesc("conveyor_queue_tasks", "Tasks in each asynq queue, by state (pending, active, scheduled, retry, archived, completed).",
+			[]string{"queue", "state"}, nil),
+		oldest: prometheus.NewDesc("conveyor_queue_latency_seconds", "Age of the oldest pending task of each queue.",
+			[]string{"queue"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (d *Depth) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc; ch <- d.oldest }
+
+// Collect implements prometheus.Collector. A queue never used yet reads as
+// empty; Redis unreachable exports nothing (the worker's /readyz says so).
+func (d *Depth) Collect(ch chan<- prometheus.Metric) {
+	for q := range Queues {
+		info, err := d.Inspector.GetQueueInfo(q)
+		if err != nil {
+			info = &asynq.QueueInfo{Queue: q}
+			if !errors.Is(err, asynq.ErrQueueNotFound) {
+				continue
+			}
+		}
+		for state, n := range map[string]int{"pending": info.Pending, "active": info.Active, "scheduled": info.Scheduled,
+			"retry": info.Retry, "archived": info.Archived, "completed": info.Completed} {
+			ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, float64(n), q, state)
+		}
+		ch <- prometheus.MustNewConstMetric(d.oldest, prometheus.GaugeValue, info.Latency.Seconds(), q)
+	}
+}
+
+// Close closes the collector's Redis connection.
+func (d *Depth) Close() error { return d.Inspector.Close() }
