@@ -1,15 +1,3 @@
-// Package conveyor is the Go SDK for the Conveyor API.
-//
-// The generated layer (client.gen.go) has a typed method for every
-// operation. This file adds what a consumer should not have to write:
-// authentication, problem errors as a typed error, streamed uploads and
-// waiting for a job.
-//
-//	c, err := conveyor.New("https://conveyor.example.com", conveyor.WithToken(token))
-//	team, err := c.CreateTeam(ctx, "Imaging")
-//	file, err := c.UploadFile(ctx, team.Id, "photo.png", f)
-//	job, err := c.CreateJob(ctx, team.Id, conveyor.JobCreate{FileId: &file.Id, Processor: "inspect"})
-//	job, err = c.WaitForJob(ctx, team.Id, job.Id, time.Second)
 package conveyor
 
 import (
@@ -32,6 +20,13 @@ import (
 // every non-2xx answer as a *Problem.
 type Client struct {
 	*ClientWithResponses
+
+	// direct makes the same calls but hands back a redirect instead of
+	// following it (downloads follow it themselves, without credentials).
+	direct *GeneratedClient
+	// storage fetches and sends presigned URLs: no credential of ours
+	// ever goes to the storage host.
+	storage *http.Client
 }
 
 // Option configures a Client.
@@ -60,7 +55,12 @@ func WithTokenSource(src func(ctx context.Context) (string, error)) Option {
 	return func(o *options) { o.token = src }
 }
 
-// WithDoer sends requests through d (an *http.Client, say).
+// WithDoer sends requests through d (an *http.Client, say). Give an
+// *http.Client without a Timeout if you use Events: a timeout cuts a
+// long-lived stream. When d is an *http.Client, downloads do not let it
+// follow the API's redirects to storage (which would carry the X-API-Key
+// header along); they fetch the presigned URL through d's Transport with
+// no credentials instead. Any other doer must not follow redirects.
 func WithDoer(d HttpRequestDoer) Option { return func(o *options) { o.httpClient = d } }
 
 // New returns a client for the Conveyor at baseURL (with or without the
@@ -74,11 +74,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if !strings.HasSuffix(base, "/api/v1") {
 		base += "/api/v1"
 	}
-	var doer HttpRequestDoer = o.httpClient
-	if o.retry.MaxRetries >= 0 {
-		doer = retrying{next: o.httpClient, policy: o.retry}
-	}
-	gen, err := NewClientWithResponses(base, WithHTTPClient(doer), WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
+	editor := func(ctx context.Context, req *http.Request) error {
 		req.Header.Set("User-Agent", o.userAgent)
 		if o.apiKey != "" {
 			req.Header.Set("X-API-Key", o.apiKey)
@@ -92,11 +88,28 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		return nil
-	}))
+	}
+	doer, direct := o.httpClient, o.httpClient
+	storage := &http.Client{}
+	if hc, ok := o.httpClient.(*http.Client); ok {
+		noFollow := *hc
+		noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		direct = &noFollow
+		storage = &http.Client{Transport: hc.Transport, Timeout: hc.Timeout}
+	}
+	if o.retry.MaxRetries >= 0 {
+		doer = retrying{next: doer, policy: o.retry}
+		direct = retrying{next: direct, policy: o.retry}
+	}
+	gen, err := NewClientWithResponses(base, WithHTTPClient(doer), WithRequestEditorFn(editor))
 	if err != nil {
 		return nil, err
 	}
-	return &Client{gen}, nil
+	dc, err := NewClient(base, WithHTTPClient(direct), WithRequestEditorFn(editor))
+	if err != nil {
+		return nil, err
+	}
+	return &Client{ClientWithResponses: gen, direct: dc, storage: storage}, nil
 }
 
 // Error makes the API's problem document an error: every non-2xx answer
@@ -242,7 +255,8 @@ var ErrJobNotFinished = errors.New("conveyor: job not finished")
 
 // WaitForJob polls the job every interval (1 s when zero) until it reaches
 // a final state, and returns it. It returns an error wrapping
-// ErrJobNotFinished and ctx's error when ctx ends first.
+// ErrJobNotFinished and ctx's error when ctx ends first. WatchJob waits
+// on the team's event stream instead of polling, and sees the progress.
 func (c *Client) WaitForJob(ctx context.Context, teamID, jobID uuid.UUID, interval time.Duration) (*Job, error) {
 	if interval <= 0 {
 		interval = time.Second

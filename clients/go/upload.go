@@ -52,10 +52,6 @@ type completedPart = struct {
 	PartNumber int32  `json:"part_number"`
 }
 
-// storage sends bytes to presigned URLs: a plain client, so no credential
-// of ours ever goes to the storage host.
-var storage = &http.Client{}
-
 func (c *Client) uploadDirect(ctx context.Context, teamID uuid.UUID, name string, content io.Reader, size int64) (*File, error) {
 	cr, err := c.CreateUploadWithResponse(ctx, teamID, &CreateUploadParams{IdempotencyKey: newIdempotencyKey()},
 		CreateUploadJSONRequestBody{Name: name, Size: size})
@@ -68,7 +64,7 @@ func (c *Client) uploadDirect(ctx context.Context, teamID uuid.UUID, name string
 	}
 	var body CompleteUploadJSONRequestBody
 	if up.Method == UploadMethodSingle {
-		if _, err := put(ctx, up.Parts[0].Url, io.LimitReader(content, size), size); err != nil {
+		if _, err := c.put(ctx, up.Parts[0].Url, io.LimitReader(content, size), size); err != nil {
 			return nil, err
 		}
 	} else {
@@ -80,7 +76,7 @@ func (c *Client) uploadDirect(ctx context.Context, teamID uuid.UUID, name string
 			if _, err := io.ReadFull(content, buf[:n]); err != nil {
 				return nil, fmt.Errorf("conveyor: read part %d: %w", p.PartNumber, err)
 			}
-			etag, err := put(ctx, p.Url, bytes.NewReader(buf[:n]), n)
+			etag, err := c.put(ctx, p.Url, bytes.NewReader(buf[:n]), n)
 			if err != nil {
 				return nil, err
 			}
@@ -99,13 +95,13 @@ func (c *Client) uploadDirect(ctx context.Context, teamID uuid.UUID, name string
 }
 
 // put sends n bytes to a presigned URL and returns the ETag storage answered.
-func put(ctx context.Context, url string, body io.Reader, n int64) (string, error) {
+func (c *Client) put(ctx context.Context, url string, body io.Reader, n int64) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, body)
 	if err != nil {
 		return "", err
 	}
 	req.ContentLength = n
-	resp, err := storage.Do(req)
+	resp, err := c.storage.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("conveyor: send to storage: %w", err)
 	}

@@ -1,0 +1,109 @@
+package conveyor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+)
+
+// CancelJob cancels a queued or running job and returns it, now cancelled:
+// a queued job never runs, a running one is stopped and nothing it
+// produced is kept. Cancelling a cancelled job returns it unchanged. A job
+// that already succeeded or failed cannot be cancelled: the error is then
+// a *Problem with Status 409.
+func (c *Client) CancelJob(ctx context.Context, teamID, jobID uuid.UUID) (*Job, error) {
+	r, err := c.CancelJobWithResponse(ctx, teamID, jobID, &CancelJobParams{IdempotencyKey: newIdempotencyKey()})
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON200, nil)
+}
+
+// RetryJob queues a failed or cancelled job again, with the same processor
+// and params, and returns it (queued, its error and progress cleared, its
+// attempts still counting). A queued, running or succeeded job cannot be
+// retried: the error is then a *Problem with Status 409.
+func (c *Client) RetryJob(ctx context.Context, teamID, jobID uuid.UUID) (*Job, error) {
+	r, err := c.RetryJobWithResponse(ctx, teamID, jobID, &RetryJobParams{IdempotencyKey: newIdempotencyKey()})
+	if err != nil {
+		return nil, err
+	}
+	return result(r.HTTPResponse, r.Body, r.JSON202, nil)
+}
+
+// JobOutputs returns the files a job produced (a thumbnail, normalised
+// rows, an export), by name; none until the job has succeeded. Open one
+// with OpenJobOutput.
+func (c *Client) JobOutputs(ctx context.Context, teamID, jobID uuid.UUID) ([]JobOutput, error) {
+	r, err := c.ListJobOutputsWithResponse(ctx, teamID, jobID)
+	if err != nil {
+		return nil, err
+	}
+	l, err := result(r.HTTPResponse, r.Body, r.JSON200, nil)
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// OpenJobOutput opens the job's output called name (as JobOutputs lists
+// it) for reading; the caller closes it. The API answers with a
+// short-lived presigned URL in storage, which is fetched without any of
+// the client's credentials. An unknown job or name is a *Problem with
+// Status 404; a failure of storage is an error carrying its status.
+func (c *Client) OpenJobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string) (io.ReadCloser, error) {
+	resp, err := c.direct.DownloadJobOutput(ctx, teamID, jobID, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.follow(ctx, resp)
+}
+
+// OpenFile opens a file's content for reading; the caller closes it. Like
+// OpenJobOutput, it follows the API's redirect to storage without the
+// client's credentials.
+func (c *Client) OpenFile(ctx context.Context, teamID, fileID uuid.UUID) (io.ReadCloser, error) {
+	resp, err := c.direct.DownloadFile(ctx, teamID, fileID, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.follow(ctx, resp)
+}
+
+// follow returns the body of a download: the API's own 2xx body, or what
+// storage answers at the URL of a redirect, fetched by a client that sends
+// no credentials.
+func (c *Client) follow(ctx context.Context, resp *http.Response) (io.ReadCloser, error) {
+	switch code := resp.StatusCode; {
+	case code >= 200 && code <= 299:
+		return resp.Body, nil
+	case code == http.StatusMovedPermanently, code == http.StatusFound, code == http.StatusSeeOther,
+		code == http.StatusTemporaryRedirect, code == http.StatusPermanentRedirect:
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			return nil, fmt.Errorf("conveyor: %d answer without a usable Location: %w", code, err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		sresp, err := c.storage.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("conveyor: fetch from storage: %w", err)
+		}
+		if sresp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(sresp.Body, 1024))
+			sresp.Body.Close()
+			return nil, fmt.Errorf("conveyor: storage answered %d: %s", sresp.StatusCode, msg)
+		}
+		return sresp.Body, nil
+	default:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, problemFrom(resp, body)
+	}
+}
