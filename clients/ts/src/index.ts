@@ -3,19 +3,23 @@
 // Every request and response type comes from ./schema.gen.ts, which
 // openapi-typescript generates from openapi/v1/openapi.yaml (`npm run generate`).
 // The HTTP calls are made by openapi-fetch; this file only adds authentication,
-// retries, Idempotency-Keys, typed errors (ConveyorProblem), multipart upload
-// and job polling.
+// retries, Idempotency-Keys, typed errors (ConveyorProblem), uploads with
+// progress (./upload.ts), job polling and control, downloads, and the event
+// stream (./events.ts).
 
 import createClient from "openapi-fetch";
 import type { Client, Middleware } from "openapi-fetch";
 import type { components, operations, paths } from "./schema.gen.js";
+import { ConveyorEventStream, abortableSleep as sleep, type EventStream, type EventsOptions } from "./events.js";
+import { ConveyorProblem } from "./problem.js";
+import { hasXHR, multipartFraming, streamingFetch, xhrFetch, type UploadProgress } from "./upload.js";
 
 export type { components, operations, paths };
+export { ConveyorProblem, type FieldError, type Problem } from "./problem.js";
+export { EventStreamError, type ConveyorEvent, type EventStream, type EventType, type EventsOptions } from "./events.js";
+export type { UploadProgress } from "./upload.js";
 
 type Schemas = components["schemas"];
-/** An RFC 9457 problem document, as the API returns for every 4xx and 5xx. */
-export type Problem = Schemas["Problem"];
-export type FieldError = Schemas["FieldError"];
 export type Me = Schemas["Me"];
 export type Team = Schemas["Team"];
 export type File = Schemas["File"];
@@ -23,6 +27,8 @@ export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatus"];
 export type JobCreate = Schemas["JobCreate"];
 export type Processor = Schemas["Processor"];
+/** A file a job produced, by name. */
+export type JobOutput = Schemas["JobOutput"];
 
 /** The typed openapi-fetch client for every path of the API. */
 export type ConveyorApi = Client<paths>;
@@ -32,67 +38,6 @@ export const API_BASE_PATH = "/api/v1";
 
 /** The job states after which a job never changes again. */
 export const FINAL_JOB_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled"];
-
-/**
- * Thrown for every answer outside 2xx. Carries the problem document the
- * server sent; when the body was not a problem document (a proxy's error
- * page, say) the fields are synthesised from the HTTP status.
- */
-export class ConveyorProblem extends Error implements Problem {
-  override readonly name = "ConveyorProblem";
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail?: string;
-  readonly instance?: string;
-  readonly request_id?: string;
-  readonly errors?: FieldError[];
-  /** The raw HTTP response (its body has been read). */
-  readonly response: Response;
-
-  constructor(problem: Problem, response: Response) {
-    super(`${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ""}`);
-    this.type = problem.type;
-    this.title = problem.title;
-    this.status = problem.status;
-    if (problem.detail !== undefined) this.detail = problem.detail;
-    if (problem.instance !== undefined) this.instance = problem.instance;
-    if (problem.request_id !== undefined) this.request_id = problem.request_id;
-    if (problem.errors !== undefined) this.errors = problem.errors;
-    this.response = response;
-  }
-
-  /** Reads a non-2xx response into a ConveyorProblem. */
-  static async fromResponse(response: Response): Promise<ConveyorProblem> {
-    const text = await response.text().catch(() => "");
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    const requestId = response.headers.get("X-Request-ID") ?? undefined;
-    if (isProblem(parsed)) {
-      const problem: Problem = { ...parsed };
-      if (problem.request_id === undefined && requestId !== undefined) problem.request_id = requestId;
-      return new ConveyorProblem(problem, response);
-    }
-    const problem: Problem = {
-      type: "about:blank",
-      title: response.statusText || `HTTP ${response.status}`,
-      status: response.status,
-    };
-    if (text) problem.detail = text.slice(0, 4096);
-    if (requestId !== undefined) problem.request_id = requestId;
-    return new ConveyorProblem(problem, response);
-  }
-}
-
-function isProblem(v: unknown): v is Problem {
-  if (typeof v !== "object" || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return typeof o["type"] === "string" && typeof o["title"] === "string" && typeof o["status"] === "number";
-}
 
 /** Thrown by waitForJob when the job is not final within timeoutMs. */
 export class JobWaitTimeoutError extends Error {
@@ -175,15 +120,62 @@ export interface UploadOptions {
   /** The part's Content-Type. The server detects the media type itself; this is only a hint. */
   contentType?: string;
   signal?: AbortSignal;
+  /**
+   * Called as the bytes go: with XMLHttpRequest's upload progress in a
+   * browser, and elsewhere (Node) by streaming the body through fetch and
+   * counting what it takes. A retry starts the count again.
+   */
+  onProgress?: UploadProgress;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
 }
 
 export interface ConveyorClient {
   /** The typed openapi-fetch client. Any non-2xx answer rejects with a ConveyorProblem. */
   readonly api: ConveyorApi;
-  /** POST /teams/{team_id}/files as multipart/form-data with the bytes in part `file`. */
+  /** POST /teams/{team_id}/files as multipart/form-data with the bytes in part `file`; `onProgress` follows the upload. */
   uploadFile(teamId: string, data: Blob | Uint8Array, name: string, options?: UploadOptions): Promise<File>;
   /** Polls GET /teams/{team_id}/jobs/{job_id} until the job is succeeded, failed or cancelled. */
   waitForJob(teamId: string, jobId: string, options?: WaitForJobOptions): Promise<Job>;
+  /**
+   * Follows a job on the team's event stream, without polling: yields the job
+   * as it is now, then each change of its status or progress, and ends after
+   * a final state.
+   */
+  watchJob(teamId: string, jobId: string, options?: CallOptions): AsyncIterable<Job>;
+  /**
+   * Cancels a queued or running job; resolves to the job, now cancelled. A job
+   * that already succeeded or failed rejects with a 409 ConveyorProblem.
+   */
+  cancelJob(teamId: string, jobId: string, options?: CallOptions): Promise<Job>;
+  /**
+   * Queues a failed or cancelled job again (202); resolves to the job, queued.
+   * Any other job rejects with a 409 ConveyorProblem.
+   */
+  retryJob(teamId: string, jobId: string, options?: CallOptions): Promise<Job>;
+  /** The files a job produced, by name (none until it has succeeded). */
+  jobOutputs(teamId: string, jobId: string, options?: CallOptions): Promise<JobOutput[]>;
+  /**
+   * The short-lived presigned URL of a job output (for a link, say). Reads the
+   * API's redirect, which browsers hide from scripts: in a browser, use
+   * openOutput.
+   */
+  outputUrl(teamId: string, jobId: string, name: string, options?: CallOptions): Promise<string>;
+  /**
+   * Downloads a job output: resolves to storage's response, whose body is the
+   * output. The presigned URL is fetched without the client's credentials.
+   */
+  openOutput(teamId: string, jobId: string, name: string, options?: CallOptions): Promise<Response>;
+  /** Downloads a file's content, like openOutput. */
+  openFile(teamId: string, fileId: string, options?: CallOptions): Promise<Response>;
+  /**
+   * The team's live event stream, opening now: `await stream.opened` to know
+   * that what happens from then on will be delivered, then `for await` over it.
+   * It reconnects by itself, resuming with Last-Event-ID (see EventStream).
+   */
+  events(teamId: string, options?: EventsOptions): EventStream;
   /** Every team the caller sees, across pages. */
   teams(options?: PageOptions): AsyncIterable<Team>;
   /** A team's files, newest first, across pages; `filter` narrows them. */
@@ -212,6 +204,14 @@ async function* pages<T>(fetchPage: (cursor: string | undefined) => Promise<{ it
   }
 }
 
+/** Reports whether b is a later state of the job than a. */
+function newer(b: Job, a: Job): boolean {
+  const tb = Date.parse(b.updated_at);
+  const ta = Date.parse(a.updated_at);
+  if (tb < ta) return false;
+  return tb > ta || b.status !== a.status || b.progress !== a.progress || b.attempts !== a.attempts;
+}
+
 function apiBaseUrl(baseUrl: string): string {
   const trimmed = baseUrl.replace(/\/+$/, "");
   return trimmed.endsWith(API_BASE_PATH) ? trimmed : trimmed + API_BASE_PATH;
@@ -223,21 +223,6 @@ function expectData<T>(result: { data?: T; response: Response }): T {
     throw new Error(`conveyor: ${result.response.status} answer without a body`);
   }
   return result.data;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 export function createConveyorClient(options: ConveyorClientOptions): ConveyorClient {
@@ -272,13 +257,18 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
   };
   api.use(idempotency);
 
+  // A redirect only reaches here when asked for (redirect: "manual"), as
+  // downloads do: it is theirs to follow.
   const problems: Middleware = {
     async onResponse({ response }) {
-      if (!response.ok) throw await ConveyorProblem.fromResponse(response);
+      const redirect = response.type === "opaqueredirect" || (response.status >= 300 && response.status <= 399);
+      if (!response.ok && !redirect) throw await ConveyorProblem.fromResponse(response);
       return undefined;
     },
   };
   api.use(problems);
+
+  const baseFetch = options.fetch ?? ((r: Request) => globalThis.fetch(r));
 
   async function uploadFile(
     teamId: string,
@@ -286,7 +276,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
     name: string,
     uploadOptions: UploadOptions = {},
   ): Promise<File> {
-    const { contentType } = uploadOptions;
+    const { contentType, onProgress, signal } = uploadOptions;
     const blob =
       data instanceof Blob
         ? contentType
@@ -294,16 +284,33 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
           : data
         : // slice() copies into a plain ArrayBuffer, which Blob accepts.
           new Blob([data.slice()], { type: contentType ?? "application/octet-stream" });
+    const params = { path: { team_id: teamId } };
+    // The spec's `format: binary` part is generated as `string`; the real body
+    // is made below. The placeholder only satisfies the type.
+    const typed = { file: name };
+    if (onProgress && !hasXHR()) {
+      // Node and other runtimes without XMLHttpRequest: the multipart body is
+      // streamed through fetch and counted as it goes.
+      const framing = multipartFraming(name, blob.type || "application/octet-stream");
+      const result = await api.POST("/teams/{team_id}/files", {
+        params,
+        body: typed,
+        bodySerializer: () => "",
+        headers: { "Content-Type": `multipart/form-data; boundary=${framing.boundary}` },
+        fetch: retryingFetch(streamingFetch(baseFetch, blob, framing, onProgress), options.retry),
+        ...(signal ? { signal } : {}),
+      });
+      return expectData(result);
+    }
     const form = new FormData();
     form.append("file", blob, name);
     const result = await api.POST("/teams/{team_id}/files", {
-      params: { path: { team_id: teamId } },
-      // The spec's `format: binary` part is generated as `string`; the real body
-      // is the FormData above, which openapi-fetch sends as multipart/form-data
-      // (fetch sets the boundary). The placeholder only satisfies the type.
-      body: { file: name },
+      params,
+      body: typed,
+      // openapi-fetch sends FormData as multipart/form-data (fetch sets the boundary).
       bodySerializer: () => form,
-      ...(uploadOptions.signal ? { signal: uploadOptions.signal } : {}),
+      ...(onProgress ? { fetch: retryingFetch(xhrFetch(onProgress), options.retry) } : {}),
+      ...(signal ? { signal } : {}),
     });
     return expectData(result);
   }
@@ -352,5 +359,119 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
       ),
     );
 
-  return { api, uploadFile, waitForJob, teams, files, jobs };
+  const withSignal = (o: CallOptions) => (o.signal ? { signal: o.signal } : {});
+
+  const cancelJob = async (teamId: string, jobId: string, o: CallOptions = {}) =>
+    expectData(
+      await api.POST("/teams/{team_id}/jobs/{job_id}/cancel", { params: { path: { team_id: teamId, job_id: jobId } }, ...withSignal(o) }),
+    );
+  const retryJob = async (teamId: string, jobId: string, o: CallOptions = {}) =>
+    expectData(
+      await api.POST("/teams/{team_id}/jobs/{job_id}/retry", { params: { path: { team_id: teamId, job_id: jobId } }, ...withSignal(o) }),
+    );
+  const jobOutputs = async (teamId: string, jobId: string, o: CallOptions = {}) =>
+    expectData(
+      await api.GET("/teams/{team_id}/jobs/{job_id}/outputs", { params: { path: { team_id: teamId, job_id: jobId } }, ...withSignal(o) }),
+    ).items;
+
+  // Downloads ask for the redirect instead of following it, so that the
+  // presigned URL is fetched without our Authorization header.
+  const outputRedirect = async (teamId: string, jobId: string, name: string, o: CallOptions, redirect: RequestRedirect) =>
+    (
+      await api.GET("/teams/{team_id}/jobs/{job_id}/outputs/{name}", {
+        params: { path: { team_id: teamId, job_id: jobId, name } },
+        parseAs: "stream",
+        redirect,
+        ...withSignal(o),
+      })
+    ).response;
+  const fileRedirect = async (teamId: string, fileId: string, o: CallOptions, redirect: RequestRedirect) =>
+    (
+      await api.GET("/teams/{team_id}/files/{file_id}/content", {
+        params: { path: { team_id: teamId, file_id: fileId } },
+        parseAs: "stream",
+        redirect,
+        ...withSignal(o),
+      })
+    ).response;
+
+  /** The body of a download: the API's own 2xx, or storage's answer at the redirect's Location. */
+  async function follow(response: Response, again: () => Promise<Response>, o: CallOptions): Promise<Response> {
+    if (response.type === "opaqueredirect") {
+      // A browser hides the Location from scripts: let it follow the
+      // redirect itself (it drops Authorization on a cross-origin redirect).
+      return again();
+    }
+    if (response.ok) return response;
+    const location = response.headers.get("Location");
+    if (!location) throw await ConveyorProblem.fromResponse(response);
+    const stored = await baseFetch(new Request(new URL(location, response.url || undefined), withSignal(o)));
+    if (!stored.ok) throw await ConveyorProblem.fromResponse(stored);
+    return stored;
+  }
+  const openOutput = async (teamId: string, jobId: string, name: string, o: CallOptions = {}) =>
+    follow(await outputRedirect(teamId, jobId, name, o, "manual"), () => outputRedirect(teamId, jobId, name, o, "follow"), o);
+  const openFile = async (teamId: string, fileId: string, o: CallOptions = {}) =>
+    follow(await fileRedirect(teamId, fileId, o, "manual"), () => fileRedirect(teamId, fileId, o, "follow"), o);
+  async function outputUrl(teamId: string, jobId: string, name: string, o: CallOptions = {}): Promise<string> {
+    const response = await outputRedirect(teamId, jobId, name, o, "manual");
+    if (!response.bodyUsed) await response.body?.cancel();
+    const location = response.headers.get("Location");
+    if (response.type === "opaqueredirect" || !location) {
+      throw new Error("conveyor: this runtime hides the redirect (a browser): use openOutput instead of outputUrl");
+    }
+    return new URL(location, response.url || undefined).toString();
+  }
+
+  const events = (teamId: string, o: EventsOptions = {}): EventStream =>
+    new ConveyorEventStream(async (lastEventId, signal) => {
+      const { response } = await api.GET("/teams/{team_id}/events", {
+        params: { path: { team_id: teamId }, ...(lastEventId ? { header: { "Last-Event-ID": lastEventId } } : {}) },
+        headers: { Accept: "text/event-stream" },
+        parseAs: "stream",
+        signal,
+      });
+      return response;
+    }, o);
+
+  async function* watchJob(teamId: string, jobId: string, o: CallOptions = {}): AsyncGenerator<Job> {
+    // The stream first, then the job: a change in between is on the stream.
+    const stream = events(teamId, o);
+    try {
+      await stream.opened;
+      const read = async () =>
+        expectData(await api.GET("/teams/{team_id}/jobs/{job_id}", { params: { path: { team_id: teamId, job_id: jobId } }, ...withSignal(o) }));
+      let job = await read();
+      yield job;
+      if (FINAL_JOB_STATUSES.includes(job.status)) return;
+      for await (const ev of stream) {
+        let next: Job | undefined;
+        if (ev.type === "reset") next = await read();
+        else if (ev.type === "job.updated" && ev.job?.id === jobId) next = ev.job;
+        if (!next || !newer(next, job)) continue;
+        job = next;
+        yield job;
+        if (FINAL_JOB_STATUSES.includes(job.status)) return;
+      }
+    } finally {
+      stream.close();
+    }
+  }
+
+  return {
+    api,
+    uploadFile,
+    waitForJob,
+    watchJob,
+    cancelJob,
+    retryJob,
+    jobOutputs,
+    outputUrl,
+    openOutput,
+    openFile,
+    events,
+    teams,
+    files,
+    jobs,
+  };
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { ConveyorProblem, JobWaitTimeoutError, createConveyorClient } from "../dist/index.js";
+import { ConveyorProblem, EventStreamError, JobWaitTimeoutError, createConveyorClient } from "../dist/index.js";
 
 const TEAM = "8f0c7a52-3c4b-4c1e-9d51-0d1e2f3a4b5c";
 const JOB = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b";
@@ -170,4 +170,351 @@ test("retries can be turned off", async () => {
     c.api.GET("/teams/{team_id}", { params: { path: { team_id: "flaky-off" } }, baseUrl: baseUrl + "/api/v1/flaky" }),
     (err) => err instanceof ConveyorProblem && err.status === 429,
   );
+});
+
+// --- job control, downloads, events and upload progress ----------------------
+
+/** Starts a stub server for one test; `handler(req, res, body)` after the body is read. */
+async function serve(t, handler) {
+  const sockets = new Set();
+  const srv = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    try {
+      await handler(req, res, Buffer.concat(chunks));
+    } catch (err) {
+      res.destroy(err);
+    }
+  });
+  srv.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    srv.close();
+  });
+  return `http://127.0.0.1:${srv.address().port}`;
+}
+
+const job = (id, status, progress = 0, sec = 0) => ({
+  id, team_id: TEAM, processor: "thumbnail", params: {}, status, progress, attempts: 1,
+  created_at: "2026-01-01T00:00:00Z", updated_at: `2026-01-01T00:00:${String(sec).padStart(2, "0")}Z`,
+});
+
+/** One SSE frame of an Event. */
+const frame = (id, type, extra = {}) =>
+  `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ id, type, team_id: TEAM, occurred_at: "2026-01-01T00:00:00Z", ...extra })}\n\n`;
+
+function streamHead(res) {
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+  res.flushHeaders();
+}
+
+/** Holds a stream open until the client goes. */
+const hold = (res) => new Promise((resolve) => res.on("close", resolve));
+
+test("cancelJob, retryJob and jobOutputs call their operations", async (t) => {
+  const calls = [];
+  const url = await serve(t, (req, res) => {
+    calls.push({ method: req.method, url: req.url, key: req.headers["idempotency-key"] });
+    const base = `/api/v1/teams/${TEAM}/jobs/${JOB}`;
+    if (req.url === `${base}/cancel`) return send(res, 200, job(JOB, "cancelled"));
+    if (req.url === `${base}/retry`) return send(res, 202, job(JOB, "queued"));
+    if (req.url === `${base}/outputs`) return send(res, 200, { items: [{ name: "thumbnail.png", size: 9, content_type: "image/png" }] });
+    return send(res, 409, { type: "https://conveyor.dev/problems/conflict", title: "Conflict", status: 409 }, "application/problem+json");
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  assert.equal((await c.cancelJob(TEAM, JOB)).status, "cancelled");
+  assert.equal((await c.retryJob(TEAM, JOB)).status, "queued");
+  assert.deepEqual(await c.jobOutputs(TEAM, JOB), [{ name: "thumbnail.png", size: 9, content_type: "image/png" }]);
+  const base = `/api/v1/teams/${TEAM}/jobs/${JOB}`;
+  assert.deepEqual(calls.map((x) => `${x.method} ${x.url}`), [`POST ${base}/cancel`, `POST ${base}/retry`, `GET ${base}/outputs`]);
+  assert.ok(calls[0].key && calls[1].key && calls[0].key !== calls[1].key, "each POST has its own Idempotency-Key");
+  await assert.rejects(c.cancelJob(TEAM, "other"), (err) => err instanceof ConveyorProblem && err.status === 409);
+});
+
+test("openOutput and openFile follow the redirect to storage without credentials", async (t) => {
+  const storageSaw = [];
+  const storage = await serve(t, (req, res) => {
+    storageSaw.push({ url: req.url, authorization: req.headers.authorization, apiKey: req.headers["x-api-key"] });
+    if (!req.url.includes("X-Amz-Signature=ok")) {
+      res.writeHead(403, { "Content-Type": "application/xml" });
+      return res.end("<Error><Code>AccessDenied</Code></Error>");
+    }
+    res.writeHead(200, { "Content-Type": "image/png" });
+    res.end("\x89PNG bytes");
+  });
+  const url = await serve(t, (req, res) => {
+    assert.equal(req.headers.authorization, "Bearer t");
+    const u = new URL(req.url, "http://x");
+    if (u.pathname.endsWith("/outputs/thumbnail.png") || u.pathname.endsWith("/content")) {
+      res.writeHead(302, { Location: `${storage}/bucket/key?X-Amz-Signature=ok` });
+      return res.end();
+    }
+    if (u.pathname.endsWith("/outputs/expired.png")) {
+      res.writeHead(302, { Location: `${storage}/bucket/key?X-Amz-Signature=old` });
+      return res.end();
+    }
+    return send(res, 404, { type: "https://conveyor.dev/problems/not-found", title: "Not found", status: 404 }, "application/problem+json");
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t", headers: { "X-API-Key": "k" } });
+  const out = await c.openOutput(TEAM, JOB, "thumbnail.png");
+  assert.equal(await out.text(), "\x89PNG bytes");
+  assert.equal(await c.outputUrl(TEAM, JOB, "thumbnail.png"), `${storage}/bucket/key?X-Amz-Signature=ok`);
+  assert.equal(await (await c.openFile(TEAM, "f")).text(), "\x89PNG bytes");
+  await assert.rejects(c.openOutput(TEAM, JOB, "expired.png"), (err) => err instanceof ConveyorProblem && err.status === 403);
+  await assert.rejects(c.openOutput(TEAM, JOB, "missing.png"), (err) => err instanceof ConveyorProblem && err.status === 404);
+  assert.equal(storageSaw.length, 3);
+  for (const s of storageSaw) {
+    assert.equal(s.authorization, undefined, "no bearer token to storage");
+    assert.equal(s.apiKey, undefined, "no extra headers to storage");
+  }
+});
+
+test("events: Server-Sent Events parsed by the rules (CRLF, CR, BOM, comments, data over lines, id-only frames)", async (t) => {
+  const file = { id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "a.png", size: 3, sha256: "0".repeat(64), content_type: "image/png", created_at: "2026-01-01T00:00:00Z" };
+  const url = await serve(t, async (req, res) => {
+    assert.equal(req.headers.accept, "text/event-stream");
+    assert.equal(req.headers.authorization, "Bearer t");
+    streamHead(res);
+    const data = JSON.stringify({ id: "1-0", type: "file.created", team_id: TEAM, occurred_at: "2026-01-01T00:00:00Z", file });
+    const cut = data.indexOf(',"team_id"') + 1; // data over two lines, joined by a newline (JSON whitespace)
+    const text =
+      "\uFEFFretry: 2000\r\n: stream open\r\n\r\n" +
+      `id: 1-0\revent: file.created\rdata: ${data.slice(0, cut)}\rdata: ${data.slice(cut)}\r\r` +
+      ": heartbeat\n\n" +
+      "id:2-0\nunknown: field\n\n" +
+      frame("3-0", "job.updated", { job: job(JOB, "running", 40) });
+    // Byte by byte, so that every line end and character is split across chunks.
+    for (const b of Buffer.from(text)) {
+      res.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+    await hold(res);
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const stream = c.events(TEAM);
+  await stream.opened;
+  const first = await stream.next();
+  assert.equal(first.value.type, "file.created");
+  assert.equal(first.value.file.name, "a.png");
+  const second = await stream.next();
+  assert.equal(second.value.type, "job.updated");
+  assert.equal(second.value.job.progress, 40);
+  assert.equal(stream.lastEventId, "3-0");
+  stream.close();
+  assert.deepEqual(await stream.next(), { done: true, value: undefined });
+});
+
+test("events: reconnects with Last-Event-ID after the server ends the stream, and surfaces reset", async (t) => {
+  const lastIds = [];
+  const url = await serve(t, async (req, res) => {
+    lastIds.push(req.headers["last-event-id"]);
+    streamHead(res);
+    if (lastIds.length === 1) {
+      // Two events and a cut one, then the server goes (a shutdown).
+      return res.end("retry: 5\n\n" + frame("1-0", "file.deleted") + frame("2-0", "file.deleted") + "id: 2-1\ndata: {\"cut\":");
+    }
+    res.write(frame("9-0", "reset") + frame("9-1", "file.deleted"));
+    await hold(res);
+  });
+  const reasons = [];
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const stream = c.events(TEAM, { lastEventId: "0-5", onReconnect: (reason, waitMs) => reasons.push([String(reason), waitMs]) });
+  const got = [];
+  for await (const ev of stream) {
+    got.push(`${ev.id} ${ev.type}`);
+    if (got.length === 4) break;
+  }
+  assert.deepEqual(got, ["1-0 file.deleted", "2-0 file.deleted", "9-0 reset", "9-1 file.deleted"]);
+  assert.deepEqual(lastIds, ["0-5", "2-0"], "resumes after the last complete event");
+  assert.equal(reasons.length, 1);
+  assert.match(reasons[0][0], /ended/);
+  assert.ok(reasons[0][1] <= 5, `waited ${reasons[0][1]} ms, the server asked 5`);
+});
+
+test("events: a silent connection is reopened, 503s are retried, a 404 ends the stream", async (t) => {
+  let n = 0;
+  const url = await serve(t, async (req, res) => {
+    n++;
+    if (n === 1) {
+      streamHead(res);
+      res.write("retry: 1\n: open\n\n");
+      return hold(res); // silence
+    }
+    if (n === 2) {
+      streamHead(res);
+      return res.end(frame("1-0", "file.deleted"));
+    }
+    if (n <= 6) {
+      res.writeHead(503, { "Content-Type": "application/problem+json", "Retry-After": "0" });
+      return res.end(JSON.stringify({ type: "x", title: "Unavailable", status: 503 }));
+    }
+    if (n === 7) {
+      streamHead(res);
+      return res.end(frame("2-0", "file.deleted"));
+    }
+    return send(res, 404, { type: "https://conveyor.dev/problems/not-found", title: "Not found", status: 404 }, "application/problem+json");
+  });
+  const reasons = [];
+  const c = createConveyorClient({ baseUrl: url, token: "t", retry: { minDelayMs: 1, maxDelayMs: 2 } });
+  const stream = c.events(TEAM, { idleTimeoutMs: 100, onReconnect: (reason) => reasons.push(String(reason)) });
+  const got = [];
+  await assert.rejects(
+    (async () => {
+      for await (const ev of stream) got.push(ev.id);
+    })(),
+    (err) => err instanceof ConveyorProblem && err.status === 404,
+  );
+  assert.deepEqual(got, ["1-0", "2-0"]);
+  const joined = reasons.join("\n");
+  for (const want of ["nothing received", "ended", "503"]) assert.ok(joined.includes(want), `reasons lack ${want}:\n${joined}`);
+  assert.deepEqual(await stream.next(), { done: true, value: undefined }, "the stream is over");
+});
+
+test("events: opened rejects for a refused stream or one that is not text/event-stream", async (t) => {
+  const url = await serve(t, (req, res) => {
+    if (req.url.includes("/teams/gone/")) {
+      return send(res, 404, { type: "https://conveyor.dev/problems/not-found", title: "Not found", status: 404 }, "application/problem+json");
+    }
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end("<html>a login page</html>");
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  await assert.rejects(c.events("gone").opened, (err) => err instanceof ConveyorProblem && err.status === 404);
+  const html = c.events(TEAM);
+  await assert.rejects(html.opened, (err) => err instanceof EventStreamError && /text\/html/.test(err.message));
+  await assert.rejects(html.next(), EventStreamError);
+  // Undecodable data ends the stream too.
+  const bad = await serve(t, (req, res) => {
+    streamHead(res);
+    res.end("id: 1-0\ndata: {not json\n\n");
+  });
+  await assert.rejects(createConveyorClient({ baseUrl: bad, token: "t" }).events(TEAM).next(), EventStreamError);
+});
+
+test("events: close() ends the iteration quietly, an aborted signal rejects with its reason, break closes the connection", async (t) => {
+  let open = 0;
+  const url = await serve(t, async (req, res) => {
+    open++;
+    streamHead(res);
+    res.write(": open\n\n");
+    await hold(res);
+    open--;
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const closing = c.events(TEAM);
+  setTimeout(() => closing.close(), 20);
+  for await (const ev of closing) assert.fail(`got ${ev}`);
+
+  const ctl = new AbortController();
+  const aborted = c.events(TEAM, { signal: ctl.signal });
+  await aborted.opened;
+  setTimeout(() => ctl.abort(new Error("enough")), 20);
+  await assert.rejects(aborted.next(), /enough/);
+
+  const broken = c.events(TEAM);
+  await broken.opened;
+  const it = broken[Symbol.asyncIterator]();
+  await it.return();
+  for (let i = 0; i < 50 && open > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(open, 0, "every connection closed");
+});
+
+test("watchJob yields the job as read, then its newer states, until final", async (t) => {
+  const url = await serve(t, async (req, res) => {
+    if (req.url.endsWith("/events")) {
+      streamHead(res);
+      res.write(
+        frame("1-0", "job.updated", { job: job("other", "running", 10, 1) }) +
+          frame("2-0", "job.updated", { job: job(JOB, "queued", 0, 0) }) + // older than the read
+          frame("3-0", "job.updated", { job: job(JOB, "running", 50, 2) }) +
+          frame("4-0", "job.updated", { job: job(JOB, "succeeded", 100, 3) }),
+      );
+      return hold(res);
+    }
+    return send(res, 200, job(JOB, "running", 0, 1));
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const seen = [];
+  for await (const j of c.watchJob(TEAM, JOB)) seen.push(`${j.status} ${j.progress}`);
+  assert.deepEqual(seen, ["running 0", "running 50", "succeeded 100"]);
+});
+
+test("uploadFile with onProgress in Node streams a counted multipart body, again on a retry", async (t) => {
+  const posts = [];
+  const url = await serve(t, (req, res, body) => {
+    posts.push({ headers: req.headers, body });
+    if (posts.length === 1) return send(res, 503, { type: "x", title: "Unavailable", status: 503 }, "application/problem+json");
+    return send(res, 201, { id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "b.bin", size: body.length, sha256: "0".repeat(64), content_type: "application/octet-stream", created_at: "2026-01-01T00:00:00Z" });
+  });
+  const data = new Uint8Array(300_000).map((_, i) => i % 251);
+  const calls = [];
+  const c = createConveyorClient({ baseUrl: url, token: "t", retry: { minDelayMs: 1, maxDelayMs: 2 } });
+  await c.uploadFile(TEAM, data, 'b "1".bin', { onProgress: (sent, total) => calls.push([sent, total]) });
+  assert.equal(posts.length, 2);
+  assert.equal(posts[0].headers["idempotency-key"], posts[1].headers["idempotency-key"]);
+  for (const p of posts) {
+    const m = /^multipart\/form-data; boundary=(.+)$/.exec(p.headers["content-type"]);
+    assert.ok(m, p.headers["content-type"]);
+    assert.equal(p.headers.authorization, "Bearer t");
+    const text = p.body.toString("latin1");
+    assert.ok(text.startsWith(`--${m[1]}\r\nContent-Disposition: form-data; name="file"; filename="b %221%22.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`));
+    assert.ok(text.endsWith(`\r\n--${m[1]}--\r\n`));
+    const start = text.indexOf("\r\n\r\n") + 4;
+    assert.ok(Buffer.from(data).equals(p.body.subarray(start, start + data.length)), "the bytes are the part's body");
+  }
+  const total = posts[1].body.length;
+  const second = calls.slice(calls.findLastIndex(([sent]) => sent <= 300) );
+  assert.ok(second.length >= 5, `progress reported ${second.length} times on the second try`);
+  assert.deepEqual(second.at(-1), [total, total]);
+  for (let i = 1; i < second.length; i++) assert.ok(second[i][0] > second[i - 1][0]);
+});
+
+test("uploadFile with onProgress in a browser goes through XMLHttpRequest and reports its upload progress", async (t) => {
+  const sent = [];
+  class FakeXHR {
+    upload = {};
+    status = 0;
+    statusText = "";
+    response = null;
+    headers = {};
+    open(method, url, async) {
+      Object.assign(this, { method, url, async });
+    }
+    setRequestHeader(k, v) {
+      this.headers[k.toLowerCase()] = v;
+    }
+    getAllResponseHeaders() {
+      return "content-type: application/json\r\nx-request-id: xhr-1\r\n";
+    }
+    abort() {}
+    async send(body) {
+      sent.push({ method: this.method, url: this.url, headers: this.headers, body: Buffer.from(await body.arrayBuffer()), type: body.type });
+      for (const loaded of [0, 100, body.size]) this.upload.onprogress({ loaded, total: body.size, lengthComputable: true });
+      this.status = 201;
+      this.statusText = "Created";
+      this.response = new TextEncoder().encode(JSON.stringify({ id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "x.bin", size: 3, sha256: "0".repeat(64), content_type: "application/octet-stream", created_at: "2026-01-01T00:00:00Z" })).buffer;
+      this.onload();
+    }
+  }
+  globalThis.XMLHttpRequest = FakeXHR;
+  t.after(() => delete globalThis.XMLHttpRequest);
+  const calls = [];
+  const c = createConveyorClient({ baseUrl: "http://conveyor.test", token: "t" });
+  const file = await c.uploadFile(TEAM, new Uint8Array([7, 8, 9]), "x.bin", { onProgress: (s, total) => calls.push([s, total]) });
+  assert.equal(file.name, "x.bin");
+  assert.equal(sent.length, 1);
+  const req = sent[0];
+  assert.equal(req.method, "POST");
+  assert.equal(req.url, `http://conveyor.test/api/v1/teams/${TEAM}/files`);
+  assert.equal(req.headers.authorization, "Bearer t");
+  assert.ok(req.headers["idempotency-key"]);
+  const m = /^multipart\/form-data; boundary=(.+)$/.exec(req.headers["content-type"] ?? req.type);
+  assert.ok(m, `content type ${req.headers["content-type"]} / ${req.type}`);
+  assert.ok(req.body.toString("latin1").includes("\r\n\r\n\x07\x08\x09\r\n--" + m[1] + "--"));
+  const total = req.body.length;
+  assert.deepEqual(calls, [[0, total], [100, total], [total, total]]);
 });

@@ -7,7 +7,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { deflateSync } from "node:zlib";
 
 const baseUrl = process.env.CONVEYOR_URL;
 const token = process.env.CONVEYOR_TOKEN;
@@ -25,7 +26,7 @@ test("conveyor client end to end", { timeout: 180_000 }, async (t) => {
   } catch (err) {
     assert.fail(`cannot import ../dist/index.js (run \`npm run build\` first): ${err}`);
   }
-  const { createConveyorClient, ConveyorProblem } = client;
+  const { createConveyorClient, ConveyorProblem, FINAL_JOB_STATUSES } = client;
   const conveyor = createConveyorClient({ baseUrl, token });
   const { api } = conveyor;
 
@@ -107,4 +108,197 @@ test("conveyor client end to end", { timeout: 180_000 }, async (t) => {
     }
     assert.equal(jobs, 1);
   });
+  await t.test("events: a file and a job, up to succeeded, on the team's stream", async () => {
+    const stream = conveyor.events(team.id);
+    try {
+      await stream.opened; // from here on, what happens in the team is on the stream
+      const f = await conveyor.uploadFile(team.id, new TextEncoder().encode("watched"), "watched.txt");
+      const { data: job } = await api.POST("/teams/{team_id}/jobs", {
+        params: { path: { team_id: team.id } },
+        body: { file_id: f.id, processor: "inspect" },
+      });
+      const seen = [];
+      let last;
+      for await (const ev of stream) {
+        assert.equal(ev.team_id, team.id);
+        assert.match(ev.id, /^[0-9]+-[0-9]+$/);
+        assert.ok(!Number.isNaN(Date.parse(ev.occurred_at)));
+        last = ev;
+        if (ev.type === "file.created") seen.push(`file.created ${ev.file.name}`);
+        if (ev.type === "job.updated" && ev.job.id === job.id) {
+          seen.push(`${ev.job.status} ${ev.job.progress}`);
+          if (FINAL_JOB_STATUSES.includes(ev.job.status)) break;
+        }
+      }
+      assert.equal(seen[0], "file.created watched.txt", `events: ${seen}`);
+      assert.equal(seen.at(-1), "succeeded 100", `events: ${seen}`);
+      const progress = seen.slice(1).map((s) => Number(s.split(" ")[1]));
+      assert.deepEqual(progress, [...progress].sort((a, b) => a - b), `progress never goes back: ${seen}`);
+      assert.equal(stream.lastEventId, last.id);
+    } finally {
+      stream.close();
+    }
+  });
+
+  await t.test("events: resuming with lastEventId replays what came after it", async () => {
+    const first = conveyor.events(team.id);
+    await first.opened;
+    await conveyor.uploadFile(team.id, new TextEncoder().encode("one"), "one.txt");
+    let mark;
+    for await (const ev of first) {
+      if (ev.type === "file.created" && ev.file.name === "one.txt") {
+        mark = ev.id;
+        break; // closes the stream
+      }
+    }
+    await conveyor.uploadFile(team.id, new TextEncoder().encode("two"), "two.txt");
+    const resumed = conveyor.events(team.id, { lastEventId: mark });
+    try {
+      const { value: ev } = await resumed.next();
+      assert.equal(ev.type, "file.created");
+      assert.equal(ev.file.name, "two.txt");
+    } finally {
+      resumed.close();
+    }
+  });
+
+  await t.test("events: an unknown team is a 404, a malformed Last-Event-ID a 400", async () => {
+    await rejectsWithProblem(conveyor.events(randomUUID()).opened, 404);
+    await rejectsWithProblem(conveyor.events(team.id, { lastEventId: "not-an-id" }).opened, 400);
+  });
+
+  await t.test("watchJob follows a job to its end", async () => {
+    const { data: job } = await api.POST("/teams/{team_id}/jobs", {
+      params: { path: { team_id: team.id } },
+      body: { file_id: file.id, processor: "inspect" },
+    });
+    const states = [];
+    for await (const j of conveyor.watchJob(team.id, job.id)) states.push(j.status);
+    assert.equal(states.at(-1), "succeeded", `states: ${states}`);
+  });
+
+  await t.test("cancel and retry: thumbnail of a text file fails, is retried (202) and fails again; a failed job cannot be cancelled", async () => {
+    const notImage = await conveyor.uploadFile(team.id, new TextEncoder().encode("not an image\n"), "not-an-image.txt");
+    const { data: job } = await api.POST("/teams/{team_id}/jobs", {
+      params: { path: { team_id: team.id } },
+      body: { file_id: notImage.id, processor: "thumbnail" },
+    });
+    let done = await conveyor.waitForJob(team.id, job.id, { timeoutMs: 60_000, intervalMs: 100 });
+    assert.equal(done.status, "failed");
+    assert.equal(done.error?.code, "invalid_input");
+    assert.equal(done.attempts, 1);
+
+    const { data: retried, response } = await api.POST("/teams/{team_id}/jobs/{job_id}/retry", {
+      params: { path: { team_id: team.id, job_id: job.id } },
+    });
+    assert.equal(response.status, 202);
+    assert.equal(retried.status, "queued");
+    assert.equal(retried.error, undefined, "a retried job's error is cleared");
+    done = await conveyor.waitForJob(team.id, job.id, { timeoutMs: 60_000, intervalMs: 100 });
+    assert.equal(done.status, "failed");
+    assert.equal(done.error?.code, "invalid_input");
+    assert.equal(done.attempts, 2);
+
+    await rejectsWithProblem(conveyor.cancelJob(team.id, job.id), 409);
+    await rejectsWithProblem(conveyor.retryJob(team.id, randomUUID()), 404);
+
+    // A succeeded job can be neither retried nor cancelled.
+    const { data: ok } = await api.POST("/teams/{team_id}/jobs", {
+      params: { path: { team_id: team.id } },
+      body: { file_id: file.id, processor: "inspect" },
+    });
+    assert.equal((await conveyor.waitForJob(team.id, ok.id, { timeoutMs: 60_000, intervalMs: 100 })).status, "succeeded");
+    await rejectsWithProblem(conveyor.retryJob(team.id, ok.id), 409);
+    await rejectsWithProblem(conveyor.cancelJob(team.id, ok.id), 409);
+  });
+
+  await t.test("outputs: a thumbnail of a PNG, listed and downloaded", async () => {
+    const photo = await conveyor.uploadFile(team.id, png(64, 32), "photo.png");
+    assert.equal(photo.content_type, "image/png");
+    const { data: job } = await api.POST("/teams/{team_id}/jobs", {
+      params: { path: { team_id: team.id } },
+      body: { file_id: photo.id, processor: "thumbnail", params: { max_width: 16, max_height: 16 } },
+    });
+    assert.deepEqual(await conveyor.jobOutputs(team.id, job.id), [], "no outputs before the job succeeds");
+    const done = await conveyor.waitForJob(team.id, job.id, { timeoutMs: 60_000, intervalMs: 100 });
+    assert.equal(done.status, "succeeded", JSON.stringify(done.error));
+
+    const outputs = await conveyor.jobOutputs(team.id, job.id);
+    assert.equal(outputs.length, 1);
+    assert.equal(outputs[0].name, "thumbnail.png");
+    assert.equal(outputs[0].content_type, "image/png");
+
+    const response = await conveyor.openOutput(team.id, job.id, "thumbnail.png");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    assert.equal(bytes.byteLength, outputs[0].size);
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
+    const ihdr = new DataView(bytes.buffer, bytes.byteOffset + 16, 8);
+    assert.deepEqual([ihdr.getUint32(0), ihdr.getUint32(4)], [16, 8], "16×8, the 64×32 image scaled into 16×16");
+
+    const url = await conveyor.outputUrl(team.id, job.id, "thumbnail.png");
+    assert.notEqual(new URL(url).origin, new URL(baseUrl).origin, "the presigned URL is storage's");
+    const direct = await fetch(url);
+    assert.equal(direct.status, 200);
+    assert.equal((await direct.arrayBuffer()).byteLength, outputs[0].size);
+
+    await rejectsWithProblem(conveyor.openOutput(team.id, job.id, "no-such-output.png"), 404);
+  });
+
+  await t.test("openFile downloads a file's content", async () => {
+    const response = await conveyor.openFile(team.id, file.id);
+    assert.equal(createHash("sha256").update(new Uint8Array(await response.arrayBuffer())).digest("hex"), sha256);
+  });
+
+  await t.test("upload with progress (Node: a streamed, counted body)", async () => {
+    const big = randomBytes(3 << 20);
+    const calls = [];
+    const uploaded = await conveyor.uploadFile(team.id, big, "big.bin", {
+      onProgress: (sent, total) => calls.push([sent, total]),
+    });
+    assert.equal(uploaded.size, big.byteLength);
+    assert.equal(uploaded.sha256, createHash("sha256").update(big).digest("hex"));
+    assert.ok(calls.length > 10, `progress reported ${calls.length} times`);
+    const total = calls[0][1];
+    assert.ok(total > big.byteLength && total < big.byteLength + 512, `total ${total} is the body: the file and its framing`);
+    for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] > calls[i - 1][0], "sent only grows");
+    assert.deepEqual(calls.at(-1), [total, total]);
+  });
 });
+
+/** A w×h RGB PNG, encoded here (no image library). */
+function png(w, h) {
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) raw.set([x * 4, y * 8, 128], y * (w * 3 + 1) + 1 + x * 3);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
+  return new Uint8Array(
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      pngChunk("IHDR", ihdr),
+      pngChunk("IDAT", deflateSync(raw)),
+      pngChunk("IEND", Buffer.alloc(0)),
+    ]),
+  );
+}
+
+function pngChunk(type, data) {
+  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), body.length + 4);
+  return out;
+}
+
+function crc32(bytes) {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
