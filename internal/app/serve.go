@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	defer stopHub()
 	go hub.Run(hubCtx)
 	queueClient := queue.NewClient(d.redisOpt, d.processors)
+	queueClient.MaxRetry = cfg.JobMaxRetries
 	defer queueClient.Close()
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store},

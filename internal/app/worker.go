@@ -40,6 +40,7 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer d.close()
 	client := queue.NewClient(d.redisOpt, d.processors)
+	client.MaxRetry = cfg.JobMaxRetries
 	defer client.Close()
 	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Source: exportSource{d.store},
 		Events: &events.Publisher{Redis: d.redis, Logger: log}, Logger: log, NotRunnable: store.ErrJobNotRunnable}

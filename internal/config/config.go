@@ -58,6 +58,7 @@ type Config struct {
 	OrphanGrace       time.Duration // CONVEYOR_ORPHAN_GRACE
 	MaxUploadBytes    int64         // CONVEYOR_MAX_UPLOAD_BYTES
 	WorkerConcurrency int           // CONVEYOR_WORKER_CONCURRENCY
+	JobMaxRetries     int           // CONVEYOR_JOB_MAX_RETRIES
 
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
@@ -109,6 +110,7 @@ var Vars = []Var{
 	{"CONVEYOR_EVENT_HEARTBEAT", "15s", "How often an idle event stream (GET /teams/{team_id}/events) sends a comment, so proxies keep it open."},
 	{"CONVEYOR_ORPHAN_GRACE", "1h", "How old an object no row refers to must be before the janitor removes it."},
 	{"CONVEYOR_WORKER_CONCURRENCY", "10", "Jobs a worker runs at once."},
+	{"CONVEYOR_JOB_MAX_RETRIES", "8", "Retries of a job attempt that failed with a retryable error (exponential backoff with jitter, 1 s to 5 min), before the job fails with that error."},
 	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
 	{"CONVEYOR_RATE_LIMIT_WRITE", "10/s burst 30", "Per principal for creating, changing and deleting."},
 	{"CONVEYOR_RATE_LIMIT_UPLOAD", "2/s burst 10", "Per principal for uploads."},
@@ -159,6 +161,7 @@ func Parse(getenv func(string) string) (*Config, error) {
 		OrphanGrace:       p.duration("CONVEYOR_ORPHAN_GRACE", time.Hour),
 		MaxUploadBytes:    p.integer("CONVEYOR_MAX_UPLOAD_BYTES", 5<<30),
 		WorkerConcurrency: int(p.integer("CONVEYOR_WORKER_CONCURRENCY", 10)),
+		JobMaxRetries:     int(p.integer("CONVEYOR_JOB_MAX_RETRIES", 8)),
 	}
 	c.S3PathStyle = p.boolean("CONVEYOR_S3_PATH_STYLE", c.S3Endpoint != "")
 	c.RateLimits = map[string]*ratelimit.Limit{

@@ -48,7 +48,8 @@ func QueueFor(p processors.Priority) string {
 // TaskCheckInterval is how often an idle worker polls the queues.
 const TaskCheckInterval = 25 * time.Millisecond
 
-// MaxRetry is how many times a retryable failure is retried before the job fails.
+// MaxRetry is how many times, by default, a retryable failure is retried
+// before the job fails.
 const MaxRetry = 8
 
 // Retention keeps finished tasks in Redis for operators to inspect.
@@ -77,12 +78,14 @@ type Client struct {
 	c          *asynq.Client
 	inspector  *asynq.Inspector
 	processors *processors.Registry
+	// MaxRetry bounds the retries of each task sent (default MaxRetry).
+	MaxRetry int
 }
 
 // NewClient returns a client for the Redis at opt; reg gives each
 // processor's queue and timeout.
 func NewClient(opt asynq.RedisClientOpt, reg *processors.Registry) *Client {
-	return &Client{c: asynq.NewClient(opt), inspector: asynq.NewInspector(opt), processors: reg}
+	return &Client{c: asynq.NewClient(opt), inspector: asynq.NewInspector(opt), processors: reg, MaxRetry: MaxRetry}
 }
 
 // Close closes the client's connections.
@@ -97,7 +100,7 @@ func (c *Client) Send(ctx context.Context, d domain.Dispatch) error {
 	}
 	t := asynq.NewTask(TaskRunJob, []byte(d.JobID.String()))
 	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(TaskID(d)), asynq.Queue(queue),
-		asynq.MaxRetry(MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
+		asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}

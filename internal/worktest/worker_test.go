@@ -68,7 +68,8 @@ func run(m *testing.M) int {
 		}
 	}()
 	return apptest.Main(m, "worktest", apptest.Options{Replicas: 1, NoWorker: true, Env: map[string]string{
-		"CONVEYOR_ORPHAN_GRACE": "2s",
+		"CONVEYOR_ORPHAN_GRACE":    "2s",
+		"CONVEYOR_JOB_MAX_RETRIES": "2",
 	}}, func(e *apptest.Env) { env = e }, nil)
 }
 
@@ -446,4 +447,75 @@ func TestWorkerShutdownHandsTasksBack(t *testing.T) {
 	// A lost lease is recovered after 30 s + up to a minute; handed-back
 	// tasks start at once.
 	waitCounts(t, c, team, 25*time.Second, func(m map[string]int) bool { return m["succeeded"] == 2 })
+}
+
+// TestRetryableFailureBacksOffThenFails: with storage down, an attempt
+// fails with a retryable error; it is retried with backoff up to the
+// maximum (2 here), then the job fails with that typed error — and a retry
+// asked for once storage is back succeeds.
+func TestRetryableFailureBacksOffThenFails(t *testing.T) {
+	a := newAPI(t, "backoff-admin")
+	team := a.team("Backoff")
+	file := a.upload(team, "pixel.png", pngBytes(t, 4, 4))
+	startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "2"})
+	if err := env.Stack.StopS3(); err != nil {
+		t.Fatal(err)
+	}
+	s3Down := true
+	defer func() {
+		if s3Down {
+			_ = env.Stack.StartS3(context.Background())
+		}
+	}()
+	id := a.job(team, file, "inspect")
+	var j struct {
+		Status     string
+		Attempts   int
+		StartedAt  time.Time `json:"started_at"`
+		FinishedAt time.Time `json:"finished_at"`
+		Error      *struct {
+			Code      string
+			Retryable bool
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		s, b := a.do("GET", "/teams/"+team+"/jobs/"+id, "", nil)
+		if s != 200 {
+			t.Fatalf("get job: %d %s", s, b)
+		}
+		_ = json.Unmarshal(b, &j)
+		if j.Status == "failed" || j.Status == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s after 90 s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if j.Status != "failed" || j.Attempts != 3 || j.Error == nil || j.Error.Code != "unavailable" || !j.Error.Retryable {
+		t.Fatalf("job = %+v (error %+v); want failed after 3 attempts with a retryable unavailable error", j, j.Error)
+	}
+	if d := j.FinishedAt.Sub(j.StartedAt); d < 2*time.Second {
+		t.Fatalf("3 attempts within %s: no backoff between them", d)
+	}
+	if err := env.Stack.StartS3(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s3Down = false
+	if s, b := a.do("POST", "/teams/"+team+"/jobs/"+id+"/retry", "", nil); s != 202 {
+		t.Fatalf("retry: %d %s", s, b)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		_, b := a.do("GET", "/teams/"+team+"/jobs/"+id, "", nil)
+		_ = json.Unmarshal(b, &j)
+		if j.Status == "succeeded" {
+			break
+		}
+		if j.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("after retry with storage back: %s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
