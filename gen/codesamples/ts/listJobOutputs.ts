@@ -10,7 +10,8 @@ const conveyor = createConveyorClient({
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 const jobId = "9ad5d021-323f-4413-90a9-ca2d06683a4d";
 
-const { data } = await conveyor.api.GET("/teams/{team_id}/jobs/{job_id}/outputs", {
-  params: { path: { team_id: teamId, job_id: jobId } },
-});
-console.log(data);
+// None until the job has succeeded; download one with openOutput.
+const outputs = await conveyor.jobOutputs(teamId, jobId);
+for (const output of outputs) {
+  console.log(output.name, output.size, output.content_type);
+}

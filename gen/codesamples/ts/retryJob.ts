@@ -10,7 +10,10 @@ const conveyor = createConveyorClient({
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 const jobId = "9ad5d021-323f-4413-90a9-ca2d06683a4d";
 
-const { data } = await conveyor.api.POST("/teams/{team_id}/jobs/{job_id}/retry", {
-  params: { path: { team_id: teamId, job_id: jobId } },
-});
-console.log(data);
+// Only a failed or cancelled job can be retried (else a 409 ConveyorProblem).
+const job = await conveyor.retryJob(teamId, jobId);
+console.log(job.id, job.status, job.attempts);
+// Follow it on the team's event stream, without polling, to a final state.
+for await (const state of conveyor.watchJob(teamId, job.id)) {
+  console.log(state.status, state.progress);
+}

@@ -9,14 +9,11 @@ const conveyor = createConveyorClient({
 
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 
-const { data } = await conveyor.api.GET("/teams/{team_id}/events", {
-  params: { path: { team_id: teamId } },
-  parseAs: "stream",
-});
-// Server-Sent Events: "id: ...", "event: ...", "data: {...}" lines, then a blank line.
-const events = data!.pipeThrough(new TextDecoderStream()).getReader();
-for (;;) {
-  const { value, done } = await events.read();
-  if (done) break;
-  process.stdout.write(value);
+// When the connection drops, the stream reconnects by itself with
+// Last-Event-ID, so no event is missed. (To resume a later stream from here:
+// conveyor.events(teamId, { lastEventId: stream.lastEventId }).)
+const stream = conveyor.events(teamId);
+for await (const event of stream) {
+  // A "reset" event says events were missed: re-read the files and jobs shown.
+  console.log(event.type, event.id);
 }

@@ -11,5 +11,7 @@ const conveyor = createConveyorClient({
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 
 // A Blob (a browser's File) or bytes; sent as multipart/form-data.
-const file = await conveyor.uploadFile(teamId, await readFile("scan.tiff"), "scan.tiff");
+const file = await conveyor.uploadFile(teamId, await readFile("scan.tiff"), "scan.tiff", {
+  onProgress: (sent, total) => console.log(`sent ${sent} of ${total} bytes`),
+});
 console.log(file.id, file.sha256);

@@ -4,9 +4,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 
 	"github.com/google/uuid"
@@ -23,20 +24,14 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	jobID := uuid.MustParse("9ad5d021-323f-4413-90a9-ca2d06683a4d")
 
-	resp, err := c.CancelJobWithResponse(ctx, teamID, jobID, &conveyor.CancelJobParams{
-		IdempotencyKey: ptr(uuid.NewString()),
-	})
+	job, err := c.CancelJob(ctx, teamID, jobID)
+	var problem *conveyor.Problem
+	if errors.As(err, &problem) && problem.Status == http.StatusConflict {
+		// The job already succeeded or failed: too late to cancel it.
+		log.Fatal(problem)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
-	if resp.JSON200 == nil {
-		log.Fatalf("%s: %s", resp.Status(), resp.Body)
-	}
-	out, err := json.MarshalIndent(resp.JSON200, "", "  ")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(out))
+	fmt.Println(job.Id, job.Status)
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"os"
@@ -23,23 +22,14 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	fileID := uuid.MustParse("e9e01485-58c3-4622-8f8d-a577c06d9179")
 
-	res, err := c.ClientInterface.DownloadFile(ctx, teamID, fileID, nil)
+	// OpenFile follows the API's redirect to a short-lived presigned URL in
+	// storage, and sends none of the client's credentials there.
+	content, err := c.OpenFile(ctx, teamID, fileID)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		problem, _ := io.ReadAll(res.Body)
-		log.Fatalf("%s: %s", res.Status, problem)
-	}
-	out, err := os.Create("output.bin")
-	if err != nil {
+	defer content.Close()
+	if _, err := io.Copy(os.Stdout, content); err != nil {
 		log.Fatal(err)
 	}
-	defer out.Close()
-	n, err := io.Copy(out, res.Body)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("wrote %d bytes to %s\n", n, out.Name())
 }

@@ -23,22 +23,23 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	jobID := uuid.MustParse("9ad5d021-323f-4413-90a9-ca2d06683a4d")
 
-	res, err := c.ClientInterface.DownloadJobOutput(ctx, teamID, jobID, "example")
+	name := "example" // as c.JobOutputs lists it
+	// OpenJobOutput follows the API's redirect to a short-lived presigned URL in
+	// storage, and sends none of the client's credentials there.
+	content, err := c.OpenJobOutput(ctx, teamID, jobID, name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		problem, _ := io.ReadAll(res.Body)
-		log.Fatalf("%s: %s", res.Status, problem)
-	}
-	out, err := os.Create("output.bin")
+	defer content.Close()
+	out, err := os.Create(name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer out.Close()
-	n, err := io.Copy(out, res.Body)
+	n, err := io.Copy(out, content)
 	if err != nil {
+		log.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("wrote %d bytes to %s\n", n, out.Name())

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -23,16 +22,12 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	jobID := uuid.MustParse("9ad5d021-323f-4413-90a9-ca2d06683a4d")
 
-	resp, err := c.ListJobOutputsWithResponse(ctx, teamID, jobID)
+	// None until the job has succeeded; read one with c.OpenJobOutput.
+	outputs, err := c.JobOutputs(ctx, teamID, jobID)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if resp.JSON200 == nil {
-		log.Fatalf("%s: %s", resp.Status(), resp.Body)
+	for _, o := range outputs {
+		fmt.Println(o.Name, o.Size, o.ContentType)
 	}
-	out, err := json.MarshalIndent(resp.JSON200, "", "  ")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(out))
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -23,20 +22,17 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	jobID := uuid.MustParse("9ad5d021-323f-4413-90a9-ca2d06683a4d")
 
-	resp, err := c.RetryJobWithResponse(ctx, teamID, jobID, &conveyor.RetryJobParams{
-		IdempotencyKey: ptr(uuid.NewString()),
-	})
+	// Only a failed or cancelled job can be retried (else a *conveyor.Problem, 409).
+	job, err := c.RetryJob(ctx, teamID, jobID)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if resp.JSON202 == nil {
-		log.Fatalf("%s: %s", resp.Status(), resp.Body)
+	fmt.Println(job.Id, job.Status, job.Attempts)
+	// Follow it on the team's event stream, without polling, to a final state.
+	for j, err := range c.WatchJob(ctx, teamID, job.Id) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(j.Status, j.Progress)
 	}
-	out, err := json.MarshalIndent(resp.JSON202, "", "  ")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(out))
 }
-
-func ptr[T any](v T) *T { return &v }

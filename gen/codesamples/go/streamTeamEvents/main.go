@@ -3,10 +3,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"os"
 
@@ -23,21 +21,21 @@ func main() {
 	}
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 
-	res, err := c.ClientInterface.StreamTeamEvents(ctx, teamID, nil)
+	// Events returns once the server has accepted the stream: everything that
+	// happens in the team from then on is delivered. When the connection drops,
+	// the stream reconnects by itself with Last-Event-ID, so no event is missed.
+	// To resume later from where it stopped, pass
+	// conveyor.WithLastEventID(stream.LastEventID()) to the next c.Events.
+	stream, err := c.Events(ctx, teamID)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		problem, _ := io.ReadAll(res.Body)
-		log.Fatalf("%s: %s", res.Status, problem)
-	}
-	// One line at a time: "id: ...", "event: ...", "data: {...}", then a blank line.
-	lines := bufio.NewScanner(res.Body)
-	for lines.Scan() {
-		fmt.Println(lines.Text())
-	}
-	if err := lines.Err(); err != nil {
-		log.Fatal(err)
+	defer stream.Close()
+	for ev, err := range stream.All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		// A "reset" event says events were missed: re-read the files and jobs shown.
+		fmt.Println(ev.Type, ev.Id)
 	}
 }

@@ -22,10 +22,26 @@ export function render(model) {
   const method = model.method.toUpperCase();
   const url = `$CONVEYOR_URL${model.basePath}${examplePath(model)}${exampleQuery(model)}`;
   const { success, body } = model;
-  const first = `curl ${method !== "GET" || body ? `-X ${method} ` : ""}${dq(url)}`;
+  const events = success.kind === "events";
+  const download = success.kind === "redirect" || success.kind === "binary";
+  // -N: no buffering, each event is printed as it arrives.
+  const first = `curl ${events ? "-N " : ""}${method !== "GET" || body ? `-X ${method} ` : ""}${dq(url)}`;
+  const notes = [];
+  if (events && model.headerParams.some((p) => /^last-event-id$/i.test(p.name))) {
+    notes.push(
+      "# -N prints each event as it arrives. To resume after a dropped connection,",
+      '# add -H "Last-Event-ID: <id>" with the id: of the last event received.',
+    );
+  }
+  if (download && model.auth === "bearer") {
+    notes.push(
+      "# -L follows the redirect to a short-lived presigned URL in storage; curl does",
+      "# not send the Authorization header on to storage (only --location-trusted would).",
+    );
+  }
   if (model.auth === "bearer") args.push(`-H "Authorization: Bearer $CONVEYOR_TOKEN"`);
   else if (model.auth !== "none") args.push(`-H ${dq(`${model.auth.header}: $CONVEYOR_API_KEY`)}`);
-  if (success.kind === "events") args.push(`-H "Accept: text/event-stream"`);
+  if (events) args.push(`-H "Accept: text/event-stream"`);
   for (const p of model.headerParams) {
     if (p.name.toLowerCase() === "idempotency-key") args.push(`-H "Idempotency-Key: $(uuidgen)"`);
     else if (p.shown) args.push(`-H ${shq(`${p.name}: ${p.value}`)}`);
@@ -43,7 +59,6 @@ export function render(model) {
     args.push(`-H ${shq(`Content-Type: ${body.mediaType}`)}`);
     args.push(`--data-binary @${outputFile({ success: { mediaType: body.mediaType } }).replace("output", "input")}`);
   }
-  if (success.kind === "events") args.push("-N");
-  if (success.kind === "redirect" || success.kind === "binary") args.push(`-L -o ${outputFile(model)}`);
-  return [first, ...args].join(" \\\n  ") + "\n";
+  if (download) args.push(`-L -o ${outputFile(model)}`);
+  return (notes.length ? notes.join("\n") + "\n" : "") + [first, ...args].join(" \\\n  ") + "\n";
 }

@@ -1,7 +1,8 @@
 // The Go template: a complete program (package main) against the Go SDK,
 // clients/go. Operations the SDK's hand-written layer has a helper for
-// (iterators, UploadFile, CreateJob + WaitForJob, ...) use it (OVERRIDES,
-// keyed by operationId); every other operation calls the generated
+// (iterators, UploadFile, CreateJob + WaitForJob, CancelJob, RetryJob +
+// WatchJob, OpenJobOutput and OpenFile, which never send credentials to
+// storage, the Events stream, ...) use it (OVERRIDES, keyed by operationId); every other operation calls the generated
 // ClientWithResponses method, whose name and arguments follow oapi-codegen's
 // rules. Bodies become typed struct literals when the schema allows, and a
 // JSON string otherwise. Every sample is compiled (go vet) by `make test`.
@@ -465,6 +466,84 @@ fmt.Println(job.Status, job.Progress)`;
 for job, err := range c.Jobs(ctx, ${id(g, "team_id")}) {
 ${failOnErr()}
 fmt.Println(job.Id, job.Processor, job.Status)
+}`;
+  },
+  cancelJob: (g) => {
+    g.use("errors", "fmt", "net/http");
+    return `job, err := c.CancelJob(ctx, ${id(g, "team_id")}, ${id(g, "job_id")})
+var problem *conveyor.Problem
+if errors.As(err, &problem) && problem.Status == http.StatusConflict {
+// The job already succeeded or failed: too late to cancel it.
+log.Fatal(problem)
+}
+${failOnErr()}
+fmt.Println(job.Id, job.Status)`;
+  },
+  retryJob: (g) => {
+    g.use("fmt");
+    const teamID = id(g, "team_id");
+    return `// Only a failed or cancelled job can be retried (else a *conveyor.Problem, 409).
+job, err := c.RetryJob(ctx, ${teamID}, ${id(g, "job_id")})
+${failOnErr()}
+fmt.Println(job.Id, job.Status, job.Attempts)
+// Follow it on the team's event stream, without polling, to a final state.
+for j, err := range c.WatchJob(ctx, ${teamID}, job.Id) {
+${failOnErr()}
+fmt.Println(j.Status, j.Progress)
+}`;
+  },
+  listJobOutputs: (g) => {
+    g.use("fmt");
+    return `// None until the job has succeeded; read one with c.OpenJobOutput.
+outputs, err := c.JobOutputs(ctx, ${id(g, "team_id")}, ${id(g, "job_id")})
+${failOnErr()}
+for _, o := range outputs {
+fmt.Println(o.Name, o.Size, o.ContentType)
+}`;
+  },
+  downloadJobOutput: (g) => {
+    g.use("fmt", "io");
+    const name = g.model.pathParams.find((p) => p.name === "name");
+    return `name := ${g.pathArg(name)} // as c.JobOutputs lists it
+// OpenJobOutput follows the API's redirect to a short-lived presigned URL in
+// storage, and sends none of the client's credentials there.
+content, err := c.OpenJobOutput(ctx, ${id(g, "team_id")}, ${id(g, "job_id")}, name)
+${failOnErr()}
+defer content.Close()
+out, err := os.Create(name)
+${failOnErr()}
+n, err := io.Copy(out, content)
+${failOnErr()}
+if err := out.Close(); err != nil {
+log.Fatal(err)
+}
+fmt.Printf("wrote %d bytes to %s\\n", n, out.Name())`;
+  },
+  downloadFile: (g) => {
+    g.use("io");
+    return `// OpenFile follows the API's redirect to a short-lived presigned URL in
+// storage, and sends none of the client's credentials there.
+content, err := c.OpenFile(ctx, ${id(g, "team_id")}, ${id(g, "file_id")})
+${failOnErr()}
+defer content.Close()
+if _, err := io.Copy(os.Stdout, content); err != nil {
+log.Fatal(err)
+}`;
+  },
+  streamTeamEvents: (g) => {
+    g.use("fmt");
+    return `// Events returns once the server has accepted the stream: everything that
+// happens in the team from then on is delivered. When the connection drops,
+// the stream reconnects by itself with Last-Event-ID, so no event is missed.
+// To resume later from where it stopped, pass
+// conveyor.WithLastEventID(stream.LastEventID()) to the next c.Events.
+stream, err := c.Events(ctx, ${id(g, "team_id")})
+${failOnErr()}
+defer stream.Close()
+for ev, err := range stream.All() {
+${failOnErr()}
+// A "reset" event says events were missed: re-read the files and jobs shown.
+fmt.Println(ev.Type, ev.Id)
 }`;
   },
 };

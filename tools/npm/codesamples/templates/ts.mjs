@@ -1,7 +1,9 @@
 // The TypeScript template: an ES module using @conveyor/client (clients/ts).
 // Operations the client has a helper for (async iterators, uploadFile,
-// waitForJob) use it (OVERRIDES, keyed by operationId); every other operation
-// calls the typed openapi-fetch client, `conveyor.api.<METHOD>(path, init)`.
+// waitForJob, cancelJob, retryJob + watchJob, jobOutputs, openOutput and
+// openFile, the events stream) use it (OVERRIDES, keyed by operationId);
+// every other operation calls the typed openapi-fetch client,
+// `conveyor.api.<METHOD>(path, init)`.
 // Every sample is type-checked (tsc --noEmit, strict) by `make test`.
 
 /** A TypeScript identifier: "team_id" -> "teamId". */
@@ -199,8 +201,64 @@ for await (const job of conveyor.jobs(${t.id("team_id")})) {
   uploadFile: (t) => {
     t.use("node:fs/promises", "readFile");
     return `// A Blob (a browser's File) or bytes; sent as multipart/form-data.
-const file = await conveyor.uploadFile(${t.id("team_id")}, await readFile("scan.tiff"), "scan.tiff");
+const file = await conveyor.uploadFile(${t.id("team_id")}, await readFile("scan.tiff"), "scan.tiff", {
+  onProgress: (sent, total) => console.log(\`sent \${sent} of \${total} bytes\`),
+});
 console.log(file.id, file.sha256);`;
+  },
+  cancelJob: (t) => {
+    t.use("@conveyor/client", "ConveyorProblem");
+    return `try {
+  const job = await conveyor.cancelJob(${t.id("team_id")}, ${t.id("job_id")});
+  console.log(job.id, job.status);
+} catch (err) {
+  // The job already succeeded or failed: too late to cancel it.
+  if (err instanceof ConveyorProblem && err.status === 409) console.error(err.message);
+  else throw err;
+}`;
+  },
+  retryJob: (t) => {
+    const teamId = t.id("team_id");
+    return `// Only a failed or cancelled job can be retried (else a 409 ConveyorProblem).
+const job = await conveyor.retryJob(${teamId}, ${t.id("job_id")});
+console.log(job.id, job.status, job.attempts);
+// Follow it on the team's event stream, without polling, to a final state.
+for await (const state of conveyor.watchJob(${teamId}, job.id)) {
+  console.log(state.status, state.progress);
+}`;
+  },
+  listJobOutputs: (t) => `// None until the job has succeeded; download one with openOutput.
+const outputs = await conveyor.jobOutputs(${t.id("team_id")}, ${t.id("job_id")});
+for (const output of outputs) {
+  console.log(output.name, output.size, output.content_type);
+}`,
+  downloadJobOutput: (t) => {
+    t.use("node:fs", "createWriteStream");
+    t.use("node:stream", "Writable");
+    const [teamId, jobId, name] = [t.id("team_id"), t.id("job_id"), t.id("name")];
+    return `// openOutput follows the API's redirect to a short-lived presigned URL in
+// storage, and sends none of the client's credentials there. (outputUrl gives
+// the URL itself, for a link.)
+const response = await conveyor.openOutput(${teamId}, ${jobId}, ${name});
+await response.body!.pipeTo(Writable.toWeb(createWriteStream(${name})));`;
+  },
+  downloadFile: (t) => {
+    t.use("node:stream", "Writable");
+    return `// openFile follows the API's redirect to a short-lived presigned URL in
+// storage, and sends none of the client's credentials there.
+const response = await conveyor.openFile(${t.id("team_id")}, ${t.id("file_id")});
+await response.body!.pipeTo(Writable.toWeb(process.stdout));`;
+  },
+  streamTeamEvents: (t) => {
+    const teamId = t.id("team_id");
+    return `// When the connection drops, the stream reconnects by itself with
+// Last-Event-ID, so no event is missed. (To resume a later stream from here:
+// conveyor.events(${teamId}, { lastEventId: stream.lastEventId }).)
+const stream = conveyor.events(${teamId});
+for await (const event of stream) {
+  // A "reset" event says events were missed: re-read the files and jobs shown.
+  console.log(event.type, event.id);
+}`;
   },
   createJob: (t) => {
     const teamId = t.id("team_id");
