@@ -147,7 +147,12 @@ async function moreOperations(spec) {
     }
     const client = join(scratch, "clients", "ts");
     mkdirSync(join(client, "src"), { recursive: true });
-    copyFileSync(join(root, "clients", "ts", "src", "index.ts"), join(client, "src", "index.ts"));
+    // Every hand-written module of the client (the schema is generated below).
+    for (const f of readdirSync(join(root, "clients", "ts", "src"))) {
+      if (/\.ts$/.test(f) && f !== "schema.gen.ts") {
+        copyFileSync(join(root, "clients", "ts", "src", f), join(client, "src", f));
+      }
+    }
     copyFileSync(join(root, "clients", "ts", "package.json"), join(client, "package.json"));
     symlinkSync(join(root, "clients", "ts", "node_modules"), join(client, "node_modules"), "dir");
     mkdirSync(join(scratch, "tools", "npm"), { recursive: true });

@@ -3,6 +3,6 @@
 
 # -L follows the redirect to a short-lived presigned URL in storage; curl does
 # not send the Authorization header on to storage (only --location-trusted would).
-curl "$CONVEYOR_URL/api/v1/teams/833a670d-fe51-4d99-8114-224ae98aa3ac/jobs/9ad5d021-323f-4413-90a9-ca2d06683a4d/outputs/example" \
+curl "$CONVEYOR_URL/api/v1/teams/833a670d-fe51-4d99-8114-224ae98aa3ac/jobs/9ad5d021-323f-4413-90a9-ca2d06683a4d/outputs/thumbnail.png" \
   -H "Authorization: Bearer $CONVEYOR_TOKEN" \
   -L -o output.bin

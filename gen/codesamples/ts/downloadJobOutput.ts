@@ -11,7 +11,7 @@ const conveyor = createConveyorClient({
 
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 const jobId = "9ad5d021-323f-4413-90a9-ca2d06683a4d";
-const name = "example";
+const name = "thumbnail.png";
 
 // openOutput follows the API's redirect to a short-lived presigned URL in
 // storage, and sends none of the client's credentials there. (outputUrl gives

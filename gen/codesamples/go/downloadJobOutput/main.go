@@ -23,7 +23,7 @@ func main() {
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 	jobID := uuid.MustParse("9ad5d021-323f-4413-90a9-ca2d06683a4d")
 
-	name := "example" // as c.JobOutputs lists it
+	name := "thumbnail.png" // as c.JobOutputs lists it
 	// OpenJobOutput follows the API's redirect to a short-lived presigned URL in
 	// storage, and sends none of the client's credentials there.
 	content, err := c.OpenJobOutput(ctx, teamID, jobID, name)
