@@ -532,13 +532,20 @@ UPDATE jobs
 SET status = 'running', attempts = attempts + 1, progress = 0,
     started_at = COALESCE(started_at, now()), updated_at = now()
 WHERE id = $1 AND status IN ('queued', 'running')
+  AND ($2::integer IS NULL OR runs = $2::integer)
 RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
+type StartJobAttemptParams struct {
+	ID  uuid.UUID
+	Run *int32
+}
+
 // Moves a queued (or re-delivered running) job to running and counts the
 // attempt; the returned attempts value fences the attempt's later writes.
-func (q *Queries) StartJobAttempt(ctx context.Context, id uuid.UUID) (Job, error) {
-	row := q.db.QueryRow(ctx, startJobAttempt, id)
+// A task of an earlier run (before a retry) does not start the new run.
+func (q *Queries) StartJobAttempt(ctx context.Context, arg StartJobAttemptParams) (Job, error) {
+	row := q.db.QueryRow(ctx, startJobAttempt, arg.ID, arg.Run)
 	var i Job
 	err := row.Scan(
 		&i.ID,

@@ -209,7 +209,7 @@ func (s *Service) OutputURL(ctx context.Context, teamID, id uuid.UUID, name stri
 type RunStore interface {
 	JobByID(ctx context.Context, id uuid.UUID) (domain.Job, error)
 	FileByID(ctx context.Context, id uuid.UUID) (domain.File, error)
-	StartJobAttempt(ctx context.Context, id uuid.UUID) (domain.Job, error)
+	StartJobAttempt(ctx context.Context, id uuid.UUID, run int) (domain.Job, error)
 	UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error)
 	SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage, outputs []domain.JobOutput) (domain.Job, error)
 	FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr domain.JobError) (domain.Job, error)
@@ -254,12 +254,14 @@ func OutputKey(j domain.Job, attempt int, name string) string {
 	return fmt.Sprintf("teams/%s/jobs/%s/%d/%s", j.TeamID, j.ID, attempt, name)
 }
 
-// Run runs job id. last says whether no retry follows a retryable failure.
-// It returns an error wrapping ErrRetry when the attempt should be retried;
-// nil when the job reached a final state or is no longer this attempt's.
-func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
-	// A job that is final (or gone) is not runnable: its task is done.
-	j, err := r.Store.StartJobAttempt(ctx, id)
+// Run runs run (0: whichever is current) of job id. last says whether no
+// retry follows a retryable failure. It returns an error wrapping ErrRetry
+// when the attempt should be retried; nil when the job reached a final
+// state or is no longer this task's.
+func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) error {
+	// A job that is final, gone, or retried since (a newer run) is not
+	// runnable by this task: its task is done.
+	j, err := r.Store.StartJobAttempt(ctx, id, run)
 	if errors.Is(err, r.NotRunnable) {
 		return nil
 	}
@@ -292,6 +294,7 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
 	defer cancel()
 
 	var outputs []domain.JobOutput
+	reserved := map[string]bool{}
 	var mu sync.Mutex
 	in := processors.Input{Job: j, Params: j.Params, Source: r.Source}
 	in.Put = func(ctx context.Context, name, contentType string, body io.Reader) (int64, error) {
@@ -299,12 +302,11 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
 			return 0, fmt.Errorf("jobs: bad output name %q", name)
 		}
 		mu.Lock()
-		for _, o := range outputs {
-			if o.Name == name {
-				mu.Unlock()
-				return 0, fmt.Errorf("jobs: output %q written twice", name)
-			}
+		if reserved[name] {
+			mu.Unlock()
+			return 0, fmt.Errorf("jobs: output %q written twice", name)
 		}
+		reserved[name] = true // before the upload: a concurrent Put of the name fails
 		mu.Unlock()
 		key := OutputKey(j, attempt, name)
 		cr := &countingReader{r: body}
@@ -339,8 +341,8 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, last bool) error {
 		err = runCtx.Err()
 	}
 	if err != nil && ctx.Err() != nil {
-		// Cancelled from outside: a cancel request, or the worker shutting
-		// down (the task goes back to the queue).
+		// Cancelled from outside (a cancel request): done if the job is
+		// no longer this attempt's, else retried.
 		cur, lerr := r.Store.JobByID(context.WithoutCancel(ctx), id)
 		if lerr == nil && (cur.Status.Final() || cur.Attempts != attempt) {
 			r.stopped(id, attempt)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,8 +22,29 @@ import (
 	"github.com/conveyorhq/conveyor/internal/processors"
 )
 
-// TaskRunJob is the asynq task type that runs a job; its payload is the job id.
+// TaskRunJob is the asynq task type that runs a job; its payload is the job
+// id and the run ("<uuid> <run>"; a bare id, from before runs, runs the
+// current run).
 const TaskRunJob = "job:run"
+
+func payload(d domain.Dispatch) []byte { return fmt.Appendf(nil, "%s %d", d.JobID, d.Run) }
+
+// parsePayload reads a task payload; run is 0 when it names none.
+func parsePayload(p []byte) (uuid.UUID, int, error) {
+	idPart, runPart, hasRun := strings.Cut(string(p), " ")
+	id, err := uuid.Parse(idPart)
+	if err != nil {
+		return uuid.Nil, 0, err
+	}
+	if !hasRun {
+		return id, 0, nil
+	}
+	run, err := strconv.Atoi(runPart)
+	if err != nil || run < 1 {
+		return uuid.Nil, 0, fmt.Errorf("bad run %q", runPart)
+	}
+	return id, run, nil
+}
 
 // Queue names, by priority; workers take from them in proportion to their
 // weights, so interactive work goes first without starving the rest.
@@ -98,7 +121,7 @@ func (c *Client) Send(ctx context.Context, d domain.Dispatch) error {
 	if p, err := c.processors.Get(d.Processor); err == nil {
 		queue, timeout = QueueFor(p.Priority()), p.Timeout()+timeoutGrace
 	}
-	t := asynq.NewTask(TaskRunJob, []byte(d.JobID.String()))
+	t := asynq.NewTask(TaskRunJob, payload(d))
 	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(TaskID(d)), asynq.Queue(queue),
 		asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
@@ -277,7 +300,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 			w.Metrics.Duration.Observe(time.Since(start).Seconds())
 		}
 	}()
-	id, err := uuid.ParseBytes(t.Payload())
+	id, run, err := parsePayload(t.Payload())
 	if err != nil {
 		outcome = "skipped"
 		w.log.Error("queue: bad task payload", "payload", string(t.Payload()))
@@ -285,7 +308,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	err = w.runner.Run(ctx, id, retried >= maxRetry)
+	err = w.runner.Run(ctx, id, run, retried >= maxRetry)
 	if err != nil {
 		outcome = "retry"
 	}

@@ -85,11 +85,17 @@ func (s *Store) JobByID(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 var ErrJobNotRunnable = errors.New("store: job is not runnable by this attempt")
 
 // StartJobAttempt moves a job to running and returns it with its new attempt
-// number, which fences the attempt's result.
-func (s *Store) StartJobAttempt(ctx context.Context, id uuid.UUID) (domain.Job, error) {
+// number, which fences the attempt's result. run, when not zero, must be the
+// job's current run: a task left from before a retry starts nothing.
+func (s *Store) StartJobAttempt(ctx context.Context, id uuid.UUID, run int) (domain.Job, error) {
+	var runArg *int32
+	if run > 0 {
+		r := int32(run)
+		runArg = &r
+	}
 	var row db.Job
 	err := s.write(ctx, func(q *db.Queries) (err error) {
-		row, err = q.StartJobAttempt(ctx, id)
+		row, err = q.StartJobAttempt(ctx, db.StartJobAttemptParams{ID: id, Run: runArg})
 		return err
 	})
 	if errors.Is(err, errNotFound) {

@@ -22,10 +22,12 @@ LIMIT sqlc.arg('limit');
 -- name: StartJobAttempt :one
 -- Moves a queued (or re-delivered running) job to running and counts the
 -- attempt; the returned attempts value fences the attempt's later writes.
+-- A task of an earlier run (before a retry) does not start the new run.
 UPDATE jobs
 SET status = 'running', attempts = attempts + 1, progress = 0,
     started_at = COALESCE(started_at, now()), updated_at = now()
-WHERE id = $1 AND status IN ('queued', 'running')
+WHERE id = sqlc.arg('id') AND status IN ('queued', 'running')
+  AND (sqlc.narg('run')::integer IS NULL OR runs = sqlc.narg('run')::integer)
 RETURNING *;
 
 -- name: SucceedJob :one
