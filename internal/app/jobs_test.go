@@ -307,6 +307,40 @@ func TestCancelQueuedJobNeverRuns(t *testing.T) {
 	if got.Status != "cancelled" || got.Attempts != 0 || got.StartedAt != nil || got.Result != nil {
 		t.Fatalf("a cancelled queued job ran: %+v", got)
 	}
+
+	// Cancelled and retried before its first task ran: the old task and the
+	// retry's both get delivered, and the job runs once.
+	if err := insp.PauseQueue("high"); err != nil {
+		t.Fatal(err)
+	}
+	paused = true
+	j2 := jc.createJob(file, "inspect", "")
+	if r, b := jc.send("POST", "/teams/"+jc.team+"/jobs/"+j2.ID+"/cancel", "", nil, nil); r.StatusCode != 200 {
+		t.Fatalf("cancel: %d %s", r.StatusCode, b)
+	}
+	if r, b := jc.send("POST", "/teams/"+jc.team+"/jobs/"+j2.ID+"/retry", "", nil, nil); r.StatusCode != 202 {
+		t.Fatalf("retry: %d %s", r.StatusCode, b)
+	}
+	if err := insp.UnpauseQueue("high"); err != nil {
+		t.Fatal(err)
+	}
+	paused = false
+	for _, id := range []string{j2.ID, j2.ID + ".r2"} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			info, err := insp.GetTaskInfo("high", id)
+			if err == nil && info.State == asynq.TaskStateCompleted {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s not completed: %+v %v", id, info, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if got := jc.job(j2.ID); got.Status != "succeeded" || got.Attempts != 1 {
+		t.Fatalf("retried job = %+v; want one attempt (the first run's task must not start the second run)", got)
+	}
 }
 
 // workerMetric reads a counter from the worker's /metrics.
@@ -451,9 +485,11 @@ func TestEventStream(t *testing.T) {
 	s3.Close()
 
 	// A malformed Last-Event-ID is a 400; a stranger gets 404.
-	bad := e.OpenStream(t, streamURL, http.Header{"Authorization": {"Bearer " + jc.token}, "Last-Event-ID": {"yesterday"}})
-	if bad.Resp.StatusCode != 400 {
-		t.Fatalf("bad Last-Event-ID: %d", bad.Resp.StatusCode)
+	for _, id := range []string{"yesterday", "18446744073709551615-18446744073709551615"} {
+		bad := e.OpenStream(t, streamURL, http.Header{"Authorization": {"Bearer " + jc.token}, "Last-Event-ID": {id}})
+		if bad.Resp.StatusCode != 400 {
+			t.Fatalf("Last-Event-ID %q: %d", id, bad.Resp.StatusCode)
+		}
 	}
 	stranger := e.OpenStream(t, streamURL, http.Header{"Authorization": {"Bearer " + e.Token(t, "events-stranger", false)}})
 	if stranger.Resp.StatusCode != 404 {

@@ -12,6 +12,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -38,7 +39,18 @@ func streamKey(team uuid.UUID) string { return "conveyor:events:" + team.String(
 
 // publish appends the event to the team's stream, trims it, refreshes its
 // expiry and announces "team id payload" on the channel; it returns the id.
+//
+// A job's snapshots come from several processes (the API, workers), each
+// publishing after its own commit, so they may arrive out of order: with
+// KEYS[2] (the job's version key) and ARGV[6] (the snapshot's version, its
+// updated_at in microseconds), a snapshot older than one already published
+// is dropped, and the script returns false.
 var publish = redis.NewScript(`
+if KEYS[2] then
+  local cur = redis.call('GET', KEYS[2])
+  if cur and tonumber(cur) > tonumber(ARGV[6]) then return false end
+  redis.call('SET', KEYS[2], ARGV[6], 'EX', 3600)
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. id .. ' ' .. ARGV[2])
@@ -78,8 +90,16 @@ func (p *Publisher) Publish(ctx context.Context, e domain.Event) (string, error)
 	// Publishing outlives a cancelled request: the change it reports is made.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	id, err := publish.Run(ctx, p.Redis, []string{streamKey(e.TeamID)},
-		Backlog, string(b), int(BacklogTTL/time.Second), Channel, e.TeamID.String()).Text()
+	keys := []string{streamKey(e.TeamID)}
+	args := []any{Backlog, string(b), int(BacklogTTL / time.Second), Channel, e.TeamID.String()}
+	if e.Job != nil {
+		keys = append(keys, "conveyor:events:jobversion:"+e.Job.ID.String())
+		args = append(args, e.Job.UpdatedAt.UnixMicro())
+	}
+	id, err := publish.Run(ctx, p.Redis, keys, args...).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", nil // a newer snapshot of the job went out already
+	}
 	if err != nil {
 		p.Logger.Warn("events: publish failed; clients re-read on reconnect", "type", e.Type, "team", e.TeamID, "err", err)
 		return "", err

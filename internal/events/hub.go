@@ -74,12 +74,12 @@ func (s *Subscription) Close() {
 // some may be gone, the first event is a reset. It fails when Redis cannot
 // be reached.
 func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Subscription, error) {
-	s := &Subscription{hub: h, team: team, ch: make(chan domain.Event, SubscriptionBuffer), done: make(chan struct{})}
+	s := &Subscription{hub: h, team: team, done: make(chan struct{})}
 	var from ID
 	resume := false
 	if lastID != "" {
 		id, ok := ParseID(lastID)
-		if !ok {
+		if !ok || id.MS > uint64(time.Now().Add(time.Hour).UnixMilli()) {
 			return nil, &domain.Error{Code: domain.CodeInvalid, Message: "Last-Event-ID is not an event id.",
 				Fields: []domain.FieldError{{Pointer: "Last-Event-ID", Detail: "expected an id such as 1763800000000-0"}}}
 		}
@@ -108,6 +108,13 @@ func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Su
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// Room for the whole backlog, so a long resume is not taken for a slow
+	// subscriber; live events waited in pending meanwhile.
+	s.ch = make(chan domain.Event, len(backlog)+SubscriptionBuffer+1)
+	if s.ended { // ended while catching up (the hub closed, say)
+		close(s.ch)
+		return nil, &domain.Error{Code: domain.CodeUnavailable, Message: "The server is shutting down; reconnect.", RetryAfter: time.Second}
+	}
 	if !resume {
 		s.last = start
 	}
@@ -217,14 +224,20 @@ func (h *Hub) publishLive(team uuid.UUID, e domain.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.teams[team] {
-		if s.catchingUp {
-			s.pending = append(s.pending, e)
-			if len(s.pending) > SubscriptionBuffer {
-				h.endLocked(s, ErrSlow)
-			}
-			continue
-		}
+		h.queueLocked(s, e)
+	}
+}
+
+// queueLocked delivers e to s, or keeps it for after s's own backlog read
+// while s is still subscribing (its starting point is not known yet).
+func (h *Hub) queueLocked(s *Subscription, e domain.Event) {
+	if !s.catchingUp {
 		h.deliverLocked(s, e)
+		return
+	}
+	s.pending = append(s.pending, e)
+	if len(s.pending) > Backlog*2 {
+		h.endLocked(s, ErrSlow)
 	}
 }
 
@@ -236,7 +249,6 @@ func (h *Hub) Run(ctx context.Context) {
 	defer ps.Close()
 	defer h.Close()
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-	subscribed := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -247,11 +259,11 @@ func (h *Hub) Run(ctx context.Context) {
 			}
 			switch m := m.(type) {
 			case *redis.Subscription:
+				// On every (re)subscription: events published while the
+				// channel was not yet, or no longer, subscribed are only in
+				// the backlog.
 				if m.Kind == "subscribe" {
-					subscribed++
-					if subscribed > 1 {
-						h.catchUp(ctx)
-					}
+					h.catchUp(ctx)
 				}
 			case *redis.Message:
 				team, rest, ok1 := strings.Cut(m.Payload, " ")
@@ -296,7 +308,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		h.mu.Lock()
 		for _, m := range msgs {
 			if e, ok := h.decodeEntry(m); ok {
-				h.deliverLocked(g.s, e)
+				h.queueLocked(g.s, e)
 			}
 		}
 		h.mu.Unlock()

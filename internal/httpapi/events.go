@@ -60,7 +60,6 @@ type eventStream struct {
 func (e eventStream) VisitStreamTeamEventsResponse(w http.ResponseWriter) error {
 	defer e.sub.Close()
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives any write timeout
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -73,6 +72,10 @@ func (e eventStream) VisitStreamTeamEventsResponse(w http.ResponseWriter) error 
 	var buf bytes.Buffer
 	buf.WriteString("retry: 2000\n: stream open\n\n")
 	write := func() error {
+		// Each write has its own deadline: a client that stops reading
+		// frees the handler (and lets shutdown finish) instead of
+		// blocking it for ever.
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
@@ -122,6 +125,9 @@ func (e eventStream) VisitStreamTeamEventsResponse(w http.ResponseWriter) error 
 		}
 	}
 }
+
+// writeTimeout bounds one write of the stream.
+const writeTimeout = 10 * time.Second
 
 func writeEvent(buf *bytes.Buffer, ev domain.Event) {
 	b, err := json.Marshal(eventOut(ev))
