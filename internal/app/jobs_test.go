@@ -292,17 +292,7 @@ func TestCancelQueuedJobNeverRuns(t *testing.T) {
 	}
 	paused = false
 	// The task is delivered and completes without running the job.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		info, err := insp.GetTaskInfo("high", j.ID)
-		if err == nil && info.State == asynq.TaskStateCompleted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task of the cancelled job not completed: %+v %v", info, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitTaskCompleted(t, insp, "high", j.ID)
 	got := jc.job(j.ID)
 	if got.Status != "cancelled" || got.Attempts != 0 || got.StartedAt != nil || got.Result != nil {
 		t.Fatalf("a cancelled queued job ran: %+v", got)
@@ -326,20 +316,26 @@ func TestCancelQueuedJobNeverRuns(t *testing.T) {
 	}
 	paused = false
 	for _, id := range []string{j2.ID, j2.ID + ".r2"} {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			info, err := insp.GetTaskInfo("high", id)
-			if err == nil && info.State == asynq.TaskStateCompleted {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("task %s not completed: %+v %v", id, info, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitTaskCompleted(t, insp, "high", id)
 	}
 	if got := jc.job(j2.ID); got.Status != "succeeded" || got.Attempts != 1 {
 		t.Fatalf("retried job = %+v; want one attempt (the first run's task must not start the second run)", got)
+	}
+}
+
+// waitTaskCompleted waits until the queue's task id has completed.
+func waitTaskCompleted(t *testing.T, insp *asynq.Inspector, queue, id string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo(queue, id)
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s not completed: %+v %v", id, info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -468,31 +468,7 @@ func TestRetryableFailureBacksOffThenFails(t *testing.T) {
 		}
 	}()
 	id := a.job(team, file, "inspect")
-	var j struct {
-		Status     string
-		Attempts   int
-		StartedAt  time.Time `json:"started_at"`
-		FinishedAt time.Time `json:"finished_at"`
-		Error      *struct {
-			Code      string
-			Retryable bool
-		}
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		s, b := a.do("GET", "/teams/"+team+"/jobs/"+id, "", nil)
-		if s != 200 {
-			t.Fatalf("get job: %d %s", s, b)
-		}
-		_ = json.Unmarshal(b, &j)
-		if j.Status == "failed" || j.Status == "succeeded" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job still %s after 90 s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	j := a.waitFinal(team, id, 90*time.Second)
 	if j.Status != "failed" || j.Attempts != 3 || j.Error == nil || j.Error.Code != "unavailable" || !j.Error.Retryable {
 		t.Fatalf("job = %+v (error %+v); want failed after 3 attempts with a retryable unavailable error", j, j.Error)
 	}
@@ -506,15 +482,39 @@ func TestRetryableFailureBacksOffThenFails(t *testing.T) {
 	if s, b := a.do("POST", "/teams/"+team+"/jobs/"+id+"/retry", "", nil); s != 202 {
 		t.Fatalf("retry: %d %s", s, b)
 	}
-	deadline = time.Now().Add(60 * time.Second)
+	if j = a.waitFinal(team, id, 60*time.Second); j.Status != "succeeded" {
+		t.Fatalf("after retry with storage back: %+v", j)
+	}
+}
+
+// jobState is what the tests read of a job.
+type jobState struct {
+	Status     string
+	Attempts   int
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Error      *struct {
+		Code      string
+		Retryable bool
+	}
+}
+
+// waitFinal polls the job until it succeeded or failed, at most limit.
+func (a api) waitFinal(team, id string, limit time.Duration) jobState {
+	a.t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
-		_, b := a.do("GET", "/teams/"+team+"/jobs/"+id, "", nil)
-		_ = json.Unmarshal(b, &j)
-		if j.Status == "succeeded" {
-			break
+		s, b := a.do("GET", "/teams/"+team+"/jobs/"+id, "", nil)
+		if s != 200 {
+			a.t.Fatalf("get job: %d %s", s, b)
 		}
-		if j.Status == "failed" || time.Now().After(deadline) {
-			t.Fatalf("after retry with storage back: %s", b)
+		var j jobState
+		_ = json.Unmarshal(b, &j)
+		if j.Status == "failed" || j.Status == "succeeded" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("job still %s after %s", b, limit)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
