@@ -1,0 +1,25 @@
+// icons: the SVG icons the console uses (Quasar's Material Icons set from
+// @quasar/extras, bundled: no icon font, nothing fetched).
+export {
+  matAdd,
+  matCancel,
+  matCheckCircle,
+  matChevronLeft,
+  matChevronRight,
+  matClose,
+  matCloudUpload,
+  matDelete,
+  matDownload,
+  matError,
+  matFolderOpen,
+  matHourglassEmpty,
+  matImage,
+  matLogout,
+  matPerson,
+  matPlayArrow,
+  matRefresh,
+  matReplay,
+  matSchedule,
+  matWifi,
+  matWifiOff,
+} from "@quasar/extras/material-icons";
