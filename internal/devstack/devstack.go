@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -112,28 +110,6 @@ type Stack struct {
 	s3        *proc
 }
 
-type binaries struct {
-	pgBin     string // folder with initdb, postgres, pg_basebackup
-	pgbouncer string
-	redis     string
-	versitygw string
-}
-
-type paths struct {
-	logs          string
-	pgRoot        string
-	primaryData   string
-	replicaData   []string
-	sockRoot      string
-	primarySock   string // "" disables the Unix socket
-	replicaSock   []string
-	pgbouncerDir  string
-	pgbouncerSock string
-	redisDir      string
-	s3Root        string
-	s3Creds       string
-}
-
 // Start brings up the whole stack and waits until every component answers.
 // On any failure it stops whatever it started and returns the error.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
@@ -172,201 +148,6 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.logf("devstack ready in %s (primary + %d replica(s), pgbouncer, redis, s3) under %s", time.Since(began).Round(time.Millisecond), opts.Replicas, dir)
 	return s, nil
 }
-
-// prepare resolves binaries and identities, lays out and cleans the folder
-// tree, and picks ports. It starts no process.
-func (s *Stack) prepare() error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return fmt.Errorf("devstack: create dir: %w", err)
-	}
-	lock, err := lockDir(s.Dir)
-	if err != nil {
-		return err
-	}
-	s.lock = lock
-
-	bins, err := findBinaries(s.opts)
-	if err != nil {
-		return err
-	}
-	s.bins = bins
-
-	as, err := postgresIdentity()
-	if err != nil {
-		return err
-	}
-	s.pgAs = as
-	if err := ensureTraversable(s.Dir, as); err != nil {
-		return err
-	}
-
-	if err := s.layout(); err != nil {
-		return err
-	}
-	if err := s.pickPorts(); err != nil {
-		return err
-	}
-	s.fillURLs()
-	return nil
-}
-
-// layout computes paths, removes stale or (without Keep) old data, and
-// creates the folders with the right owners.
-func (s *Stack) layout() error {
-	d := s.Dir
-	n := s.opts.Replicas
-	p := paths{
-		logs:         filepath.Join(d, "logs"),
-		pgRoot:       filepath.Join(d, "pg"),
-		primaryData:  filepath.Join(d, "pg", "primary"),
-		sockRoot:     filepath.Join(d, "run"),
-		pgbouncerDir: filepath.Join(d, "pgbouncer"),
-		redisDir:     filepath.Join(d, "redis"),
-		s3Root:       filepath.Join(d, "s3"),
-		s3Creds:      filepath.Join(d, "s3-credentials.json"),
-	}
-	p.primarySock = socketDir(filepath.Join(p.sockRoot, "primary"))
-	p.pgbouncerSock = socketDir(filepath.Join(p.sockRoot, "pgbouncer"))
-	for i := range n {
-		name := "replica" + strconv.Itoa(i+1)
-		p.replicaData = append(p.replicaData, filepath.Join(p.pgRoot, name))
-		p.replicaSock = append(p.replicaSock, socketDir(filepath.Join(p.sockRoot, name)))
-	}
-	s.paths = p
-
-	// Always fresh: logs, sockets, PgBouncer state, replicas (re-created from
-	// a base backup each start so a changed primary port is never a problem).
-	remove := []string{p.logs, p.sockRoot, p.pgbouncerDir}
-	if s.opts.Keep {
-		entries, err := os.ReadDir(p.pgRoot)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("devstack: read %s: %w", p.pgRoot, err)
-		}
-		for _, e := range entries {
-			if e.Name() != "primary" {
-				remove = append(remove, filepath.Join(p.pgRoot, e.Name()))
-			}
-		}
-		if _, err := os.Stat(filepath.Join(p.primaryData, "PG_VERSION")); err != nil {
-			remove = append(remove, p.primaryData) // half-made data dir
-		}
-	} else {
-		remove = append(remove, p.pgRoot, p.redisDir, p.s3Root, p.s3Creds)
-	}
-	for _, r := range remove {
-		if err := os.RemoveAll(r); err != nil {
-			return fmt.Errorf("devstack: remove old %s: %w", r, err)
-		}
-	}
-
-	for _, dir := range []string{p.logs, p.redisDir, filepath.Join(p.s3Root, s.S3Bucket)} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("devstack: create %s: %w", dir, err)
-		}
-	}
-	// Folders the PostgreSQL user writes into.
-	pgDirs := []string{p.pgRoot, p.sockRoot, p.pgbouncerDir}
-	for _, sd := range append([]string{p.primarySock, p.pgbouncerSock}, p.replicaSock...) {
-		if sd != "" {
-			pgDirs = append(pgDirs, sd)
-		}
-	}
-	for _, dir := range pgDirs {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("devstack: create %s: %w", dir, err)
-		}
-		if err := s.chownPG(dir); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// socketDir returns dir, or "" when a socket in it would exceed the Unix
-// socket path limit (then the service listens on TCP only).
-func socketDir(dir string) string {
-	const maxSunPath = 107
-	if len(dir)+len("/.s.PGSQL.65535.lock") > maxSunPath {
-		return ""
-	}
-	return dir
-}
-
-func (s *Stack) chownPG(path string) error {
-	if s.pgAs == nil || s.pgAs.cred == nil {
-		return nil
-	}
-	if err := os.Chown(path, s.pgAs.uid, s.pgAs.gid); err != nil {
-		return fmt.Errorf("devstack: chown %s: %w", path, err)
-	}
-	return nil
-}
-
-// pickPorts fills s.Ports from Options.Ports and free loopback ports.
-func (s *Stack) pickPorts() error {
-	var want Ports
-	if s.opts.Ports != nil {
-		want = *s.opts.Ports
-		want.Replicas = append([]int(nil), s.opts.Ports.Replicas...)
-	}
-	n := s.opts.Replicas
-	if len(want.Replicas) > n {
-		want.Replicas = want.Replicas[:n]
-	}
-	for len(want.Replicas) < n {
-		want.Replicas = append(want.Replicas, 0)
-	}
-	slots := []*int{&want.Primary, &want.PgBouncer, &want.Redis, &want.S3}
-	for i := range want.Replicas {
-		slots = append(slots, &want.Replicas[i])
-	}
-	// Hold every listener until all are picked so the ports are distinct.
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			_ = l.Close()
-		}
-	}()
-	for _, slot := range slots {
-		if *slot < 0 || *slot > 65535 {
-			return fmt.Errorf("devstack: invalid port %d", *slot)
-		}
-		if *slot != 0 {
-			continue
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("devstack: pick free port: %w", err)
-		}
-		held = append(held, l)
-		tcp, ok := l.Addr().(*net.TCPAddr)
-		if !ok {
-			return fmt.Errorf("devstack: pick free port: unexpected address %v", l.Addr())
-		}
-		*slot = tcp.Port
-	}
-	s.Ports = want
-	return nil
-}
-
-func pgURL(port int, db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, db)
-}
-
-func (s *Stack) fillURLs() {
-	s.DirectPrimaryURL = pgURL(s.Ports.Primary, "conveyor")
-	s.PrimaryURL = pgURL(s.Ports.PgBouncer, "conveyor")
-	s.ReplicaURLs = nil
-	s.DirectReplicaURLs = nil
-	for i, port := range s.Ports.Replicas {
-		s.DirectReplicaURLs = append(s.DirectReplicaURLs, pgURL(port, "conveyor"))
-		s.ReplicaURLs = append(s.ReplicaURLs, pgURL(s.Ports.PgBouncer, replicaDBName(i)))
-	}
-	s.RedisAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.Redis))
-	s.S3Endpoint = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.S3))
-}
-
-func replicaDBName(i int) string { return "conveyor_replica" + strconv.Itoa(i+1) }
 
 // bringUp starts the PostgreSQL chain, Redis and S3 concurrently.
 func (s *Stack) bringUp(ctx context.Context) error {
@@ -409,38 +190,6 @@ func (s *Stack) bringUp(ctx context.Context) error {
 		}
 	}
 	return errors.Join(real...)
-}
-
-func (s *Stack) bringUpPostgres(ctx context.Context) error {
-	if err := s.initPrimary(ctx); err != nil {
-		return err
-	}
-	if err := s.StartPrimary(ctx); err != nil {
-		return err
-	}
-	if err := s.createDatabase(ctx); err != nil {
-		return err
-	}
-	var (
-		wg   sync.WaitGroup
-		errs = make([]error, s.opts.Replicas)
-	)
-	for i := range s.opts.Replicas {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.baseBackup(ctx, i); err != nil {
-				errs[i] = err
-				return
-			}
-			errs[i] = s.StartReplica(ctx, i)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return s.startPgBouncer(ctx)
 }
 
 // logf writes one progress line to Options.Log.
@@ -558,29 +307,5 @@ func waitReady(ctx context.Context, what string, p *proc, check func(context.Con
 			return err
 		case <-time.After(100 * time.Millisecond):
 		}
-	}
-}
-
-// lockDir takes an exclusive lock on Dir/.devstack.lock so two stacks never
-// share a folder.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, ".devstack.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("devstack: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("devstack: folder %s is in use by another running stack: %w", dir, err)
-	}
-	return f, nil
-}
-
-func (s *Stack) releaseLock() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lock != nil {
-		_ = s.lock.Close() // closing releases the flock
-		s.lock = nil
 	}
 }

@@ -8,11 +8,44 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
+
+func (s *Stack) bringUpPostgres(ctx context.Context) error {
+	if err := s.initPrimary(ctx); err != nil {
+		return err
+	}
+	if err := s.StartPrimary(ctx); err != nil {
+		return err
+	}
+	if err := s.createDatabase(ctx); err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, s.opts.Replicas)
+	)
+	for i := range s.opts.Replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.baseBackup(ctx, i); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = s.StartReplica(ctx, i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.startPgBouncer(ctx)
+}
 
 // initPrimary runs initdb and writes the primary's configuration, unless
 // Keep found an existing data folder.
@@ -227,176 +260,6 @@ func (s *Stack) createDatabase(ctx context.Context) error {
 	return nil
 }
 
-// baseBackup creates replica i's data folder from the running primary.
-func (s *Stack) baseBackup(ctx context.Context, i int) error {
-	began := time.Now()
-	data := s.paths.replicaData[i]
-	if err := os.RemoveAll(data); err != nil {
-		return fmt.Errorf("devstack: replica %d: remove old data: %w", i, err)
-	}
-	err := runTool(ctx, procSpec{
-		name: "pg_basebackup",
-		path: filepath.Join(s.bins.pgBin, "pg_basebackup"),
-		args: []string{
-			"-h", "127.0.0.1", "-p", strconv.Itoa(s.Ports.Primary), "-U", "postgres",
-			"-D", data, "-R", "-X", "stream", "-c", "fast",
-		},
-		dir:     s.Dir,
-		logPath: filepath.Join(s.paths.logs, "basebackup-replica"+strconv.Itoa(i+1)+".log"),
-		as:      s.pgAs,
-	}, 2*time.Minute)
-	if err != nil {
-		return fmt.Errorf("devstack: start replica %d: %w", i, err)
-	}
-	s.logf("base backup for replica %d done in %s", i, time.Since(began).Round(time.Millisecond))
-	return nil
-}
-
-func (s *Stack) replicaIndex(i int) error {
-	if i < 0 || i >= len(s.paths.replicaData) {
-		return fmt.Errorf("devstack: no replica %d (stack has %d, numbered from 0)", i, len(s.paths.replicaData))
-	}
-	return nil
-}
-
-// StartReplica starts replica i (0-based; it is served by PgBouncer as
-// "conveyor_replica<i+1>") if it is not running, and waits until it accepts
-// connections and reports pg_is_in_recovery() = true.
-func (s *Stack) StartReplica(ctx context.Context, i int) error {
-	if err := s.replicaIndex(i); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if err := s.errIfStopped(); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	for len(s.replicas) <= i {
-		s.replicas = append(s.replicas, nil)
-	}
-	p := s.replicas[i]
-	name := "replica" + strconv.Itoa(i+1)
-	if p == nil || p.exited() {
-		var err error
-		p, err = startProc(s.postgresSpec(name, s.paths.replicaData[i], s.paths.replicaSock[i], s.Ports.Replicas[i]))
-		if err != nil {
-			s.mu.Unlock()
-			return fmt.Errorf("devstack: start replica %d: %w", i, err)
-		}
-		s.replicas[i] = p
-	}
-	bouncer := s.pgbouncer
-	s.mu.Unlock()
-
-	began := time.Now()
-	if err := waitReady(ctx, "postgres "+name, p, pgCheck(adminURL(s.Ports.Replicas[i]), true, false)); err != nil {
-		return fmt.Errorf("devstack: start replica %d: %w", i, err)
-	}
-	if bouncer != nil && !bouncer.exited() {
-		if err := waitReady(ctx, "pgbouncer -> "+name, bouncer, pgCheck(s.ReplicaURLs[i], true, true)); err != nil {
-			return fmt.Errorf("devstack: start replica %d: %w", i, err)
-		}
-	}
-	s.logf("postgres %s ready on 127.0.0.1:%d (%s)", name, s.Ports.Replicas[i], time.Since(began).Round(time.Millisecond))
-	return nil
-}
-
-// StopReplica stops replica i (0-based) and waits until it is gone.
-func (s *Stack) StopReplica(i int) error {
-	if err := s.replicaIndex(i); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	var p *proc
-	if i < len(s.replicas) {
-		p = s.replicas[i]
-	}
-	s.mu.Unlock()
-	if err := p.stop(); err != nil {
-		return fmt.Errorf("devstack: stop replica %d: %w", i, err)
-	}
-	return nil
-}
-
-// startPgBouncer writes PgBouncer's configuration, starts it and waits until
-// every database answers through it.
-func (s *Stack) startPgBouncer(ctx context.Context) error {
-	dir := s.paths.pgbouncerDir
-	var b strings.Builder
-	b.WriteString("[databases]\n")
-	fmt.Fprintf(&b, "conveyor = host=127.0.0.1 port=%d dbname=conveyor\n", s.Ports.Primary)
-	for i, port := range s.Ports.Replicas {
-		fmt.Fprintf(&b, "%s = host=127.0.0.1 port=%d dbname=conveyor\n", replicaDBName(i), port)
-	}
-	b.WriteString("\n[pgbouncer]\n")
-	lines := []string{
-		"listen_addr = 127.0.0.1",
-		"listen_port = " + strconv.Itoa(s.Ports.PgBouncer),
-		"unix_socket_dir = " + s.paths.pgbouncerSock,
-		"auth_type = trust",
-		"auth_file = " + filepath.Join(dir, "userlist.txt"),
-		"admin_users = postgres",
-		"stats_users = postgres",
-		"pool_mode = transaction",
-		"max_client_conn = 1000",
-		"default_pool_size = 20",
-		"pidfile = " + filepath.Join(dir, "pgbouncer.pid"),
-		"logfile = " + filepath.Join(dir, "pgbouncer.log"),
-		"ignore_startup_parameters = extra_float_digits,search_path",
-		// Retry a server login 1 s after a failure instead of 15 s, so a
-		// restarted primary is usable through PgBouncer right away.
-		"server_login_retry = 1",
-		"server_connect_timeout = 2",
-		// A client waits at most this long for a server connection: with a
-		// server down, queries fail within seconds instead of hanging.
-		"query_wait_timeout = 10",
-	}
-	b.WriteString(strings.Join(lines, "\n") + "\n")
-	ini := filepath.Join(dir, "pgbouncer.ini")
-	if err := os.WriteFile(ini, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("devstack: start pgbouncer: write ini: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte("\"postgres\" \"\"\n"), 0o644); err != nil {
-		return fmt.Errorf("devstack: start pgbouncer: write userlist: %w", err)
-	}
-	if err := os.Remove(filepath.Join(dir, "pgbouncer.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("devstack: start pgbouncer: remove stale pid file: %w", err)
-	}
-
-	s.mu.Lock()
-	if err := s.errIfStopped(); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	p, err := startProc(procSpec{
-		name:    "pgbouncer",
-		path:    s.bins.pgbouncer,
-		args:    []string{ini},
-		dir:     s.Dir,
-		logPath: filepath.Join(s.paths.logs, "pgbouncer.log"),
-		as:      s.pgAs,
-		stopSig: syscall.SIGTERM, // immediate shutdown
-	})
-	if err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("devstack: start pgbouncer: %w", err)
-	}
-	s.pgbouncer = p
-	s.mu.Unlock()
-
-	began := time.Now()
-	if err := waitReady(ctx, "pgbouncer", p, pgCheck(s.PrimaryURL, false, true)); err != nil {
-		return fmt.Errorf("devstack: start pgbouncer: %w", err)
-	}
-	for i, u := range s.ReplicaURLs {
-		if err := waitReady(ctx, "pgbouncer -> "+replicaDBName(i), p, pgCheck(u, true, true)); err != nil {
-			return fmt.Errorf("devstack: start pgbouncer: %w", err)
-		}
-	}
-	s.logf("pgbouncer ready on 127.0.0.1:%d (%s)", s.Ports.PgBouncer, time.Since(began).Round(time.Millisecond))
-	return nil
-}
-
 // clearStalePostmasterPid handles a postmaster.pid left by a previous run
 // that was killed (Keep mode). PostgreSQL itself ignores a pid that no longer
 // exists, but refuses while that pid is a not-yet-reaped zombie or has been
@@ -442,47 +305,6 @@ func clearStalePostmasterPid(ctx context.Context, data string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// WaitReplicasCaughtUp waits (up to 30 s) until every replica has replayed
-// the primary's WAL as of the call: after migrations, say, so that reads
-// from replicas see the schema.
-func (s *Stack) WaitReplicasCaughtUp(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	prim, err := pgx.Connect(ctx, s.DirectPrimaryURL)
-	if err != nil {
-		return fmt.Errorf("devstack: wait for replicas: %w", err)
-	}
-	defer prim.Close(context.WithoutCancel(ctx))
-	var target string
-	if err := prim.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
-		return fmt.Errorf("devstack: wait for replicas: %w", err)
-	}
-	for i, url := range s.DirectReplicaURLs {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return fmt.Errorf("devstack: wait for replica %d: %w", i, err)
-		}
-		for {
-			var done bool
-			err := conn.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target).Scan(&done)
-			if err != nil || done {
-				conn.Close(context.WithoutCancel(ctx))
-				if err != nil {
-					return fmt.Errorf("devstack: wait for replica %d: %w", i, err)
-				}
-				break
-			}
-			select {
-			case <-ctx.Done():
-				conn.Close(context.WithoutCancel(ctx))
-				return fmt.Errorf("devstack: replica %d did not reach %s: %w", i, target, ctx.Err())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 // CountStatements returns how many statements containing substr the server

@@ -3,19 +3,19 @@ package processors
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	_ "image/gif" // register the decoders image.Decode uses
 	"image/jpeg"
 	"image/png"
 	"io"
 	"math"
 	"time"
+
+	"github.com/conveyorhq/conveyor/internal/imaging"
 )
 
 // Thumbnail scales a PNG, JPEG or GIF image down to fit a box and stores it
@@ -128,9 +128,9 @@ func (t Thumbnail) Run(ctx context.Context, in Input) (Output, error) {
 		}
 		return Output{}, invalidf("The file is not a PNG, JPEG or GIF image.")
 	}
-	var jh jpegHeader
+	var jh imaging.JPEGHeader
 	if srcFormat == "jpeg" {
-		jh = parseJPEGHeader(head.Bytes())
+		jh = imaging.ParseJPEGHeader(head.Bytes())
 	}
 	if err := t.checkSize(cfg, jh); err != nil {
 		return Output{}, err
@@ -150,25 +150,25 @@ func (t Thumbnail) Run(ctx context.Context, in Input) (Output, error) {
 	}
 	progress(60)
 
-	orient := max(1, jh.orientation)
+	orient := max(1, jh.Orientation)
 	b := src.Bounds()
 	shownW, shownH := b.Dx(), b.Dy()
 	if orient >= 5 { // rotated a quarter turn: the shown image is transposed
 		shownW, shownH = shownH, shownW
 	}
-	w, h := fitBox(shownW, shownH, p.MaxWidth, p.MaxHeight)
+	w, h := imaging.FitBox(shownW, shownH, p.MaxWidth, p.MaxHeight)
 	sw, sh := w, h
 	if orient >= 5 {
 		sw, sh = h, w
 	}
-	dst, err := resample(ctx, src, sw, sh)
+	dst, err := imaging.Resample(ctx, src, sw, sh)
 	if err != nil {
 		return Output{}, err
 	}
 	if p.Format == "jpeg" { // no alpha in JPEG: flatten onto white, not black
-		flattenOnWhite(dst)
+		imaging.FlattenOnWhite(dst)
 	}
-	out := orientImage(dst, orient)
+	out := imaging.Orient(dst, orient)
 	progress(90)
 
 	name, ctype := "thumbnail.png", "image/png"
@@ -191,7 +191,7 @@ func (t Thumbnail) Run(ctx context.Context, in Input) (Output, error) {
 }
 
 // checkSize refuses images without pixels and images over the bounds.
-func (t Thumbnail) checkSize(cfg image.Config, jh jpegHeader) error {
+func (t Thumbnail) checkSize(cfg image.Config, jh imaging.JPEGHeader) error {
 	maxPx, maxBytes := t.MaxPixels, t.MaxDecodeBytes
 	if maxPx <= 0 {
 		maxPx = defaultMaxPixels
@@ -212,8 +212,8 @@ func (t Thumbnail) checkSize(cfg image.Config, jh jpegHeader) error {
 	if bytesPerPixel(cfg.ColorModel) == 8 {
 		kind = " at 16 bits per channel"
 	}
-	if jh.progressive { // every DCT coefficient is kept: 4 bytes a sample
-		need += int64(float64(px) * 4 * jh.samples)
+	if jh.Progressive { // every DCT coefficient is kept: 4 bytes a sample
+		need += int64(float64(px) * 4 * jh.Samples)
 		kind = " in progressive JPEG"
 	}
 	if need > maxBytes {
@@ -252,304 +252,4 @@ func formatLabel(f string) string {
 		return "JPEG"
 	}
 	return "GIF"
-}
-
-// fitBox returns w×h scaled to fit within maxW×maxH, keeping the aspect
-// ratio; it never enlarges, and no side is less than one pixel.
-func fitBox(w, h, maxW, maxH int) (int, int) {
-	if w <= maxW && h <= maxH {
-		return w, h
-	}
-	// Compare w/maxW with h/maxH without rounding: the larger ratio binds.
-	if int64(w)*int64(maxH) >= int64(h)*int64(maxW) {
-		return maxW, max(1, min(maxH, int(math.Round(float64(h)*float64(maxW)/float64(w)))))
-	}
-	return max(1, min(maxW, int(math.Round(float64(w)*float64(maxH)/float64(h))))), maxH
-}
-
-// resample returns src scaled to w×h (not larger than src), filtered with
-// Catmull-Rom widened by the reduction, so that a large reduction averages
-// every source pixel rather than sampling some. It works in premultiplied
-// RGBA, one axis at a time, and keeps only the few source rows the current
-// output row needs: its scratch memory is about four source rows, where
-// golang.org/x/image/draw's kernels take output width × source height × 32
-// bytes (655 MB for 8000×5000 into 4096 wide).
-func resample(ctx context.Context, src image.Image, w, h int) (*image.RGBA, error) {
-	b := src.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	if w == b.Dx() && h == b.Dy() {
-		draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
-		return dst, nil
-	}
-	xs, ys := filterWeights(w, b.Dx()), filterWeights(h, b.Dy())
-	ringN := 0
-	for _, c := range ys {
-		ringN = max(ringN, len(c.w))
-	}
-	row := image.NewRGBA(image.Rect(0, 0, b.Dx(), 1))
-	ring := make([]float32, ringN*w*4) // horizontally scaled source rows
-	next := 0                          // the next source row to scale
-	for dy, cy := range ys {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		for ; next < cy.lo+len(cy.w); next++ {
-			draw.Draw(row, row.Bounds(), src, image.Pt(b.Min.X, b.Min.Y+next), draw.Src)
-			out := ring[(next%ringN)*w*4:][:w*4]
-			for dx, cx := range xs {
-				var r, g, bl, a float32
-				pix := row.Pix[cx.lo*4:]
-				for k, wt := range cx.w {
-					p := pix[k*4 : k*4+4 : k*4+4]
-					r += float32(p[0]) * wt
-					g += float32(p[1]) * wt
-					bl += float32(p[2]) * wt
-					a += float32(p[3]) * wt
-				}
-				o := out[dx*4 : dx*4+4 : dx*4+4]
-				o[0], o[1], o[2], o[3] = r, g, bl, a
-			}
-		}
-		pix := dst.Pix[dy*dst.Stride:]
-		for dx := range w {
-			var r, g, bl, a float32
-			for k, wt := range cy.w {
-				i := ((cy.lo+k)%ringN*w + dx) * 4
-				p := ring[i : i+4 : i+4]
-				r += p[0] * wt
-				g += p[1] * wt
-				bl += p[2] * wt
-				a += p[3] * wt
-			}
-			// The filter's negative lobes can overshoot: keep the
-			// colour within the (premultiplied) alpha.
-			alpha := clamp8(a, 255)
-			o := pix[dx*4 : dx*4+4 : dx*4+4]
-			o[0], o[1], o[2], o[3] = clamp8(r, float32(alpha)), clamp8(g, float32(alpha)), clamp8(bl, float32(alpha)), alpha
-		}
-	}
-	return dst, nil
-}
-
-func clamp8(v, hi float32) uint8 {
-	v += 0.5
-	if v <= 0 {
-		return 0
-	}
-	if v >= hi {
-		return uint8(hi)
-	}
-	return uint8(v)
-}
-
-// contrib is the filter's weights for one output pixel over the source
-// pixels lo, lo+1, ...
-type contrib struct {
-	lo int
-	w  []float32
-}
-
-// filterWeights returns, for each of dn output pixels along an axis, the
-// normalised Catmull-Rom weights of the sn source pixels they cover.
-func filterWeights(dn, sn int) []contrib {
-	scale := float64(sn) / float64(dn)
-	widen := max(scale, 1)
-	radius := 2 * widen
-	out := make([]contrib, dn)
-	all := make([]float32, 0, dn*(int(2*radius)+2))
-	for i := range out {
-		center := (float64(i)+0.5)*scale - 0.5
-		lo := max(0, int(math.Ceil(center-radius)))
-		hi := min(sn-1, int(math.Floor(center+radius)))
-		start := len(all)
-		var sum float64
-		for j := lo; j <= hi; j++ {
-			wt := catmullRom(math.Abs(float64(j)-center) / widen)
-			all = append(all, float32(wt))
-			sum += wt
-		}
-		ws := all[start:len(all):len(all)]
-		if sum <= 0 { // cannot happen with this filter; take the nearest pixel
-			lo, ws = min(sn-1, max(0, int(math.Round(center)))), []float32{1}
-		} else {
-			for k := range ws {
-				ws[k] = float32(float64(ws[k]) / sum)
-			}
-		}
-		out[i] = contrib{lo: lo, w: ws}
-	}
-	return out
-}
-
-// catmullRom is the Catmull-Rom cubic at distance x ≥ 0.
-func catmullRom(x float64) float64 {
-	switch {
-	case x < 1:
-		return (1.5*x-2.5)*x*x + 1
-	case x < 2:
-		return ((-0.5*x+2.5)*x-4)*x + 2
-	}
-	return 0
-}
-
-// flattenOnWhite composites m (premultiplied) over white and makes it
-// opaque.
-func flattenOnWhite(m *image.RGBA) {
-	for i := 0; i+3 < len(m.Pix); i += 4 {
-		t := 255 - m.Pix[i+3]
-		m.Pix[i] += t
-		m.Pix[i+1] += t
-		m.Pix[i+2] += t
-		m.Pix[i+3] = 255
-	}
-}
-
-// orientImage returns m as shown under EXIF orientation o (1 to 8): m
-// itself for 1, otherwise a flipped or rotated copy.
-func orientImage(m *image.RGBA, o int) *image.RGBA {
-	if o < 2 || o > 8 {
-		return m
-	}
-	w, h := m.Bounds().Dx(), m.Bounds().Dy()
-	dw, dh := w, h
-	if o >= 5 {
-		dw, dh = h, w
-	}
-	out := image.NewRGBA(image.Rect(0, 0, dw, dh))
-	for y := range dh {
-		for x := range dw {
-			var sx, sy int
-			switch o {
-			case 2: // mirrored
-				sx, sy = w-1-x, y
-			case 3: // upside down
-				sx, sy = w-1-x, h-1-y
-			case 4: // mirrored upside down
-				sx, sy = x, h-1-y
-			case 5: // transposed
-				sx, sy = y, x
-			case 6: // to be turned a quarter clockwise
-				sx, sy = y, h-1-x
-			case 7: // transversed
-				sx, sy = w-1-y, h-1-x
-			case 8: // to be turned a quarter anticlockwise
-				sx, sy = w-1-y, x
-			}
-			i, j := m.PixOffset(sx, sy), out.PixOffset(x, y)
-			copy(out.Pix[j:j+4], m.Pix[i:i+4])
-		}
-	}
-	return out
-}
-
-// jpegHeader is what thumbnail takes from a JPEG's segments before its
-// image data.
-type jpegHeader struct {
-	orientation int     // the EXIF orientation, 1 to 8; 0 when absent
-	progressive bool    // SOF2: the decoder keeps every coefficient
-	samples     float64 // the components' samples per pixel: 3 for 4:4:4 colour, 1.5 for 4:2:0
-}
-
-// parseJPEGHeader reads the segments of a JPEG up to its image data; it
-// stops at whatever it does not understand.
-func parseJPEGHeader(b []byte) jpegHeader {
-	var h jpegHeader
-	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
-		return h
-	}
-	for i := 2; i+4 <= len(b); {
-		if b[i] != 0xFF {
-			return h
-		}
-		marker := b[i+1]
-		switch {
-		case marker == 0xFF: // fill byte
-			i++
-			continue
-		case marker == 0x01 || marker >= 0xD0 && marker <= 0xD8: // no length
-			i += 2
-			continue
-		case marker == 0xDA || marker == 0xD9: // image data or end: no more headers
-			return h
-		}
-		n := int(binary.BigEndian.Uint16(b[i+2:]))
-		if n < 2 || i+2+n > len(b) {
-			return h
-		}
-		seg := b[i+4 : i+2+n]
-		switch {
-		case marker == 0xE1 && h.orientation == 0 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00":
-			h.orientation = exifOrientation(seg[6:])
-		case marker == 0xC0 || marker == 0xC1 || marker == 0xC2: // the frame, as the decoder reads it
-			h.progressive = marker == 0xC2
-			h.samples = jpegSamples(seg)
-		}
-		i += 2 + n
-	}
-	return h
-}
-
-// jpegSamples returns the samples per pixel that a start-of-frame
-// segment's components add up to; 4 (the most) when it does not parse.
-func jpegSamples(sof []byte) float64 {
-	if len(sof) < 6 {
-		return 4
-	}
-	nc := int(sof[5])
-	if nc == 0 || len(sof) < 6+3*nc {
-		return 4
-	}
-	hmax, vmax := 1, 1
-	for c := range nc {
-		hv := sof[6+3*c+1]
-		hmax, vmax = max(hmax, int(hv>>4)), max(vmax, int(hv&15))
-	}
-	var s float64
-	for c := range nc {
-		hv := sof[6+3*c+1]
-		s += float64(max(1, int(hv>>4))*max(1, int(hv&15))) / float64(hmax*vmax)
-	}
-	return s
-}
-
-// exifOrientation reads tag 0x0112 from a TIFF structure's first IFD; 0
-// when it is absent or malformed.
-func exifOrientation(t []byte) int {
-	if len(t) < 8 {
-		return 0
-	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
-		return 0
-	}
-	if bo.Uint16(t[2:]) != 42 {
-		return 0
-	}
-	off := int64(bo.Uint32(t[4:]))
-	if off < 8 || off+2 > int64(len(t)) {
-		return 0
-	}
-	n := int64(bo.Uint16(t[off:]))
-	for k := range n {
-		e := off + 2 + 12*k
-		if e+12 > int64(len(t)) {
-			return 0
-		}
-		if bo.Uint16(t[e:]) != 0x0112 {
-			continue
-		}
-		if bo.Uint16(t[e+2:]) != 3 { // SHORT
-			return 0
-		}
-		if v := int(bo.Uint16(t[e+8:])); v >= 1 && v <= 8 {
-			return v
-		}
-		return 0
-	}
-	return 0
 }

@@ -13,8 +13,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"runtime"
 	"testing"
+
+	"github.com/conveyorhq/conveyor/internal/imaging/imagingtest"
 )
 
 // testImage is a w×h gradient with an opaque red top-left quarter.
@@ -62,34 +63,6 @@ func pngHeader(w, h uint32, depth, colorType byte) []byte {
 	chunk := append([]byte("IHDR"), ihdr...)
 	b = append(b, chunk...)
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(chunk))
-}
-
-// withEXIFOrientation inserts an APP1 EXIF segment with orientation o
-// after a JPEG's SOI marker.
-func withEXIFOrientation(j []byte, o uint16, order binary.AppendByteOrder) []byte {
-	tiff := []byte("MM\x00\x2a")
-	if order == binary.LittleEndian {
-		tiff = []byte("II\x2a\x00")
-	}
-	tiff = order.AppendUint32(tiff, 8)
-	tiff = order.AppendUint16(tiff, 2) // two entries: an unrelated tag, then orientation
-	tiff = order.AppendUint16(tiff, 0x010f)
-	tiff = order.AppendUint16(tiff, 2)
-	tiff = order.AppendUint32(tiff, 4)
-	tiff = append(tiff, "Cam\x00"...)
-	tiff = order.AppendUint16(tiff, 0x0112)
-	tiff = order.AppendUint16(tiff, 3)
-	tiff = order.AppendUint32(tiff, 1)
-	tiff = order.AppendUint16(tiff, o)
-	tiff = append(tiff, 0, 0)
-	tiff = order.AppendUint32(tiff, 0)
-	payload := append([]byte("Exif\x00\x00"), tiff...)
-	seg := []byte{0xFF, 0xE1}
-	seg = binary.BigEndian.AppendUint16(seg, uint16(2+len(payload)))
-	seg = append(seg, payload...)
-	out := append([]byte{}, j[:2]...)
-	out = append(out, seg...)
-	return append(out, j[2:]...)
 }
 
 func runThumbnail(t *testing.T, th Thumbnail, content []byte, params string) (ThumbnailResult, *memOutputs, *progressLog) {
@@ -212,7 +185,7 @@ func TestThumbnailEXIFOrientation(t *testing.T) {
 		{"transversed", 7, binary.BigEndian, 40, 80, image.Pt(20, 70), image.Pt(20, 10)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, outs, _ := runThumbnail(t, Thumbnail{}, withEXIFOrientation(plain, tc.o, tc.order), `{}`)
+			res, outs, _ := runThumbnail(t, Thumbnail{}, imagingtest.WithEXIFOrientation(plain, tc.o, tc.order), `{}`)
 			m, _ := png.Decode(bytes.NewReader(outs.get(t, "thumbnail.png").body))
 			if res.Width != tc.w || res.Height != tc.h || m.Bounds().Dx() != tc.w {
 				t.Fatalf("result %+v, image %v; want %d×%d", res, m.Bounds(), tc.w, tc.h)
@@ -228,31 +201,9 @@ func TestThumbnailEXIFOrientation(t *testing.T) {
 
 	// A rotated image fits the box as shown: 80×40 turned is 40×80, which
 	// a 20×20 box bounds by its height.
-	res, _, _ := runThumbnail(t, Thumbnail{}, withEXIFOrientation(plain, 6, binary.BigEndian), `{"max_width":20,"max_height":20}`)
+	res, _, _ := runThumbnail(t, Thumbnail{}, imagingtest.WithEXIFOrientation(plain, 6, binary.BigEndian), `{"max_width":20,"max_height":20}`)
 	if res.Width != 10 || res.Height != 20 {
 		t.Fatalf("rotated thumbnail %d×%d, want 10×20", res.Width, res.Height)
-	}
-}
-
-func TestOrientImageInverses(t *testing.T) {
-	m := image.NewRGBA(image.Rect(0, 0, 3, 2))
-	for i := range m.Pix {
-		m.Pix[i] = uint8(i)
-	}
-	same := func(a, b *image.RGBA) bool { return a.Bounds() == b.Bounds() && bytes.Equal(a.Pix, b.Pix) }
-	for _, o := range []int{2, 3, 4, 5, 7} { // their own inverses
-		if !same(orientImage(orientImage(m, o), o), m) {
-			t.Errorf("orientation %d twice is not the identity", o)
-		}
-	}
-	if !same(orientImage(orientImage(m, 6), 8), m) {
-		t.Error("turning clockwise then anticlockwise is not the identity")
-	}
-	if !same(orientImage(orientImage(m, 6), 6), orientImage(m, 3)) {
-		t.Error("two clockwise quarter turns are not a half turn")
-	}
-	if orientImage(m, 1) != m || orientImage(m, 0) != m || orientImage(m, 9) != m {
-		t.Error("orientations 0, 1 and 9 change the image")
 	}
 }
 
@@ -272,9 +223,9 @@ func TestThumbnailRefuses(t *testing.T) {
 		{"over a 10 megapixel bound", Thumbnail{MaxPixels: 10_000_000}, pngHeader(4000, 3000, 8, 2), `{}`, []string{"4000×3000", "12.0 megapixels", "up to 10.0"}},
 		{"16 bits a channel", Thumbnail{}, pngHeader(7000, 5000, 16, 6), `{}`, []string{"(35.0 megapixels) at 16 bits per channel", "about 267 MiB, more than thumbnail's 256 MiB"}},
 		{"16 bits a channel, smaller", Thumbnail{}, pngHeader(6000, 5000, 16, 6), `{}`, []string{"PNG image is truncated"}},
-		{"progressive jpeg", Thumbnail{}, jpegSOF(0xC2, 6000, 4000, 0x11), `{}`, []string{"(24.0 megapixels) in progressive JPEG", "about 366 MiB"}},
-		{"progressive jpeg, subsampled", Thumbnail{}, jpegSOF(0xC2, 6000, 4000, 0x22), `{}`, []string{"JPEG image is truncated"}},
-		{"baseline jpeg of the same size", Thumbnail{}, jpegSOF(0xC0, 6000, 4000, 0x11), `{}`, []string{"JPEG image is truncated"}},
+		{"progressive jpeg", Thumbnail{}, imagingtest.JPEGSOF(0xC2, 6000, 4000, 0x11), `{}`, []string{"(24.0 megapixels) in progressive JPEG", "about 366 MiB"}},
+		{"progressive jpeg, subsampled", Thumbnail{}, imagingtest.JPEGSOF(0xC2, 6000, 4000, 0x22), `{}`, []string{"JPEG image is truncated"}},
+		{"baseline jpeg of the same size", Thumbnail{}, imagingtest.JPEGSOF(0xC0, 6000, 4000, 0x11), `{}`, []string{"JPEG image is truncated"}},
 		{"a memory bound", Thumbnail{MaxDecodeBytes: 10 << 20}, pngHeader(2000, 2000, 8, 6), `{}`, []string{"about 15 MiB, more than thumbnail's 10 MiB"}},
 		{"no pixels", Thumbnail{}, encodeGIF(t, image.NewPaletted(image.Rect(0, 0, 0, 0), color.Palette{color.Black})), `{}`, []string{"no pixels"}},
 		{"within the bound but truncated", Thumbnail{MaxPixels: 10_000_000}, pngHeader(3000, 3000, 8, 2), `{}`, []string{"PNG image is truncated"}},
@@ -387,148 +338,5 @@ func TestThumbnailDeterministic(t *testing.T) {
 	_, b, _ := runThumbnail(t, Thumbnail{}, src, `{"format":"jpeg"}`)
 	if !bytes.Equal(a.get(t, "thumbnail.jpg").body, b.get(t, "thumbnail.jpg").body) {
 		t.Fatal("two runs made different thumbnails")
-	}
-}
-
-func TestFitBox(t *testing.T) {
-	for _, tc := range []struct{ w, h, mw, mh, ww, wh int }{
-		{1000, 500, 256, 256, 256, 128},
-		{500, 1000, 256, 256, 128, 256},
-		{256, 256, 256, 256, 256, 256},
-		{10, 10, 256, 256, 10, 10},
-		{1000, 1000, 100, 50, 50, 50},
-		{100_000, 1, 4096, 4096, 4096, 1},
-		{1, 100_000, 10, 10, 1, 10},
-		{333, 1000, 4096, 100, 33, 100},
-	} {
-		if w, h := fitBox(tc.w, tc.h, tc.mw, tc.mh); w != tc.ww || h != tc.wh {
-			t.Errorf("fitBox(%d, %d, %d, %d) = %d, %d; want %d, %d", tc.w, tc.h, tc.mw, tc.mh, w, h, tc.ww, tc.wh)
-		}
-	}
-}
-
-// jpegSOF is the start of a JPEG: a JFIF segment, then a frame (marker)
-// of w×h in three components, the first sampled at lumaHV, and nothing
-// else.
-func jpegSOF(marker byte, w, h uint16, lumaHV byte) []byte {
-	b := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16}
-	b = append(b, "JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"...)
-	sof := []byte{8}
-	sof = binary.BigEndian.AppendUint16(sof, h)
-	sof = binary.BigEndian.AppendUint16(sof, w)
-	sof = append(sof, 3, 1, lumaHV, 0, 2, 0x11, 1, 3, 0x11, 1)
-	b = append(b, 0xFF, marker)
-	b = binary.BigEndian.AppendUint16(b, uint16(2+len(sof)))
-	return append(b, sof...)
-}
-
-func TestParseJPEGHeader(t *testing.T) {
-	for _, tc := range []struct {
-		b    []byte
-		want jpegHeader
-	}{
-		{jpegSOF(0xC0, 10, 10, 0x11), jpegHeader{samples: 3}},
-		{jpegSOF(0xC2, 10, 10, 0x22), jpegHeader{progressive: true, samples: 1.5}},
-		{jpegSOF(0xC2, 10, 10, 0x21), jpegHeader{progressive: true, samples: 2}},
-		{withEXIFOrientation(jpegSOF(0xC0, 10, 10, 0x11), 8, binary.BigEndian), jpegHeader{orientation: 8, samples: 3}},
-		{[]byte("not a jpeg"), jpegHeader{}},
-	} {
-		if got := parseJPEGHeader(tc.b); got != tc.want {
-			t.Errorf("parseJPEGHeader(%x) = %+v, want %+v", tc.b, got, tc.want)
-		}
-	}
-}
-
-func FuzzParseJPEGHeader(f *testing.F) {
-	var b bytes.Buffer
-	_ = jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)), nil)
-	f.Add(withEXIFOrientation(b.Bytes(), 6, binary.BigEndian))
-	f.Add(withEXIFOrientation(b.Bytes(), 3, binary.LittleEndian))
-	f.Add([]byte("\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00\x2a\xff\xff\xff\xf0"))
-	f.Add([]byte("\xff\xd8\xff\xe1\x00\x02"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		h := parseJPEGHeader(b)
-		if h.orientation < 0 || h.orientation > 8 || h.samples < 0 || h.samples > 4*256 {
-			t.Fatalf("header %+v", h)
-		}
-	})
-}
-
-func TestResample(t *testing.T) {
-	ctx := context.Background()
-
-	// A uniform colour stays exactly that colour, edges included.
-	u := image.NewRGBA(image.Rect(0, 0, 301, 97))
-	for i := 0; i < len(u.Pix); i += 4 {
-		copy(u.Pix[i:], []byte{200, 100, 50, 255})
-	}
-	m, err := resample(ctx, u, 37, 13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(m.Pix); i += 4 {
-		if !bytes.Equal(m.Pix[i:i+4], []byte{200, 100, 50, 255}) {
-			t.Fatalf("pixel %d is %v", i/4, m.Pix[i:i+4])
-		}
-	}
-
-	// A fine checkerboard reduced 8 times averages to grey: every source
-	// pixel counts, none is skipped.
-	c := image.NewGray(image.Rect(0, 0, 256, 256))
-	for y := range 256 {
-		for x := range 256 {
-			if (x+y)%2 == 0 {
-				c.SetGray(x, y, color.Gray{255})
-			}
-		}
-	}
-	m, err = resample(ctx, c, 32, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(m.Pix); i += 4 {
-		if v := m.Pix[i]; v < 120 || v > 135 || m.Pix[i+3] != 255 {
-			t.Fatalf("pixel %d is %v, want mid grey", i/4, m.Pix[i:i+4])
-		}
-	}
-
-	// Semi-transparent input keeps premultiplied pixels valid.
-	n := image.NewNRGBA(image.Rect(0, 0, 50, 50))
-	for i := 0; i < len(n.Pix); i += 4 {
-		copy(n.Pix[i:], []byte{uint8(i), 255, uint8(i * 3), uint8(i / 4 % 256)})
-	}
-	m, err = resample(ctx, n, 7, 9)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(m.Pix); i += 4 {
-		if a := m.Pix[i+3]; m.Pix[i] > a || m.Pix[i+1] > a || m.Pix[i+2] > a {
-			t.Fatalf("pixel %d %v has colour above alpha", i/4, m.Pix[i:i+4])
-		}
-	}
-
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := resample(cancelled, c, 10, 10); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-}
-
-// TestResampleMemory checks that scaling takes little beyond its result:
-// the source is already in memory, and nothing else may be sized by it.
-func TestResampleMemory(t *testing.T) {
-	// x/image/draw's CatmullRom would take 1024 × 1500 × 32 bytes (49 MB).
-	src := image.NewYCbCr(image.Rect(0, 0, 2000, 1500), image.YCbCrSubsampleRatio420)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	m, err := resample(context.Background(), src, 1024, 768)
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	result := uint64(len(m.Pix))
-	if extra := after.TotalAlloc - before.TotalAlloc - result; extra > 4<<20 {
-		t.Fatalf("resample allocated %d MB besides its %d MB result", extra>>20, result>>20)
 	}
 }
