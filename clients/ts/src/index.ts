@@ -12,12 +12,12 @@ import type { Client, Middleware } from "openapi-fetch";
 import type { components, operations, paths } from "./schema.gen.js";
 import { ConveyorEventStream, abortableSleep as sleep, type EventStream, type EventsOptions } from "./events.js";
 import { ConveyorProblem } from "./problem.js";
-import { hasXHR, multipartFraming, streamingFetch, xhrFetch, type UploadProgress } from "./upload.js";
+import { hasXHR, multipartFraming, sendParts, streamingFetch, xhrFetch, type DirectPart, type UploadProgress } from "./upload.js";
 
 export type { components, operations, paths };
 export { ConveyorProblem, type FieldError, type Problem } from "./problem.js";
 export { EventStreamError, type ConveyorEvent, type EventStream, type EventType, type EventsOptions } from "./events.js";
-export type { UploadProgress } from "./upload.js";
+export { StorageError, type UploadProgress } from "./upload.js";
 
 type Schemas = components["schemas"];
 export type Me = Schemas["Me"];
@@ -83,8 +83,11 @@ function backoffMs(attempt: number, p: Required<RetryPolicy>): number {
   return p.minDelayMs / 2 + Math.random() * cap;
 }
 
+/** Called before a request is tried again: how long the client waits, and why (the 429/503 response, or the network error). */
+export type OnRetry = (waitMs: number, reason: Response | unknown) => void;
+
 /** Wraps fetch with the retry policy. A request is cloned before each try so its body can be sent again. */
-function retryingFetch(inner: (input: Request) => Promise<Response>, policy: RetryPolicy = {}): (input: Request) => Promise<Response> {
+function retryingFetch(inner: (input: Request) => Promise<Response>, policy: RetryPolicy = {}, onRetry?: OnRetry): (input: Request) => Promise<Response> {
   const p: Required<RetryPolicy> = { maxRetries: 3, minDelayMs: 200, maxDelayMs: 10_000, ...policy };
   return async (request: Request) => {
     const safe = request.method === "GET" || request.method === "HEAD" || request.headers.has("Idempotency-Key");
@@ -96,13 +99,17 @@ function retryingFetch(inner: (input: Request) => Promise<Response>, policy: Ret
         response = await inner(sent);
       } catch (err) {
         if (last || !safe || request.signal.aborted) throw err;
-        await sleep(backoffMs(attempt, p), request.signal);
+        const wait = backoffMs(attempt, p);
+        onRetry?.(wait, err);
+        await sleep(wait, request.signal);
         continue;
       }
       if (last || (response.status !== 429 && response.status !== 503)) return response;
       const after = Number(response.headers.get("Retry-After"));
       await response.body?.cancel();
-      await sleep(Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, 60_000) : backoffMs(attempt, p), request.signal);
+      const wait = Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, 60_000) : backoffMs(attempt, p);
+      onRetry?.(wait, response);
+      await sleep(wait, request.signal);
     }
   };
 }
@@ -126,10 +133,33 @@ export interface UploadOptions {
    * counting what it takes. A retry starts the count again.
    */
   onProgress?: UploadProgress;
+  /**
+   * Called before the upload is tried again after a 429 or 503 (with the
+   * wait its Retry-After asked for) or a network failure.
+   */
+  onRetry?: OnRetry;
+}
+
+export interface DirectUploadOptions extends UploadOptions {
+  /** The file's hex SHA-256, when known: completing fails unless the stored bytes hash to it. */
+  sha256?: string;
+  /** Parts sent to storage at once (default 4). */
+  concurrency?: number;
+  /** Tries per part after the first, on network failures, 408, 429 and 5xx from storage (default 3). */
+  partRetries?: number;
 }
 
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+export interface OpenFileOptions extends CallOptions {
+  /**
+   * `redirect` (default): storage's presigned URL, followed without our
+   * credentials; `stream`: the bytes through the API itself, on the API's
+   * origin (for a browser whose Content-Security-Policy allows only it).
+   */
+  delivery?: "redirect" | "stream";
 }
 
 export interface ConveyorClient {
@@ -137,6 +167,17 @@ export interface ConveyorClient {
   readonly api: ConveyorApi;
   /** POST /teams/{team_id}/files as multipart/form-data with the bytes in part `file`; `onProgress` follows the upload. */
   uploadFile(teamId: string, data: Blob | Uint8Array, name: string, options?: UploadOptions): Promise<File>;
+  /**
+   * Uploads straight to storage, for large files: POST /teams/{team_id}/uploads,
+   * then the bytes with PUT to the presigned URL (one, or one per part,
+   * `concurrency` parts at a time, each retried on a transient failure),
+   * then POST .../complete with the parts' ETags. `onProgress` counts the
+   * file's bytes stored so far. In a browser the parts go through
+   * XMLHttpRequest: storage must allow the page's origin (CORS) and expose
+   * the `ETag` header. Aborting `signal` stops every part; the unfinished
+   * upload expires on the server.
+   */
+  uploadDirect(teamId: string, data: Blob | Uint8Array, name: string, options?: DirectUploadOptions): Promise<File>;
   /** Polls GET /teams/{team_id}/jobs/{job_id} until the job is succeeded, failed or cancelled. */
   waitForJob(teamId: string, jobId: string, options?: WaitForJobOptions): Promise<Job>;
   /**
@@ -168,8 +209,8 @@ export interface ConveyorClient {
    * output. The presigned URL is fetched without the client's credentials.
    */
   openOutput(teamId: string, jobId: string, name: string, options?: CallOptions): Promise<Response>;
-  /** Downloads a file's content, like openOutput. */
-  openFile(teamId: string, fileId: string, options?: CallOptions): Promise<Response>;
+  /** Downloads a file's content, like openOutput; `delivery: "stream"` reads it through the API instead of storage. */
+  openFile(teamId: string, fileId: string, options?: OpenFileOptions): Promise<Response>;
   /**
    * The team's live event stream, opening now: `await stream.opened` to know
    * that what happens from then on will be delivered, then `for await` over it.
@@ -276,7 +317,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
     name: string,
     uploadOptions: UploadOptions = {},
   ): Promise<File> {
-    const { contentType, onProgress, signal } = uploadOptions;
+    const { contentType, onProgress, onRetry, signal } = uploadOptions;
     const blob =
       data instanceof Blob
         ? contentType
@@ -297,7 +338,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
         body: typed,
         bodySerializer: () => "",
         headers: { "Content-Type": `multipart/form-data; boundary=${framing.boundary}` },
-        fetch: retryingFetch(streamingFetch(baseFetch, blob, framing, onProgress), options.retry),
+        fetch: retryingFetch(streamingFetch(baseFetch, blob, framing, onProgress), options.retry, onRetry),
         ...(signal ? { signal } : {}),
       });
       return expectData(result);
@@ -309,10 +350,48 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
       body: typed,
       // openapi-fetch sends FormData as multipart/form-data (fetch sets the boundary).
       bodySerializer: () => form,
-      ...(onProgress ? { fetch: retryingFetch(xhrFetch(onProgress), options.retry) } : {}),
+      ...(onProgress ? { fetch: retryingFetch(xhrFetch(onProgress), options.retry, onRetry) } : onRetry ? { fetch: retryingFetch(baseFetch, options.retry, onRetry) } : {}),
       ...(signal ? { signal } : {}),
     });
     return expectData(result);
+  }
+
+  async function uploadDirect(teamId: string, data: Blob | Uint8Array, name: string, o: DirectUploadOptions = {}): Promise<File> {
+    const blob = data instanceof Blob ? data : new Blob([data.slice()], { type: o.contentType ?? "application/octet-stream" });
+    const contentType = o.contentType ?? blob.type;
+    const signal = o.signal ?? new AbortController().signal;
+    const params = { path: { team_id: teamId } };
+    const withRetry = o.onRetry ? { fetch: retryingFetch(baseFetch, options.retry, o.onRetry) } : {};
+    const upload = expectData(
+      await api.POST("/teams/{team_id}/uploads", {
+        params,
+        body: { name, size: blob.size, ...(contentType ? { content_type: contentType } : {}), ...(o.sha256 ? { sha256: o.sha256 } : {}) },
+        signal,
+        ...withRetry,
+      }),
+    );
+    const partSize = upload.method === "multipart" ? (upload.part_size ?? 0) : blob.size;
+    if (upload.method === "multipart" && partSize <= 0) throw new Error("conveyor: a multipart upload without part_size");
+    const parts: DirectPart[] = upload.parts.map((p) => {
+      const start = (p.part_number - 1) * partSize;
+      return { part_number: p.part_number, url: p.url, blob: upload.method === "multipart" ? blob.slice(start, Math.min(start + partSize, blob.size)) : blob };
+    });
+    o.onProgress?.(0, blob.size);
+    const etags = await sendParts(baseFetch, parts, {
+      concurrency: o.concurrency ?? 4,
+      retries: o.partRetries ?? 3,
+      signal,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.onRetry ? { onRetry: o.onRetry } : {}),
+    });
+    return expectData(
+      await api.POST("/teams/{team_id}/uploads/{upload_id}/complete", {
+        params: { path: { team_id: teamId, upload_id: upload.id } },
+        body: upload.method === "multipart" ? { parts: etags } : {},
+        signal,
+        ...withRetry,
+      }),
+    );
   }
 
   async function waitForJob(teamId: string, jobId: string, waitOptions: WaitForJobOptions = {}): Promise<Job> {
@@ -385,10 +464,10 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
         ...withSignal(o),
       })
     ).response;
-  const fileRedirect = async (teamId: string, fileId: string, o: CallOptions, redirect: RequestRedirect) =>
+  const fileRedirect = async (teamId: string, fileId: string, o: OpenFileOptions, redirect: RequestRedirect) =>
     (
       await api.GET("/teams/{team_id}/files/{file_id}/content", {
-        params: { path: { team_id: teamId, file_id: fileId } },
+        params: { path: { team_id: teamId, file_id: fileId }, ...(o.delivery ? { query: { delivery: o.delivery } } : {}) },
         parseAs: "stream",
         redirect,
         ...withSignal(o),
@@ -411,7 +490,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
   }
   const openOutput = async (teamId: string, jobId: string, name: string, o: CallOptions = {}) =>
     follow(await outputRedirect(teamId, jobId, name, o, "manual"), () => outputRedirect(teamId, jobId, name, o, "follow"), o);
-  const openFile = async (teamId: string, fileId: string, o: CallOptions = {}) =>
+  const openFile = async (teamId: string, fileId: string, o: OpenFileOptions = {}) =>
     follow(await fileRedirect(teamId, fileId, o, "manual"), () => fileRedirect(teamId, fileId, o, "follow"), o);
   async function outputUrl(teamId: string, jobId: string, name: string, o: CallOptions = {}): Promise<string> {
     const response = await outputRedirect(teamId, jobId, name, o, "manual");
@@ -461,6 +540,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
   return {
     api,
     uploadFile,
+    uploadDirect,
     waitForJob,
     watchJob,
     cancelJob,

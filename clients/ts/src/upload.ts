@@ -125,3 +125,163 @@ export function streamingFetch(inner: Fetch, blob: Blob, framing: { head: Uint8A
     return inner(new Request(request.url, init));
   };
 }
+
+/** One part of a direct upload: its number, its presigned URL, and its bytes. */
+export interface DirectPart {
+  part_number: number;
+  url: string;
+  blob: Blob;
+}
+
+/** Resolves after ms, or rejects with the signal's reason. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Thrown when storage refuses a part (or hides its ETag): not worth another try unless `retryable`. */
+export class StorageError extends Error {
+  override readonly name = "StorageError";
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * PUTs one part's bytes to its presigned URL, with no credentials of ours,
+ * and resolves to the ETag storage answered. In a browser through
+ * XMLHttpRequest (upload progress; storage must allow the origin by CORS and
+ * expose ETag), elsewhere through fetch (progress when the part is done).
+ */
+export function putPart(fetchImpl: Fetch, part: DirectPart, signal: AbortSignal, onProgress: (loaded: number) => void): Promise<string> {
+  if (hasXHR()) {
+    return new Promise<string>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const xhr = new XMLHttpRequest();
+      const onAbort = () => xhr.abort();
+      const done = () => signal.removeEventListener("abort", onAbort);
+      xhr.open("PUT", part.url, true);
+      xhr.upload.onprogress = (e: ProgressEvent) => onProgress(e.loaded);
+      xhr.onload = () => {
+        done();
+        const etag = xhr.getResponseHeader("ETag");
+        if (xhr.status >= 200 && xhr.status < 300 && etag) {
+          onProgress(part.blob.size);
+          return resolve(etag);
+        }
+        reject(storageError(xhr.status, etag, xhr.getResponseHeader("Retry-After")));
+      };
+      xhr.onerror = () => {
+        done();
+        reject(new TypeError(`conveyor: part ${part.part_number} did not reach storage (network error or CORS)`));
+      };
+      xhr.onabort = () => {
+        done();
+        reject(signal.aborted ? signal.reason : new DOMException("The upload was aborted.", "AbortError"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      xhr.send(part.blob);
+    });
+  }
+  return (async () => {
+    const res = await fetchImpl(new Request(part.url, { method: "PUT", body: part.blob, signal }));
+    const etag = res.headers.get("ETag");
+    await res.body?.cancel();
+    if (!res.ok || !etag) throw storageError(res.status, etag, res.headers.get("Retry-After"));
+    onProgress(part.blob.size);
+    return etag;
+  })();
+}
+
+function storageError(status: number, etag: string | null, retryAfter: string | null): StorageError {
+  if (status >= 200 && status < 300 && !etag) {
+    return new StorageError("conveyor: storage accepted a part but its ETag is not readable (storage's CORS must expose ETag)", status, false);
+  }
+  const after = Number(retryAfter ?? NaN);
+  const retryable = status === 0 || status === 408 || status === 429 || status >= 500;
+  return new StorageError(`conveyor: storage answered ${status} to a part`, status, retryable, Number.isFinite(after) && after >= 0 ? after * 1000 : undefined);
+}
+
+export interface SendPartsOptions {
+  /** Parts sent at once (default 4). */
+  concurrency: number;
+  /** Tries per part after the first, for network failures, 408, 429 and 5xx (default 3). */
+  retries: number;
+  signal: AbortSignal;
+  /** Bytes sent so far across all parts, and the total. */
+  onProgress?: UploadProgress;
+  /** Called before a part is tried again. */
+  onRetry?: (waitMs: number, reason: unknown) => void;
+}
+
+/**
+ * Sends every part, `concurrency` at a time, each tried again on a
+ * transient failure; resolves to the parts' ETags in part order. The first
+ * part that fails for good aborts the others.
+ */
+export async function sendParts(fetchImpl: Fetch, parts: DirectPart[], o: SendPartsOptions): Promise<{ part_number: number; etag: string }[]> {
+  const total = parts.reduce((n, p) => n + p.blob.size, 0);
+  const loaded = new Map<number, number>();
+  const report = () => o.onProgress?.([...loaded.values()].reduce((a, b) => a + b, 0), total);
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(o.signal.reason);
+  if (o.signal.aborted) onAbort();
+  else o.signal.addEventListener("abort", onAbort, { once: true });
+  const etags: { part_number: number; etag: string }[] = new Array(parts.length);
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < parts.length) {
+      const i = next++;
+      const part = parts[i]!;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const etag = await putPart(fetchImpl, part, ctl.signal, (n) => {
+            loaded.set(part.part_number, n);
+            report();
+          });
+          etags[i] = { part_number: part.part_number, etag };
+          break;
+        } catch (err) {
+          loaded.set(part.part_number, 0);
+          report();
+          const transient = err instanceof StorageError ? err.retryable : err instanceof TypeError;
+          if (ctl.signal.aborted) throw err;
+          if (!transient || attempt >= o.retries) {
+            ctl.abort(err); // the other parts stop too
+            throw err;
+          }
+          const wait = err instanceof StorageError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, 60_000) : 250 * 2 ** attempt;
+          o.onRetry?.(wait, err);
+          await pause(wait, ctl.signal);
+        }
+      }
+    }
+  }
+  try {
+    const lanes = Array.from({ length: Math.max(1, Math.min(o.concurrency, parts.length)) }, () => lane());
+    const results = await Promise.allSettled(lanes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return etags;
+  } catch (err) {
+    ctl.abort(err);
+    throw err;
+  } finally {
+    o.signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { ConveyorProblem, EventStreamError, JobWaitTimeoutError, createConveyorClient } from "../dist/index.js";
+import { ConveyorProblem, EventStreamError, JobWaitTimeoutError, StorageError, createConveyorClient } from "../dist/index.js";
 
 const TEAM = "8f0c7a52-3c4b-4c1e-9d51-0d1e2f3a4b5c";
 const JOB = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b";
@@ -517,4 +517,155 @@ test("uploadFile with onProgress in a browser goes through XMLHttpRequest and re
   assert.ok(req.body.toString("latin1").includes("\r\n\r\n\x07\x08\x09\r\n--" + m[1] + "--"));
   const total = req.body.length;
   assert.deepEqual(calls, [[0, total], [100, total], [total, total]]);
+});
+
+// --- direct-to-storage uploads ---------------------------------------------------
+
+/** A stub API + storage for direct uploads: part_size bytes per part, part URLs on the same stub under /s3/. */
+async function directStub(t, { partSize = 4, method = "multipart", failOnce = new Set(), hang = false, etagless = false } = {}) {
+  const st = { parts: new Map(), puts: [], completes: [], creates: [], failed: new Set() };
+  const url = await serve(t, async (req, res, body) => {
+    const u = new URL(req.url, "http://x");
+    if (req.method === "POST" && u.pathname === `/api/v1/teams/${TEAM}/uploads`) {
+      const create = JSON.parse(body.toString());
+      st.creates.push({ body: create, headers: req.headers });
+      const n = method === "multipart" ? Math.ceil(create.size / partSize) : 1;
+      const origin = `http://${req.headers.host}`;
+      return send(res, 201, {
+        id: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", team_id: TEAM, name: create.name, size: create.size, method,
+        ...(method === "multipart" ? { part_size: partSize } : {}),
+        parts: Array.from({ length: n }, (_, i) => ({ part_number: i + 1, url: `${origin}/s3/bucket/key?partNumber=${i + 1}&X-Amz-Signature=sig` })),
+        expires_at: "2026-01-01T06:00:00Z",
+      });
+    }
+    if (req.method === "PUT" && u.pathname === "/s3/bucket/key") {
+      const n = Number(u.searchParams.get("partNumber"));
+      st.puts.push({ n, authorization: req.headers.authorization, length: body.length });
+      if (hang) return; // never answers: the test aborts
+      if (failOnce.has(n) && !st.failed.has(n)) {
+        st.failed.add(n);
+        res.writeHead(503, { "Retry-After": "0" });
+        return res.end("<Error><Code>SlowDown</Code></Error>");
+      }
+      st.parts.set(n, body);
+      res.writeHead(200, etagless ? {} : { ETag: `"etag-${n}"` });
+      return res.end();
+    }
+    if (req.method === "POST" && u.pathname.endsWith("/complete")) {
+      const complete = JSON.parse(body.toString());
+      st.completes.push(complete);
+      const bytes = Buffer.concat([...st.parts.keys()].sort((a, b) => a - b).map((k) => st.parts.get(k)));
+      return send(res, 201, { id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "big.bin", size: bytes.length, sha256: "0".repeat(64), content_type: "application/octet-stream", created_at: "2026-01-01T00:00:00Z" });
+    }
+    return send(res, 404, { type: "x", title: "Not found", status: 404 }, "application/problem+json");
+  });
+  return { url, st };
+}
+
+test("uploadDirect sends the parts in parallel to storage (no credentials), retries a failed part, completes with the ETags in order", async (t) => {
+  const { url, st } = await directStub(t, { partSize: 4, failOnce: new Set([2]) });
+  const data = new Uint8Array(10).map((_, i) => i + 1);
+  const progress = [];
+  const retries = [];
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const file = await c.uploadDirect(TEAM, data, "big.bin", {
+    concurrency: 2,
+    onProgress: (sent, total) => progress.push([sent, total]),
+    onRetry: (wait, reason) => retries.push([wait, reason?.status]),
+  });
+  assert.equal(file.size, 10);
+  assert.deepEqual(st.creates[0].body, { name: "big.bin", size: 10, content_type: "application/octet-stream" });
+  assert.equal(st.creates[0].headers.authorization, "Bearer t");
+  assert.ok(st.creates[0].headers["idempotency-key"]);
+  assert.deepEqual(st.puts.map((p) => p.n).sort(), [1, 2, 2, 3]);
+  for (const p of st.puts) assert.equal(p.authorization, undefined, "no bearer token to storage");
+  assert.deepEqual([...st.parts.entries()].sort(([a], [b]) => a - b).map(([n, b]) => [n, [...b]]), [[1, [1, 2, 3, 4]], [2, [5, 6, 7, 8]], [3, [9, 10]]]);
+  assert.deepEqual(st.completes, [{ parts: [{ part_number: 1, etag: '"etag-1"' }, { part_number: 2, etag: '"etag-2"' }, { part_number: 3, etag: '"etag-3"' }] }]);
+  assert.deepEqual(retries, [[0, 503]]);
+  assert.deepEqual(progress[0], [0, 10]);
+  assert.deepEqual(progress.at(-1), [10, 10]);
+});
+
+test("uploadDirect below the multipart threshold PUTs once and completes without parts", async (t) => {
+  const { url, st } = await directStub(t, { method: "single" });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  await c.uploadDirect(TEAM, new Blob([new Uint8Array([1, 2, 3])], { type: "image/png" }), "a.png", { sha256: "a".repeat(64) });
+  assert.deepEqual(st.creates[0].body, { name: "a.png", size: 3, content_type: "image/png", sha256: "a".repeat(64) });
+  assert.deepEqual(st.puts.map((p) => [p.n, p.length]), [[1, 3]]);
+  assert.deepEqual(st.completes, [{}]);
+});
+
+test("uploadDirect: aborting stops every part and never completes", async (t) => {
+  const { url, st } = await directStub(t, { hang: true });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const ctl = new AbortController();
+  const p = c.uploadDirect(TEAM, new Uint8Array(12), "big.bin", { signal: ctl.signal, concurrency: 3 });
+  for (let i = 0; i < 200 && st.puts.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(st.puts.length, 3, "three parts in flight");
+  ctl.abort(new Error("stop"));
+  await assert.rejects(p, /stop/);
+  assert.equal(st.completes.length, 0);
+});
+
+test("uploadDirect in a browser PUTs each part with XMLHttpRequest, reads its ETag, and reports a hidden ETag as a CORS problem", async (t) => {
+  const puts = [];
+  let exposeEtag = true;
+  class FakeXHR {
+    upload = {};
+    status = 0;
+    open(method, url) {
+      Object.assign(this, { method, url });
+    }
+    setRequestHeader() {}
+    getResponseHeader(k) {
+      return k.toLowerCase() === "etag" && exposeEtag ? `"x-${new URL(this.url).searchParams.get("partNumber")}"` : null;
+    }
+    getAllResponseHeaders() {
+      return "";
+    }
+    abort() {}
+    async send(body) {
+      puts.push({ method: this.method, url: this.url, size: body.size });
+      this.upload.onprogress?.({ loaded: Math.floor(body.size / 2), total: body.size, lengthComputable: true });
+      this.status = 200;
+      this.onload();
+    }
+  }
+  // The API calls go to the stub over fetch; only the storage PUTs use XHR.
+  const { url, st } = await directStub(t, { partSize: 5 });
+  globalThis.XMLHttpRequest = FakeXHR;
+  t.after(() => delete globalThis.XMLHttpRequest);
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const progress = [];
+  await c.uploadDirect(TEAM, new Uint8Array(12), "big.bin", { onProgress: (s) => progress.push(s) });
+  assert.deepEqual(puts.map((p) => [p.method, new URL(p.url).searchParams.get("partNumber"), p.size]).sort(), [["PUT", "1", 5], ["PUT", "2", 5], ["PUT", "3", 2]]);
+  assert.deepEqual(st.completes[0].parts.map((p) => p.etag), ['"x-1"', '"x-2"', '"x-3"']);
+  assert.equal(progress.at(-1), 12);
+  assert.ok(progress.some((s) => s > 0 && s < 12), "progress within parts");
+  exposeEtag = false;
+  await assert.rejects(c.uploadDirect(TEAM, new Uint8Array(12), "big.bin"), (err) => err instanceof StorageError && /ETag/.test(err.message) && !err.retryable);
+});
+
+test("uploadFile reports a retry after 429 with its Retry-After; openFile can stream through the API", async (t) => {
+  let n = 0;
+  const gets = [];
+  const url = await serve(t, (req, res) => {
+    if (req.method === "POST") {
+      if (++n === 1) {
+        res.writeHead(429, { "Retry-After": "0", "Content-Type": "application/problem+json" });
+        return res.end(JSON.stringify({ type: "x", title: "Too many requests", status: 429 }));
+      }
+      return send(res, 201, { id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "r.bin", size: 1, sha256: "0".repeat(64), content_type: "application/octet-stream", created_at: "2026-01-01T00:00:00Z" });
+    }
+    gets.push(req.url);
+    res.writeHead(200, { "Content-Type": "application/octet-stream" });
+    res.end("streamed");
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const retries = [];
+  await c.uploadFile(TEAM, new Uint8Array([1]), "r.bin", { onProgress: () => {}, onRetry: (wait, why) => retries.push([wait, why.status]) });
+  assert.deepEqual(retries, [[0, 429]]);
+  const res = await c.openFile(TEAM, "f", { delivery: "stream" });
+  assert.equal(await res.text(), "streamed");
+  assert.deepEqual(gets, [`/api/v1/teams/${TEAM}/files/f/content?delivery=stream`]);
 });
