@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"html"
+	"io/fs"
 	"net/http"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -78,6 +82,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.problems.write(w, r, err)
 			return
 		}
+		// Authenticated data is never stored by a cache, unless the
+		// handler says otherwise (an event stream's no-cache, say).
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r.WithContext(domain.WithPrincipal(r.Context(), p)))
 	})
 }
@@ -108,4 +115,98 @@ func (s *Server) principal(r *http.Request) (*domain.Principal, error) {
 		return s.deps.APIKeys.Authenticate(r.Context(), token)
 	}
 	return s.deps.Authenticator.Authenticate(r.Context(), token)
+}
+
+// MaxHeaderBytes is the most a request's line and header fields may
+// weigh; a heavier request is answered 431 with a problem document.
+const MaxHeaderBytes = 64 << 10
+
+// ServerMaxHeaderBytes is what the HTTP server's own limit is set to:
+// above MaxHeaderBytes, so that requests between the two reach limitHeaders
+// and get a problem document with their request id. Beyond it (plus the 4
+// KiB net/http adds) net/http answers its own text/plain 431 before any
+// handler runs: the hard backstop that bounds a connection's memory.
+const ServerMaxHeaderBytes = 2 * MaxHeaderBytes
+
+// headerBytes is about what a request's line and header fields weighed on
+// the wire (HTTP/1.1 framing).
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	n += len("Host: ") + len(r.Host) + 2 // net/http takes Host out of Header
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// limitHeaders answers a request whose header fields pass MaxHeaderBytes
+// with a 431 problem document.
+func limitHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if headerBytes(r) <= MaxHeaderBytes {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusRequestHeaderFieldsTooLarge)
+		_ = json.NewEncoder(w).Encode(problem{
+			Type: problemBase + "headers-too-large", Title: "Request header fields too large.",
+			Status: http.StatusRequestHeaderFieldsTooLarge, RequestID: requestIDFrom(r.Context()),
+			Detail: fmt.Sprintf("The request's header fields weigh more than %d KiB.", MaxHeaderBytes>>10),
+		})
+	})
+}
+
+// apiCSP is the policy of everything that is not a page: an answer that
+// a browser is tricked into rendering may load nothing and not be framed.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// securityHeaders sets what every answer carries (OWASP API8), before the
+// handler runs, so a handler that serves pages (docs, console, the dev
+// issuer's sign-in page) replaces the Content-Security-Policy with its own.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if p := r.URL.Path; p == "/dev/oidc" || strings.HasPrefix(p, "/dev/oidc/") {
+			// The dev issuer's pages set their own policy, if any; they
+			// are never framed either way.
+			h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		} else {
+			h.Set("Content-Security-Policy", apiCSP)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withHeader sets a response header before h runs.
+func withHeader(name, value string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(name, value)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// docsMetaCSP finds the policy the docs page declares in a meta tag.
+var docsMetaCSP = regexp.MustCompile(`(?i)<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"`)
+
+// docsCSP is the docs site's Content-Security-Policy header: the policy
+// its index.html declares (the docs build computes its script hashes), with
+// what a meta tag cannot carry: frame-ancestors. Without one, a strict
+// same-origin policy.
+func docsCSP(docs fs.FS) string {
+	policy := "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+		"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'"
+	if b, err := fs.ReadFile(docs, "index.html"); err == nil {
+		if m := docsMetaCSP.FindSubmatch(b); m != nil {
+			policy = strings.TrimRight(strings.TrimSpace(html.UnescapeString(string(m[1]))), ";")
+		}
+	}
+	return policy + "; frame-ancestors 'none'"
 }

@@ -51,8 +51,10 @@ type Deps struct {
 	ReadyChecks    []Check
 	Metrics        *observe.Metrics
 	Logger         *slog.Logger
-	DevIssuer      http.Handler // mounted at /dev/oidc in dev mode; nil otherwise
-	Docs           fs.FS        // the docs site, served at /docs/
+	DevIssuer      http.Handler  // mounted at /dev/oidc in dev mode; nil otherwise
+	Docs           fs.FS         // the docs site, served at /docs/
+	Console        fs.FS         // the console's build (index.html at the top), served at /; nil: not served
+	ConsoleConfig  ConsoleConfig // answered at /console/config.json
 	MaxUploadBytes int64
 	CursorKey      []byte                      // signs pagination cursors
 	Idempotency    *idempotency.Service        // nil: Idempotency-Key is ignored
@@ -66,6 +68,7 @@ type Deps struct {
 type Server struct {
 	deps     Deps
 	problems problems
+	console  *console
 	contract *contract
 	specJSON []byte
 	cursors  cursors
@@ -93,8 +96,14 @@ func NewHandler(deps Deps) (http.Handler, error) {
 	}
 	s := &Server{deps: deps, problems: problems{log: deps.Logger}, contract: c, specJSON: specJSON, cursors: cursors{key: deps.CursorKey}}
 
+	if deps.Console != nil {
+		if s.console, err = newConsole(deps.Console, deps.ConsoleConfig, s.problems); err != nil {
+			return nil, err
+		}
+	}
+
 	r := chi.NewRouter()
-	r.Use(requestID, deps.Metrics.HTTP(deps.Logger, RequestID), s.recoverer)
+	r.Use(requestID, deps.Metrics.HTTP(deps.Logger, RequestID), securityHeaders, limitHeaders, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problems.status(w, r, http.StatusNotFound, "No such path.")
 	})
@@ -111,7 +120,14 @@ func NewHandler(deps Deps) (http.Handler, error) {
 	}
 	if deps.Docs != nil {
 		r.Get("/docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently).ServeHTTP)
-		r.Handle("/docs/*", http.StripPrefix("/docs/", http.FileServerFS(deps.Docs)))
+		r.Handle("/docs/*", withHeader("Content-Security-Policy", docsCSP(deps.Docs),
+			http.StripPrefix("/docs/", http.FileServerFS(deps.Docs))))
+	}
+	r.Get("/console/config.json", s.consoleConfig)
+	if s.console != nil {
+		// Everything no route above claims: the console's files, and its
+		// pages (history fallback); server paths stay problem+json 404s.
+		r.Handle("/*", s.console)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
