@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Config struct {
 	OIDCAdminRole  string // CONVEYOR_OIDC_ADMIN_ROLE
 	OIDCRolesClaim string // CONVEYOR_OIDC_ROLES_CLAIM
 
+	ConsoleClientID string // CONVEYOR_CONSOLE_CLIENT_ID; see ConsoleClient
+	ConsoleScopes   string // CONVEYOR_CONSOLE_SCOPES
+
 	CursorSecret      string        // CONVEYOR_CURSOR_SECRET
 	UploadTTL         time.Duration // CONVEYOR_UPLOAD_TTL
 	JanitorInterval   time.Duration // CONVEYOR_JANITOR_INTERVAL
@@ -63,6 +67,24 @@ type Config struct {
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
 	RateLimits map[string]*ratelimit.Limit // CONVEYOR_RATE_LIMIT_READ, _WRITE, _UPLOAD
+}
+
+// DevConsoleClientID is the console's client id in dev mode, where the dev
+// OpenID provider registers it.
+const DevConsoleClientID = "conveyor-console"
+
+// DefaultConsoleScopes are the scopes the console asks for unless
+// CONVEYOR_CONSOLE_SCOPES says otherwise (offline_access: a refresh token,
+// for silent renewal).
+const DefaultConsoleScopes = "openid profile email offline_access"
+
+// ConsoleClient returns the console's client id: the configured one, else
+// DevConsoleClientID in dev mode, else "" (sign-in not configured).
+func (c *Config) ConsoleClient() string {
+	if c.ConsoleClientID == "" && c.Dev {
+		return DevConsoleClientID
+	}
+	return c.ConsoleClientID
 }
 
 // Var describes one environment variable.
@@ -102,6 +124,8 @@ var Vars = []Var{
 	{"CONVEYOR_OIDC_AUDIENCE", "api://conveyor", "The audience (aud) access tokens must carry: the API's application ID URI or client id."},
 	{"CONVEYOR_OIDC_ADMIN_ROLE", "Conveyor.Admin", "The value in the roles claim that makes a caller a platform admin."},
 	{"CONVEYOR_OIDC_ROLES_CLAIM", "roles", "The claim holding app roles."},
+	{"CONVEYOR_CONSOLE_CLIENT_ID", "`conveyor-console` in dev mode", "The console's OIDC client id (its app registration). Empty outside dev mode: the console says sign-in is not configured."},
+	{"CONVEYOR_CONSOLE_SCOPES", DefaultConsoleScopes, "Space-separated scopes the console asks for; in production add the API's scope, e.g. `api://conveyor/access_as_user`."},
 	{"CONVEYOR_CURSOR_SECRET", "a random one kept under the run folder in dev mode", "Key that signs pagination cursors (at least 32 characters; the same on every API process). Required outside dev mode."},
 	{"CONVEYOR_MAX_UPLOAD_BYTES", "5368709120", "The largest upload streamed through the API."},
 	{"CONVEYOR_UPLOAD_TTL", "6h", "How long a direct-to-S3 upload's URLs work and it may be completed; then it is aborted."},
@@ -152,6 +176,9 @@ func Parse(getenv func(string) string) (*Config, error) {
 		OIDCAudience:   p.str("CONVEYOR_OIDC_AUDIENCE", "api://conveyor"),
 		OIDCAdminRole:  p.str("CONVEYOR_OIDC_ADMIN_ROLE", "Conveyor.Admin"),
 		OIDCRolesClaim: p.str("CONVEYOR_OIDC_ROLES_CLAIM", "roles"),
+
+		ConsoleClientID: p.str("CONVEYOR_CONSOLE_CLIENT_ID", ""),
+		ConsoleScopes:   strings.Join(strings.Fields(p.str("CONVEYOR_CONSOLE_SCOPES", DefaultConsoleScopes)), " "),
 
 		CursorSecret:      p.str("CONVEYOR_CURSOR_SECRET", ""),
 		UploadTTL:         p.duration("CONVEYOR_UPLOAD_TTL", 6*time.Hour),
@@ -224,6 +251,12 @@ func (c *Config) Validate(need Service) error {
 	}
 	if c.WorkerConcurrency < 1 {
 		errs = append(errs, errors.New("CONVEYOR_WORKER_CONCURRENCY must be at least 1"))
+	}
+	if !slices.Contains(strings.Fields(c.ConsoleScopes), "openid") {
+		errs = append(errs, fmt.Errorf("CONVEYOR_CONSOLE_SCOPES %q: must include openid", c.ConsoleScopes))
+	}
+	if strings.ContainsFunc(c.ConsoleClientID, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		errs = append(errs, fmt.Errorf("CONVEYOR_CONSOLE_CLIENT_ID %q: want printable ASCII without spaces", c.ConsoleClientID))
 	}
 	switch c.LogFormat {
 	case "text", "json":

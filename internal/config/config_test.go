@@ -100,3 +100,46 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSettings: the console's client id defaults only in dev mode
+// (even when dev mode is turned on after parsing, as `conveyor dev` does);
+// its scopes default to a refresh-token-capable set and must ask for openid.
+func TestConsoleSettings(t *testing.T) {
+	c, err := config.Parse(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleClient() != "" || c.ConsoleScopes != "openid profile email offline_access" {
+		t.Fatalf("outside dev mode: client %q, scopes %q", c.ConsoleClient(), c.ConsoleScopes)
+	}
+	c.Dev = true
+	if c.ConsoleClient() != "conveyor-console" {
+		t.Fatalf("dev mode: client %q", c.ConsoleClient())
+	}
+	c, err = config.Parse(env(map[string]string{
+		"CONVEYOR_CONSOLE_CLIENT_ID": "6f1c2a4e-0000-4000-8000-00000000c0de",
+		"CONVEYOR_CONSOLE_SCOPES":    "  openid profile\temail offline_access   api://conveyor/access_as_user ",
+		"CONVEYOR_DEV":               "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleClient() != "6f1c2a4e-0000-4000-8000-00000000c0de" || c.ConsoleScopes != "openid profile email offline_access api://conveyor/access_as_user" {
+		t.Fatalf("configured: client %q, scopes %q", c.ConsoleClient(), c.ConsoleScopes)
+	}
+	if err := c.Validate(0); err != nil {
+		t.Fatal(err)
+	}
+	for key, val := range map[string]string{
+		"CONVEYOR_CONSOLE_SCOPES":    "profile email",
+		"CONVEYOR_CONSOLE_CLIENT_ID": "two words",
+	} {
+		c, err := config.Parse(env(map[string]string{key: val}))
+		if err == nil {
+			err = c.Validate(0)
+		}
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s=%q: %v, want an error naming it", key, val, err)
+		}
+	}
+}
