@@ -57,8 +57,17 @@ func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serve(gctx, cfg, ln, log, io.Discard) })
 	g.Go(func() error { return work(gctx, cfg, log) })
-	fmt.Fprintf(stdout, `
+	writeDevBanner(stdout, time.Since(start), cfg, stack, tok)
+	return g.Wait()
+}
+
+// writeDevBanner prints where everything is: the console first (what most
+// people open), then the API, its docs and the rest.
+func writeDevBanner(w io.Writer, took time.Duration, cfg *config.Config, stack *devstack.Stack, tok string) {
+	u := cfg.PublicURL
+	fmt.Fprintf(w, `
 Conveyor is running (local topology up in %s).
+  Console:  %s/
   API:      %s/api/v1
   Docs:     %s/docs/
   Spec:     %s/api/v1/openapi.yaml
@@ -68,9 +77,8 @@ Conveyor is running (local topology up in %s).
 Press Ctrl-C to stop. Another token: go run ./cmd/conveyor token --subject you [--admin]
 Dev admin token (12h):
 %s
-`, time.Since(start).Round(10*time.Millisecond), publicURL, publicURL, publicURL, publicURL, cfg.WorkerAddr,
+`, took.Round(10*time.Millisecond), u, u, u, u, u, cfg.WorkerAddr,
 		stack.PrimaryURL, len(stack.ReplicaURLs), stack.RedisAddr, stack.S3Endpoint, stack.S3Bucket, tok)
-	return g.Wait()
 }
 
 // UseStack points cfg at a running devstack and turns on dev mode.

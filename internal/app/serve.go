@@ -99,6 +99,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Metrics:        metrics,
 		Logger:         log,
 		Docs:           docs.FS,
+		ConsoleConfig:  httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes},
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CursorKey:      ckey,
 		Idempotency:    &idempotency.Service{Store: d.store},
@@ -118,7 +119,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes, // httpapi answers past httpapi.MaxHeaderBytes with a problem
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	// Event streams never go idle: end them when shutdown begins, so the
