@@ -1,29 +1,25 @@
 package processors
 
-import (
-	"math"
-	"math/bits"
-)
+import "github.com/axiomhq/hyperloglog"
 
 // distinctCounter counts distinct 64-bit hashes: exactly up to
-// distinctExact of them, then with HyperLogLog (2^hllP one-byte
-// registers, Ertl's improved estimator, which needs no bias tables and is
-// sound from small to large counts).
+// distinctExact of them, then with a HyperLogLog sketch of 2^hllP one-byte
+// registers (github.com/axiomhq/hyperloglog, LogLog-Beta estimator: about
+// 1.6% standard error, 4 KiB a column). distinct_compare_test.go measures
+// it against the sketch this package used to hand-roll.
 type distinctCounter struct {
-	exact map[uint64]struct{}
-	reg   []uint8
+	exact  map[uint64]struct{}
+	sketch *hyperloglog.Sketch
 }
 
 const (
 	distinctExact = 1024
 	hllP          = 12
-	hllM          = 1 << hllP
-	hllQ          = 64 - hllP
 )
 
 func (d *distinctCounter) add(h uint64) {
-	if d.reg != nil {
-		d.addReg(h)
+	if d.sketch != nil {
+		d.sketch.InsertHash(h)
 		return
 	}
 	if d.exact == nil {
@@ -33,69 +29,29 @@ func (d *distinctCounter) add(h uint64) {
 	if len(d.exact) <= distinctExact {
 		return
 	}
-	d.reg = make([]uint8, hllM)
+	d.sketch = newSketch()
 	for h := range d.exact {
-		d.addReg(h)
+		d.sketch.InsertHash(h)
 	}
 	d.exact = nil
 }
 
-func (d *distinctCounter) addReg(h uint64) {
-	idx := h >> hllQ
-	// The guard bit caps the rank at hllQ+1.
-	rank := uint8(bits.LeadingZeros64(h<<hllP|1<<(hllP-1))) + 1
-	if rank > d.reg[idx] {
-		d.reg[idx] = rank
+// newSketch returns an empty dense sketch of 2^hllP registers: the counter
+// only starts one past distinctExact values, where a sparse one would soon
+// turn dense anyway.
+func newSketch() *hyperloglog.Sketch {
+	s, err := hyperloglog.NewSketch(hllP, false)
+	if err != nil { // only for a precision outside 4..18, which hllP is not
+		return hyperloglog.NewNoSparse()
 	}
+	return s
 }
 
 // estimate returns the count, and whether it is exact.
 func (d *distinctCounter) estimate() (int64, bool) {
-	if d.reg == nil {
+	if d.sketch == nil {
 		return int64(len(d.exact)), true
 	}
-	var hist [hllQ + 2]int
-	for _, r := range d.reg {
-		hist[r]++
-	}
-	const m = float64(hllM)
-	z := m * hllTau(1-float64(hist[hllQ+1])/m)
-	for k := hllQ; k >= 1; k-- {
-		z = 0.5 * (z + float64(hist[k]))
-	}
-	z += m * hllSigma(float64(hist[0])/m)
 	// More than distinctExact were counted exactly before the switch.
-	return max(distinctExact+1, int64(math.Round(m*m/(2*math.Ln2)/z))), false
-}
-
-func hllSigma(x float64) float64 {
-	if x == 1 {
-		return math.Inf(1)
-	}
-	y, z := 1.0, x
-	for {
-		x *= x
-		prev := z
-		z += x * y
-		y += y
-		if z == prev {
-			return z
-		}
-	}
-}
-
-func hllTau(x float64) float64 {
-	if x == 0 || x == 1 {
-		return 0
-	}
-	y, z := 1.0, 1-x
-	for {
-		x = math.Sqrt(x)
-		prev := z
-		y *= 0.5
-		z -= (1 - x) * (1 - x) * y
-		if z == prev {
-			return z / 3
-		}
-	}
+	return max(distinctExact+1, int64(min(d.sketch.Estimate(), 1<<62))), false
 }
