@@ -422,6 +422,24 @@ type Job struct {
 	UpdatedAt time.Time               `json:"updated_at"`
 }
 
+// JobCounts The team's jobs by state.
+type JobCounts struct {
+	// Cancelled Example: 0
+	Cancelled int64 `json:"cancelled"`
+
+	// Failed Example: 2
+	Failed int64 `json:"failed"`
+
+	// Queued Example: 3
+	Queued int64 `json:"queued"`
+
+	// Running Example: 1
+	Running int64 `json:"running"`
+
+	// Succeeded Example: 120
+	Succeeded int64 `json:"succeeded"`
+}
+
 // JobCreate defines model for JobCreate.
 type JobCreate struct {
 	// FileId The file to process; required by processors that need a file.
@@ -570,6 +588,11 @@ type Team struct {
 
 	// Name Example: Imaging
 	Name string `json:"name"`
+
+	// Usage What the team stores and runs, as of this read: exact, counted when
+	// the team is read (deleted files and their jobs' outputs no longer
+	// count).
+	Usage TeamUsage `json:"usage"`
 }
 
 // TeamCreate defines model for TeamCreate.
@@ -588,6 +611,24 @@ type TeamList struct {
 
 // TeamRole defines model for TeamRole.
 type TeamRole string
+
+// TeamUsage What the team stores and runs, as of this read: exact, counted when
+// the team is read (deleted files and their jobs' outputs no longer
+// count).
+type TeamUsage struct {
+	// FileCount The team's live (not deleted) files.
+	//
+	// Example: 42
+	FileCount int64 `json:"file_count"`
+
+	// Jobs The team's jobs by state.
+	Jobs JobCounts `json:"jobs"`
+
+	// StoredBytes Bytes of the team's live files plus the outputs its jobs recorded.
+	//
+	// Example: 73400320
+	StoredBytes int64 `json:"stored_bytes"`
+}
 
 // Upload defines model for Upload.
 type Upload struct {
@@ -1056,7 +1097,7 @@ type ClientInterface interface {
 
 	// ListTeams List teams
 	//
-	// Platform admins see every team; everyone else sees the teams they belong to.
+	// Platform admins see every team; everyone else sees the teams they belong to. Each team comes with its usage.
 	//
 	// Corresponds with GET /teams (the `ListTeams` operationId).
 	ListTeams(ctx context.Context, params *ListTeamsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1081,7 +1122,9 @@ type ClientInterface interface {
 
 	// GetTeam Get a team
 	//
-	// The team, if the caller belongs to it (platform admins see every team).
+	// The team with its usage, if the caller belongs to it (platform admins
+	// see every team). The ETag changes whenever the representation does,
+	// usage included.
 	//
 	// Corresponds with GET /teams/{team_id} (the `GetTeam` operationId).
 	GetTeam(ctx context.Context, teamId TeamID, params *GetTeamParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1418,7 +1461,7 @@ func (c *GeneratedClient) ListProcessors(ctx context.Context, reqEditors ...Requ
 
 // ListTeams List teams
 //
-// Platform admins see every team; everyone else sees the teams they belong to.
+// Platform admins see every team; everyone else sees the teams they belong to. Each team comes with its usage.
 //
 // Corresponds with GET /teams (the `ListTeams` operationId).
 func (c *GeneratedClient) ListTeams(ctx context.Context, params *ListTeamsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1473,7 +1516,9 @@ func (c *GeneratedClient) CreateTeam(ctx context.Context, params *CreateTeamPara
 
 // GetTeam Get a team
 //
-// The team, if the caller belongs to it (platform admins see every team).
+// The team with its usage, if the caller belongs to it (platform admins
+// see every team). The ETag changes whenever the representation does,
+// usage included.
 //
 // Corresponds with GET /teams/{team_id} (the `GetTeam` operationId).
 func (c *GeneratedClient) GetTeam(ctx context.Context, teamId TeamID, params *GetTeamParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3941,7 +3986,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListTeamsWithResponse List teams
 	//
-	// Platform admins see every team; everyone else sees the teams they belong to.
+	// Platform admins see every team; everyone else sees the teams they belong to. Each team comes with its usage.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3968,7 +4013,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetTeamWithResponse Get a team
 	//
-	// The team, if the caller belongs to it (platform admins see every team).
+	// The team with its usage, if the caller belongs to it (platform admins
+	// see every team). The ETag changes whenever the representation does,
+	// usage included.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9014,7 +9061,7 @@ func (c *ClientWithResponses) ListProcessorsWithResponse(ctx context.Context, re
 
 // ListTeamsWithResponse List teams
 //
-// Platform admins see every team; everyone else sees the teams they belong to.
+// Platform admins see every team; everyone else sees the teams they belong to. Each team comes with its usage.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9059,7 +9106,9 @@ func (c *ClientWithResponses) CreateTeamWithResponse(ctx context.Context, params
 
 // GetTeamWithResponse Get a team
 //
-// The team, if the caller belongs to it (platform admins see every team).
+// The team with its usage, if the caller belongs to it (platform admins
+// see every team). The ETag changes whenever the representation does,
+// usage included.
 //
 // Returns a wrapper object for the known response body format(s).
 //

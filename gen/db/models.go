@@ -111,6 +111,20 @@ type Team struct {
 	Name      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	DeletedAt *time.Time
+	PurgedAt  *time.Time
+}
+
+type TeamUsage struct {
+	TeamID        uuid.UUID
+	FileCount     int64
+	FileBytes     int64
+	OutputBytes   int64
+	JobsQueued    int64
+	JobsRunning   int64
+	JobsSucceeded int64
+	JobsFailed    int64
+	JobsCancelled int64
 }
 
 type Upload struct {
@@ -130,11 +144,12 @@ type Upload struct {
 }
 
 type User struct {
-	ID        uuid.UUID
-	Issuer    string
-	Subject   string
-	Email     string
-	Name      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID         uuid.UUID
+	Issuer     string
+	Subject    string
+	Email      string
+	Name       string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	LastSeenAt *time.Time
 }

@@ -7,12 +7,58 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
+const cancelTeamJobs = `-- name: CancelTeamJobs :many
+UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+WHERE team_id = $1 AND status IN ('queued', 'running')
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+`
+
+// The deleted team's queued and running jobs, cancelled under the same
+// rule as CancelJob: only queued or running jobs move to cancelled.
+func (q *Queries) CancelTeamJobs(ctx context.Context, teamID uuid.UUID) ([]Job, error) {
+	rows, err := q.db.Query(ctx, cancelTeamJobs, teamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Job
+	for rows.Next() {
+		var i Job
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.FileID,
+			&i.Processor,
+			&i.Params,
+			&i.Status,
+			&i.Progress,
+			&i.Attempts,
+			&i.Result,
+			&i.Error,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Runs,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createTeam = `-- name: CreateTeam :one
-INSERT INTO teams (id, name) VALUES ($1, $2) RETURNING id, name, created_at, updated_at
+INSERT INTO teams (id, name) VALUES ($1, $2) RETURNING id, name, created_at, updated_at, deleted_at, purged_at
 `
 
 type CreateTeamParams struct {
@@ -28,12 +74,40 @@ func (q *Queries) CreateTeam(ctx context.Context, arg CreateTeamParams) (Team, e
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
 	)
 	return i, err
 }
 
+const deleteTeamMemberships = `-- name: DeleteTeamMemberships :many
+DELETE FROM memberships WHERE team_id = $1 RETURNING user_id
+`
+
+// A deleted team's memberships and invitations end at once.
+func (q *Queries) DeleteTeamMemberships(ctx context.Context, teamID uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, deleteTeamMemberships, teamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var user_id uuid.UUID
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getMembershipRole = `-- name: GetMembershipRole :one
-SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2
+SELECT m.role FROM memberships m JOIN teams t ON t.id = m.team_id AND t.deleted_at IS NULL
+WHERE m.team_id = $1 AND m.user_id = $2
 `
 
 type GetMembershipRoleParams struct {
@@ -49,9 +123,10 @@ func (q *Queries) GetMembershipRole(ctx context.Context, arg GetMembershipRolePa
 }
 
 const getTeam = `-- name: GetTeam :one
-SELECT id, name, created_at, updated_at FROM teams WHERE id = $1
+SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL
 `
 
+// A live team: a deleted one is not found.
 func (q *Queries) GetTeam(ctx context.Context, id uuid.UUID) (Team, error) {
 	row := q.db.QueryRow(ctx, getTeam, id)
 	var i Team
@@ -60,13 +135,62 @@ func (q *Queries) GetTeam(ctx context.Context, id uuid.UUID) (Team, error) {
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
+	)
+	return i, err
+}
+
+const getTeamWithUsage = `-- name: GetTeamWithUsage :one
+SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at, u.file_count, u.file_bytes, u.output_bytes,
+       u.jobs_queued, u.jobs_running, u.jobs_succeeded, u.jobs_failed, u.jobs_cancelled
+FROM teams t JOIN team_usage u ON u.team_id = t.id
+WHERE t.id = $1 AND t.deleted_at IS NULL
+`
+
+type GetTeamWithUsageRow struct {
+	ID            uuid.UUID
+	Name          string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DeletedAt     *time.Time
+	PurgedAt      *time.Time
+	FileCount     int64
+	FileBytes     int64
+	OutputBytes   int64
+	JobsQueued    int64
+	JobsRunning   int64
+	JobsSucceeded int64
+	JobsFailed    int64
+	JobsCancelled int64
+}
+
+// A live team and its usage, in one statement.
+func (q *Queries) GetTeamWithUsage(ctx context.Context, id uuid.UUID) (GetTeamWithUsageRow, error) {
+	row := q.db.QueryRow(ctx, getTeamWithUsage, id)
+	var i GetTeamWithUsageRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
+		&i.FileCount,
+		&i.FileBytes,
+		&i.OutputBytes,
+		&i.JobsQueued,
+		&i.JobsRunning,
+		&i.JobsSucceeded,
+		&i.JobsFailed,
+		&i.JobsCancelled,
 	)
 	return i, err
 }
 
 const listMembershipsForUser = `-- name: ListMembershipsForUser :many
 SELECT m.team_id, t.name AS team_name, m.role
-FROM memberships m JOIN teams t ON t.id = m.team_id
+FROM memberships m JOIN teams t ON t.id = m.team_id AND t.deleted_at IS NULL
 WHERE m.user_id = $1
 ORDER BY t.name, m.team_id
 LIMIT 1000
@@ -98,9 +222,55 @@ func (q *Queries) ListMembershipsForUser(ctx context.Context, userID uuid.UUID) 
 	return items, nil
 }
 
+const listTeamOpenUploads = `-- name: ListTeamOpenUploads :many
+SELECT id, team_id, name, size, sha256, object_key, s3_upload_id, part_size, created_by, created_at, expires_at, completed_file_id, aborted_at FROM uploads WHERE team_id = $1 AND completed_file_id IS NULL AND aborted_at IS NULL
+ORDER BY id LIMIT $2
+`
+
+type ListTeamOpenUploadsParams struct {
+	TeamID uuid.UUID
+	Limit  int32
+}
+
+// A deleted team's direct uploads still open in S3 (to abort).
+func (q *Queries) ListTeamOpenUploads(ctx context.Context, arg ListTeamOpenUploadsParams) ([]Upload, error) {
+	rows, err := q.db.Query(ctx, listTeamOpenUploads, arg.TeamID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Upload
+	for rows.Next() {
+		var i Upload
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.Name,
+			&i.Size,
+			&i.Sha256,
+			&i.ObjectKey,
+			&i.S3UploadID,
+			&i.PartSize,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.ExpiresAt,
+			&i.CompletedFileID,
+			&i.AbortedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listTeams = `-- name: ListTeams :many
-SELECT id, name, created_at, updated_at FROM teams
-WHERE $1::uuid IS NULL OR id < $1::uuid
+SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams
+WHERE deleted_at IS NULL
+  AND ($1::uuid IS NULL OR id < $1::uuid)
 ORDER BY id DESC
 LIMIT $2
 `
@@ -124,6 +294,8 @@ func (q *Queries) ListTeams(ctx context.Context, arg ListTeamsParams) ([]Team, e
 			&i.Name,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DeletedAt,
+			&i.PurgedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -136,9 +308,10 @@ func (q *Queries) ListTeams(ctx context.Context, arg ListTeamsParams) ([]Team, e
 }
 
 const listTeamsForUser = `-- name: ListTeamsForUser :many
-SELECT t.id, t.name, t.created_at, t.updated_at FROM teams t
+SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at FROM teams t
 JOIN memberships m ON m.team_id = t.id AND m.user_id = $1
-WHERE $2::uuid IS NULL OR t.id < $2::uuid
+WHERE t.deleted_at IS NULL
+  AND ($2::uuid IS NULL OR t.id < $2::uuid)
 ORDER BY t.id DESC
 LIMIT $3
 `
@@ -163,6 +336,227 @@ func (q *Queries) ListTeamsForUser(ctx context.Context, arg ListTeamsForUserPara
 			&i.Name,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DeletedAt,
+			&i.PurgedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listTeamsToPurge = `-- name: ListTeamsToPurge :many
+SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE deleted_at IS NOT NULL AND purged_at IS NULL
+ORDER BY deleted_at LIMIT $1
+`
+
+// Deleted teams whose objects and rows the worker has not yet removed.
+func (q *Queries) ListTeamsToPurge(ctx context.Context, limit int32) ([]Team, error) {
+	rows, err := q.db.Query(ctx, listTeamsToPurge, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Team
+	for rows.Next() {
+		var i Team
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DeletedAt,
+			&i.PurgedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockLiveTeam = `-- name: LockLiveTeam :one
+SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL FOR SHARE
+`
+
+// The live team, share-locked: a deletion waits for the transaction, and
+// a deleted team is not found.
+func (q *Queries) LockLiveTeam(ctx context.Context, id uuid.UUID) (Team, error) {
+	row := q.db.QueryRow(ctx, lockLiveTeam, id)
+	var i Team
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
+	)
+	return i, err
+}
+
+const lockLiveTeamForUpdate = `-- name: LockLiveTeamForUpdate :one
+SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+`
+
+// The live team, locked for a change of its own (rename, delete).
+func (q *Queries) LockLiveTeamForUpdate(ctx context.Context, id uuid.UUID) (Team, error) {
+	row := q.db.QueryRow(ctx, lockLiveTeamForUpdate, id)
+	var i Team
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
+	)
+	return i, err
+}
+
+const markTeamDeleted = `-- name: MarkTeamDeleted :exec
+UPDATE teams SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+`
+
+func (q *Queries) MarkTeamDeleted(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markTeamDeleted, id)
+	return err
+}
+
+const markTeamPurged = `-- name: MarkTeamPurged :exec
+UPDATE teams SET purged_at = now() WHERE id = $1 AND deleted_at IS NOT NULL
+`
+
+func (q *Queries) MarkTeamPurged(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, markTeamPurged, id)
+	return err
+}
+
+const purgeTeamAPIKeys = `-- name: PurgeTeamAPIKeys :exec
+DELETE FROM api_keys WHERE team_id = $1
+`
+
+func (q *Queries) PurgeTeamAPIKeys(ctx context.Context, teamID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, purgeTeamAPIKeys, teamID)
+	return err
+}
+
+const purgeTeamFiles = `-- name: PurgeTeamFiles :exec
+DELETE FROM files WHERE team_id = $1
+`
+
+func (q *Queries) PurgeTeamFiles(ctx context.Context, teamID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, purgeTeamFiles, teamID)
+	return err
+}
+
+const purgeTeamJobs = `-- name: PurgeTeamJobs :exec
+DELETE FROM jobs WHERE team_id = $1
+`
+
+// Jobs take their outputs and dispatch records with them (ON DELETE CASCADE).
+func (q *Queries) PurgeTeamJobs(ctx context.Context, teamID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, purgeTeamJobs, teamID)
+	return err
+}
+
+const purgeTeamMemberships = `-- name: PurgeTeamMemberships :exec
+DELETE FROM memberships WHERE team_id = $1
+`
+
+func (q *Queries) PurgeTeamMemberships(ctx context.Context, teamID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, purgeTeamMemberships, teamID)
+	return err
+}
+
+const purgeTeamUploads = `-- name: PurgeTeamUploads :exec
+DELETE FROM uploads WHERE team_id = $1
+`
+
+func (q *Queries) PurgeTeamUploads(ctx context.Context, teamID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, purgeTeamUploads, teamID)
+	return err
+}
+
+const renameTeam = `-- name: RenameTeam :one
+UPDATE teams SET name = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, name, created_at, updated_at, deleted_at, purged_at
+`
+
+type RenameTeamParams struct {
+	ID   uuid.UUID
+	Name string
+}
+
+func (q *Queries) RenameTeam(ctx context.Context, arg RenameTeamParams) (Team, error) {
+	row := q.db.QueryRow(ctx, renameTeam, arg.ID, arg.Name)
+	var i Team
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.DeletedAt,
+		&i.PurgedAt,
+	)
+	return i, err
+}
+
+const revokeTeamAPIKeys = `-- name: RevokeTeamAPIKeys :many
+UPDATE api_keys SET revoked_at = now() WHERE team_id = $1 AND revoked_at IS NULL RETURNING prefix
+`
+
+// A deleted team's keys stop at once.
+func (q *Queries) RevokeTeamAPIKeys(ctx context.Context, teamID uuid.UUID) ([]string, error) {
+	rows, err := q.db.Query(ctx, revokeTeamAPIKeys, teamID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var prefix string
+		if err := rows.Scan(&prefix); err != nil {
+			return nil, err
+		}
+		items = append(items, prefix)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const teamUsage = `-- name: TeamUsage :many
+SELECT team_id, file_count, file_bytes, output_bytes, jobs_queued, jobs_running, jobs_succeeded, jobs_failed, jobs_cancelled FROM team_usage WHERE team_id = ANY($1::uuid[])
+`
+
+// The usage of each live team in ids (a page of a list), in one statement.
+func (q *Queries) TeamUsage(ctx context.Context, ids []uuid.UUID) ([]TeamUsage, error) {
+	rows, err := q.db.Query(ctx, teamUsage, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TeamUsage
+	for rows.Next() {
+		var i TeamUsage
+		if err := rows.Scan(
+			&i.TeamID,
+			&i.FileCount,
+			&i.FileBytes,
+			&i.OutputBytes,
+			&i.JobsQueued,
+			&i.JobsRunning,
+			&i.JobsSucceeded,
+			&i.JobsFailed,
+			&i.JobsCancelled,
 		); err != nil {
 			return nil, err
 		}

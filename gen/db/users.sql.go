@@ -14,7 +14,7 @@ import (
 const claimPendingUser = `-- name: ClaimPendingUser :one
 UPDATE users SET issuer = $1, subject = $2, name = $3, updated_at = now()
 WHERE issuer = '' AND lower(email) = lower($4)
-RETURNING id, issuer, subject, email, name, created_at, updated_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
 `
 
 type ClaimPendingUserParams struct {
@@ -42,12 +42,13 @@ func (q *Queries) ClaimPendingUser(ctx context.Context, arg ClaimPendingUserPara
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastSeenAt,
 	)
 	return i, err
 }
 
 const findActiveUserByEmail = `-- name: FindActiveUserByEmail :one
-SELECT id, issuer, subject, email, name, created_at, updated_at FROM users WHERE lower(email) = lower($1) AND issuer <> ''
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE lower(email) = lower($1) AND issuer <> ''
 ORDER BY updated_at DESC LIMIT 1
 `
 
@@ -62,12 +63,13 @@ func (q *Queries) FindActiveUserByEmail(ctx context.Context, lower string) (User
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastSeenAt,
 	)
 	return i, err
 }
 
 const getUserByIdentity = `-- name: GetUserByIdentity :one
-SELECT id, issuer, subject, email, name, created_at, updated_at FROM users WHERE issuer = $1 AND subject = $2
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE issuer = $1 AND subject = $2
 `
 
 type GetUserByIdentityParams struct {
@@ -86,6 +88,7 @@ func (q *Queries) GetUserByIdentity(ctx context.Context, arg GetUserByIdentityPa
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastSeenAt,
 	)
 	return i, err
 }
@@ -94,7 +97,7 @@ const upsertPendingUser = `-- name: UpsertPendingUser :one
 INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, '', $2, lower($3), '')
 ON CONFLICT (lower(email)) WHERE issuer = '' DO UPDATE SET updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
 `
 
 type UpsertPendingUserParams struct {
@@ -114,6 +117,7 @@ func (q *Queries) UpsertPendingUser(ctx context.Context, arg UpsertPendingUserPa
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastSeenAt,
 	)
 	return i, err
 }
@@ -123,7 +127,7 @@ INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (issuer, subject) DO UPDATE
 SET email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
 `
 
 type UpsertUserParams struct {
@@ -151,6 +155,7 @@ func (q *Queries) UpsertUser(ctx context.Context, arg UpsertUserParams) (User, e
 		&i.Name,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.LastSeenAt,
 	)
 	return i, err
 }

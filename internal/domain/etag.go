@@ -8,16 +8,45 @@ import (
 )
 
 // etagOf is a strong ETag over the parts that make a representation.
-func etagOf(parts ...any) string {
+func etagOf(parts ...any) string { return `"` + tagPart(parts...)[:22] + `"` }
+
+// tagPart hashes parts into 43 URL-safe characters.
+func tagPart(parts ...any) string {
 	h := sha256.New()
 	for _, p := range parts {
 		fmt.Fprintf(h, "%v\x00", p)
 	}
-	return `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:22] + `"`
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// ETag is the team's version.
-func (t Team) ETag() string { return etagOf("team", t.ID, t.Name, t.CreatedAt.UnixMicro()) }
+// ETag is the version of the team's representation. Its first half
+// versions the team's settings (its name), its second half the usage: the
+// tag changes whenever the representation does (so If-None-Match never
+// keeps stale usage), while CheckTeamIfMatch compares only the settings
+// half (so usage moving between a read and a rename fails nothing).
+func (t Team) ETag() string {
+	return `"` + t.settingsTag() + tagPart("team_usage", t.Usage)[:11] + `"`
+}
+
+func (t Team) settingsTag() string {
+	return tagPart("team", t.ID, t.Name, t.CreatedAt.UnixMicro())[:11]
+}
+
+// CheckIfMatch enforces a required If-Match precondition on a change of
+// the team's settings: nil is CodePreconditionRequired; "*" or a listed
+// ETag whose settings half is the team's current one passes.
+func (t Team) CheckIfMatch(ifMatch *string) error {
+	if ifMatch == nil {
+		return Errorf(CodePreconditionRequired, "Send If-Match with the ETag of the version you read (GET the team first).")
+	}
+	for _, tag := range strings.Split(*ifMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || (len(tag) == 24 && tag[0] == '"' && tag[23] == '"' && tag[1:12] == t.settingsTag()) {
+			return nil
+		}
+	}
+	return Errorf(CodePreconditionFailed, "The team has changed since the version in If-Match; read it again.")
+}
 
 // ETag is the file's version.
 func (f File) ETag() string {

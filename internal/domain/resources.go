@@ -25,6 +25,19 @@ type Team struct {
 	ID        uuid.UUID
 	Name      string
 	CreatedAt time.Time
+	Usage     TeamUsage // as of the read
+}
+
+// TeamUsage is what a team stores and runs.
+type TeamUsage struct {
+	StoredBytes int64 // live files plus the recorded outputs of its jobs
+	FileCount   int64 // live files
+	Jobs        JobCounts
+}
+
+// JobCounts counts a team's jobs by state.
+type JobCounts struct {
+	Queued, Running, Succeeded, Failed, Cancelled int64
 }
 
 // Membership is a user's role in a team.

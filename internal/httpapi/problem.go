@@ -23,20 +23,21 @@ var problemKinds = map[domain.Code]struct {
 	slug   string
 	title  string
 }{
-	domain.CodeInvalid:             {http.StatusBadRequest, "invalid-request", "Your request is not valid."},
-	domain.CodeUnauthenticated:     {http.StatusUnauthorized, "unauthenticated", "Authentication is required."},
-	domain.CodeForbidden:           {http.StatusForbidden, "forbidden", "You may not do this."},
-	domain.CodeNotFound:            {http.StatusNotFound, "not-found", "Not found."},
-	domain.CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed."},
-	domain.CodeConflict:            {http.StatusConflict, "conflict", "The request conflicts with the current state."},
-	domain.CodePreconditionFailed:  {http.StatusPreconditionFailed, "precondition-failed", "The resource has changed."},
-	domain.CodeTooLarge:            {http.StatusRequestEntityTooLarge, "too-large", "The request body is too large."},
-	domain.CodeUnsupportedMedia:    {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type."},
-	domain.CodeRangeNotSatisfiable: {http.StatusRequestedRangeNotSatisfiable, "range-not-satisfiable", "Range not satisfiable."},
-	domain.CodeUnprocessable:       {http.StatusUnprocessableEntity, "unprocessable", "The request breaks a rule."},
-	domain.CodeRateLimited:         {http.StatusTooManyRequests, "rate-limited", "Too many requests."},
-	domain.CodeUnavailable:         {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable."},
-	domain.CodeInternal:            {http.StatusInternalServerError, "internal", "Something went wrong on our side."},
+	domain.CodeInvalid:              {http.StatusBadRequest, "invalid-request", "Your request is not valid."},
+	domain.CodeUnauthenticated:      {http.StatusUnauthorized, "unauthenticated", "Authentication is required."},
+	domain.CodeForbidden:            {http.StatusForbidden, "forbidden", "You may not do this."},
+	domain.CodeNotFound:             {http.StatusNotFound, "not-found", "Not found."},
+	domain.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed."},
+	domain.CodeConflict:             {http.StatusConflict, "conflict", "The request conflicts with the current state."},
+	domain.CodePreconditionFailed:   {http.StatusPreconditionFailed, "precondition-failed", "The resource has changed."},
+	domain.CodePreconditionRequired: {http.StatusPreconditionRequired, "precondition-required", "If-Match is required."},
+	domain.CodeTooLarge:             {http.StatusRequestEntityTooLarge, "too-large", "The request body is too large."},
+	domain.CodeUnsupportedMedia:     {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type."},
+	domain.CodeRangeNotSatisfiable:  {http.StatusRequestedRangeNotSatisfiable, "range-not-satisfiable", "Range not satisfiable."},
+	domain.CodeUnprocessable:        {http.StatusUnprocessableEntity, "unprocessable", "The request breaks a rule."},
+	domain.CodeRateLimited:          {http.StatusTooManyRequests, "rate-limited", "Too many requests."},
+	domain.CodeUnavailable:          {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable."},
+	domain.CodeInternal:             {http.StatusInternalServerError, "internal", "Something went wrong on our side."},
 }
 
 // codeForStatus is the reverse, for errors raised by the router.

@@ -8,7 +8,10 @@ import (
 )
 
 func teamOut(t domain.Team) api.Team {
-	return api.Team{Id: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}
+	u := t.Usage
+	return api.Team{Id: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Usage: api.TeamUsage{StoredBytes: u.StoredBytes,
+		FileCount: u.FileCount, Jobs: api.JobCounts{Queued: u.Jobs.Queued, Running: u.Jobs.Running,
+			Succeeded: u.Jobs.Succeeded, Failed: u.Jobs.Failed, Cancelled: u.Jobs.Cancelled}}}
 }
 
 // CreateTeam implements api.StrictServerInterface.

@@ -51,6 +51,8 @@ func mapErr(err error) error {
 			return domain.Wrap(err, domain.CodeConflict, "It refers to something that does not exist.")
 		case "22021", "22P05": // a NUL or a character the database cannot store
 			return domain.Wrap(err, domain.CodeInvalid, "The request holds a character that cannot be stored (NUL, say).")
+		case "CV404": // require_live_team(): the team was deleted meanwhile
+			return domain.Wrap(err, domain.CodeNotFound, "Team not found.")
 		}
 	}
 	return err

@@ -13,6 +13,12 @@ func teamFromRow(r db.Team) domain.Team {
 	return domain.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt}
 }
 
+func usageFromRow(r db.TeamUsage) domain.TeamUsage {
+	return domain.TeamUsage{StoredBytes: r.FileBytes + r.OutputBytes, FileCount: r.FileCount,
+		Jobs: domain.JobCounts{Queued: r.JobsQueued, Running: r.JobsRunning, Succeeded: r.JobsSucceeded,
+			Failed: r.JobsFailed, Cancelled: r.JobsCancelled}}
+}
+
 func teamID(t domain.Team) uuid.UUID { return t.ID }
 
 // CreateTeam stores a new team; creator, when not nil, becomes its manager.
@@ -42,6 +48,52 @@ func (s *Store) Team(ctx context.Context, id uuid.UUID) (domain.Team, error) {
 		return err
 	})
 	return teamFromRow(row), notFound(err, "Team")
+}
+
+// TeamWithUsage returns the team with id and its usage, read in one
+// statement, or a not-found error.
+func (s *Store) TeamWithUsage(ctx context.Context, id uuid.UUID) (domain.Team, error) {
+	var r db.GetTeamWithUsageRow
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		r, err = q.GetTeamWithUsage(ctx, id)
+		return err
+	})
+	if err != nil {
+		return domain.Team{}, notFound(err, "Team")
+	}
+	t := teamFromRow(db.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt})
+	t.Usage = usageFromRow(db.TeamUsage{TeamID: r.ID, FileCount: r.FileCount, FileBytes: r.FileBytes, OutputBytes: r.OutputBytes,
+		JobsQueued: r.JobsQueued, JobsRunning: r.JobsRunning, JobsSucceeded: r.JobsSucceeded, JobsFailed: r.JobsFailed,
+		JobsCancelled: r.JobsCancelled})
+	return t, nil
+}
+
+// WithUsage fills in the usage of each team, read in one statement for
+// all of them; a team deleted meanwhile keeps a zero usage.
+func (s *Store) WithUsage(ctx context.Context, teams []domain.Team) error {
+	if len(teams) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(teams))
+	for i, t := range teams {
+		ids[i] = t.ID
+	}
+	var rows []db.TeamUsage
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.TeamUsage(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	byTeam := make(map[uuid.UUID]domain.TeamUsage, len(rows))
+	for _, r := range rows {
+		byTeam[r.TeamID] = usageFromRow(r)
+	}
+	for i := range teams {
+		teams[i].Usage = byTeam[teams[i].ID]
+	}
+	return nil
 }
 
 // Teams lists every team, newest first.

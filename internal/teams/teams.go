@@ -14,6 +14,8 @@ import (
 type Store interface {
 	CreateTeam(ctx context.Context, t domain.Team, creator *uuid.UUID) (domain.Team, error)
 	Team(ctx context.Context, id uuid.UUID) (domain.Team, error)
+	TeamWithUsage(ctx context.Context, id uuid.UUID) (domain.Team, error)
+	WithUsage(ctx context.Context, teams []domain.Team) error
 	Teams(ctx context.Context, page domain.PageRequest) (domain.Page[domain.Team], error)
 	TeamsOf(ctx context.Context, userID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Team], error)
 	Memberships(ctx context.Context, userID uuid.UUID) ([]domain.Membership, error)
@@ -47,32 +49,41 @@ func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) 
 	return s.Store.CreateTeam(ctx, domain.Team{ID: id, Name: name}, domain.PrincipalFrom(ctx).CreatedBy())
 }
 
-// Get returns a team.
+// Get returns a team with its usage.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.Team, error) {
-	return s.Store.Team(ctx, id)
+	return s.Store.TeamWithUsage(ctx, id)
 }
 
-// List returns the teams the caller may see: every team for platform
-// admins, their own teams for everyone else.
+// List returns the teams the caller may see, each with its usage: every
+// team for platform admins, their own teams for everyone else.
 func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Page[domain.Team], error) {
 	p := domain.PrincipalFrom(ctx)
 	if p == nil {
 		return domain.Page[domain.Team]{}, domain.Errorf(domain.CodeUnauthenticated, "Authentication is required.")
 	}
+	var (
+		out domain.Page[domain.Team]
+		err error
+	)
 	switch {
 	case p.APIKey != nil:
 		if page.After != nil {
 			return domain.Page[domain.Team]{}, nil
 		}
-		t, err := s.Store.Team(ctx, p.APIKey.TeamID)
+		t, err := s.Store.TeamWithUsage(ctx, p.APIKey.TeamID)
 		if err != nil {
 			return domain.Page[domain.Team]{}, err
 		}
 		return domain.Page[domain.Team]{Items: []domain.Team{t}}, nil
 	case p.PlatformAdmin:
-		return s.Store.Teams(ctx, page)
+		out, err = s.Store.Teams(ctx, page)
+	default:
+		out, err = s.Store.TeamsOf(ctx, p.UserID, page)
 	}
-	return s.Store.TeamsOf(ctx, p.UserID, page)
+	if err != nil {
+		return domain.Page[domain.Team]{}, err
+	}
+	return out, s.Store.WithUsage(ctx, out.Items)
 }
 
 // Me returns the caller and their memberships.

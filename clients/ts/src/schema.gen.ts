@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * List teams
-         * @description Platform admins see every team; everyone else sees the teams they belong to.
+         * @description Platform admins see every team; everyone else sees the teams they belong to. Each team comes with its usage.
          */
         get: operations["listTeams"];
         put?: never;
@@ -60,7 +60,9 @@ export interface paths {
         };
         /**
          * Get a team
-         * @description The team, if the caller belongs to it (platform admins see every team).
+         * @description The team with its usage, if the caller belongs to it (platform admins
+         *     see every team). The ETag changes whenever the representation does,
+         *     usage included.
          */
         get: operations["getTeam"];
         put?: never;
@@ -638,6 +640,55 @@ export interface components {
             name: string;
             /** Format: date-time */
             created_at: string;
+            usage: components["schemas"]["TeamUsage"];
+        };
+        /**
+         * @description What the team stores and runs, as of this read: exact, counted when
+         *     the team is read (deleted files and their jobs' outputs no longer
+         *     count).
+         */
+        TeamUsage: {
+            /**
+             * Format: int64
+             * @description Bytes of the team's live files plus the outputs its jobs recorded.
+             * @example 73400320
+             */
+            stored_bytes: number;
+            /**
+             * Format: int64
+             * @description The team's live (not deleted) files.
+             * @example 42
+             */
+            file_count: number;
+            jobs: components["schemas"]["JobCounts"];
+        };
+        /** @description The team's jobs by state. */
+        JobCounts: {
+            /**
+             * Format: int64
+             * @example 3
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @example 1
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @example 120
+             */
+            succeeded: number;
+            /**
+             * Format: int64
+             * @example 2
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @example 0
+             */
+            cancelled: number;
         };
         TeamList: {
             items: components["schemas"]["Team"][];
