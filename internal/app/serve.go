@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/conveyorhq/conveyor/gen/console"
 	"github.com/conveyorhq/conveyor/gen/docs"
 	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/config"
@@ -79,6 +81,10 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	queueClient := queue.NewClient(d.redisOpt, d.processors)
 	queueClient.MaxRetry = cfg.JobMaxRetries
 	defer queueClient.Close()
+	consoleFiles, err := fs.Sub(console.FS, "dist")
+	if err != nil {
+		return err
+	}
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
@@ -99,6 +105,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Metrics:        metrics,
 		Logger:         log,
 		Docs:           docs.FS,
+		Console:        consoleFiles,
 		ConsoleConfig:  httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes},
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CursorKey:      ckey,
