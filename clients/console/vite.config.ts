@@ -40,6 +40,7 @@ export default defineConfig({
   test: {
     environment: "happy-dom",
     include: ["src/**/*.test.ts"],
+    setupFiles: ["src/test-setup.ts"],
     server: { deps: { inline: ["quasar"] } },
   },
 });
