@@ -23,8 +23,11 @@ import (
 // DevIssuerPath is where the dev issuer is mounted on the API's origin.
 const DevIssuerPath = "/dev/oidc"
 
-// DevIssuer is a minimal OIDC issuer for local development and tests: a
-// discovery document and a JWKS, and a way to mint access tokens. Its key is
+// DevIssuer is the dev issuer's identity for local development and tests:
+// its URL, audience and key, a way to mint access tokens (tests and
+// `conveyor token`), and a minimal handler (discovery and JWKS). The full
+// OpenID provider that browsers sign in with is internal/devoidc, built on
+// the same key. Its key is
 // generated on first use and kept under the run folder, never committed. The
 // API verifies its tokens with go-oidc exactly as it verifies Entra ID's.
 type DevIssuer struct {
@@ -84,6 +87,14 @@ func loadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 
 // Issuer returns the issuer URL.
 func (d *DevIssuer) Issuer() string { return d.issuer }
+
+// Audience returns the audience its access tokens carry.
+func (d *DevIssuer) Audience() string { return d.audience }
+
+// SigningKey returns the private key the issuer signs with and its key id
+// (the JWKS "kid"), so the dev OpenID provider (internal/devoidc) signs with
+// exactly the key Mint uses and the JWKS publishes.
+func (d *DevIssuer) SigningKey() (*rsa.PrivateKey, string) { return d.key, d.kid }
 
 // TokenRequest describes a dev token.
 type TokenRequest struct {
