@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/conveyorhq/conveyor/gen/console"
 	"github.com/conveyorhq/conveyor/gen/docs"
 	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/devoidc"
 	"github.com/conveyorhq/conveyor/internal/events"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/httpapi"
@@ -116,7 +118,12 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		EventHeartbeat: cfg.EventHeartbeat,
 	}
 	if devIssuer != nil {
-		deps.DevIssuer = devIssuer.Handler()
+		provider, err := devoidc.New(devoidc.Options{Issuer: devIssuer, PublicURL: publicURL, ClientID: cfg.ConsoleClient(),
+			AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim, ExtraScopes: strings.Fields(cfg.ConsoleScopes)})
+		if err != nil {
+			return err
+		}
+		deps.DevIssuer = provider
 	}
 	h, err := httpapi.NewHandler(deps)
 	if err != nil {
