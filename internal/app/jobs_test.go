@@ -570,14 +570,18 @@ func TestCSVProfile(t *testing.T) {
 		t.Fatalf("outputs = %+v", outs)
 	}
 	lines := strings.Split(strings.TrimSpace(string(jc.output(j.ID, "rows.jsonl"))), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 { // the columns, then the 4 rows
 		t.Fatalf("rows.jsonl has %d lines", len(lines))
 	}
-	var row map[string]any
-	if err := json.Unmarshal([]byte(lines[1]), &row); err != nil {
+	if want := `{"columns":[{"name":"id","type":"integer"},{"name":"name","type":"string"},{"name":"score","type":"number"},` +
+		`{"name":"active","type":"boolean"},{"name":"day","type":"date"}]}`; lines[0] != want {
+		t.Fatalf("rows.jsonl's first line = %s, want %s", lines[0], want)
+	}
+	var row []any
+	if err := json.Unmarshal([]byte(lines[2]), &row); err != nil {
 		t.Fatal(err)
 	}
-	if row["id"] != float64(2) || row["name"] != nil || row["score"] != float64(4) || row["active"] != false || row["day"] != "2026-01-01" {
+	if len(row) != 5 || row[0] != float64(2) || row[1] != nil || row[2] != float64(4) || row[3] != false || row[4] != "2026-01-01" {
 		t.Fatalf("row 2 normalised = %v", row)
 	}
 	// A broken CSV fails with a typed, non-retryable error naming the line.

@@ -450,6 +450,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // classify names a processor failure and says whether retrying may help.
 func classify(err error) (string, bool) {
+	if errors.Is(err, processors.ErrOutputTooLarge) { // the same input makes the same outputs
+		return "output_too_large", false
+	}
 	switch domain.ErrorCode(err) {
 	case domain.CodeUnavailable:
 		return "unavailable", true

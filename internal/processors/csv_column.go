@@ -11,7 +11,6 @@ import (
 // csvColumn is what is known of one column.
 type csvColumn struct {
 	name string
-	key  []byte // name as a JSON string
 	// cand holds the types every value so far fits; the bounds of each
 	// candidate are kept until it is ruled out.
 	cand     int

@@ -19,6 +19,18 @@ import (
 // lines. It reads the file twice, as a stream each time: once to learn the
 // columns' types, once to write the rows in them. Memory is bounded by the
 // number of columns, not the number of rows.
+//
+// rows.jsonl names the columns once, on its first line, then holds one
+// JSON array per data row, as long as the record:
+//
+//	{"columns":[{"name":"id","type":"integer"},{"name":"name","type":"string"}]}
+//	[1,"ann"]
+//	[2,null]
+//	[3]
+//
+// so a line is at most a few times longer than its record (an empty field
+// becomes null, a control character \u0001), whatever the number of
+// columns: see TestCSVProfileCompact.
 type CSVProfile struct{}
 
 // CSVProfileResult is CSVProfile's result.
@@ -62,8 +74,8 @@ const (
 	// maxCSVRecord bounds one record (all its fields, across lines), so an
 	// unterminated quote cannot pull the rest of the file into memory.
 	maxCSVRecord = 8 << 20
-	// maxColumnName bounds a column name: it is repeated on every line of
-	// rows.jsonl.
+	// maxColumnName bounds a column name, in the result and in rows.jsonl's
+	// first line.
 	maxColumnName = 128
 	// maxStatString bounds a string minimum or maximum: both are compared
 	// and reported on their first maxStatString bytes.
@@ -74,8 +86,10 @@ func (CSVProfile) Name() string { return "csv_profile" }
 
 func (CSVProfile) Description() string {
 	return "Profiles a CSV file: per column the inferred type (integer, number, boolean, date, timestamp or string), " +
-		"null count, minimum, maximum and distinct count (exact up to 1,024 values, then estimated); " +
-		"and stores the rows as JSON lines typed by column (rows.jsonl), with empty values as null. " +
+		"null count, minimum, maximum and distinct count (exact up to 1,024 values, then estimated). " +
+		"It stores the rows as JSON lines (rows.jsonl): a first line {\"columns\":[{\"name\":...,\"type\":...},...]} " +
+		"names the columns, then each data row is a JSON array of its values in column order, typed by column, " +
+		"with empty values as null; a row with fewer fields than columns has a shorter array. " +
 		"At most 1,000 columns and 8 MiB per record; quotes follow RFC 4180."
 }
 
@@ -143,6 +157,9 @@ func (CSVProfile) Run(ctx context.Context, in Input) (Output, error) {
 	}
 	err := putStreams(ctx, in.Put, []output{{"rows.jsonl", "application/x-ndjson"}}, func(ws []io.Writer) error {
 		prof.out = ws[0]
+		if _, err := prof.out.Write(prof.columnsLine()); err != nil {
+			return err
+		}
 		if err := prof.pass(ctx, in.Open, fileSize, in.Progress, 50, 100, prof.writeRecord); err != nil {
 			return err
 		}
@@ -223,12 +240,27 @@ func (pf *csvProfiler) addColumn(i int, name string) {
 		unique = name + "_" + strconv.Itoa(k)
 	}
 	pf.names[unique] = true
-	c := &csvColumn{name: strings.Clone(unique), cand: typAll}
-	c.key = appendJSONString(nil, c.name)
-	pf.cols = append(pf.cols, c)
+	pf.cols = append(pf.cols, &csvColumn{name: strings.Clone(unique), cand: typAll})
 }
 
-// writeRecord is the second pass: one JSON object per data row.
+// columnsLine is rows.jsonl's first line: the columns' names and types.
+func (pf *csvProfiler) columnsLine() []byte {
+	b := append([]byte(nil), `{"columns":[`...)
+	for i, c := range pf.cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, c.name)
+		b = append(b, `,"type":"`...)
+		b = append(b, typeName(c.typ)...)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}\n"...)
+}
+
+// writeRecord is the second pass: one JSON array per data row, of the
+// record's values in their columns' types.
 func (pf *csvProfiler) writeRecord(rec []string, row int64) error {
 	if row < 0 {
 		return nil
@@ -237,17 +269,12 @@ func (pf *csvProfiler) writeRecord(rec []string, row int64) error {
 		return errFileChanged
 	}
 	pf.written++
-	b := append(pf.line[:0], '{')
-	for i, c := range pf.cols {
+	b := append(pf.line[:0], '[')
+	for i, v := range rec {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, c.key...)
-		b = append(b, ':')
-		v := ""
-		if i < len(rec) {
-			v = rec[i]
-		}
+		c := pf.cols[i]
 		start := len(b)
 		var ok bool
 		if b, ok = c.appendValue(b, v); !ok {
@@ -257,7 +284,7 @@ func (pf *csvProfiler) writeRecord(rec []string, row int64) error {
 			c.distinct.add(xxhash.Sum64(b[start:]))
 		}
 	}
-	b = append(b, '}', '\n')
+	b = append(b, ']', '\n')
 	pf.line = b
 	_, err := pf.out.Write(b)
 	return err

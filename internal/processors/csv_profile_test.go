@@ -39,10 +39,31 @@ func runCSV(t *testing.T, content, params string) (CSVProfileResult, []string, *
 		}
 		lines = append(lines, strings.TrimSuffix(l, "\n"))
 	}
-	if int64(len(lines)) != res.Rows {
-		t.Fatalf("rows.jsonl has %d lines, result says %d rows", len(lines), res.Rows)
+	if int64(len(lines)) != res.Rows+1 {
+		t.Fatalf("rows.jsonl has %d lines, result says %d rows (and one line names the columns)", len(lines), res.Rows)
 	}
-	return res, lines, prog
+	// The first line names the columns as the result does.
+	var head struct {
+		Columns []struct{ Name, Type string }
+	}
+	dec := json.NewDecoder(strings.NewReader(lines[0]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&head); err != nil || len(head.Columns) != len(res.Columns) {
+		t.Fatalf("rows.jsonl's first line %s: %v", lines[0], err)
+	}
+	for i, c := range head.Columns {
+		if c.Name != res.Columns[i].Name || c.Type != res.Columns[i].Type {
+			t.Fatalf("rows.jsonl names column %d %s (%s), the result %s (%s)", i, c.Name, c.Type, res.Columns[i].Name, res.Columns[i].Type)
+		}
+	}
+	// Every other line is an array of at most one value per column.
+	for _, l := range lines[1:] {
+		var row []any
+		if err := json.Unmarshal([]byte(l), &row); err != nil || len(row) == 0 || len(row) > len(res.Columns) {
+			t.Fatalf("rows.jsonl row %s: %v", l, err)
+		}
+	}
+	return res, lines[1:], prog
 }
 
 // col returns the column called name, as JSON-decoded values.
@@ -89,14 +110,26 @@ func TestCSVProfileTypes(t *testing.T) {
 		}
 	}
 	want := []string{
-		`{"id":1,"price":1.5,"active":true,"day":"2024-01-02","at":"2024-01-02T03:04:05Z","name":"alice","empty":null,"mixed":1,"zip":"02134"}`,
-		`{"id":2,"price":-0.25,"active":false,"day":"2023-12-31","at":"2024-01-02T05:04:05+02:00","name":"bob","empty":null,"mixed":2.5,"zip":"10001"}`,
-		`{"id":-3,"price":1000,"active":true,"day":"2024-02-29","at":"2023-06-01T00:00:00.5Z","name":null,"empty":null,"mixed":3,"zip":"00501"}`,
+		`[1,1.5,true,"2024-01-02","2024-01-02T03:04:05Z","alice",null,1,"02134"]`,
+		`[2,-0.25,false,"2023-12-31","2024-01-02T05:04:05+02:00","bob",null,2.5,"10001"]`,
+		`[-3,1000,true,"2024-02-29","2023-06-01T00:00:00.5Z",null,null,3,"00501"]`,
 	}
 	if !reflect.DeepEqual(lines, want) {
 		t.Fatalf("rows.jsonl:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 	prog.check(t, 50)
+
+	// The whole output, byte for byte.
+	in, outs, _ := fileInput([]byte(content), `{}`)
+	if _, err := (CSVProfile{}).Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	wantBody := `{"columns":[{"name":"id","type":"integer"},{"name":"price","type":"number"},{"name":"active","type":"boolean"},` +
+		`{"name":"day","type":"date"},{"name":"at","type":"timestamp"},{"name":"name","type":"string"},{"name":"empty","type":"string"},` +
+		`{"name":"mixed","type":"number"},{"name":"zip","type":"string"}]}` + "\n" + strings.Join(want, "\n") + "\n"
+	if got := string(outs.get(t, "rows.jsonl").body); got != wantBody {
+		t.Fatalf("rows.jsonl:\n%s\nwant:\n%s", got, wantBody)
+	}
 }
 
 func TestCSVProfileInference(t *testing.T) {
@@ -138,7 +171,7 @@ func TestCSVProfileInference(t *testing.T) {
 		content := "v\n" + strings.Join(tc.values, "\n") + "\n"
 		res, lines, _ := runCSV(t, content, `{}`)
 		c := col(t, res, "v")
-		if c.Type != tc.typ || lines[0] != `{"v":`+tc.first+`}` {
+		if c.Type != tc.typ || lines[0] != `[`+tc.first+`]` {
 			t.Errorf("%q: type %s, first line %s; want %s, %s", tc.values, c.Type, lines[0], tc.typ, tc.first)
 		}
 	}
@@ -166,7 +199,7 @@ func TestCSVProfileShapes(t *testing.T) {
 		if c := col(t, res, "column_2"); c.NullCount != 1 {
 			t.Fatalf("column_2 = %+v", c)
 		}
-		if lines[0] != `{"column_1":"a","column_2":"b","column_3":null}` || lines[1] != `{"column_1":"c","column_2":null,"column_3":null}` {
+		if lines[0] != `["a","b"]` || lines[1] != `["c"]` || lines[2] != `["d","e","f"]` {
 			t.Fatalf("rows.jsonl %q", lines)
 		}
 	})
@@ -180,9 +213,8 @@ func TestCSVProfileShapes(t *testing.T) {
 		if want := []string{"a", "a_2", "column_3", "a_2_2", "column_3_2", long[:maxColumnName]}; !reflect.DeepEqual(names, want) {
 			t.Fatalf("names %q, want %q", names, want)
 		}
-		var row map[string]any
-		if err := json.Unmarshal([]byte(lines[0]), &row); err != nil || len(row) != 6 {
-			t.Fatalf("row %s: %v", lines[0], err)
+		if lines[0] != `[1,2,3,4,5,6]` {
+			t.Fatalf("row %s", lines[0])
 		}
 	})
 	t.Run("header wider than the rows, and narrower", func(t *testing.T) {
@@ -190,7 +222,7 @@ func TestCSVProfileShapes(t *testing.T) {
 		if res.RaggedRows != 2 || len(res.Columns) != 4 || res.Columns[3].Name != "column_4" {
 			t.Fatalf("result %+v", res)
 		}
-		if lines[0] != `{"a":1,"b":null,"c":null,"column_4":null}` {
+		if lines[0] != `[1]` || lines[1] != `[1,2,3,4]` {
 			t.Fatalf("rows.jsonl %q", lines)
 		}
 	})
@@ -224,7 +256,7 @@ func TestCSVProfileShapes(t *testing.T) {
 	})
 	t.Run("invalid UTF-8", func(t *testing.T) {
 		res, lines, _ := runCSV(t, "n\xff\nab\xfe\n", `{}`)
-		if res.Columns[0].Name != "n\uFFFD" || res.Columns[0].Min != "ab\uFFFD" || lines[0] != `{"n`+"\uFFFD"+`":"ab\ufffd"}` {
+		if res.Columns[0].Name != "n\uFFFD" || res.Columns[0].Min != "ab\uFFFD" || lines[0] != `["ab\ufffd"]` {
 			t.Fatalf("result %+v, rows %q", res, lines)
 		}
 	})

@@ -83,12 +83,12 @@ func TestCSVProfileGuardFollowsQuotes(t *testing.T) {
 	commas := strings.Repeat(",", 3*maxCSVColumns)
 	content := "a;b\n\"" + commas + "\";\"x\"\"\n;\"\"y\"\n" + strings.Repeat("z;", 999) + "z\n"
 	res, lines, _ := runCSV(t, content, `{"delimiter":";"}`)
-	var row map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &row); err != nil {
-		t.Fatal(err)
+	var row []any
+	if err := json.Unmarshal([]byte(lines[0]), &row); err != nil || len(row) != 2 {
+		t.Fatalf("first row %.40s: %v", lines[0], err)
 	}
-	if res.Rows != 2 || len(res.Columns) != 1000 || row["a"] != commas || row["b"] != "x\"\n;\"y" || row["column_3"] != nil {
-		t.Fatalf("%d rows, %d columns, first row a=%.20q… b=%q", res.Rows, len(res.Columns), row["a"], row["b"])
+	if res.Rows != 2 || len(res.Columns) != 1000 || row[0] != commas || row[1] != "x\"\n;\"y" {
+		t.Fatalf("%d rows, %d columns, first row a=%.20q… b=%q", res.Rows, len(res.Columns), row[0], row[1])
 	}
 
 	// The record's line is counted across quoted line feeds, and a

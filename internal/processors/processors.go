@@ -35,6 +35,10 @@ type Input struct {
 	// visible to clients only once the job succeeds; outputs of an attempt
 	// that does not succeed are removed.
 	Put func(ctx context.Context, name, contentType string, body io.Reader) (int64, error)
+	// MaxOutputBytes bounds the bytes all the job's outputs together may
+	// hold; zero means DefaultMaxOutputBytes(File). Processors from a
+	// Registry enforce it: past it the run fails with ErrOutputTooLarge.
+	MaxOutputBytes int64
 	// Source reads the team's files and jobs; for processors that report
 	// on a team (export). Nil in contexts that do not provide it.
 	Source Source
@@ -94,7 +98,8 @@ func ValidOutputName(name string) bool {
 	return true
 }
 
-// Registry holds the processors by name.
+// Registry holds the processors by name. The processors it returns hold
+// their outputs to the job's output budget (Input.MaxOutputBytes).
 type Registry struct {
 	byName  map[string]Processor
 	schemas map[string]*openapi3.Schema
@@ -108,7 +113,7 @@ func NewRegistry(ps ...Processor) (*Registry, error) {
 		if err := json.Unmarshal([]byte(p.ParamsSchema()), &s); err != nil {
 			return nil, fmt.Errorf("processors: %s: params schema: %w", p.Name(), err)
 		}
-		r.byName[p.Name()] = p
+		r.byName[p.Name()] = budgeted{p}
 		r.schemas[p.Name()] = &s
 	}
 	return r, nil

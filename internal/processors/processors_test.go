@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
@@ -174,6 +175,9 @@ func TestDefaultRegistry(t *testing.T) {
 		names = append(names, p.Name())
 		if p.Timeout() <= 0 || p.Description() == "" {
 			t.Errorf("%s: no timeout or description", p.Name())
+		}
+		if n := utf8.RuneCountInString(p.Description()); n > 1024 { // the spec's maxLength for a processor's description
+			t.Errorf("%s: description of %d characters, over 1024", p.Name(), n)
 		}
 		if !json.Valid([]byte(p.ParamsSchema())) {
 			t.Errorf("%s: schema is not JSON", p.Name())
