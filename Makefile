@@ -25,15 +25,15 @@ APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts test-codesamples bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts test-console test-codesamples bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-run: deps build ## bring up the local topology and serve the API, docs and a worker (Ctrl-C stops all)
+run: deps build ## bring up the local topology and serve the console, the API, the docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
 
-test: deps check-generated lint breaking deploy-check build-ts test-ts test-codesamples test-sdk test-go ## everything CI checks
+test: deps check-generated lint breaking deploy-check build-ts test-ts test-console test-codesamples test-sdk test-go ## everything CI checks
 
 # --- dependencies -----------------------------------------------------------
 
@@ -76,7 +76,7 @@ $(BIN)/.versitygw-$(VERSITYGW_VERSION):
 	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 	@rm -f $(BIN)/.versitygw-* && touch $@
 
-deps-npm: clients/ts/node_modules/.ok tools/npm/node_modules/.ok
+deps-npm: clients/ts/node_modules/.ok clients/console/node_modules/.ok tools/npm/node_modules/.ok
 
 %/node_modules/.ok: %/package-lock.json %/package.json
 	cd $* && $(NPM_CI)
@@ -84,15 +84,17 @@ deps-npm: clients/ts/node_modules/.ok tools/npm/node_modules/.ok
 
 # --- generation -------------------------------------------------------------
 
-generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types, the docs and the API changelog from the spec and queries
+generate: deps-go deps-npm ## regenerate gen/, the Go SDK, the TS types, the console's build, the docs and the API changelog from the spec and queries
 	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi/v1/openapi.yaml
 	$(GO) tool oapi-codegen -config clients/go/oapi-codegen.yaml openapi/v1/openapi.yaml
 	$(BIN)/sqlc generate
 	cd clients/ts && npm run --silent generate
+	cd clients/console && node build.mjs
 	$(BIN)/oasdiff changelog --format html openapi/v1/released.yaml openapi/v1/openapi.yaml > gen/docs/changelog.html
 	cd tools/npm && node codesamples.mjs
 	cd tools/npm && node build-docs.mjs
 
+# gen/ includes gen/console, the console's build.
 GENERATED := gen clients/go/client.gen.go clients/ts/src/schema.gen.ts
 
 check-generated: generate ## fail when committed generated code is stale
@@ -126,7 +128,9 @@ build: ## build bin/conveyor
 build-ts: deps-npm
 	cd clients/ts && npm run --silent build
 
-test-go: deps-go ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack)
+# deps-npm: the end-to-end tests run node (the TS client, the docs and the
+# console in headless Chromium through Playwright).
+test-go: deps-go deps-npm ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack; the console's e2e flows)
 	$(BIN)/gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- $(GO_TEST_FLAGS) ./...
 
 test-sdk:
@@ -135,6 +139,10 @@ test-sdk:
 test-ts: build-ts
 	cd clients/ts && node --test test/client.test.mjs
 	clients/ts/test/pack-check.sh
+
+test-console: deps-npm ## the console's type check (vue-tsc) and component tests (vitest)
+	cd clients/console && npm run --silent typecheck
+	cd clients/console && npm run --silent test
 
 test-codesamples: deps-npm ## the docs' code samples: Go compiles, TypeScript type-checks, curl parses (with negative controls)
 	cd tools/npm && node check-codesamples.mjs
