@@ -11,7 +11,9 @@
 #   2. Consistency (deploycheck manifests): ConfigMap/env names are real
 #      CONVEYOR_* variables (internal/config), every secretKeyRef key is in
 #      the Secret template and the template holds no values, ports, probes,
-#      preStop + shutdown timeout vs terminationGracePeriodSeconds, selectors.
+#      preStop + shutdown timeout vs terminationGracePeriodSeconds, selectors;
+#      the Ingress: TLS for its host (CONVEYOR_PUBLIC_URL's), the five routes
+#      to serve, /metrics, /healthz and /readyz never forwarded.
 #   3. Prometheus rules: parsed and validated with Prometheus' own rule-file
 #      parser (model/rulefmt + promql/parser, what `promtool check rules`
 #      runs; promtool itself does not `go install` from the proxy), plus
@@ -155,6 +157,15 @@ expect_fail "grace period shorter than preStop + shutdown (manifests)" "terminat
 sed 's/CONVEYOR_S3_BUCKET:/CONVEYOR_S3_BUCKETS:/' "$WORK/app.yaml" >"$WORK/bad-var.yaml"
 expect_fail "misspelt configuration variable (manifests)" "CONVEYOR_S3_BUCKETS is not a variable" \
 	"$BIN/deploycheck" manifests -repo "$ROOT" -secret "$DEPLOY/kubernetes/secret.template.yaml" "$WORK/bad-var.yaml" "$WORK/migrate.yaml"
+sed 's|^        path: /metrics$|        path: /metricz|' "$WORK/app.yaml" >"$WORK/bad-ingress-metrics.yaml"
+expect_fail "/metrics reachable through the ingress (manifests)" "GET /metrics would reach Service/conveyor " \
+	"$BIN/deploycheck" manifests -repo "$ROOT" -secret "$DEPLOY/kubernetes/secret.template.yaml" "$WORK/bad-ingress-metrics.yaml" "$WORK/migrate.yaml"
+sed 's/^  - host: conveyor.example.com$/  - host: other.example.com/' "$WORK/app.yaml" >"$WORK/bad-ingress-host.yaml"
+expect_fail "an ingress host without TLS, not CONVEYOR_PUBLIC_URL's (manifests)" 'host "other.example.com" is not covered by a tls entry' \
+	"$BIN/deploycheck" manifests -repo "$ROOT" -secret "$DEPLOY/kubernetes/secret.template.yaml" "$WORK/bad-ingress-host.yaml" "$WORK/migrate.yaml"
+sed 's|^        path: /team-manager$|        path: /team-managers|' "$WORK/app.yaml" >"$WORK/bad-ingress-route.yaml"
+expect_fail "a missing route of the five (manifests)" "has no Prefix path /team-manager to the serve pods" \
+	"$BIN/deploycheck" manifests -repo "$ROOT" -secret "$DEPLOY/kubernetes/secret.template.yaml" "$WORK/bad-ingress-route.yaml" "$WORK/migrate.yaml"
 sed 's/conveyor_db_replica_healthy)/conveyor_db_replica_health)/' "$DEPLOY/prometheus/rules.yaml" >"$WORK/bad-rules-name.yaml"
 expect_fail "unknown metric in a rule" "conveyor_db_replica_health is not a metric" "$BIN/deploycheck" rules -repo "$ROOT" "$WORK/bad-rules-name.yaml"
 sed 's/histogram_quantile(0.50, /histogram_quantile(0.50 /' "$DEPLOY/prometheus/rules.yaml" >"$WORK/bad-rules-syntax.yaml"

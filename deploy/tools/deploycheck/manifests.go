@@ -247,8 +247,25 @@ func runManifests(args []string) error {
 			p.addf("no container runs `conveyor %s`", s)
 		}
 	}
+	services, sinks, toServe := map[string]map[string]any{}, map[string]bool{}, map[string]bool{}
 	for _, svc := range byKind["Service"] {
 		sel, _ := at(svc, "spec", "selector").(map[string]any)
+		name := str(at(svc, "metadata", "name"))
+		services[name] = svc
+		if len(sel) == 0 {
+			// A sink for paths that must not leave the cluster: no selector,
+			// and nothing may give it endpoints.
+			sinks[name] = true
+			for _, kind := range []string{"Endpoints", "EndpointSlice"} {
+				for _, d := range byKind[kind] {
+					if str(at(d, "metadata", "name")) == name || str(at(d, "metadata", "labels", "kubernetes.io/service-name")) == name {
+						p.addf("%s/%s gives the selector-less Service/%s endpoints", kind, str(at(d, "metadata", "name")), name)
+					}
+				}
+			}
+			continue
+		}
+		toServe[name] = subset(sel, podLabels["conveyor-serve"])
 		if !subset(sel, podLabels["conveyor-serve"]) {
 			p.addf("Service/%s: selector %v does not select the serve pods", str(at(svc, "metadata", "name")), sel)
 		}
@@ -265,6 +282,7 @@ func runManifests(args []string) error {
 			}
 		}
 	}
+	checkIngress(&p, byKind["Ingress"], services, sinks, toServe, cfg["CONVEYOR_PUBLIC_URL"])
 	for _, pdb := range byKind["PodDisruptionBudget"] {
 		sel, _ := at(pdb, "spec", "selector", "matchLabels").(map[string]any)
 		hit := false
