@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/conveyorhq/conveyor/internal/observe"
 )
 
 // TestSecurityHeadersByClass: every class of answer carries nosniff, a
@@ -149,5 +152,29 @@ func TestHeaderLimit(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != 431 {
 		t.Fatalf("3000 fields of 30 bytes: %d", rec.Code)
+	}
+}
+
+// TestDevIssuerPageHeaders: the dev issuer's pages are never framed and
+// never sniffed, and keep a policy of their own when they set one.
+func TestDevIssuerPageHeaders(t *testing.T) {
+	h, err := NewHandler(Deps{Metrics: observe.NewMetrics(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		CursorKey: bytes.Repeat([]byte("k"), 32),
+		DevIssuer: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/dev/oidc/own" {
+				w.Header().Set("Content-Security-Policy", "default-src 'self'")
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, "<form method=post><button>Sign in</button></form>")
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, csp := range map[string]string{"/dev/oidc/authorize": "frame-ancestors 'none'", "/dev/oidc/own": "default-src 'self'"} {
+		hd := do(t, h, "GET", path, nil).Header()
+		if hd.Get("Content-Security-Policy") != csp || hd.Get("X-Frame-Options") != "DENY" || hd.Get("X-Content-Type-Options") != "nosniff" ||
+			hd.Get("Referrer-Policy") != "strict-origin-when-cross-origin" {
+			t.Errorf("%s: %v", path, hd)
+		}
 	}
 }

@@ -176,8 +176,10 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		if p := r.URL.Path; p == "/dev/oidc" || strings.HasPrefix(p, "/dev/oidc/") {
 			// The dev issuer's pages set their own policy, if any; they
-			// are never framed either way.
+			// are never framed either way. Their sign-in form posts to
+			// itself: under no-referrer a browser would send Origin: null.
 			h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+			h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		} else {
 			h.Set("Content-Security-Policy", apiCSP)
 		}
