@@ -617,6 +617,17 @@ type TeamList struct {
 // TeamRole defines model for TeamRole.
 type TeamRole string
 
+// TeamUpdate The settings to change; a setting left out stays as it is. More
+// settings (quotas) will join `name` here, each optional.
+//
+// Example: {"name":"Imaging (EU)"}
+type TeamUpdate struct {
+	// Name The new name (no control characters; surrounding spaces are trimmed).
+	//
+	// Example: Imaging (EU)
+	Name *string `json:"name,omitempty"`
+}
+
 // TeamUsage What the team stores and runs, as of this read: exact, counted when
 // the team is read (deleted files and their jobs' outputs no longer
 // count).
@@ -721,6 +732,9 @@ type Limit = int32
 // TeamID defines model for TeamID.
 type TeamID = openapi_types.UUID
 
+// TeamIfMatch defines model for TeamIfMatch.
+type TeamIfMatch = string
+
 // UploadID defines model for UploadID.
 type UploadID = openapi_types.UUID
 
@@ -744,6 +758,9 @@ type NotFound = Problem
 
 // PreconditionFailed An RFC 9457 problem document.
 type PreconditionFailed = Problem
+
+// PreconditionRequired An RFC 9457 problem document.
+type PreconditionRequired = Problem
 
 // RangeNotSatisfiable An RFC 9457 problem document.
 type RangeNotSatisfiable = Problem
@@ -789,6 +806,14 @@ type CreateTeamParams struct {
 type GetTeamParams struct {
 	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateTeamParams defines parameters for UpdateTeam.
+type UpdateTeamParams struct {
+	// IfMatch Required: the ETag of the team as you read it. Without it the answer
+	// is `428 Precondition Required`; when the team's settings (its name)
+	// changed since, `412 Precondition Failed`.
+	IfMatch *TeamIfMatch `json:"If-Match,omitempty"`
 }
 
 // ListApiKeysParams defines parameters for ListApiKeys.
@@ -991,6 +1016,9 @@ type CompleteUploadParams struct {
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
 
+// UpdateTeamJSONRequestBody defines body for UpdateTeam for application/json ContentType.
+type UpdateTeamJSONRequestBody = TeamUpdate
+
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
@@ -1029,6 +1057,9 @@ type ServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams)
+	// UpdateTeam Rename a team
+	// (PATCH /teams/{team_id})
+	UpdateTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params UpdateTeamParams)
 	// ListApiKeys List API keys
 	// (GET /teams/{team_id}/api-keys)
 	ListApiKeys(w http.ResponseWriter, r *http.Request, teamId TeamID, params ListApiKeysParams)
@@ -1137,6 +1168,12 @@ func (_ Unimplemented) CreateTeam(w http.ResponseWriter, r *http.Request, params
 // GetTeam Get a team
 // (GET /teams/{team_id})
 func (_ Unimplemented) GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// UpdateTeam Rename a team
+// (PATCH /teams/{team_id})
+func (_ Unimplemented) UpdateTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params UpdateTeamParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1455,6 +1492,56 @@ func (siw *ServerInterfaceWrapper) GetTeam(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetTeam(w, r, teamId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateTeam operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTeamParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch TeamIfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateTeam(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2993,6 +3080,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/teams/{team_id}", wrapper.GetTeam)
 	})
 	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/teams/{team_id}", wrapper.UpdateTeam)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/members", wrapper.ListMembers)
 	})
 	r.Group(func(r chi.Router) {
@@ -3136,6 +3226,17 @@ type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers PreconditionFailedResponseHeaders
+}
+
+type PreconditionRequiredResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+type PreconditionRequiredApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PreconditionRequiredResponseHeaders
 }
 
 type RangeNotSatisfiableResponseHeaders struct {
@@ -4083,6 +4184,306 @@ type GetTeam503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetTeam503ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeamRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params UpdateTeamParams
+	Body   *UpdateTeamJSONRequestBody
+}
+
+type UpdateTeamResponseObject interface {
+	VisitUpdateTeamResponse(w http.ResponseWriter) error
+}
+
+type UpdateTeam200ResponseHeaders struct {
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type UpdateTeam200JSONResponse struct {
+	Body    Team
+	Headers UpdateTeam200ResponseHeaders
+}
+
+func (response UpdateTeam200JSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam400ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam401ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam403ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam404ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam412ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam413ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam415ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam428ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam429ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam500ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam503ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -9833,6 +10234,9 @@ type StrictServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
+	// UpdateTeam Rename a team
+	// (PATCH /teams/{team_id})
+	UpdateTeam(ctx context.Context, request UpdateTeamRequestObject) (UpdateTeamResponseObject, error)
 	// ListApiKeys List API keys
 	// (GET /teams/{team_id}/api-keys)
 	ListApiKeys(ctx context.Context, request ListApiKeysRequestObject) (ListApiKeysResponseObject, error)
@@ -10076,6 +10480,40 @@ func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, teamId 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetTeamResponseObject); ok {
 		if err := validResponse.VisitGetTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTeam operation middleware
+func (sh *strictHandler) UpdateTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params UpdateTeamParams) {
+	var request UpdateTeamRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	var body UpdateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTeam(ctx, request.(UpdateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateTeamResponseObject); ok {
+		if err := validResponse.VisitUpdateTeamResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -10824,185 +11262,194 @@ func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H2Lchs3suiv4HBPlUlnSFEP2xFVW3sVJ944Gydey745dUxdE5xpkrCGAANgRDNebd1/uH94v+QUujEv",
-	"coakZFl+hFtbsUjOYHoa/e5G9/tGqKYzJUFa0+i9b0yAR6Dxz9MwhJl9weUY8HMEJtRiZoWSjV5jMFxY",
-	"MIMe03gB4xqYAX0JUacRNEw4gSl3d4FMpo3e6wZe3jgPGnYxg0avYawWcty4ugoaj5W0IO3PIMd2svqk",
-	"lxNgQxUt7hkW4yVMSIbLlZ80UnrKbaPXENI+PGoEjSl/J6bu6Q+Ojh89ePDt/uG3337bDRpTIen7bgaN",
-	"kBbGoBGcH17ycTUUl6CNUJKpEbMTYBpmGgxIy901ARspzZ6O2r8oCe1n3IYTxmXkvsEPZWCn/F36vvsH",
-	"3waNGbcWtHvQ/+k3Xp+2/5u3/+i2j9+0z98fHFz1G//ZqMLc0wimM+WQ134Bs5gvIKrYKasTGLD5BCSz",
-	"E2GYMAj+Bcws02BmShpw78QlA65jAZpp+D0BY9lc2AlebPgUWPa4cNH+ByyqN9o9rXqff1YhJ5iqkPvq",
-	"xc8pYkMN3ELkgFOJDqEWdQfdozLumnv/mlg7M3/r7e21Xv9H+9/n31Rj7gW38LOYCov/qSG6RBvLjPgD",
-	"MsB4HIO+Z9gwicZgcccRpWHMjXFXqRlofMkOOwNpmZIMLkEvGJdmDpqFE67HEDGrGE9XaUqFFx519wMk",
-	"Gfd5PhEx4ENjByFot22J5JdcxHwYQ6ue+A8PisR/sH/06Ojbw4dHjzZSfoaUFzDlQjpcrSDmBVGG48WR",
-	"ZVqMJ5ZJNfevi/SSLdPG/35cQA1U7N4ZhEpGDl9WxIhEj2ph2CiJY8bHXMg7hhmsXpyOLOh6eK1icy4s",
-	"G8JIaWBWL4Qce2BvG6IrxziaT8F6ef840UbpalYYSHhn34R4xSDlhpmGS6ESw2Z8DB3264z/niCvCnfb",
-	"7wnoRSNoSD51D6Z76xj5wf4BgpvJxBJXl+RhDUM/ETE8/b4a+pGI4Z5hIsqAm3E7yWFzv78RUSNoOLkn",
-	"tJOiToxVYjxJ8MoC8IcP18rmcPEPWKwC9oxfOLVJws5tcypzDR+BowTtCKbD6AWcJMpktRM7nF3Aoi+F",
-	"ITnuvjo4YhOVaMNmTtCgqOoxTussSfILWKCksRPoS/wmffoYrGHCEtGxJt42qNAzPYZqpXVSWMOtijdw",
-	"FonRCLRjr3Rh4V52cHRwMDjJgcqEHL4hvo6xIo6dip9pNdZgTHpn93jQ6ct0B8lQyfdwSTfVaowHD9YR",
-	"Wr//7mC/3e+/ewR1hPZ0hOq8mtKc7ZCyR2otLFTCNPDohA2O9g/Yc43MLtxd7AkXMUSZcoZM5bEJN05Z",
-	"SKcsjJBhzlgrb+4NjFr7ontwVFaS/f79fzV/22v9rd94/R9/af/7/H6/0XzN+n17fj/w/y7/3rrfqsOH",
-	"M3hqcHIqCSUjraZl+wLxcdg9Yr8oy56pSIxEhghhPRVM3apk59W9em5tfaL3/0kN6+TOWzVcJ3bequGt",
-	"S51/wKIOmtPnTx2HroPoAha3DtEaA2uqnFywMDVe3iVa1ukPtIJKWxzBiCexdVZgsEYh7neLJv9+pW5+",
-	"CXxahzYLfLoOZ+73W0faq1mseFQHUoK/rgOKrrh9sAzoOqCmMB2ibZwYZ6xGrMnZDGTkVJuQl4K8pHtu",
-	"q1WrDmwD+paBvnJrkd5EK+c7HnkT1n0KyfV0f/LZLBbkoOzNtBrGMP3mrSFvJX/6f2oYNXqNv+zlbvMe",
-	"/Wr2ntNd9NBVBBUU4ZTH7jUgYkqzSIFBkx+lHWoBx6qFBRy2Co75kq1aB5a/Y2/J1Smaz+2Sob/VIvkd",
-	"Swt5Q3zLRdzVV975H8Ui/GS7Efrnm9xCChONloux3AJrapiqS7TDU1kQc+N2S/Ix6IAZvmh9zTv0ROmh",
-	"iCKQd71FmbetVQw5m/A4VnNyu3Nv+yvG/1PpDBce/6A1uWd3tQdnagp24ih/hGYqU5KpRDMjIiC/JBNp",
-	"ERMRSOuMOPQeBF0Zq7HpODT8ouwTlcjoLsH/RTGThJPMpA4YRmtSumJTvkB6upBq7mx28vq/Vir6RdnU",
-	"yq7W3+VoJvofDjslHwTRhwa9kOVQ5xLq0hjqOijxGoSt6BKRR3T32sC7Xauvm7px9MZVL/tV0QnG+39R",
-	"9oxbYUaCD2O4681AEHJ5ry5Bx3zmwwQxfM3Yf6nUz1yP7xzlQxUtnGEau4c7KckpHOGsIzFONEQUhv7K",
-	"cf+My0Ua4P401o7bBEfwTFjDtLM/v2q8+7B4O4uLr705j6AjDl9JntiJ0uIPuGvD4pLHImKhBrR6eGzY",
-	"HDRGxJ0GhQiNnld5tuYuwTtlETjHG2S4WEoaseZcCwumEHidaTHlesEibvmQG3B3RGouvV/DXuqFjwVz",
-	"h3k2KGzYgBlKXCyT54fs6UyrEIz5FIqn4KHPIY7b3kcfJpYNNfALwzjTiUMjlyyRznDEMLWDV/0JPMFX",
-	"0iSzmdIWomcQCf4SYy2fZo98RYCvHWg7UNy+USoVltxDxrGWwXy9m3OVhsiodGMmfM5pph0SrKDgl0+s",
-	"v+G2FEmLuIW2FVMoh9MeHq2E04KGiK4fhAsaMTf2TWKu9WiZxF52UghwZVEKGr5vwDs+nbnrGlKMJzZe",
-	"tM1ChuUFMQq8ssJMw0i8q0saaoPuj+ahBW3StI6BUIMNKGIdqrEUTmiihi5i4aCUcggvL96Uqzr2u1cV",
-	"+YSgoeFSXdwunrQiUZpWaFCkthE0LgXMQVcUawRZVPsmUeI8dvu6gXfkIXLcMg9Rhv6gSJc5MGr4FkJk",
-	"MyLnx3gRCpmIfEUePy+Q94jHBoIlir82jZRzg7W4rBBMymtUzK2mAcUT99GwkEuK8Eo+pqscThzNbL8p",
-	"S5gtorIeaT8LCnSXsYI5l9If6ySylyZXiKyndEeRn7jWHH8uFAlU5feXCfWaGf4SWSEU5SfWI+E3YSdn",
-	"yLZIPXH866jRe73lSy/jzmQLrdLAfOKIgK7osLOJsw+UjBdMZNldyuDbCbe+zCktxlosSZDlsrBVEXJ0",
-	"eLUZUx7cVeScO/QkkbCnoaX9WqKRaGkPH5azqK+77WPeHrXP71fKsZTxSjKxSgZbb0SkjJAYZAM+E28u",
-	"KI+/MBammxkCfw0auZypJAj3xj9cemul/MY8TKvTcmnhweh4CbUqfYsY4e0/3px/0+93/F+ViOEputdS",
-	"X74xV8FtqO0ILBexqZeeJd2R4+tm6t4baW9WaGiZqLFEr5qALNdjqFjiemToV0mJrF5Dr9uyj6QMiRKC",
-	"lO7KwBYRkG/fZlWZ0fetSP6cW75E6Z/xeVlS/yqBwSVWZ47ypJ6x2qlkNnirhgPnShhf4Om+6CQzx23R",
-	"gDUtFXb0JcdMh1RzJkwrYIORiGFAd2CY0u/UAAut6KsIYshXcV+ly8y5aZ2wgXb2/IA1DRYmTkCywc/c",
-	"2Da+Sfvp9wiYiqNCjK4vhzy8iNW4xUKutQDDJAg7AU3VUuX9d8/ctOtP3DUZ769nvfNv2vRPJeO8VcNN",
-	"D/tJDd2VKsSs6wfJuBuzaa6E1kGKe4AubzVfe67N2Lv4SrXU+XJJ+xVorRE0inSUfvQ0hDUSpqTZ89d5",
-	"IiCOsnxhmQJIlFTWSK36R0rIyoLVU/bT2a+/MP87a7548pg9PO7ut5xb5GhbjUa+9mPkYMlyb1nJ6T3D",
-	"nJJeMnpQUqxn/hSmVChW4vaJJ/Ml95eCBZk2WCrIhEhw5n5jEVgILURUt+YD4e5WtNgz40BM+Rj2rBiN",
-	"ym+BRYZLuqXbPu580z7/Zq/4oXnC/vY6l3x/TX9zH1rVCu2TufCrnpQJuezUvP3K7WbCDx48XMX6j/CO",
-	"nf142j548DCrsidcB8wxYeK2Ybjwrre+BO2Dl1gk6EQ2nTjZaCGcv394VO1yG/EH3NoBko/tOiOwGTqD",
-	"Mk1vNA8cX9yGYZCqiC/OJHCAU3HdKgpS3VhbQE6HjrDyYca1vWfwB7cxbAihmnpfzl+direMCIZCcixp",
-	"LOLh8OG3j7rH+xWu0dIbInRVr/QTKdklX8ZamM4oi/XhhwVuRexAqo82mAOkt66CrCx/MyNtDIGNhBRm",
-	"crthtZuJUVSA1/fDsixDWQQLaWbuik1u6XmqZWrcpLTWfj25lEtpK+lEg8Ga3PWvt8ph2fvdM4zWCJhK",
-	"SzDeqiHWo5gkDAEiEvg1+5OjzFiu7e1uubHcJmYLGj6jCz/MKPV24M15br1CyUkqo8rsDQsUEeSypCQG",
-	"SvDVyKXHKvHnSmvrqt+qoROsVGzZWfFXQi5DiH1FUEb3SwXfZWV93O0+2j8+Pnhw9Oioe3y8v4lkR1nF",
-	"Ubb+wW2u/3sCydL6h7e5vk5kmnjKHrB/mw/I2K78iINb3IUlSvUoy9+tCES2Y0GBOuoI8CY5g4LeqTYF",
-	"nJPjueeEpXA7Is5YylCEVwJEjGdVSx9HV5RhfJ6d6QtYOIHwwkEw5kIa6/P9uaAd0APekOAadBq3oHjq",
-	"z1ZtVEPLjl725JrNrXFwQxXBhsDFFhpxCsbw8fJCR93j6nin1Yu0YsH/OlQqBi5XXgvBy9cv3lzznrdh",
-	"sPswyxdnr/+khr8mdpbYzd78sl8+Q7lxR275qndsJ8l0KLmIOyuAVJBjt318XnjM/Zs6qgV34hrytuxb",
-	"lhC7dlNuiTL9Dm+iz0oSqoHvLLPU0sjah+iUfAueVYSVeGInb6ZgJyoqPlCJKCwkss4rhcx0CNpMxGx7",
-	"fD3L7llBWAVHz2JuHbm8WS4C4NFUSGfEmZoKAPxhAyyvTAUxpQm8AlaW4Si/edUW0lt+lAoWmPr4ZyHL",
-	"F/H/5T91QjVdLuXobpffPHjwcE3FwDo8vgQ+faEopJL7GEttPPAQHUSDQleDGWijZFqqwuPYpMfHiqUF",
-	"PLTiElOjtELtdt9G1Co/wkd4Xq75yByMDZEqIoAb2W9bbXD2kimYyzteMGQOP3hbl5CUPrO2eIPe/jbE",
-	"q2ekL1H3E+iv0Mu8Jgl80O5s2BUUvSu7cl02/5Bklbt11eB4OuVjsWxqVNW9LddNZBGBfOE1pJnWZ1ad",
-	"9X/x5DE7PnrwiPnSTxapMJn6vEldGqq8ym/Ob5pj+lMrOU5PZQqTVn4uBftrLHIMNlZI0eeg25iRYj6l",
-	"Tm2bsJ6bSkU96NR0YLtYeJZs28xlzg9zBsamRkZ7jQ8uq6hOyebqpT7O9+D4uGA+HnWr0xzCVoXLT5mZ",
-	"KG2ZSaZYV+5zOhdCRu5vj93OsmW+Lim78gCLteyvXjwlL7tw9LDmUTmTYHeo3t5eqOQlLJTuRHCZFiqb",
-	"Palse4TnFFfBK6B3eZF+v7yMM+S3koRpzhhRme1NDdflbvgyJxXQs01Wd1V03FYYWQJE5k11HuW3CdgJ",
-	"aMYxnItkIUwejsBYCTZ68eGXYjgi86XTmMibvJZ8+9CIT1qf4a1EOtz36PCRkAGbJtiBxwozWlTEQ6r9",
-	"puJjliEsIWXtzt6Gts/J5EtU+E4/fkZF6x+gYp097aNHmwyCV3hhZazek1c56I6X12Hvlmqk699zbXl0",
-	"FXfUQXob1I70cm1CX46XGsO4YYO0udnIV6q4u7Cz2QlzrMAUlfBi7wdseFZRufKJeObFcoE/tabI3Oz1",
-	"pf45EVYbY2m1OjNWaTBYzqYTaQKHtlSOa+BRj8E7HmLdRiItRFjA1pfZ/f4y1vQlTBgXN2kfMqExF3SP",
-	"KYwGGSYVi5Ucg+5LXLBVV8/2Bn9em2WKxSVQn0X/7BY9vGQcHN1q2se9zBaxL58iQ8tMaYjeUKPUlZf5",
-	"zn2dWlPFtyIkzuKErJ8Ue8L63JqGUGmfM81e9dHhUbd7+BEzOKWXCYrb5DFTRct1hRnwbiY0mLvXAKtB",
-	"PSPkmAJYSWzFjOvqArzK6NCD6hSPfZPGdcs7/kRplj0loAIo34uUWoq67/FwYiqXSjmmG8eGCajtpTDt",
-	"2nOHipWAZIU0/hKrrfIwJmImKFJkPSE/Vo7Zrq2OM+yvJYecBO4ZJhMn5lNJ6jt0WMOev3rpG88S/2f7",
-	"eZ1omqVWHsvuZn2ir975RGonYDdWmmzRtq2ULSwsHRDQVTuzgTyv6jfzJpbV+oJT6pqWFZ1i6WMsQFo2",
-	"hFjApW+lY06KVWWFG4RZKlR1W14oVF2X+sI92qN/muz+yWvW/vf5/dbftkxurSv93HCCrq4Q9LcJSDYW",
-	"lyCp8NNxDjYeMiyRMRhSb6RXqBKPTbiZMKtWT1/etAJ0dX/QoiG5W+w6flu9xuuScPVCBeXsioa8TcYK",
-	"GomuCMw912DEWEJ0wgx4QePFD+0GRuqev3pZGaBbjp78rbe3t64/dz1rO+Aq0WOq8kW3k+y5mfUgjEmg",
-	"0rfeTlpunWIyCWGh4klbKD0PZr7MUurmvCoKYiBMtLALDKb4NCiemPyRWrRWRYfzBqR0KJE1B+HlxZtO",
-	"pzNoBVnT9+HCn8lJO+zVdn/9r/bp86e+2W8qxrOjqkPgGvRpQhMF6NOTdAN/+u1lI1gF8Nen3z/GVgFO",
-	"2KgLkKX6/7QRDuGLNZ+JUCujRpb9IK3m7On3TMi+nGkVJXii68R3HhexbQvJIrhM741VyON4ETADwAZp",
-	"GJGe6XChdF/y9Qjr9OVLdzlNXrgEja292EjFsZoLOWYvnjz+9tHBA9bEoNdvMGR4PfsOjGWPqcVhXz7X",
-	"PLQiBNPqeQtzLLlNNDAej5UWdoJ+20xISV3rX5wdPHjImgOpJODRpr40i+kUrBZhfg9BpWGUGIhaQWaZ",
-	"0PsHjCeRABkC/oDG1KIv3S2+ZIlcPbQwMf6H25dvsxMh1CBCyJFKNS0nFvDU8dhjtbHSRiL9JXVoU+1q",
-	"UsKj7qkmQDc3DVE6nKJDpSQb8vBirFXi3n6u9AVWW10AzEx6zDeJnQ8m2XNl7FjD2T9/znBABAIR49qK",
-	"EZ4UF5KdHXb6si/R415tQqYhBm4gYpf7PfY6bRFK18VqfN7ci1Ro9rIvOhM7jVtBX45Bgualoyx2rpiZ",
-	"QWjwgX/5C0N8SIcc475ps/v3MZ1h7t/HbcyyOoO67h6DLNFj0gbgFKTvS8YGbtMGAeNsgIHuAfkyP758",
-	"+ZwNKOTtvxrkCY5BceSCQx3madxyhVQNJXkCNsuSOgP6akBQFM8oubd1b/azMDZ9MQqrtGd8LKTDUY/N",
-	"uDFsgC2XBqy5////7//b73Zb2daV2uA7YKo64RejSR2G1qYzaIBJmDvew2x94PY8xRJzDrr2AL7Ieiqa",
-	"+/d73s7PDo6nR/wG/9X2F+KpwKblRXHlQMtGeDi7yjcmanXYPxNl8fAMfk+9yWdKW8azhImHQ8VQgCDv",
-	"pRJBGPOUb7DrgbA+eu/kH2ODd+1UybTd7wPWHPDEThyNhXgkMmCDrCAEC1HcN+h8UZxqEBDhuG8ohJVd",
-	"4JXCoNVhp2nPLJVYIyJI2Rdb2A+OukeDlGbwFaiVpZBM2B6Dd8JYlEC+aYyGS+AxSh739o+VNHTFwuFA",
-	"A4+KM26clso6JmlArjABW4DDI0HlnsvjOV846Q0UkFFzSUXsxoySmPlmTE23enuhEt2mb1oBm09EOHFg",
-	"O0Z3S/mzT+TNmZ7vxsRpjaA8nYSgHSvqPYCNSghCtxDmPSb8kuDmC6fRnD8ZG0gP7/meUB32K2ZsaF1z",
-	"z8PrFqHjLuxSGOHol6dyjx7jV3bfTQMmndaNYxoNQBQyFXEsfO8omniCrxpzW9d8jo/Z0Mlb1tzvMmdx",
-	"umV8B/AWDRTAZ7NRohHoIUyE41qcsiAV4SRjMeuYKCfubAbD4PmvZy8H/i4uC5MPaKzA4CRlr6WRDMLk",
-	"6CzNYvCDHEQevCuOW/AA/W/qMYkQUYQp60hpkOUXCIzz6wfe/BYWtVDKcqVmnI7hDh35I48n0uuTFlMa",
-	"r/QXKckGz09fPv7R63HGBt//8PMPL39w9x/tH1SNJUhV0xS4xHN4rRSnWa86lK6zWbzAORQzLWQoZjxm",
-	"TWwMrnRq1pBYTSfnoDTNZExz4PbLMT3SnPuDlDK+PqCI4Rba+MA2rjEgGiYSd461najICSsRgWl12A81",
-	"gnSpCZQXPRWdnfxB7qVWTXhYGwm5dUKd+7KZPbTS0cGxV0el1mkebafUmk3EwqKgyTBe35eNuNtZG259",
-	"Z35gc2oZpfLEOc1sxNPxTYMH3cMU9jIAWeq5YBOdPn/aCBq+6Wmj19jvdDtdPKE9A8lnotFrHHa6nUMM",
-	"htkJWv575KeM69qikAAJ2AT7NsOClbRB4KP/qUYgnZJnBcgXyOsFnT+QUcrTqNFr/B3sM6qkLjR6P+h2",
-	"1/Qmu15Psmewvmvj19z07YjwWHVbhu+9Qld9vGV/8y2l7o3upoPjzTct9+i8ChoPtoGv3EMb7zrcCsSs",
-	"gSM6vVTTQhRXULnYrGNsqI2T85eXDCDnmBYpHhfbyw+LrGWeC+GUJNWzpH4I1VCEXDoPJWDAw0lqdxdL",
-	"HJwicmZHPudplXecPfw8h+QjMlG50KGCn0hCZ2jZMdWfjKkcXRSOUBW4qvDlttzltEY9Yz1PdQ16H2ih",
-	"e1PQ3XdCfysJZBaj/Z7mXQ2psCHESo6ZVR32g2M/1FJ0Bhw50fEd1mpUs9xLoPOWxRFsNR3J8kv2Ulre",
-	"eKGf5XZ1/hH5OaviqOxBi56ws3jdi+5Y+c/IytbTeMrF9HkbBg4aM2Uq2Pax75hHjn6H/er829kSL1Mg",
-	"OSe8MvPRElg5dF3uW5roR8yFiP5ORYtb5SufbbwqB+ytTuBqhaP3b/XJdYYuyrc5T9EbLbF0zSTadcxU",
-	"dcvSlNh1t2fXldh4J1C2FyjbsHg+/Afv2EIEZQOd3A37h1vJLJp5gDc82OZFKtpQo4Q82ObmYoPxL02u",
-	"klzw8m870VoOtBaMo733vtzlaq3/QYxfMmkCJorzkL0tZCgVz5pLArkvy9ZVizroYJEKhZMMhj0gDZ4s",
-	"TaKJFJigL/HJTMgwTqI0QbQSBriZXC9MsPzoFtM6+XrjITpfmQQ87B5tZpLiQKM7lZrbwUbjrr7EuMZ1",
-	"hEshZ9O4ui7f+amb2Il4WSTt8ZloX8DCbJRN9wy22A6W0mvYjQNG4t0JyySL0D6RXhMHoZ7PX7hbVuj7",
-	"vdYxc0jb+WWfxoz6mkUIun4+xVP0/jKGrhck6bmFm0uSzY7jBSz8/PQZ11ZivnTKw4mQEDATqhmVueCh",
-	"BjR9uIyYktCXDlIyXXw1jjDU1x1zfz6tpGS86FHZZlqryN1jsVQRs2whl14iDYEZbBFPA/7Zmc/rcUzv",
-	"+9qmHusn3e5hSM/Ev2GABUKDU0+HKCV67Dsskqm6vMpYIoz4LvefqSdcmvtwx77wyuSAGrvtAhZBbh6n",
-	"dVomb/0/AQ2tj+Yt70T2Zyqyd67yZ+IqZ2WUN9RF64zTvfc0Mf+KNE562KNSSjh1MDN5vt5if8sOewGX",
-	"ir5hfvYPXi2c1pCqrWartirecmPZPar1dI/qgUcdh9DtbMYvQwDtb8HhFYN3vzQ2J174cDYPqr3MU1+A",
-	"PQXLI245a5Ltliv7llf/XFJIyxmXGVJ5jGwTZkPKVyJWN+biO4pZpXOQaq2fXdDqSwha7XzUlTDXh0uM",
-	"mzmpm8NE/4BFfVwsiYRt4/ia+tjYbxPFIhGxObbHkVntAh3EmE9AlsNlNeGwbPrPlx4SKw9FWhsWQ/zS",
-	"eKBdeGwnej5OeKxIZEXp477+qPGxKomyQZacstdnePagfQbSMpIH5820B9bETuOOmUHYccJmPu4oPd7z",
-	"59THsEfHFtoGZCq06GhSX9LwFsdyczqRMJuBNEVp1aPzVpgjdA4StohnSrO0N31fNkvDuVqBP8eVniVs",
-	"lidxUcW57wDibi4N5Wr5Si4E855hA2fv4cAtrL133w7oNB2tI6zpywHQ93T8SFCZWLYCnnw6ofrMtODc",
-	"LSaigXP8QiUlhLYvqU57adIXDZgFcQmEoTk3bCqMgSiggz6c+clfWD5f6AvibpMpfbEmH6pCkwi2H3S7",
-	"3YBdwMwyziK+aJ1kZed9KaLVEWPpc3wTCto4HK+QHfdKJ5fhM3t9qaGNvV6KhwcM3i/9gQYl8QSPmk4d",
-	"rLGQQEPXCHC96Mv9B+l8cWaw4fo7h78LgFl6PMRhTyjJ1AzcanKBKj09ChJy2ZdIgAW4q2KhZ/iLY5I6",
-	"bbdq+Q4KZ9QQrTRRzu9YdFJElQaTTN3W45kdOq1eeaK1RAHpAUj+YVPYttCsFt5ZEgNtgnipO1zUY/uP",
-	"Hh5+2/X/a3f7kjaaFdivLx3D9Nj7fkNE/Uav31i+qRH0ETr8sXgn/kDyCH/r7h8fjA55t403PnL/+RaX",
-	"yP+3jzcVZqzhjQfdg4ft/f32wcHL/W6v6/7/33jhWzXsN3o5aFs84eDmYGX1qnib765Hv2BzOAfKVdD3",
-	"Df/wIt+VOr2d5Fujd9QN+tkAjn6jtx/0C/3Alt+5e9x74P5P75zP51iDm6ur/KgtL51yLxFE6bT78cHB",
-	"4eGjg+7hw28fHD169LBb2QHtHQn8tqOKrWbr1TmZxFkEyAnN/eILnO4uC72QfeuMMFaGGmdQHy8vATQz",
-	"k8TSERrW1KnoZVWS1zea2ll+u0qJejuOdEaxG9eKOee/uOPCCbSAtqmawAuD1VPJzm4zJ0zNKIAVL9yV",
-	"Nm0htOomPsEHfnQHMVgd40qgQd6FLmuHU+iS04TOuMMG2UwI6q+Q3YLXjPhU+AOqjDOruYjxNOje/UH5",
-	"/vuDVqa8f08Ap7l53b00iK9Sda+dQNEsfvpXv3+/VdkaZQ0a5hNlAOfOlawz9551ULt/3mRz+OuB3tD3",
-	"cQ1QqS3OUSKTCUSYFzQfrxKZqYob0ajPCvV0nTFYW4A3hJHSsD1kdP0Hg/Yxwx7ZsMe1AY8KMbCLe+y0",
-	"3xZRjJEX/Km+o88fUd3VVfeQLjZ+0hazE62S8SQdhcGEtAqLcfgYfJXNIOukt+e4Fm3UgffD0eHFjlbY",
-	"ogO7LDrm90O8qQXAugGgfVmcAIoVQ0MVYQ6VkkcTiCMnrGNsKjaFqdKLAFNK6SRcYfoym367NO/WBGn4",
-	"YVMzOLeGH6UrlWXlHiHeYK7yh6nTGM54/aiVQRWbcD3p5huG3nFpEA2/rfZVkADnPC3+2p2S2cWvd7VC",
-	"n706Izni9UeNRltqN9LoNagjSaM+XO9H79R6aXvv/ayDtfVD3+P3eZuytHSINanM9Kh7RBHT+QQ0ZPJd",
-	"MiWDPFBd7q09VmnNIjbPoR5mTMNUXUKp0Sa1/KtSEgSWVxLbFRIh9KioMOK+MzN36bXb5mSiyvWcvI5X",
-	"a8uAsva7VAfUQ+MuwM6wQWa2pX3iCnbZ2g69K9VAN7O57qoWaJPhU8DPripod5TtczjKtkSWd+itbo5s",
-	"OnZaH8bNDYS9AgNXSqjvFmk7vAAriSOhIbTMKsZpIlc7FpcQYSdIbOPMXr34OU1gkpbvSyFzP/k3zIxE",
-	"4G7Ti7+S7+kbdTqv2jujRXfZGohHfemk4ERJbH/H0352gxdcjquPonyv5rLe4Vyagpm+2YA10/Z/Pexd",
-	"WXitEzbw4PZy8ILluEBdhC995VJszz+r0WukABQGbBa+8umy8y2CkHUIVpIgZtphjDUHCP5fu+397sHh",
-	"IGD+83734Kidf2w/2D8oBKeXM8uI/boIL/bz/7DIpAotFLPHFVHRoZAcsVrsUV2YSbEMQKWaoahJOlC9",
-	"oGFOwxBmto3vaTZJarrYX3sVNB7TS7VTsNbf7a/2F18Ff17tdtB9+BnQhA8wQUQcs0QYH7i36e3EQJVu",
-	"DfGpwTgbJYtIHhLH7h11jx/iMLt63iukhOjWUlHHXn1tx1dnLR2sovjvKu9LW9RdQrI0usWa2BXa6XuY",
-	"s6mQiQWzfOju+iGzzztfsP9w8w1Itb8oe4YTDcUXGZxJzYPrO3Wf2IRLJ4BtSsS76+ry8NUp95/cyl90",
-	"SfZParg5NbmKmF3IaOf2bZGZfEv8kcqJdODcXecl/5lAgk0H3qoh5QHfqiHTap4l8CJhZtyGEz+lDzvM",
-	"z7WwFqQTAdh3wGouDcdC14AZxbjEGSUzZ/Dgeok05OeNhOSxL5OGS7cEuXe/OziCvswCvUqnx1+ytuk4",
-	"aMnPuJzzRX3LgJ/U8HPtF/CTGl6nWcDBbT64zjh1OzTnJt8yt/W4Ibvk4C76vksOfgEnjBNJw1H8oHIl",
-	"Vy3RDRpmXSbQ3br3/q0aru3Ed0qCJOszgoXjKEvSYvET/IFGD1F+UFg24YYGjkAEEZWYOBcyotE5pctG",
-	"eP67MitxI5F/V0mJ9bK30JtlHWp26YpduuJzSFe8RU67I7t1syf4kxqu9W4zubUXchlC7EdRflRY6ozt",
-	"U29VoaCkOjtnGeNsIDpb4365ZwqS3ImALCP7zmJvrhDi2FtpUvmRUTaf2SYMHpzrsMd0KTVuye97q4Z9",
-	"qcEmWuIhlGz4zokf2oDjl3isgUeLXP44i5wEsFtLKsuGUASnedQ9blXa5HjJrdnkn0hGSzXPcbjrlbUz",
-	"cTeYuH+C7lXIDdfVCFvbmXu+EGxteDKdiZlLKSfAMlHY5MxOkulQchGnU96EgYhpNcca5b6Ed85laGE3",
-	"ViqG/mE6s4vCqT23ol/fdNivvjxNjby0dLY2lVNjyVo6HGu5kKxCMPowqV+x8XGFGz2lLqDpxdw9k5bf",
-	"5fjYhTN3ZuEW7SLK5PNlWoge+L33jvDXObrXrV3BdVmhdKW2wCTj1GVx8JnlHXemyk4SrEuDomZMCflz",
-	"EwVBlSlB0PojUQHjhsXC+BJwrFeacTspn0ptLAfwiwUUeXOKzATpzOR49bxl+dzq6tHb8/TQ7Zv2+f3K",
-	"7hmbJZsGqxef0vXN8kzehWwqnbtTLSQXbDGdx8JyHxh7UlNXih7+RJHBYmSRZmXHwDVE+dmztCmFn0Qa",
-	"KmfUyXGHpY54kPndSi/ZkJmP62fjrnFwcWTpx/FvD+7Mv/WRCerzvXNvd+7tn929Ra7OBdatObl+TPA2",
-	"VTf+UpJ0ICMaDn8paOqQCdJOZDibn2Y+vlVC1nXBeOaf/EVX5dBLbC7M8bjbua87o3UL93WasUY+JZm+",
-	"+QQ1OX8X6QnHGWijZN4ihTkKihmn+eOFPoQddqamoCRWn7MJN320XhZgaQBalJ2JSJsA8AqJErApt+EE",
-	"Il9l05f0vDDmYuqdWaGpzI1ZdYEd7SJcxPjHp2mDAmx9mY5Qo9txSEmFGXUaRcTcn2vtDkH3aWZ9PEs1",
-	"SqUFR8SKRvXqru4me+zMuV1Bzt0qldMoYtyz5bWUytqZHv72vfeJAb3pTP4Lf1I+BcO5uE6RRJrPq8W/",
-	"84tpnlQ85wvymp0TzWLgxuKhLw9e1bwP97Sbyu9rz/vwrzTnxncE2J3U/2pF059lSIgj4w8UGrWtAVIR",
-	"MCr02acJcxVG4NpZId6WqyzCuzH731Ed3jZG1K7Mbldm9zmU2d1ADHz8/MkrAzp1XZFdK0TNTS2IV9gK",
-	"+lYsiI/l+hGI27l+dyu1WNYWUMKcPOydHNvZTh9gO92xR/gl1b2hBZSJ6HsG+e32vDzq2WZunq2tDSw+",
-	"UZrFbsOobq7QeYSNFTNWczGeYFGLr1PxTTnzpiR9efr8aYd9B7GaUxuptD+muwrMRMUUauTSzEEz99mg",
-	"3M8KVPpy8PzVywE1QeFDZ/QKbAhTLmGZgaa+pk0DMqL5JL6hKUKcTiRxawU0cQOvoQffM2zgxNmghYca",
-	"JUZB2cDhzXnLgw6jfnqmL6kOO/2FzjfyIdIoJl68f+nbQg/g3UxoMG+4XTOz+FXadu+zjGMSdJ8mjlls",
-	"h7qqzIj0vQdCvQIdMYLvWYYbv4tm7tTeLpp5x4MknCDmjIoe21a1zw5Z1lr0uv0L1+i8vff0h28nRiL5",
-	"Y5YtkThaP5d/AuFFRcNRKpUxNLWKwGZNLFzi2ho6yGjEH04VRkFfYmH4WFyCLLXRblG1UuiH/6eV4x32",
-	"mN7eH95JtVNf+iel53cQLD71d1UpJH/rF6GS0h3/zLpl71TOTuXsVM7dOlleFNye1nHLQ5hoYRco+IbA",
-	"NejTxE4avdfnTldwnCP9I7UldN+du1v0Zd2EPZwF6H5uBI1Ex41eY4/PxN7lPvbbFh4jjd6IxwbcYh7m",
-	"qoQWVmlgVMzXF0+hqk4Z21k2LUgurWl12A+XoBd0BBRiAyzG0hEcCoFlIfl6qHErlvxtotgQYiXHvkML",
-	"JQe8BS7CSRZNygAj73Z1qX/AwmC+wGlACdrcY1MeToQEEzATqhlE7hHOG6QgoYzww9IDsgHH1cAWhwav",
-	"vCWNJ129EQdAeeKBiA0X2Yt6nS4kOzssLERkVV0pfiFkhAfAPIOhjk7puLBGVsFctdDz/F4cIaoT6cAa",
-	"8vBirJ0c8o1wTGFBrDpcXeoUt53VTyuld2XN1SGprcLqfhbY1fnV/wQAAP//",
+	"7L2Lkhq5kjD8KlrORhg8BU1ffGk6Ns7f47F3PMee8fFlZ2NNrxFVCchdSIykasx4e+N/h+8Nvyf5Qpmq",
+	"G1QB3W63L8OJE+MGSqqUlPdMZX5shGo6UxKkNY3ex8YEeAQa/zwNQ5jZl1yOAT9HYEItZlYo2eg1BsOF",
+	"BTPoMY0PMK6BGdAXEHUaQcOEE5hyNwpkMm303jbw8cZZ0LCLGTR6DWO1kOPG5WXQeKSkBWmfgRzbyeqb",
+	"Xk+ADVW0uGNYjI8wIRlOV37TSOkpt41eQ0h7/6gRNKb8g5i6t987On5w797D/cOHDx92g8ZUSPq+m0Ej",
+	"pIUxaATn8Ws+robiArQRSjI1YnYCTMNMgwFpuXsmYCOl2dNR+1clof2c23DCuIzcN/ihDOyUf0jXu3/w",
+	"MGjMuLWg3Yv+u994e9r+L97+s9s+ftc++3hwcNlv/GujaueeRjCdKbd57Zcwi/kCooqTsjqBAZtPQDI7",
+	"EYYJg+Cfw8wyDWampAG3Ji4ZcB0L0EzDHwkYy+bCTvBhw6fAsteFi/Y/YFF90O5t1ef8TIWcYKra3Dcv",
+	"n6UbG2rgFiIHnEp0CLVbd9A9Ku9dc+9/JtbOzN97e3utt//S/t+zH6p37iW38ExMhcX/1CBdoo1lRvwJ",
+	"GWA8jkHfMWyYRGOweOK4pWHMjXFPqRloXGSHvQJpmZIMLkAvGJdmDpqFE67HEDGrGE9naUqFDx519wNE",
+	"Gfd5PhEx4EtjByFod2yJ5BdcxHwYQ6se+Q8Pish/sH/04Ojh4f2jBxsxP9uUlzDlQrq9WtmYl4QZjhZH",
+	"lmkxnlgm1dwvF/Elm6aN//28gBqoOL1XECoZuf2yIsZN9FstDBslccz4mAt5yzCD1YvTkQVdD69VbM6F",
+	"ZUMYKQ3M6oWQYw/sTUN06QhH8ylYz+8fJdooXU0KAwkf7LsQnxik1DDTcCFUYtiMj6HDfpvxPxKkVeGG",
+	"/ZGAXjSChuRT92IaW0fI9/YPENyMJ5aousQPawj6iYjh6U/V0I9EDHcME1EG3IzbSQ6b+/2diBpBw/E9",
+	"oR0XdWyscseTBJ8sAH94fy1vDhf/gMUqYM/5uRObxOzcMac81/AROEzQDmE6jBbgOFHGqx3b4ewcFn0p",
+	"DPFx99XBEZuoRBs2c4wGWVWPcZpniZOfwwI5jZ1AX+I36dvHYA0TlpCONXHYoELO9BiKldZJYQ43Kw7g",
+	"LBKjEWhHXunEwi12cHRwMDjJgcqYHK4Ql2OsiGMn4mdajTUYk47sHg86fZmeICkq+RkuyaZaiXHv3jpE",
+	"6/c/HOy3+/0PD6AO0Z6OUJxXY5rTHVLySLWFhUqYBh6dsMHR/gF7oZHYhRvFnnARQ5QJZ8hEHptw44SF",
+	"dMLCCBnmhLWycq9g1OoX3YOjspDs9+/+T/P3vdbf+423//K39v+e3e03mm9Zv2/P7gb+3+XfW3dbdfvh",
+	"FJ6aPTmVtCUjraZl/QL347B7xH5Vlj1XkRiJbCOE9VgwdbOSnle39Fzb+kLr/0UN6/jOezVcx3beq+GN",
+	"c51/wKIOmtMXTx2FroPoHBY3DtEaBWuqHF+wMDWe3yVa1skP1IJKRxzBiCexdVpgsEYg7neLKv9+pWx+",
+	"DXxat20W+HTdnrnfb3zTEKA6RvPSv6eHHKPIchwsjJuM5TBhO+x3YScqcRuNz5Aiiqx2cHTwsMyP0qkH",
+	"JzlL8htgwDoxZVhTWMPc4lt9WeJQQT2DI8YNH/h0Frul9hvmP57tfzj89c9/HvMX55ODx8Nnuv0+6je+",
+	"Ui73ZhYrHtXhSIK/rsMSeuLG8eSNAV0H1BSmQzRWEuOsh4g1OZuBjJyuIeSFILP1jqM91aoD24C+YaAv",
+	"3VykyKDa+SOPvE3hPoXkC3B/8tksFmQx7s20GsYw/eG9IfMxf/u/ahg1eo2/7eV+jD361ey9oFH00tUN",
+	"KmgmUx67ZUDElGaRAoM2GIofpAHHOwsTuN0qeEqWjIc6sPyIvSXbs2jPtEuW11aT5COWJvKW0ZaTuKcv",
+	"vTdmFIvwi51G6N9vcpU1TDSqksZyC6ypYaou0DBKeVPMjTstycegA2b4ovU9n9ATpYciikDe9hFl7g+t",
+	"YsjJhMexmpMfJHd/fMf7/1Q6GcPjx1qTvXxbZ/BKTcFOHOaPUKwyJZlKNDMiAjIUM5YWMRGBtE6rRnNO",
+	"0JOxGpuO24ZflX2iEhndJvi/KmaScJLZOAFD91mKV2zKF4hP51LNnUZDbpjvFYt+VTY1e6rld9m9jAah",
+	"252SypVrgEKWfc9LW5c6tddBic8gbEUVjjS425cG3g5eXW5qV9OKqxb7XeFJ8SxeZkrY7Z5Gxtb9cRjG",
+	"02MouOnJdw0QGTZIT2aQS3FE09wZYgvsasIjJpWE7/kcMZD2q7KvuBVmJPjQGUK3e4wIQi631QXomM+8",
+	"/y3+rnf/tVLPuB7f+pYPVbRwBkbsXu6kHSej2mm5YpxoiCi+853v/XMuF2nk6Mtore4QHMIzYQ3Tzo74",
+	"rvfdx5vaWcBp7eA8NIV7+EbyxE6UFn/CbSuIFzwWEQs1oPbKY8PmoDHU5DQhiFB5fZOHQW8TvFMWwQxk",
+	"BDJcLEVjWXOuhQVTiGjMtJhyvWARt3zIDbgRkZpLb5+y13rhgyzc7TwbFA5swAxFBJfR81POdKZVCMZ8",
+	"CcFT8LTMIY7b3tcyTCwbauDnTp/QidtGLlkinQGA8R8Hr/oLWPRvpElmM6UtRM8hEvw1+sy+zBn5VBuf",
+	"lNN2oLhzoxwFWDLzGcckIfP9Hs5l6uqknKiZ8MHcmXabYAU5MX3GyjtuSx7RiFtoWzGFslv0/tGKWzRo",
+	"iOjqztSgEXNj3yXmSq+WSex5J7lyVyYl5+/Hgr9eivHExou2WciwPCGGV1ZmmGkYiQ910Xht0IzVPLSg",
+	"TRq8MBBqsAGFgkI1lsIxTZTQxV04KHn5w4vzd+V0qf3uZYULP2houFDnN7tPWhErTVOfyOPeCBoXAuag",
+	"K7KggixcdB1vf+6Df9vAEXnsCY/MQ5Rtf1DEyxwYNXwPIZIZofMjfAiZTER2Jo9fFNB7xGMDwRLGXxlH",
+	"ykH32r2sYEzKS1RMWkgdwyfuo2Ehl+Spl3wMWbjK4cz2h7K0s8WtrN+0Z4ICFuVdwWBm6Y91HNlzk0vc",
+	"rKc0okhPXGuOPxeyb6oSZ5YR9YqpMyW0QijKb6zfhN+FnbxCskXsiePfRo3e2y0Xvbx3JptoFQfmE4cE",
+	"9ESHvZo4/UDJeMFEljZBqTF2wq3PH0yzHBdLHGQ533KVhRwdXm7eKQ/u6uacue1JImFPQ0vntYQj0dIZ",
+	"3i8HLt9228e8PWqf3a3kYynhlXhiFQ+2XolICSExSAZ8Jt6dU4LMwliYbiYI/DVo5HymEiHcih9feG2l",
+	"vGIepmmfObfwYHQ8h1rlvsUd4e0/35390O93/F+VG8PT7V6LffnBXAY3IbYjsFzEpp57lmRHvl/XE/de",
+	"SXu3gkPLSI25r9UIZLkeQ8UUV0NDP0uKZPUSet2RfSZhSJgQpHhXBra4AfnxbRaVGX7fCOfPqeVb5P4Z",
+	"nZc59W8SGFxg2vMoD84aq51IZoP3ajhwpoTxmdPui04yc9QWDVjTUsZUX3KMWEk1Z8K0AjYYiRgGNALd",
+	"lP6kBuhvpq8iiCGfxX2VTjPnpnXCBtrp8wPWNJjxOwHJBs+4sW1cSfvpTwiYiqOCj64vhzw8j9W4xUKu",
+	"tQDDJAg7AU3ZLOXzd+/cdOpP3DMZ7a8nvbMf2vRPJeG8V8NNL/tFDd2TKsTo+SfxuGuTaS6E1kGKZ4Am",
+	"bzVde6rNyLu4pFrsfL0k/Qq41ggaRTxKP3ocwlwXU5Ls+XKeCIijLO5bxgBiJZVpSav2kRKyMhP8lP3y",
+	"6rdfmf+dNV8+ecTuH3f3W84scritRiOfwzNysGQx1CyX+w4lZy0pPcgp1hN/ClPKFCv39olH8yXzl5wF",
+	"mTRYynSGSHDmfmMRWAgtRJQQ6h3hbminlB4mpnwMe1aMRuVVYPbukmzpto87P7TPftgrfmiesL+/zTnf",
+	"v6W/uQ+taoH2xUz4VUvKhFx2ala/MtxM+MG9+6u7/jN8YK9+Pm0f3LufXV+hvQ6YI8LEHcNw4U1vfQHa",
+	"Oy8x+9axbLrKtVFDOPt4/6ja5DbiT7ixm1mf23RGYLPtDMo4vVE9cHRxE4pBKiK+OZXAAU5JkqtbkMrG",
+	"2psZdJsPM1hmXNs7Bn9wB8OGEKqpt+X80yl7y5BgKCTHXOHiPhzef/ige7xfYRotrRChq1rSLyRkl2wZ",
+	"a2E6oyjWp9/CuRG2A6k82qAOkNy6DLL7LpsJaaMLbCSkMJObdatdj42iALy6HZZFGcosWEgzc09sMkvP",
+	"UilTYyall1jWo0s5R70STzQYTHZfv7xVCsvWd8cwmiNgKk2lea+GmFdkkjAEiIjh15xPvmXGcm1v9siN",
+	"5TYxW+DwK3rw05RSrwden+bWC5QcpTKszFZYwIgg5yUlNlCCr4YvPVKJv7Bde2HhvRo6xkpJs50VeyXk",
+	"MoTYZ3ZleL90k6IsrI+73Qf7x8cH944eHHWPj/c3oewoyxzL5j+4yfn/SCBZmv/wJufXiUwDT9kL9m/y",
+	"BRnZlV9xcIOnsISpfsvytRWByE4sKGBHHQJeJ2ZQkDvVqoAzcjz1nLAUbofEGUkZ8vBKgIjxLGvp88iK",
+	"MowvssuyAQsnEJ47CMZcSGN9vD9ntAN6wTtiXINO4wYET/2lxY1iaNnQy95cc7g1Bm6oItjguNhCIk7B",
+	"GD5enuioe1zt77R6kWYs+F+HSsXA5cqyELx8/uLgmnXehMLu3SzfnL7+ixr+lthZYjdb88t2+Qz5xi2Z",
+	"5avWsZ0k06HkIu6sAFKBjt328VnhNXeva6gWzIkr8NuybVna2LWHckOY6U94E35WolANfK8yTS31rH2K",
+	"TMmP4HmFW4kndvJuCnaiouILlYjCQiDrrJLJTIegzUTMtt+v59mYlQ2roOhZzK1Dl3fLSQA8mgrplDhT",
+	"kwGAP2yA5Y2pQKY0gFfYlWU4yiuvOkJa5WfJYIGp938WonwR///8p06opsupHN3t4psH9+6vyRhYt4+v",
+	"gU9fKnKp5DbGUn0cvAwJ0aBQLmQG2iiZpqrwODbpNcBiagEPrbjA0CjNUHvcN+G1yq9i0j4v53xkBsYG",
+	"TxUhwLX0t60OOFtkCubyiRcUmcNPPtalTUrfWZu8Qau/CfbqCelblP0E+hu0Mq+IAp90OhtOBVnvyqlc",
+	"lcw/JVjlhq4qHE+nfCyWVY2qvLflvInMI5BPvAY10/zMqiIaL588YsdH9x4wn/rJIhUmUx83qQtDlWf5",
+	"3dlNcwx/aiXH6b0cYdLMzyVnf41Gjs7GCi76AnQbI1LMh9SpHhrmc1OqqAedqnls5wvPgm2bqczZYU7B",
+	"2FQhbK/xyWkV1SHZXLzU+/nuHR8X1MejbnWYQ9gqd/kpMxOlLTPJFPPKfUznXMjI/e13t7Osma8Lyq68",
+	"wGIu+5uXT8nKLlwhrXlVTiRYdq23txcqeQELpTsRXKSJymZPKtse4X3TVfAK27s8Sb9fnsYp8ltxwjRm",
+	"jFuZnU0N1eVm+DIlFbZnm6juKuu4KTcy3qp7Vx1H+X0CdgKacXTnIloIk7sj/I08TpkS70RUdEdktnTq",
+	"E3mX55Jv7xrxQetXOJRQh/viN94TMmDTBEtbWWFGiwp/SLXdVHzNMoSlTVl7sjch7XM0+RYFvpOPX1HS",
+	"+ieIWKdPe+/RJoXgDT5Y6av36FV2uuPjdbt3QznS9etcmx5dRR11kN4EtiO+XBnRl/2lxjBu2CCtGjjy",
+	"mSpuFJYMPGGOFJiiFF6s4YGVBCsyV74QzbxcTvCnEiOZmb0+1R+RcDsle9UdnpVbsspfuj5hPP2Wim+q",
+	"BEuiLHCbhWXCdNhzpaEv81pNfyTKctNicxHH7L0Skg0c9gzYBDQEDHg4YWpGcC0VafqYlV4ipGXNx29a",
+	"iBVCFpewX4f2q4uSMMfoPWtKhdkoWsWFmyAnzCRaOzXBvc7MeOgLC1stplOIWmWVowTXJooqYsx/9/sf",
+	"ut12v/9hf9Tvf3gwcn8ej+qwpxI13qRsqELLzkpxGau0W4KMmE6kCdxBpQJaA496DD7wEBNyEmkhwszE",
+	"vszG+8dY0+emYcDDpJUbhcYg3x2HCLPEGiYVi5Ucg+5LnLBVl6j4Dn9eGz6MxQVQZVr/7ha9vHQERzca",
+	"z3OL2cKp6WOfqHIrDdE7Ki29spgf3dfFymjpqmgTZ3FCam26e8L6oKmGUGkfDM+W+uDwqNs9/IyhudJi",
+	"guIx+Z2pYlJ1GTfwYSY0mNsX7aveWiPkmDyTSWzFjOvqzMpKt9+96tidfZc67Msn/kRplr0loMw2X72Z",
+	"ijC77/HWaSpwSsHDazv9CajtxSud2gu3FSue5gox+y2m0eX+adyZoIiR9Yj8SDliu7Kele3+WnTIUeCO",
+	"YTJx8jvlpL6EjjXsxZvXvkIi0X92nldxk1qqtbPsR6gXSPVeBcR2AnZjCtEWhS5LYeDC1AEBXXUyG9Dz",
+	"sv4wr6Myr88kprKGWTYx5rTGAqRlQ4gFXPhaV+akmC5YGCDMUgayO/JCBvK6mCae0R7902R3T96y9v+e",
+	"3W39fcuo5bqc3g1XI+syfH+fgGRjcQGSMnod5WBlMMMSGYMh8UZyhVIs2YSbidMoV67VXje1d/V8UKMh",
+	"vlvs03BT3Rnqoqv1TAX57IqEvEnCChqJrvC4vtBgxFhCdMIMeEbj2Q+dBrpgX7x5Xel5XXaL/b23t7eu",
+	"o0E9aTvgKrfHVAUCbyaKdz3tQRiTQKXTZDtuuXXs0CS0CxVv2kLoeTDzaZZicmdV7i0DYaKFXaCXzMe3",
+	"8Srsz1Tptsrtn5dsptumrDkIL87fdTqdQSvI2mQMF/6yVVoCs7Ze9n+2T1889eXRUzae3UEeAtegTxPq",
+	"wUKfnqQH+MvvrxvBKoC/Pf3pEdaAcMxGnYMsXexIKxzRfrHmcxFqZdTIssfSas6e/sSE7MuZVlGCV/VO",
+	"fK8GEdu2kCyCi3RsrEIex4uAGQA2SP3D9E63F0r3JV+/YZ2+fO0eJ5PyAjTW3mMjFcdq7uzIl08ePXxw",
+	"cI810Zv5OwwZPs9+BGPZI6pB2pcvnLEqQjCtntcwx5LbRAPj8VhpYSdot82ElNTn4+Wrg3v3WXMglQS8",
+	"s9aXZjGdgtUizMcQVBpGiYGoFWSaCa0/YDyJBEhfZA2VqUVfuiE+F41MPdQw0bGLx5cfs2MhVPlDyJFK",
+	"JS0nEvDY8cjvamOlPkj6S2rQptLVpIhH5Y1NgGZu6nt2e4oGlZJsyMPzMZr2fTlX+hzT6M4BZia9v53E",
+	"zgaT7IUydqzh1T+fZXtACAIR49qKEZYAEJK9Ouz0ZV+ixb1aJVBDDNxAxC72e+xtWsOXnovV+Ky5F6nQ",
+	"7GVfdCZ2GreCvhyDBM1Ld5TsXDEzg9DgC//2N4b7Id3mGPdNm929i3Eqc/cuHmMWrhvUlW0ZZBE8k7ZM",
+	"oOhLXzI2cIc2CBhnA4xgDMiW+fn16xdsQLEM/9Ugj1wNik1q3NZhAM5NV4jBUfQuYLMsWjegr3ydvuLl",
+	"M7dat7Jnwth0YeQva8/4WEi3Rz0248awAdbSGrDm/v/9///Pfrfbyo6u1DjEAVPVO6ToJuww1DadQoP+",
+	"Ikd7mIYRuDNPd4k5A117AF9mRU/N3bs9r+dnFQHSu5uD/2z7B/G6Z9PyIrtyoGVNj5xe5StOtTrsn4my",
+	"eCsKv6cChjOlLeNZJMzDoWIoQJAXyYkgjHlKN1jOQlgflnH8j7HBh3YqZNru9wFrDnhiJw7HQrzrGrBB",
+	"lumDGUbuGzS+yAE5CAhx3Dfkm8we8EJh0Oqw07QYmkqsERGk5ItNPwZH3aNBijO4BKo1KyQTtsfggzAW",
+	"OZCvBqThAniMnMet/pGShp5YuD3QwKNiVzAnpbJSWBqQKkzAFuD2kaBy7+XxnC8c9wZyyKi5pNsJxoyS",
+	"mPkqW003e3uhEt2mb1oBm09EOHFgO0J3U/lLbWTNmZ4vs8VpjqDcz4mgHSsqKoEVaAhCNxEGtCb8guDm",
+	"CyfRnD0ZG0hvZfpiXx32G4biaF5zx8PrJqF7TOxCGOHwl6d8j17jZ3bfTQMmndSNY2qmQhgyFXEsfFEw",
+	"X2fTLS7mtq6qIB+zoeO3rLnfZU7jdNP4ngktasGC72ajRCPQQ5gIR7XYl0Yq2pOMxKwjohy5s641gxe/",
+	"vXo98KO4LPSKoUYsg5OUvJaa2AiTb2epe41vfSNy512xQY0H6D+o+ihCRB6mrAypQZJfIDDOrh949VtY",
+	"lEIpyZWq5TqCO3TojzSepH0NWkzpYi1TJdngxenrRz97Oc7Y4KfHzx6/fuzGH+0fVDVySUXTFLjEC5at",
+	"dE+zIoTIXWezeIGde2ZayFDMeMyaWLlf6VStIbaa9hpDbprxmObAnZcjesQ59wcJZVw+IIvhFtr4wjbO",
+	"MSAcJhR3hrWdqMgxKxGBaXXY4xpGulTdy7OeipJd/ob+Ug0uvIWPiNw6oZKMWZczmuno4NiLo1JNPL9t",
+	"p1RzT8TCIqPJdry+4B5Rt9M23PxO/cDq8TJK+YkzmtmIpw3vBve6hynsZQCynIKCTnT64mkjaPhyuI1e",
+	"Y7/T7XTx6v0MJJ+JRq9x2Ol2DtEZZieo+e+RnTKuq3dDDCRgEyysDgtWkgaB9/6nEoFkSh4VIFsgTwR1",
+	"9kCGKU+jRq/x72CfU4p8oRPDQbe7pujc1YrNPYf15Ti/52p+R7SPVcOy/d4rtL3AIfubh5TKcrpBB8eb",
+	"By0XX70MGve2ga9c5B5HHW4FYlaZE41eSlYijCuIXKzCMjZUn8vZy0sKkDNMixiPk+3lt4DWEs+5cEKS",
+	"EpVSO4SSY0IunYXi455e7y7mrjhB5NSOvDPeKu04ffhFDslnJKJyBksFPRGHzrZlR1R/MaJyeFG4G1eg",
+	"qsKX21KXkxr1hPUilTVofaCG7lVBN+6E/lYSSC1G/T2NuxoSYUOIlRwzqzrssSM/lFJ0uR8p0dEdJuFU",
+	"k9xroIu0xaaVNaXm8kf2Ulze+KDvfnl59hnpOUvPqSwujJaw03jdQnek/FckZetxPKVi+rwNAQeNmTIV",
+	"ZPvIl0IkQ7/DfnP27WyJlsmRnCNemfhoCkwJuyr1LfVAJeLCjf5RRYsbpSsfbbwsO+ytTuByhaL3b/TN",
+	"dYou8rc5T7c3WiLpmt7d64ipashSX+11w7PnSmS8YyjbM5RtSDzvzoUjtmBBWcc1N2D/cCueRc0scMC9",
+	"bRZSUV8cOeTBNoOLleO/Nb5KfMHzv+1Ya9nRWlCO9j76dJfLtfYHEX5JpQmYKHaQ97qQoVA8ay4x5L4s",
+	"a1ctKo2ESSppA575BMgFaFdbRUUKTNCX+GYmZBgnURogWnEDXI+vF3r+fnaNaR1/vXaXq++MAx52jzYT",
+	"SbHj2K1yze1go35036Jf4yrMpRCzaVxele58n2JHcrPq3sCPPHuoaNzbY1ZFfIFMiZLAT/Is81JCOdZO",
+	"Jbejhg57XUgtoODDsgI55QsWlVlZX/rfMECY8zL0VbY6Ra+6v4JILY2zTBnf17gvFyrRPg16cHTwkFzD",
+	"1NCYOg4P6nsVe+d7X2JguOX1X1vMr8cc2x6xaeYbiw7BzoGCff7V6O7HvG2aMu+ihb5jYYlFU7Apc5Vb",
+	"n/Pu1lLFf+l2wLVYcLFD9OfUq/0Fhq306tvj+6xYI3gnBL5+NfiqImB/C8W0okvlF9CgH14N0KyF47cm",
+	"6F5SPc4ry7r0zlSVGr3HZ6J9DguzUZ++Y7DfR7CUEoKlwWAkPpywTBsW2id/1fjuqQHFN+5KLDQhWetM",
+	"dJu28yV+Gzzvm3NX+rSEoscyI+gtGMKnaL8bnJ3nsMBYHseEa4k5PlMeToSEgJlQzSg1ExU60idkxJSE",
+	"vnSQki7nM0iFoSYzqKX6VAgl40WPrhqk+fXcvRbT61FVDLn0HGkIzGC/GiwW2GGvfC4Kx5Q0n4/bY/2k",
+	"2z0M6Z34NwwwqXVw6vEQuUSP/YiJnVWPVymYtCO+5c5X6r0tNaG6Zf/tShujGp3zHBZB7tJJc4tN3odo",
+	"Ahpan83Du2PZXynL3rl3vxL3bpb6f01ZtE453ft4DovU60u3oWsST2DhxMHM5DlmFottd9hLuFD0DfON",
+	"CPFp4aSGVG01W9VVcci1efeo1jt7VA88yjiEbqczfvd28rdlfDqs/HQyD6qtzFN/aWgKlkfcctYk3S0X",
+	"9i0v/rkkx6RTLrNN5TGSDWkglcmW16biW4qzpE0Za7WfnY/tWwi07GzUldDMp3OM6xmpm91E/4AFWrOV",
+	"qkcSCdvGXnr1vrHfJ4pFImJzrNWXB0Do8uB8ArLsLqtxh2WtCL91l1i5Q+NatxjuL/Uq3LnHdqzn87jH",
+	"ikhW5D7u68/qH6viKBt4ySl7+wrvy7VfgbSM+MFZMy3IObHTuGNmEHYcs5mPO0qP93xtlTHs0VW7tgGZ",
+	"Mi26TtuX1EnOkdycbtHNZiBNkVv16I4whlWx7Jd1Bp3SLG2U05fNUqfQVuDvHqf335vltqB0S8pXrXKD",
+	"Sx1CWz77GMG8Y9jA6XsYg8b7Yu7bAd0Ap3mENX05APqerswKCuxmM+Bt3RO6U5BGft1kIho4wy9UUkJo",
+	"+5LuFi21HaVu9yAugHZozg2bCmMgCuhyKme+DSkGwwtBbjdMpvjFmnyoCoWN2H7Q7XYDdg4zyziL+KJ1",
+	"koXJ+1JEq/1O0/f4wkl0cNjrKbuinLZRxXf2+lJDG6PjxQtvBsdLfwlPSbx1qqZTB2ssJFAHWAJcL/py",
+	"/x5L7zUa7P7ywe3fOcAsvdLodk8oydQM3GxygSI9vb4YctmXiIAFuKt8oa/wF0ckddJuVfMdFO5V47ZS",
+	"e1t/YtFJcas0mGTqjh7vmVKFlcoqDCUMSC/t809rCbuFZLXwwRIbaBPES6Vqox7bf3D/8GHX/6/d7Us6",
+	"aFYgv750BNNjH/sNEfUbvX5jeVAj6CN0+GNxJP5A/Ah/6+4fH4wOebeNAx+4/zzEKfL/7eOgQsNXHHjQ",
+	"Pbjf3t9vHxy83u/2uu7//4UPvlfDfqOXg7bFGw6uD1Z2xwKH+VK/9AtWqnWgXAZ9X30YH/ItMtLhxN8a",
+	"vaNu0M+6gfUbvf2gXyhOurzm7nHvnvs/rTlvFrZmby4v8/IQvFSZpYQQpQotxwcHh4cPDrqH9x/eO3rw",
+	"4H63shzrB2L4bYcVWzX6rTMyibIIkBNqQsoXBom+0JjBl3sKY2Wo2BMVFfUcQDMzSSxd+2RNnbJeVsV5",
+	"fXHEnea3y+6r1+NIZhRTy1bUOf/FZ0z2q1LnUAPaJmsCHwxWK2k4vc2cZLVf44V70qZl71bNxCf4ws9u",
+	"IAarPeUJNMgrp2Yl3AqV3ZrQGXfYIGtQRTWBsiH4zIhPhS+qwDizmosYKxjs3R2Ux98dtDLh/UcC2FrW",
+	"y+6lrsCVonttO6xm8dP/9Pt3W5XlvNZsw3yiDFAZ3aJ25tZZB7X75x0lyqwFekMR6jVApbo4R45MKhDt",
+	"vKBmvZWbmYq4EfUdrxBPV+nJuQV4QxgpDdtDRs9/Mmif0+2RdZ5e6/CoYAM7v8dO+m3hxRh5xp/KO/r8",
+	"eXPbK7N7SBYb3/aT2YlWyXiS9uViQlqFyTh8DD7LZpBVf91zVIs66sDb4WjwYhVGLCuFlYEd8UfUJ4PK",
+	"1qzrRt6XxXbkmDE0VBHGUCl4NIE4csw6xkKYU5gqvQgwpJS25RemL7NW/EvN902Quh82FTB1c/i+/lJZ",
+	"Vq5r5RXm6uTzWPEIG85/1sygikO4GnfzRa5vOTWIOvFX2yqIgHOeJn/tbnbu/Ne7XKGvXpwRH/Hyo0ai",
+	"LZXIavQaVEWrUe+u930Aa620vY++8dLa/KGf8Pu8tGaaOsSalGZ61D0ij+l8Ahoy/i6ZkkHuqC73gxir",
+	"NGcRC75R3U2mYaouoFQcmsrUVgkJAssLie0SiRB6FFTocd+pmbvw2k1TMmHlekpeR6u1aUBZyXjKA+qh",
+	"chdgNfMgU9vS2qYFvWxtVfmVbKDr6Vy3lQu0SfEp7M8uK2h3/fpruH69hJa3aK1u9mw6clrvxs0VhL0C",
+	"AVdyqB8XaQnXADOJI6EhtMwqxqk9aDsWFxBh9WJsPcDevHyWBjBJyvelkLmd/DtGRiJww/Ti38j29MWl",
+	"nVXtjdGiuWwNxKO+dFxwoiSWbOVpDdbBSy7H1VdRflJzWW9wLrXkTlc2YM20ZG0P6y0XlnXCBh7cXg5e",
+	"sOwXqPPwpUsu+fb8uxq9RgpAodt34SsfLjvbwglZt8FKEsRM43Xy5gDB/7due797cDgImP+83z04aucf",
+	"2/f2DwrO6eXIMu5+nYcXe9B8mmdShRaK0eMKr+hQSI67WuyrUOijtAxApZghrwnmbZQlzGkYwsy2cZ1m",
+	"E6emh/2zl0HjES2qnYK1frR/2j98Gfx1pdtB9/5XgBPewQQRUcwSYnzi2abDiYAqzRqiU4N+NgoWET8k",
+	"it076h7fx8669bRXCAnR0FJSx159bsd3py0drG7xv6u8lnpRdgnJUu8Wa2InAyfvYc6mQiYWzPKlu6u7",
+	"zL7ueMH+/c0DEGt/VfYVtlcW36RzJlUPrm7UfWEVLu1auSkQ756ri8NXh9x/cTN/0ynZv6jh5tDk6sbs",
+	"XEY7s2+LyOR7oo+UT6RNUm87LvnPBBIsOvBeDSkO+F4NmVbzLIAXCYPlunxnWeyKMtfCWpCOBWDdAau5",
+	"NBwTXQNmFOMS+2rNnMKD8yXSkJ03EpLHPk0aLtwUZN794eAI+jJz9CqdXn/JWn1gc0DfcHvOF/UlA35R",
+	"w6+1XsAvaniVYgEHN/niOuXUndCcm/zI3NHjgeyCgzvv+y44+A3cME4kNfSilG7HJFc00Q0SZl0k0A3d",
+	"+/heDddWjz0lRpLVGcHEcaq46JPFT/AHapdH8UFh2YQbapIFEUSUYuJMyIjavZUeG+H978qoxLVY/m0F",
+	"Jdbz3kJtlnVbswtX7MIVX0O44j1S2i3prZstwV/UcK11m/GtvZDLEGLfPvmzwlKnbJ96rQoZJeXZOc0Y",
+	"+9nR3Rr3yx1T4OQTbvKI7AeLtblCiGOvpUnl2xzavM+oMHhxrsMe0aNUuCUf914N+1KDTbTESyhZw7gT",
+	"32gIWwbyWAOPFjn/cRo5MWA3l1SWDaEITvOoe9yq1MnxkRvTyb8Qj5Zqnu/hrlbWTsXdoOL+BapXITVc",
+	"VSJsrWfu+USwte7JtI9zzqUcA8tYYZMzO0mmQ8lFnHYmFQYiptUcc5T7Ej44k6GF1VgpGfrxdGYXhVt7",
+	"bkY/v+mw33x6mhp5bul0bUqnxpS1tJj3ciJZBWP0blI/Y+PzMjd6S51D07O5OyZNv8v3Y+fO3KmFW5SL",
+	"KKPPt6kheuD3PjrEX2foXjV3BedlhdSV2gSTjFKX2cFXFnfcqSo7TrAuDIqSMUXkr40VBFWqBEHrr0QF",
+	"jBsWC+NTwDFfacbtpHwrtbHswC8mUOTFKTIVpDOT49X7luV7q6tXb8/SS7fv2md3K6tnbOZsGqxefEnT",
+	"N4szeROyqXRuTrUQXbDEdO4Ly21grElNVSl6+BN5BoueRYxKhTFwDVF+9ywtSuG7Z2OzFCHHHZYa4kFm",
+	"dyu9pENmNq7v577GwMU225/Hvj24NfvWeyaozvfOvN2Zt3918xapOmdYN2bk+tb222Td+EeJ04GM0NMn",
+	"LwR1yjNBWolMaSqFBQv2XglZVwXjuX/zN52VQ4vYnJjj925nvu6U1i3M12lGGnlnf/rmC+Tk/LtIbzjO",
+	"QBsl8xIpzGFQzDj2oSvWIeywV2oKSmL2OZtw00ftZQGWmnZG2Z2ItAgAr+AoAZtyG04g8lk2fUnvC2Mu",
+	"pt6YFZrS3JhV51jRLsJJjH99GjYowNaXYd7XT2iEvUqNOo0iIu6vNXeHoPsyvT6epxKlUoMjZEWlevVU",
+	"d509durcLiHndoXKaRQx7snySkJlbU8PP3zvY2JAb7qT/9LflE/BcCauEySR5vNq9u/sYuonFc/5gqxm",
+	"Z0SzGLixeOnLg1fV78O97br8+8r9PvyS5tz4igC7m/rfLWv6qzQJcWj8iUyjtjRAygJGhTr71GGuQglc",
+	"2yvE63KVSXjXJv9bysPbRonapdnt0uy+hjS7a7CBzx8/eWNAr2/hfn0Ngnp134gG8blMvy/TTnwr0y8r",
+	"CyhhThb2jo/tdKdvpxH5t5T3hhpQxqLvGKS3m7PyqGabuX60ttax+ERpFrsDo7y5QuURNlbMWM3FeIJJ",
+	"LT5PxRflzIuS9OXpi6cd9iPEak5lpNL6mO4pMBMVk6uRSzMHzdxng3w/S1Dpy8GLN68HVASFD53SK7Ag",
+	"TDmFZQaa6po2DciI+pP4gqYIcdqRxM0VUMcNfIZefMewgWNngxZeapToBWUDt2/OWh50GNXTM31Jedjp",
+	"L3S/kQ8RRzHw4u1LXxZ6AB9mQoN5x+2ansVv0rJ7X6Ufk6D7Mn7MYjnUVWFGqO8tEKoV6JARfM0yPPid",
+	"N3Mn9nbezFtuJOEYMWeU9Ni2qv3qkGWlRa9av3CNzNv7SH/4cmLEkj9n2hKxo/V9+ScQnlcUHKVUGUNd",
+	"qwhs1sTEJa6toYuMRvzpRGEU9CUmho/FBchSGe0WZSuFvvl/mjneYY9o9f7yTiqd+tK/Kb2/g2DxqR9V",
+	"JZD80G9CJKUn/pVVy96JnJ3I2Ymc2zWyPCu4Oanjpocw0cIukPENgWvQp4mdNHpvz5ys4NhH+mcqS+i+",
+	"O3ND9EVdhz3sBeh+bgSNRMeNXmOPz8TexT7W2xZ+Rxq9EY8NuMk8zFUBLczSQK+Yzy+eQlWeMpazbFqQ",
+	"XFrT6rDHF6AXdAUUYgMsxtQRbAqBaSH5fChxK6b8faLYEGIlx75CCwUHvAYuwknmTcoAI+t2dap/wMJg",
+	"vMBJQAna3GFTHk6EBBMwE6oZRO4VzhokJ6GM8MPSC7IGx9XAFpsGr6yS2pOuDsQGUB55IGLDRbZQL9OF",
+	"ZK8OCxMRWlVnip8LGeEFME9gKKNTPC7MkWUwV030Ih+LLUR1Ih1YQx6ej7XjQ74QjilMiFmHq1Od4rGz",
+	"+m6ltFbWXG2S2irM7nuBXZ5d/r8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -87,8 +87,9 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
+	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
 	deps := httpapi.Deps{
-		Teams: &teams.Service{Store: d.store},
+		Teams: &teams.Service{Store: d.store, Access: authorizer},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
 		Jobs: &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
@@ -98,7 +99,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
 		}, d.store),
 		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store},
-		Authorizer: &auth.Authorizer{Memberships: d.store, Teams: d.store},
+		Authorizer: authorizer,
 		ReadyChecks: []httpapi.Check{
 			{Name: "database", Fn: d.store.Ready},
 			{Name: "redis", Fn: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }},

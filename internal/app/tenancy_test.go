@@ -116,3 +116,76 @@ func TestTeamUsage(t *testing.T) {
 		t.Fatalf("right after deleting the image (its thumbnail goes too): %+v, want %+v", u, want)
 	}
 }
+
+// TestRenameTeam: a rename needs If-Match (428 without, 412 when the name
+// changed since), passes when only usage moved since the read, answers the
+// new ETag that a read then shows, is open to the team's managers, and is
+// audited; a read's ETag moves with usage, so If-None-Match never keeps a
+// stale usage.
+func TestRenameTeam(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	adminTok := e.Token(t, "rename-admin", true)
+	admin := sdk(t, e, adminTok)
+	rc := rawClient{t: t, base: e.URL, token: adminTok, c: e.Client(t)}
+	team, err := admin.CreateTeam(ctx, "Before")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/teams/" + team.Id.String()
+	r, _ := rc.send("GET", path, "", nil, nil)
+	read := r.Header.Get("ETag")
+
+	if r, b := rc.send("PATCH", path, "application/json", []byte(`{"name":"After"}`), nil); r.StatusCode != http.StatusPreconditionRequired ||
+		!bytes.Contains(b, []byte("precondition-required")) {
+		t.Fatalf("rename without If-Match: %d %s", r.StatusCode, b)
+	}
+	if r, b := rc.send("PATCH", path, "application/json", []byte(`{}`), map[string]string{"If-Match": read}); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a rename of nothing: %d %s", r.StatusCode, b)
+	}
+	if r, b := rc.send("PATCH", path, "application/json", []byte(`{"name":" \u0007 "}`), map[string]string{"If-Match": read}); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a control character in the name: %d %s", r.StatusCode, b)
+	}
+	// Usage moves between the read and the rename.
+	if _, err := admin.UploadFile(ctx, team.Id, "moves-usage.txt", bytes.NewReader([]byte("usage moved"))); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rc.send("GET", path, "", nil, map[string]string{"If-None-Match": read}); r.StatusCode != http.StatusOK {
+		t.Fatalf("If-None-Match after usage changed: %d; want 200 with the new usage", r.StatusCode)
+	}
+	r, b := rc.send("PATCH", path, "application/json", []byte(`{"name":"  After "}`), map[string]string{"If-Match": read})
+	renamed := r.Header.Get("ETag")
+	if r.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"name":"After"`)) || renamed == "" || renamed == read {
+		t.Fatalf("rename with the ETag read before usage moved: %d %s (etag %q)", r.StatusCode, b, renamed)
+	}
+	r, b = rc.send("GET", path, "", nil, nil)
+	if r.Header.Get("ETag") != renamed || !bytes.Contains(b, []byte(`"name":"After"`)) || !bytes.Contains(b, []byte(`"file_count":1`)) {
+		t.Fatalf("read after rename: %s %s (etag %q, want %q)", r.Status, b, r.Header.Get("ETag"), renamed)
+	}
+	if r, _ := rc.send("PATCH", path, "application/json", []byte(`{"name":"Again"}`), map[string]string{"If-Match": read}); r.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("rename with the ETag of before the rename: %d", r.StatusCode)
+	}
+
+	// A team manager may rename; the audit log says who did what.
+	if m, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: "rename-manager@example.test", Role: conveyor.TeamRoleManager}); err != nil || m.JSON201 == nil {
+		t.Fatalf("add manager: %v", err)
+	}
+	manager := rawClient{t: t, base: e.URL, token: e.Token(t, "rename-manager", false), c: e.Client(t)}
+	if r, b := manager.send("PATCH", path, "application/json", []byte(`{"name":"By the manager"}`), map[string]string{"If-Match": "*"}); r.StatusCode != http.StatusOK {
+		t.Fatalf("manager rename: %d %s", r.StatusCode, b)
+	}
+	audit, err := admin.ListAuditEventsWithResponse(ctx, team.Id, nil)
+	if err != nil || audit.JSON200 == nil {
+		t.Fatalf("audit: %v", err)
+	}
+	var renames []string
+	for _, ev := range audit.JSON200.Items {
+		if ev.Action == "team.renamed" {
+			renames = append(renames, ev.Actor.Name+": "+ev.Details["previous_name"].(string)+" -> "+ev.Details["name"].(string))
+		}
+	}
+	want := []string{"rename-manager@example.test: After -> By the manager", "rename-admin@example.test: Before -> After"}
+	if jsonOf(renames) != jsonOf(want) {
+		t.Fatalf("audited renames %v, want %v", renames, want)
+	}
+}

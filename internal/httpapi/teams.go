@@ -5,6 +5,7 @@ import (
 
 	"github.com/conveyorhq/conveyor/gen/api"
 	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/teams"
 )
 
 func teamOut(t domain.Team) api.Team {
@@ -50,4 +51,14 @@ func (s *Server) GetTeam(ctx context.Context, req api.GetTeamRequestObject) (api
 		return api.GetTeam304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
 	}
 	return api.GetTeam200JSONResponse{Body: teamOut(t), Headers: api.GetTeam200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// UpdateTeam implements api.StrictServerInterface.
+func (s *Server) UpdateTeam(ctx context.Context, req api.UpdateTeamRequestObject) (api.UpdateTeamResponseObject, error) {
+	t, err := s.deps.Teams.Update(ctx, req.TeamId, teams.TeamChange{Name: req.Body.Name}, req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	etag := t.ETag()
+	return api.UpdateTeam200JSONResponse{Body: teamOut(t), Headers: api.UpdateTeam200ResponseHeaders{ETag: &etag}}, nil
 }

@@ -153,3 +153,45 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 	}
 	return out
 }
+
+// teamUsageIn reads a team's usage in the transaction of q.
+func teamUsageIn(ctx context.Context, q *db.Queries, id uuid.UUID) (domain.TeamUsage, error) {
+	rows, err := q.TeamUsage(ctx, []uuid.UUID{id})
+	if err != nil || len(rows) == 0 {
+		return domain.TeamUsage{}, err
+	}
+	return usageFromRow(rows[0]), nil
+}
+
+// RenameTeam renames a live team in one transaction: the team is locked,
+// decide sees it as it is (with its usage) and returns the new name or
+// refuses, and a change is applied and audited. It returns the team as it
+// is afterwards, with its usage.
+func (s *Store) RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error) {
+	var out domain.Team
+	err := s.write(ctx, func(q *db.Queries) error {
+		row, err := q.LockLiveTeamForUpdate(ctx, id)
+		if err != nil {
+			return notFound(mapErr(err), "Team")
+		}
+		cur := teamFromRow(row)
+		if cur.Usage, err = teamUsageIn(ctx, q, id); err != nil {
+			return err
+		}
+		name, err := decide(cur)
+		if err != nil {
+			return err
+		}
+		out = cur
+		if name == cur.Name {
+			return nil
+		}
+		if row, err = q.RenameTeam(ctx, db.RenameTeamParams{ID: id, Name: name}); err != nil {
+			return notFound(mapErr(err), "Team")
+		}
+		out.Name = row.Name
+		return s.audit(ctx, q, id, domain.Audit{Action: "team.renamed", TargetType: "team", TargetID: id.String(),
+			Details: map[string]any{"previous_name": cur.Name, "name": name}})
+	})
+	return out, err
+}

@@ -28,12 +28,65 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error
 	Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error)
 	AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
+	RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error)
+}
+
+// Access decides whether a principal meets a requirement of the role table
+// (auth.Authorizer).
+type Access interface {
+	Authorize(ctx context.Context, p *domain.Principal, need domain.Requirement, teamID *uuid.UUID) error
 }
 
 // Service implements the team rules. Who may call each method is declared
-// in the API description and enforced by auth.Authorizer before it runs.
+// in the API description and enforced by auth.Authorizer before it runs;
+// the methods that change a team itself (Update, Delete) ask Access again
+// rather than trust that it did.
 type Service struct {
-	Store Store
+	Store  Store
+	Access Access
+}
+
+// require refuses the caller unless it meets need (for teamID, nil outside
+// a team); without Access everything is refused.
+func (s *Service) require(ctx context.Context, need domain.Requirement, teamID *uuid.UUID) error {
+	if s.Access == nil {
+		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
+	}
+	return s.Access.Authorize(ctx, domain.PrincipalFrom(ctx), need, teamID)
+}
+
+// TeamChange is a change to a team's settings; a nil field stays as it is.
+type TeamChange struct {
+	Name *string
+}
+
+// Update changes a team's settings (its name), for its managers and
+// platform admins (the role updateTeam declares), if the team is still at
+// version ifMatch: If-Match is required, and only the settings half of the
+// ETag must match (usage may have moved since the read).
+func (s *Service) Update(ctx context.Context, id uuid.UUID, ch TeamChange, ifMatch *string) (domain.Team, error) {
+	if err := s.require(ctx, domain.NeedTeamManager, &id); err != nil {
+		return domain.Team{}, err
+	}
+	var name string
+	if ch.Name != nil {
+		var err error
+		if name, err = domain.CleanLabel(*ch.Name, 100, "/name"); err != nil {
+			return domain.Team{}, err
+		}
+	}
+	if ifMatch == nil {
+		return domain.Team{}, (domain.Team{}).CheckIfMatch(nil)
+	}
+	return s.Store.RenameTeam(ctx, id, func(cur domain.Team) (string, error) {
+		if err := cur.CheckIfMatch(ifMatch); err != nil {
+			return "", err
+		}
+		if ch.Name == nil {
+			return cur.Name, nil
+		}
+		return name, nil
+	})
 }
 
 // Create creates a team named name; the caller becomes its manager.

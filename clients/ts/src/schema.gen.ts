@@ -70,7 +70,16 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename a team
+         * @description Changes the team's settings: today its `name`; settings left out stay
+         *     as they are. Team managers and platform admins may do it (platform
+         *     admins pass every team role). `If-Match` is required: send the ETag of
+         *     your read (`428` without it, `412` when the team's settings changed
+         *     since). Only the settings count: usage moving between your read and
+         *     this change does not fail it. The answer carries the new ETag.
+         */
+        patch: operations["updateTeam"];
         trace?: never;
     };
     "/teams/{team_id}/members": {
@@ -643,6 +652,20 @@ export interface components {
             usage: components["schemas"]["TeamUsage"];
         };
         /**
+         * @description The settings to change; a setting left out stays as it is. More
+         *     settings (quotas) will join `name` here, each optional.
+         * @example {
+         *       "name": "Imaging (EU)"
+         *     }
+         */
+        TeamUpdate: {
+            /**
+             * @description The new name (no control characters; surrounding spaces are trimmed).
+             * @example Imaging (EU)
+             */
+            name?: string;
+        };
+        /**
          * @description What the team stores and runs, as of this read: exact, counted when
          *     the team is read (deleted files and their jobs' outputs no longer
          *     count).
@@ -996,6 +1019,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The operation changes a versioned resource and needs `If-Match` with the ETag you read; the request had none. */
+        PreconditionRequired: {
+            headers: {
+                "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is malformed or does not match the API description. */
         BadRequest: {
             headers: {
@@ -1135,6 +1170,13 @@ export interface components {
         IfNoneMatch: string;
         /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
         IfMatch: string;
+        /**
+         * @description Required: the ETag of the team as you read it. Without it the answer
+         *     is `428 Precondition Required`; when the team's settings (its name)
+         *     changed since, `412 Precondition Failed`.
+         * @example "sVL1x3NzQ9aPkh2EbLr-jd"
+         */
+        TeamIfMatch: string;
         /** @description The team's id. */
         TeamID: string;
         /** @description The file's id. */
@@ -1318,6 +1360,56 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateTeam: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Required: the ETag of the team as you read it. Without it the answer
+                 *     is `428 Precondition Required`; when the team's settings (its name)
+                 *     changed since, `412 Precondition Failed`.
+                 * @example "sVL1x3NzQ9aPkh2EbLr-jd"
+                 */
+                "If-Match"?: components["parameters"]["TeamIfMatch"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamUpdate"];
+            };
+        };
+        responses: {
+            /** @description The team as it now is. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            428: components["responses"]["PreconditionRequired"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

@@ -1,0 +1,200 @@
+package teams_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/teams"
+)
+
+// fakeStore keeps teams and memberships in memory: the methods the rules
+// under test use. Anything else panics (the embedded nil interface).
+type fakeStore struct {
+	teams.Store
+	teams   map[uuid.UUID]domain.Team
+	roles   map[[2]uuid.UUID]domain.TeamRole // team, user -> role
+	renames int
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{teams: map[uuid.UUID]domain.Team{}, roles: map[[2]uuid.UUID]domain.TeamRole{}}
+}
+
+func (f *fakeStore) Team(_ context.Context, id uuid.UUID) (domain.Team, error) {
+	t, ok := f.teams[id]
+	if !ok {
+		return domain.Team{}, domain.Errorf(domain.CodeNotFound, "Team not found.")
+	}
+	return t, nil
+}
+
+func (f *fakeStore) MembershipRole(_ context.Context, teamID, userID uuid.UUID) (domain.TeamRole, error) {
+	r, ok := f.roles[[2]uuid.UUID{teamID, userID}]
+	if !ok {
+		return "", domain.Errorf(domain.CodeNotFound, "Team not found.")
+	}
+	return r, nil
+}
+
+func (f *fakeStore) RenameTeam(ctx context.Context, id uuid.UUID, decide func(domain.Team) (string, error)) (domain.Team, error) {
+	cur, err := f.Team(ctx, id)
+	if err != nil {
+		return domain.Team{}, err
+	}
+	name, err := decide(cur)
+	if err != nil {
+		return domain.Team{}, err
+	}
+	if name != cur.Name {
+		f.renames++
+	}
+	cur.Name = name
+	f.teams[id] = cur
+	return cur, nil
+}
+
+// world is a team with a user of each role, an outsider, keys, and an admin.
+type world struct {
+	store   *fakeStore
+	svc     *teams.Service
+	team    domain.Team
+	callers map[string]*domain.Principal
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	f := newFakeStore()
+	team := domain.Team{ID: uuid.New(), Name: "Imaging", CreatedAt: time.Now().UTC(),
+		Usage: domain.TeamUsage{StoredBytes: 10, FileCount: 1}}
+	f.teams[team.ID] = team
+	user := func(role domain.TeamRole) *domain.Principal {
+		p := &domain.Principal{UserID: uuid.New(), Method: domain.AuthOIDC}
+		if role != "" {
+			f.roles[[2]uuid.UUID{team.ID, p.UserID}] = role
+		}
+		return p
+	}
+	key := func(teamID uuid.UUID, role domain.TeamRole) *domain.Principal {
+		return &domain.Principal{Method: domain.AuthAPIKey, APIKey: &domain.APIKeyScope{ID: uuid.New(), TeamID: teamID, Role: role, Prefix: "cvk_x"}}
+	}
+	return &world{store: f, team: team,
+		svc: &teams.Service{Store: f, Access: &auth.Authorizer{Memberships: f, Teams: f}},
+		callers: map[string]*domain.Principal{
+			"admin":              {UserID: uuid.New(), Method: domain.AuthOIDC, PlatformAdmin: true},
+			"manager":            user(domain.RoleManager),
+			"member":             user(domain.RoleMember),
+			"viewer":             user(domain.RoleViewer),
+			"outsider":           user(""),
+			"member key":         key(team.ID, domain.RoleMember),
+			"other team's key":   key(uuid.New(), domain.RoleMember),
+			"anonymous (no one)": nil,
+		}}
+}
+
+func (w *world) as(name string) context.Context {
+	return domain.WithPrincipal(context.Background(), w.callers[name])
+}
+
+func strp(s string) *string { return &s }
+
+func TestUpdateWhoMay(t *testing.T) {
+	want := map[string]domain.Code{
+		"admin": "", "manager": "",
+		"member": domain.CodeForbidden, "viewer": domain.CodeForbidden, "member key": domain.CodeForbidden,
+		"outsider": domain.CodeNotFound, "other team's key": domain.CodeNotFound,
+		"anonymous (no one)": domain.CodeUnauthenticated,
+	}
+	for who, code := range want {
+		t.Run(who, func(t *testing.T) {
+			w := newWorld(t)
+			etag := w.team.ETag()
+			_, err := w.svc.Update(w.as(who), w.team.ID, teams.TeamChange{Name: strp("Renamed")}, &etag)
+			if got := domain.ErrorCode(err); got != code {
+				t.Fatalf("%s renaming: %q (%v), want %q", who, got, err, code)
+			}
+			if renamed := w.store.renames == 1; renamed != (code == "") {
+				t.Fatalf("%s: renamed = %v", who, renamed)
+			}
+		})
+	}
+	t.Run("no access rules", func(t *testing.T) {
+		w := newWorld(t)
+		etag := w.team.ETag()
+		svc := &teams.Service{Store: w.store}
+		if _, err := svc.Update(w.as("admin"), w.team.ID, teams.TeamChange{Name: strp("X")}, &etag); domain.ErrorCode(err) != domain.CodeForbidden {
+			t.Fatalf("without Access: %v; want refused", err)
+		}
+	})
+}
+
+func TestUpdateName(t *testing.T) {
+	for _, bad := range []string{"", "   ", strings.Repeat("é", 101), "a\x00b", "tab\there", "c1\u0085control"} {
+		w := newWorld(t)
+		etag := w.team.ETag()
+		_, err := w.svc.Update(w.as("manager"), w.team.ID, teams.TeamChange{Name: &bad}, &etag)
+		var de *domain.Error
+		if domain.ErrorCode(err) != domain.CodeInvalid || !asError(err, &de) || len(de.Fields) != 1 || de.Fields[0].Pointer != "/name" {
+			t.Errorf("name %q: %v; want invalid /name", bad, err)
+		}
+		if w.store.renames != 0 {
+			t.Errorf("name %q was stored", bad)
+		}
+	}
+	w := newWorld(t)
+	etag := w.team.ETag()
+	got, err := w.svc.Update(w.as("manager"), w.team.ID, teams.TeamChange{Name: strp("  Imaging (EU) ")}, &etag)
+	if err != nil || got.Name != "Imaging (EU)" {
+		t.Fatalf("rename: %+v %v", got, err)
+	}
+	if _, err := w.svc.Update(w.as("manager"), w.team.ID, teams.TeamChange{Name: strp(strings.Repeat("é", 100))}, strp("*")); err != nil {
+		t.Fatalf("100 characters: %v", err)
+	}
+}
+
+func TestUpdateIfMatch(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.as("manager")
+	read := w.team.ETag()
+	if _, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{Name: strp("A")}, nil); domain.ErrorCode(err) != domain.CodePreconditionRequired {
+		t.Fatalf("without If-Match: %v; want precondition required", err)
+	}
+	if _, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{Name: strp("A")}, strp(`"AAAAAAAAAAAAAAAAAAAAAA"`)); domain.ErrorCode(err) != domain.CodePreconditionFailed {
+		t.Fatalf("a foreign ETag: %v; want precondition failed", err)
+	}
+	// Usage moves between the read and the rename: the rename still passes.
+	busy := w.store.teams[w.team.ID]
+	busy.Usage = domain.TeamUsage{StoredBytes: 999, FileCount: 7, Jobs: domain.JobCounts{Running: 2}}
+	w.store.teams[w.team.ID] = busy
+	if busy.ETag() == read {
+		t.Fatal("the ETag does not change with usage: a 304 would keep stale usage")
+	}
+	renamed, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{Name: strp("A")}, strp(`"other-tag-it-is-not-it1", `+read))
+	if err != nil || renamed.Name != "A" {
+		t.Fatalf("rename with the ETag read before usage moved: %+v %v", renamed, err)
+	}
+	if renamed.ETag() == busy.ETag() {
+		t.Fatal("the ETag did not change with the name")
+	}
+	// The version read before the rename is now stale.
+	if _, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{Name: strp("B")}, &read); domain.ErrorCode(err) != domain.CodePreconditionFailed {
+		t.Fatalf("stale ETag after a rename: %v; want precondition failed", err)
+	}
+	next := renamed.ETag()
+	if _, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{}, &next); err != nil || w.store.renames != 1 {
+		t.Fatalf("a change of nothing: %v (renames %d)", err, w.store.renames)
+	}
+}
+
+func asError(err error, target **domain.Error) bool {
+	de, ok := err.(*domain.Error)
+	if ok {
+		*target = de
+	}
+	return ok
+}
