@@ -115,20 +115,45 @@ func NewClient(opt asynq.RedisClientOpt, reg *processors.Registry) *Client {
 func (c *Client) Close() error { return errors.Join(c.c.Close(), c.inspector.Close()) }
 
 // Send enqueues the task that runs d's job. A task already in Redis for
-// that run counts as sent: the task id deduplicates.
+// that run counts as sent, since the task id deduplicates, with one
+// exception: a task asynq archived (its retries spent, or its handler's
+// last failure not recorded) never runs again, and would block every
+// re-dispatch of the run. Send puts such a task back in its queue, where it
+// runs once more as its last retry, so the reconciler recovers the run
+// without an operator.
 func (c *Client) Send(ctx context.Context, d domain.Dispatch) error {
 	queue, timeout := QueueDefault, TaskTimeout
 	if p, err := c.processors.Get(d.Processor); err == nil {
 		queue, timeout = QueueFor(p.Priority()), p.Timeout()+timeoutGrace
 	}
+	id := TaskID(d)
 	t := asynq.NewTask(TaskRunJob, payload(d))
-	_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(TaskID(d)), asynq.Queue(queue),
-		asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
-		return nil
+	// Bounded: the existing task's state changes only so often.
+	for range sendAttempts {
+		_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id), asynq.Queue(queue),
+			asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
+		if !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+			return err
+		}
+		info, err := c.inspector.GetTaskInfo(queue, id)
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound):
+			continue // removed since (its retention ran out): enqueue it again
+		case err != nil:
+			return fmt.Errorf("queue: look up task %s: %w", id, err)
+		case info.State != asynq.TaskStateArchived:
+			return nil // pending, scheduled, retrying, running or completed: it is the run's task
+		}
+		if err := c.inspector.RunTask(queue, id); err == nil {
+			return nil
+		}
+		// It changed state meanwhile (run or deleted by someone else): look again.
 	}
-	return err
+	return fmt.Errorf("queue: task %s: enqueue conflicts, and the task in Redis keeps changing state", id)
 }
+
+// sendAttempts bounds Send's rounds of enqueue and look-up.
+const sendAttempts = 3
 
 // CancelRunning asks the worker running d's task to cancel its context.
 func (c *Client) CancelRunning(_ context.Context, d domain.Dispatch) error {
@@ -216,7 +241,8 @@ type Redispatcher interface {
 // data, say): every Interval, jobs queued for longer than After, or running
 // with no heartbeat for longer than After (a running attempt records one
 // every few seconds), get a new dispatch record, which the relay sends
-// again; a task still in Redis deduplicates it.
+// again; a task still in Redis deduplicates it, and one asynq archived is
+// put back in its queue (see Client.Send).
 type Reconciler struct {
 	Store    Redispatcher
 	After    time.Duration
