@@ -4,9 +4,13 @@ import type { RouteRecordRaw } from "vue-router";
 
 export const itManagerRoutes: RouteRecordRaw[] = [
   {
-    path: "/it-manager/:pathMatch(.*)*",
-    name: "it-manager",
-    component: () => import("./IndexPage.vue"),
+    path: "/it-manager",
+    component: () => import("./ItManagerLayout.vue"),
     meta: { title: "IT manager" },
+    children: [
+      { path: "", name: "it-manager", redirect: { name: "it-teams" } },
+      { path: "teams", name: "it-teams", component: () => import("./TeamsPage.vue"), meta: { title: "Teams · IT manager" } },
+      { path: ":pathMatch(.*)*", name: "it-not-found", redirect: { name: "it-teams" } },
+    ],
   },
 ];
