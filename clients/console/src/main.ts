@@ -24,7 +24,12 @@ async function start() {
     },
   });
   createApp(App)
-    .use(Quasar, { plugins: { Dialog, Notify }, iconSet })
+    .use(Quasar, {
+      plugins: { Dialog, Notify },
+      iconSet,
+      // Brand colours dark enough for AA contrast with white text and on light backgrounds.
+      config: { brand: { primary: "#1257a8", secondary: "#26615c", positive: "#1b7a34", negative: "#b3261e", info: "#0b6a8a", warning: "#8a5a00", dark: "#1d1d1d" } },
+    })
     .use(VueQueryPlugin, { queryClient })
     .use(makeRouter())
     .mount("#app");
