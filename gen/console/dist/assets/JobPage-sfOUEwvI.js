@@ -1,1 +1,0 @@
-import{L as e,P as t,T as n,f as r,w as i}from"./index-BQKdapwr.js";import{t as a}from"./QPage-1p3lQKHV.js";var o={};function s(r,o){return t(),n(a,{padding:``},{default:e(()=>[...o[0]||=[i(`h1`,{class:`text-h5 q-mt-none`},`JobPage`,-1)]]),_:1})}var c=r(o,[[`render`,s]]);export{c as default};
