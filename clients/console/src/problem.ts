@@ -24,7 +24,7 @@ export function describeError(err: unknown): ShownProblem {
     return { title: "Cancelled", detail: "The request was cancelled.", fields: [] };
   }
   if (err instanceof Error) {
-    return { title: "The request did not reach Conveyor", detail: err.message, fields: [] };
+    return { title: "The request did not complete", detail: `${err.message} (a network failure, or the browser refused to send it)`, fields: [] };
   }
   return { title: "Something went wrong", detail: String(err), fields: [] };
 }

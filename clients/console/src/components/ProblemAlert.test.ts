@@ -32,7 +32,7 @@ describe("ProblemAlert", () => {
 
   it("shows a network failure plainly, with no request id", () => {
     const w = mountWith(new TypeError("Failed to fetch"));
-    expect(w.text()).toContain("The request did not reach Conveyor");
+    expect(w.text()).toContain("The request did not complete");
     expect(w.text()).toContain("Failed to fetch");
     expect(w.find('[data-testid="request-id"]').exists()).toBe(false);
   });
