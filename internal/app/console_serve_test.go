@@ -47,6 +47,13 @@ func TestConsoleServedLive(t *testing.T) {
 			t.Fatalf("%s: %d %v\n%.200s", path, resp.StatusCode, h, body)
 		}
 	}
+	// Connections go to the origin and to storage only (direct uploads and
+	// downloads use its presigned URLs); the dev issuer is the origin.
+	resp, _ := get("/", page)
+	want := "connect-src 'self' " + strings.TrimRight(e.Getenv("CONVEYOR_S3_ENDPOINT"), "/") + ";"
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+		t.Fatalf("console CSP %q lacks %q", csp, want)
+	}
 	// The assets index.html loads: hashed, immutable, of their type.
 	refs := regexp.MustCompile(`(?:src|href)="(/assets/[^"]+)"`).FindAllStringSubmatch(string(index), -1)
 	if len(refs) < 2 {

@@ -87,6 +87,8 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
+	consoleConfig := httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes,
+		Storage: storageOrigin(ctx, d.blobs.PresignGet, log)}
 	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Access: authorizer},
@@ -109,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Logger:         log,
 		Docs:           docs.FS,
 		Console:        consoleFiles,
-		ConsoleConfig:  httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes},
+		ConsoleConfig:  consoleConfig,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CursorKey:      ckey,
 		Idempotency:    &idempotency.Service{Store: d.store},

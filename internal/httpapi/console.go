@@ -26,11 +26,16 @@ type ConsoleConfig struct {
 	Authority string `json:"authority"` // the OIDC issuer the API trusts
 	ClientID  string `json:"client_id"` // the console's client id; empty: sign-in is not configured
 	Scope     string `json:"scope"`     // space-separated scopes the console asks for
+	// Storage is the origin of the presigned storage URLs the console's
+	// direct uploads and downloads reach (scheme://host); "" for none.
+	Storage string `json:"-"`
 }
 
 // consoleCSP is the console's Content-Security-Policy: everything from the
-// serving origin only. Images may also be blob: and data: URLs (previews of
-// outputs, inline icons), fonts data: URLs. Styles need no 'unsafe-inline':
+// serving origin only, but for connections to the system's own other
+// origins (the identity provider, when elsewhere, and storage, for direct
+// uploads and downloads). Images may also be blob: and data: URLs (previews
+// of outputs, inline icons), fonts data: URLs. Styles need no 'unsafe-inline':
 // the build extracts its CSS to files, and Vue and Quasar set styles through
 // the CSSOM, which style-src does not govern.
 const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
@@ -87,6 +92,7 @@ type console struct {
 	// sign-in requests (discovery, tokens) go there, so connect-src allows
 	// it when it is another host than the one serving the console.
 	authorityOrigin, authorityHost string
+	storageOrigin                  string
 	problems                       problems
 }
 
@@ -95,6 +101,13 @@ func newConsole(fsys fs.FS, cfg ConsoleConfig, p problems) (*console, error) {
 	c := &console{fsys: fsys, files: map[string]*consoleFile{}, problems: p}
 	if u, err := url.Parse(cfg.Authority); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
 		c.authorityOrigin, c.authorityHost = u.Scheme+"://"+u.Host, u.Host
+	}
+	if cfg.Storage != "" {
+		u, err := url.Parse(cfg.Storage)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("httpapi: console storage origin %q: want scheme://host", cfg.Storage)
+		}
+		c.storageOrigin = u.Scheme + "://" + u.Host
 	}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -190,11 +203,15 @@ func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // csp is the console's policy for a request: the authority's origin joins
-// connect-src when the console is not served from the authority's host.
+// connect-src when the console is not served from the authority's host, and
+// storage's always.
 func (c *console) csp(r *http.Request) string {
 	extra := ""
 	if c.authorityOrigin != "" && !strings.EqualFold(c.authorityHost, r.Host) {
 		extra = " " + c.authorityOrigin
+	}
+	if c.storageOrigin != "" && c.storageOrigin != c.authorityOrigin {
+		extra += " " + c.storageOrigin
 	}
 	return fmt.Sprintf(consoleCSP, extra)
 }

@@ -273,6 +273,21 @@ func TestConsoleCSP(t *testing.T) {
 	if strings.Contains(got, "unsafe") {
 		t.Errorf("CSP allows unsafe sources: %s", got)
 	}
+	// Storage, for direct uploads and downloads, is the only other origin.
+	c, err := newConsole(consoleFS(), ConsoleConfig{Authority: "https://login.microsoftonline.com/t/v2.0",
+		Storage: "https://conveyor-files.s3.eu-west-1.amazonaws.com"}, problems{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = do(t, c, "GET", "/", nil).Header().Get("Content-Security-Policy")
+	if want := strings.Replace(devCSP, "connect-src 'self'", "connect-src 'self' https://login.microsoftonline.com https://conveyor-files.s3.eu-west-1.amazonaws.com", 1); got != want {
+		t.Errorf("with storage: CSP\n %s\nwant\n %s", got, want)
+	}
+	for _, bad := range []string{"conveyor-files.s3.amazonaws.com", "https://s3.example/bucket", "ftp://s3.example", "https://s3.example/?x=1"} {
+		if _, err := newConsole(consoleFS(), ConsoleConfig{Storage: bad}, problems{}); err == nil {
+			t.Errorf("storage origin %q accepted", bad)
+		}
+	}
 }
 
 // TestConsoleConfig: where the console signs in, never cached.
