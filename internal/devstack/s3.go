@@ -150,7 +150,44 @@ func (s *Stack) StartS3(ctx context.Context) error {
 	if err := waitReady(ctx, "versitygw", p, check); err != nil {
 		return fmt.Errorf("devstack: start s3: %w", err)
 	}
-	s.logf("s3 (versitygw) ready on %s, bucket %q (%s)", s.S3Endpoint, s.S3Bucket, time.Since(began).Round(time.Millisecond))
+	if err := s.putBucketCORS(ctx, client); err != nil {
+		return fmt.Errorf("devstack: start s3: %w", err)
+	}
+	s.logf("s3 (versitygw) ready on %s, bucket %q, CORS for %v (%s)", s.S3Endpoint, s.S3Bucket, ConsoleOrigins, time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// ConsoleOrigins are the browser origins the bucket's CORS rule admits: any
+// port on the loopback names, because the console is served wherever
+// `conveyor dev` or a test puts the API (CONVEYOR_PUBLIC_URL, or a port
+// chosen after the stack is up). versitygw matches each pattern with its
+// single "*" against the whole Origin, so "http://127.0.0.1:*" admits
+// "http://127.0.0.1:8080" but not "http://127.0.0.1.evil.example:8080".
+var ConsoleOrigins = []string{"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"}
+
+// putBucketCORS sets the bucket's CORS rule so that the console can PUT
+// presigned parts straight to storage and read each part's ETag, and GET or
+// HEAD presigned downloads. versitygw's global --cors-allow-origin takes one
+// literal origin and is used only for buckets without a rule, so the rule
+// is set on the bucket; it is stored with the bucket and set again on every
+// start.
+func (s *Stack) putBucketCORS(ctx context.Context, client *s3.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	_, err := client.PutBucketCors(ctx, &s3.PutBucketCorsInput{
+		Bucket: aws.String(s.S3Bucket),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
+			ID:             aws.String("conveyor-console"),
+			AllowedOrigins: ConsoleOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPut, http.MethodHead},
+			AllowedHeaders: []string{"*"},
+			ExposeHeaders:  []string{"ETag"},
+			MaxAgeSeconds:  aws.Int32(600),
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("put bucket cors on %s: %w", s.S3Bucket, err)
+	}
 	return nil
 }
 
