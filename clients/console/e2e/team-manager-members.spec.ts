@@ -1,0 +1,83 @@
+// Flow: a team manager adds a member, changes their role and sees the rule
+// that keeps the last manager — shown before anyone tries, and the API's
+// refusal shown when it happens anyway.
+import { admin, checkA11y, expect, seedTeam, signIn, test, unique } from "./helpers";
+
+test("a manager adds a member, changes a role and sees the last-manager rule", async ({ page }) => {
+  // Short names: this flow takes the team manager's screenshot for the README.
+  const tag = unique("m").slice(-4);
+  const managerEmail = `mona.${tag}@example.com`;
+  const bobEmail = `bob.${tag}@example.com`;
+  const team = await seedTeam("Field survey", [{ email: managerEmail, role: "manager" }]);
+  // The admin who seeded the team became its first manager.
+  const seeder = (await admin().api.GET("/me")).data!.user;
+
+  await signIn(page, { email: managerEmail, name: "Mona Manager" }, `/teams/${team.id}/files`);
+  await page.getByRole("link", { name: "Team manager" }).click();
+  await expect(page).toHaveURL(/\/team-manager\/members/);
+  await expect(page.getByRole("heading", { level: 1, name: `Members · ${team.name}` })).toBeVisible();
+
+  // Two managers: nothing is locked. Mona removes the seeding admin (after a confirmation).
+  const mona = page.getByTestId(`member-row-${managerEmail}`);
+  await expect(mona).toBeVisible();
+  await expect(page.getByTestId("last-manager-note")).toHaveCount(0);
+  const seederRow = page.getByTestId(`member-row-${seeder.email}`);
+  await seederRow.getByRole("button", { name: `Remove ${seeder.name || seeder.email}` }).click();
+  const confirm = page.getByRole("dialog");
+  await expect(confirm).toContainText("Remove member?");
+  await checkA11y(page, "team manager: remove confirmation");
+  await confirm.getByRole("button", { name: "Remove" }).click();
+  await expect(seederRow).toHaveCount(0);
+
+  // Alone, Mona is the last manager: her role and removal are locked, and the page says why.
+  await expect(mona.getByTestId("last-manager-note")).toContainText("A team needs at least one manager");
+  await expect(mona.getByRole("combobox", { name: "Role of Mona Manager" })).toBeDisabled();
+  await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeDisabled();
+  await checkA11y(page, "team manager: members");
+
+  // Add Bob (never signed in: an invitation) as a member.
+  await page.getByLabel("Email").fill(bobEmail);
+  await page.getByRole("button", { name: "Add" }).click();
+  const bob = page.getByTestId(`member-row-${bobEmail}`);
+  await expect(bob).toBeVisible();
+  await expect(bob).toContainText("Invited");
+  await expect(bob.getByRole("combobox", { name: `Role of ${bobEmail}` })).toHaveValue("Member");
+
+  // Bob becomes a manager: Mona is no longer the last one, her controls unlock.
+  await bob.getByRole("combobox", { name: `Role of ${bobEmail}` }).click();
+  await page.getByRole("option", { name: /^Manager/ }).click();
+  await expect(bob.getByRole("combobox", { name: `Role of ${bobEmail}` })).toHaveValue("Manager");
+  await expect(mona.getByTestId("last-manager-note")).toHaveCount(0);
+  await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeEnabled();
+
+  // And back to viewer: the rule locks Mona's row again.
+  await bob.getByRole("combobox", { name: `Role of ${bobEmail}` }).click();
+  await page.getByRole("option", { name: /^Viewer/ }).click();
+  await expect(bob.getByRole("combobox", { name: `Role of ${bobEmail}` })).toHaveValue("Viewer");
+  await expect(mona.getByTestId("last-manager-note")).toBeVisible();
+  await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeDisabled();
+  await expect(page.locator(".q-notification")).toHaveCount(0, { timeout: 15_000 });
+  await page.screenshot({ path: "e2e/screenshots/team-manager.png", fullPage: false });
+
+  // The rule is the API's: demoting the last manager another way is refused, and the refusal is shown.
+  await page.getByLabel("Email").fill(managerEmail);
+  await page.getByRole("combobox", { name: "Role", exact: true }).click();
+  await page.getByRole("option", { name: /^Viewer/ }).click();
+  await page.getByRole("button", { name: "Add" }).click();
+  const problem = page.getByTestId("problem");
+  await expect(problem).toContainText("Could not add the member");
+  await expect(problem).toContainText("409");
+  await expect(problem).toContainText("at least one manager");
+  await expect(problem.getByTestId("request-id")).not.toBeEmpty();
+  await checkA11y(page, "team manager: members with a refusal");
+  await problem.getByRole("button", { name: "Dismiss" }).click();
+  await expect(mona.getByRole("combobox", { name: "Role of Mona Manager" })).toHaveValue("Manager");
+
+  // Withdrawing Bob's invitation asks first, then he is gone.
+  await bob.getByRole("button", { name: `Withdraw the invitation of ${bobEmail}` }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Withdraw the invitation?");
+  await dialog.getByRole("button", { name: "Withdraw" }).click();
+  await expect(bob).toHaveCount(0);
+  await expect(page.getByTestId("members-table").locator("tbody tr")).toHaveCount(1);
+});
