@@ -31,10 +31,18 @@ test("cancel a running job, then download an output", async ({ page }) => {
   await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "running", { timeout: 30_000 });
   await row.getByRole("button", { name: /^Cancel csv_profile job/ }).click();
   await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "cancelled");
-  // The API agrees.
+  // The API agrees. The admin is another principal, so its read may go to a
+  // replica that has not yet replayed the member's cancel (read-your-writes
+  // holds per principal): poll briefly rather than read once.
   const jobId = (await row.getAttribute("data-testid"))!.replace("job-row-", "");
-  const { data: job } = await admin().api.GET("/teams/{team_id}/jobs/{job_id}", { params: { path: { team_id: team.id, job_id: jobId } } });
-  expect(job!.status).toBe("cancelled");
+  await expect
+    .poll(
+      async () =>
+        (await admin().api.GET("/teams/{team_id}/jobs/{job_id}", { params: { path: { team_id: team.id, job_id: jobId } } })).data!
+          .status,
+      { timeout: 10_000 },
+    )
+    .toBe("cancelled");
   // A cancelled job can be retried.
   await expect(row.getByRole("button", { name: /^Retry csv_profile job/ })).toBeVisible();
 
