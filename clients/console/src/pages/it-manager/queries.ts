@@ -3,6 +3,7 @@
 
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/vue-query";
 import { computed, toValue, type MaybeRefOrGetter } from "vue";
+import type { Team } from "@conveyor/client";
 import { conveyor, keys, PAGE_SIZE } from "@/api";
 
 /** itKeys are the IT manager's vue-query keys. */
@@ -24,7 +25,21 @@ export function useAllTeamsPage(cursor: MaybeRefOrGetter<string | undefined>) {
   });
 }
 
-/** useTeamChanges creates teams, refreshing this list and the header's team switcher. */
+/** TeamVersion is a team as just read, with the ETag a change must send back. */
+export interface TeamVersion {
+  team: Team;
+  etag: string;
+}
+
+/** readTeam reads a team with its ETag (GET /teams/{team_id}), for a change that must say which version it saw. */
+export async function readTeam(teamId: string, signal?: AbortSignal): Promise<TeamVersion> {
+  const { data, response } = await conveyor.api.GET("/teams/{team_id}", { params: { path: { team_id: teamId } }, ...(signal ? { signal } : {}) });
+  const etag = response.headers.get("ETag");
+  if (!etag) throw new Error("The team was read without an ETag: it cannot be changed safely.");
+  return { team: data!, etag };
+}
+
+/** useTeamChanges creates and renames teams, refreshing this list, the header's team switcher and /me. */
 export function useTeamChanges() {
   const qc = useQueryClient();
   const refresh = async () => {
@@ -34,5 +49,10 @@ export function useTeamChanges() {
     mutationFn: async (name: string) => (await conveyor.api.POST("/teams", { body: { name } })).data!,
     onSuccess: refresh,
   });
-  return { create };
+  const rename = useMutation({
+    mutationFn: async ({ teamId, name, etag }: { teamId: string; name: string; etag: string }) =>
+      (await conveyor.api.PATCH("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } }, body: { name } })).data!,
+    onSuccess: refresh,
+  });
+  return { create, rename };
 }

@@ -1,0 +1,98 @@
+// Flow: a platform admin sees every team with its usage in /it-manager,
+// creates, renames and deletes a team, opens a team's workspace, and reads
+// the users and the platform's health; anyone else is refused there.
+import { ConveyorProblem } from "../../ts/src/index.ts";
+import { humanBytes } from "../src/components/managers/bytes.ts";
+import { accessTokenOf, admin, checkA11y, clientWith, expect, png, seedFile, seedTeam, signIn, test, unique } from "./helpers";
+
+test("a platform admin sees every team with its usage, creates, renames and opens one", async ({ page }) => {
+  // A team with files and a finished job, so its usage is not all zeros.
+  const used = await seedTeam(unique("Usage"));
+  const photo = await seedFile(used.id, "site-plan.png", png(320, 200), "image/png");
+  await seedFile(used.id, "notes.txt", new TextEncoder().encode("spring survey\n".repeat(100)), "text/plain");
+  const a = admin();
+  const job = (await a.api.POST("/teams/{team_id}/jobs", { params: { path: { team_id: used.id } }, body: { processor: "inspect", file_id: photo.id } })).data!;
+  expect((await a.waitForJob(used.id, job.id)).status).toBe("succeeded");
+  const usage = (await a.api.GET("/teams/{team_id}", { params: { path: { team_id: used.id } } })).data!.usage;
+  expect(usage.file_count).toBe(2);
+
+  await signIn(page, { email: `${unique("ivo")}@example.com`, name: "Ivo Admin", admin: true }, "/");
+  await page.getByRole("link", { name: "IT manager" }).click();
+  await expect(page).toHaveURL(/\/it-manager\/teams/);
+  await expect(page.getByRole("heading", { level: 1, name: "Teams" })).toBeVisible();
+
+  // Every team, with what it stores and runs, as the API counts it.
+  const row = page.getByTestId(`team-row-${used.name}`);
+  await expect(row).toBeVisible();
+  await expect(row.getByTestId("team-stored")).toHaveText(humanBytes(usage.stored_bytes));
+  await expect(row.getByTestId("byte-size")).toHaveAttribute("data-bytes", String(usage.stored_bytes));
+  await expect(row.getByTestId("team-files")).toHaveText("2");
+  await expect(row.locator('[data-state="succeeded"]')).toContainText("1 succeeded");
+  await expect(row.locator('[data-state="failed"]')).toHaveCount(0);
+  await checkA11y(page, "IT manager: teams");
+
+  // Create a team: it appears at the top, and in the team switcher.
+  const created = unique("Created");
+  await page.getByLabel("Team name").fill(created);
+  await page.getByRole("button", { name: "Create team" }).click();
+  const createdRow = page.getByTestId(`team-row-${created}`);
+  await expect(createdRow).toBeVisible();
+  await expect(createdRow.getByTestId("team-files")).toHaveText("0");
+  await expect(createdRow).toContainText("No jobs");
+  await expect(page.getByTestId("teams-table").locator("tbody tr").first()).toHaveAttribute("data-testid", `team-row-${created}`);
+
+  // Rename it (If-Match from the read the dialog makes).
+  const renamedTo = unique("Renamed");
+  await createdRow.getByRole("button", { name: `Rename ${created}` }).click();
+  const rename = page.getByRole("dialog", { name: "Rename team" });
+  await expect(rename).toContainText(`Current name: ${created}`);
+  await checkA11y(page, "IT manager: rename dialog");
+  await rename.getByLabel("New name").fill(renamedTo);
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename).toHaveCount(0);
+  await expect(page.getByTestId(`team-row-${renamedTo}`)).toBeVisible();
+  await expect(page.getByTestId(`team-row-${created}`)).toHaveCount(0);
+
+  // A rename from a stale read is refused (412), and the dialog says so.
+  const renamedRow = page.getByTestId(`team-row-${renamedTo}`);
+  await renamedRow.getByRole("button", { name: `Rename ${renamedTo}` }).click();
+  await expect(rename).toContainText(`Current name: ${renamedTo}`);
+  const teamId = (await renamedRow.getAttribute("data-team-id"))!;
+  const { response } = await a.api.GET("/teams/{team_id}", { params: { path: { team_id: teamId } } });
+  await a.api.PATCH("/teams/{team_id}", {
+    params: { path: { team_id: teamId }, header: { "If-Match": response.headers.get("ETag")! } },
+    body: { name: `${renamedTo} (elsewhere)` },
+  });
+  await rename.getByLabel("New name").fill(`${renamedTo} (here)`);
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename.getByTestId("problem")).toContainText("412");
+  await rename.getByRole("button", { name: "Read it again" }).click();
+  await expect(rename).toContainText(`Current name: ${renamedTo} (elsewhere)`);
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename).toHaveCount(0);
+  await expect(page.getByTestId(`team-row-${renamedTo} (here)`)).toBeVisible();
+
+  // Open any team's workspace.
+  await row.getByRole("link", { name: `Open workspace of ${used.name}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/teams/${used.id}/files$`));
+  await expect(page.getByTestId("file-row-site-plan.png")).toBeVisible();
+});
+
+test("someone who is not a platform admin is refused the IT manager", async ({ page }) => {
+  const email = `${unique("nora")}@example.com`;
+  await seedTeam(unique("Plain"), [{ email, role: "manager" }]);
+  await signIn(page, { email, name: "Nora Normal" }, "/");
+  await expect(page.getByRole("link", { name: "IT manager" })).toHaveCount(0);
+  await page.goto("/it-manager/teams");
+  const refused = page.getByTestId("it-manager-refused");
+  await expect(refused).toContainText("for platform admins only");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("IT manager");
+  await expect(page.getByTestId("teams-table")).toHaveCount(0);
+  await checkA11y(page, "IT manager: refused");
+
+  // The API refuses her too: creating a team is for platform admins.
+  const nora = clientWith(await accessTokenOf(page));
+  const err = await nora.api.POST("/teams", { body: { name: unique("Sneaky") } }).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ConveyorProblem);
+  expect((err as ConveyorProblem).status).toBe(403);
+});
