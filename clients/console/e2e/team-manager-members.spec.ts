@@ -50,9 +50,14 @@ test("a manager adds a member, changes a role and sees the last-manager rule", a
   await expect(mona.getByTestId("last-manager-note")).toHaveCount(0);
   await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeEnabled();
 
-  // And back to viewer: the rule locks Mona's row again.
-  await bob.getByRole("combobox", { name: `Role of ${bobEmail}` }).click();
-  await page.getByRole("option", { name: /^Viewer/ }).click();
+  // And back to viewer, with the keyboard only: the rule locks Mona's row again.
+  await bob.getByRole("combobox", { name: `Role of ${bobEmail}` }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("option", { name: /^Viewer/ })).toBeVisible();
+  // The menu opens on the current role (Manager); Viewer is two down.
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
   await expect(bob.getByRole("combobox", { name: `Role of ${bobEmail}` })).toHaveValue("Viewer");
   await expect(mona.getByTestId("last-manager-note")).toBeVisible();
   await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeDisabled();
