@@ -11,9 +11,7 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -57,23 +55,6 @@ redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. id .. ' ' .. ARGV[2])
 return id
 `)
 
-// wire is an event as kept in Redis.
-type wire struct {
-	Type       domain.EventType `json:"type"`
-	TeamID     uuid.UUID        `json:"team_id"`
-	OccurredAt time.Time        `json:"occurred_at"`
-	Job        *domain.Job      `json:"job,omitempty"`
-	File       *domain.File     `json:"file,omitempty"`
-}
-
-func decode(id, payload string) (domain.Event, error) {
-	var w wire
-	if err := json.Unmarshal([]byte(payload), &w); err != nil {
-		return domain.Event{}, fmt.Errorf("events: decode %s: %w", id, err)
-	}
-	return domain.Event{ID: id, Type: w.Type, TeamID: w.TeamID, OccurredAt: w.OccurredAt, Job: w.Job, File: w.File}, nil
-}
-
 // Publisher publishes events. Publishing is best effort: a client that
 // misses an event (Redis down) re-reads the resource, which is the truth.
 type Publisher struct {
@@ -83,7 +64,7 @@ type Publisher struct {
 
 // Publish publishes e and returns its id, or the error (also logged).
 func (p *Publisher) Publish(ctx context.Context, e domain.Event) (string, error) {
-	b, err := json.Marshal(wire{Type: e.Type, TeamID: e.TeamID, OccurredAt: e.OccurredAt.UTC(), Job: e.Job, File: e.File})
+	b, err := encode(e)
 	if err != nil {
 		return "", err
 	}

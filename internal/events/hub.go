@@ -176,10 +176,20 @@ func (h *Hub) decodeEntry(m redis.XMessage) (domain.Event, bool) {
 	p, _ := m.Values["e"].(string)
 	e, err := decode(m.ID, p)
 	if err != nil {
-		h.Logger.Warn("events: bad backlog entry", "err", err)
+		h.logSkip("backlog entry", err)
 		return domain.Event{}, false
 	}
 	return e, true
+}
+
+// logSkip logs an event that is not delivered because it cannot be read:
+// one from a newer release (an unknown wire version), or a malformed one.
+func (h *Hub) logSkip(what string, err error) {
+	if errors.Is(err, ErrUnknownVersion) {
+		h.Logger.Warn("events: skipping an event of a newer wire version", "source", what, "err", err)
+		return
+	}
+	h.Logger.Warn("events: bad "+what, "err", err)
 }
 
 // deliverLocked sends e to s unless s has it already.
@@ -274,7 +284,7 @@ func (h *Hub) Run(ctx context.Context) {
 				}
 				e, err := decode(id, payload)
 				if err != nil {
-					h.Logger.Warn("events: bad message", "err", err)
+					h.logSkip("message", err)
 					continue
 				}
 				h.publishLive(tid, e)
