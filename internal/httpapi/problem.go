@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/observe"
 )
 
 // problemBase prefixes every problem type URI.
@@ -86,10 +87,16 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 	if de.Code == domain.CodeInternal {
 		detail = "The error has been logged with the request id."
 	}
-	if kind.status >= 500 {
+	switch {
+	case observe.ClientGone(r):
+		// The client left (mid-upload, say): what failed after is its
+		// doing, not the server's; the answer will never reach it.
+		p.log.InfoContext(r.Context(), "client closed request", "status", observe.StatusClientClosed, "would_be", kind.status,
+			"err", err, "request_id", requestIDFrom(r.Context()), "path", r.URL.Path)
+	case kind.status >= 500:
 		p.log.ErrorContext(r.Context(), "request failed", "status", kind.status, "err", err,
 			"request_id", requestIDFrom(r.Context()), "path", r.URL.Path)
-	} else if de.Err != nil {
+	case de.Err != nil:
 		p.log.DebugContext(r.Context(), "request refused", "status", kind.status, "err", err)
 	}
 	doc := problem{Type: problemBase + kind.slug, Title: kind.title, Status: kind.status, Detail: clip(detail, 4096),

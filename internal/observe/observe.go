@@ -2,10 +2,14 @@
 package observe
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -66,26 +70,35 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// StatusRecorder remembers the status a handler wrote.
+// StatusRecorder remembers the status a handler wrote, and whether the
+// client had gone (see ClientGone) by then.
 type StatusRecorder struct {
 	http.ResponseWriter
 	Status int
+	// Gone reports whether the client had gone when the status was
+	// written: the answer was never going to reach it.
+	Gone bool
+	req  *http.Request
 }
 
 // WriteHeader implements http.ResponseWriter.
 func (s *StatusRecorder) WriteHeader(code int) {
-	if s.Status == 0 {
-		s.Status = code
-	}
+	s.record(code)
 	s.ResponseWriter.WriteHeader(code)
 }
 
 // Write implements http.ResponseWriter.
 func (s *StatusRecorder) Write(b []byte) (int, error) {
-	if s.Status == 0 {
-		s.Status = http.StatusOK
-	}
+	s.record(http.StatusOK)
 	return s.ResponseWriter.Write(b)
+}
+
+func (s *StatusRecorder) record(code int) {
+	if s.Status != 0 {
+		return
+	}
+	s.Status = code
+	s.Gone = s.req != nil && ClientGone(s.req)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
@@ -98,33 +111,92 @@ func (s *StatusRecorder) Flush() {
 	}
 }
 
+// StatusClientClosed is the status recorded for a request whose client
+// went away before it was answered (nginx's 499, "client closed request"):
+// the client's doing, so it is logged at info and never counted as a
+// server error, whatever the handler then tried to answer.
+const StatusClientClosed = 499
+
+type clientKey struct{}
+
+// client is what HTTP learns of a request's client while it is served.
+type client struct{ gone atomic.Bool }
+
+// ClientGone reports whether r's client went away before it was answered:
+// its connection closed (the request's context is cancelled) or its
+// request body broke off (the connection failed or ended mid-body).
+func ClientGone(r *http.Request) bool {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		return true
+	}
+	c, _ := r.Context().Value(clientKey{}).(*client)
+	return c != nil && c.gone.Load()
+}
+
+// watchedBody notes a body that broke off, as opposed to one that ended.
+type watchedBody struct {
+	io.ReadCloser
+	c *client
+}
+
+func (b watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && brokenOff(err) {
+		b.c.gone.Store(true)
+	}
+	return n, err
+}
+
+// brokenOff reports whether a request body's read error means the client
+// stopped sending: the connection ended before the body did, or failed.
+func brokenOff(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed)
+}
+
 // HTTP returns middleware that counts requests by chi route template and
-// status, observes their latency and logs each one.
+// status, observes their latency and logs each one. A request whose client
+// had gone (see ClientGone) before its status was written is counted and
+// logged as StatusClientClosed, at info, with the status the handler wrote
+// as "written"; one answered before its client left keeps its status.
 func (m *Metrics) HTTP(log *slog.Logger, requestID func(*http.Request) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			m.inflight.Inc()
 			defer m.inflight.Dec()
-			rec := &StatusRecorder{ResponseWriter: w}
+			c := &client{}
+			r = r.WithContext(context.WithValue(r.Context(), clientKey{}, c))
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = watchedBody{ReadCloser: r.Body, c: c}
+			}
+			rec := &StatusRecorder{ResponseWriter: w, req: r}
 			next.ServeHTTP(rec, r)
 			if rec.Status == 0 {
-				rec.Status = http.StatusOK
+				rec.record(http.StatusOK)
+			}
+			status, written := rec.Status, rec.Status
+			if rec.Gone {
+				status = StatusClientClosed
 			}
 			route := "unmatched"
 			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 				route = rc.RoutePattern()
 			}
 			d := time.Since(start)
-			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.Status)).Inc()
+			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 			m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
 			lvl := slog.LevelInfo
-			if rec.Status >= 500 {
+			if status >= 500 {
 				lvl = slog.LevelError
 			}
-			log.LogAttrs(r.Context(), lvl, "http", slog.String("method", r.Method), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", rec.Status), slog.Duration("took", d),
-				slog.String("request_id", requestID(r)))
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("took", d),
+				slog.String("request_id", requestID(r))}
+			if status != written {
+				attrs = append(attrs, slog.Int("written", written))
+			}
+			log.LogAttrs(r.Context(), lvl, "http", attrs...)
 		})
 	}
 }
