@@ -86,3 +86,21 @@ test("a manager adds a member, changes a role and sees the last-manager rule", a
   await expect(bob).toHaveCount(0);
   await expect(page.getByTestId("members-table").locator("tbody tr")).toHaveCount(1);
 });
+
+test("on a team they only belong to, a manager is offered the teams they manage", async ({ page }) => {
+  const email = `${unique("theo")}@example.com`;
+  const theirs = await seedTeam(unique("Theirs"), [{ email, role: "manager" }]);
+  const other = await seedTeam(unique("Other"), [{ email, role: "member" }]);
+
+  await signIn(page, { email, name: "Theo Two-Teams" }, `/teams/${other.id}/files`);
+  await page.getByRole("link", { name: "Team manager" }).click();
+  const notManager = page.getByTestId("team-manager-not-manager");
+  await expect(notManager).toContainText(`you do not manage ${other.name}`);
+  await expect(page.getByTestId("members-table")).toHaveCount(0);
+  await checkA11y(page, "team manager: not this team's manager");
+
+  await notManager.getByRole("button", { name: `Manage ${theirs.name}` }).click();
+  await expect(page.getByRole("heading", { level: 1, name: `Members · ${theirs.name}` })).toBeVisible();
+  await expect(page.getByTestId("team-switcher")).toHaveValue(theirs.name);
+  await expect(page.getByTestId(`member-row-${email}`)).toBeVisible();
+});
