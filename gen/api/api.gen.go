@@ -783,6 +783,18 @@ type Unprocessable = Problem
 // UnsupportedMediaType An RFC 9457 problem document.
 type UnsupportedMediaType = Problem
 
+// ListPlatformAuditEventsParams defines parameters for ListPlatformAuditEvents.
+type ListPlatformAuditEventsParams struct {
+	// TeamId Only this team's events (a deleted team's too).
+	TeamId *openapi_types.UUID `form:"team_id,omitempty" json:"team_id,omitempty"`
+
+	// Limit The most items to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListTeamsParams defines parameters for ListTeams.
 type ListTeamsParams struct {
 	// Limit The most items to return.
@@ -800,6 +812,12 @@ type CreateTeamParams struct {
 	// same key with a different request is a `422`; a retry while the first
 	// is still in progress is a `409`.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteTeamParams defines parameters for DeleteTeam.
+type DeleteTeamParams struct {
+	// IfMatch The ETag of the version you read; `412 Precondition Failed` when the resource has changed since.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // GetTeamParams defines parameters for GetTeam.
@@ -1042,6 +1060,9 @@ type CompleteUploadJSONRequestBody = UploadComplete
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListPlatformAuditEvents List every team's audit events
+	// (GET /audit-events)
+	ListPlatformAuditEvents(w http.ResponseWriter, r *http.Request, params ListPlatformAuditEventsParams)
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(w http.ResponseWriter, r *http.Request)
@@ -1054,6 +1075,9 @@ type ServerInterface interface {
 	// CreateTeam Create a team
 	// (POST /teams)
 	CreateTeam(w http.ResponseWriter, r *http.Request, params CreateTeamParams)
+	// DeleteTeam Delete a team
+	// (DELETE /teams/{team_id})
+	DeleteTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params DeleteTeamParams)
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams)
@@ -1141,6 +1165,12 @@ type ServerInterface interface {
 
 type Unimplemented struct{}
 
+// ListPlatformAuditEvents List every team's audit events
+// (GET /audit-events)
+func (_ Unimplemented) ListPlatformAuditEvents(w http.ResponseWriter, r *http.Request, params ListPlatformAuditEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetMe Get the caller
 // (GET /me)
 func (_ Unimplemented) GetMe(w http.ResponseWriter, r *http.Request) {
@@ -1162,6 +1192,12 @@ func (_ Unimplemented) ListTeams(w http.ResponseWriter, r *http.Request, params 
 // CreateTeam Create a team
 // (POST /teams)
 func (_ Unimplemented) CreateTeam(w http.ResponseWriter, r *http.Request, params CreateTeamParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteTeam Delete a team
+// (DELETE /teams/{team_id})
+func (_ Unimplemented) DeleteTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params DeleteTeamParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1336,6 +1372,65 @@ type ServerInterfaceWrapper struct {
 
 type MiddlewareFunc func(http.Handler) http.Handler
 
+// ListPlatformAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListPlatformAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPlatformAuditEventsParams
+
+	// ------------- Optional query parameter "team_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "team_id", r.URL.Query(), &params.TeamId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "team_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPlatformAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetMe operation middleware
 func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request) {
 
@@ -1442,6 +1537,56 @@ func (siw *ServerInterfaceWrapper) CreateTeam(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateTeam(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTeam operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team_id" -------------
+	var teamId TeamID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team_id", chi.URLParam(r, "team_id"), &teamId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteTeamParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTeam(w, r, teamId, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3077,6 +3222,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/teams", wrapper.CreateTeam)
 	})
 	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/teams/{team_id}", wrapper.DeleteTeam)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}", wrapper.GetTeam)
 	})
 	r.Group(func(r chi.Router) {
@@ -3111,6 +3259,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/audit-events", wrapper.ListAuditEvents)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/audit-events", wrapper.ListPlatformAuditEvents)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/files", wrapper.ListFiles)
@@ -3304,6 +3455,175 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnsupportedMediaTypeResponseHeaders
+}
+
+type ListPlatformAuditEventsRequestObject struct {
+	Params ListPlatformAuditEventsParams
+}
+
+type ListPlatformAuditEventsResponseObject interface {
+	VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListPlatformAuditEvents200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListPlatformAuditEvents200JSONResponse struct {
+	Body    AuditEventList
+	Headers ListPlatformAuditEvents200ResponseHeaders
+}
+
+func (response ListPlatformAuditEvents200JSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents400ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents401ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents403ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents429ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents500ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListPlatformAuditEvents503ApplicationProblemPlusJSONResponse) VisitListPlatformAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type GetMeRequestObject struct {
@@ -4000,6 +4320,218 @@ type CreateTeam503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateTeam503ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamRequestObject struct {
+	TeamId TeamID `json:"team_id"`
+	Params DeleteTeamParams
+}
+
+type DeleteTeamResponseObject interface {
+	VisitDeleteTeamResponse(w http.ResponseWriter) error
+}
+
+type DeleteTeam204ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type DeleteTeam204Response struct {
+	Headers DeleteTeam204ResponseHeaders
+}
+
+func (response DeleteTeam204Response) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTeam400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam400ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam401ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam403ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam404ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam412ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam429ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam500ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam503ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -10219,6 +10751,9 @@ func (response CompleteUpload503ApplicationProblemPlusJSONResponse) VisitComplet
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListPlatformAuditEvents List every team's audit events
+	// (GET /audit-events)
+	ListPlatformAuditEvents(ctx context.Context, request ListPlatformAuditEventsRequestObject) (ListPlatformAuditEventsResponseObject, error)
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -10231,6 +10766,9 @@ type StrictServerInterface interface {
 	// CreateTeam Create a team
 	// (POST /teams)
 	CreateTeam(ctx context.Context, request CreateTeamRequestObject) (CreateTeamResponseObject, error)
+	// DeleteTeam Delete a team
+	// (DELETE /teams/{team_id})
+	DeleteTeam(ctx context.Context, request DeleteTeamRequestObject) (DeleteTeamResponseObject, error)
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
@@ -10353,6 +10891,32 @@ type strictHandler struct {
 	options     StrictHTTPServerOptions
 }
 
+// ListPlatformAuditEvents operation middleware
+func (sh *strictHandler) ListPlatformAuditEvents(w http.ResponseWriter, r *http.Request, params ListPlatformAuditEventsParams) {
+	var request ListPlatformAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlatformAuditEvents(ctx, request.(ListPlatformAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlatformAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListPlatformAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListPlatformAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 	var request GetMeRequestObject
@@ -10453,6 +11017,33 @@ func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request, para
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateTeamResponseObject); ok {
 		if err := validResponse.VisitCreateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTeam operation middleware
+func (sh *strictHandler) DeleteTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params DeleteTeamParams) {
+	var request DeleteTeamRequestObject
+
+	request.TeamId = teamId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTeam(ctx, request.(DeleteTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTeamResponseObject); ok {
+		if err := validResponse.VisitDeleteTeamResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -11262,194 +11853,201 @@ func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lkhq5kjD8KlrORhg8BU1ffGk6Ns7f47F3PMee8fFlZ2NNrxFVCchdSIykasx4e+N/h+8Nvyf5Qpmq",
-	"G1QB3W63L8OJE+MGSqqUlPdMZX5shGo6UxKkNY3ex8YEeAQa/zwNQ5jZl1yOAT9HYEItZlYo2eg1BsOF",
-	"BTPoMY0PMK6BGdAXEHUaQcOEE5hyNwpkMm303jbw8cZZ0LCLGTR6DWO1kOPG5WXQeKSkBWmfgRzbyeqb",
-	"Xk+ADVW0uGNYjI8wIRlOV37TSOkpt41eQ0h7/6gRNKb8g5i6t987On5w797D/cOHDx92g8ZUSPq+m0Ej",
-	"pIUxaATn8Ws+robiArQRSjI1YnYCTMNMgwFpuXsmYCOl2dNR+1clof2c23DCuIzcN/ihDOyUf0jXu3/w",
-	"MGjMuLWg3Yv+u994e9r+L97+s9s+ftc++3hwcNlv/GujaueeRjCdKbd57Zcwi/kCooqTsjqBAZtPQDI7",
-	"EYYJg+Cfw8wyDWampAG3Ji4ZcB0L0EzDHwkYy+bCTvBhw6fAsteFi/Y/YFF90O5t1ef8TIWcYKra3Dcv",
-	"n6UbG2rgFiIHnEp0CLVbd9A9Ku9dc+9/JtbOzN97e3utt//S/t+zH6p37iW38ExMhcX/1CBdoo1lRvwJ",
-	"GWA8jkHfMWyYRGOweOK4pWHMjXFPqRloXGSHvQJpmZIMLkAvGJdmDpqFE67HEDGrGE9naUqFDx519wNE",
-	"Gfd5PhEx4EtjByFod2yJ5BdcxHwYQ6se+Q8Pish/sH/04Ojh4f2jBxsxP9uUlzDlQrq9WtmYl4QZjhZH",
-	"lmkxnlgm1dwvF/Elm6aN//28gBqoOL1XECoZuf2yIsZN9FstDBslccz4mAt5yzCD1YvTkQVdD69VbM6F",
-	"ZUMYKQ3M6oWQYw/sTUN06QhH8ylYz+8fJdooXU0KAwkf7LsQnxik1DDTcCFUYtiMj6HDfpvxPxKkVeGG",
-	"/ZGAXjSChuRT92IaW0fI9/YPENyMJ5aousQPawj6iYjh6U/V0I9EDHcME1EG3IzbSQ6b+/2diBpBw/E9",
-	"oR0XdWyscseTBJ8sAH94fy1vDhf/gMUqYM/5uRObxOzcMac81/AROEzQDmE6jBbgOFHGqx3b4ewcFn0p",
-	"DPFx99XBEZuoRBs2c4wGWVWPcZpniZOfwwI5jZ1AX+I36dvHYA0TlpCONXHYoELO9BiKldZJYQ43Kw7g",
-	"LBKjEWhHXunEwi12cHRwMDjJgcqYHK4Ql2OsiGMn4mdajTUYk47sHg86fZmeICkq+RkuyaZaiXHv3jpE",
-	"6/c/HOy3+/0PD6AO0Z6OUJxXY5rTHVLySLWFhUqYBh6dsMHR/gF7oZHYhRvFnnARQ5QJZ8hEHptw44SF",
-	"dMLCCBnmhLWycq9g1OoX3YOjspDs9+/+T/P3vdbf+423//K39v+e3e03mm9Zv2/P7gb+3+XfW3dbdfvh",
-	"FJ6aPTmVtCUjraZl/QL347B7xH5Vlj1XkRiJbCOE9VgwdbOSnle39Fzb+kLr/0UN6/jOezVcx3beq+GN",
-	"c51/wKIOmtMXTx2FroPoHBY3DtEaBWuqHF+wMDWe3yVa1skP1IJKRxzBiCexdVpgsEYg7neLKv9+pWx+",
-	"DXxat20W+HTdnrnfb3zTEKA6RvPSv6eHHKPIchwsjJuM5TBhO+x3YScqcRuNz5Aiiqx2cHTwsMyP0qkH",
-	"JzlL8htgwDoxZVhTWMPc4lt9WeJQQT2DI8YNH/h0Frul9hvmP57tfzj89c9/HvMX55ODx8Nnuv0+6je+",
-	"Ui73ZhYrHtXhSIK/rsMSeuLG8eSNAV0H1BSmQzRWEuOsh4g1OZuBjJyuIeSFILP1jqM91aoD24C+YaAv",
-	"3VykyKDa+SOPvE3hPoXkC3B/8tksFmQx7s20GsYw/eG9IfMxf/u/ahg1eo2/7eV+jD361ey9oFH00tUN",
-	"KmgmUx67ZUDElGaRAoM2GIofpAHHOwsTuN0qeEqWjIc6sPyIvSXbs2jPtEuW11aT5COWJvKW0ZaTuKcv",
-	"vTdmFIvwi51G6N9vcpU1TDSqksZyC6ypYaou0DBKeVPMjTstycegA2b4ovU9n9ATpYciikDe9hFl7g+t",
-	"YsjJhMexmpMfJHd/fMf7/1Q6GcPjx1qTvXxbZ/BKTcFOHOaPUKwyJZlKNDMiAjIUM5YWMRGBtE6rRnNO",
-	"0JOxGpuO24ZflX2iEhndJvi/KmaScJLZOAFD91mKV2zKF4hP51LNnUZDbpjvFYt+VTY1e6rld9m9jAah",
-	"252SypVrgEKWfc9LW5c6tddBic8gbEUVjjS425cG3g5eXW5qV9OKqxb7XeFJ8SxeZkrY7Z5Gxtb9cRjG",
-	"02MouOnJdw0QGTZIT2aQS3FE09wZYgvsasIjJpWE7/kcMZD2q7KvuBVmJPjQGUK3e4wIQi631QXomM+8",
-	"/y3+rnf/tVLPuB7f+pYPVbRwBkbsXu6kHSej2mm5YpxoiCi+853v/XMuF2nk6Mtore4QHMIzYQ3Tzo74",
-	"rvfdx5vaWcBp7eA8NIV7+EbyxE6UFn/CbSuIFzwWEQs1oPbKY8PmoDHU5DQhiFB5fZOHQW8TvFMWwQxk",
-	"BDJcLEVjWXOuhQVTiGjMtJhyvWARt3zIDbgRkZpLb5+y13rhgyzc7TwbFA5swAxFBJfR81POdKZVCMZ8",
-	"CcFT8LTMIY7b3tcyTCwbauDnTp/QidtGLlkinQGA8R8Hr/oLWPRvpElmM6UtRM8hEvw1+sy+zBn5VBuf",
-	"lNN2oLhzoxwFWDLzGcckIfP9Hs5l6uqknKiZ8MHcmXabYAU5MX3GyjtuSx7RiFtoWzGFslv0/tGKWzRo",
-	"iOjqztSgEXNj3yXmSq+WSex5J7lyVyYl5+/Hgr9eivHExou2WciwPCGGV1ZmmGkYiQ910Xht0IzVPLSg",
-	"TRq8MBBqsAGFgkI1lsIxTZTQxV04KHn5w4vzd+V0qf3uZYULP2houFDnN7tPWhErTVOfyOPeCBoXAuag",
-	"K7KggixcdB1vf+6Df9vAEXnsCY/MQ5Rtf1DEyxwYNXwPIZIZofMjfAiZTER2Jo9fFNB7xGMDwRLGXxlH",
-	"ykH32r2sYEzKS1RMWkgdwyfuo2Ehl+Spl3wMWbjK4cz2h7K0s8WtrN+0Z4ICFuVdwWBm6Y91HNlzk0vc",
-	"rKc0okhPXGuOPxeyb6oSZ5YR9YqpMyW0QijKb6zfhN+FnbxCskXsiePfRo3e2y0Xvbx3JptoFQfmE4cE",
-	"9ESHvZo4/UDJeMFEljZBqTF2wq3PH0yzHBdLHGQ533KVhRwdXm7eKQ/u6uacue1JImFPQ0vntYQj0dIZ",
-	"3i8HLt9228e8PWqf3a3kYynhlXhiFQ+2XolICSExSAZ8Jt6dU4LMwliYbiYI/DVo5HymEiHcih9feG2l",
-	"vGIepmmfObfwYHQ8h1rlvsUd4e0/35390O93/F+VG8PT7V6LffnBXAY3IbYjsFzEpp57lmRHvl/XE/de",
-	"SXu3gkPLSI25r9UIZLkeQ8UUV0NDP0uKZPUSet2RfSZhSJgQpHhXBra4AfnxbRaVGX7fCOfPqeVb5P4Z",
-	"nZc59W8SGFxg2vMoD84aq51IZoP3ajhwpoTxmdPui04yc9QWDVjTUsZUX3KMWEk1Z8K0AjYYiRgGNALd",
-	"lP6kBuhvpq8iiCGfxX2VTjPnpnXCBtrp8wPWNJjxOwHJBs+4sW1cSfvpTwiYiqOCj64vhzw8j9W4xUKu",
-	"tQDDJAg7AU3ZLOXzd+/cdOpP3DMZ7a8nvbMf2vRPJeG8V8NNL/tFDd2TKsTo+SfxuGuTaS6E1kGKZ4Am",
-	"bzVde6rNyLu4pFrsfL0k/Qq41ggaRTxKP3ocwlwXU5Ls+XKeCIijLO5bxgBiJZVpSav2kRKyMhP8lP3y",
-	"6rdfmf+dNV8+ecTuH3f3W84scritRiOfwzNysGQx1CyX+w4lZy0pPcgp1hN/ClPKFCv39olH8yXzl5wF",
-	"mTRYynSGSHDmfmMRWAgtRJQQ6h3hbminlB4mpnwMe1aMRuVVYPbukmzpto87P7TPftgrfmiesL+/zTnf",
-	"v6W/uQ+taoH2xUz4VUvKhFx2ala/MtxM+MG9+6u7/jN8YK9+Pm0f3LufXV+hvQ6YI8LEHcNw4U1vfQHa",
-	"Oy8x+9axbLrKtVFDOPt4/6ja5DbiT7ixm1mf23RGYLPtDMo4vVE9cHRxE4pBKiK+OZXAAU5JkqtbkMrG",
-	"2psZdJsPM1hmXNs7Bn9wB8OGEKqpt+X80yl7y5BgKCTHXOHiPhzef/ige7xfYRotrRChq1rSLyRkl2wZ",
-	"a2E6oyjWp9/CuRG2A6k82qAOkNy6DLL7LpsJaaMLbCSkMJObdatdj42iALy6HZZFGcosWEgzc09sMkvP",
-	"UilTYyall1jWo0s5R70STzQYTHZfv7xVCsvWd8cwmiNgKk2lea+GmFdkkjAEiIjh15xPvmXGcm1v9siN",
-	"5TYxW+DwK3rw05RSrwden+bWC5QcpTKszFZYwIgg5yUlNlCCr4YvPVKJv7Bde2HhvRo6xkpJs50VeyXk",
-	"MoTYZ3ZleL90k6IsrI+73Qf7x8cH944eHHWPj/c3oewoyxzL5j+4yfn/SCBZmv/wJufXiUwDT9kL9m/y",
-	"BRnZlV9xcIOnsISpfsvytRWByE4sKGBHHQJeJ2ZQkDvVqoAzcjz1nLAUbofEGUkZ8vBKgIjxLGvp88iK",
-	"MowvssuyAQsnEJ47CMZcSGN9vD9ntAN6wTtiXINO4wYET/2lxY1iaNnQy95cc7g1Bm6oItjguNhCIk7B",
-	"GD5enuioe1zt77R6kWYs+F+HSsXA5cqyELx8/uLgmnXehMLu3SzfnL7+ixr+lthZYjdb88t2+Qz5xi2Z",
-	"5avWsZ0k06HkIu6sAFKBjt328VnhNXeva6gWzIkr8NuybVna2LWHckOY6U94E35WolANfK8yTS31rH2K",
-	"TMmP4HmFW4kndvJuCnaiouILlYjCQiDrrJLJTIegzUTMtt+v59mYlQ2roOhZzK1Dl3fLSQA8mgrplDhT",
-	"kwGAP2yA5Y2pQKY0gFfYlWU4yiuvOkJa5WfJYIGp938WonwR///8p06opsupHN3t4psH9+6vyRhYt4+v",
-	"gU9fKnKp5DbGUn0cvAwJ0aBQLmQG2iiZpqrwODbpNcBiagEPrbjA0CjNUHvcN+G1yq9i0j4v53xkBsYG",
-	"TxUhwLX0t60OOFtkCubyiRcUmcNPPtalTUrfWZu8Qau/CfbqCelblP0E+hu0Mq+IAp90OhtOBVnvyqlc",
-	"lcw/JVjlhq4qHE+nfCyWVY2qvLflvInMI5BPvAY10/zMqiIaL588YsdH9x4wn/rJIhUmUx83qQtDlWf5",
-	"3dlNcwx/aiXH6b0cYdLMzyVnf41Gjs7GCi76AnQbI1LMh9SpHhrmc1OqqAedqnls5wvPgm2bqczZYU7B",
-	"2FQhbK/xyWkV1SHZXLzU+/nuHR8X1MejbnWYQ9gqd/kpMxOlLTPJFPPKfUznXMjI/e13t7Osma8Lyq68",
-	"wGIu+5uXT8nKLlwhrXlVTiRYdq23txcqeQELpTsRXKSJymZPKtse4X3TVfAK27s8Sb9fnsYp8ltxwjRm",
-	"jFuZnU0N1eVm+DIlFbZnm6juKuu4KTcy3qp7Vx1H+X0CdgKacXTnIloIk7sj/I08TpkS70RUdEdktnTq",
-	"E3mX55Jv7xrxQetXOJRQh/viN94TMmDTBEtbWWFGiwp/SLXdVHzNMoSlTVl7sjch7XM0+RYFvpOPX1HS",
-	"+ieIWKdPe+/RJoXgDT5Y6av36FV2uuPjdbt3QznS9etcmx5dRR11kN4EtiO+XBnRl/2lxjBu2CCtGjjy",
-	"mSpuFJYMPGGOFJiiFF6s4YGVBCsyV74QzbxcTvCnEiOZmb0+1R+RcDsle9UdnpVbsspfuj5hPP2Wim+q",
-	"BEuiLHCbhWXCdNhzpaEv81pNfyTKctNicxHH7L0Skg0c9gzYBDQEDHg4YWpGcC0VafqYlV4ipGXNx29a",
-	"iBVCFpewX4f2q4uSMMfoPWtKhdkoWsWFmyAnzCRaOzXBvc7MeOgLC1stplOIWmWVowTXJooqYsx/9/sf",
-	"ut12v/9hf9Tvf3gwcn8ej+qwpxI13qRsqELLzkpxGau0W4KMmE6kCdxBpQJaA496DD7wEBNyEmkhwszE",
-	"vszG+8dY0+emYcDDpJUbhcYg3x2HCLPEGiYVi5Ucg+5LnLBVl6j4Dn9eGz6MxQVQZVr/7ha9vHQERzca",
-	"z3OL2cKp6WOfqHIrDdE7Ki29spgf3dfFymjpqmgTZ3FCam26e8L6oKmGUGkfDM+W+uDwqNs9/IyhudJi",
-	"guIx+Z2pYlJ1GTfwYSY0mNsX7aveWiPkmDyTSWzFjOvqzMpKt9+96tidfZc67Msn/kRplr0loMw2X72Z",
-	"ijC77/HWaSpwSsHDazv9CajtxSud2gu3FSue5gox+y2m0eX+adyZoIiR9Yj8SDliu7Kele3+WnTIUeCO",
-	"YTJx8jvlpL6EjjXsxZvXvkIi0X92nldxk1qqtbPsR6gXSPVeBcR2AnZjCtEWhS5LYeDC1AEBXXUyG9Dz",
-	"sv4wr6Myr88kprKGWTYx5rTGAqRlQ4gFXPhaV+akmC5YGCDMUgayO/JCBvK6mCae0R7902R3T96y9v+e",
-	"3W39fcuo5bqc3g1XI+syfH+fgGRjcQGSMnod5WBlMMMSGYMh8UZyhVIs2YSbidMoV67VXje1d/V8UKMh",
-	"vlvs03BT3Rnqoqv1TAX57IqEvEnCChqJrvC4vtBgxFhCdMIMeEbj2Q+dBrpgX7x5Xel5XXaL/b23t7eu",
-	"o0E9aTvgKrfHVAUCbyaKdz3tQRiTQKXTZDtuuXXs0CS0CxVv2kLoeTDzaZZicmdV7i0DYaKFXaCXzMe3",
-	"8Srsz1Tptsrtn5dsptumrDkIL87fdTqdQSvI2mQMF/6yVVoCs7Ze9n+2T1889eXRUzae3UEeAtegTxPq",
-	"wUKfnqQH+MvvrxvBKoC/Pf3pEdaAcMxGnYMsXexIKxzRfrHmcxFqZdTIssfSas6e/sSE7MuZVlGCV/VO",
-	"fK8GEdu2kCyCi3RsrEIex4uAGQA2SP3D9E63F0r3JV+/YZ2+fO0eJ5PyAjTW3mMjFcdq7uzIl08ePXxw",
-	"cI810Zv5OwwZPs9+BGPZI6pB2pcvnLEqQjCtntcwx5LbRAPj8VhpYSdot82ElNTn4+Wrg3v3WXMglQS8",
-	"s9aXZjGdgtUizMcQVBpGiYGoFWSaCa0/YDyJBEhfZA2VqUVfuiE+F41MPdQw0bGLx5cfs2MhVPlDyJFK",
-	"JS0nEvDY8cjvamOlPkj6S2rQptLVpIhH5Y1NgGZu6nt2e4oGlZJsyMPzMZr2fTlX+hzT6M4BZia9v53E",
-	"zgaT7IUydqzh1T+fZXtACAIR49qKEZYAEJK9Ouz0ZV+ixb1aJVBDDNxAxC72e+xtWsOXnovV+Ky5F6nQ",
-	"7GVfdCZ2GreCvhyDBM1Ld5TsXDEzg9DgC//2N4b7Id3mGPdNm929i3Eqc/cuHmMWrhvUlW0ZZBE8k7ZM",
-	"oOhLXzI2cIc2CBhnA4xgDMiW+fn16xdsQLEM/9Ugj1wNik1q3NZhAM5NV4jBUfQuYLMsWjegr3ydvuLl",
-	"M7dat7Jnwth0YeQva8/4WEi3Rz0248awAdbSGrDm/v/9///Pfrfbyo6u1DjEAVPVO6ToJuww1DadQoP+",
-	"Ikd7mIYRuDNPd4k5A117AF9mRU/N3bs9r+dnFQHSu5uD/2z7B/G6Z9PyIrtyoGVNj5xe5StOtTrsn4my",
-	"eCsKv6cChjOlLeNZJMzDoWIoQJAXyYkgjHlKN1jOQlgflnH8j7HBh3YqZNru9wFrDnhiJw7HQrzrGrBB",
-	"lumDGUbuGzS+yAE5CAhx3Dfkm8we8EJh0Oqw07QYmkqsERGk5ItNPwZH3aNBijO4BKo1KyQTtsfggzAW",
-	"OZCvBqThAniMnMet/pGShp5YuD3QwKNiVzAnpbJSWBqQKkzAFuD2kaBy7+XxnC8c9wZyyKi5pNsJxoyS",
-	"mPkqW003e3uhEt2mb1oBm09EOHFgO0J3U/lLbWTNmZ4vs8VpjqDcz4mgHSsqKoEVaAhCNxEGtCb8guDm",
-	"CyfRnD0ZG0hvZfpiXx32G4biaF5zx8PrJqF7TOxCGOHwl6d8j17jZ3bfTQMmndSNY2qmQhgyFXEsfFEw",
-	"X2fTLS7mtq6qIB+zoeO3rLnfZU7jdNP4ngktasGC72ajRCPQQ5gIR7XYl0Yq2pOMxKwjohy5s641gxe/",
-	"vXo98KO4LPSKoUYsg5OUvJaa2AiTb2epe41vfSNy512xQY0H6D+o+ihCRB6mrAypQZJfIDDOrh949VtY",
-	"lEIpyZWq5TqCO3TojzSepH0NWkzpYi1TJdngxenrRz97Oc7Y4KfHzx6/fuzGH+0fVDVySUXTFLjEC5at",
-	"dE+zIoTIXWezeIGde2ZayFDMeMyaWLlf6VStIbaa9hpDbprxmObAnZcjesQ59wcJZVw+IIvhFtr4wjbO",
-	"MSAcJhR3hrWdqMgxKxGBaXXY4xpGulTdy7OeipJd/ob+Ug0uvIWPiNw6oZKMWZczmuno4NiLo1JNPL9t",
-	"p1RzT8TCIqPJdry+4B5Rt9M23PxO/cDq8TJK+YkzmtmIpw3vBve6hynsZQCynIKCTnT64mkjaPhyuI1e",
-	"Y7/T7XTx6v0MJJ+JRq9x2Ol2DtEZZieo+e+RnTKuq3dDDCRgEyysDgtWkgaB9/6nEoFkSh4VIFsgTwR1",
-	"9kCGKU+jRq/x72CfU4p8oRPDQbe7pujc1YrNPYf15Ti/52p+R7SPVcOy/d4rtL3AIfubh5TKcrpBB8eb",
-	"By0XX70MGve2ga9c5B5HHW4FYlaZE41eSlYijCuIXKzCMjZUn8vZy0sKkDNMixiPk+3lt4DWEs+5cEKS",
-	"EpVSO4SSY0IunYXi455e7y7mrjhB5NSOvDPeKu04ffhFDslnJKJyBksFPRGHzrZlR1R/MaJyeFG4G1eg",
-	"qsKX21KXkxr1hPUilTVofaCG7lVBN+6E/lYSSC1G/T2NuxoSYUOIlRwzqzrssSM/lFJ0uR8p0dEdJuFU",
-	"k9xroIu0xaaVNaXm8kf2Ulze+KDvfnl59hnpOUvPqSwujJaw03jdQnek/FckZetxPKVi+rwNAQeNmTIV",
-	"ZPvIl0IkQ7/DfnP27WyJlsmRnCNemfhoCkwJuyr1LfVAJeLCjf5RRYsbpSsfbbwsO+ytTuByhaL3b/TN",
-	"dYou8rc5T7c3WiLpmt7d64ipashSX+11w7PnSmS8YyjbM5RtSDzvzoUjtmBBWcc1N2D/cCueRc0scMC9",
-	"bRZSUV8cOeTBNoOLleO/Nb5KfMHzv+1Ya9nRWlCO9j76dJfLtfYHEX5JpQmYKHaQ97qQoVA8ay4x5L4s",
-	"a1ctKo2ESSppA575BMgFaFdbRUUKTNCX+GYmZBgnURogWnEDXI+vF3r+fnaNaR1/vXaXq++MAx52jzYT",
-	"SbHj2K1yze1go35036Jf4yrMpRCzaVxele58n2JHcrPq3sCPPHuoaNzbY1ZFfIFMiZLAT/Is81JCOdZO",
-	"Jbejhg57XUgtoODDsgI55QsWlVlZX/rfMECY8zL0VbY6Ra+6v4JILY2zTBnf17gvFyrRPg16cHTwkFzD",
-	"1NCYOg4P6nsVe+d7X2JguOX1X1vMr8cc2x6xaeYbiw7BzoGCff7V6O7HvG2aMu+ihb5jYYlFU7Apc5Vb",
-	"n/Pu1lLFf+l2wLVYcLFD9OfUq/0Fhq306tvj+6xYI3gnBL5+NfiqImB/C8W0okvlF9CgH14N0KyF47cm",
-	"6F5SPc4ry7r0zlSVGr3HZ6J9DguzUZ++Y7DfR7CUEoKlwWAkPpywTBsW2id/1fjuqQHFN+5KLDQhWetM",
-	"dJu28yV+Gzzvm3NX+rSEoscyI+gtGMKnaL8bnJ3nsMBYHseEa4k5PlMeToSEgJlQzSg1ExU60idkxJSE",
-	"vnSQki7nM0iFoSYzqKX6VAgl40WPrhqk+fXcvRbT61FVDLn0HGkIzGC/GiwW2GGvfC4Kx5Q0n4/bY/2k",
-	"2z0M6Z34NwwwqXVw6vEQuUSP/YiJnVWPVymYtCO+5c5X6r0tNaG6Zf/tShujGp3zHBZB7tJJc4tN3odo",
-	"Ahpan83Du2PZXynL3rl3vxL3bpb6f01ZtE453ft4DovU60u3oWsST2DhxMHM5DlmFottd9hLuFD0DfON",
-	"CPFp4aSGVG01W9VVcci1efeo1jt7VA88yjiEbqczfvd28rdlfDqs/HQyD6qtzFN/aWgKlkfcctYk3S0X",
-	"9i0v/rkkx6RTLrNN5TGSDWkglcmW16biW4qzpE0Za7WfnY/tWwi07GzUldDMp3OM6xmpm91E/4AFWrOV",
-	"qkcSCdvGXnr1vrHfJ4pFImJzrNWXB0Do8uB8ArLsLqtxh2WtCL91l1i5Q+NatxjuL/Uq3LnHdqzn87jH",
-	"ikhW5D7u68/qH6viKBt4ySl7+wrvy7VfgbSM+MFZMy3IObHTuGNmEHYcs5mPO0qP93xtlTHs0VW7tgGZ",
-	"Mi26TtuX1EnOkdycbtHNZiBNkVv16I4whlWx7Jd1Bp3SLG2U05fNUqfQVuDvHqf335vltqB0S8pXrXKD",
-	"Sx1CWz77GMG8Y9jA6XsYg8b7Yu7bAd0Ap3mENX05APqerswKCuxmM+Bt3RO6U5BGft1kIho4wy9UUkJo",
-	"+5LuFi21HaVu9yAugHZozg2bCmMgCuhyKme+DSkGwwtBbjdMpvjFmnyoCoWN2H7Q7XYDdg4zyziL+KJ1",
-	"koXJ+1JEq/1O0/f4wkl0cNjrKbuinLZRxXf2+lJDG6PjxQtvBsdLfwlPSbx1qqZTB2ssJFAHWAJcL/py",
-	"/x5L7zUa7P7ywe3fOcAsvdLodk8oydQM3GxygSI9vb4YctmXiIAFuKt8oa/wF0ckddJuVfMdFO5V47ZS",
-	"e1t/YtFJcas0mGTqjh7vmVKFlcoqDCUMSC/t809rCbuFZLXwwRIbaBPES6Vqox7bf3D/8GHX/6/d7Us6",
-	"aFYgv750BNNjH/sNEfUbvX5jeVAj6CN0+GNxJP5A/Ah/6+4fH4wOebeNAx+4/zzEKfL/7eOgQsNXHHjQ",
-	"Pbjf3t9vHxy83u/2uu7//4UPvlfDfqOXg7bFGw6uD1Z2xwKH+VK/9AtWqnWgXAZ9X30YH/ItMtLhxN8a",
-	"vaNu0M+6gfUbvf2gXyhOurzm7nHvnvs/rTlvFrZmby4v8/IQvFSZpYQQpQotxwcHh4cPDrqH9x/eO3rw",
-	"4H63shzrB2L4bYcVWzX6rTMyibIIkBNqQsoXBom+0JjBl3sKY2Wo2BMVFfUcQDMzSSxd+2RNnbJeVsV5",
-	"fXHEnea3y+6r1+NIZhRTy1bUOf/FZ0z2q1LnUAPaJmsCHwxWK2k4vc2cZLVf44V70qZl71bNxCf4ws9u",
-	"IAarPeUJNMgrp2Yl3AqV3ZrQGXfYIGtQRTWBsiH4zIhPhS+qwDizmosYKxjs3R2Ux98dtDLh/UcC2FrW",
-	"y+6lrsCVonttO6xm8dP/9Pt3W5XlvNZsw3yiDFAZ3aJ25tZZB7X75x0lyqwFekMR6jVApbo4R45MKhDt",
-	"vKBmvZWbmYq4EfUdrxBPV+nJuQV4QxgpDdtDRs9/Mmif0+2RdZ5e6/CoYAM7v8dO+m3hxRh5xp/KO/r8",
-	"eXPbK7N7SBYb3/aT2YlWyXiS9uViQlqFyTh8DD7LZpBVf91zVIs66sDb4WjwYhVGLCuFlYEd8UfUJ4PK",
-	"1qzrRt6XxXbkmDE0VBHGUCl4NIE4csw6xkKYU5gqvQgwpJS25RemL7NW/EvN902Quh82FTB1c/i+/lJZ",
-	"Vq5r5RXm6uTzWPEIG85/1sygikO4GnfzRa5vOTWIOvFX2yqIgHOeJn/tbnbu/Ne7XKGvXpwRH/Hyo0ai",
-	"LZXIavQaVEWrUe+u930Aa620vY++8dLa/KGf8Pu8tGaaOsSalGZ61D0ij+l8Ahoy/i6ZkkHuqC73gxir",
-	"NGcRC75R3U2mYaouoFQcmsrUVgkJAssLie0SiRB6FFTocd+pmbvw2k1TMmHlekpeR6u1aUBZyXjKA+qh",
-	"chdgNfMgU9vS2qYFvWxtVfmVbKDr6Vy3lQu0SfEp7M8uK2h3/fpruH69hJa3aK1u9mw6clrvxs0VhL0C",
-	"AVdyqB8XaQnXADOJI6EhtMwqxqk9aDsWFxBh9WJsPcDevHyWBjBJyvelkLmd/DtGRiJww/Ti38j29MWl",
-	"nVXtjdGiuWwNxKO+dFxwoiSWbOVpDdbBSy7H1VdRflJzWW9wLrXkTlc2YM20ZG0P6y0XlnXCBh7cXg5e",
-	"sOwXqPPwpUsu+fb8uxq9RgpAodt34SsfLjvbwglZt8FKEsRM43Xy5gDB/7due797cDgImP+83z04aucf",
-	"2/f2DwrO6eXIMu5+nYcXe9B8mmdShRaK0eMKr+hQSI67WuyrUOijtAxApZghrwnmbZQlzGkYwsy2cZ1m",
-	"E6emh/2zl0HjES2qnYK1frR/2j98Gfx1pdtB9/5XgBPewQQRUcwSYnzi2abDiYAqzRqiU4N+NgoWET8k",
-	"it076h7fx8669bRXCAnR0FJSx159bsd3py0drG7xv6u8lnpRdgnJUu8Wa2InAyfvYc6mQiYWzPKlu6u7",
-	"zL7ueMH+/c0DEGt/VfYVtlcW36RzJlUPrm7UfWEVLu1auSkQ756ri8NXh9x/cTN/0ynZv6jh5tDk6sbs",
-	"XEY7s2+LyOR7oo+UT6RNUm87LvnPBBIsOvBeDSkO+F4NmVbzLIAXCYPlunxnWeyKMtfCWpCOBWDdAau5",
-	"NBwTXQNmFOMS+2rNnMKD8yXSkJ03EpLHPk0aLtwUZN794eAI+jJz9CqdXn/JWn1gc0DfcHvOF/UlA35R",
-	"w6+1XsAvaniVYgEHN/niOuXUndCcm/zI3NHjgeyCgzvv+y44+A3cME4kNfSilG7HJFc00Q0SZl0k0A3d",
-	"+/heDddWjz0lRpLVGcHEcaq46JPFT/AHapdH8UFh2YQbapIFEUSUYuJMyIjavZUeG+H978qoxLVY/m0F",
-	"Jdbz3kJtlnVbswtX7MIVX0O44j1S2i3prZstwV/UcK11m/GtvZDLEGLfPvmzwlKnbJ96rQoZJeXZOc0Y",
-	"+9nR3Rr3yx1T4OQTbvKI7AeLtblCiGOvpUnl2xzavM+oMHhxrsMe0aNUuCUf914N+1KDTbTESyhZw7gT",
-	"32gIWwbyWAOPFjn/cRo5MWA3l1SWDaEITvOoe9yq1MnxkRvTyb8Qj5Zqnu/hrlbWTsXdoOL+BapXITVc",
-	"VSJsrWfu+USwte7JtI9zzqUcA8tYYZMzO0mmQ8lFnHYmFQYiptUcc5T7Ej44k6GF1VgpGfrxdGYXhVt7",
-	"bkY/v+mw33x6mhp5bul0bUqnxpS1tJj3ciJZBWP0blI/Y+PzMjd6S51D07O5OyZNv8v3Y+fO3KmFW5SL",
-	"KKPPt6kheuD3PjrEX2foXjV3BedlhdSV2gSTjFKX2cFXFnfcqSo7TrAuDIqSMUXkr40VBFWqBEHrr0QF",
-	"jBsWC+NTwDFfacbtpHwrtbHswC8mUOTFKTIVpDOT49X7luV7q6tXb8/SS7fv2md3K6tnbOZsGqxefEnT",
-	"N4szeROyqXRuTrUQXbDEdO4Ly21grElNVSl6+BN5BoueRYxKhTFwDVF+9ywtSuG7Z2OzFCHHHZYa4kFm",
-	"dyu9pENmNq7v577GwMU225/Hvj24NfvWeyaozvfOvN2Zt3918xapOmdYN2bk+tb222Td+EeJ04GM0NMn",
-	"LwR1yjNBWolMaSqFBQv2XglZVwXjuX/zN52VQ4vYnJjj925nvu6U1i3M12lGGnlnf/rmC+Tk/LtIbzjO",
-	"QBsl8xIpzGFQzDj2oSvWIeywV2oKSmL2OZtw00ftZQGWmnZG2Z2ItAgAr+AoAZtyG04g8lk2fUnvC2Mu",
-	"pt6YFZrS3JhV51jRLsJJjH99GjYowNaXYd7XT2iEvUqNOo0iIu6vNXeHoPsyvT6epxKlUoMjZEWlevVU",
-	"d509durcLiHndoXKaRQx7snySkJlbU8PP3zvY2JAb7qT/9LflE/BcCauEySR5vNq9u/sYuonFc/5gqxm",
-	"Z0SzGLixeOnLg1fV78O97br8+8r9PvyS5tz4igC7m/rfLWv6qzQJcWj8iUyjtjRAygJGhTr71GGuQglc",
-	"2yvE63KVSXjXJv9bysPbRonapdnt0uy+hjS7a7CBzx8/eWNAr2/hfn0Ngnp134gG8blMvy/TTnwr0y8r",
-	"CyhhThb2jo/tdKdvpxH5t5T3hhpQxqLvGKS3m7PyqGabuX60ttax+ERpFrsDo7y5QuURNlbMWM3FeIJJ",
-	"LT5PxRflzIuS9OXpi6cd9iPEak5lpNL6mO4pMBMVk6uRSzMHzdxng3w/S1Dpy8GLN68HVASFD53SK7Ag",
-	"TDmFZQaa6po2DciI+pP4gqYIcdqRxM0VUMcNfIZefMewgWNngxZeapToBWUDt2/OWh50GNXTM31Jedjp",
-	"L3S/kQ8RRzHw4u1LXxZ6AB9mQoN5x+2ansVv0rJ7X6Ufk6D7Mn7MYjnUVWFGqO8tEKoV6JARfM0yPPid",
-	"N3Mn9nbezFtuJOEYMWeU9Ni2qv3qkGWlRa9av3CNzNv7SH/4cmLEkj9n2hKxo/V9+ScQnlcUHKVUGUNd",
-	"qwhs1sTEJa6toYuMRvzpRGEU9CUmho/FBchSGe0WZSuFvvl/mjneYY9o9f7yTiqd+tK/Kb2/g2DxqR9V",
-	"JZD80G9CJKUn/pVVy96JnJ3I2Ymc2zWyPCu4Oanjpocw0cIukPENgWvQp4mdNHpvz5ys4NhH+mcqS+i+",
-	"O3ND9EVdhz3sBeh+bgSNRMeNXmOPz8TexT7W2xZ+Rxq9EY8NuMk8zFUBLczSQK+Yzy+eQlWeMpazbFqQ",
-	"XFrT6rDHF6AXdAUUYgMsxtQRbAqBaSH5fChxK6b8faLYEGIlx75CCwUHvAYuwknmTcoAI+t2dap/wMJg",
-	"vMBJQAna3GFTHk6EBBMwE6oZRO4VzhokJ6GM8MPSC7IGx9XAFpsGr6yS2pOuDsQGUB55IGLDRbZQL9OF",
-	"ZK8OCxMRWlVnip8LGeEFME9gKKNTPC7MkWUwV030Ih+LLUR1Ih1YQx6ej7XjQ74QjilMiFmHq1Od4rGz",
-	"+m6ltFbWXG2S2irM7nuBXZ5d/r8AAAD//w==",
+	"7L2Lchs5kij6K1jORph0FymKkh+iYmOu2m1Pu8fu1lj29saaWhdYBZKwigAHQIlmezVx/+H84fmSE8gE",
+	"6kFWkZQsy4/mxERbJAuoBJDvTGR+bERyOpOCCaMb/Y+NCaMxU/DnSRSxmXlFxZjB55jpSPGZ4VI0+o1w",
+	"uDBMh32i4AFCFSOaqUsWdxpBQ0cTNqV2FBPptNF/24DHG+dBwyxmrNFvaKO4GDeuroLGEykME+YFE2Mz",
+	"WX3T6wkjQxkv7mmSwCOECwLTld80kmpKTaPf4MI8PGwEjSn9wKf27Q8Ojx49ePB4/+Dx48fdoDHlAr/v",
+	"ZtBwYdiYKQDn6Ws6robikinNpSByRMyEEcVmimkmDLXPBGQkFXk+av8qBWu/pCaaECpi+w18KAM7pR/8",
+	"evd7j4PGjBrDlH3R/wwab0/a/03bf3TbR+/a5x97vatB498bVTv3PGbTmbSb137FZgldsLjipIxKWUjm",
+	"EyaImXBNuAbwL9jMEMX0TArN7JqoIIyqhDNFFPtnyrQhc24m8LCmU0ay10WL9t/Zovqg7duqz/mFjCjC",
+	"VLW5b1698BsbKUYNiy1wMlURq926XvewvHfNvf+dGDPTf+3v7bXe/lv7X+c/VO/cK2rYCz7lBv5Tg3Sp",
+	"0oZo/gfLAKNJwtQ9TYZpPGYGThy2NEqo1vYpOWMKFtkhZ0wYIgVhl0wtCBV6zhSJJlSNWUyMJNTP0hQS",
+	"Hjzs7geAMvbzfMITBi9NLIRM2WNLBb2kPKHDhLXqkf+gV0T+3v7ho8PHBw8PH23E/GxTXrEp5cLu1crG",
+	"vELMsLQ4MkTx8cQQIeduuYAv2TRt+O/nBVSzitM7Y5EUsd0vwxPYRLfVXJNRmiSEjikXdwwzM2pxMjJM",
+	"1cNrJJlTbsiQjaRixKgFF2MH7G1DdGUJR9EpM47fP0mVlqqaFELBPph3ETwRemqYKXbJZarJjI5Zh/w2",
+	"o/9MgVa5HfbPlKlFI2gIOrUvxrF1hPxgvwfgZjyxRNUlflhD0M94wp7/VA39iCfsniY8zoCbUTPJYbO/",
+	"v+NxI2hYvseV5aKWjVXueJrCkwXgDx6u5c3R4u9ssQrYS3phxSYyO3vMnudqOmIWE5RFmA7BBVhOlPFq",
+	"y3YouWCLgeAa+bj9qndIJjJVmswsowFW1ScU51ni5BdsAZzGTNhAwDf+7WNmNOEGkY40YVhYIWf6BMRK",
+	"67gwh50VBlAS89GIKUtefmJuFxse9nrhcQ5UxuRghbAcbXiSWBE/U3KsmNZ+ZPco7AyEP0FUVPIzXJJN",
+	"tRLjwYN1iDYYfOjttweDD49YHaI9H4E4r8Y0qzt48vDawkKmRDEaH5PwcL9HThUQO7ejyDPKExZnwpll",
+	"Io9MqLbCQlhhobmIcsJaWblTMGr1i27vsCwkB4P7/9v8fa/110Hj7b/9pf2v8/uDRvMtGQzM+f3A/bv8",
+	"e+t+q24/rMJTsycnArdkpOS0rF/Afhx0D8mv0pCXMuYjnm0ENw4LpnZW1PPqlp5rW19o/b/IYR3feS+H",
+	"69jOezm8da7zd7aog+bk9Lml0HUQXbDFrUO0RsGaSssXDJtqx+9SJerkB2hBpSOO2YimibFaYLBGIO53",
+	"iyr/fqVsfs3otG7bDKPTdXtmf7/1TQOA6hjNK/eePnCMIsuxsBCqM5ZDuOmQ37mZyNRuNDyDiiiw2vCw",
+	"97jMj/zU4XHOktwGaGasmNKkyY0mdvGtgShxqKCewSHjZh/odJbYpQ4a+j9f7H84+PWPfxzR04tJ7+nw",
+	"hWq/jweNr5TLvZklksZ1OJLCr+uwBJ+4dTx5o5mqA2rKpkMwVlJtrYeYNCmZMRFbXYOLS45m6z1Le7JV",
+	"B7Zm6paBvrJzoSIDauePNHY2hf0UoS/A/klns4Sjxbg3U3KYsOkP7zWaj/nb/12xUaPf+Mte7sfYw1/1",
+	"3imOwpeublBBM5nSxC6DxUQqEkumwQYD8QM0YHlnYQK7WwVPyZLxUAeWG7G3ZHsW7Zl2yfLaapJ8xNJE",
+	"zjLachL79JXzxowSHn2x04jc+3WuskapAlVSG2oYaSo2lZdgGHnelFBtT0vQMVMB0XTR+p5P6JlUQx7H",
+	"TNz1EWXuDyUTlpMJTRI5Rz9I7v74jvf/ubAyhiZPlUJ7+a7O4ExOmZlYzB+BWCVSEJkqonnM0FDMWFpM",
+	"eMyEsVo1mHMcn0zkWHfsNvwqzTOZivguwf9VEp1Gk8zGCQi4zzxekSldAD5dCDm3Gg26Yb5XLPpVGm/2",
+	"VMvvsnsZDEK7OyWVK9cAuSj7npe2zju110EJzwBsRRUONbi7lwbODl5drrerccVVi/2u8KR4Fq8yJexu",
+	"TyNj6+44NKH+GApuevRdMxZrEvqTCXMpDmiaO0NMgV1NaEyEFOx7PkcIpP0qzRk1XI84HVpD6G6PEUDI",
+	"5ba8ZCqhM+d/S77r3X8t5Quqxne+5UMZL6yBkdiXW2lH0ai2Wi4fp4rFGN/5zvf+JRULHzn6MlqrPQSL",
+	"8IQbTZS1I77rfXfxpnYWcFo7OA9NwR6+ETQ1E6n4H+yuFcRLmvCYRIqB9koTTeZMQajJakIsBuX1TR4G",
+	"vUvwTkjMZkzETESLpWgsac4VN0wXIhozxadULUhMDR1SzeyIWM6Fs0/Ja7VwQRZqd56EhQMLicaI4DJ6",
+	"fsqZzpSMmNZfQvAUPC1zliRt52sZpoYMFaMXVp9Qqd1GKkgqrAEA8R8Lr/wTWPRvhE5nM6kMi1+ymNPX",
+	"4DP7MmfkUm1cUk7bgmLPDXMU2JKZTygkCenv93CuvKsTc6Jm3AVzZ8puguHoxHQZK++oKXlEY2pY2/Ap",
+	"K7tFHx6uuEWDBo+v70wNGgnV5l2qr/VqkSaOd6Ird2VSdP5+LPjrBR9PTLJo64WIyhNCeGVlhpliI/6h",
+	"LhqvNJixikaGKe2DF5pFipkAQ0GRHAtumSZI6OIu9Epe/ujy4l05XWq/e1Xhwg8ail3Ki9vdJyWRlfrU",
+	"J/S4N4LGJWdzpiqyoIIsXHQTb3/ug3/bgBF57AmOzEGUbX9QxMscGDl8zyIgM0TnJ/AQMJkY7UyanBbQ",
+	"e0QTzYIljL82jpSD7rV7WcGYpJOokLTgHcPH9qMmERXoqRd0zLJwlcWZ7Q9laWeLW1m/aS84BizKuwLB",
+	"zNIf6ziy4yZXsFnPcUSRnqhSFH4uZN9UJc4sI+o1U2dKaAVQlN9Yvwm/czM5A7IF7EmS30aN/tstF728",
+	"dzqbaBUH5hOLBPhEh5xNrH4gRbIgPEubwNQYM6HG5Q/6LMfFEgdZzrdcZSGHB1ebd8qBu7o553Z70pib",
+	"k8jgeS3hSLx0hg/Lgcu33fYRbY/a5/cr+ZgnvBJPrOLBxikRnhBSDWRAZ/zdBSbILLRh080EAb8GjZzP",
+	"VCKEXfHTS6etlFdMI5/2mXMLB0bHcahV7lvcEdr+4935D4NBx/1VuTHUb/da7MsP5iq4DbEdM0N5ouu5",
+	"Z0l25Pt1M3HvlLR3Kzi0jNSQ+1qNQIaqMauY4npo6GbxSFYvodcd2WcShogJgce7MrDFDciPb7OozPD7",
+	"Vjh/Ti3fIvfP6LzMqX8TjLBLSHse5cFZbZQVySR8L4ehNSW0y5y2X3TSmaW2OCRNgxlTA0EhYiXknHDd",
+	"Ckg44gkLcQS4Kd1JheBvxq9ilrB8FvuVn2ZOdeuYhMrq8yFpasj4nTBBwhdUmzaspP38JwBMJnHBRzcQ",
+	"QxpdJHLcIhFVijNNBONmwhRms5TP375z06k/s89ktL+e9M5/aOM/lYTzXg43vewXObRPygii55/E425M",
+	"prkQWgcpnAGYvNV07ag2I+/ikmqx8/WS9CvgWiNoFPHIf3Q4BLkuuiTZ8+U84yyJs7hvGQOQlVSmJa3a",
+	"R5KLykzwE/LL2W+/Evc7ab569oQ8POrut6xZZHFbjkYuh2dkYcliqFku9z1MzlpSeoBTrCd+D5NnipV7",
+	"+8yh+ZL5i86CTBosZTqzmFNifyMxMywyLMaEUOcIt0M7pfQwPqVjtmf4aFReBWTvLsmWbvuo80P7/Ie9",
+	"4ofmMfnr25zz/Yf/zX5oVQu0L2bCr1pSOqKiU7P6leF6QnsPHq7u+s/sAzn7+aTde/Awu76Cex0QS4Sp",
+	"PYbhwpne6pIp57yE7FvLsvEq10YN4fzjw8Nqk1vzP9it3cz63KYzAJttZ1DG6Y3qgaWL21AMvIj45lQC",
+	"CzgmSa5ugZeNtTcz8DYfZLDMqDL3NPxgD4YMWSSnzpZzT3v2liHBkAsKucLFfTh4+PhR92i/wjRaWiFA",
+	"V7WkX1DILtkyxrDpDKNYn34L51bYDvPyaIM6gHLrKsjuu2wmpI0usBEXXE9u1612MzYKAvD6dlgWZSiz",
+	"YC70zD6xySw991Kmxkzyl1jWo0s5R70STxTTkOy+fnmrFJat754mOEdApE+leS+HkFek0yhiLEaGX3M+",
+	"+ZZpQ5W53SPXhppUb4HDZ/jgpymlTg+8Oc2tFyg5SmVYma2wgBFBzktKbKAEXw1feiJTd2G79sLCezm0",
+	"jBWTZjsr9kpERcQSl9mV4f3STYqysD7qdh/tHx31Hhw+OuweHe1vQtlRljmWzd+7zfn/mbJ0af6D25xf",
+	"pcIHnrIX7N/mCzKyK7+id4unsISpbsvytRWByE4sKGBHHQLeJGZQkDvVqoA1chz1HBMPt0XijKQ0engF",
+	"YzGhWdbS55EVZRhPs8uyAYkmLLqwEIwpF9q4eH/OaEN8wTtkXGGncQuCp/7S4kYxtGzoZW+uOdwaAzeS",
+	"MdvguNhCIk6Z1nS8PNFh96ja32nUwmcsuF+HUiaMipVlAXj5/MXBNeu8DYXduVm+OX39Fzn8LTWz1Gy2",
+	"5pft8hnwjTsyy1etYzNJp0NBedJZAaQCHbvto/PCa+7f1FAtmBPX4Ldl27K0sWsP5ZYw053wJvysRKEa",
+	"+M4yTc171j5FpuRH8LLCrURTM3k3ZWYi4+ILJY+jQiDrvJLJTIdM6Qmfbb9fL7MxKxtWQdGzhBqLLu+W",
+	"kwBoPOXCKnG6JgMAftgAyxtdgUw+gFfYlWU4yiuvOkJc5WfJYGFT5/8sRPli+v+5T51ITpdTObrbxTd7",
+	"Dx6uyRhYt4+vGZ2+kuhSyW2Mpfo4cBmSxWGhXMiMKS2FT1WhSaL9NcBiagGNDL+E0CjOUHvct+G1yq9i",
+	"4j4v53xkBsYGTxUiwI30t60OOFukB3P5xAuKzMEnH+vSJvl31iZv4Opvg706QvoWZT+C/gaszGuiwCed",
+	"zoZTAda7cirXJfNPCVbZoasKx/MpHfNlVaMq7205byLzCOQTr0FNn59ZVUTj1bMn5OjwwSPiUj9JLKN0",
+	"6uImdWGo8iy/W7tpDuFPJcXY38vh2md+Ljn7azRycDZWcNFTptoQkSIupI710CCfG1NFHehYzWM7X3gW",
+	"bNtMZdYOswrGpgphe41PTquoDsnm4qXez/fg6KigPh52q8Mc3FS5y0+InkhliE6nkFfuYjoXXMT2b7e7",
+	"nWXNfF1QduUFBnLZ37x6jlZ24QppzatyIoGya/29vUiKS7aQqhOzS5+orPeENO0R3DddBa+wvcuTDAbl",
+	"aawivxUn9DFj2MrsbGqoLjfDlympsD3bRHVXWcdtuZHhVt276jjK7xNmJkwRCu5cQAuuc3eEu5FHMVPi",
+	"HY+L7ojMlvY+kXd5Lvn2rhEXtD6DoYg61BW/cZ6QkExTKG1luB4tKvwh1XZT8TXLEJY2Ze3J3oa0z9Hk",
+	"WxT4Vj5+RUnrnyBirT7tvEebFII38GClr96hV9npDo/X7d4t5UjXr3NtenQVddRBehvYDvhybURf9pdq",
+	"Tagmoa8aOHKZKnYUlAw8JpYUiMQUXqjhAZUEKzJXvhDNvFpO8McSI5mZvT7VH5BwOyV71R2elVsy0l26",
+	"PibUf4vFN2UKJVEWsM3cEK475KVUbCDyWk3/TKWhukXmPEnIe8kFCS32hGTCFAsIo9GEyBnCtVSk6WNW",
+	"egmRljSfvmkBVnBRXMJ+HdqvLkqwOUTvSVNIyEZRMincBDkmOlXKqgn2dXpGI1dY2Cg+nbK4VVY5SnBt",
+	"oqgixvzPYPCh220PBh/2R4PBh0cj++fRqA57KlHjjWdDFVp2VopLG6nsEkRMVCp0YA/KC2jFaNwn7AON",
+	"ICEnFYbFkJk4ENl49xhputw0CHhoX7mRKwjy3bOIMEuNJkKSRIoxUwMBE7bqEhXfwc9rw4cJv2RYmda9",
+	"u4UvLx3B4a3G8+xitnBqutgnqNxSsfgdlpZeWcyP9utiZTS/KtzEWZKiWut3jxsXNFUsksoFw7OlPjo4",
+	"7HYPPmNorrSYoHhMbmeqmFRdxg37MOOK6bsX7aveWs3FGD2TaWL4jKrqzMpKt9+D6tideecd9uUTfyYV",
+	"yd4SYGabq96MRZjt93Dr1AucUvDwxk5/BGp78Yqndmq3YsXTXCFmv8U0utw/DTsTFDGyHpGfSEts19az",
+	"st1fiw45CtzTRKRWfntO6kroGE1O37x2FRKR/rPzvI6b1GCtnWU/Qr1AqvcqALYjsBtTiLYodFkKAxem",
+	"DhDoqpPZgJ5X9Yd5E5V5fSYxljXMsokhpzXhTBgyZAlnl67WlT4upgsWBnC9lIFsj7yQgbwupglntIf/",
+	"NMn947ek/a/z+62/bhm1XJfTu+FqZF2G7+8TJsiYXzKBGb2WcqAymCapSJhG8YZyBVMsyYTqidUoV67V",
+	"3jS1d/V8QKNBvlvs03Bb3Rnqoqv1TAX47IqEvE3CChqpqvC4niqm+Viw+Jho5hiNYz94GuCCPX3zutLz",
+	"uuwW+2t/b29dR4N60rbAVW6PrgoE3k4U72baA9c6ZZVOk+245daxQ53iLlS8aQuh58DMp1mKyZ1Xubc0",
+	"i1LFzQK8ZC6+DVdhf8ZKt1Vu/7xkM942Jc0wurx41+l0wlaQtckYLtxlK18Cs7Ze9n+1T06fu/Lono1n",
+	"d5CHjCqmTlLswYKfnvkD/OX3141gFcDfnv/0BGpAWGYjL5goXezwFY5wv0jzJY+U1HJkyFNhFCXPfyJc",
+	"DMRMyTiFq3rHrlcDT0ybCxKzSz82kRFNkkVANGMk9P5hfKfdC6kGgq7fsM5AvLaPo0l5yRTU3iMjmSRy",
+	"bu3IV8+ePH7Ue0Ca4M38nQ0JPE9+ZNqQJ1iDdCBOrbHKI6ZbfadhjgU1qWKEJmOpuJmA3TbjQmCfj1dn",
+	"vQcPSTMUUjC4szYQejGdMqN4lI9BqBQbpZrFrSDTTHD9AaFpzJlwRdZAmVoMhB3ictHQ1AMNExy7cHz5",
+	"MVsWgpU/uBhJL2kpkoDDjiduVxsr9UH8L96g9dJVe8TD8sY6ADPX+57tnoJBJQUZ0uhiDKb9QMyluoA0",
+	"ugvGZtrf304Ta4MJciq1GSt29o8X2R4ggrCYUGX4CEoAcEHODjoDMRBgca9WCVQsYVSzmFzu98lbX8MX",
+	"n0vk+Ly5F8tI72VfdCZmmrSCgRgzwRQt3VEyc0n0jEUaXviXvxDYD2E3R9tv2uT+fYhT6fv34RizcF1Y",
+	"V7YlzCJ42rdMwOjLQBAS2kMLA0JJCBGMEG2Zn1+/PiUhxjLcV2EeuQqLTWrs1kEAzk5XiMFh9C4gsyxa",
+	"F+JXrk5f8fKZXa1d2QuujV8Y+svaMzrmwu5Rn8yo1iSEWlohae7/3////+x3u63s6EqNQywwVb1Dim7C",
+	"DgFt0yo04C+ytAdpGIE9c79LxBroygH4Kit6qu/f7zs9P6sI4O9uhv/Vdg/Cdc+moUV2ZUHLmh5ZvcpV",
+	"nGp1yD9SaeBWFHyPBQxnUhlCs0iYg0MmrABBXiQnZlFCPd1AOQtuXFjG8j9Cwg9tL2Ta9veQNEOamonF",
+	"sQjuugYkzDJ9IMPIfgPGFzogwwARx36DvsnsAScUwlaHnPhiaDI1msfMky80/QgPu4ehxxlYAtaa5YJw",
+	"0yfsA9cGOJCrBqTYJaMJcB67+idSaHxiYfdAMRoXu4JZKZWVwlIMqEIHZMHsPiJU9r00mdOF5d4MHTJy",
+	"LvB2gtajNCGuylbTzt5eyFS18ZtWQOYTHk0s2JbQ7VTuUhtac7rvymxRnCMo93NCaMcSi0pABRqE0E4E",
+	"Aa0JvUS46cJKNGtPJpr5W5mu2FeH/AahOJxX33Pw2knwHhO55Jpb/KWe7+Fr3Mz2u2lAhJW6SYLNVBBD",
+	"pjxJuCsK5ups2sUl1NRVFaRjMrT8ljT3u8RqnHYa1zOhhS1Y4N1klCoAesgm3FIt9KUREvckIzFjiShH",
+	"7qxrTXj629nr0I2iotArBhuxhMeevJaa2HCdb2epe41rfcNz512xQY0D6D+x+ihAhB6mrAypBpJfADDW",
+	"rg+d+s0NSCFPcqVquZbgDiz6A42nvq9Bi0hVrGUqBQlPT14/+dnJcULCn56+ePr6qR1/uN+rauTiRdOU",
+	"UQEXLFt+T7MihMBdZ7NkAZ17ZoqLiM9oQppQuV8qr9YgW/W9xoCbZjymGdrzskQPOGf/QKEMy2fAYqhh",
+	"bXhhG+YIEYcRxa1hbSYytsyKx0y3OuRpDSNdqu7lWE9FyS53Q3+pBhfcwgdEbh1jScasyxnOdNg7cuKo",
+	"VBPPbdsJ1tzjCTfAaLIdry+4h9RttQ07v1U/oHq8iD0/sUYzGVHf8C580D3wsJcByHIKCjrRyenzRtBw",
+	"5XAb/cZ+p9vpwtX7GRN0xhv9xkGn2zkAZ5iZgOa/Z9U504ZiCfDFuKryze8TSWIek/mEovhD2gOWLRXU",
+	"9BaMNEPnhLN6cFliAjP3coOA3NAd8pMLJthh+h5WbEBWDa2k7LoTy8ljCBLhqjNEex43+g2rEpy6afNS",
+	"FrpRbin2drU+hGWuE669O969ukl9kMH/UGpJsdQJJnc53rxxRrV/Ngd+z1ei2/ig65p2db7U1qLX7a6p",
+	"4He9yn1LtUcqS1OCHiVHYCcYt7Hfc8nEQ9zfqmHZOewVeovAkP3NQ0q1T2HQweZBeUcGO6J3tHnEck3c",
+	"q6DxYJsVlXsPwKiDrRaVFUwFXwTmkDlKLrCVe7qEQFAsZ6wh19l+3TgPGkuqaqPfKCum8II99MOM6+p5",
+	"oYIUkAk0jmALUtJ2AxfdzDgX6Mx51BN9HXmie2eFQf2NmZd4BegzkeRLtr7c8I70boH0viVC+hszBZOi",
+	"QDjoD1ylmhLGI9HktxzXEs8Ft0YAJmJ6Pwsm/0VUEJUKl9fh/ArF3DyraFuzKhdgnWrhnkPyGYmonKFX",
+	"QU+ogWbbsiOqPxlRgXSaFXHRU1Xhy22pC9TdWsI6LWvJYDPlcvEY/7bqNpj94J/weSUaRdiQJVKMiZEd",
+	"8tSSH0gpLF4ClGjpDpIMq0nuNcNCAUsa9Lekp2bph2s1VNiyHSn/GUnZOBz3VIyftyHgoDGTuoJsn7hS",
+	"r+jI7BAwMZcsXhcoyxGvTHw4BaS8Xpf6lno8I3HBRv8o48Wt0pXLprgqBySNStnVCkXv3+qb6xRd4G9z",
+	"6rc3XiLpip7Rm4ipashV0HghEfZNw7PnSmS8Yyif09btbsGCso6SdsD+wVY8C5v1wIAH2yykon8CcMje",
+	"NoOLnTG+Nb6KfMHxv+1Ya5W9Do/vfXS+tStktD4Vr0z76D7M1R+86LfiZTwxUGcqINL7LU9On7ugTH8g",
+	"fJQOQ250KNNC3rSL2WBIKgDNqWDuo+89b2GryVhRYYiQELDC553LXBNt5KzoXoCM8fCwux+2goGgEBjQ",
+	"BIsY+ExtkYWuIejpCxd0yHOjCeZ0aNKECHgwEHDtCpOIA5IKXxKNxFyxyPjYeAsz2SdMEGhg6gPM2khF",
+	"x2wgII0DY+O+rHkeNceEAOhdJOfaxbLMhE0RJvDODIRRlCeEa3Dk9lfkoGsJ7Zzcf3v6mpT80GFnIArB",
+	"DujzgWl74Ah2LaE1VJDkBm905S1y0X1UuHtQ7ENtIfUhEmkmTM25Zq0q1zJi182ksWuYXaHjHtbnumNS",
+	"IHifd0rpl5Ehh5tHZP1KQSRswdUrWlh+a6wdSeGTWHtQ70VC9a1kmAaEj4oNWdGi1ZgwSppL7MSSetFG",
+	"bmEBT0il9m0iLcdgPsS31NA0lsA94c2EiyhJY5/GtOLMvSE/+FUKVssTunemJd+4F+t3pscebEnpWV/c",
+	"O+Vb1+VC35p3+jp8pJBZlN0N35ruLDk8/wlIbgbEt2q1O/ZQuJnl1YY+MTKmC2BKeFXxOL8LWbr2CBX+",
+	"MXikWIe8LiTAYorMsvozpQsSl1nZQLjfII2tEF63+9DqkLI65Hepn+dzA7eTo4FYyFS5y3rhYe8xJjBY",
+	"ULkJyFJuyNKSfYrIQED6Yst5MUzxFijcBOsjmyau/f2QmTnDlDT3alCMIcCOU+a9XiHDgRtk0aheZwkd",
+	"xt3MtGup4r94h/VGLBhQoaSWfR7viLtmu5V35O74Pil2stgJgZ0iWlBE79gP8vh6gGaNxr81QfcKq8Zf",
+	"W9b5m/1VzpA9OuPtC7ZYH5V1TN0+t5yGBQVs2Yh/OCaZNsyVu6JQE4HFNmnfeECo0CpvbUjIbtrO+P42",
+	"eN43F3TynsBiMpMn6C0YwqdovxtCVhdsAb5TCtcCBWSiT2k04YIFREdyhheIsoxJ0GqlYANhIUVdzt1z",
+	"4hp9hqCluoRdKZJFHy/E+lug1L4WLoGCqhhR4TjSkBENXRWhpHWHnLmMaQoXJ9ytsT4ZpN3uQYTvhL9Z",
+	"CFevwhOHh8Al+uRHuH5U9XiVgok74hpDfqUxuFKr1DuOwq0026zROS/YIshdOv4GnM67ZU6YYq3PFqfb",
+	"seyvlGXvgnRfSZAuu6B6Q1m0Tjnd+3jBFptid45LQFBM5zchMFTXIa/YpcRviGuXDU9zKzWEbMvZqq4K",
+	"Q27Mu68dsXHgOOh2OuMuYPNVGZ8WKz+dzGuiNifuavuUGRpTQ0kTdbdc2Lec+KcCHZNWucw2lSZANqiB",
+	"VKbM35iK7yjO4luH12o/Ox/btxBo2dmoK6GZT+cYNzNSN7uJ/s4WYM1Wqh7XvcTo81owbQguYE6YKLvL",
+	"OqR5snwd0N0T1IYuINABJQCGq4meZqJkOq7ObWlVu9nW3V7c3RHcqVA7lnZDt9v17xHekt+tilNt4FEn",
+	"5O0ZJCa2z5gwBPnBedOXo5+YadLRMxZ1LBObjztSjfdcZcEx28OcxrZmwnMbLCYzENhH2ZLcHGtIzGZM",
+	"6CIX7GOaIYRroeitsYaiVMS3iRyIZqlPfitwlXd89admuSk+1ghw/NMOLvXHb7m7KQDmPU1Cq0dCbBuq",
+	"JdhvQ6x/1PIJhwMRMvweC8ZwDBhnM0CtmmO8ceYjynYyHofWoIykECwyA4FJh0tN96HWQ8T4JcMdmlNN",
+	"plxrFgeYHUmJa8IPQfZC8NwOEya/QZ4lkEId6f2g2+0G7j47iemidZyF3weCx6vd/v17XNlQPDjodJoV",
+	"6AkVli+Ad/YHQrG2T27Mi08EmOKJJSikgJorcjq1sCZcQFEC7QBXi4HYf0B8VQ8NvQ8/2P27YGzmC3rY",
+	"3eNSEDljdjaBebS+eEdExUAAAhbgrvKxnsEvlki2u6tvNeqwUFUIthVW7k8sPi5ulWI6nTKfmYr1BStr",
+	"kJUwoHSJf305wvMf2vhPVfm7zZLVsA8G2UAbIV5q1BD3yf6jhwePu+5/7S7kKAsDFOrJbyAswfTJx0GD",
+	"x4NGf9BYHtQIBgAd/FgcCT8gP4LfuvtHvdEB7bZh4CP7n8cwRf6/fRgkoyhVCsrUw8Bet/ewvb/f7vVe",
+	"73f7Xfv//4YH38vhoNHPQdviDb2bg5XdwINhrtEF/gJ9GiwoV8HA9d6Ah1xmtR+O/K3RP+wGg6wX7qDR",
+	"3w8GhdL8y2vuHvUf2P/jmvNWuWv25uoqL45WLhdRQohS2YijXu/g4FGve/Dw8YPDR48ediubEXxAht+2",
+	"WLFJQwOcrzNekbIQkGNswU8XGoi+0JbMFTuNEqmx1CmW1HccQBE9SQ0WPSFN5VkvqeK8Lvd6p/ntsgbr",
+	"9TiUGcWUtRV1zn3xGZMIq9Q50IC2ycbAKxqrdeSs3qaPs/sNycI+aXzR51Uz8Rm88LMbiEFlxRzU93zf",
+	"gKyAcaGucZN1xh0SZu1ZsSJmNgSeGdEpdyXFCCVwUwTqd+3dD8vj74e1pXdK1ZlrRPfaZrDN4qf/HQzu",
+	"tyqL2a7ZhvlEaoZNJIramV1nHdT2n3eYgLMW6A0tWNYA5XVxChzZX86xO8+nrHYzvYizj1eLp+t0pN8C",
+	"vCEbSbiDtCVk+Pwng/Y53R6WMDc7PCrYwM7vsZN+W3gxRo7xe3mHnz9vznxl1hDKYu2a3meeTl/Ylgsj",
+	"/VVCl70TZr0P9izVgo4aOjscDF6oQQ5FVaEvhiX+GLvEYdFGX6zcfgMMF2tYalQ5XXV9+wNmIg1lDLFZ",
+	"DEpNWBJbZp1AGfgpm0q1wJuZZz+ftHsPHhKuB8JuRoqNbziWRUUVWOf3HTeU77dzAB8JIM+9XNXVKczV",
+	"Se2JpLFlH58346jiEK7H3VyLlztOOYKNqbFVAAHn1CeV7e797/zXuxykr16cIR9x8qNGoi0ViG30G3h5",
+	"vVHvrnddsGuttL2Pru3o1jUFgL24lCTSxPTVw+4hekznE6ZYxt8FkSLIHdXlbmhj6XMhodyxu1mPd+9L",
+	"rVHwQn/9ZXQnJLZLUALod1fKd+G1O7gXvoaS19FqbXpR1jAJ84v6oNwF0MsnyNQ2X9m/oJet7am0kmV0",
+	"M53rrnKMNik+hf3ZZRvtrnV/Dde6l9DyDq3VzZ5NS07r3bi5grBXIOBKDvXjwjcwCCBD2RXYMZJQbI7f",
+	"Tvgli6F3BzTeIm9evfABTJTyA8FFbif/DpGRmNlhavEfaHu61ipQrcgZ3QVz2WiWjLBu0EQKaFhAfQeC",
+	"8BUV4+orLj/Juag3OMvLDP3KQtL0DRv60G2ksKxjEjpw+zl4wbJfoM7D55dc8u25dzX6DQ9AI8jaeBa+",
+	"cuGy8y2ckHUbLAVCTBRcU2+GAP5/dNv73d5BGBD3eb/bO2znH9sP9nsF5/RyZBl2v87DCx0YP80zKSPD",
+	"itHjCq/okAsKu1rsKlboIroMQKWYQa8J5G2UJcxJFLGZacM69SZOjQ+7Z6+CxhNcVNuDtX60e9o9fBX8",
+	"eaVbr/vwK8AJ52BiMVLMEmJ84tn64UhAlWYN0inW/sJgEfJDpNi9w+7Rw7CzlvYKISEcWkrq2KvP7fju",
+	"tKXe6hb/TeadhIqyiwvivVukCX28rLxnczLlIjVML1/mu77L7OuOF+w/3DwAsPZXac6o4XrEv0nnjFcP",
+	"rm/UfWEVzvds3xSIt8/VxeGrQ+6/2Jm/6ZTsX+Rwc2hydWN2LqOd2bdFZPI90ofnE/DxC8Ql/5GyFIoZ",
+	"vJdDjAO+l0Oi5DwL4MVcQxkwolgkVQxlUOeKG8OEa2EFhUuFppDoGhAtCRXQVXZmFR6YLxUa7bwRFzRx",
+	"adLs0k6B5h0UcA0GInP0SuWv1WSN7qA1tsR03zld1Jci+EUOv9Y6BL/I4XWKEPRu88V1yqk9oTnV+ZHZ",
+	"o8eKurvg4M77vgsOfv03l1OB7WwxpdsyyRVNdIOEWRcJtEP3Pr6XQx8HrAlAACPJ6pdA4jhWcnTJ4sdY",
+	"ARuaRWN8kBsyoRpbxLKYxZhiYk3IGJsdlx4bwb3yyqjEjVj+XQUl1vPeQs2XdVuzC1fswhVfQ7jiPVDa",
+	"Hemtmy3BX+RwrXWb8a097ANgN+Bzw1KnbJ/4PgWWUWKendWMoZtz3rXgni5w8gnVeUT2g4GaX9jNANtI",
+	"S9fk2+Rd9l3/gA55go9iQZh83Hs5HAjFTKoEXELJ2iUfuzZ00DCbJorReJHzH6uRIwO2cwlpyJAVwWke",
+	"do8qWwIgGLemk38hHi3kvNBJYleDa6firldx/wRVsYAarisRttYz91wi2Fr3JF6QoAUuZRlYxgqblJhJ",
+	"Oh0KyhPfl59rFkMXloBQMRDsgzUZWlDlFZOhn05nZlG4tWdndPPrDvnNpafJkeOWVtfGdGpIWfNFwpcT",
+	"yWracP8ih27GxudlbviWOoemY3P3dN4Jx+/Hzp25Uwu3KBdRRp9vU0N0wO99tIi/ztC9bu4KzEsKqSu1",
+	"CSYZpS6zg68s7rhTVXacYF0YNG+q9hWygqBKlUBo3ZWogFBNEq5dCjjkK82omZRvpTaWHfjFBIq8OEWm",
+	"gnRmYrx637J8b3X16u25v3T7rn1+v7J6xmbOpphRiy9p+mZxJmdCNqXKzakWoAuUrs59YbkNDLWusSpF",
+	"H35Cz2DRs4iN/hJGFSv02vNFKaAgy0BAExYuxh3iDfEgs7ulWtIhMxuX2L3j6wzcV3ZzP49927sz+9Z3",
+	"UIT64Tvzdmfe/tnNW6DqnGHdmpHrOqFuk3XjHkVOx0QMnr68b2rgK5FJhaWw2IK8l1zUVcF46d78TWfl",
+	"4CI2J+a4vduZrzuldQvzdZqRhqdw/80XyMn5G/c3HGdMaSnyEinEYlBCKPS3K9Yh7JAzOWVSQPY5mVA9",
+	"AO1lwQw2A42zOxG+CACt4CgB9gNmscuyGQh8X5RQPnXGLFeY5kaMvICKdjFMot3rfdigANtARHm/QK4A",
+	"9io16iSOkbi/1twdhO7L9BB56SVKpQaHyApK9eqp7jqG7NS5XULO3QqVkzgm1JHltYTK2l4hbvjex1Qz",
+	"telO/it3U96DYU1cK0hiRefV7N/axdinKpnTBVrN1ogmCaPawKUvB15VHxH7tpvy72v3EXFLmlPtu/Hv",
+	"FL3vlTX9WZqPWDT+RKZRWxrAs4BRoX4/dq6rUALX9iBxulxlEt6Nyf+O8vC2UaJ2aXa7NLuvIc3uBmzg",
+	"88dP3mim1reGv7kGgT3Ab0WD+Fym35dpU76V6ZeVBRRsjhb2jo/tdKdvp8H5t5T3BhpQxqLvaaC327Py",
+	"sGabvnm0ttax+EwqktgDw7y5QuURMpZEG0X5eAJJLS5PxRXlzIuSDMTJ6fMO+ZElco5lpHx9TPsU0xOZ",
+	"oKuRCj1nitjPGvh+lqAyEOHpm9chFkGhQ6v0cigIU05hmTGFdU2bmokY+5O4gqYAse9IYucKsOMGPIMv",
+	"vqdJaNlZ2IJLjQK8oCS0+2at5bBDsJ6eHgjMw/a/4P1GOgQchcCLsy9dWeiQfZhxxfQ7atb0Qn7jy+59",
+	"lX5MhO7L+DGL5VBXhRmivrNAsFagRUbmapbBwe+8mTuxt/Nm3nEjCcuIKcGkx7aR7bMDkpUWvW79wjUy",
+	"b+8j/uHKiSFL/pxpS8iO1vf7n7DooqLgKKbKaOxahWCTJiQuUWU0XmTU/A8rCuNgICAxfMwvmSiV0W5h",
+	"thKW7M8LqHbIE1y9u7zjpdNAuDf5+zsAFp26UVUCyQ39JkSSP/GvrFr2TuTsRM5O5NytkeVYwe1JHTs9",
+	"i1LFzQIY35BRxdRJaiaN/ttzKyso9Kf+GcsS2u/O7RB1WddhD3oB2p8bQSNVSaPf2KMzvne5D/W2uduR",
+	"Rn9EE83sZA7mqoAWZGmAV8zlF09ZVZ4ylLNsGiaoMLrVIU8vmVrgFVCWaEYSSB2BphCQFpLPBxK3Ysrf",
+	"J5IMWSLF2FVoweCA08B5NMm8SRlgaN2uTvV3ttAQL7ASUDCl75EpjSZcMB0QHckZi+0rrDWITkIRw4el",
+	"F2SNk6uBLTYjXlkltiddHQgNoBzysJgMF9lCnUzngpwdFCZCtKrOFL/gIoYLYI7AQEZ7PC7MkWUwV010",
+	"mo+FFqIqFRasIY0uxsryIVcIRxcmhKzD1alO4NhJfbdSXCtprjZJbRVmd73Ars6v/l8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -81,9 +81,11 @@ func (q *Queries) GetAPIKey(ctx context.Context, arg GetAPIKeyParams) (ApiKey, e
 }
 
 const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
-SELECT id, team_id, name, role, prefix, secret_hash, created_by, created_at, last_used_at, revoked_at FROM api_keys WHERE prefix = $1
+SELECT k.id, k.team_id, k.name, k.role, k.prefix, k.secret_hash, k.created_by, k.created_at, k.last_used_at, k.revoked_at FROM api_keys k JOIN teams t ON t.id = k.team_id AND t.deleted_at IS NULL
+WHERE k.prefix = $1
 `
 
+// A key of a deleted team is not found (its keys are also revoked with it).
 func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (ApiKey, error) {
 	row := q.db.QueryRow(ctx, getAPIKeyByPrefix, prefix)
 	var i ApiKey

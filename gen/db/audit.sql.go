@@ -45,6 +45,53 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 	return err
 }
 
+const listAllAuditEvents = `-- name: ListAllAuditEvents :many
+SELECT id, team_id, actor_type, actor_id, actor_name, action, target_type, target_id, details, request_id, created_at FROM audit_events
+WHERE ($1::uuid IS NULL OR team_id = $1::uuid)
+  AND ($2::uuid IS NULL OR id < $2::uuid)
+ORDER BY id DESC
+LIMIT $3
+`
+
+type ListAllAuditEventsParams struct {
+	TeamID *uuid.UUID
+	Before *uuid.UUID
+	Limit  int32
+}
+
+// Every team's audit events (deleted teams' included), or one team's.
+func (q *Queries) ListAllAuditEvents(ctx context.Context, arg ListAllAuditEventsParams) ([]AuditEvent, error) {
+	rows, err := q.db.Query(ctx, listAllAuditEvents, arg.TeamID, arg.Before, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditEvent
+	for rows.Next() {
+		var i AuditEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.TeamID,
+			&i.ActorType,
+			&i.ActorID,
+			&i.ActorName,
+			&i.Action,
+			&i.TargetType,
+			&i.TargetID,
+			&i.Details,
+			&i.RequestID,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listAuditEvents = `-- name: ListAuditEvents :many
 SELECT id, team_id, actor_type, actor_id, actor_name, action, target_type, target_id, details, request_id, created_at FROM audit_events
 WHERE team_id = $1

@@ -13,13 +13,17 @@ import (
 )
 
 const cancelTeamJobs = `-- name: CancelTeamJobs :many
-UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+UPDATE jobs SET status = 'cancelled', finished_at = clock_timestamp(),
+    updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')
 WHERE team_id = $1 AND status IN ('queued', 'running')
 RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
 `
 
 // The deleted team's queued and running jobs, cancelled under the same
-// rule as CancelJob: only queued or running jobs move to cancelled.
+// rule as CancelJob: only queued or running jobs move to cancelled. The
+// time is the clock's when the row is changed, not the transaction's
+// start: a progress heartbeat that committed meanwhile must not look newer
+// (event snapshots are ordered by updated_at).
 func (q *Queries) CancelTeamJobs(ctx context.Context, teamID uuid.UUID) ([]Job, error) {
 	rows, err := q.db.Query(ctx, cancelTeamJobs, teamID)
 	if err != nil {

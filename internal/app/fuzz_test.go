@@ -101,6 +101,11 @@ func fuzzOps(t *testing.T) []fuzzOp {
 		// Deleting operations last: they remove the ids the others use.
 		if di, dj := ops[i].method == http.MethodDelete, ops[j].method == http.MethodDelete; di != dj {
 			return dj
+		} else if di {
+			// ... and of those, the deepest first: deleting the team last.
+			if ni, nj := strings.Count(ops[i].path, "/"), strings.Count(ops[j].path, "/"); ni != nj {
+				return ni > nj
+			}
 		}
 		if ops[i].id != ops[j].id {
 			return ops[i].id < ops[j].id

@@ -144,6 +144,8 @@ var rank = map[string]int{"team_viewer": 1, "team_member": 2, "team_manager": 3}
 // — read from the spec, so a new one is covered the day it is added — as
 // principals outside the team (a user, another team's API key: 404, the
 // team's existence not revealed) and inside it with too low a role (403).
+// The team operations only platform admins may call (deleteTeam) are 403
+// for every one of them, members or not.
 func TestTenantIsolationFromSpec(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -195,8 +197,8 @@ func TestTenantIsolationFromSpec(t *testing.T) {
 	client := e.Client(t)
 	for _, o := range ops {
 		need, ok := rank[o.need]
-		if !ok {
-			t.Errorf("%s: team operation declares %q, not a team role", o.id, o.need)
+		if !ok && o.need != "platform_admin" {
+			t.Errorf("%s: team operation declares %q, not a team role (or platform_admin)", o.id, o.need)
 			continue
 		}
 		for _, p := range principals {
@@ -209,6 +211,10 @@ func TestTenantIsolationFromSpec(t *testing.T) {
 				}
 				resp.Body.Close()
 				switch {
+				case o.need == "platform_admin":
+					if resp.StatusCode != http.StatusForbidden {
+						t.Fatalf("not a platform admin: %d, want 403", resp.StatusCode)
+					}
 				case p.rank == 0 && resp.StatusCode != http.StatusNotFound:
 					t.Fatalf("outside the team: %d, want 404", resp.StatusCode)
 				case p.rank > 0 && p.rank < need && resp.StatusCode != http.StatusForbidden:
@@ -227,4 +233,70 @@ type testingWriter struct{ t *testing.T }
 func (w testingWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestPlatformOperationsFromSpec sends every operation the spec reserves
+// for platform admins (x-required-role: platform_admin), inside teams or
+// not, as a user and as an API key — 403 — and as a platform admin, who
+// is not refused (its team operations aim at a team that does not exist).
+func TestPlatformOperationsFromSpec(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "platform-iso-admin", true))
+	team, err := admin.CreateTeam(ctx, "Platform isolation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateApiKeyWithResponse(ctx, team.Id, nil, conveyor.CreateApiKeyJSONRequestBody{Name: "member", Role: conveyor.ApiKeyCreateRoleMember})
+	if err != nil || key.JSON201 == nil {
+		t.Fatal(err)
+	}
+	if r, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: "platform-iso-manager@example.test", Role: conveyor.TeamRoleManager}); err != nil || r.JSON201 == nil {
+		t.Fatalf("add manager: %v", err)
+	}
+	doc, err := api.GetSwagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []teamOperation
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if need, _ := op.Extensions["x-required-role"].(string); need == "platform_admin" {
+				ops = append(ops, teamOperation{method: method, path: path, id: op.OperationID, need: need, op: op})
+			}
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].id < ops[j].id })
+	if len(ops) < 3 {
+		t.Fatalf("only %d platform operations found in the spec", len(ops))
+	}
+	client := e.Client(t)
+	for _, o := range ops {
+		for _, p := range []struct{ name, header, value, team string }{
+			{"team manager", "Authorization", "Bearer " + e.Token(t, "platform-iso-manager", false), team.Id.String()},
+			{"team API key", "X-API-Key", key.JSON201.Secret, team.Id.String()},
+			{"platform admin", "Authorization", "Bearer " + e.Token(t, "platform-iso-admin", true), uuid.NewString()},
+		} {
+			t.Run(o.id+"/"+p.name, func(t *testing.T) {
+				req := o.request(t, e.URL, p.team)
+				req.Header.Set(p.header, p.value)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				admin := p.name == "platform admin"
+				switch {
+				case !admin && resp.StatusCode != http.StatusForbidden:
+					t.Fatalf("not a platform admin: %d, want 403", resp.StatusCode)
+				case admin && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode >= 500):
+					t.Fatalf("a platform admin got %d", resp.StatusCode)
+				}
+			})
+		}
+	}
+	if _, err := admin.Team(ctx, team.Id); err != nil {
+		t.Fatalf("the team the refused callers aimed at: %v", err)
+	}
+	fmt.Fprintf(testingWriter{t}, "platform operations: %d x 3 principals\n", len(ops))
 }

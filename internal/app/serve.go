@@ -90,12 +90,13 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	consoleConfig := httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes,
 		Storage: storageOrigin(ctx, d.blobs.PresignGet, log)}
 	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
+	jobsService := &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
+		Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	deps := httpapi.Deps{
-		Teams: &teams.Service{Store: d.store, Access: authorizer},
+		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
-		Jobs: &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
-			Logger: log, NotRunnable: store.ErrJobNotRunnable},
+		Jobs:       jobsService,
 		Processors: d.processors,
 		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,

@@ -3,8 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -16,24 +14,22 @@ type Memberships interface {
 	MembershipRole(ctx context.Context, teamID, userID uuid.UUID) (domain.TeamRole, error)
 }
 
-// Teams says whether a team exists.
+// Teams says whether a team exists (a deleted team does not).
 type Teams interface {
 	Team(ctx context.Context, id uuid.UUID) (domain.Team, error)
 }
 
 // Authorizer decides whether a principal meets an operation's declared
 // requirement. It is the one place where roles are enforced.
+//
+// It remembers nothing between requests: a deleted team must answer 404
+// at once on every API process, so a platform admin's request asks the
+// database whether the team is live each time (one read, as a member's
+// request asks for the membership).
 type Authorizer struct {
 	Memberships Memberships
 	Teams       Teams
-
-	known sync.Map // team id -> time.Time it was last seen to exist
 }
-
-// knownFor is how long a team seen to exist is taken to exist without
-// asking again. Teams cannot be deleted yet; when they can, deletion must
-// also clear this (or the window bounds how long a deleted team answers).
-const knownFor = time.Minute
 
 // Authorize returns nil when p meets need. teamID is the operation's team,
 // nil for operations outside a team. A principal outside the team gets a
@@ -60,15 +56,9 @@ func (a *Authorizer) Authorize(ctx context.Context, p *domain.Principal, need do
 		return domain.Errorf(domain.CodeInternal, "A team operation without a team id.")
 	}
 	if p.PlatformAdmin {
-		// Admins may act in every team, but only in teams that exist.
-		if seen, ok := a.known.Load(*teamID); ok && time.Since(seen.(time.Time)) < knownFor {
-			return nil
-		}
-		if _, err := a.Teams.Team(ctx, *teamID); err != nil {
-			return err
-		}
-		a.known.Store(*teamID, time.Now())
-		return nil
+		// Admins may act in every team, but only in live ones.
+		_, err := a.Teams.Team(ctx, *teamID)
+		return err
 	}
 	if p.APIKey != nil {
 		if p.APIKey.TeamID != *teamID {

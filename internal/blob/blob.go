@@ -279,3 +279,21 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 	}
 	return nil
 }
+
+// ListMultipart calls fn with the key, upload id and start time of every
+// unfinished multipart upload under prefix, page by page.
+func (s *Store) ListMultipart(ctx context.Context, prefix string, fn func(key, uploadID string, initiated time.Time) error) error {
+	p := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return mapErr(err, "list multipart uploads")
+		}
+		for _, u := range page.Uploads {
+			if err := fn(aws.ToString(u.Key), aws.ToString(u.UploadId), aws.ToTime(u.Initiated)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -17,6 +18,10 @@ type JanitorStore interface {
 	ExpiredUploads(ctx context.Context, limit int) ([]domain.Upload, error)
 	AbortUpload(ctx context.Context, id uuid.UUID) error
 	KnownObjectKeys(ctx context.Context, keys []string) (map[string]bool, error)
+	TeamsToPurge(ctx context.Context, limit int) ([]uuid.UUID, error)
+	TeamOpenUploads(ctx context.Context, teamID uuid.UUID, limit int) ([]domain.Upload, error)
+	PurgeTeamRows(ctx context.Context, teamID uuid.UUID) error
+	MarkTeamPurged(ctx context.Context, teamID uuid.UUID) error
 }
 
 // JanitorBlobs is what the janitor needs from object storage.
@@ -24,10 +29,12 @@ type JanitorBlobs interface {
 	Delete(ctx context.Context, key string) error
 	AbortMultipart(ctx context.Context, key, uploadID string) error
 	List(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error
+	ListMultipart(ctx context.Context, prefix string, fn func(key, uploadID string, initiated time.Time) error) error
 }
 
 // Janitor keeps storage and database in step: it removes the objects of
-// deleted files, aborts uploads never completed, and removes objects that
+// deleted files, aborts uploads never completed, removes everything a
+// deleted team left (objects first, then rows), and removes objects that
 // no row refers to once they are older than Grace (what an upload that
 // failed between storing and recording leaves behind).
 type Janitor struct {
@@ -38,6 +45,115 @@ type Janitor struct {
 }
 
 const janitorBatch = 500
+
+// purgeTeamsPerPass and purgeObjectsPerPass bound one purge pass; what is
+// left waits for the next.
+const (
+	purgeTeamsPerPass   = 10
+	purgeObjectsPerPass = 10 * janitorBatch
+)
+
+// TeamPrefix is where every object of a team is stored (files, job
+// outputs, direct uploads).
+func TeamPrefix(teamID uuid.UUID) string { return "teams/" + teamID.String() + "/" }
+
+var errEnough = errors.New("files: enough for one pass")
+
+// PurgeDeletedTeams removes what deleted teams left, and returns how many
+// objects it removed. For each team: its open uploads and any other
+// unfinished multipart upload under its prefix are aborted (their parts go
+// with them), every object under its prefix is
+// removed, then its rows; it is marked purged once a pass finds nothing
+// left, so an object written after a pass's listing (an attempt that was
+// still finishing) is removed by the next.
+func (j *Janitor) PurgeDeletedTeams(ctx context.Context) (int, error) {
+	ids, err := j.Store.TeamsToPurge(ctx, purgeTeamsPerPass)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, id := range ids {
+		n, err := j.purgeTeam(ctx, id)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+func (j *Janitor) purgeTeam(ctx context.Context, id uuid.UUID) (int, error) {
+	ups, err := j.Store.TeamOpenUploads(ctx, id, janitorBatch)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range ups {
+		if u.Multipart() {
+			if err := j.Blobs.AbortMultipart(ctx, u.ObjectKey, u.S3UploadID); err != nil {
+				return 0, err
+			}
+		}
+		if err := j.Store.AbortUpload(ctx, u.ID); err != nil {
+			return 0, err
+		}
+	}
+	// Multipart uploads no row knows of: an output an attempt was still
+	// writing when its job was cancelled. One younger than Grace may be an
+	// upload still streaming through the API, which fails cleanly (404)
+	// once it ends: it is left to end, and the team is not purged yet.
+	type mp struct{ key, id string }
+	var stray []mp
+	young := 0
+	cutoff := time.Now().Add(-j.Grace)
+	err = j.Blobs.ListMultipart(ctx, TeamPrefix(id), func(key, uploadID string, initiated time.Time) error {
+		if initiated.After(cutoff) {
+			young++
+			return nil
+		}
+		stray = append(stray, mp{key, uploadID})
+		if len(stray) == janitorBatch {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return 0, err
+	}
+	for _, m := range stray {
+		if err := j.Blobs.AbortMultipart(ctx, m.key, m.id); err != nil {
+			return 0, err
+		}
+	}
+	var keys []string
+	err = j.Blobs.List(ctx, TeamPrefix(id), func(key string, _ time.Time) error {
+		keys = append(keys, key)
+		if len(keys) == purgeObjectsPerPass {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return 0, err
+	}
+	for i, k := range keys {
+		if err := j.Blobs.Delete(ctx, k); err != nil {
+			return i, err
+		}
+	}
+	if len(ups) == janitorBatch || len(stray) == janitorBatch || len(keys) == purgeObjectsPerPass {
+		return len(keys), nil // more next pass, before the rows go
+	}
+	if err := j.Store.PurgeTeamRows(ctx, id); err != nil {
+		return len(keys), err
+	}
+	if len(ups) == 0 && len(stray) == 0 && young == 0 && len(keys) == 0 {
+		if err := j.Store.MarkTeamPurged(ctx, id); err != nil {
+			return 0, err
+		}
+		j.Logger.Info("janitor: a deleted team is purged", "team", id)
+	}
+	return len(keys), nil
+}
 
 // RemoveDeleted removes the objects of deleted files and returns how many.
 func (j *Janitor) RemoveDeleted(ctx context.Context) (int, error) {
@@ -83,7 +199,9 @@ func (j *Janitor) AbortExpired(ctx context.Context) (int, error) {
 }
 
 // SweepOrphans removes objects under teams/ older than Grace that no file
-// and no open upload refers to, and returns how many.
+// and no open upload refers to, aborts multipart uploads started longer
+// than Grace ago that no open upload refers to (an output an attempt was
+// writing when it was stopped), and returns how many.
 func (j *Janitor) SweepOrphans(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-j.Grace)
 	var batch []string
@@ -122,16 +240,62 @@ func (j *Janitor) SweepOrphans(ctx context.Context) (int, error) {
 	if err != nil {
 		return removed, err
 	}
-	return removed, flush()
+	if err := flush(); err != nil {
+		return removed, err
+	}
+	n, err := j.abortStrayMultipart(ctx, cutoff)
+	return removed + n, err
 }
 
-// Run does all three every interval until ctx is done.
+func (j *Janitor) abortStrayMultipart(ctx context.Context, cutoff time.Time) (int, error) {
+	type mp struct{ key, id string }
+	var old []mp
+	err := j.Blobs.ListMultipart(ctx, "teams/", func(key, uploadID string, initiated time.Time) error {
+		if initiated.After(cutoff) {
+			return nil
+		}
+		old = append(old, mp{key, uploadID})
+		if len(old) == janitorBatch {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return 0, err
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(old))
+	for i, m := range old {
+		keys[i] = m.key
+	}
+	known, err := j.Store.KnownObjectKeys(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range old {
+		if known[m.key] {
+			continue
+		}
+		if err := j.Blobs.AbortMultipart(ctx, m.key, m.id); err != nil {
+			return n, err
+		}
+		j.Logger.Info("janitor: aborted a multipart upload no row refers to", "key", m.key)
+		n++
+	}
+	return n, nil
+}
+
+// Run does all four every interval until ctx is done.
 func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		for name, f := range map[string]func(context.Context) (int, error){
-			"remove deleted": j.RemoveDeleted, "abort expired": j.AbortExpired, "sweep orphans": j.SweepOrphans,
+			"remove deleted": j.RemoveDeleted, "abort expired": j.AbortExpired, "purge deleted teams": j.PurgeDeletedTeams,
+			"sweep orphans": j.SweepOrphans,
 		} {
 			if n, err := f(ctx); err != nil && ctx.Err() == nil {
 				j.Logger.Warn("janitor: "+name, "err", err)

@@ -62,3 +62,11 @@ func (s *Server) UpdateTeam(ctx context.Context, req api.UpdateTeamRequestObject
 	etag := t.ETag()
 	return api.UpdateTeam200JSONResponse{Body: teamOut(t), Headers: api.UpdateTeam200ResponseHeaders{ETag: &etag}}, nil
 }
+
+// DeleteTeam implements api.StrictServerInterface.
+func (s *Server) DeleteTeam(ctx context.Context, req api.DeleteTeamRequestObject) (api.DeleteTeamResponseObject, error) {
+	if err := s.deps.Teams.Delete(ctx, req.TeamId, req.Params.IfMatch); err != nil {
+		return nil, err
+	}
+	return api.DeleteTeam204Response{}, nil
+}

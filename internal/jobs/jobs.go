@@ -162,15 +162,24 @@ func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 	if err != nil {
 		return domain.Job{}, err
 	}
-	s.notify(ctx, j)
-	if j.StartedAt != nil && s.Queue != nil {
-		// Best effort: the attempt also finds out at its next heartbeat,
-		// and can record nothing either way.
+	s.Cancelled(ctx, []domain.Job{j})
+	return j, nil
+}
+
+// Cancelled follows up jobs just moved to cancelled (by Cancel, or by a
+// team's deletion): each is announced, and a running one's attempt is
+// told to stop. Best effort: an attempt also finds out at its next
+// heartbeat, and can record nothing either way.
+func (s *Service) Cancelled(ctx context.Context, js []domain.Job) {
+	for _, j := range js {
+		s.notify(ctx, j)
+		if j.StartedAt == nil || s.Queue == nil {
+			continue
+		}
 		if err := s.Queue.CancelRunning(context.WithoutCancel(ctx), domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
 			s.log().Info("jobs: cancel signal not sent; the attempt stops at its next heartbeat", "job", j.ID, "err", err)
 		}
 	}
-	return j, nil
 }
 
 // Retry queues a failed or cancelled job again as a new run.

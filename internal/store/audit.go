@@ -45,3 +45,14 @@ func (s *Store) AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.P
 	})
 	return domain.NewPage(mapSlice(rows, auditFromRow), page.Limit, func(e domain.AuditEvent) uuid.UUID { return e.ID }), err
 }
+
+// AllAuditEvents lists the audit events of every team, or of teamID when
+// not nil, deleted teams included, newest first.
+func (s *Store) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+	var rows []db.AuditEvent
+	err := s.read(ctx, func(q *db.Queries) (err error) {
+		rows, err = q.ListAllAuditEvents(ctx, db.ListAllAuditEventsParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		return err
+	})
+	return domain.NewPage(mapSlice(rows, auditFromRow), page.Limit, func(e domain.AuditEvent) uuid.UUID { return e.ID }), err
+}

@@ -163,6 +163,11 @@ func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job
 func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
 	var row db.Job
 	err := s.write(ctx, func(q *db.Queries) (err error) {
+		// First the team (share-locked): a deletion either waits for this
+		// retry, then cancels the job again, or has happened (not found).
+		if _, err := q.LockLiveTeam(ctx, teamID); err != nil {
+			return notFound(mapErr(err), "Team")
+		}
 		row, err = q.RetryJob(ctx, db.RetryJobParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return err

@@ -59,6 +59,11 @@ func (s *Store) changeMembership(ctx context.Context, q *db.Queries, teamID uuid
 	decide func(current *domain.Member, managers int) (domain.MembershipDecision, error), out *domain.Member) ([]string, error) {
 	var uid uuid.UUID
 	err := func() error {
+		// The team first (share-locked), before any membership row: a
+		// deletion waits for this change, or has happened (not found).
+		if _, err := q.LockLiveTeam(ctx, teamID); err != nil {
+			return notFound(mapErr(err), "Team")
+		}
 		managers, err := q.LockTeamManagers(ctx, teamID)
 		if err != nil {
 			return err

@@ -108,7 +108,7 @@ func TestReadsGoToReplicasWritesToPrimary(t *testing.T) {
 	admin := newCaller(t, env.URL, "router-admin", true)
 	team := admin.createTeam("Routing")
 	catchUp(t)
-	if code, _, _, _ := admin.do("GET", "/teams/"+team, ""); code != 200 { // warms the authorizer's team cache
+	if code, _, _, _ := admin.do("GET", "/teams/"+team, ""); code != 200 {
 		t.Fatalf("warm-up read: %d", code)
 	}
 

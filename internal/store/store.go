@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +52,6 @@ type Store struct {
 	opts     Options
 	primary  *target
 	replicas []*target
-	next     atomic.Uint32
 	primLSN  atomic.Uint64 // the primary's WAL position at the last check
 	metrics  *metrics
 	stop     context.CancelFunc
@@ -320,12 +320,15 @@ func (s *Store) readPrimary(ctx context.Context, fn func(q *db.Queries) error) e
 }
 
 // candidates lists where a read may go, best first: healthy replicas that
-// have replayed past after (starting at a rotating index), then the primary.
+// have replayed past after (starting at a random one), then the primary.
 func (s *Store) candidates(after uint64) []*target {
 	out := make([]*target, 0, len(s.replicas)+1)
 	n := len(s.replicas)
 	if n > 0 {
-		start := int(s.next.Add(1)) % n
+		// A random start, not a rotating one: a request that reads twice
+		// (authorization, then the handler) would send each of its reads
+		// to the same replica every time with an even number of replicas.
+		start := rand.IntN(n)
 		for i := range n {
 			r := s.replicas[(start+i)%n]
 			if r.healthy.Load() && r.replay.Load() >= after {

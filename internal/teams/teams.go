@@ -29,6 +29,13 @@ type Store interface {
 	Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error)
 	AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 	RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error)
+	DeleteTeam(ctx context.Context, id uuid.UUID, check func(current domain.Team) error) ([]domain.Job, error)
+	AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
+}
+
+// Jobs follows up jobs a change to the team cancelled (jobs.Service).
+type Jobs interface {
+	Cancelled(ctx context.Context, js []domain.Job)
 }
 
 // Access decides whether a principal meets a requirement of the role table
@@ -44,6 +51,7 @@ type Access interface {
 type Service struct {
 	Store  Store
 	Access Access
+	Jobs   Jobs // optional: announces and stops the jobs a deletion cancels
 }
 
 // require refuses the caller unless it meets need (for teamID, nil outside
@@ -154,4 +162,39 @@ func (s *Service) Me(ctx context.Context) (*domain.Principal, []domain.Membershi
 	}
 	ms, err := s.Store.Memberships(ctx, p.UserID)
 	return p, ms, err
+}
+
+// Delete deletes a team, for platform admins (the role deleteTeam
+// declares), if it is still at version ifMatch (nil: any; only the
+// settings half of the ETag counts). At once, and on every API process:
+// the team answers 404, its memberships and invitations grant nothing,
+// its keys stop, and its queued and running jobs are cancelled (running
+// attempts are told to stop). Its objects and rows are removed by the
+// worker in the background; its audit trail stays (AllAuditEvents).
+func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) error {
+	if err := s.require(ctx, domain.NeedPlatformAdmin, nil); err != nil {
+		return err
+	}
+	cancelled, err := s.Store.DeleteTeam(ctx, id, func(cur domain.Team) error {
+		if ifMatch == nil {
+			return nil
+		}
+		return cur.CheckIfMatch(ifMatch)
+	})
+	if err != nil {
+		return err
+	}
+	if s.Jobs != nil {
+		s.Jobs.Cancelled(ctx, cancelled)
+	}
+	return nil
+}
+
+// AllAuditEvents lists, for platform admins, the audit events of every
+// team or of one (teamID), deleted teams included, newest first.
+func (s *Service) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+	if err := s.require(ctx, domain.NeedPlatformAdmin, nil); err != nil {
+		return domain.Page[domain.AuditEvent]{}, err
+	}
+	return s.Store.AllAuditEvents(ctx, teamID, page)
 }

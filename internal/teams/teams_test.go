@@ -198,3 +198,65 @@ func asError(err error, target **domain.Error) bool {
 	}
 	return ok
 }
+
+func (f *fakeStore) DeleteTeam(ctx context.Context, id uuid.UUID, check func(domain.Team) error) ([]domain.Job, error) {
+	cur, err := f.Team(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(cur); err != nil {
+		return nil, err
+	}
+	delete(f.teams, id)
+	started := time.Now()
+	return []domain.Job{{ID: uuid.New(), TeamID: id, Status: domain.JobCancelled, StartedAt: &started}}, nil
+}
+
+type fakeJobs struct{ cancelled []domain.Job }
+
+func (f *fakeJobs) Cancelled(_ context.Context, js []domain.Job) {
+	f.cancelled = append(f.cancelled, js...)
+}
+
+func TestDeleteWhoMay(t *testing.T) {
+	for who := range newWorld(t).callers {
+		t.Run(who, func(t *testing.T) {
+			w := newWorld(t)
+			jobs := &fakeJobs{}
+			w.svc.Jobs = jobs
+			err := w.svc.Delete(w.as(who), w.team.ID, nil)
+			want := domain.CodeForbidden
+			switch who {
+			case "admin":
+				want = ""
+			case "anonymous (no one)":
+				want = domain.CodeUnauthenticated
+			}
+			if got := domain.ErrorCode(err); got != want {
+				t.Fatalf("%s deleting: %q (%v), want %q", who, got, err, want)
+			}
+			_, stillThere := w.store.teams[w.team.ID]
+			if stillThere != (want != "") {
+				t.Fatalf("%s: team still there = %v", who, stillThere)
+			}
+			if (len(jobs.cancelled) == 1) != (want == "") {
+				t.Fatalf("%s: the cancelled jobs were followed up %d times", who, len(jobs.cancelled))
+			}
+		})
+	}
+}
+
+func TestDeleteIfMatch(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.as("admin")
+	if err := w.svc.Delete(ctx, w.team.ID, strp(`"AAAAAAAAAAAAAAAAAAAAAA"`)); domain.ErrorCode(err) != domain.CodePreconditionFailed {
+		t.Fatalf("a stale If-Match: %v", err)
+	}
+	etag := w.team.ETag()
+	if err := w.svc.Delete(ctx, w.team.ID, &etag); err != nil {
+		t.Fatalf("the current ETag: %v", err)
+	}
+	if err := w.svc.Delete(ctx, w.team.ID, nil); domain.ErrorCode(err) != domain.CodeNotFound {
+		t.Fatalf("deleting twice: %v; want not found", err)
+	}
+}

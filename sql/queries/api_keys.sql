@@ -4,7 +4,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING *;
 
 -- name: GetAPIKeyByPrefix :one
-SELECT * FROM api_keys WHERE prefix = $1;
+-- A key of a deleted team is not found (its keys are also revoked with it).
+SELECT k.* FROM api_keys k JOIN teams t ON t.id = k.team_id AND t.deleted_at IS NULL
+WHERE k.prefix = $1;
 
 -- name: ListAPIKeys :many
 SELECT * FROM api_keys

@@ -8,3 +8,11 @@ WHERE team_id = sqlc.arg('team_id')
   AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
 ORDER BY id DESC
 LIMIT sqlc.arg('limit');
+
+-- name: ListAllAuditEvents :many
+-- Every team's audit events (deleted teams' included), or one team's.
+SELECT * FROM audit_events
+WHERE (sqlc.narg('team_id')::uuid IS NULL OR team_id = sqlc.narg('team_id')::uuid)
+  AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
+ORDER BY id DESC
+LIMIT sqlc.arg('limit');

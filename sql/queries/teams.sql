@@ -71,8 +71,12 @@ UPDATE api_keys SET revoked_at = now() WHERE team_id = $1 AND revoked_at IS NULL
 
 -- name: CancelTeamJobs :many
 -- The deleted team's queued and running jobs, cancelled under the same
--- rule as CancelJob: only queued or running jobs move to cancelled.
-UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
+-- rule as CancelJob: only queued or running jobs move to cancelled. The
+-- time is the clock's when the row is changed, not the transaction's
+-- start: a progress heartbeat that committed meanwhile must not look newer
+-- (event snapshots are ordered by updated_at).
+UPDATE jobs SET status = 'cancelled', finished_at = clock_timestamp(),
+    updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')
 WHERE team_id = $1 AND status IN ('queued', 'running')
 RETURNING *;
 

@@ -67,7 +67,19 @@ export interface paths {
         get: operations["getTeam"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a team
+         * @description Deletes the team, for platform admins. At once, on every API server:
+         *     every request about the team answers `404`, its memberships and
+         *     invitations grant nothing, its API keys stop authenticating (`401`),
+         *     and its queued and running jobs are cancelled. Its objects (files,
+         *     job outputs, unfinished direct uploads) are then removed from storage
+         *     by a worker in the background, and its rows after them. Its audit
+         *     trail is kept: platform admins read it with `GET /audit-events`.
+         *     `If-Match` is optional here; when sent, it must match the team's
+         *     settings as you read them (`412` otherwise).
+         */
+        delete: operations["deleteTeam"];
         options?: never;
         head?: never;
         /**
@@ -216,9 +228,30 @@ export interface paths {
         };
         /**
          * List audit events
-         * @description Who did what in the team, and when, newest first.
+         * @description Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
          */
         get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List every team's audit events
+         * @description Who did what, in every team or in one (`team_id`), newest first, for
+         *     platform admins. Deleted teams' events are kept and listed here.
+         */
+        get: operations["listPlatformAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1365,6 +1398,41 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    deleteTeam: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the version you read; `412 Precondition Failed` when the resource has changed since. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description The team's id. */
+                team_id: components["parameters"]["TeamID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The team is deleted. */
+            204: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     updateTeam: {
         parameters: {
             query?: never;
@@ -1826,6 +1894,42 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPlatformAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this team's events (a deleted team's too). */
+                team_id?: string;
+                /** @description The most items to return. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit events. */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
