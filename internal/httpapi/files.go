@@ -36,10 +36,12 @@ func (s *Server) UploadFile(ctx context.Context, req api.UploadFileRequestObject
 			continue
 		}
 		f, err := s.deps.Files.Upload(ctx, req.TeamId, part.FileName(), part)
-		_ = part.Close()
 		if err != nil {
+			// Not part.Close, which reads the part to its end: a refused
+			// upload is answered without taking in the rest of its body.
 			return nil, err
 		}
+		_ = part.Close()
 		loc := "/api/v1/teams/" + f.TeamID.String() + "/files/" + f.ID.String()
 		return api.UploadFile201JSONResponse{Body: fileOut(f), Headers: api.UploadFile201ResponseHeaders{Location: &loc}}, nil
 	}

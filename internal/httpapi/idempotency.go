@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/getkin/kin-openapi/openapi3"
@@ -35,10 +37,25 @@ func takesIdempotencyKey(op *openapi3.Operation) bool {
 	return false
 }
 
+// maxTrailing is how much of a refused request's body serveIdempotent
+// reads after the handler returned, to finish the fingerprint: what a
+// handler leaves of a body it took (a multipart epilogue, whitespace after
+// JSON). With more left it was refused early; its response is not kept.
+const maxTrailing = 64 << 10
+
+// unreadGrace is how long a connection whose request body is left unread
+// takes the rest of it after the answer, before it is dropped.
+const unreadGrace = 2 * time.Second
+
 // serveIdempotent runs next under the request's Idempotency-Key, if it has
 // one and the operation takes it: the first request runs and its response
 // is kept; a retry gets the kept response (Idempotent-Replayed: true), a
 // conflict while the first runs, or unprocessable for a different request.
+//
+// The body of a retry is read only when it decides the answer (replay or
+// unprocessable, for the same method and path as the kept response): a
+// retry of an upload still in flight is answered at once, and its
+// connection closed, with its body unread.
 func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *openapi3.Operation, next http.Handler) {
 	key := r.Header.Get("Idempotency-Key")
 	p := domain.PrincipalFrom(r.Context())
@@ -49,15 +66,17 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *ope
 	ctx := r.Context()
 	rec, err := s.deps.Idempotency.Begin(ctx, p.Key(), key, r.Method, r.URL.Path)
 	if err != nil {
-		s.problems.write(w, r, err)
+		s.refuseUnread(w, r, err)
 		return
 	}
-	fp := newFingerprint(r)
 	if rec != nil {
-		sum := fp.finish(r, s.bodyLimit())
+		var sum []byte // nil: the answer does not depend on the body
+		if rec.Response != nil && rec.Method == r.Method && rec.Path == r.URL.Path {
+			sum, _ = newFingerprint(r).finish(r, s.bodyLimit())
+		}
 		kept, err := s.deps.Idempotency.Replay(rec, r.Method, r.URL.Path, sum)
 		if err != nil {
-			s.problems.write(w, r, err)
+			s.refuseUnread(w, r, err)
 			return
 		}
 		for k, v := range kept.Headers {
@@ -68,6 +87,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *ope
 		_, _ = w.Write(kept.Body)
 		return
 	}
+	fp := newFingerprint(r)
 	rw := &keepingWriter{ResponseWriter: w}
 	finished := false
 	defer func() {
@@ -80,14 +100,30 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *ope
 	}()
 	next.ServeHTTP(rw, r)
 	finished = true
-	sum := fp.finish(r, s.bodyLimit())
 	status := rw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
+	var sum []byte
+	whole := true
+	switch {
+	case !idempotency.Keeps(status):
+		fp.abandon() // only a response that is kept needs the fingerprint
+	case status < 400:
+		// Served: the handler read (nearly) all of the body; the response
+		// is kept whatever is left, or a retry would do it again.
+		sum, _ = fp.finish(r, s.bodyLimit())
+	default:
+		// Refused, perhaps before the body was read (too large, over a
+		// quota): not worth reading the rest of an upload for.
+		sum, whole = fp.finish(r, maxTrailing)
+	}
 	kept := idempotency.Response{Status: status, Headers: map[string]string{}, Body: rw.body.Bytes()}
-	if rw.overflow {
-		kept.Status = 500 // too large to keep: release the key rather than replay a truncated body
+	if rw.overflow || !whole {
+		// Too large to keep, or refused before its body was read (the
+		// fingerprint would need all of it): release the key rather than
+		// keep what a retry could not be matched against.
+		kept.Status = http.StatusInternalServerError
 	}
 	for _, h := range keptHeaders {
 		if v := w.Header().Get(h); v != "" {
@@ -97,6 +133,20 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *ope
 	if err := s.deps.Idempotency.Finish(context.WithoutCancel(ctx), p.Key(), key, sum, kept); err != nil {
 		s.deps.Logger.Error("idempotency: keep the response", "err", err, "request_id", requestIDFrom(ctx))
 	}
+}
+
+// refuseUnread answers err without reading the request's body. When the
+// request has one, the connection is closed after the answer: net/http
+// would otherwise read up to 256 KiB of the body before answering, to
+// reuse the connection, which a slowly streamed body makes a long wait.
+// What the client still sends within unreadGrace is taken, so that it
+// reads the answer before the connection is dropped.
+func (s *Server) refuseUnread(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadGrace))
+	}
+	s.problems.write(w, r, err)
 }
 
 func (s *Server) bodyLimit() int64 { return s.deps.MaxUploadBytes + maxJSONBody }
@@ -179,11 +229,20 @@ func newFingerprint(r *http.Request) *fingerprint {
 	return f
 }
 
-// finish reads what the handler left of the body (at most limit bytes)
-// and returns the fingerprint.
-func (f *fingerprint) finish(r *http.Request, limit int64) []byte {
-	_, _ = io.CopyN(io.Discard, r.Body, limit)
+// finish reads what the handler left of the body, at most limit bytes,
+// and returns the fingerprint and whether it covers the whole body (the
+// body ended within limit).
+func (f *fingerprint) finish(r *http.Request, limit int64) ([]byte, bool) {
+	_, err := io.CopyN(io.Discard, r.Body, limit+1)
 	_ = f.buf.Flush()
 	_ = f.pw.Close()
-	return <-f.sum
+	return <-f.sum, err == io.EOF
 }
+
+// abandon stops the fingerprint without reading more of the body.
+func (f *fingerprint) abandon() {
+	_ = f.pw.CloseWithError(errAbandoned)
+	<-f.sum
+}
+
+var errAbandoned = errors.New("idempotency: fingerprint abandoned")
