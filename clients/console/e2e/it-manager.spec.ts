@@ -5,7 +5,7 @@ import { ConveyorProblem } from "../../ts/src/index.ts";
 import { humanBytes } from "../src/components/managers/bytes.ts";
 import { accessTokenOf, admin, checkA11y, clientWith, expect, png, seedFile, seedTeam, signIn, test, unique } from "./helpers";
 
-test("a platform admin sees every team with its usage, creates, renames and opens one", async ({ page }) => {
+test("a platform admin sees every team with its usage, creates, renames, deletes and opens one", async ({ page }) => {
   // A team with files and a finished job, so its usage is not all zeros.
   const used = await seedTeam(unique("Usage"));
   const photo = await seedFile(used.id, "site-plan.png", png(320, 200), "image/png");
@@ -71,6 +71,26 @@ test("a platform admin sees every team with its usage, creates, renames and open
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename).toHaveCount(0);
   await expect(page.getByTestId(`team-row-${renamedTo} (here)`)).toBeVisible();
+
+  // Delete it: the button stays disabled until the team's name is typed exactly.
+  const finalName = `${renamedTo} (here)`;
+  const doomed = page.getByTestId(`team-row-${finalName}`);
+  await doomed.getByRole("button", { name: `Delete ${finalName}` }).click();
+  const del = page.getByRole("dialog", { name: "Delete team" });
+  await expect(del).toContainText("This cannot be undone");
+  await expect(del.getByTestId("confirm-name-expected")).toHaveText(finalName);
+  const deleteButton = del.getByRole("button", { name: "Delete team" });
+  await expect(deleteButton).toBeDisabled();
+  await checkA11y(page, "IT manager: delete confirmation");
+  await del.getByLabel(`Type ${finalName} to confirm`).fill(finalName.toLowerCase());
+  await expect(deleteButton).toBeDisabled();
+  await del.getByLabel(`Type ${finalName} to confirm`).fill(finalName);
+  await expect(deleteButton).toBeEnabled();
+  await deleteButton.click();
+  await expect(del).toHaveCount(0);
+  await expect(doomed).toHaveCount(0);
+  const gone = await a.api.GET("/teams/{team_id}", { params: { path: { team_id: teamId } } }).then(() => undefined, (e: unknown) => e);
+  expect((gone as ConveyorProblem).status).toBe(404);
 
   // Open any team's workspace.
   await row.getByRole("link", { name: `Open workspace of ${used.name}` }).click();

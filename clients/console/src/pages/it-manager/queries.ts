@@ -39,7 +39,7 @@ export async function readTeam(teamId: string, signal?: AbortSignal): Promise<Te
   return { team: data!, etag };
 }
 
-/** useTeamChanges creates and renames teams, refreshing this list, the header's team switcher and /me. */
+/** useTeamChanges creates, renames and deletes teams, refreshing this list, the header's team switcher and /me. */
 export function useTeamChanges() {
   const qc = useQueryClient();
   const refresh = async () => {
@@ -54,5 +54,11 @@ export function useTeamChanges() {
       (await conveyor.api.PATCH("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } }, body: { name } })).data!,
     onSuccess: refresh,
   });
-  return { create, rename };
+  const remove = useMutation({
+    mutationFn: async ({ teamId, etag }: { teamId: string; etag: string }) => {
+      await conveyor.api.DELETE("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } } });
+    },
+    onSettled: refresh,
+  });
+  return { create, rename, remove };
 }
