@@ -705,6 +705,30 @@ type User struct {
 	Subject string             `json:"subject"`
 }
 
+// UserAccount A user as platform admins see them.
+type UserAccount struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Email Example: ada@example.com
+	Email  string             `json:"email"`
+	Id     openapi_types.UUID `json:"id"`
+	Issuer string             `json:"issuer"`
+
+	// LastSeenAt When they last called the API (to the minute); null before the first call recorded.
+	LastSeenAt *time.Time `json:"last_seen_at"`
+
+	// Memberships Their teams and roles.
+	Memberships []Membership `json:"memberships"`
+	Name        string       `json:"name"`
+	Subject     string       `json:"subject"`
+}
+
+// UserAccountList defines model for UserAccountList.
+type UserAccountList struct {
+	Items      []UserAccount `json:"items"`
+	NextCursor *string       `json:"next_cursor"`
+}
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -1031,6 +1055,21 @@ type CompleteUploadParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListUsersParams defines parameters for ListUsers.
+type ListUsersParams struct {
+	// Limit The most items to return.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page. Opaque.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetUserParams defines parameters for GetUser.
+type GetUserParams struct {
+	// IfNoneMatch An ETag from an earlier read; `304 Not Modified` when it still matches.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
 
@@ -1159,6 +1198,12 @@ type ServerInterface interface {
 	// CompleteUpload Complete a direct-to-S3 upload
 	// (POST /teams/{team_id}/uploads/{upload_id}/complete)
 	CompleteUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, uploadId UploadID, params CompleteUploadParams)
+	// ListUsers List users
+	// (GET /users)
+	ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams)
+	// GetUser Get a user
+	// (GET /users/{user_id})
+	GetUser(w http.ResponseWriter, r *http.Request, userId UserID, params GetUserParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -1360,6 +1405,18 @@ func (_ Unimplemented) CreateUpload(w http.ResponseWriter, r *http.Request, team
 // CompleteUpload Complete a direct-to-S3 upload
 // (POST /teams/{team_id}/uploads/{upload_id}/complete)
 func (_ Unimplemented) CompleteUpload(w http.ResponseWriter, r *http.Request, teamId TeamID, uploadId UploadID, params CompleteUploadParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListUsers List users
+// (GET /users)
+func (_ Unimplemented) ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetUser Get a user
+// (GET /users/{user_id})
+func (_ Unimplemented) GetUser(w http.ResponseWriter, r *http.Request, userId UserID, params GetUserParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3099,6 +3156,102 @@ func (siw *ServerInterfaceWrapper) CompleteUpload(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// ListUsers operation middleware
+func (siw *ServerInterfaceWrapper) ListUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUsersParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUser operation middleware
+func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user_id" -------------
+	var userId UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", chi.URLParam(r, "user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetUserParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUser(w, r, userId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -3262,6 +3415,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/audit-events", wrapper.ListPlatformAuditEvents)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/users", wrapper.ListUsers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/users/{user_id}", wrapper.GetUser)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/files", wrapper.ListFiles)
@@ -10749,6 +10908,384 @@ func (response CompleteUpload503ApplicationProblemPlusJSONResponse) VisitComplet
 	return err
 }
 
+type ListUsersRequestObject struct {
+	Params ListUsersParams
+}
+
+type ListUsersResponseObject interface {
+	VisitListUsersResponse(w http.ResponseWriter) error
+}
+
+type ListUsers200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type ListUsers200JSONResponse struct {
+	Body    UserAccountList
+	Headers ListUsers200ResponseHeaders
+}
+
+func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers400ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers500ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserRequestObject struct {
+	UserId UserID `json:"user_id"`
+	Params GetUserParams
+}
+
+type GetUserResponseObject interface {
+	VisitGetUserResponse(w http.ResponseWriter) error
+}
+
+type GetUser200ResponseHeaders struct {
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type GetUser200JSONResponse struct {
+	Body    UserAccount
+	Headers GetUser200ResponseHeaders
+}
+
+func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser304Response = NotModifiedResponse
+
+func (response GetUser304Response) VisitGetUserResponse(w http.ResponseWriter) error {
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser400ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser500ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListPlatformAuditEvents List every team's audit events
@@ -10850,6 +11387,12 @@ type StrictServerInterface interface {
 	// CompleteUpload Complete a direct-to-S3 upload
 	// (POST /teams/{team_id}/uploads/{upload_id}/complete)
 	CompleteUpload(ctx context.Context, request CompleteUploadRequestObject) (CompleteUploadResponseObject, error)
+	// ListUsers List users
+	// (GET /users)
+	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
+	// GetUser Get a user
+	// (GET /users/{user_id})
+	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -11848,206 +12391,265 @@ func (sh *strictHandler) CompleteUpload(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// ListUsers operation middleware
+func (sh *strictHandler) ListUsers(w http.ResponseWriter, r *http.Request, params ListUsersParams) {
+	var request ListUsersRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUsers(ctx, request.(ListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUsersResponseObject); ok {
+		if err := validResponse.VisitListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetUser operation middleware
+func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, userId UserID, params GetUserParams) {
+	var request GetUserRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUser(ctx, request.(GetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetUserResponseObject); ok {
+		if err := validResponse.VisitGetUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs5kij6K1jORph0FymKkh+iYmOu2m1Pu8fu1lj29saaWhdYBZKwigAHQIlmezVx/+H84fmSE8gE",
-	"6kFWkZQsy4/mxERbJAuoBJDvTGR+bERyOpOCCaMb/Y+NCaMxU/DnSRSxmXlFxZjB55jpSPGZ4VI0+o1w",
-	"uDBMh32i4AFCFSOaqUsWdxpBQ0cTNqV2FBPptNF/24DHG+dBwyxmrNFvaKO4GDeuroLGEykME+YFE2Mz",
-	"WX3T6wkjQxkv7mmSwCOECwLTld80kmpKTaPf4MI8PGwEjSn9wKf27Q8Ojx49ePB4/+Dx48fdoDHlAr/v",
-	"ZtBwYdiYKQDn6Ws6robikinNpSByRMyEEcVmimkmDLXPBGQkFXk+av8qBWu/pCaaECpi+w18KAM7pR/8",
-	"evd7j4PGjBrDlH3R/wwab0/a/03bf3TbR+/a5x97vatB498bVTv3PGbTmbSb137FZgldsLjipIxKWUjm",
-	"EyaImXBNuAbwL9jMEMX0TArN7JqoIIyqhDNFFPtnyrQhc24m8LCmU0ay10WL9t/Zovqg7duqz/mFjCjC",
-	"VLW5b1698BsbKUYNiy1wMlURq926XvewvHfNvf+dGDPTf+3v7bXe/lv7X+c/VO/cK2rYCz7lBv5Tg3Sp",
-	"0oZo/gfLAKNJwtQ9TYZpPGYGThy2NEqo1vYpOWMKFtkhZ0wYIgVhl0wtCBV6zhSJJlSNWUyMJNTP0hQS",
-	"Hjzs7geAMvbzfMITBi9NLIRM2WNLBb2kPKHDhLXqkf+gV0T+3v7ho8PHBw8PH23E/GxTXrEp5cLu1crG",
-	"vELMsLQ4MkTx8cQQIeduuYAv2TRt+O/nBVSzitM7Y5EUsd0vwxPYRLfVXJNRmiSEjikXdwwzM2pxMjJM",
-	"1cNrJJlTbsiQjaRixKgFF2MH7G1DdGUJR9EpM47fP0mVlqqaFELBPph3ETwRemqYKXbJZarJjI5Zh/w2",
-	"o/9MgVa5HfbPlKlFI2gIOrUvxrF1hPxgvwfgZjyxRNUlflhD0M94wp7/VA39iCfsniY8zoCbUTPJYbO/",
-	"v+NxI2hYvseV5aKWjVXueJrCkwXgDx6u5c3R4u9ssQrYS3phxSYyO3vMnudqOmIWE5RFmA7BBVhOlPFq",
-	"y3YouWCLgeAa+bj9qndIJjJVmswsowFW1ScU51ni5BdsAZzGTNhAwDf+7WNmNOEGkY40YVhYIWf6BMRK",
-	"67gwh50VBlAS89GIKUtefmJuFxse9nrhcQ5UxuRghbAcbXiSWBE/U3KsmNZ+ZPco7AyEP0FUVPIzXJJN",
-	"tRLjwYN1iDYYfOjttweDD49YHaI9H4E4r8Y0qzt48vDawkKmRDEaH5PwcL9HThUQO7ejyDPKExZnwpll",
-	"Io9MqLbCQlhhobmIcsJaWblTMGr1i27vsCwkB4P7/9v8fa/110Hj7b/9pf2v8/uDRvMtGQzM+f3A/bv8",
-	"e+t+q24/rMJTsycnArdkpOS0rF/Afhx0D8mv0pCXMuYjnm0ENw4LpnZW1PPqlp5rW19o/b/IYR3feS+H",
-	"69jOezm8da7zd7aog+bk9Lml0HUQXbDFrUO0RsGaSssXDJtqx+9SJerkB2hBpSOO2YimibFaYLBGIO53",
-	"iyr/fqVsfs3otG7bDKPTdXtmf7/1TQOA6hjNK/eePnCMIsuxsBCqM5ZDuOmQ37mZyNRuNDyDiiiw2vCw",
-	"97jMj/zU4XHOktwGaGasmNKkyY0mdvGtgShxqKCewSHjZh/odJbYpQ4a+j9f7H84+PWPfxzR04tJ7+nw",
-	"hWq/jweNr5TLvZklksZ1OJLCr+uwBJ+4dTx5o5mqA2rKpkMwVlJtrYeYNCmZMRFbXYOLS45m6z1Le7JV",
-	"B7Zm6paBvrJzoSIDauePNHY2hf0UoS/A/klns4Sjxbg3U3KYsOkP7zWaj/nb/12xUaPf+Mte7sfYw1/1",
-	"3imOwpeublBBM5nSxC6DxUQqEkumwQYD8QM0YHlnYQK7WwVPyZLxUAeWG7G3ZHsW7Zl2yfLaapJ8xNJE",
-	"zjLachL79JXzxowSHn2x04jc+3WuskapAlVSG2oYaSo2lZdgGHnelFBtT0vQMVMB0XTR+p5P6JlUQx7H",
-	"TNz1EWXuDyUTlpMJTRI5Rz9I7v74jvf/ubAyhiZPlUJ7+a7O4ExOmZlYzB+BWCVSEJkqonnM0FDMWFpM",
-	"eMyEsVo1mHMcn0zkWHfsNvwqzTOZivguwf9VEp1Gk8zGCQi4zzxekSldAD5dCDm3Gg26Yb5XLPpVGm/2",
-	"VMvvsnsZDEK7OyWVK9cAuSj7npe2zju110EJzwBsRRUONbi7lwbODl5drrerccVVi/2u8KR4Fq8yJexu",
-	"TyNj6+44NKH+GApuevRdMxZrEvqTCXMpDmiaO0NMgV1NaEyEFOx7PkcIpP0qzRk1XI84HVpD6G6PEUDI",
-	"5ba8ZCqhM+d/S77r3X8t5Quqxne+5UMZL6yBkdiXW2lH0ai2Wi4fp4rFGN/5zvf+JRULHzn6MlqrPQSL",
-	"8IQbTZS1I77rfXfxpnYWcFo7OA9NwR6+ETQ1E6n4H+yuFcRLmvCYRIqB9koTTeZMQajJakIsBuX1TR4G",
-	"vUvwTkjMZkzETESLpWgsac4VN0wXIhozxadULUhMDR1SzeyIWM6Fs0/Ja7VwQRZqd56EhQMLicaI4DJ6",
-	"fsqZzpSMmNZfQvAUPC1zliRt52sZpoYMFaMXVp9Qqd1GKkgqrAEA8R8Lr/wTWPRvhE5nM6kMi1+ymNPX",
-	"4DP7MmfkUm1cUk7bgmLPDXMU2JKZTygkCenv93CuvKsTc6Jm3AVzZ8puguHoxHQZK++oKXlEY2pY2/Ap",
-	"K7tFHx6uuEWDBo+v70wNGgnV5l2qr/VqkSaOd6Ird2VSdP5+LPjrBR9PTLJo64WIyhNCeGVlhpliI/6h",
-	"LhqvNJixikaGKe2DF5pFipkAQ0GRHAtumSZI6OIu9Epe/ujy4l05XWq/e1Xhwg8ail3Ki9vdJyWRlfrU",
-	"J/S4N4LGJWdzpiqyoIIsXHQTb3/ug3/bgBF57AmOzEGUbX9QxMscGDl8zyIgM0TnJ/AQMJkY7UyanBbQ",
-	"e0QTzYIljL82jpSD7rV7WcGYpJOokLTgHcPH9qMmERXoqRd0zLJwlcWZ7Q9laWeLW1m/aS84BizKuwLB",
-	"zNIf6ziy4yZXsFnPcUSRnqhSFH4uZN9UJc4sI+o1U2dKaAVQlN9Yvwm/czM5A7IF7EmS30aN/tstF728",
-	"dzqbaBUH5hOLBPhEh5xNrH4gRbIgPEubwNQYM6HG5Q/6LMfFEgdZzrdcZSGHB1ebd8qBu7o553Z70pib",
-	"k8jgeS3hSLx0hg/Lgcu33fYRbY/a5/cr+ZgnvBJPrOLBxikRnhBSDWRAZ/zdBSbILLRh080EAb8GjZzP",
-	"VCKEXfHTS6etlFdMI5/2mXMLB0bHcahV7lvcEdr+4935D4NBx/1VuTHUb/da7MsP5iq4DbEdM0N5ouu5",
-	"Z0l25Pt1M3HvlLR3Kzi0jNSQ+1qNQIaqMauY4npo6GbxSFYvodcd2WcShogJgce7MrDFDciPb7OozPD7",
-	"Vjh/Ti3fIvfP6LzMqX8TjLBLSHse5cFZbZQVySR8L4ehNSW0y5y2X3TSmaW2OCRNgxlTA0EhYiXknHDd",
-	"Ckg44gkLcQS4Kd1JheBvxq9ilrB8FvuVn2ZOdeuYhMrq8yFpasj4nTBBwhdUmzaspP38JwBMJnHBRzcQ",
-	"QxpdJHLcIhFVijNNBONmwhRms5TP375z06k/s89ktL+e9M5/aOM/lYTzXg43vewXObRPygii55/E425M",
-	"prkQWgcpnAGYvNV07ag2I+/ikmqx8/WS9CvgWiNoFPHIf3Q4BLkuuiTZ8+U84yyJs7hvGQOQlVSmJa3a",
-	"R5KLykzwE/LL2W+/Evc7ab569oQ8POrut6xZZHFbjkYuh2dkYcliqFku9z1MzlpSeoBTrCd+D5NnipV7",
-	"+8yh+ZL5i86CTBosZTqzmFNifyMxMywyLMaEUOcIt0M7pfQwPqVjtmf4aFReBWTvLsmWbvuo80P7/Ie9",
-	"4ofmMfnr25zz/Yf/zX5oVQu0L2bCr1pSOqKiU7P6leF6QnsPHq7u+s/sAzn7+aTde/Awu76Cex0QS4Sp",
-	"PYbhwpne6pIp57yE7FvLsvEq10YN4fzjw8Nqk1vzP9it3cz63KYzAJttZ1DG6Y3qgaWL21AMvIj45lQC",
-	"CzgmSa5ugZeNtTcz8DYfZLDMqDL3NPxgD4YMWSSnzpZzT3v2liHBkAsKucLFfTh4+PhR92i/wjRaWiFA",
-	"V7WkX1DILtkyxrDpDKNYn34L51bYDvPyaIM6gHLrKsjuu2wmpI0usBEXXE9u1612MzYKAvD6dlgWZSiz",
-	"YC70zD6xySw991Kmxkzyl1jWo0s5R70STxTTkOy+fnmrFJat754mOEdApE+leS+HkFek0yhiLEaGX3M+",
-	"+ZZpQ5W53SPXhppUb4HDZ/jgpymlTg+8Oc2tFyg5SmVYma2wgBFBzktKbKAEXw1feiJTd2G79sLCezm0",
-	"jBWTZjsr9kpERcQSl9mV4f3STYqysD7qdh/tHx31Hhw+OuweHe1vQtlRljmWzd+7zfn/mbJ0af6D25xf",
-	"pcIHnrIX7N/mCzKyK7+id4unsISpbsvytRWByE4sKGBHHQLeJGZQkDvVqoA1chz1HBMPt0XijKQ0engF",
-	"YzGhWdbS55EVZRhPs8uyAYkmLLqwEIwpF9q4eH/OaEN8wTtkXGGncQuCp/7S4kYxtGzoZW+uOdwaAzeS",
-	"MdvguNhCIk6Z1nS8PNFh96ja32nUwmcsuF+HUiaMipVlAXj5/MXBNeu8DYXduVm+OX39Fzn8LTWz1Gy2",
-	"5pft8hnwjTsyy1etYzNJp0NBedJZAaQCHbvto/PCa+7f1FAtmBPX4Ldl27K0sWsP5ZYw053wJvysRKEa",
-	"+M4yTc171j5FpuRH8LLCrURTM3k3ZWYi4+ILJY+jQiDrvJLJTIdM6Qmfbb9fL7MxKxtWQdGzhBqLLu+W",
-	"kwBoPOXCKnG6JgMAftgAyxtdgUw+gFfYlWU4yiuvOkJc5WfJYGFT5/8sRPli+v+5T51ITpdTObrbxTd7",
-	"Dx6uyRhYt4+vGZ2+kuhSyW2Mpfo4cBmSxWGhXMiMKS2FT1WhSaL9NcBiagGNDL+E0CjOUHvct+G1yq9i",
-	"4j4v53xkBsYGTxUiwI30t60OOFukB3P5xAuKzMEnH+vSJvl31iZv4Opvg706QvoWZT+C/gaszGuiwCed",
-	"zoZTAda7cirXJfNPCVbZoasKx/MpHfNlVaMq7205byLzCOQTr0FNn59ZVUTj1bMn5OjwwSPiUj9JLKN0",
-	"6uImdWGo8iy/W7tpDuFPJcXY38vh2md+Ljn7azRycDZWcNFTptoQkSIupI710CCfG1NFHehYzWM7X3gW",
-	"bNtMZdYOswrGpgphe41PTquoDsnm4qXez/fg6KigPh52q8Mc3FS5y0+InkhliE6nkFfuYjoXXMT2b7e7",
-	"nWXNfF1QduUFBnLZ37x6jlZ24QppzatyIoGya/29vUiKS7aQqhOzS5+orPeENO0R3DddBa+wvcuTDAbl",
-	"aawivxUn9DFj2MrsbGqoLjfDlympsD3bRHVXWcdtuZHhVt276jjK7xNmJkwRCu5cQAuuc3eEu5FHMVPi",
-	"HY+L7ojMlvY+kXd5Lvn2rhEXtD6DoYg61BW/cZ6QkExTKG1luB4tKvwh1XZT8TXLEJY2Ze3J3oa0z9Hk",
-	"WxT4Vj5+RUnrnyBirT7tvEebFII38GClr96hV9npDo/X7d4t5UjXr3NtenQVddRBehvYDvhybURf9pdq",
-	"Tagmoa8aOHKZKnYUlAw8JpYUiMQUXqjhAZUEKzJXvhDNvFpO8McSI5mZvT7VH5BwOyV71R2elVsy0l26",
-	"PibUf4vFN2UKJVEWsM3cEK475KVUbCDyWk3/TKWhukXmPEnIe8kFCS32hGTCFAsIo9GEyBnCtVSk6WNW",
-	"egmRljSfvmkBVnBRXMJ+HdqvLkqwOUTvSVNIyEZRMincBDkmOlXKqgn2dXpGI1dY2Cg+nbK4VVY5SnBt",
-	"oqgixvzPYPCh220PBh/2R4PBh0cj++fRqA57KlHjjWdDFVp2VopLG6nsEkRMVCp0YA/KC2jFaNwn7AON",
-	"ICEnFYbFkJk4ENl49xhputw0CHhoX7mRKwjy3bOIMEuNJkKSRIoxUwMBE7bqEhXfwc9rw4cJv2RYmda9",
-	"u4UvLx3B4a3G8+xitnBqutgnqNxSsfgdlpZeWcyP9utiZTS/KtzEWZKiWut3jxsXNFUsksoFw7OlPjo4",
-	"7HYPPmNorrSYoHhMbmeqmFRdxg37MOOK6bsX7aveWs3FGD2TaWL4jKrqzMpKt9+D6tideecd9uUTfyYV",
-	"yd4SYGabq96MRZjt93Dr1AucUvDwxk5/BGp78Yqndmq3YsXTXCFmv8U0utw/DTsTFDGyHpGfSEts19az",
-	"st1fiw45CtzTRKRWfntO6kroGE1O37x2FRKR/rPzvI6b1GCtnWU/Qr1AqvcqALYjsBtTiLYodFkKAxem",
-	"DhDoqpPZgJ5X9Yd5E5V5fSYxljXMsokhpzXhTBgyZAlnl67WlT4upgsWBnC9lIFsj7yQgbwupglntIf/",
-	"NMn947ek/a/z+62/bhm1XJfTu+FqZF2G7+8TJsiYXzKBGb2WcqAymCapSJhG8YZyBVMsyYTqidUoV67V",
-	"3jS1d/V8QKNBvlvs03Bb3Rnqoqv1TAX47IqEvE3CChqpqvC4niqm+Viw+Jho5hiNYz94GuCCPX3zutLz",
-	"uuwW+2t/b29dR4N60rbAVW6PrgoE3k4U72baA9c6ZZVOk+245daxQ53iLlS8aQuh58DMp1mKyZ1Xubc0",
-	"i1LFzQK8ZC6+DVdhf8ZKt1Vu/7xkM942Jc0wurx41+l0wlaQtckYLtxlK18Cs7Ze9n+1T06fu/Lono1n",
-	"d5CHjCqmTlLswYKfnvkD/OX3141gFcDfnv/0BGpAWGYjL5goXezwFY5wv0jzJY+U1HJkyFNhFCXPfyJc",
-	"DMRMyTiFq3rHrlcDT0ybCxKzSz82kRFNkkVANGMk9P5hfKfdC6kGgq7fsM5AvLaPo0l5yRTU3iMjmSRy",
-	"bu3IV8+ePH7Ue0Ca4M38nQ0JPE9+ZNqQJ1iDdCBOrbHKI6ZbfadhjgU1qWKEJmOpuJmA3TbjQmCfj1dn",
-	"vQcPSTMUUjC4szYQejGdMqN4lI9BqBQbpZrFrSDTTHD9AaFpzJlwRdZAmVoMhB3ictHQ1AMNExy7cHz5",
-	"MVsWgpU/uBhJL2kpkoDDjiduVxsr9UH8L96g9dJVe8TD8sY6ADPX+57tnoJBJQUZ0uhiDKb9QMyluoA0",
-	"ugvGZtrf304Ta4MJciq1GSt29o8X2R4ggrCYUGX4CEoAcEHODjoDMRBgca9WCVQsYVSzmFzu98lbX8MX",
-	"n0vk+Ly5F8tI72VfdCZmmrSCgRgzwRQt3VEyc0n0jEUaXviXvxDYD2E3R9tv2uT+fYhT6fv34RizcF1Y",
-	"V7YlzCJ42rdMwOjLQBAS2kMLA0JJCBGMEG2Zn1+/PiUhxjLcV2EeuQqLTWrs1kEAzk5XiMFh9C4gsyxa",
-	"F+JXrk5f8fKZXa1d2QuujV8Y+svaMzrmwu5Rn8yo1iSEWlohae7/3////+x3u63s6EqNQywwVb1Dim7C",
-	"DgFt0yo04C+ytAdpGIE9c79LxBroygH4Kit6qu/f7zs9P6sI4O9uhv/Vdg/Cdc+moUV2ZUHLmh5ZvcpV",
-	"nGp1yD9SaeBWFHyPBQxnUhlCs0iYg0MmrABBXiQnZlFCPd1AOQtuXFjG8j9Cwg9tL2Ta9veQNEOamonF",
-	"sQjuugYkzDJ9IMPIfgPGFzogwwARx36DvsnsAScUwlaHnPhiaDI1msfMky80/QgPu4ehxxlYAtaa5YJw",
-	"0yfsA9cGOJCrBqTYJaMJcB67+idSaHxiYfdAMRoXu4JZKZWVwlIMqEIHZMHsPiJU9r00mdOF5d4MHTJy",
-	"LvB2gtajNCGuylbTzt5eyFS18ZtWQOYTHk0s2JbQ7VTuUhtac7rvymxRnCMo93NCaMcSi0pABRqE0E4E",
-	"Aa0JvUS46cJKNGtPJpr5W5mu2FeH/AahOJxX33Pw2knwHhO55Jpb/KWe7+Fr3Mz2u2lAhJW6SYLNVBBD",
-	"pjxJuCsK5ups2sUl1NRVFaRjMrT8ljT3u8RqnHYa1zOhhS1Y4N1klCoAesgm3FIt9KUREvckIzFjiShH",
-	"7qxrTXj629nr0I2iotArBhuxhMeevJaa2HCdb2epe41rfcNz512xQY0D6D+x+ihAhB6mrAypBpJfADDW",
-	"rg+d+s0NSCFPcqVquZbgDiz6A42nvq9Bi0hVrGUqBQlPT14/+dnJcULCn56+ePr6qR1/uN+rauTiRdOU",
-	"UQEXLFt+T7MihMBdZ7NkAZ17ZoqLiM9oQppQuV8qr9YgW/W9xoCbZjymGdrzskQPOGf/QKEMy2fAYqhh",
-	"bXhhG+YIEYcRxa1hbSYytsyKx0y3OuRpDSNdqu7lWE9FyS53Q3+pBhfcwgdEbh1jScasyxnOdNg7cuKo",
-	"VBPPbdsJ1tzjCTfAaLIdry+4h9RttQ07v1U/oHq8iD0/sUYzGVHf8C580D3wsJcByHIKCjrRyenzRtBw",
-	"5XAb/cZ+p9vpwtX7GRN0xhv9xkGn2zkAZ5iZgOa/Z9U504ZiCfDFuKryze8TSWIek/mEovhD2gOWLRXU",
-	"9BaMNEPnhLN6cFliAjP3coOA3NAd8pMLJthh+h5WbEBWDa2k7LoTy8ljCBLhqjNEex43+g2rEpy6afNS",
-	"FrpRbin2drU+hGWuE669O969ukl9kMH/UGpJsdQJJnc53rxxRrV/Ngd+z1ei2/ig65p2db7U1qLX7a6p",
-	"4He9yn1LtUcqS1OCHiVHYCcYt7Hfc8nEQ9zfqmHZOewVeovAkP3NQ0q1T2HQweZBeUcGO6J3tHnEck3c",
-	"q6DxYJsVlXsPwKiDrRaVFUwFXwTmkDlKLrCVe7qEQFAsZ6wh19l+3TgPGkuqaqPfKCum8II99MOM6+p5",
-	"oYIUkAk0jmALUtJ2AxfdzDgX6Mx51BN9HXmie2eFQf2NmZd4BegzkeRLtr7c8I70boH0viVC+hszBZOi",
-	"QDjoD1ylmhLGI9HktxzXEs8Ft0YAJmJ6Pwsm/0VUEJUKl9fh/ArF3DyraFuzKhdgnWrhnkPyGYmonKFX",
-	"QU+ogWbbsiOqPxlRgXSaFXHRU1Xhy22pC9TdWsI6LWvJYDPlcvEY/7bqNpj94J/weSUaRdiQJVKMiZEd",
-	"8tSSH0gpLF4ClGjpDpIMq0nuNcNCAUsa9Lekp2bph2s1VNiyHSn/GUnZOBz3VIyftyHgoDGTuoJsn7hS",
-	"r+jI7BAwMZcsXhcoyxGvTHw4BaS8Xpf6lno8I3HBRv8o48Wt0pXLprgqBySNStnVCkXv3+qb6xRd4G9z",
-	"6rc3XiLpip7Rm4ipashV0HghEfZNw7PnSmS8Yyif09btbsGCso6SdsD+wVY8C5v1wIAH2yykon8CcMje",
-	"NoOLnTG+Nb6KfMHxv+1Ya5W9Do/vfXS+tStktD4Vr0z76D7M1R+86LfiZTwxUGcqINL7LU9On7ugTH8g",
-	"fJQOQ250KNNC3rSL2WBIKgDNqWDuo+89b2GryVhRYYiQELDC553LXBNt5KzoXoCM8fCwux+2goGgEBjQ",
-	"BIsY+ExtkYWuIejpCxd0yHOjCeZ0aNKECHgwEHDtCpOIA5IKXxKNxFyxyPjYeAsz2SdMEGhg6gPM2khF",
-	"x2wgII0DY+O+rHkeNceEAOhdJOfaxbLMhE0RJvDODIRRlCeEa3Dk9lfkoGsJ7Zzcf3v6mpT80GFnIArB",
-	"DujzgWl74Ah2LaE1VJDkBm905S1y0X1UuHtQ7ENtIfUhEmkmTM25Zq0q1zJi182ksWuYXaHjHtbnumNS",
-	"IHifd0rpl5Ehh5tHZP1KQSRswdUrWlh+a6wdSeGTWHtQ70VC9a1kmAaEj4oNWdGi1ZgwSppL7MSSetFG",
-	"bmEBT0il9m0iLcdgPsS31NA0lsA94c2EiyhJY5/GtOLMvSE/+FUKVssTunemJd+4F+t3pscebEnpWV/c",
-	"O+Vb1+VC35p3+jp8pJBZlN0N35ruLDk8/wlIbgbEt2q1O/ZQuJnl1YY+MTKmC2BKeFXxOL8LWbr2CBX+",
-	"MXikWIe8LiTAYorMsvozpQsSl1nZQLjfII2tEF63+9DqkLI65Hepn+dzA7eTo4FYyFS5y3rhYe8xJjBY",
-	"ULkJyFJuyNKSfYrIQED6Yst5MUzxFijcBOsjmyau/f2QmTnDlDT3alCMIcCOU+a9XiHDgRtk0aheZwkd",
-	"xt3MtGup4r94h/VGLBhQoaSWfR7viLtmu5V35O74Pil2stgJgZ0iWlBE79gP8vh6gGaNxr81QfcKq8Zf",
-	"W9b5m/1VzpA9OuPtC7ZYH5V1TN0+t5yGBQVs2Yh/OCaZNsyVu6JQE4HFNmnfeECo0CpvbUjIbtrO+P42",
-	"eN43F3TynsBiMpMn6C0YwqdovxtCVhdsAb5TCtcCBWSiT2k04YIFREdyhheIsoxJ0GqlYANhIUVdzt1z",
-	"4hp9hqCluoRdKZJFHy/E+lug1L4WLoGCqhhR4TjSkBENXRWhpHWHnLmMaQoXJ9ytsT4ZpN3uQYTvhL9Z",
-	"CFevwhOHh8Al+uRHuH5U9XiVgok74hpDfqUxuFKr1DuOwq0026zROS/YIshdOv4GnM67ZU6YYq3PFqfb",
-	"seyvlGXvgnRfSZAuu6B6Q1m0Tjnd+3jBFptid45LQFBM5zchMFTXIa/YpcRviGuXDU9zKzWEbMvZqq4K",
-	"Q27Mu68dsXHgOOh2OuMuYPNVGZ8WKz+dzGuiNifuavuUGRpTQ0kTdbdc2Lec+KcCHZNWucw2lSZANqiB",
-	"VKbM35iK7yjO4luH12o/Ox/btxBo2dmoK6GZT+cYNzNSN7uJ/s4WYM1Wqh7XvcTo81owbQguYE6YKLvL",
-	"OqR5snwd0N0T1IYuINABJQCGq4meZqJkOq7ObWlVu9nW3V7c3RHcqVA7lnZDt9v17xHekt+tilNt4FEn",
-	"5O0ZJCa2z5gwBPnBedOXo5+YadLRMxZ1LBObjztSjfdcZcEx28OcxrZmwnMbLCYzENhH2ZLcHGtIzGZM",
-	"6CIX7GOaIYRroeitsYaiVMS3iRyIZqlPfitwlXd89admuSk+1ghw/NMOLvXHb7m7KQDmPU1Cq0dCbBuq",
-	"JdhvQ6x/1PIJhwMRMvweC8ZwDBhnM0CtmmO8ceYjynYyHofWoIykECwyA4FJh0tN96HWQ8T4JcMdmlNN",
-	"plxrFgeYHUmJa8IPQfZC8NwOEya/QZ4lkEId6f2g2+0G7j47iemidZyF3weCx6vd/v17XNlQPDjodJoV",
-	"6AkVli+Ad/YHQrG2T27Mi08EmOKJJSikgJorcjq1sCZcQFEC7QBXi4HYf0B8VQ8NvQ8/2P27YGzmC3rY",
-	"3eNSEDljdjaBebS+eEdExUAAAhbgrvKxnsEvlki2u6tvNeqwUFUIthVW7k8sPi5ulWI6nTKfmYr1BStr",
-	"kJUwoHSJf305wvMf2vhPVfm7zZLVsA8G2UAbIV5q1BD3yf6jhwePu+5/7S7kKAsDFOrJbyAswfTJx0GD",
-	"x4NGf9BYHtQIBgAd/FgcCT8gP4LfuvtHvdEB7bZh4CP7n8cwRf6/fRgkoyhVCsrUw8Bet/ewvb/f7vVe",
-	"73f7Xfv//4YH38vhoNHPQdviDb2bg5XdwINhrtEF/gJ9GiwoV8HA9d6Ah1xmtR+O/K3RP+wGg6wX7qDR",
-	"3w8GhdL8y2vuHvUf2P/jmvNWuWv25uoqL45WLhdRQohS2YijXu/g4FGve/Dw8YPDR48ediubEXxAht+2",
-	"WLFJQwOcrzNekbIQkGNswU8XGoi+0JbMFTuNEqmx1CmW1HccQBE9SQ0WPSFN5VkvqeK8Lvd6p/ntsgbr",
-	"9TiUGcWUtRV1zn3xGZMIq9Q50IC2ycbAKxqrdeSs3qaPs/sNycI+aXzR51Uz8Rm88LMbiEFlxRzU93zf",
-	"gKyAcaGucZN1xh0SZu1ZsSJmNgSeGdEpdyXFCCVwUwTqd+3dD8vj74e1pXdK1ZlrRPfaZrDN4qf/HQzu",
-	"tyqL2a7ZhvlEaoZNJIramV1nHdT2n3eYgLMW6A0tWNYA5XVxChzZX86xO8+nrHYzvYizj1eLp+t0pN8C",
-	"vCEbSbiDtCVk+Pwng/Y53R6WMDc7PCrYwM7vsZN+W3gxRo7xe3mHnz9vznxl1hDKYu2a3meeTl/Ylgsj",
-	"/VVCl70TZr0P9izVgo4aOjscDF6oQQ5FVaEvhiX+GLvEYdFGX6zcfgMMF2tYalQ5XXV9+wNmIg1lDLFZ",
-	"DEpNWBJbZp1AGfgpm0q1wJuZZz+ftHsPHhKuB8JuRoqNbziWRUUVWOf3HTeU77dzAB8JIM+9XNXVKczV",
-	"Se2JpLFlH58346jiEK7H3VyLlztOOYKNqbFVAAHn1CeV7e797/zXuxykr16cIR9x8qNGoi0ViG30G3h5",
-	"vVHvrnddsGuttL2Pru3o1jUFgL24lCTSxPTVw+4hekznE6ZYxt8FkSLIHdXlbmhj6XMhodyxu1mPd+9L",
-	"rVHwQn/9ZXQnJLZLUALod1fKd+G1O7gXvoaS19FqbXpR1jAJ84v6oNwF0MsnyNQ2X9m/oJet7am0kmV0",
-	"M53rrnKMNik+hf3ZZRvtrnV/Dde6l9DyDq3VzZ5NS07r3bi5grBXIOBKDvXjwjcwCCBD2RXYMZJQbI7f",
-	"Tvgli6F3BzTeIm9evfABTJTyA8FFbif/DpGRmNlhavEfaHu61ipQrcgZ3QVz2WiWjLBu0EQKaFhAfQeC",
-	"8BUV4+orLj/Juag3OMvLDP3KQtL0DRv60G2ksKxjEjpw+zl4wbJfoM7D55dc8u25dzX6DQ9AI8jaeBa+",
-	"cuGy8y2ckHUbLAVCTBRcU2+GAP5/dNv73d5BGBD3eb/bO2znH9sP9nsF5/RyZBl2v87DCx0YP80zKSPD",
-	"itHjCq/okAsKu1rsKlboIroMQKWYQa8J5G2UJcxJFLGZacM69SZOjQ+7Z6+CxhNcVNuDtX60e9o9fBX8",
-	"eaVbr/vwK8AJ52BiMVLMEmJ84tn64UhAlWYN0inW/sJgEfJDpNi9w+7Rw7CzlvYKISEcWkrq2KvP7fju",
-	"tKXe6hb/TeadhIqyiwvivVukCX28rLxnczLlIjVML1/mu77L7OuOF+w/3DwAsPZXac6o4XrEv0nnjFcP",
-	"rm/UfWEVzvds3xSIt8/VxeGrQ+6/2Jm/6ZTsX+Rwc2hydWN2LqOd2bdFZPI90ofnE/DxC8Ql/5GyFIoZ",
-	"vJdDjAO+l0Oi5DwL4MVcQxkwolgkVQxlUOeKG8OEa2EFhUuFppDoGhAtCRXQVXZmFR6YLxUa7bwRFzRx",
-	"adLs0k6B5h0UcA0GInP0SuWv1WSN7qA1tsR03zld1Jci+EUOv9Y6BL/I4XWKEPRu88V1yqk9oTnV+ZHZ",
-	"o8eKurvg4M77vgsOfv03l1OB7WwxpdsyyRVNdIOEWRcJtEP3Pr6XQx8HrAlAACPJ6pdA4jhWcnTJ4sdY",
-	"ARuaRWN8kBsyoRpbxLKYxZhiYk3IGJsdlx4bwb3yyqjEjVj+XQUl1vPeQs2XdVuzC1fswhVfQ7jiPVDa",
-	"Hemtmy3BX+RwrXWb8a097ANgN+Bzw1KnbJ/4PgWWUWKendWMoZtz3rXgni5w8gnVeUT2g4GaX9jNANtI",
-	"S9fk2+Rd9l3/gA55go9iQZh83Hs5HAjFTKoEXELJ2iUfuzZ00DCbJorReJHzH6uRIwO2cwlpyJAVwWke",
-	"do8qWwIgGLemk38hHi3kvNBJYleDa6firldx/wRVsYAarisRttYz91wi2Fr3JF6QoAUuZRlYxgqblJhJ",
-	"Oh0KyhPfl59rFkMXloBQMRDsgzUZWlDlFZOhn05nZlG4tWdndPPrDvnNpafJkeOWVtfGdGpIWfNFwpcT",
-	"yWracP8ih27GxudlbviWOoemY3P3dN4Jx+/Hzp25Uwu3KBdRRp9vU0N0wO99tIi/ztC9bu4KzEsKqSu1",
-	"CSYZpS6zg68s7rhTVXacYF0YNG+q9hWygqBKlUBo3ZWogFBNEq5dCjjkK82omZRvpTaWHfjFBIq8OEWm",
-	"gnRmYrx637J8b3X16u25v3T7rn1+v7J6xmbOpphRiy9p+mZxJmdCNqXKzakWoAuUrs59YbkNDLWusSpF",
-	"H35Cz2DRs4iN/hJGFSv02vNFKaAgy0BAExYuxh3iDfEgs7ulWtIhMxuX2L3j6wzcV3ZzP49927sz+9Z3",
-	"UIT64Tvzdmfe/tnNW6DqnGHdmpHrOqFuk3XjHkVOx0QMnr68b2rgK5FJhaWw2IK8l1zUVcF46d78TWfl",
-	"4CI2J+a4vduZrzuldQvzdZqRhqdw/80XyMn5G/c3HGdMaSnyEinEYlBCKPS3K9Yh7JAzOWVSQPY5mVA9",
-	"AO1lwQw2A42zOxG+CACt4CgB9gNmscuyGQh8X5RQPnXGLFeY5kaMvICKdjFMot3rfdigANtARHm/QK4A",
-	"9io16iSOkbi/1twdhO7L9BB56SVKpQaHyApK9eqp7jqG7NS5XULO3QqVkzgm1JHltYTK2l4hbvjex1Qz",
-	"telO/it3U96DYU1cK0hiRefV7N/axdinKpnTBVrN1ogmCaPawKUvB15VHxH7tpvy72v3EXFLmlPtu/Hv",
-	"FL3vlTX9WZqPWDT+RKZRWxrAs4BRoX4/dq6rUALX9iBxulxlEt6Nyf+O8vC2UaJ2aXa7NLuvIc3uBmzg",
-	"88dP3mim1reGv7kGgT3Ab0WD+Fym35dpU76V6ZeVBRRsjhb2jo/tdKdvp8H5t5T3BhpQxqLvaaC327Py",
-	"sGabvnm0ttax+EwqktgDw7y5QuURMpZEG0X5eAJJLS5PxRXlzIuSDMTJ6fMO+ZElco5lpHx9TPsU0xOZ",
-	"oKuRCj1nitjPGvh+lqAyEOHpm9chFkGhQ6v0cigIU05hmTGFdU2bmokY+5O4gqYAse9IYucKsOMGPIMv",
-	"vqdJaNlZ2IJLjQK8oCS0+2at5bBDsJ6eHgjMw/a/4P1GOgQchcCLsy9dWeiQfZhxxfQ7atb0Qn7jy+59",
-	"lX5MhO7L+DGL5VBXhRmivrNAsFagRUbmapbBwe+8mTuxt/Nm3nEjCcuIKcGkx7aR7bMDkpUWvW79wjUy",
-	"b+8j/uHKiSFL/pxpS8iO1vf7n7DooqLgKKbKaOxahWCTJiQuUWU0XmTU/A8rCuNgICAxfMwvmSiV0W5h",
-	"thKW7M8LqHbIE1y9u7zjpdNAuDf5+zsAFp26UVUCyQ39JkSSP/GvrFr2TuTsRM5O5NytkeVYwe1JHTs9",
-	"i1LFzQIY35BRxdRJaiaN/ttzKyso9Kf+GcsS2u/O7RB1WddhD3oB2p8bQSNVSaPf2KMzvne5D/W2uduR",
-	"Rn9EE83sZA7mqoAWZGmAV8zlF09ZVZ4ylLNsGiaoMLrVIU8vmVrgFVCWaEYSSB2BphCQFpLPBxK3Ysrf",
-	"J5IMWSLF2FVoweCA08B5NMm8SRlgaN2uTvV3ttAQL7ASUDCl75EpjSZcMB0QHckZi+0rrDWITkIRw4el",
-	"F2SNk6uBLTYjXlkltiddHQgNoBzysJgMF9lCnUzngpwdFCZCtKrOFL/gIoYLYI7AQEZ7PC7MkWUwV010",
-	"mo+FFqIqFRasIY0uxsryIVcIRxcmhKzD1alO4NhJfbdSXCtprjZJbRVmd73Ars6v/l8AAAD//w==",
+	"7L0Lcxo5ujD8V3TYUxXINBhfcjGurf08mWQnmWTGGydnTp3gkxbdAhQ3EiupTZist77/8P7D95e8peeR",
+	"+gLdgB3HiTNsbU0MtNS6PPfrp0YkJ1MpmDC60fvUGDMaMwV/HkcRm5rXVIwYfI6ZjhSfGi5Fo9cIB3PD",
+	"dNgjCh4gVDGimbpgcacRNHQ0ZhNqRzGRThq9dw14vHEWNMx8yhq9hjaKi1Hj8jJoPJHCMGFeMjEy4+U3",
+	"vRkzMpDx/J4mCTxCuCAwXflNQ6km1DR6DS7Mw4NG0JjQj3xi3/7g4PDRgwePd/cfP37cDRoTLvD7brYa",
+	"LgwbMQXLefqGjqpXccGU5lIQOSRmzIhiU8U0E4baZwIylIo8H7Z/lYK1X1ETjQkVsf0GPpQXO6Ef/X53",
+	"9x4HjSk1hin7ov/tN94dt/+Htv/otg/ft88+7e1d9hv/2ag6uecxm0ylPbz2azZN6JzFFTdlVMpCMhsz",
+	"QcyYa8I1LP+cTQ1RTE+l0MzuiQrCqEo4U0Sxf6ZMGzLjZgwPazphJHtdNG//wubVF23fVn3PL2VEcU1V",
+	"h/v29Ut/sJFi1LDYLk6mKmK1R7fXPSifXXPnX2NjpvpvvZ2d1rv/aP/77Ifqk3tNDXvJJ9zAf2qALlXa",
+	"EM3/YNnCaJIwdU+TQRqPmIEbhyONEqq1fUpOmYJNdsgpE4ZIQdgFU3NChZ4xRaIxVSMWEyMJ9bM0hYQH",
+	"D7q7AYCM/Twb84TBSxO7QqbstaWCXlCe0EHCWvXAv79XBP693YNHB4/3Hx48Wgv52aG8ZhPKhT2rpYN5",
+	"jZBhcXFoiOKjsSFCztx2AV6yadrw3y+7UM0qbu+URVLE9rwMT+AQ3VFzTYZpkhA6olzc8pqZUfPjoWGq",
+	"fr1GkhnlhgzYUCpGjJpzMXKLvekVXVrEUXTCjKP3T1KlpapGhVCwj+Z9BE+EHhumil1wmWoypSPWIb9N",
+	"6T9TwFVuh/0zZWreCBqCTuyLcWwdIj/Y3YPlZjSxhNUleliD0M94wp7/VL36IU/YPU14nC1uSs04X5v9",
+	"/T2PG0HD0j2uLBW1ZKzyxNMUniwsfv/hStoczX9h8+WFvaLnlm0isbPX7GmupkNmIUFZgOkQ3IClRBmt",
+	"tmSHknM27wuukY7br/YOyFimSpOpJTRAqnqE4jwLlPyczYHSmDHrC/jGv33EjCbcINCRJgwLK/hMjwBb",
+	"aR0V5rCzwgBKYj4cMmXRy0/M7WbDg7298ChfVEbkYIewHW14klgWP1VypJjWfmT3MOz0hb9BFFTyO1zg",
+	"TbUc48GDVYDW73/c2233+x8fsTpAez4Edl4NaVZ28OjhpYW5TIliND4i4cHuHjlRgOzcjiLPKE9YnDFn",
+	"lrE8MqbaMgthmYXmIsoRa2nnTsColS+6ewdlJtnv3/9X8/ed1t/6jXf/8Zf2v8/u9xvNd6TfN2f3A/fv",
+	"4u+t+62687ACT82ZHAs8kqGSk7J8Aeex3z0gv0pDXsmYD3l2ENw4KJjYWVHOq9t6Lm19pf2/kIM6uvNB",
+	"DlaRnQ9ycONU5xc2r1vN8clzi6GrVnTO5je+ohUC1kRaumDYRDt6lypRxz9ACipdccyGNE2MlQKDFQxx",
+	"t1sU+XcrefMbRid1x2YYnaw6M/v7jR8aLKiO0Lx27+kBxSiSHLsWQnVGcgg3HfI7N2OZ2oOGZ1AQBVIb",
+	"Huw9LtMjP3V4lJMkdwCaGcumNGlyo4ndfKsvShQqqCdwSLjZRzqZJnar/Yb+r5e7H/d//eMfh/TkfLz3",
+	"dPBStT/E/cY3SuXeThNJ4zoYSeHXVVCCT9w4nLzVTNUuSoOqwmPSRIHBXeSETQZM6YBQMmUitqIHFxcc",
+	"tdh7FhVlq24Xmqkb3sOlnQvlGpBCf6SxUzHspwhNA/ZPOp0mHBXInamSg4RNfvigUZvM3/6fig0bvcZf",
+	"dnKzxg7+qndOcBS+dPm8CoLKhCZ2GywmUpFYMg0qGXAjQAlLSgsT2NMqGE4WdIm6ZbkROwuqaFG9aZcU",
+	"sY0myUcsTOQUpQ0nsU9fOuPMMOHRV7uNyL1f5xJslCqQLLWhhpGmYhN5AXqSh/CEantbgo6YCoim89b3",
+	"fEPPpBrwOGbitq8os4YombAcTWiSyBmaRXJryHd8/s+FZTk0eaoUqs+3dQencsLM2EL+ELgskYLIVBHN",
+	"Y4Z6Y0bSYsJjJowVskG74/hkIke6Y4/hV2meyVTEt7n8XyXRaTTOVJ6AgDXNwxWZ0DnA07mQMyvgoFXm",
+	"e4WiX6XxWlA1Oy9bm0E/tKdTksBygZCLsil64ei8jXvVKuEZWFtRokOB7va5gVOLl7fr1WzccdVmvys4",
+	"Kd7F60wIu93byMi6uw5NqL+GgtUeTdmMxZqE/mbCnIsDmOa2EVMgV2MaEyEF+57vEfxqv0pzSg3XQ04H",
+	"Vi+63WuEJeR8W14wldCpM8cl3/Xpv5HyJVWjWz/ygYznVsFI7Mstt6OoY1spl49SxWJ093znZ/+Kirl3",
+	"JH0dqdVeggV4wo0myuoR3/W5O/dTO/M/rRyce6rgDN8KmpqxVPwPdtsC4gVNeEwixUB6pYkmM6bA82Ql",
+	"IRaD8Po294re5vKOScymTMRMRPMF5yxpzhQ3TBccHFPFJ1TNSUwNHVDN7IhYzoTTT8kbNXc+F2pPnoSF",
+	"CwuJRgfhInh+zp1OlYyY1l+D8RQsLTOWJG1naxmkhgwUo+dWnlCpPUYqSCqsAgDuILte+SfQ6N8KnU6n",
+	"UhkWv2Ixp2/AZvZ17shF3rgYnbZdir03DFlgC2o+oRAzpL/fy7n0pk4MkZpy59udKnsIhqMR0wWwvKem",
+	"ZBGNqWFtwyesbBZ9eLBkFg0aPL66MTVoJFSb96m+0qtFmjjaiabcpUnR+PupYL4XfDQ2ybyt5yIqTwje",
+	"lqUZpooN+cc657zSoMYqGhmmtPdlaBYpZgL0DEVyJLglmsChi6ewVzL6Rxfn78vRU7vdywqLftBQ7EKe",
+	"3+w5KYmk1EdCoaG9ETQuOJsxVREUFWTeo+sY/3Mb/LsGjMhdUXBlbkXZ8QdFuMwXIwcfWARohuD8BB4C",
+	"IhOjnkmTkwJ4D2miWbAA8VeGkbIPvvYsKwiTdBwVYhi8YfjIftQkogIt9YKOWOa9sjCz+aUsnGzxKOsP",
+	"7SVHh0X5VMC3WfpjFUV21OQSDus5jijiE1WKws+FYJyqOJpFQL1iJE0JrGAV5TfWH8Lv3IxPAW0BepLk",
+	"t2Gj927DTS+enc4mWoaB2dgCAT7RIadjKx9IkcwJz6IoMFLGjKlx4YQ+6HG+QEEWwy+XScjB/uX6k3LL",
+	"XT6cM3s8aczNcWTwvhZgJF64w4dlP+a7bvuQtofts/uVdMwjXokmVtFg44QIjwipBjSgU/7+HONl5tqw",
+	"yXqEgF+DRk5nKgHC7vjphZNWyjumkY8CzamFW0bHUahl6ls8Edr+4/3ZD/1+x/1VeTDUH/dK6Msv5jK4",
+	"CbYdM0N5ouupZ4l35Od1PXbvhLT3SzC0CNQQClsNQIaqEauY4mpg6GbxQFbPoVdd2RdihggJgYe78mKL",
+	"B5Bf33pWmcH3jVD+HFvuIvXP8LxMqX8TjLALiIIe5s5ZbZRlyST8IAehVSW0C6S2X3TSqcW2OCRNgwFU",
+	"fUHBYyXkjHDdCkg45AkLcQSYKd1NhWBvxq9ilrB8FvuVn2ZGdeuIhMrK8yFpaggAHjNBwpdUmzbspP38",
+	"J1iYTOKCja4vBjQ6T+SoRSKqFGeaCMbNmCkMbinfv33nult/Zp/JcH816p390MZ/KhHngxyse9kLObBP",
+	"ygi8559F466NpjkTWrVSuANQeavx2mFtht7FLdVC55sF7leAtUbQKMKR/+hgCGJddImz59t5xlkSZ37f",
+	"MgQgKamMUlrWjyQXlYHhx+TF6W+/Evc7ab5+9oQ8POzutqxaZGFbDocuhmdo15L5ULPQ7nsYq7Ug9ACl",
+	"WI38fk2eKFae7TMH5gvqLxoLMm6wEPjMYk6J/Y3EzLDIsBjjQ50h3A7tlKLF+ISO2I7hw2F5FxDMu8Bb",
+	"uu3Dzg/tsx92ih+aR+Rv73LK91f/m/3QqmZoX02FX9akdERFp2b3S8P1mO49eLh86j+zj+T05+P23oOH",
+	"WTYLnnVALBKm9hoGc6d6qwumnPESgnEtycbMrrUSwtmnhwfVKrfmf7AbS9T60qozLDY7zqAM02vFA4sX",
+	"NyEYeBZx50QCu3CMmVw+As8baxM1MLkPIlimVJl7Gn6wF0MGLJITp8u5pz15y4BgwAWF0OHiOew/fPyo",
+	"e7hboRot7BBWV7WlF8hkF3QZY9hkil6sz0/KuRGywzw/WiMOIN+6DLL0l/WItNYENuSC6/HNmtWuR0aB",
+	"AV5dD8u8DGUSzIWe2ifWqaVnnsvUqEk+p2U1uJRD1ivhRDENse+rt7eMYdn+7mmCcwRE+lCaD3IAcUU6",
+	"jSLGYiT4NfeTH5k2VJmbvXJtqEn1BjB8ig9+nlDq5MDr49xqhpKDVAaV2Q4LEBHktKREBkrrq6FLT2Tq",
+	"8rdr8xc+yIElrBg021nSVyIqIpa4yK4M7hcSK8rM+rDbfbR7eLj34ODRQffwcHcdyA6zyLFs/r2bnP+f",
+	"KUsX5t+/yflVKrzjKXvB7k2+IEO78iv2bvAWFiDVHVm+t+IishsLCtBRB4DX8RkU+E61KGCVHIc9R8Sv",
+	"2wJxhlIaLbyCsZjQLGrpy/CK8hpPstzZgERjFp3bFYwoF9o4f39OaEN8wXskXGGncQOMpz6HcS0bWlT0",
+	"sjfXXG6NghvJmK0xXGzAESdMazpanOige1ht7zRq7iMW3K8DKRNGxdK2YHn5/MXBNfu8CYHdmVnunLz+",
+	"Qg5+S800Neu1+UW9fAp045bU8mXt2IzTyUBQnnSWFlIBjt324VnhNfevq6gW1Ikr0Nuyblk62JWXckOQ",
+	"6W54HXxWglDN+k4zSc1b1j6Hp+RX8KrCrERTM34/YWYs4+ILJY+jgiPrrJLIQMrbmE83P69X2ZilA6vA",
+	"6GlCjQWX94tBADSecGGFOF0TAQA/rFnLW10BTN6BVziVxXWUd151hbjLLxLBwibO/lnw8sX0/3OfOpGc",
+	"LIZydDfzb+49eLgiYmDVOb5hdPJaokkl1zEWyuVAMiSLw0L1kClTWgofqkKTRPs0wGJoAY0MvwDXKM5Q",
+	"e903YbXKUzHxnBdjPjIFY42lCgHgWvLbRhecbdIvc/HGC4LM/mdf68Ih+XfWBm/g7m+CvDpEuou8H5f+",
+	"FrTMK4LAZ93OmlsB0rt0K1dF889xVtmhywLH8wkd8UVRoyrubTFuIrMI5BOvAE0fn1lVU+P1syfk8ODB",
+	"I+JCP0kso3Ti/CZ1bqjyLL9bvWkG7k8lxcjn5XDtIz8XjP01EjkYGyuo6AlTbfBIEedSx/JoEM+NoaJu",
+	"6VjcYzNbeOZsW49lVg+zAsa6gmE7jc8Oq6h2yebspd7O9+DwsCA+HnSr3RzcVJnLj4keS2WITicQV+58",
+	"OudcxPZvd7qdRcl8lVN26QUGYtnfvn6OWnYhhbTmVTmSQBW23s5OJMUFm0vVidmFD1TWO0Ka9hDyTZeX",
+	"VzjexUn6/fI0VpDfiBJ6nzEcZXY3NViXq+GLmFQ4nk28usuk46bMyJBV977aj/L7mJkxU4SCORfAguvc",
+	"HOEy8ihGSrzncdEckenS3ibyPo8l39w04pzWpzAUQYe6WjjOEhKSSQqVrgzXw3mFPaRabyq+ZnGFpUNZ",
+	"ebM3we1zMLmLDN/yx28oaP0zWKyVp531aJ1A8BYerLTVO/AqG93h8brTu6EY6fp9rgyPrsKOupXeBLQD",
+	"vFwZ0BftpVoTqknoiwgOXaSKHQUVBI+IRQUiMYQXanhAYcGKyJWvhDOvFwP8scRIpmavDvUHINxMyF42",
+	"h2fVl4x0SddHhPpvsRanTKEkyhyOmRvCdYe8kor1RV666Z+pNFS3yIwnCfkguSChhZ6QjJliAWE0GhM5",
+	"xXUt1Gz6lFViQqAlzadvWwAVXBS3sFsH9subEmwG3nvSFBKiUZRMCpkgR0SnSlkxwb5OT2nk6gwbxScT",
+	"FrfKIkdpXeswqggx/9vvf+x22/3+x91hv//x0dD+eTisg55K0HjryVCFlJ1V5tJGKrsFEROVCh3Yi/IM",
+	"WjEa9wj7SCMIyEmFYTFEJvZFNt49RpouNg0cHtoXcuQKnHz3LCBMU6OJkCSRYsRUX8CErbpAxffw80r3",
+	"YcIvGBaqde9u4ctLV3Bwo/48u5kNjJrO9wkit1Qsfo+Vppc286P9ulgoze8KD3GapCjW+tPjxjlNFYuk",
+	"cs7wbKuP9g+63f0v6JorbSYoXpM7mSoiVRdxwz5OuWL69ln7srVWczFCy2SaGD6lqjqystLs96Dad2fe",
+	"e4N9+cafSUWytwQY2eaKOWNNZvs9ZJ16hlNyHl7b6I+L2py94q2d2KNYsjRXsNm7GEaX26fhZIIiRNYD",
+	"8hNpke3KclZ2+ivBIQeBe5qI1PJvT0ldCR2jycnbN65gIuJ/dp9XMZMarLWzaEeoZ0j1VgWAdlzs2hCi",
+	"DepeltzAhakDXHTVzawBz8v6y7yOyLw6khhqiObRxBDTmnAmDBmwhLMLV+tKHxXDBQsDuF6IQLZXXohA",
+	"XuXThDvawX+a5P7RO9L+99n91t829FquiuldkxpZF+H7+5gJMuIXTGBEr8UcqAymSSoSppG9IV/BEEsy",
+	"pnpsJcqltNrrhvYu3w9INEh3i20bbqpZQ513tZ6oAJ1d4pA3iVhBI1UVFtcTxTQfCRYfEc0coXHkB28D",
+	"TLAnb99UWl4XzWJ/6+3srGpwUI/adnGVx6OrHIE348W7nvTAtU5ZpdFkM2q5se9Qp3gKFW/agOm5ZebT",
+	"LPjk6g77OMrk7s1yZdENHHwBww3UDdCMCTdJBWUxYzZHrRwq6MRZIdSmS0WZcJEa1nJqvG9hkGf40yQp",
+	"ydI3Eim64Nlfoj9cgazvlC7pNJYbDwBYjD0qWpJKZ7vOI3+2bExNtZVMrIaCrn0CIQWaaAbHO+kswNNN",
+	"WHyK4Hn3LJwWo1mUKm7mYIR24SOQaf4z1pWu8qrlBdIxmZs0w+ji/H2n0wlbQdaUZjB3uYy+wmxtdfr/",
+	"bh+fPHfNCPyRZSn+A0YVU8cpdjzCT888Rrz4/U0jWF7gb89/egIlViwvl+dMlPKmfAExJEek+YpHSmo5",
+	"NOSpMIqS5z8RLvpiqmScQibskeuMwhPT5oLE7MKPTaTF1nkAMBZ69wu+056FVH1BVx9Ypy/e2MfRYnPB",
+	"FJS2JEOZJHLGxYi8fvbk8aO9B6QJzoLf2YDA8+RHpg15giV+++JE0cjwiOlWzylwI0FNqhihyUgqbsZg",
+	"FplyIbCrzuvTvQcPSTMUUjBICe0LPZ9MmFE8ysfgqhQbpprFrSAT/HH/AaFpzJlwNQxBV5n3hR3iQj3R",
+	"kgLYAn4TuL78mi2HxsI6XAylF2QpchgHHU/cqTaWyu/4X7y9yAuv2gMeFhPXAViRvGvHninYK6QgAxqd",
+	"j8By1hczqc4hSvWcsan25RHSxGgrkJ1IbUaKnf7jZXYGCCAsJlQZPoQKG1yQ0/1OX/QFGLSWi3AqljCq",
+	"WUwudnvknecM+FwiR2fNnVhGeif7ojM2k6QV9MWICaZoKQXQzCTRUxZpeOFf/kLgPIQ9HG2/aZP798EN",
+	"rO/fh2vMvOFhXVWkMHOQa9+gBJ2bfUFIaC8tDAglITgIQzQV/PzmzQkJ0VXovgpzx3BYbAlljw7823a6",
+	"gosbneMBmWbO8BC/cmUwi7mddrd2Z5Z6+40hgWtP6YgLe0Y9MqVakxBK1YWkuft/////s9vttrKrK7Xp",
+	"sYup6tRTtMJ3CNB1qy+AOdbiHrDrwN65PyViebZyC3yd1RTW9+/3nBqdFdzwqdHhf7fdg5BN3TS0SK7s",
+	"0rIWY1a4cAXdWh3yj1QaSDqE77E+6FQqQ2jmaHbrsMw8X0FegypmUUI93kC1GG6c19PSP0LCj23PU9r2",
+	"95A0Q5qasYWxCFLJAxJmgXTAbe03YNtA+34YIODYb5CfZw84phC2OuTY1xqUqdE8Zh59ocVOeNA9CD3M",
+	"wBawlDMXhJseYR+5NkCBXLEtxS4YTYDy2N0/kULjE3N7BorRuNiDz3KprNKcYoAVOiBzZs8RV2XfS5MZ",
+	"nYMkgfZOOROY/KP1ME2IK2LXtLO35zJVbfymFZDZmEdju2yL6HYqlzOKxhLdc1XsKM4RlLun4WpHEmu2",
+	"QIEnXKGdCPzFY3qB66Zzy9FMQFiimU96drX0OuQ38HTjvPqeW6+dBNMEyQXX3MIv9XQPX+NmBukpIMJy",
+	"3STB1kUIIROeJNzV3HNlbO3mEmrqinbSERlYekuau11iFTo7jetQ0sKGR/BuMkwVLHrAxtxiLXSBEhLP",
+	"JEMxY5EoB+6sR1R48tvpm9CNoqLQmQnbHoVHHr0WWkZxnR9nqVeUazTFc9t4sR2UW9B/YXFfWBEacLMq",
+	"vxpQfg6LefqGjkKn3XIDXMijXKkYtUW4fQv+gOOp7yLSIlIVSwVLQcKT4zdPfnZ8nJDwp6cvn755ascf",
+	"7O5VtU3yrGnCqID85ZY/06zGJ1DX6TSZQ5+sqeIi4lOakCYI2lJ5sQbJqu/sB9Q0ozHN0N6XRXqAOfsH",
+	"MmXYPgMSY7UaeGEb5ggRhhHEGUGLqCVWPGa61SFPawjpQvE8R3oqKuK5AhgLJe6gyAUAcusIK55mPQVx",
+	"poO9Q8eOSiUn3bEdY0lLnnADhCY78fp6lojdVtqw81vxA5oziNjTkyHlCRlS314yfNDd92svLyAL2SnI",
+	"RMcnzxtBw1WbbvQau51upwuVLaZM0Clv9Br7nW5nH2zNZgyS/44V50wbapHAFyNWqeVKEvOYzMYU2R/i",
+	"HpBsqaBkvmCkGTobt5WDyxwTiPmCltYhPzlfHaih97AgCpJqaNxm951YSh6DDxZ3nQHa87jRa1iR4MRN",
+	"m1eK0Y1yA793y+VXLHEdc+29Xe7VTep9eP6HUseXhb5LuUX/+m1qqnXNfPE7vtDj2gddj0KrJpe6xux1",
+	"uysKZF6tMOZCaZ/Kyq8gR8kh6AnGHez3XJH0AM+3alh2DzuF1j0wZHf9kFJpYRi0v35Q3vDEjtg7XD9i",
+	"seT0ZdB4sMmOyq09YNT+RpvK6hGDLQJDNB0mF8jKPV0CIKhFNdKQSmC/bpwFjQVRtdFrlAVTeMEOmjlH",
+	"deXyUEAKyBj6srA5KUm7gQseyCgXyMx5UAHaOnKrVWeJQP2dmVeYYfeFUPIVW13Ne4t6N4B6dwmR/s5M",
+	"QaUoIA6a25expgTxiDR5EvFK5DnnVgnAOGdvZ8HY2ogKolLhwqacXaEY+moFbatW5QysU83c85V8QSQq",
+	"B8BW4BNKoNmxbJHqT4ZUwJ2mRVj0WFX4clPsAnG3FrFOKnwZOV88wr+tuA1qP9gnfNiWRhY2YIkUI2Jk",
+	"hzy16AdcCmsDASZavIMY3mqUe8OwDseCBH2X5NQsunelhApHtkXlPyMqGwfjHovx8yYIHDSmUleg7RNX",
+	"SRkNmR0CKuaiXxIdZTnglZEPp4CI8qti30JHdUQuOOgfZTy/UbxywUqXZf+jUSm7XMLo3Rt9c52gC/Rt",
+	"Rv3xxgsoXdGhfR0yVQ25DBovJa593fDsuRIabwnKl9R1uxuQoKxhqx2wu78RzcJeWDDgwSYbqWhPAhRy",
+	"b5PBxcYzd42uIl1w9G8z0lqlr8PjO5+cbe0SCa2PdC3jPpoPc/EH82iXrIzHBsq4BUR6u+XxyXPnlOn1",
+	"hffSocuNDmRaSEtwPht0SQUgORXUfbS95x2iNRkpKgwREhxW+LwzmWuijZwWzQuQkBEedHfDVtAXFBwD",
+	"mmCNEJ8IITLXNTg9fV2QDnluNMGYDk2a4AEP+gKyGjFGPyCp8BUHScwVi4z3jbcwUWTMBIH+wN7BrI1U",
+	"dMT6AsI40DfuuwbkXnMMCIDWYHKmnS8LYm1gTWCd6QujKE8I12DI7S3xQdeA3Rm5//70DSnZocNOXxSc",
+	"HdBGB6NiwRDsGrBrKNDKDSZM5h2o0XxUSO0pdn23K/UuEmnGTM24Zq0q0zJC1/W4sWtPXyHjHtSnkmDM",
+	"LVift0Lp1+EhB+tHZO2AgSVsQNUrOsTeNdKOqPBZpD2otyKh+FZSTAPCh8V+x6jRaozHJs0FcmJRvagj",
+	"t7A+LmQq+C6slmIw7+Jb6BccS6Ce8GbCRZSksQ9jWjLmXpMe/CoFq6UJ3VuTkq/d6vg7k2P3N8T0rO30",
+	"rdKtq1Khu2advgodKUQWZaUXNsY7iw7PfwKUmwLyLWvtjjwUEh+92NAjRsZ0DkQJM4GP8lTjUlYxNNBA",
+	"55FiHfKmEACLITKL4s+EzklcJmV94X6DMLaCe92eQ6tDyuKQP6Veni4B1E4O+2IuU+VyYcODvccYwGCX",
+	"yk1AFmJDFrbsQ0T6AsIXW86KYYpJ1hD43EMyTSbywgqoA2ZmDEPS3KtBMAYHO06Zt1KGCAdukESjeJ0F",
+	"dBiX+Gz3UkV/MUX8WiQYQKEkln0Z64jLYt/IOnJ7dJ8UG8VsmcBWEC0IordsB3l8tYVmffzvGqN7jU0Z",
+	"rszrfOGMKmPIDp3y9jmbr/bKOqJun1sMw4L60GzIPx6RTBrmyqUo1HhgsQvhHXcIFTpRrnQJ2UPbKt93",
+	"g+bdOaeTtwQWg5k8Qm9AED5H+l3jsjpnc7CdUsi6FRCJPqHRmAsWEB3JKSYQZRGTINVKwfrCrhRlOZfn",
+	"xDXaDEFKdQG7UiTzHuab+yRral8LOdYgKkZUOIo0YERD01KoGN8hpy5imkLihMsa65F+2u3uR/hO+JuF",
+	"kHoVHjs4BCrRIz9C+lHV41UCJp6I67v6jfrgSp2Ib9kLt9TLtkbmPGfzIDfp+Aw4nTejHTPFWl/MT7cl",
+	"2d8oyd466b4RJ12WoHpNXrRKON35dM7m63x3jkqAU0znmRDoquuQ1+xC4jfEdaOHp7nlGkK25XRZVoUh",
+	"16bdV/bYuOW41W1lxq3D5ptSPi1Ufj6a13htjl1q+4QZGlNDSRNlt5zZtxz7pwINk1a4zA6VJoA2KIFU",
+	"hsxfG4tvyc/iO/PXSj9bG9tdcLRsddQl18znU4zrKanrzUS/sDlos5Wix1WTGH1cC4YNQQLmmImyuaxD",
+	"mseL6YAuT1AbOgdHB5QAGCwHepqxkumoOralVW1mW5W9uM0R3IpQW5J2TbPb1fMIb8juVkWp1tCoY/Lu",
+	"FAIT26dMGIL04Kzpuz2MzSTp6CmLOpaIzUYdqUY7rnDniO1gTGNbM+GpDRaT6QtsU25RboY1JKZTJnSR",
+	"CvYwzBDctVBT2lhFUSriu7D2RTP8IAcd13I1bAWu8o6v/tSEtgkd9zHEGgGOftrB8Kv7HLZcbgos854m",
+	"oZUjwbcN1RLstyHWP2r5gMO+CBl+jwVjODqMsxmgVs0RZpx5j7KdjMehVSgjKQSLTF9g0OFLqk0b3gNV",
+	"WKDWQ8T4BcMTmlFNJlxrFgcYHUkhBjKR6GQvOM/tMGHyDPIsgBQKwu0G3W43cPnsJKbz1lHmfu8LDruQ",
+	"SVysneHe46ry4sVBI+GsQE+osHwBvLPXF4q1fXBjXnwiwBBPLEEhBdRckZOJXWvCBRQl0G7hat4Xuw+I",
+	"r+qhobXoR3t+54xNfUEPe3pcCiKnzM4mMI7WF++IqOgLAMDCuqtsrKfwi0WSzXL1rUQdFqoKwbHCzv2N",
+	"xUfFo1JMpxPmI1OxfGdlDbISBJSS+FdX+zz7oY3/VNVkW89ZDftokAy0ccULfVDiHtl99HD/cdf9r92F",
+	"GGVhAEM9+vWFRZge+dRv8Ljf6PUbi4MaQR9WBz8WR8IPSI/gt+7u4d5wn3bbMPCR/c9jmCL/3y4MklGU",
+	"KgW1+2DgXnfvYXt3t72392a32+va//8PPPhBDvqNXr60Dd6wd/1lZRl4MMz1kcFfoA2KXcpl0HetbeAh",
+	"F1nthyN9a/QOukE/azXdb/R2g36hXuHinruHvQf2/7jnvBP1irO5vMyLo5XLRZQAolQ24nBvb3//0V53",
+	"/+HjBwePHj3sVvb6+IgEv22hYp2EBjBfp7wiZuFCjgj3fRMs0he6/rlawlEiNVYSxo4VjgIoosepwaIn",
+	"pKk86SVVlNfFXm8lv23UYL0chzyjGLK2JM65L75gEGGVOAcS0CbRGJiisVxHzspt+ijLb0jm9knja6ov",
+	"q4nP4IVfXEEMKivmoLzn23Jk9cELZcObrDPqkDDrfowVMbMh8MyQTrgrKUYogUwRqN+1cz8sj78f1pbe",
+	"KRU/r2HdK3stN4uf/tXv329VVlhdcQyzsdQMe7QUpTO7z7pV23/eYwDOykWv6XC0YlFeFqdAkX1yjj15",
+	"PmG1h+lZnH28mj1tXjB5o+VlFZA3XBk+/9lL+5JmD4uY6w0eFWRga/fYcr8NrBhDR/g9v8PPXzZmvjJq",
+	"CHmxJhSWlFk6fWFbLoz0qYQueifMWovsWKwFGTV0ejgovFDiH4qqQtsZi/wxNmHEoo2+F4D9Bggu1rDU",
+	"KHK65hX2B4xEGsgYfLPolBqzJLbEOoEuCxM2kWqOmZmnPx+39x48JFz3hT2MFPtKcSyLiiKwzvMd13TH",
+	"sHMAHQkgzr1c1dUJzNVB7YmksSUfXzbiqOISrkbdXAelWw45goOp0VUAAGfUB5Vt8/639uttDNI3z86Q",
+	"jjj+UcPRFgrENnoNTF5v1JvrXZP5Wi1t55Pr6rtxTQEgLy4kiTQxfPWge4AW09mYKZbRd0GkCHJDdbnZ",
+	"4Ej6WEgod+wy6zH3vtR5CBP665PRHZPYLEAJVr9NKd+6124hL3wFJq/C1drwoqwfGcYX9UC4C6BVVpCJ",
+	"bb6yf0EuW9mybCnK6Hoy123FGK0TfArns4022qZ1fwtp3QtgeYva6nrLpkWn1WbcXEDYKSBwJYX6ce4b",
+	"GAQQoewK7BhJKNFjqUw74Rcsht4d0NeOvH390jswkcv3BRe5nvw7eEZiZoep+V9R93StVaBakVO6C+qy",
+	"0SwZYt2gsRTQsID6DgThaypG1SkuP8mZqFc4y9sM/c5C0vQNG3rQbaSwrSMSuuX28uUFi3aBOguf33LJ",
+	"tufe1eg1/AIaQdYlt/CVc5edbWCErDtgKXDFREGaejOE5f+1297t7u2HAXGfd7t7B+38Y/vB7l7BOL3o",
+	"WYbTr7PwQoPTz7NMysiwove4wio64ILCqRY7jhWa9C4uoJLNoNUE4jbKHOY4itjUtGGfeh2lxofds5dB",
+	"4wluqu2XtXq0e9o9fBn8ebnbXvfhNwATzsDEYsSYBcD4zLv1wxGBKtUaxFOs/YXOIqSHiLE7B93Dh2Fn",
+	"Je4VXEI4tBTUsVMf2/HdSUt7y0f8d5l3EiryLi6It26RJvTxsvyezVxrS72YzHd1k9m37S/Yfbh+AEDt",
+	"r9KcUsP1kN9J44wXD66u1H1lEQ4a/2/giLfP1fnhq13uL+zMdzok+4UcrHdNLh/M1mS0Vfs28Ex+QPzw",
+	"dAI+fgW/5D9SlkIxgw9ygH7AD3JAlJxlDryYaygD5lotQxnUmeLGMOFaWEHhUqEpBLoGREtCBXSVnVqB",
+	"B+ZLhUY9b8gFTVyYNLuwU6B6BwVcg77IDL1S+bSarNEddJ6XGO47o/P6UgQv5OBbrUPwQg6uUoRg7yZf",
+	"XCec2huaUZ1fmb16rKi7dQ5ure9b5+C3n7mcCmxniyHdlkguSaJrOMwqT6AduvPpgxx4P2CNAwIISVa/",
+	"BALHsZKjCxY/wgrY0Cwa/YPckDHV2CKWxSzGEBOrQsbY7Lj02BDyyiu9Etci+bfllFhNews1X1YdzdZd",
+	"sXVXfAvuig+Aabckt67XBF/IwUrtNqNbO9gHwB7Al15LnbB97PsUWEKJcXZWMoZuznnXgnu6QMnHVOce",
+	"2Y8Gan5hNwNsIy1dk2+Td9l3/QM65Ak+igVh8nEf5KAvFDOpEpCEkrVLPnJt6KBhNk0Uo/E8pz9WIkcC",
+	"bOcS0pABKy6nedA9rGwJgMu4MZn8K9FoIWeFThLbGlxbEXe1iPsnqIoF2HBVjrCxnLnjAsFWmicxQYIW",
+	"qJQlYBkpbFJixulkIChPfF9+rlkMXVgCQkVfsI9WZWhBlVcMhn46mZp5IWvPzujm1x3ymwtPk0NHLa2s",
+	"jeHUELLmi4QvBpLVtOF+IQduxsaXJW74ljqDpiNz93TeCcefx9acuRULNygXUQafuykhusXvfLKAv0rR",
+	"vWrsCsxLCqErtQEmGaYukoNvzO+4FVW2lGCVGzRvqvYNkoKgSpTA1bqUqIBQTRKuXQg4xCtNqRmXs1Ib",
+	"iwb8YgBFXpwiE0E6UzFazrcs560up96e+aTb9+2z+5XVM9ZTNsWMmn9N1TfzMzkVsilVrk61AFygdHVu",
+	"C8t1YKh1jVUpevATWgaLlkVs9Jcwqlih154vSgEFWfoCmrBwMeoQr4gHmd4t1YIMmem4xJ4dX6XgvraH",
+	"+2X0271b0299B0WoH75Vb7fq7Z9dvQWszgnWjSm5rhPqJlE37lGkdEzEYOnL+6YGvhKZVFgKi83JB8lF",
+	"XRWMV+7NdzoqBzexPjDHnd1Wfd0KrRuor5MMNTyG+2++QkzO37nPcJwypaXIS6QQC0EJodDfrliHsENO",
+	"5YRJAdHnZEx1H6SXOTPYDDTOciJ8EQBaQVEC7AfMYhdl0xf4viihfOKUWa4wzI0YeQ4V7WKYRLvXe7dB",
+	"YW19EeX9ArmCtVeJUcdxjMj9rcbu4Oq+Tg+RV56jVEpwCKwgVC/f6rZjyFac2wbk3C5TOY5jQh1aXomp",
+	"rOwV4obvfEo1U+ty8l+7THm/DKviWkYSKzqrJv9WL8Y+VcmMzlFrtko0SRjVBpK+3PKq+ojYt12Xfl+5",
+	"j4jb0oxq341/K+h9r6Tpz9J8xILxZxKN2tIAngQMC/X7sXNdhRC4sgeJk+Uqg/Cujf63FIe3iRC1DbPb",
+	"htl9C2F21yADX95/8lYztbo1/PUlCOwBfiMSxJdS/b5Om/KNVL+sLKBgM9Swt3RsKzvdnQbndynuDSSg",
+	"jETf04BvN6flYc02fX1vba1h8ZlUJLEXhnFzhcojZCSJNory0RiCWlyciivKmRcl6Yvjk+cd8iNL5AzL",
+	"SPn6mPYppscyQVMjFXrGFLGfNdD9LEClL8KTt29CLIJCB1bo5VAQphzCMmUK65o2NRMx9idxBU1hxb4j",
+	"iZ0rwI4b8Ay++J4moSVnYQuSGgVYQUloz81qy2GHYD093RcYh+1/wfxGOgAYBceL0y9dWeiQfZxyxfR7",
+	"alb0Qn7ry+59k3ZMXN3XsWMWy6EuMzMEfaeBYK1AC4zM1SyDi99aM7dsb2vNvOVGEpYQU4JBj20j26f7",
+	"JCstetX6hSt43s4n/MOVE0OS/CXDlpAcre73P2bReUXBUQyV0di1CpdNmhC4RJXRmMio+R+WFcZBX0Bg",
+	"+IhfMFEqo93CaCUs2Z8XUO2QJ7h7l7zjuVNfuDf5/B1YFp24UVUMyQ29EyzJ3/g3Vi17y3K2LGfLcm5X",
+	"yXKk4Ea5TqpXBV49vWBqXgihWIycaE6ZnELYxQWHdixzF45hnwctoi9ijgqEt7Lre5mF3WmFrcUySt5y",
+	"wxWOwOKUdgs6a7GLsV0zKw9DIz/NmGsRpmLsWzOR2uWN077AKP9Wh1iFb6HJbl0i0lt950PD7BaOI4jy",
+	"XR8fBrCwdRp+FXJ858LDUl0ODsPPlUTHo9t7QLcC3Sl77Wv8dPaRJYpANiMI1ehe5aeziPLteukKaFxr",
+	"J9BbR93dcNRtS/8vu/ZSXXLsXYGYXBVnM38dLINFqeJmDgMHjCqmjlMzbvTenVkGTqf8Fzb/GYsy2+/O",
+	"7BB1UddfGDoh258bQSNVSaPX2KFTvnOxC91GuDu5Rm9IE83sZG6/VeE8IGkBRrvsqgmrytICYtg0TFBh",
+	"dKtDQGLDAhgs0YwkEDgLLbEgKDafD+hoxZS/jyUZsESKkatPh6ERzv7Io3HmS8sWhrb95al+YXMN0RJW",
+	"/xdM6XtkQqMxF0wHREdyakVJCbZwdJGKGD4svIBOefuczesWawVMaLVdtUtszr48ENpfOtEZBVe/UWfR",
+	"4IKc7hcmQqG6Ok/unIsY0t+degEWCg/vhTmy/K2qiU7ysdBAXaXCLmtAo/ORsqjtygDqwoSQc7E81TFc",
+	"O6nv1Y57Jc3lFvGtwuyuE+ry/EtqgXNScBHgdS8zXDclIvbl2eX/CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

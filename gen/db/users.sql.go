@@ -68,6 +68,26 @@ func (q *Queries) FindActiveUserByEmail(ctx context.Context, lower string) (User
 	return i, err
 }
 
+const getActiveUser = `-- name: GetActiveUser :one
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE id = $1 AND issuer <> ''
+`
+
+func (q *Queries) GetActiveUser(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, getActiveUser, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastSeenAt,
+	)
+	return i, err
+}
+
 const getUserByIdentity = `-- name: GetUserByIdentity :one
 SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE issuer = $1 AND subject = $2
 `
@@ -91,6 +111,104 @@ func (q *Queries) GetUserByIdentity(ctx context.Context, arg GetUserByIdentityPa
 		&i.LastSeenAt,
 	)
 	return i, err
+}
+
+const listActiveUsers = `-- name: ListActiveUsers :many
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users
+WHERE issuer <> ''
+  AND ($1::uuid IS NULL OR id < $1::uuid)
+ORDER BY id DESC
+LIMIT $2
+`
+
+type ListActiveUsersParams struct {
+	Before *uuid.UUID
+	Limit  int32
+}
+
+// Everyone who has called the API (not pending invitations), newest first.
+func (q *Queries) ListActiveUsers(ctx context.Context, arg ListActiveUsersParams) ([]User, error) {
+	rows, err := q.db.Query(ctx, listActiveUsers, arg.Before, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Issuer,
+			&i.Subject,
+			&i.Email,
+			&i.Name,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.LastSeenAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listMembershipsForUsers = `-- name: ListMembershipsForUsers :many
+SELECT user_id, team_id, team_name, role FROM (
+    SELECT m.user_id, m.team_id, t.name AS team_name, m.role,
+           row_number() OVER (PARTITION BY m.user_id ORDER BY t.name, m.team_id) AS n
+    FROM memberships m JOIN teams t ON t.id = m.team_id AND t.deleted_at IS NULL
+    WHERE m.user_id = ANY($1::uuid[])
+) ranked
+WHERE n <= 1000
+ORDER BY user_id, team_name, team_id
+`
+
+type ListMembershipsForUsersRow struct {
+	UserID   uuid.UUID
+	TeamID   uuid.UUID
+	TeamName string
+	Role     string
+}
+
+// The live teams and roles of each user in ids, at most 1000 per user.
+func (q *Queries) ListMembershipsForUsers(ctx context.Context, ids []uuid.UUID) ([]ListMembershipsForUsersRow, error) {
+	rows, err := q.db.Query(ctx, listMembershipsForUsers, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListMembershipsForUsersRow
+	for rows.Next() {
+		var i ListMembershipsForUsersRow
+		if err := rows.Scan(
+			&i.UserID,
+			&i.TeamID,
+			&i.TeamName,
+			&i.Role,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const touchUser = `-- name: TouchUser :exec
+UPDATE users SET last_seen_at = now()
+WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - interval '1 minute')
+`
+
+// Records that a user called the API, at most once a minute.
+func (q *Queries) TouchUser(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, touchUser, id)
+	return err
 }
 
 const upsertPendingUser = `-- name: UpsertPendingUser :one

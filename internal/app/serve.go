@@ -27,6 +27,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/store"
 	"github.com/conveyorhq/conveyor/internal/teams"
+	"github.com/conveyorhq/conveyor/internal/users"
 )
 
 func runServe(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -92,15 +93,18 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
 	jobsService := &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
 		Logger: log, NotRunnable: store.ErrJobNotRunnable}
+	seen := &users.Seen{Store: d.store} // last-seen times, at most a write a minute per user
+	defer seen.Wait()                   // before the pools close
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService},
+		Users: &users.Service{Store: d.store, Access: authorizer},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
 		Jobs:       jobsService,
 		Processors: d.processors,
-		Authenticator: auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
+		Authenticator: seen.Wrap(auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
-		}, d.store),
+		}, d.store)),
 		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store},
 		Authorizer: authorizer,
 		ReadyChecks: []httpapi.Check{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
 )
@@ -187,5 +188,106 @@ func TestRenameTeam(t *testing.T) {
 	want := []string{"rename-manager@example.test: After -> By the manager", "rename-admin@example.test: Before -> After"}
 	if jsonOf(renames) != jsonOf(want) {
 		t.Fatalf("audited renames %v, want %v", renames, want)
+	}
+}
+
+// TestUsers: platform admins list everyone who has called the API (not
+// pending invitations) page by page in a stable order, and read one with
+// their teams and roles and when they were last seen, which a burst of
+// calls does not move again within the minute.
+func TestUsers(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin := sdk(t, e, e.Token(t, "users-admin", true))
+	team, err := admin.CreateTeam(ctx, "People")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(email string, role conveyor.TeamRole) uuid.UUID {
+		m, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: openapi_types.Email(email), Role: role})
+		if err != nil || m.JSON201 == nil {
+			t.Fatalf("add %s: %v", email, err)
+		}
+		return m.JSON201.UserId
+	}
+	aliceID := add("users-alice@example.test", conveyor.TeamRoleViewer)
+	pendingID := add("users-pending@example.test", conveyor.TeamRoleMember)
+	alice := sdk(t, e, e.Token(t, "users-alice", false))
+	me, err := alice.Me(ctx)
+	if err != nil || me.User.Id != aliceID {
+		t.Fatalf("alice's first call: %+v %v", me, err)
+	}
+	var got *conveyor.UserAccount
+	eventually(t, 10*time.Second, func() string {
+		r, err := admin.GetUserWithResponse(ctx, aliceID, nil)
+		if err != nil || r.JSON200 == nil {
+			t.Fatalf("get alice: %v %v", r, err)
+		}
+		if got = r.JSON200; got.LastSeenAt == nil {
+			return "alice's last_seen_at is not recorded"
+		}
+		return ""
+	})
+	if got.Email != "users-alice@example.test" || got.Name != "users-alice" || len(got.Memberships) != 1 ||
+		got.Memberships[0].TeamId != team.Id || got.Memberships[0].Role != conveyor.TeamRoleViewer ||
+		time.Since(*got.LastSeenAt) > time.Minute || got.CreatedAt.IsZero() {
+		t.Fatalf("alice as admins see her: %s", jsonOf(got))
+	}
+	seenAt := *got.LastSeenAt
+	for range 20 {
+		if _, err := alice.Me(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // any write would be done
+	r, err := admin.GetUserWithResponse(ctx, aliceID, nil)
+	if err != nil || r.JSON200 == nil || r.JSON200.LastSeenAt == nil || !r.JSON200.LastSeenAt.Equal(seenAt) {
+		t.Fatalf("a burst of calls moved last_seen_at within the minute: %v -> %+v", seenAt, r.JSON200)
+	}
+	etag := r.HTTPResponse.Header.Get("ETag")
+	if nm, err := admin.GetUserWithResponse(ctx, aliceID, &conveyor.GetUserParams{IfNoneMatch: &etag}); err != nil || nm.StatusCode() != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %v %v", nm.Status(), err)
+	}
+	for name, id := range map[string]uuid.UUID{"a pending invitation": pendingID, "no one": uuid.New()} {
+		if r, err := admin.GetUserWithResponse(ctx, id, nil); err != nil || r.StatusCode() != http.StatusNotFound {
+			t.Fatalf("get %s: %v %v", name, r.Status(), err)
+		}
+	}
+
+	// Pages of two chain to the end in one stable, newest-first order.
+	var ids []uuid.UUID
+	limit := conveyor.Limit(2)
+	params := &conveyor.ListUsersParams{Limit: &limit}
+	for page := 0; page < 1000; page++ {
+		l, err := admin.ListUsersWithResponse(ctx, params)
+		if err != nil || l.JSON200 == nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		for _, u := range l.JSON200.Items {
+			ids = append(ids, u.Id)
+		}
+		if l.JSON200.NextCursor == nil {
+			break
+		}
+		c := conveyor.Cursor(*l.JSON200.NextCursor)
+		params.Cursor = &c
+	}
+	seen := map[uuid.UUID]bool{}
+	for i, id := range ids {
+		if seen[id] || (i > 0 && id.String() >= ids[i-1].String()) {
+			t.Fatalf("users not in one newest-first order: %v", ids)
+		}
+		seen[id] = true
+	}
+	if !seen[aliceID] || seen[pendingID] || len(ids) < 3 {
+		t.Fatalf("listed %d users: alice %v, the pending invitation %v", len(ids), seen[aliceID], seen[pendingID])
+	}
+
+	// A deleted team leaves her teams.
+	if r, err := admin.DeleteTeamWithResponse(ctx, team.Id, nil); err != nil || r.StatusCode() != http.StatusNoContent {
+		t.Fatalf("delete team: %v %v", r.Status(), err)
+	}
+	if r, err := admin.GetUserWithResponse(ctx, aliceID, nil); err != nil || r.JSON200 == nil || len(r.JSON200.Memberships) != 0 {
+		t.Fatalf("alice after her team was deleted: %v %v", r.JSON200, err)
 	}
 }

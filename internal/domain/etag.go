@@ -61,6 +61,11 @@ func (j Job) ETag() string {
 // ETag is the membership's version.
 func (m Member) ETag() string { return etagOf("member", m.UserID, m.Role, m.Pending, m.Email, m.Name) }
 
+// ETag is the version of the user's representation.
+func (u UserAccount) ETag() string {
+	return etagOf("user", u.ID, u.Issuer, u.Subject, u.Email, u.Name, u.CreatedAt.UnixMicro(), timeOrZero(u.LastSeenAt), u.Memberships)
+}
+
 // ETag is the key's version.
 func (k APIKey) ETag() string {
 	return etagOf("api_key", k.ID, k.Name, k.Role, timeOrZero(k.RevokedAt), timeOrZero(k.LastUsedAt))

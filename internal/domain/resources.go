@@ -20,6 +20,15 @@ type User struct {
 	Name    string
 }
 
+// UserAccount is a user as platform admins see them: with when they were
+// created and last seen, and their teams.
+type UserAccount struct {
+	User
+	CreatedAt   time.Time
+	LastSeenAt  *time.Time // nil until a call is recorded
+	Memberships []Membership
+}
+
 // Team is a tenant; every file and job belongs to one.
 type Team struct {
 	ID        uuid.UUID

@@ -25,6 +25,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/processors"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/teams"
+	"github.com/conveyorhq/conveyor/internal/users"
 	"github.com/conveyorhq/conveyor/openapi"
 )
 
@@ -42,6 +43,7 @@ type Check struct {
 // Deps is what the HTTP layer is built from.
 type Deps struct {
 	Teams          *teams.Service
+	Users          *users.Service
 	Files          *files.Service
 	Jobs           *jobs.Service
 	Processors     *processors.Registry

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -54,3 +55,76 @@ func (s *Store) ProvisionUser(ctx context.Context, u domain.User) (domain.User, 
 
 // userKey is the read-your-writes key of a user principal.
 func userKey(id uuid.UUID) string { return (&domain.Principal{UserID: id}).Key() }
+
+func accountFromRow(r db.User) domain.UserAccount {
+	return domain.UserAccount{User: userFromRow(r), CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt}
+}
+
+// withMemberships fills in each account's live teams and roles, read in
+// one statement for all of them.
+func withMemberships(ctx context.Context, q *db.Queries, accounts []domain.UserAccount) error {
+	if len(accounts) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+	}
+	rows, err := q.ListMembershipsForUsers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byUser := map[uuid.UUID][]domain.Membership{}
+	for _, r := range rows {
+		byUser[r.UserID] = append(byUser[r.UserID], domain.Membership{TeamID: r.TeamID, TeamName: r.TeamName, Role: domain.TeamRole(r.Role)})
+	}
+	for i := range accounts {
+		accounts[i].Memberships = byUser[accounts[i].ID]
+	}
+	return nil
+}
+
+// Users lists everyone who has called the API, newest first, with their
+// teams (two statements a page, whatever its size).
+func (s *Store) Users(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error) {
+	var out []domain.UserAccount
+	err := s.read(ctx, func(q *db.Queries) error {
+		rows, err := q.ListActiveUsers(ctx, db.ListActiveUsersParams{Before: page.After, Limit: int32(page.Limit + 1)})
+		if err != nil {
+			return err
+		}
+		out = mapSlice(rows, accountFromRow)
+		return withMemberships(ctx, q, out[:min(len(out), page.Limit)])
+	})
+	return domain.NewPage(out, page.Limit, func(a domain.UserAccount) uuid.UUID { return a.ID }), err
+}
+
+// User returns someone who has called the API, with their teams, or a
+// not-found error.
+func (s *Store) User(ctx context.Context, id uuid.UUID) (domain.UserAccount, error) {
+	var out domain.UserAccount
+	err := s.read(ctx, func(q *db.Queries) error {
+		row, err := q.GetActiveUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		accounts := []domain.UserAccount{accountFromRow(row)}
+		if err := withMemberships(ctx, q, accounts); err != nil {
+			return err
+		}
+		out = accounts[0]
+		return nil
+	})
+	return out, notFound(err, "User")
+}
+
+// TouchUser records that a user called the API (at most once a minute,
+// by the statement's own condition), without failing the caller: a down
+// primary must not break reads.
+func (s *Store) TouchUser(ctx context.Context, id uuid.UUID) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := db.New(s.primary.pool).TouchUser(ctx, id); err != nil {
+		s.opts.Logger.Debug("store: record that a user was seen", "err", err)
+	}
+}

@@ -24,3 +24,30 @@ INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, '', sqlc.arg('subject'), lower(sqlc.arg('email')), '')
 ON CONFLICT (lower(email)) WHERE issuer = '' DO UPDATE SET updated_at = now()
 RETURNING *;
+
+-- name: ListActiveUsers :many
+-- Everyone who has called the API (not pending invitations), newest first.
+SELECT * FROM users
+WHERE issuer <> ''
+  AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
+ORDER BY id DESC
+LIMIT sqlc.arg('limit');
+
+-- name: GetActiveUser :one
+SELECT * FROM users WHERE id = $1 AND issuer <> '';
+
+-- name: ListMembershipsForUsers :many
+-- The live teams and roles of each user in ids, at most 1000 per user.
+SELECT user_id, team_id, team_name, role FROM (
+    SELECT m.user_id, m.team_id, t.name AS team_name, m.role,
+           row_number() OVER (PARTITION BY m.user_id ORDER BY t.name, m.team_id) AS n
+    FROM memberships m JOIN teams t ON t.id = m.team_id AND t.deleted_at IS NULL
+    WHERE m.user_id = ANY(sqlc.arg('ids')::uuid[])
+) ranked
+WHERE n <= 1000
+ORDER BY user_id, team_name, team_id;
+
+-- name: TouchUser :exec
+-- Records that a user called the API, at most once a minute.
+UPDATE users SET last_seen_at = now()
+WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - interval '1 minute');

@@ -131,7 +131,7 @@ export interface paths {
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
-                /** @description The member's user id (a pending invitation's too). */
+                /** @description The user's id (for a team's members, a pending invitation's too). */
                 user_id: components["parameters"]["UserID"];
             };
             cookie?: never;
@@ -252,6 +252,52 @@ export interface paths {
          *     platform admins. Deleted teams' events are kept and listed here.
          */
         get: operations["listPlatformAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List users
+         * @description Everyone who has called the API (people invited by email who never
+         *     did are the teams' pending members), newest first, with their teams
+         *     and roles and when they were last seen (recorded at most once a
+         *     minute). For platform admins.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id (for a team's members, a pending invitation's too). */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a user
+         * @description A user with their teams and roles and when they were last seen. For platform admins.
+         */
+        get: operations["getUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -661,6 +707,22 @@ export interface components {
             /** @example ada@example.com */
             email: string;
             name: string;
+        };
+        /** @description A user as platform admins see them. */
+        UserAccount: components["schemas"]["User"] & {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When they last called the API (to the minute); null before the first call recorded.
+             */
+            last_seen_at: string | null;
+            /** @description Their teams and roles. */
+            memberships: components["schemas"]["Membership"][];
+        };
+        UserAccountList: {
+            items: components["schemas"]["UserAccount"][];
+            next_cursor: string | null;
         };
         Membership: {
             /** Format: uuid */
@@ -1214,7 +1276,7 @@ export interface components {
         TeamID: string;
         /** @description The file's id. */
         FileID: string;
-        /** @description The member's user id (a pending invitation's too). */
+        /** @description The user's id (for a team's members, a pending invitation's too). */
         UserID: string;
         /** @description The API key's id. */
         KeyID: string;
@@ -1581,7 +1643,7 @@ export interface operations {
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
-                /** @description The member's user id (a pending invitation's too). */
+                /** @description The user's id (for a team's members, a pending invitation's too). */
                 user_id: components["parameters"]["UserID"];
             };
             cookie?: never;
@@ -1620,7 +1682,7 @@ export interface operations {
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
-                /** @description The member's user id (a pending invitation's too). */
+                /** @description The user's id (for a team's members, a pending invitation's too). */
                 user_id: components["parameters"]["UserID"];
             };
             cookie?: never;
@@ -1658,7 +1720,7 @@ export interface operations {
             path: {
                 /** @description The team's id. */
                 team_id: components["parameters"]["TeamID"];
-                /** @description The member's user id (a pending invitation's too). */
+                /** @description The user's id (for a team's members, a pending invitation's too). */
                 user_id: components["parameters"]["UserID"];
             };
             cookie?: never;
@@ -1930,6 +1992,78 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /** @description The most items to return. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. Opaque. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users. */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAccountList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from an earlier read; `304 Not Modified` when it still matches. */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /** @description The user's id (for a team's members, a pending invitation's too). */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAccount"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

@@ -1,0 +1,149 @@
+// Package users holds what platform admins see of the people who use
+// Conveyor, and the record of when each was last seen.
+package users
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+)
+
+// Store is what the service needs from the database.
+type Store interface {
+	Users(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error)
+	User(ctx context.Context, id uuid.UUID) (domain.UserAccount, error)
+}
+
+// Access decides whether a principal meets a requirement of the role table
+// (auth.Authorizer).
+type Access interface {
+	Authorize(ctx context.Context, p *domain.Principal, need domain.Requirement, teamID *uuid.UUID) error
+}
+
+// Service implements the rules about users: only platform admins (the
+// role listUsers and getUser declare) see them. It asks Access rather than
+// trust that the HTTP layer did; without Access everything is refused.
+type Service struct {
+	Store  Store
+	Access Access
+}
+
+func (s *Service) requireAdmin(ctx context.Context) error {
+	if s.Access == nil {
+		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
+	}
+	return s.Access.Authorize(ctx, domain.PrincipalFrom(ctx), domain.NeedPlatformAdmin, nil)
+}
+
+// List returns a page of everyone who has called the API, newest first,
+// with their teams.
+func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return domain.Page[domain.UserAccount]{}, err
+	}
+	return s.Store.Users(ctx, page)
+}
+
+// Get returns a user with their teams.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.UserAccount, error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return domain.UserAccount{}, err
+	}
+	return s.Store.User(ctx, id)
+}
+
+// Toucher records that a user was seen (store.Store.TouchUser).
+type Toucher interface {
+	TouchUser(ctx context.Context, id uuid.UUID)
+}
+
+// Authenticator turns a bearer token into a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (*domain.Principal, error)
+}
+
+// SeenInterval is how often, at most, a user's last-seen time is written
+// by one process.
+const SeenInterval = time.Minute
+
+// maxRemembered bounds the throttle's memory: past it, entries older than
+// the interval are dropped (they would not throttle anything anyway), so
+// it holds at most the users seen within one interval.
+const maxRemembered = 10_000
+
+// Seen records when users call the API, cheaply: at most one write per
+// user per Interval from each process, decided in memory, and written in
+// the background so no request waits for it (the statement's own
+// condition keeps several processes to about one write a minute too).
+type Seen struct {
+	Store    Toucher
+	Interval time.Duration    // 0: SeenInterval
+	Now      func() time.Time // nil: time.Now
+
+	mu   sync.Mutex
+	last map[uuid.UUID]time.Time
+	wg   sync.WaitGroup
+}
+
+// Saw notes a call by userID, recording it unless this process recorded
+// one less than Interval ago.
+func (s *Seen) Saw(ctx context.Context, userID uuid.UUID) {
+	if userID == uuid.Nil || s.Store == nil {
+		return
+	}
+	now, every := time.Now, s.Interval
+	if s.Now != nil {
+		now = s.Now
+	}
+	if every <= 0 {
+		every = SeenInterval
+	}
+	t := now()
+	s.mu.Lock()
+	if s.last == nil {
+		s.last = map[uuid.UUID]time.Time{}
+	}
+	if prev, ok := s.last[userID]; ok && t.Sub(prev) < every {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.last) >= maxRemembered {
+		for id, at := range s.last {
+			if t.Sub(at) >= every {
+				delete(s.last, id)
+			}
+		}
+	}
+	s.last[userID] = t
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Store.TouchUser(context.WithoutCancel(ctx), userID)
+	}()
+}
+
+// Wait waits for the writes in flight (tests, shutdown).
+func (s *Seen) Wait() { s.wg.Wait() }
+
+// Wrap returns a that notes every user it authenticates.
+func (s *Seen) Wrap(a Authenticator) Authenticator {
+	return seenAuthenticator{next: a, seen: s}
+}
+
+type seenAuthenticator struct {
+	next Authenticator
+	seen *Seen
+}
+
+func (a seenAuthenticator) Authenticate(ctx context.Context, token string) (*domain.Principal, error) {
+	p, err := a.next.Authenticate(ctx, token)
+	if err == nil && p != nil && p.APIKey == nil {
+		a.seen.Saw(ctx, p.UserID)
+	}
+	return p, err
+}
