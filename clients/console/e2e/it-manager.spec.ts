@@ -92,6 +92,26 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   const gone = await a.api.GET("/teams/{team_id}", { params: { path: { team_id: teamId } } }).then(() => undefined, (e: unknown) => e);
   expect((gone as ConveyorProblem).status).toBe(404);
 
+  // Its audit trail is kept: the IT manager's audit log narrows to the deleted team.
+  await page.getByRole("tab", { name: "Audit log" }).click();
+  await expect(page).toHaveURL(/\/it-manager\/audit/);
+  await expect(page.getByRole("heading", { level: 1, name: "Audit log" })).toBeVisible();
+  const deletedEvent = page.locator(`[data-testid="audit-row-team.deleted"][data-team-id="${teamId}"]`);
+  await expect(deletedEvent).toBeVisible();
+  await checkA11y(page, "IT manager: audit log");
+  // Gone from the team list, it is named by what its events recorded.
+  await expect(deletedEvent.getByTestId("audit-team")).toHaveText(`${finalName} (deleted)`);
+  await deletedEvent.getByTestId("audit-team").click();
+  await expect(page).toHaveURL(new RegExp(`team=${teamId}`));
+  const trail = page.getByTestId("audit-table").locator("tbody tr");
+  // Created, renamed three times (here, elsewhere, here again), deleted.
+  await expect(trail).toHaveCount(5);
+  await expect(page.getByTestId("audit-table").locator(`tbody tr:not([data-team-id="${teamId}"])`)).toHaveCount(0);
+  await expect(trail.first()).toContainText("Team deleted");
+  await expect(trail.last()).toContainText("Team created");
+  await expect(page.getByTestId("audit-table").locator('[data-testid="audit-row-team.renamed"]')).toHaveCount(3);
+  await page.getByRole("tab", { name: "Teams" }).click();
+
   // Open any team's workspace.
   await row.getByRole("link", { name: `Open workspace of ${used.name}` }).click();
   await expect(page).toHaveURL(new RegExp(`/teams/${used.id}/files$`));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { actionLabel, actorLabel, detailEntries } from "./audit";
+import { actionLabel, actorLabel, detailEntries, teamLabels } from "./audit";
 
 describe("actionLabel", () => {
   it("reads an action code as a sentence", () => {
@@ -35,5 +35,33 @@ describe("detailEntries", () => {
       { name: "API key name", value: "x" },
       { name: "key id", value: "k" },
     ]);
+  });
+});
+
+describe("teamLabels", () => {
+  const ev = (team_id: string, action: string, details: Record<string, unknown> = {}, target_type = "team") => ({
+    id: `${team_id}-${action}`,
+    team_id,
+    actor: { type: "user" as const, id: "u", name: "Ada" },
+    action,
+    target_type,
+    target_id: target_type === "team" ? team_id : "x",
+    details,
+    created_at: "2026-01-01T00:00:00Z",
+  });
+  it("prefers the listed name, then the newest recorded one, then a short id", () => {
+    const events = [
+      ev("aaaaaaaa-1", "team.deleted", { name: "Old imaging" }),
+      ev("aaaaaaaa-1", "team.renamed", { name: "Old imaging", previous_name: "Imaging" }),
+      ev("bbbbbbbb-2", "member.added", { email: "x@example.com" }, "user"),
+      ev("cccccccc-3", "team.renamed", { name: "Survey" }),
+      ev("dddddddd-4", "team.renamed", { name: "Gone, not deleted here" }),
+    ];
+    expect(teamLabels(events, { "cccccccc-3": "Field survey" })).toEqual({
+      "aaaaaaaa-1": "Old imaging (deleted)",
+      "bbbbbbbb-2": "team bbbbbbbb…",
+      "cccccccc-3": "Field survey",
+      "dddddddd-4": "Gone, not deleted here",
+    });
   });
 });

@@ -41,3 +41,29 @@ export function detailEntries(details: Record<string, unknown>): { name: string;
       return { name: words(k), value };
     });
 }
+
+/**
+ * teamLabels names the teams events belong to: by the teams the caller can
+ * list (known), else — for a team gone from the list — by the name its own
+ * events recorded (the newest one), marked "(deleted)" when its deletion
+ * is among them, else by a short form of its id.
+ */
+export function teamLabels(events: readonly AuditEvent[], known: Readonly<Record<string, string>>): Record<string, string> {
+  const labels: Record<string, string> = {};
+  const recorded: Record<string, string> = {};
+  const deleted = new Set<string>();
+  for (const e of events) {
+    if (e.target_type === "team" && e.target_id === e.team_id) {
+      const name = e.details["name"];
+      if (typeof name === "string" && name && !(e.team_id in recorded)) recorded[e.team_id] = name;
+      if (e.action === "team.deleted") deleted.add(e.team_id);
+    }
+  }
+  for (const e of events) {
+    const id = e.team_id;
+    if (id in labels) continue;
+    const name = known[id] ?? recorded[id];
+    labels[id] = name ? (deleted.has(id) && !(id in known) ? `${name} (deleted)` : name) : `team ${id.slice(0, 8)}…`;
+  }
+  return labels;
+}

@@ -10,7 +10,23 @@ import { conveyor, keys, PAGE_SIZE } from "@/api";
 export const itKeys = {
   teams: ["it", "teams"] as const,
   teamsPage: (cursor: string | undefined) => ["it", "teams", cursor ?? ""] as const,
+  audit: ["it", "audit"] as const,
+  auditPage: (teamId: string | undefined, cursor: string | undefined) => ["it", "audit", teamId ?? "", cursor ?? ""] as const,
 };
+
+/** usePlatformAuditPage is one page of every team's audit events (or one team's, a deleted one's too), newest first. */
+export function usePlatformAuditPage(teamId: MaybeRefOrGetter<string | undefined>, cursor: MaybeRefOrGetter<string | undefined>) {
+  return useQuery({
+    queryKey: computed(() => itKeys.auditPage(toValue(teamId), toValue(cursor))),
+    queryFn: async ({ signal }) => {
+      const c = toValue(cursor);
+      const t = toValue(teamId);
+      const query = { limit: PAGE_SIZE, ...(c ? { cursor: c } : {}), ...(t ? { team_id: t } : {}) };
+      return (await conveyor.api.GET("/audit-events", { params: { query }, signal })).data!;
+    },
+    placeholderData: keepPreviousData,
+  });
+}
 
 /** useAllTeamsPage is one page of every team (a platform admin sees them all), with usage. */
 export function useAllTeamsPage(cursor: MaybeRefOrGetter<string | undefined>) {
@@ -43,7 +59,12 @@ export async function readTeam(teamId: string, signal?: AbortSignal): Promise<Te
 export function useTeamChanges() {
   const qc = useQueryClient();
   const refresh = async () => {
-    await Promise.all([qc.invalidateQueries({ queryKey: itKeys.teams }), qc.invalidateQueries({ queryKey: keys.teams }), qc.invalidateQueries({ queryKey: keys.me })]);
+    await Promise.all([
+      qc.invalidateQueries({ queryKey: itKeys.teams }),
+      qc.invalidateQueries({ queryKey: itKeys.audit }),
+      qc.invalidateQueries({ queryKey: keys.teams }),
+      qc.invalidateQueries({ queryKey: keys.me }),
+    ]);
   };
   const create = useMutation({
     mutationFn: async (name: string) => (await conveyor.api.POST("/teams", { body: { name } })).data!,
