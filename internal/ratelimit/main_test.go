@@ -91,6 +91,9 @@ func prefix(tb testing.TB) string {
 	return fmt.Sprintf("test:%s:%d:", tb.Name(), prefixes.Add(1))
 }
 
+// bucket is the Redis key of the bucket key under prefix p.
+func bucket(p, key string) string { return "rate:" + p + key }
+
 // MustAllow calls Allow and fails the test on error.
 func MustAllow(tb testing.TB, l *ratelimit.Limiter, key string, limit ratelimit.Limit) ratelimit.Decision {
 	tb.Helper()

@@ -5,17 +5,19 @@
 // a token bucket of Burst tokens refilled at Rate per second but stores a
 // single number per bucket: its theoretical arrival time. Each decision is
 // one Lua script run atomically in Redis against Redis's own clock, so
-// processes with skewed clocks still agree.
+// processes with skewed clocks still agree. The script is
+// github.com/go-redis/redis_rate's; this package keeps Conveyor's terms
+// (a rate per second that may be fractional, validated limits, decisions
+// with the RateLimit-* numbers) around it.
 package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -24,7 +26,8 @@ import (
 const maxRate = 1e6
 
 // maxSpan bounds Burst/Rate (the time an empty bucket takes to fill), in
-// microseconds, so the script's arithmetic stays exact in Lua's doubles.
+// microseconds, so the script's arithmetic (seconds since 2017 in Lua's
+// doubles) keeps microseconds.
 const maxSpan = 1 << 50 // about 35 years
 
 // Limit is a budget: Burst requests at once, refilled at Rate per second.
@@ -65,6 +68,9 @@ func (l Limit) interval() int64 {
 	return max(int64(math.Round(1e6/l.Rate)), 1)
 }
 
+// period is interval as a duration.
+func (l Limit) period() time.Duration { return time.Duration(l.interval()) * time.Microsecond }
+
 // Decision is the outcome of one request.
 type Decision struct {
 	// Allowed reports whether the request may proceed.
@@ -86,49 +92,22 @@ type Decision struct {
 // concurrent use; several Limiters (in one process or many) that use the
 // same Redis server and prefix share their buckets.
 type Limiter struct {
-	client *redis.Client
+	gcra   *redis_rate.Limiter
 	prefix string
 }
 
-// New returns a Limiter that keeps each bucket in the Redis key prefix+key,
-// for example with the prefix "conveyor:rl:".
+// New returns a Limiter that keeps each bucket in the Redis key
+// "rate:"+prefix+key (redis_rate adds "rate:"), for example with the
+// prefix "conveyor:rl:".
 func New(client *redis.Client, prefix string) *Limiter {
-	return &Limiter{client: client, prefix: prefix}
+	return &Limiter{gcra: redis_rate.NewLimiter(client), prefix: prefix}
 }
-
-// gcraScript takes one request from the bucket in KEYS[1].
-//
-// ARGV[1] is the refill interval and ARGV[2] the burst tolerance (interval
-// times burst), both in microseconds. The key holds the bucket's theoretical
-// arrival time (TAT) in microseconds since the Unix epoch, Redis time: the
-// bucket is full from then on. All values are integers below 2^53, so Lua's
-// doubles hold them exactly.
-//
-// It returns {allowed (0 or 1), remaining, retry after, reset}, the last two
-// in microseconds. A refused request changes nothing. The key expires when
-// the bucket would be full again. Calling TIME before a write needs effects
-// replication, the default since Redis 5.
-var gcraScript = redis.NewScript(`
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then
-  tat = now
-end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, 0, allow_at - now, tat - now}
-end
-local reset = new_tat - now
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', math.ceil(reset / 1000)))
-return {1, math.floor((now - allow_at) / interval), 0, reset}`)
 
 // Allow takes one request from the bucket named key under limit, atomically,
 // in one round trip to Redis (EVALSHA, falling back to EVAL the first time
-// the server sees the script). A bucket that does not exist is full.
+// the server sees the script). A bucket that does not exist is full. A
+// refused request changes nothing; a bucket's key expires within a second
+// of the bucket being full again.
 //
 // Allow returns an error, and a zero Decision, when limit is invalid (see
 // Limit.Validate) or Redis cannot be reached or fails; the caller decides
@@ -140,21 +119,15 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit Limit) (Decision,
 	if err := limit.Validate(); err != nil {
 		return Decision{}, err
 	}
-	interval := limit.interval()
-	tolerance := interval * int64(limit.Burst)
-	res, err := gcraScript.Run(ctx, l.client, []string{l.prefix + key},
-		strconv.FormatInt(interval, 10), strconv.FormatInt(tolerance, 10)).Int64Slice()
+	// One request per interval: redis_rate counts whole requests per
+	// period, and a fractional rate (1/60 per second) is one per minute.
+	res, err := l.gcra.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: 1, Period: limit.period(), Burst: limit.Burst})
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: allow %q: %w", key, err)
 	}
-	if len(res) != 4 {
-		return Decision{}, errors.New("ratelimit: allow: unexpected reply from Redis")
+	d := Decision{Allowed: res.Allowed > 0, Limit: limit.Burst, Remaining: max(res.Remaining, 0), Reset: max(res.ResetAfter, 0)}
+	if !d.Allowed {
+		d.RetryAfter = max(res.RetryAfter, 0)
 	}
-	return Decision{
-		Allowed:    res[0] == 1,
-		Limit:      limit.Burst,
-		Remaining:  int(res[1]),
-		RetryAfter: time.Duration(res[2]) * time.Microsecond,
-		Reset:      time.Duration(res[3]) * time.Microsecond,
-	}, nil
+	return d, nil
 }
