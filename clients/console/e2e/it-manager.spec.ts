@@ -4,6 +4,13 @@
 import { ConveyorProblem } from "../../ts/src/index.ts";
 import { humanBytes } from "../src/components/managers/bytes.ts";
 import { accessTokenOf, admin, checkA11y, clientWith, expect, png, seedFile, seedTeam, signIn, test, unique } from "./helpers";
+import type { Page } from "@playwright/test";
+
+/** a11y runs axe once no notification is showing (one fading out fails the contrast check mid-transition). */
+async function a11y(page: Page, what: string) {
+  await expect(page.locator(".q-notification")).toHaveCount(0, { timeout: 15_000 });
+  await checkA11y(page, what);
+}
 
 test("a platform admin sees every team with its usage, creates, renames, deletes and opens one", async ({ page }) => {
   // A team with files and a finished job, so its usage is not all zeros.
@@ -16,7 +23,8 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   const usage = (await a.api.GET("/teams/{team_id}", { params: { path: { team_id: used.id } } })).data!.usage;
   expect(usage.file_count).toBe(2);
 
-  await signIn(page, { email: `${unique("ivo")}@example.com`, name: "Ivo Admin", admin: true }, "/");
+  const ivo = `${unique("ivo")}@example.com`;
+  await signIn(page, { email: ivo, name: "Ivo Admin", admin: true }, "/");
   await page.getByRole("link", { name: "IT manager" }).click();
   await expect(page).toHaveURL(/\/it-manager\/teams/);
   await expect(page.getByRole("heading", { level: 1, name: "Teams" })).toBeVisible();
@@ -29,7 +37,7 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(row.getByTestId("team-files")).toHaveText("2");
   await expect(row.locator('[data-state="succeeded"]')).toContainText("1 succeeded");
   await expect(row.locator('[data-state="failed"]')).toHaveCount(0);
-  await checkA11y(page, "IT manager: teams");
+  await a11y(page, "IT manager: teams");
 
   // Create a team: it appears at the top, and in the team switcher.
   const created = unique("Created");
@@ -46,7 +54,7 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await createdRow.getByRole("button", { name: `Rename ${created}` }).click();
   const rename = page.getByRole("dialog", { name: "Rename team" });
   await expect(rename).toContainText(`Current name: ${created}`);
-  await checkA11y(page, "IT manager: rename dialog");
+  await a11y(page, "IT manager: rename dialog");
   await rename.getByLabel("New name").fill(renamedTo);
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename).toHaveCount(0);
@@ -72,8 +80,19 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(rename).toHaveCount(0);
   await expect(page.getByTestId(`team-row-${renamedTo} (here)`)).toBeVisible();
 
-  // Delete it: the button stays disabled until the team's name is typed exactly.
   const finalName = `${renamedTo} (here)`;
+
+  // Users: Ivo is one, seen just now, manager of the team he created.
+  await page.getByRole("tab", { name: "Users" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
+  const me = page.getByTestId(`user-row-${ivo}`);
+  await expect(me).toContainText("Ivo Admin");
+  await expect(me.getByTestId("user-last-seen")).not.toHaveText("Not yet");
+  await expect(me.locator(`li[data-team-id="${teamId}"]`)).toHaveText(`${finalName} · Manager`);
+  await a11y(page, "IT manager: users");
+  await page.getByRole("tab", { name: "Teams" }).click();
+
+  // Delete it: the button stays disabled until the team's name is typed exactly.
   const doomed = page.getByTestId(`team-row-${finalName}`);
   await doomed.getByRole("button", { name: `Delete ${finalName}` }).click();
   const del = page.getByRole("dialog", { name: "Delete team" });
@@ -81,7 +100,7 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(del.getByTestId("confirm-name-expected")).toHaveText(finalName);
   const deleteButton = del.getByRole("button", { name: "Delete team" });
   await expect(deleteButton).toBeDisabled();
-  await checkA11y(page, "IT manager: delete confirmation");
+  await a11y(page, "IT manager: delete confirmation");
   await del.getByLabel(`Type ${finalName} to confirm`).fill(finalName.toLowerCase());
   await expect(deleteButton).toBeDisabled();
   await del.getByLabel(`Type ${finalName} to confirm`).fill(finalName);
@@ -98,7 +117,7 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(page.getByRole("heading", { level: 1, name: "Audit log" })).toBeVisible();
   const deletedEvent = page.locator(`[data-testid="audit-row-team.deleted"][data-team-id="${teamId}"]`);
   await expect(deletedEvent).toBeVisible();
-  await checkA11y(page, "IT manager: audit log");
+  await a11y(page, "IT manager: audit log");
   // Gone from the team list, it is named by what its events recorded.
   await expect(deletedEvent.getByTestId("audit-team")).toHaveText(`${finalName} (deleted)`);
   await deletedEvent.getByTestId("audit-team").click();
@@ -128,7 +147,7 @@ test("someone who is not a platform admin is refused the IT manager", async ({ p
   await expect(refused).toContainText("for platform admins only");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("IT manager");
   await expect(page.getByTestId("teams-table")).toHaveCount(0);
-  await checkA11y(page, "IT manager: refused");
+  await a11y(page, "IT manager: refused");
 
   // The API refuses her too: creating a team is for platform admins.
   const nora = clientWith(await accessTokenOf(page));

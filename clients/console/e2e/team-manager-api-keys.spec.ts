@@ -3,6 +3,13 @@
 // API refuses it (401).
 import { ConveyorProblem } from "../../ts/src/index.ts";
 import { checkA11y, clientWith, expect, seedTeam, signIn, test, unique } from "./helpers";
+import type { Page } from "@playwright/test";
+
+/** a11y runs axe once no notification is showing (one fading out fails the contrast check mid-transition). */
+async function a11y(page: Page, what: string) {
+  await expect(page.locator(".q-notification")).toHaveCount(0, { timeout: 15_000 });
+  await checkA11y(page, what);
+}
 
 test.use({ permissions: ["clipboard-read", "clipboard-write"] });
 
@@ -17,7 +24,7 @@ test("a manager creates a key, sees the secret once, copies it and revokes it", 
   await expect(page).toHaveURL(/\/team-manager\/api-keys/);
   await expect(page.getByRole("heading", { level: 1, name: `API keys · ${team.name}` })).toBeVisible();
   await expect(page.getByTestId("keys-empty")).toBeVisible();
-  await checkA11y(page, "team manager: API keys, none yet");
+  await a11y(page, "team manager: API keys, none yet");
 
   // Create: the secret is shown once, in a dialog that says so.
   await page.getByLabel("Name").fill(keyName);
@@ -29,7 +36,7 @@ test("a manager creates a key, sees the secret once, copies it and revokes it", 
   await expect(dialog).toContainText("you will not see it again");
   const secret = await dialog.getByLabel("Secret").inputValue();
   expect(secret).toMatch(/^cvk_[A-Za-z0-9_-]{43}$/);
-  await checkA11y(page, "team manager: the new key's secret");
+  await a11y(page, "team manager: the new key's secret");
 
   // Copy puts it on the clipboard.
   await dialog.getByRole("button", { name: "Copy" }).click();
@@ -62,7 +69,7 @@ test("a manager creates a key, sees the secret once, copies it and revokes it", 
   await row.getByRole("button", { name: `Revoke ${keyName}` }).click();
   const confirm = page.getByRole("dialog", { name: "Revoke API key?" });
   await expect(confirm).toContainText("stops working at once");
-  await checkA11y(page, "team manager: revoke confirmation");
+  await a11y(page, "team manager: revoke confirmation");
   await confirm.getByRole("button", { name: "Revoke" }).click();
   await expect(row.getByTestId("key-status")).toContainText("Revoked");
   await expect(row.getByRole("button", { name: `Revoke ${keyName}` })).toHaveCount(0);
@@ -73,5 +80,5 @@ test("a manager creates a key, sees the secret once, copies it and revokes it", 
     .then(() => undefined, (e: unknown) => e);
   expect(refused).toBeInstanceOf(ConveyorProblem);
   expect((refused as ConveyorProblem).status).toBe(401);
-  await checkA11y(page, "team manager: API keys with a revoked key");
+  await a11y(page, "team manager: API keys with a revoked key");
 });

@@ -2,6 +2,13 @@
 // that keeps the last manager — shown before anyone tries, and the API's
 // refusal shown when it happens anyway.
 import { admin, checkA11y, expect, seedTeam, signIn, test, unique } from "./helpers";
+import type { Page } from "@playwright/test";
+
+/** a11y runs axe once no notification is showing (one fading out fails the contrast check mid-transition). */
+async function a11y(page: Page, what: string) {
+  await expect(page.locator(".q-notification")).toHaveCount(0, { timeout: 15_000 });
+  await checkA11y(page, what);
+}
 
 test("a manager adds a member, changes a role and sees the last-manager rule", async ({ page }) => {
   // Short names: this flow takes the team manager's screenshot for the README.
@@ -25,7 +32,7 @@ test("a manager adds a member, changes a role and sees the last-manager rule", a
   await seederRow.getByRole("button", { name: `Remove ${seeder.name || seeder.email}` }).click();
   const confirm = page.getByRole("dialog");
   await expect(confirm).toContainText("Remove member?");
-  await checkA11y(page, "team manager: remove confirmation");
+  await a11y(page, "team manager: remove confirmation");
   await confirm.getByRole("button", { name: "Remove" }).click();
   await expect(seederRow).toHaveCount(0);
 
@@ -33,7 +40,7 @@ test("a manager adds a member, changes a role and sees the last-manager rule", a
   await expect(mona.getByTestId("last-manager-note")).toContainText("A team needs at least one manager");
   await expect(mona.getByRole("combobox", { name: "Role of Mona Manager" })).toBeDisabled();
   await expect(mona.getByRole("button", { name: "Remove Mona Manager" })).toBeDisabled();
-  await checkA11y(page, "team manager: members");
+  await a11y(page, "team manager: members");
 
   // Add Bob (never signed in: an invitation) as a member.
   await page.getByLabel("Email").fill(bobEmail);
@@ -74,7 +81,7 @@ test("a manager adds a member, changes a role and sees the last-manager rule", a
   await expect(problem).toContainText("409");
   await expect(problem).toContainText("at least one manager");
   await expect(problem.getByTestId("request-id")).not.toBeEmpty();
-  await checkA11y(page, "team manager: members with a refusal");
+  await a11y(page, "team manager: members with a refusal");
   await problem.getByRole("button", { name: "Dismiss" }).click();
   await expect(mona.getByRole("combobox", { name: "Role of Mona Manager" })).toHaveValue("Manager");
 
@@ -97,7 +104,7 @@ test("on a team they only belong to, a manager is offered the teams they manage"
   const notManager = page.getByTestId("team-manager-not-manager");
   await expect(notManager).toContainText(`you do not manage ${other.name}`);
   await expect(page.getByTestId("members-table")).toHaveCount(0);
-  await checkA11y(page, "team manager: not this team's manager");
+  await a11y(page, "team manager: not this team's manager");
 
   await notManager.getByRole("button", { name: `Manage ${theirs.name}` }).click();
   await expect(page.getByRole("heading", { level: 1, name: `Members · ${theirs.name}` })).toBeVisible();

@@ -10,9 +10,23 @@ import { conveyor, keys, PAGE_SIZE } from "@/api";
 export const itKeys = {
   teams: ["it", "teams"] as const,
   teamsPage: (cursor: string | undefined) => ["it", "teams", cursor ?? ""] as const,
+  usersPage: (cursor: string | undefined) => ["it", "users", cursor ?? ""] as const,
   audit: ["it", "audit"] as const,
   auditPage: (teamId: string | undefined, cursor: string | undefined) => ["it", "audit", teamId ?? "", cursor ?? ""] as const,
 };
+
+/** useUsersPage is one page of everyone who has signed in, newest first, with their teams and last-seen time. */
+export function useUsersPage(cursor: MaybeRefOrGetter<string | undefined>) {
+  return useQuery({
+    queryKey: computed(() => itKeys.usersPage(toValue(cursor))),
+    queryFn: async ({ signal }) => {
+      const c = toValue(cursor);
+      const query = { limit: PAGE_SIZE, ...(c ? { cursor: c } : {}) };
+      return (await conveyor.api.GET("/users", { params: { query }, signal })).data!;
+    },
+    placeholderData: keepPreviousData,
+  });
+}
 
 /** usePlatformAuditPage is one page of every team's audit events (or one team's, a deleted one's too), newest first. */
 export function usePlatformAuditPage(teamId: MaybeRefOrGetter<string | undefined>, cursor: MaybeRefOrGetter<string | undefined>) {
