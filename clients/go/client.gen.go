@@ -200,6 +200,24 @@ func (e MemberStatus) Valid() bool {
 	}
 }
 
+// Defines values for PlatformStatusStatus.
+const (
+	PlatformStatusStatusDegraded PlatformStatusStatus = "degraded"
+	PlatformStatusStatusOk       PlatformStatusStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the PlatformStatusStatus enum.
+func (e PlatformStatusStatus) Valid() bool {
+	switch e {
+	case PlatformStatusStatusDegraded:
+		return true
+	case PlatformStatusStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamRole.
 const (
 	TeamRoleManager TeamRole = "manager"
@@ -344,6 +362,23 @@ type AuditEvent struct {
 type AuditEventList struct {
 	Items      []AuditEvent `json:"items"`
 	NextCursor *string      `json:"next_cursor"`
+}
+
+// ComponentStatus defines model for ComponentStatus.
+type ComponentStatus struct {
+	// LatencyMs How long the check took; null when it did not answer.
+	//
+	// Example: 0.8
+	LatencyMs *float64 `json:"latency_ms"`
+
+	// Reachable Whether it answered the check in time.
+	Reachable bool `json:"reachable"`
+}
+
+// DatabaseStatus defines model for DatabaseStatus.
+type DatabaseStatus struct {
+	Primary  ComponentStatus `json:"primary"`
+	Replicas []ReplicaStatus `json:"replicas"`
 }
 
 // Event One event of a team's stream. `job` is set for `job.updated` (the job
@@ -541,6 +576,26 @@ type Membership struct {
 	TeamName string `json:"team_name"`
 }
 
+// PlatformStatus defines model for PlatformStatus.
+type PlatformStatus struct {
+	CheckedAt time.Time      `json:"checked_at"`
+	Database  DatabaseStatus `json:"database"`
+
+	// Queues Each queue, by name; empty when Redis cannot be read.
+	Queues []QueueStatus   `json:"queues"`
+	Redis  ComponentStatus `json:"redis"`
+	S3     ComponentStatus `json:"s3"`
+
+	// Status `degraded` when a component is down, a replica takes no reads, or no worker has been seen.
+	Status PlatformStatusStatus `json:"status"`
+
+	// Workers The worker processes seen recently; empty when Redis cannot be read.
+	Workers []WorkerStatus `json:"workers"`
+}
+
+// PlatformStatusStatus `degraded` when a component is down, a replica takes no reads, or no worker has been seen.
+type PlatformStatusStatus string
+
 // Problem An RFC 9457 problem document.
 type Problem struct {
 	// Detail What went wrong with this request.
@@ -579,6 +634,67 @@ type Processor struct {
 type ProcessorList struct {
 	Items      []Processor `json:"items"`
 	NextCursor *string     `json:"next_cursor"`
+}
+
+// QueueStatus defines model for QueueStatus.
+type QueueStatus struct {
+	// Active Tasks being run.
+	//
+	// Example: 3
+	Active int64 `json:"active"`
+
+	// Archived Tasks that ran out of retries.
+	//
+	// Example: 0
+	Archived int64 `json:"archived"`
+
+	// Name Example: default
+	Name string `json:"name"`
+
+	// OldestPendingSeconds Age of the oldest pending task (0 when none is pending).
+	//
+	// Example: 0.4
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+
+	// Pending Tasks waiting for a worker.
+	//
+	// Example: 12
+	Pending int64 `json:"pending"`
+
+	// Retry Tasks waiting to be retried after a failure.
+	//
+	// Example: 1
+	Retry int64 `json:"retry"`
+
+	// Scheduled Tasks due later.
+	//
+	// Example: 0
+	Scheduled int64 `json:"scheduled"`
+}
+
+// ReplicaStatus defines model for ReplicaStatus.
+type ReplicaStatus struct {
+	// CheckedAt When it was last checked (several times a second).
+	CheckedAt *time.Time `json:"checked_at"`
+
+	// LagBytes WAL bytes behind the primary at the last check; null when unreachable.
+	//
+	// Example: 0
+	LagBytes *int64 `json:"lag_bytes"`
+
+	// LagSeconds How old its last replayed transaction was while behind (0 when caught up); null when unreachable.
+	//
+	// Example: 0
+	LagSeconds *float64 `json:"lag_seconds"`
+
+	// Name Example: replica1
+	Name string `json:"name"`
+
+	// Reachable Whether it answered its last health check.
+	Reachable bool `json:"reachable"`
+
+	// TakingReads Whether reads go to it (reachable, replaying, and within the lag bounds).
+	TakingReads bool `json:"taking_reads"`
 }
 
 // Team defines model for Team.
@@ -722,6 +838,29 @@ type UserAccount struct {
 type UserAccountList struct {
 	Items      []UserAccount `json:"items"`
 	NextCursor *string       `json:"next_cursor"`
+}
+
+// WorkerStatus defines model for WorkerStatus.
+type WorkerStatus struct {
+	// ActiveJobs Jobs it is running now.
+	//
+	// Example: 2
+	ActiveJobs int32 `json:"active_jobs"`
+
+	// Concurrency Jobs it runs at once, at most.
+	//
+	// Example: 10
+	Concurrency int32 `json:"concurrency"`
+
+	// Host Example: worker-7d9f-abcde
+	Host string `json:"host"`
+
+	// Pid The worker's process id.
+	//
+	// Example: 4211
+	Pid       int32     `json:"pid"`
+	Queues    []string  `json:"queues"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Cursor defines model for Cursor.
@@ -1181,6 +1320,22 @@ type ClientInterface interface {
 	// Corresponds with GET /me (the `GetMe` operationId).
 	GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetPlatformStatus Get the platform status
+	//
+	// The health of what Conveyor runs on, as the answering API server sees
+	// it: the database primary (reachable) and each replica (reachable,
+	// replay lag, taking reads or not: from the health checks that route
+	// reads, not probed again), Redis, S3, each queue's tasks by state and
+	// the age of its oldest pending one, and the workers seen recently.
+	// `status` is `degraded` when the primary, Redis or S3 does not
+	// answer, a replica does not answer or takes no reads, or no worker
+	// has been seen. A component that is down is reported, never answered
+	// with a `5xx`; with Redis down, the queues and workers cannot be read
+	// and are empty. For platform admins.
+	//
+	// Corresponds with GET /platform/status (the `GetPlatformStatus` operationId).
+	GetPlatformStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProcessors List processors
 	//
 	// The kinds of processing a job can run, each with a JSON Schema for its parameters.
@@ -1603,6 +1758,32 @@ func (c *GeneratedClient) ListPlatformAuditEvents(ctx context.Context, params *L
 // Corresponds with GET /me (the `GetMe` operationId).
 func (c *GeneratedClient) GetMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlatformStatus Get the platform status
+//
+// The health of what Conveyor runs on, as the answering API server sees
+// it: the database primary (reachable) and each replica (reachable,
+// replay lag, taking reads or not: from the health checks that route
+// reads, not probed again), Redis, S3, each queue's tasks by state and
+// the age of its oldest pending one, and the workers seen recently.
+// `status` is `degraded` when the primary, Redis or S3 does not
+// answer, a replica does not answer or takes no reads, or no worker
+// has been seen. A component that is down is reported, never answered
+// with a `5xx`; with Redis down, the queues and workers cannot be read
+// and are empty. For platform admins.
+//
+// Corresponds with GET /platform/status (the `GetPlatformStatus` operationId).
+func (c *GeneratedClient) GetPlatformStatus(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlatformStatusRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2507,6 +2688,33 @@ func NewGetMeRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetPlatformStatusRequest constructs an http.Request for the GetPlatformStatus method
+func NewGetPlatformStatusRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/platform/status")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4570,6 +4778,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /me (the `GetMe` operationId).
 	GetMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMeResponse, error)
 
+	// GetPlatformStatusWithResponse Get the platform status
+	//
+	// The health of what Conveyor runs on, as the answering API server sees
+	// it: the database primary (reachable) and each replica (reachable,
+	// replay lag, taking reads or not: from the health checks that route
+	// reads, not probed again), Redis, S3, each queue's tasks by state and
+	// the age of its oldest pending one, and the workers seen recently.
+	// `status` is `degraded` when the primary, Redis or S3 does not
+	// answer, a replica does not answer or takes no reads, or no worker
+	// has been seen. A component that is down is reported, never answered
+	// with a `5xx`; with Redis down, the queues and workers cannot be read
+	// and are empty. For platform admins.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /platform/status (the `GetPlatformStatus` operationId).
+	GetPlatformStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPlatformStatusResponse, error)
+
 	// ListProcessorsWithResponse List processors
 	//
 	// The kinds of processing a job can run, each with a JSON Schema for its parameters.
@@ -5247,6 +5473,133 @@ func (r GetMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPlatformStatusResponse200Headers the declared response headers of an HTTP 200 response for GetPlatformStatus
+type GetPlatformStatusResponse200Headers struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+// GetPlatformStatusResponse400Headers the declared response headers of an HTTP 400 response for GetPlatformStatus
+type GetPlatformStatusResponse400Headers struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+// GetPlatformStatusResponse403Headers the declared response headers of an HTTP 403 response for GetPlatformStatus
+type GetPlatformStatusResponse403Headers struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+// GetPlatformStatusResponse429Headers the declared response headers of an HTTP 429 response for GetPlatformStatus
+type GetPlatformStatusResponse429Headers struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+	RetryAfter         *int32
+}
+
+// GetPlatformStatusResponse503Headers the declared response headers of an HTTP 503 response for GetPlatformStatus
+type GetPlatformStatusResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type GetPlatformStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlatformStatus
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPlatformStatusResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetPlatformStatusResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetPlatformStatusResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPlatformStatusResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetPlatformStatusResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlatformStatusResponse) GetJSON200() *PlatformStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPlatformStatusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlatformStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlatformStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlatformStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlatformStatusResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10486,6 +10839,30 @@ func (c *ClientWithResponses) GetMeWithResponse(ctx context.Context, reqEditors 
 	return ParseGetMeResponse(rsp)
 }
 
+// GetPlatformStatusWithResponse Get the platform status
+//
+// The health of what Conveyor runs on, as the answering API server sees
+// it: the database primary (reachable) and each replica (reachable,
+// replay lag, taking reads or not: from the health checks that route
+// reads, not probed again), Redis, S3, each queue's tasks by state and
+// the age of its oldest pending one, and the workers seen recently.
+// `status` is `degraded` when the primary, Redis or S3 does not
+// answer, a replica does not answer or takes no reads, or no worker
+// has been seen. A component that is down is reported, never answered
+// with a `5xx`; with Redis down, the queues and workers cannot be read
+// and are empty. For platform admins.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /platform/status (the `GetPlatformStatus` operationId).
+func (c *ClientWithResponses) GetPlatformStatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetPlatformStatusResponse, error) {
+	rsp, err := c.GetPlatformStatus(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlatformStatusResponse(rsp)
+}
+
 // ListProcessorsWithResponse List processors
 //
 // The kinds of processing a job can run, each with a JSON Schema for its parameters.
@@ -11500,6 +11877,190 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPlatformStatusResponse parses an HTTP response from a GetPlatformStatusWithResponse call
+func ParseGetPlatformStatusResponse(rsp *http.Response) (*GetPlatformStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlatformStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlatformStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPlatformStatusResponse200Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetPlatformStatusResponse400Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetPlatformStatusResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPlatformStatusResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetPlatformStatusResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

@@ -205,6 +205,24 @@ func (e MemberStatus) Valid() bool {
 	}
 }
 
+// Defines values for PlatformStatusStatus.
+const (
+	PlatformStatusStatusDegraded PlatformStatusStatus = "degraded"
+	PlatformStatusStatusOk       PlatformStatusStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the PlatformStatusStatus enum.
+func (e PlatformStatusStatus) Valid() bool {
+	switch e {
+	case PlatformStatusStatusDegraded:
+		return true
+	case PlatformStatusStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TeamRole.
 const (
 	TeamRoleManager TeamRole = "manager"
@@ -349,6 +367,23 @@ type AuditEvent struct {
 type AuditEventList struct {
 	Items      []AuditEvent `json:"items"`
 	NextCursor *string      `json:"next_cursor"`
+}
+
+// ComponentStatus defines model for ComponentStatus.
+type ComponentStatus struct {
+	// LatencyMs How long the check took; null when it did not answer.
+	//
+	// Example: 0.8
+	LatencyMs *float64 `json:"latency_ms"`
+
+	// Reachable Whether it answered the check in time.
+	Reachable bool `json:"reachable"`
+}
+
+// DatabaseStatus defines model for DatabaseStatus.
+type DatabaseStatus struct {
+	Primary  ComponentStatus `json:"primary"`
+	Replicas []ReplicaStatus `json:"replicas"`
 }
 
 // Event One event of a team's stream. `job` is set for `job.updated` (the job
@@ -546,6 +581,26 @@ type Membership struct {
 	TeamName string `json:"team_name"`
 }
 
+// PlatformStatus defines model for PlatformStatus.
+type PlatformStatus struct {
+	CheckedAt time.Time      `json:"checked_at"`
+	Database  DatabaseStatus `json:"database"`
+
+	// Queues Each queue, by name; empty when Redis cannot be read.
+	Queues []QueueStatus   `json:"queues"`
+	Redis  ComponentStatus `json:"redis"`
+	S3     ComponentStatus `json:"s3"`
+
+	// Status `degraded` when a component is down, a replica takes no reads, or no worker has been seen.
+	Status PlatformStatusStatus `json:"status"`
+
+	// Workers The worker processes seen recently; empty when Redis cannot be read.
+	Workers []WorkerStatus `json:"workers"`
+}
+
+// PlatformStatusStatus `degraded` when a component is down, a replica takes no reads, or no worker has been seen.
+type PlatformStatusStatus string
+
 // Problem An RFC 9457 problem document.
 type Problem struct {
 	// Detail What went wrong with this request.
@@ -584,6 +639,67 @@ type Processor struct {
 type ProcessorList struct {
 	Items      []Processor `json:"items"`
 	NextCursor *string     `json:"next_cursor"`
+}
+
+// QueueStatus defines model for QueueStatus.
+type QueueStatus struct {
+	// Active Tasks being run.
+	//
+	// Example: 3
+	Active int64 `json:"active"`
+
+	// Archived Tasks that ran out of retries.
+	//
+	// Example: 0
+	Archived int64 `json:"archived"`
+
+	// Name Example: default
+	Name string `json:"name"`
+
+	// OldestPendingSeconds Age of the oldest pending task (0 when none is pending).
+	//
+	// Example: 0.4
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+
+	// Pending Tasks waiting for a worker.
+	//
+	// Example: 12
+	Pending int64 `json:"pending"`
+
+	// Retry Tasks waiting to be retried after a failure.
+	//
+	// Example: 1
+	Retry int64 `json:"retry"`
+
+	// Scheduled Tasks due later.
+	//
+	// Example: 0
+	Scheduled int64 `json:"scheduled"`
+}
+
+// ReplicaStatus defines model for ReplicaStatus.
+type ReplicaStatus struct {
+	// CheckedAt When it was last checked (several times a second).
+	CheckedAt *time.Time `json:"checked_at"`
+
+	// LagBytes WAL bytes behind the primary at the last check; null when unreachable.
+	//
+	// Example: 0
+	LagBytes *int64 `json:"lag_bytes"`
+
+	// LagSeconds How old its last replayed transaction was while behind (0 when caught up); null when unreachable.
+	//
+	// Example: 0
+	LagSeconds *float64 `json:"lag_seconds"`
+
+	// Name Example: replica1
+	Name string `json:"name"`
+
+	// Reachable Whether it answered its last health check.
+	Reachable bool `json:"reachable"`
+
+	// TakingReads Whether reads go to it (reachable, replaying, and within the lag bounds).
+	TakingReads bool `json:"taking_reads"`
 }
 
 // Team defines model for Team.
@@ -727,6 +843,29 @@ type UserAccount struct {
 type UserAccountList struct {
 	Items      []UserAccount `json:"items"`
 	NextCursor *string       `json:"next_cursor"`
+}
+
+// WorkerStatus defines model for WorkerStatus.
+type WorkerStatus struct {
+	// ActiveJobs Jobs it is running now.
+	//
+	// Example: 2
+	ActiveJobs int32 `json:"active_jobs"`
+
+	// Concurrency Jobs it runs at once, at most.
+	//
+	// Example: 10
+	Concurrency int32 `json:"concurrency"`
+
+	// Host Example: worker-7d9f-abcde
+	Host string `json:"host"`
+
+	// Pid The worker's process id.
+	//
+	// Example: 4211
+	Pid       int32     `json:"pid"`
+	Queues    []string  `json:"queues"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Cursor defines model for Cursor.
@@ -1105,6 +1244,9 @@ type ServerInterface interface {
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(w http.ResponseWriter, r *http.Request)
+	// GetPlatformStatus Get the platform status
+	// (GET /platform/status)
+	GetPlatformStatus(w http.ResponseWriter, r *http.Request)
 	// ListProcessors List processors
 	// (GET /processors)
 	ListProcessors(w http.ResponseWriter, r *http.Request)
@@ -1219,6 +1361,12 @@ func (_ Unimplemented) ListPlatformAuditEvents(w http.ResponseWriter, r *http.Re
 // GetMe Get the caller
 // (GET /me)
 func (_ Unimplemented) GetMe(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetPlatformStatus Get the platform status
+// (GET /platform/status)
+func (_ Unimplemented) GetPlatformStatus(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1493,6 +1641,20 @@ func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request)
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetMe(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPlatformStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetPlatformStatus(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPlatformStatus(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3423,6 +3585,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/users/{user_id}", wrapper.GetUser)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/platform/status", wrapper.GetPlatformStatus)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams/{team_id}/files", wrapper.ListFiles)
 	})
 	r.Group(func(r chi.Router) {
@@ -3914,6 +4079,174 @@ type GetMe503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe503ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatusRequestObject struct {
+}
+
+type GetPlatformStatusResponseObject interface {
+	VisitGetPlatformStatusResponse(w http.ResponseWriter) error
+}
+
+type GetPlatformStatus200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type GetPlatformStatus200JSONResponse struct {
+	Body    PlatformStatus
+	Headers GetPlatformStatus200ResponseHeaders
+}
+
+func (response GetPlatformStatus200JSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus400ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus401ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus403ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus429ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus500ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformStatus503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPlatformStatus503ApplicationProblemPlusJSONResponse) VisitGetPlatformStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11294,6 +11627,9 @@ type StrictServerInterface interface {
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// GetPlatformStatus Get the platform status
+	// (GET /platform/status)
+	GetPlatformStatus(ctx context.Context, request GetPlatformStatusRequestObject) (GetPlatformStatusResponseObject, error)
 	// ListProcessors List processors
 	// (GET /processors)
 	ListProcessors(ctx context.Context, request ListProcessorsRequestObject) (ListProcessorsResponseObject, error)
@@ -11477,6 +11813,30 @@ func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		if err := validResponse.VisitGetMeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPlatformStatus operation middleware
+func (sh *strictHandler) GetPlatformStatus(w http.ResponseWriter, r *http.Request) {
+	var request GetPlatformStatusRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlatformStatus(ctx, request.(GetPlatformStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlatformStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetPlatformStatusResponseObject); ok {
+		if err := validResponse.VisitGetPlatformStatusResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -12449,207 +12809,228 @@ func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, userId 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Lcxo5ujD8V3TYUxXINBhfcjGurf08mWQnmWTGGydnTp3gkxbdAhQ3EiupTZist77/8P7D95e8peeR",
-	"+gLdgB3HiTNsbU0MtNS6PPfrp0YkJ1MpmDC60fvUGDMaMwV/HkcRm5rXVIwYfI6ZjhSfGi5Fo9cIB3PD",
-	"dNgjCh4gVDGimbpgcacRNHQ0ZhNqRzGRThq9dw14vHEWNMx8yhq9hjaKi1Hj8jJoPJHCMGFeMjEy4+U3",
-	"vRkzMpDx/J4mCTxCuCAwXflNQ6km1DR6DS7Mw4NG0JjQj3xi3/7g4PDRgwePd/cfP37cDRoTLvD7brYa",
-	"LgwbMQXLefqGjqpXccGU5lIQOSRmzIhiU8U0E4baZwIylIo8H7Z/lYK1X1ETjQkVsf0GPpQXO6Ef/X53",
-	"9x4HjSk1hin7ov/tN94dt/+Htv/otg/ft88+7e1d9hv/2ag6uecxm0ylPbz2azZN6JzFFTdlVMpCMhsz",
-	"QcyYa8I1LP+cTQ1RTE+l0MzuiQrCqEo4U0Sxf6ZMGzLjZgwPazphJHtdNG//wubVF23fVn3PL2VEcU1V",
-	"h/v29Ut/sJFi1LDYLk6mKmK1R7fXPSifXXPnX2NjpvpvvZ2d1rv/aP/77Ifqk3tNDXvJJ9zAf2qALlXa",
-	"EM3/YNnCaJIwdU+TQRqPmIEbhyONEqq1fUpOmYJNdsgpE4ZIQdgFU3NChZ4xRaIxVSMWEyMJ9bM0hYQH",
-	"D7q7AYCM/Twb84TBSxO7QqbstaWCXlCe0EHCWvXAv79XBP693YNHB4/3Hx48Wgv52aG8ZhPKhT2rpYN5",
-	"jZBhcXFoiOKjsSFCztx2AV6yadrw3y+7UM0qbu+URVLE9rwMT+AQ3VFzTYZpkhA6olzc8pqZUfPjoWGq",
-	"fr1GkhnlhgzYUCpGjJpzMXKLvekVXVrEUXTCjKP3T1KlpapGhVCwj+Z9BE+EHhumil1wmWoypSPWIb9N",
-	"6T9TwFVuh/0zZWreCBqCTuyLcWwdIj/Y3YPlZjSxhNUleliD0M94wp7/VL36IU/YPU14nC1uSs04X5v9",
-	"/T2PG0HD0j2uLBW1ZKzyxNMUniwsfv/hStoczX9h8+WFvaLnlm0isbPX7GmupkNmIUFZgOkQ3IClRBmt",
-	"tmSHknM27wuukY7br/YOyFimSpOpJTRAqnqE4jwLlPyczYHSmDHrC/jGv33EjCbcINCRJgwLK/hMjwBb",
-	"aR0V5rCzwgBKYj4cMmXRy0/M7WbDg7298ChfVEbkYIewHW14klgWP1VypJjWfmT3MOz0hb9BFFTyO1zg",
-	"TbUc48GDVYDW73/c2233+x8fsTpAez4Edl4NaVZ28OjhpYW5TIliND4i4cHuHjlRgOzcjiLPKE9YnDFn",
-	"lrE8MqbaMgthmYXmIsoRa2nnTsColS+6ewdlJtnv3/9X8/ed1t/6jXf/8Zf2v8/u9xvNd6TfN2f3A/fv",
-	"4u+t+62687ACT82ZHAs8kqGSk7J8Aeex3z0gv0pDXsmYD3l2ENw4KJjYWVHOq9t6Lm19pf2/kIM6uvNB",
-	"DlaRnQ9ycONU5xc2r1vN8clzi6GrVnTO5je+ohUC1kRaumDYRDt6lypRxz9ACipdccyGNE2MlQKDFQxx",
-	"t1sU+XcrefMbRid1x2YYnaw6M/v7jR8aLKiO0Lx27+kBxSiSHLsWQnVGcgg3HfI7N2OZ2oOGZ1AQBVIb",
-	"Huw9LtMjP3V4lJMkdwCaGcumNGlyo4ndfKsvShQqqCdwSLjZRzqZJnar/Yb+r5e7H/d//eMfh/TkfLz3",
-	"dPBStT/E/cY3SuXeThNJ4zoYSeHXVVCCT9w4nLzVTNUuSoOqwmPSRIHBXeSETQZM6YBQMmUitqIHFxcc",
-	"tdh7FhVlq24Xmqkb3sOlnQvlGpBCf6SxUzHspwhNA/ZPOp0mHBXInamSg4RNfvigUZvM3/6fig0bvcZf",
-	"dnKzxg7+qndOcBS+dPm8CoLKhCZ2GywmUpFYMg0qGXAjQAlLSgsT2NMqGE4WdIm6ZbkROwuqaFG9aZcU",
-	"sY0myUcsTOQUpQ0nsU9fOuPMMOHRV7uNyL1f5xJslCqQLLWhhpGmYhN5AXqSh/CEantbgo6YCoim89b3",
-	"fEPPpBrwOGbitq8os4YombAcTWiSyBmaRXJryHd8/s+FZTk0eaoUqs+3dQencsLM2EL+ELgskYLIVBHN",
-	"Y4Z6Y0bSYsJjJowVskG74/hkIke6Y4/hV2meyVTEt7n8XyXRaTTOVJ6AgDXNwxWZ0DnA07mQMyvgoFXm",
-	"e4WiX6XxWlA1Oy9bm0E/tKdTksBygZCLsil64ei8jXvVKuEZWFtRokOB7va5gVOLl7fr1WzccdVmvys4",
-	"Kd7F60wIu93byMi6uw5NqL+GgtUeTdmMxZqE/mbCnIsDmOa2EVMgV2MaEyEF+57vEfxqv0pzSg3XQ04H",
-	"Vi+63WuEJeR8W14wldCpM8cl3/Xpv5HyJVWjWz/ygYznVsFI7Mstt6OoY1spl49SxWJ093znZ/+Kirl3",
-	"JH0dqdVeggV4wo0myuoR3/W5O/dTO/M/rRyce6rgDN8KmpqxVPwPdtsC4gVNeEwixUB6pYkmM6bA82Ql",
-	"IRaD8Po294re5vKOScymTMRMRPMF5yxpzhQ3TBccHFPFJ1TNSUwNHVDN7IhYzoTTT8kbNXc+F2pPnoSF",
-	"CwuJRgfhInh+zp1OlYyY1l+D8RQsLTOWJG1naxmkhgwUo+dWnlCpPUYqSCqsAgDuILte+SfQ6N8KnU6n",
-	"UhkWv2Ixp2/AZvZ17shF3rgYnbZdir03DFlgC2o+oRAzpL/fy7n0pk4MkZpy59udKnsIhqMR0wWwvKem",
-	"ZBGNqWFtwyesbBZ9eLBkFg0aPL66MTVoJFSb96m+0qtFmjjaiabcpUnR+PupYL4XfDQ2ybyt5yIqTwje",
-	"lqUZpooN+cc657zSoMYqGhmmtPdlaBYpZgL0DEVyJLglmsChi6ewVzL6Rxfn78vRU7vdywqLftBQ7EKe",
-	"3+w5KYmk1EdCoaG9ETQuOJsxVREUFWTeo+sY/3Mb/LsGjMhdUXBlbkXZ8QdFuMwXIwcfWARohuD8BB4C",
-	"IhOjnkmTkwJ4D2miWbAA8VeGkbIPvvYsKwiTdBwVYhi8YfjIftQkogIt9YKOWOa9sjCz+aUsnGzxKOsP",
-	"7SVHh0X5VMC3WfpjFUV21OQSDus5jijiE1WKws+FYJyqOJpFQL1iJE0JrGAV5TfWH8Lv3IxPAW0BepLk",
-	"t2Gj927DTS+enc4mWoaB2dgCAT7RIadjKx9IkcwJz6IoMFLGjKlx4YQ+6HG+QEEWwy+XScjB/uX6k3LL",
-	"XT6cM3s8aczNcWTwvhZgJF64w4dlP+a7bvuQtofts/uVdMwjXokmVtFg44QIjwipBjSgU/7+HONl5tqw",
-	"yXqEgF+DRk5nKgHC7vjphZNWyjumkY8CzamFW0bHUahl6ls8Edr+4/3ZD/1+x/1VeTDUH/dK6Msv5jK4",
-	"CbYdM0N5ouupZ4l35Od1PXbvhLT3SzC0CNQQClsNQIaqEauY4mpg6GbxQFbPoVdd2RdihggJgYe78mKL",
-	"B5Bf33pWmcH3jVD+HFvuIvXP8LxMqX8TjLALiIIe5s5ZbZRlyST8IAehVSW0C6S2X3TSqcW2OCRNgwFU",
-	"fUHBYyXkjHDdCkg45AkLcQSYKd1NhWBvxq9ilrB8FvuVn2ZGdeuIhMrK8yFpaggAHjNBwpdUmzbspP38",
-	"J1iYTOKCja4vBjQ6T+SoRSKqFGeaCMbNmCkMbinfv33nult/Zp/JcH816p390MZ/KhHngxyse9kLObBP",
-	"ygi8559F466NpjkTWrVSuANQeavx2mFtht7FLdVC55sF7leAtUbQKMKR/+hgCGJddImz59t5xlkSZ37f",
-	"MgQgKamMUlrWjyQXlYHhx+TF6W+/Evc7ab5+9oQ8POzutqxaZGFbDocuhmdo15L5ULPQ7nsYq7Ug9ACl",
-	"WI38fk2eKFae7TMH5gvqLxoLMm6wEPjMYk6J/Y3EzLDIsBjjQ50h3A7tlKLF+ISO2I7hw2F5FxDMu8Bb",
-	"uu3Dzg/tsx92ih+aR+Rv73LK91f/m/3QqmZoX02FX9akdERFp2b3S8P1mO49eLh86j+zj+T05+P23oOH",
-	"WTYLnnVALBKm9hoGc6d6qwumnPESgnEtycbMrrUSwtmnhwfVKrfmf7AbS9T60qozLDY7zqAM02vFA4sX",
-	"NyEYeBZx50QCu3CMmVw+As8baxM1MLkPIlimVJl7Gn6wF0MGLJITp8u5pz15y4BgwAWF0OHiOew/fPyo",
-	"e7hboRot7BBWV7WlF8hkF3QZY9hkil6sz0/KuRGywzw/WiMOIN+6DLL0l/WItNYENuSC6/HNmtWuR0aB",
-	"AV5dD8u8DGUSzIWe2ifWqaVnnsvUqEk+p2U1uJRD1ivhRDENse+rt7eMYdn+7mmCcwRE+lCaD3IAcUU6",
-	"jSLGYiT4NfeTH5k2VJmbvXJtqEn1BjB8ig9+nlDq5MDr49xqhpKDVAaV2Q4LEBHktKREBkrrq6FLT2Tq",
-	"8rdr8xc+yIElrBg021nSVyIqIpa4yK4M7hcSK8rM+rDbfbR7eLj34ODRQffwcHcdyA6zyLFs/r2bnP+f",
-	"KUsX5t+/yflVKrzjKXvB7k2+IEO78iv2bvAWFiDVHVm+t+IishsLCtBRB4DX8RkU+E61KGCVHIc9R8Sv",
-	"2wJxhlIaLbyCsZjQLGrpy/CK8hpPstzZgERjFp3bFYwoF9o4f39OaEN8wXskXGGncQOMpz6HcS0bWlT0",
-	"sjfXXG6NghvJmK0xXGzAESdMazpanOige1ht7zRq7iMW3K8DKRNGxdK2YHn5/MXBNfu8CYHdmVnunLz+",
-	"Qg5+S800Neu1+UW9fAp045bU8mXt2IzTyUBQnnSWFlIBjt324VnhNfevq6gW1Ikr0Nuyblk62JWXckOQ",
-	"6W54HXxWglDN+k4zSc1b1j6Hp+RX8KrCrERTM34/YWYs4+ILJY+jgiPrrJLIQMrbmE83P69X2ZilA6vA",
-	"6GlCjQWX94tBADSecGGFOF0TAQA/rFnLW10BTN6BVziVxXWUd151hbjLLxLBwibO/lnw8sX0/3OfOpGc",
-	"LIZydDfzb+49eLgiYmDVOb5hdPJaokkl1zEWyuVAMiSLw0L1kClTWgofqkKTRPs0wGJoAY0MvwDXKM5Q",
-	"e903YbXKUzHxnBdjPjIFY42lCgHgWvLbRhecbdIvc/HGC4LM/mdf68Ih+XfWBm/g7m+CvDpEuou8H5f+",
-	"FrTMK4LAZ93OmlsB0rt0K1dF889xVtmhywLH8wkd8UVRoyrubTFuIrMI5BOvAE0fn1lVU+P1syfk8ODB",
-	"I+JCP0kso3Ti/CZ1bqjyLL9bvWkG7k8lxcjn5XDtIz8XjP01EjkYGyuo6AlTbfBIEedSx/JoEM+NoaJu",
-	"6VjcYzNbeOZsW49lVg+zAsa6gmE7jc8Oq6h2yebspd7O9+DwsCA+HnSr3RzcVJnLj4keS2WITicQV+58",
-	"OudcxPZvd7qdRcl8lVN26QUGYtnfvn6OWnYhhbTmVTmSQBW23s5OJMUFm0vVidmFD1TWO0Ka9hDyTZeX",
-	"VzjexUn6/fI0VpDfiBJ6nzEcZXY3NViXq+GLmFQ4nk28usuk46bMyJBV977aj/L7mJkxU4SCORfAguvc",
-	"HOEy8ihGSrzncdEckenS3ibyPo8l39w04pzWpzAUQYe6WjjOEhKSSQqVrgzXw3mFPaRabyq+ZnGFpUNZ",
-	"ebM3we1zMLmLDN/yx28oaP0zWKyVp531aJ1A8BYerLTVO/AqG93h8brTu6EY6fp9rgyPrsKOupXeBLQD",
-	"vFwZ0BftpVoTqknoiwgOXaSKHQUVBI+IRQUiMYQXanhAYcGKyJWvhDOvFwP8scRIpmavDvUHINxMyF42",
-	"h2fVl4x0SddHhPpvsRanTKEkyhyOmRvCdYe8kor1RV666Z+pNFS3yIwnCfkguSChhZ6QjJliAWE0GhM5",
-	"xXUt1Gz6lFViQqAlzadvWwAVXBS3sFsH9subEmwG3nvSFBKiUZRMCpkgR0SnSlkxwb5OT2nk6gwbxScT",
-	"FrfKIkdpXeswqggx/9vvf+x22/3+x91hv//x0dD+eTisg55K0HjryVCFlJ1V5tJGKrsFEROVCh3Yi/IM",
-	"WjEa9wj7SCMIyEmFYTFEJvZFNt49RpouNg0cHtoXcuQKnHz3LCBMU6OJkCSRYsRUX8CErbpAxffw80r3",
-	"YcIvGBaqde9u4ctLV3Bwo/48u5kNjJrO9wkit1Qsfo+Vppc286P9ulgoze8KD3GapCjW+tPjxjlNFYuk",
-	"cs7wbKuP9g+63f0v6JorbSYoXpM7mSoiVRdxwz5OuWL69ln7srVWczFCy2SaGD6lqjqystLs96Dad2fe",
-	"e4N9+cafSUWytwQY2eaKOWNNZvs9ZJ16hlNyHl7b6I+L2py94q2d2KNYsjRXsNm7GEaX26fhZIIiRNYD",
-	"8hNpke3KclZ2+ivBIQeBe5qI1PJvT0ldCR2jycnbN65gIuJ/dp9XMZMarLWzaEeoZ0j1VgWAdlzs2hCi",
-	"DepeltzAhakDXHTVzawBz8v6y7yOyLw6khhqiObRxBDTmnAmDBmwhLMLV+tKHxXDBQsDuF6IQLZXXohA",
-	"XuXThDvawX+a5P7RO9L+99n91t829FquiuldkxpZF+H7+5gJMuIXTGBEr8UcqAymSSoSppG9IV/BEEsy",
-	"pnpsJcqltNrrhvYu3w9INEh3i20bbqpZQ513tZ6oAJ1d4pA3iVhBI1UVFtcTxTQfCRYfEc0coXHkB28D",
-	"TLAnb99UWl4XzWJ/6+3srGpwUI/adnGVx6OrHIE348W7nvTAtU5ZpdFkM2q5se9Qp3gKFW/agOm5ZebT",
-	"LPjk6g77OMrk7s1yZdENHHwBww3UDdCMCTdJBWUxYzZHrRwq6MRZIdSmS0WZcJEa1nJqvG9hkGf40yQp",
-	"ydI3Eim64Nlfoj9cgazvlC7pNJYbDwBYjD0qWpJKZ7vOI3+2bExNtZVMrIaCrn0CIQWaaAbHO+kswNNN",
-	"WHyK4Hn3LJwWo1mUKm7mYIR24SOQaf4z1pWu8qrlBdIxmZs0w+ji/H2n0wlbQdaUZjB3uYy+wmxtdfr/",
-	"bh+fPHfNCPyRZSn+A0YVU8cpdjzCT888Rrz4/U0jWF7gb89/egIlViwvl+dMlPKmfAExJEek+YpHSmo5",
-	"NOSpMIqS5z8RLvpiqmScQibskeuMwhPT5oLE7MKPTaTF1nkAMBZ69wu+056FVH1BVx9Ypy/e2MfRYnPB",
-	"FJS2JEOZJHLGxYi8fvbk8aO9B6QJzoLf2YDA8+RHpg15giV+++JE0cjwiOlWzylwI0FNqhihyUgqbsZg",
-	"FplyIbCrzuvTvQcPSTMUUjBICe0LPZ9MmFE8ysfgqhQbpprFrSAT/HH/AaFpzJlwNQxBV5n3hR3iQj3R",
-	"kgLYAn4TuL78mi2HxsI6XAylF2QpchgHHU/cqTaWyu/4X7y9yAuv2gMeFhPXAViRvGvHninYK6QgAxqd",
-	"j8By1hczqc4hSvWcsan25RHSxGgrkJ1IbUaKnf7jZXYGCCAsJlQZPoQKG1yQ0/1OX/QFGLSWi3AqljCq",
-	"WUwudnvknecM+FwiR2fNnVhGeif7ojM2k6QV9MWICaZoKQXQzCTRUxZpeOFf/kLgPIQ9HG2/aZP798EN",
-	"rO/fh2vMvOFhXVWkMHOQa9+gBJ2bfUFIaC8tDAglITgIQzQV/PzmzQkJ0VXovgpzx3BYbAlljw7823a6",
-	"gosbneMBmWbO8BC/cmUwi7mddrd2Z5Z6+40hgWtP6YgLe0Y9MqVakxBK1YWkuft/////s9vttrKrK7Xp",
-	"sYup6tRTtMJ3CNB1qy+AOdbiHrDrwN65PyViebZyC3yd1RTW9+/3nBqdFdzwqdHhf7fdg5BN3TS0SK7s",
-	"0rIWY1a4cAXdWh3yj1QaSDqE77E+6FQqQ2jmaHbrsMw8X0FegypmUUI93kC1GG6c19PSP0LCj23PU9r2",
-	"95A0Q5qasYWxCFLJAxJmgXTAbe03YNtA+34YIODYb5CfZw84phC2OuTY1xqUqdE8Zh59ocVOeNA9CD3M",
-	"wBawlDMXhJseYR+5NkCBXLEtxS4YTYDy2N0/kULjE3N7BorRuNiDz3KprNKcYoAVOiBzZs8RV2XfS5MZ",
-	"nYMkgfZOOROY/KP1ME2IK2LXtLO35zJVbfymFZDZmEdju2yL6HYqlzOKxhLdc1XsKM4RlLun4WpHEmu2",
-	"QIEnXKGdCPzFY3qB66Zzy9FMQFiimU96drX0OuQ38HTjvPqeW6+dBNMEyQXX3MIv9XQPX+NmBukpIMJy",
-	"3STB1kUIIROeJNzV3HNlbO3mEmrqinbSERlYekuau11iFTo7jetQ0sKGR/BuMkwVLHrAxtxiLXSBEhLP",
-	"JEMxY5EoB+6sR1R48tvpm9CNoqLQmQnbHoVHHr0WWkZxnR9nqVeUazTFc9t4sR2UW9B/YXFfWBEacLMq",
-	"vxpQfg6LefqGjkKn3XIDXMijXKkYtUW4fQv+gOOp7yLSIlIVSwVLQcKT4zdPfnZ8nJDwp6cvn755ascf",
-	"7O5VtU3yrGnCqID85ZY/06zGJ1DX6TSZQ5+sqeIi4lOakCYI2lJ5sQbJqu/sB9Q0ozHN0N6XRXqAOfsH",
-	"MmXYPgMSY7UaeGEb5ggRhhHEGUGLqCVWPGa61SFPawjpQvE8R3oqKuK5AhgLJe6gyAUAcusIK55mPQVx",
-	"poO9Q8eOSiUn3bEdY0lLnnADhCY78fp6lojdVtqw81vxA5oziNjTkyHlCRlS314yfNDd92svLyAL2SnI",
-	"RMcnzxtBw1WbbvQau51upwuVLaZM0Clv9Br7nW5nH2zNZgyS/44V50wbapHAFyNWqeVKEvOYzMYU2R/i",
-	"HpBsqaBkvmCkGTobt5WDyxwTiPmCltYhPzlfHaih97AgCpJqaNxm951YSh6DDxZ3nQHa87jRa1iR4MRN",
-	"m1eK0Y1yA793y+VXLHEdc+29Xe7VTep9eP6HUseXhb5LuUX/+m1qqnXNfPE7vtDj2gddj0KrJpe6xux1",
-	"uysKZF6tMOZCaZ/Kyq8gR8kh6AnGHez3XJH0AM+3alh2DzuF1j0wZHf9kFJpYRi0v35Q3vDEjtg7XD9i",
-	"seT0ZdB4sMmOyq09YNT+RpvK6hGDLQJDNB0mF8jKPV0CIKhFNdKQSmC/bpwFjQVRtdFrlAVTeMEOmjlH",
-	"deXyUEAKyBj6srA5KUm7gQseyCgXyMx5UAHaOnKrVWeJQP2dmVeYYfeFUPIVW13Ne4t6N4B6dwmR/s5M",
-	"QaUoIA6a25expgTxiDR5EvFK5DnnVgnAOGdvZ8HY2ogKolLhwqacXaEY+moFbatW5QysU83c85V8QSQq",
-	"B8BW4BNKoNmxbJHqT4ZUwJ2mRVj0WFX4clPsAnG3FrFOKnwZOV88wr+tuA1qP9gnfNiWRhY2YIkUI2Jk",
-	"hzy16AdcCmsDASZavIMY3mqUe8OwDseCBH2X5NQsunelhApHtkXlPyMqGwfjHovx8yYIHDSmUleg7RNX",
-	"SRkNmR0CKuaiXxIdZTnglZEPp4CI8qti30JHdUQuOOgfZTy/UbxywUqXZf+jUSm7XMLo3Rt9c52gC/Rt",
-	"Rv3xxgsoXdGhfR0yVQ25DBovJa593fDsuRIabwnKl9R1uxuQoKxhqx2wu78RzcJeWDDgwSYbqWhPAhRy",
-	"b5PBxcYzd42uIl1w9G8z0lqlr8PjO5+cbe0SCa2PdC3jPpoPc/EH82iXrIzHBsq4BUR6u+XxyXPnlOn1",
-	"hffSocuNDmRaSEtwPht0SQUgORXUfbS95x2iNRkpKgwREhxW+LwzmWuijZwWzQuQkBEedHfDVtAXFBwD",
-	"mmCNEJ8IITLXNTg9fV2QDnluNMGYDk2a4AEP+gKyGjFGPyCp8BUHScwVi4z3jbcwUWTMBIH+wN7BrI1U",
-	"dMT6AsI40DfuuwbkXnMMCIDWYHKmnS8LYm1gTWCd6QujKE8I12DI7S3xQdeA3Rm5//70DSnZocNOXxSc",
-	"HdBGB6NiwRDsGrBrKNDKDSZM5h2o0XxUSO0pdn23K/UuEmnGTM24Zq0q0zJC1/W4sWtPXyHjHtSnkmDM",
-	"LVift0Lp1+EhB+tHZO2AgSVsQNUrOsTeNdKOqPBZpD2otyKh+FZSTAPCh8V+x6jRaozHJs0FcmJRvagj",
-	"t7A+LmQq+C6slmIw7+Jb6BccS6Ce8GbCRZSksQ9jWjLmXpMe/CoFq6UJ3VuTkq/d6vg7k2P3N8T0rO30",
-	"rdKtq1Khu2advgodKUQWZaUXNsY7iw7PfwKUmwLyLWvtjjwUEh+92NAjRsZ0DkQJM4GP8lTjUlYxNNBA",
-	"55FiHfKmEACLITKL4s+EzklcJmV94X6DMLaCe92eQ6tDyuKQP6Veni4B1E4O+2IuU+VyYcODvccYwGCX",
-	"yk1AFmJDFrbsQ0T6AsIXW86KYYpJ1hD43EMyTSbywgqoA2ZmDEPS3KtBMAYHO06Zt1KGCAdukESjeJ0F",
-	"dBiX+Gz3UkV/MUX8WiQYQKEkln0Z64jLYt/IOnJ7dJ8UG8VsmcBWEC0IordsB3l8tYVmffzvGqN7jU0Z",
-	"rszrfOGMKmPIDp3y9jmbr/bKOqJun1sMw4L60GzIPx6RTBrmyqUo1HhgsQvhHXcIFTpRrnQJ2UPbKt93",
-	"g+bdOaeTtwQWg5k8Qm9AED5H+l3jsjpnc7CdUsi6FRCJPqHRmAsWEB3JKSYQZRGTINVKwfrCrhRlOZfn",
-	"xDXaDEFKdQG7UiTzHuab+yRral8LOdYgKkZUOIo0YERD01KoGN8hpy5imkLihMsa65F+2u3uR/hO+JuF",
-	"kHoVHjs4BCrRIz9C+lHV41UCJp6I67v6jfrgSp2Ib9kLt9TLtkbmPGfzIDfp+Aw4nTejHTPFWl/MT7cl",
-	"2d8oyd466b4RJ12WoHpNXrRKON35dM7m63x3jkqAU0znmRDoquuQ1+xC4jfEdaOHp7nlGkK25XRZVoUh",
-	"16bdV/bYuOW41W1lxq3D5ptSPi1Ufj6a13htjl1q+4QZGlNDSRNlt5zZtxz7pwINk1a4zA6VJoA2KIFU",
-	"hsxfG4tvyc/iO/PXSj9bG9tdcLRsddQl18znU4zrKanrzUS/sDlos5Wix1WTGH1cC4YNQQLmmImyuaxD",
-	"mseL6YAuT1AbOgdHB5QAGCwHepqxkumoOralVW1mW5W9uM0R3IpQW5J2TbPb1fMIb8juVkWp1tCoY/Lu",
-	"FAIT26dMGIL04Kzpuz2MzSTp6CmLOpaIzUYdqUY7rnDniO1gTGNbM+GpDRaT6QtsU25RboY1JKZTJnSR",
-	"CvYwzBDctVBT2lhFUSriu7D2RTP8IAcd13I1bAWu8o6v/tSEtgkd9zHEGgGOftrB8Kv7HLZcbgos854m",
-	"oZUjwbcN1RLstyHWP2r5gMO+CBl+jwVjODqMsxmgVs0RZpx5j7KdjMehVSgjKQSLTF9g0OFLqk0b3gNV",
-	"WKDWQ8T4BcMTmlFNJlxrFgcYHUkhBjKR6GQvOM/tMGHyDPIsgBQKwu0G3W43cPnsJKbz1lHmfu8LDruQ",
-	"SVysneHe46ry4sVBI+GsQE+osHwBvLPXF4q1fXBjXnwiwBBPLEEhBdRckZOJXWvCBRQl0G7hat4Xuw+I",
-	"r+qhobXoR3t+54xNfUEPe3pcCiKnzM4mMI7WF++IqOgLAMDCuqtsrKfwi0WSzXL1rUQdFqoKwbHCzv2N",
-	"xUfFo1JMpxPmI1OxfGdlDbISBJSS+FdX+zz7oY3/VNVkW89ZDftokAy0ccULfVDiHtl99HD/cdf9r92F",
-	"GGVhAEM9+vWFRZge+dRv8Ljf6PUbi4MaQR9WBz8WR8IPSI/gt+7u4d5wn3bbMPCR/c9jmCL/3y4MklGU",
-	"KgW1+2DgXnfvYXt3t72392a32+va//8PPPhBDvqNXr60Dd6wd/1lZRl4MMz1kcFfoA2KXcpl0HetbeAh",
-	"F1nthyN9a/QOukE/azXdb/R2g36hXuHinruHvQf2/7jnvBP1irO5vMyLo5XLRZQAolQ24nBvb3//0V53",
-	"/+HjBwePHj3sVvb6+IgEv22hYp2EBjBfp7wiZuFCjgj3fRMs0he6/rlawlEiNVYSxo4VjgIoosepwaIn",
-	"pKk86SVVlNfFXm8lv23UYL0chzyjGLK2JM65L75gEGGVOAcS0CbRGJiisVxHzspt+ijLb0jm9knja6ov",
-	"q4nP4IVfXEEMKivmoLzn23Jk9cELZcObrDPqkDDrfowVMbMh8MyQTrgrKUYogUwRqN+1cz8sj78f1pbe",
-	"KRU/r2HdK3stN4uf/tXv329VVlhdcQyzsdQMe7QUpTO7z7pV23/eYwDOykWv6XC0YlFeFqdAkX1yjj15",
-	"PmG1h+lZnH28mj1tXjB5o+VlFZA3XBk+/9lL+5JmD4uY6w0eFWRga/fYcr8NrBhDR/g9v8PPXzZmvjJq",
-	"CHmxJhSWlFk6fWFbLoz0qYQueifMWovsWKwFGTV0ejgovFDiH4qqQtsZi/wxNmHEoo2+F4D9Bggu1rDU",
-	"KHK65hX2B4xEGsgYfLPolBqzJLbEOoEuCxM2kWqOmZmnPx+39x48JFz3hT2MFPtKcSyLiiKwzvMd13TH",
-	"sHMAHQkgzr1c1dUJzNVB7YmksSUfXzbiqOISrkbdXAelWw45goOp0VUAAGfUB5Vt8/639uttDNI3z86Q",
-	"jjj+UcPRFgrENnoNTF5v1JvrXZP5Wi1t55Pr6rtxTQEgLy4kiTQxfPWge4AW09mYKZbRd0GkCHJDdbnZ",
-	"4Ej6WEgod+wy6zH3vtR5CBP665PRHZPYLEAJVr9NKd+6124hL3wFJq/C1drwoqwfGcYX9UC4C6BVVpCJ",
-	"bb6yf0EuW9mybCnK6Hoy123FGK0TfArns4022qZ1fwtp3QtgeYva6nrLpkWn1WbcXEDYKSBwJYX6ce4b",
-	"GAQQoewK7BhJKNFjqUw74Rcsht4d0NeOvH390jswkcv3BRe5nvw7eEZiZoep+V9R93StVaBakVO6C+qy",
-	"0SwZYt2gsRTQsID6DgThaypG1SkuP8mZqFc4y9sM/c5C0vQNG3rQbaSwrSMSuuX28uUFi3aBOguf33LJ",
-	"tufe1eg1/AIaQdYlt/CVc5edbWCErDtgKXDFREGaejOE5f+1297t7u2HAXGfd7t7B+38Y/vB7l7BOL3o",
-	"WYbTr7PwQoPTz7NMysiwove4wio64ILCqRY7jhWa9C4uoJLNoNUE4jbKHOY4itjUtGGfeh2lxofds5dB",
-	"4wluqu2XtXq0e9o9fBn8ebnbXvfhNwATzsDEYsSYBcD4zLv1wxGBKtUaxFOs/YXOIqSHiLE7B93Dh2Fn",
-	"Je4VXEI4tBTUsVMf2/HdSUt7y0f8d5l3EiryLi6It26RJvTxsvyezVxrS72YzHd1k9m37S/Yfbh+AEDt",
-	"r9KcUsP1kN9J44wXD66u1H1lEQ4a/2/giLfP1fnhq13uL+zMdzok+4UcrHdNLh/M1mS0Vfs28Ex+QPzw",
-	"dAI+fgW/5D9SlkIxgw9ygH7AD3JAlJxlDryYaygD5lotQxnUmeLGMOFaWEHhUqEpBLoGREtCBXSVnVqB",
-	"B+ZLhUY9b8gFTVyYNLuwU6B6BwVcg77IDL1S+bSarNEddJ6XGO47o/P6UgQv5OBbrUPwQg6uUoRg7yZf",
-	"XCec2huaUZ1fmb16rKi7dQ5ure9b5+C3n7mcCmxniyHdlkguSaJrOMwqT6AduvPpgxx4P2CNAwIISVa/",
-	"BALHsZKjCxY/wgrY0Cwa/YPckDHV2CKWxSzGEBOrQsbY7Lj02BDyyiu9Etci+bfllFhNews1X1YdzdZd",
-	"sXVXfAvuig+Aabckt67XBF/IwUrtNqNbO9gHwB7Al15LnbB97PsUWEKJcXZWMoZuznnXgnu6QMnHVOce",
-	"2Y8Gan5hNwNsIy1dk2+Td9l3/QM65Ak+igVh8nEf5KAvFDOpEpCEkrVLPnJt6KBhNk0Uo/E8pz9WIkcC",
-	"bOcS0pABKy6nedA9rGwJgMu4MZn8K9FoIWeFThLbGlxbEXe1iPsnqIoF2HBVjrCxnLnjAsFWmicxQYIW",
-	"qJQlYBkpbFJixulkIChPfF9+rlkMXVgCQkVfsI9WZWhBlVcMhn46mZp5IWvPzujm1x3ymwtPk0NHLa2s",
-	"jeHUELLmi4QvBpLVtOF+IQduxsaXJW74ljqDpiNz93TeCcefx9acuRULNygXUQafuykhusXvfLKAv0rR",
-	"vWrsCsxLCqErtQEmGaYukoNvzO+4FVW2lGCVGzRvqvYNkoKgSpTA1bqUqIBQTRKuXQg4xCtNqRmXs1Ib",
-	"iwb8YgBFXpwiE0E6UzFazrcs560up96e+aTb9+2z+5XVM9ZTNsWMmn9N1TfzMzkVsilVrk61AFygdHVu",
-	"C8t1YKh1jVUpevATWgaLlkVs9Jcwqlih154vSgEFWfoCmrBwMeoQr4gHmd4t1YIMmem4xJ4dX6XgvraH",
-	"+2X0271b0299B0WoH75Vb7fq7Z9dvQWszgnWjSm5rhPqJlE37lGkdEzEYOnL+6YGvhKZVFgKi83JB8lF",
-	"XRWMV+7NdzoqBzexPjDHnd1Wfd0KrRuor5MMNTyG+2++QkzO37nPcJwypaXIS6QQC0EJodDfrliHsENO",
-	"5YRJAdHnZEx1H6SXOTPYDDTOciJ8EQBaQVEC7AfMYhdl0xf4viihfOKUWa4wzI0YeQ4V7WKYRLvXe7dB",
-	"YW19EeX9ArmCtVeJUcdxjMj9rcbu4Oq+Tg+RV56jVEpwCKwgVC/f6rZjyFac2wbk3C5TOY5jQh1aXomp",
-	"rOwV4obvfEo1U+ty8l+7THm/DKviWkYSKzqrJv9WL8Y+VcmMzlFrtko0SRjVBpK+3PKq+ojYt12Xfl+5",
-	"j4jb0oxq341/K+h9r6Tpz9J8xILxZxKN2tIAngQMC/X7sXNdhRC4sgeJk+Uqg/Cujf63FIe3iRC1DbPb",
-	"htl9C2F21yADX95/8lYztbo1/PUlCOwBfiMSxJdS/b5Om/KNVL+sLKBgM9Swt3RsKzvdnQbndynuDSSg",
-	"jETf04BvN6flYc02fX1vba1h8ZlUJLEXhnFzhcojZCSJNory0RiCWlyciivKmRcl6Yvjk+cd8iNL5AzL",
-	"SPn6mPYppscyQVMjFXrGFLGfNdD9LEClL8KTt29CLIJCB1bo5VAQphzCMmUK65o2NRMx9idxBU1hxb4j",
-	"iZ0rwI4b8Ay++J4moSVnYQuSGgVYQUloz81qy2GHYD093RcYh+1/wfxGOgAYBceL0y9dWeiQfZxyxfR7",
-	"alb0Qn7ry+59k3ZMXN3XsWMWy6EuMzMEfaeBYK1AC4zM1SyDi99aM7dsb2vNvOVGEpYQU4JBj20j26f7",
-	"JCstetX6hSt43s4n/MOVE0OS/CXDlpAcre73P2bReUXBUQyV0di1CpdNmhC4RJXRmMio+R+WFcZBX0Bg",
-	"+IhfMFEqo93CaCUs2Z8XUO2QJ7h7l7zjuVNfuDf5/B1YFp24UVUMyQ29EyzJ3/g3Vi17y3K2LGfLcm5X",
-	"yXKk4Ea5TqpXBV49vWBqXgihWIycaE6ZnELYxQWHdixzF45hnwctoi9ijgqEt7Lre5mF3WmFrcUySt5y",
-	"wxWOwOKUdgs6a7GLsV0zKw9DIz/NmGsRpmLsWzOR2uWN077AKP9Wh1iFb6HJbl0i0lt950PD7BaOI4jy",
-	"XR8fBrCwdRp+FXJ858LDUl0ODsPPlUTHo9t7QLcC3Sl77Wv8dPaRJYpANiMI1ehe5aeziPLteukKaFxr",
-	"J9BbR93dcNRtS/8vu/ZSXXLsXYGYXBVnM38dLINFqeJmDgMHjCqmjlMzbvTenVkGTqf8Fzb/GYsy2+/O",
-	"7BB1UddfGDoh258bQSNVSaPX2KFTvnOxC91GuDu5Rm9IE83sZG6/VeE8IGkBRrvsqgmrytICYtg0TFBh",
-	"dKtDQGLDAhgs0YwkEDgLLbEgKDafD+hoxZS/jyUZsESKkatPh6ERzv7Io3HmS8sWhrb95al+YXMN0RJW",
-	"/xdM6XtkQqMxF0wHREdyakVJCbZwdJGKGD4svIBOefuczesWawVMaLVdtUtszr48ENpfOtEZBVe/UWfR",
-	"4IKc7hcmQqG6Ok/unIsY0t+degEWCg/vhTmy/K2qiU7ysdBAXaXCLmtAo/ORsqjtygDqwoSQc7E81TFc",
-	"O6nv1Y57Jc3lFvGtwuyuE+ry/EtqgXNScBHgdS8zXDclIvbl2eX/CwAA//8=",
+	"7L2Lchs5ki78KljORph0Fynq4ouo2Jhf7ban3WN3eyx7e2ObWhVYBZKwigAHQIlmez3xv8N5w/MkJ5AJ",
+	"1IWsIimZkq1uTky0RbIuiQSQyMuXmZ8akZxMpWDC6EbvU2PMaMwU/HkaRWxq3lIxYvA5ZjpSfGq4FI1e",
+	"IxzMDdNhjyi4gFDFiGbqisWdRtDQ0ZhNqL2LiXTS6P3WgMsb50HDzKes0Wtoo7gYNT5/DhrPpDBMmFdM",
+	"jMx4+U3vxowMZDx/oEkClxAuCDyu/KahVBNqGr0GF+bxUSNoTOhHPrFvf3R0/OTRo6f7h0+fPu0GjQkX",
+	"+H03o4YLw0ZMATnP39FRNRVXTGkuBZFDYsaMKDZVTDNhqL0mIEOpyMth+2cpWPs1NdGYUBHbb+BDmdgJ",
+	"/ejHu3/wNGhMqTFM2Rf9T7/x22n7v2n79277+KJ9/ung4HO/8e+NKs69jNlkKi3z2m/ZNKFzFlfMlFEp",
+	"C8lszAQxY64J10D+JZsaopieSqGZHRMVhFGVcKaIYv9MmTZkxs0YLtZ0wkj2umje/jubV0+0fVv1PL+S",
+	"EUWaqpj7/u0rz9hIMWpYbImTqYpYLesOukdl3jX3/ndszFT/tbe31/rt39r/Ov+umnNvqWGv+IQb+E/N",
+	"okuVNkTz31lGGE0Sph5oMkjjETMw48DSKKFa26vklCkYZIecMWGIFIRdMTUnVOgZUyQaUzViMTGSUP+U",
+	"ppBw4VF3P4AlYz/Pxjxh8NLEUsiUnbZU0CvKEzpIWKt+8R8eFBf/wf7Rk6Onh4+Pnqxd+RlT3rIJ5cLy",
+	"aokxb3Fl2L04NETx0dgQIWduuLBesse04b+3S6hmFbN3xiIpYssvwxNgomM112SYJgmhI8rFHdPMjJqf",
+	"Dg1T9fQaSWaUGzJgQ6kYMWrOxcgRu22KPtuNo+iEGSfvn6VKS1W9FULBPpqLCK4I/W6YKnbFZarJlI5Y",
+	"h/wypf9MYa9ye9s/U6bmjaAh6MS+GO+t28iP9g+A3EwmlnZ1SR7WbOgXPGEvf6imfsgT9kATHmfETakZ",
+	"57TZ3y943AgaVu5xZaWoFWOVHE9TuLJA/OHjlbI5mv+dzZcJe00v7bGJws5Os5e5mg6ZXQnKLpgOwQFY",
+	"SZTJait2KLlk877gGuW4/ergiIxlqjSZWkEDoqpHKD5nQZJfsjlIGjNmfQHf+LePmNGEG1x0pAm3hRXn",
+	"TI/AsdI6KTzDPhVuoCTmwyFTdnv5B3M72PDo4CA8yYnKhByMEIajDU8Se8RPlRwpprW/s3scdvrCzyAq",
+	"KvkcLpxNtSfGo0erFlq///Fgv93vf3zC6hbayyEc59UrzeoOfnt4bWEuU6IYjU9IeLR/QN4o2Ozc3kVe",
+	"UJ6wODucWXbkkTHV9rAQ9rDQXET5xloauVMwavWL7sFR+ZDs9x/+b/PXvdZf+43f/u0v7X+dP+w3mr+R",
+	"ft+cPwzcv4u/tx626vhhFZ4anpwKZMlQyUlZvwB+HHaPyM/SkNcy5kOeMYIbtwom9qmo59UNPde2vtL4",
+	"f5KDOrnzQQ5WiZ0PcrB1qfN3Nq+j5vTNS7tDV1F0yeZbp2iFgjWRVi4YNtFO3qVK1J0foAWVpjhmQ5om",
+	"xmqBwYoDcb9bVPn3K8/md4xO6thmGJ2s4pn9fetMA4LqBM1b954eSIyiyLG0EKozkUO46ZBfuRnL1DIa",
+	"rkFFFERteHTwtCyP/KPDk1wkOQZoZuwxpUmTG03s4Ft9UZJQQb2AQ8HNPtLJNLFD7Tf0f77a/3j48+//",
+	"OKZvLscHzwevVPtD3G98o1Lu/TSRNK5bIyn8umqV4BVbXyfvNVO1RGkwVXhMmqgwuImcsMmAKR0QSqZM",
+	"xFb14OKKoxX7wG5F2aobhWZqy2P4bJ+Feg1ood/T2JkY9lOErgH7J51OE44G5N5UyUHCJt990GhN5m//",
+	"d8WGjV7jL3u5W2MPf9V7b/AufOkyvwqKyoQmdhgsJlKRWDINJhmcRrAlrCgtPMByq+A4WbAl6shyd+wt",
+	"mKJF86ZdMsQ2ekh+x8KDnKG04UPs1Z+dc2aY8OirzUbk3q9zDTZKFWiW2lDDSFOxibwCO8mv8IRqO1uC",
+	"jpgKiKbz1h95hl5INeBxzMRdT1HmDVEyYfk2oUkiZ+gWyb0hf2D+vxT2yKHJc6XQfL6rOTiTE2bGduUP",
+	"4ZQlUhCZKqJ5zNBuzERaTHjMhLFKNlh3HK9M5Eh3LBt+luaFTEV8l+T/LIlOo3Fm8gQEvGl+XZEJncN6",
+	"uhRyZhUc9Mr8UVfRz9J4K6j6OC97m8E+tNwpaWC5QshF2RW9wDrv415FJVwDtBU1OlTo7v40cGbx8nC9",
+	"mY0jrhrsH2qdFOfibaaE3e1sZGLdTYcm1E9DwWuPrmzGYk1CPzNhforDMs19I6YgrsY0JkIK9keeR4ir",
+	"/SzNGTVcDzkdWLvobqcRSMjPbXnFVEKnzh2X/KG5/07KV1SN7pzlAxnPrYGR2Jfb046ijW21XD5KFYsx",
+	"3PMH5/1rKuY+kPR1tFY7CXbBE240UdaO+EPz3YWf2ln8aeXNeaQKePhe0NSMpeK/s7tWEK9owmMSKQba",
+	"K000mTEFkSerCbEYlNf3eVT0Lsk7JTGbMhEzEc0XgrOkOVPcMF0IcEwVn1A1JzE1dEA1s3fEciacfUre",
+	"qbmLuVDLeRIWJiwkGgOEi8vzS+Z0qmTEtP4aB0/B0zJjSdJ2vpZBashAMXpp9QmVWjZSQVJhDQAIB1l6",
+	"5Z/Aon8vdDqdSmVY/JrFnL4Dn9nXmSOHvHEYnbYlxc4bQhbYgplPKGCG9B93cj57VydCpKbcxXanyjLB",
+	"cHRiOgDLBTUlj2hMDWsbPmFlt+jjoyW3aNDg8fWdqUEjodpcpPparxZp4mQnunKXHorO308F973go7FJ",
+	"5m09F1H5gRBtWXrCVLEh/1gXnFcazFhFI8OU9rEMzSLFTICRoUiOBLdCE07oIhcOSk7/6Oryooye2u9+",
+	"rvDoBw3FruTldvmkJIpSj4RCR3sjaFxxNmOqAhQVZNGjmzj/cx/8bw24Iw9FwZQ5ijL2B8V1mRMjBx9Y",
+	"BNsMl/MzuAiETIx2Jk3eFJb3kCaaBQsr/tprpByDr+VlhWCS7kQFDIN3DJ/Yj5pEVKCnXtARy6JXds1s",
+	"PikLnC2ysp5przgGLMpcgdhm6Y9VEtlJk8/ArJd4R3E/UaUo/FwA41ThaBYX6jWRNKVlBVSU31jPhF+5",
+	"GZ/BtoXVkyS/DBu93zYc9CLvdPag5TUwG9tFgFd0yNnY6gdSJHPCMxQFImXMmBoHJ/Sgx/mCBFmEXy6L",
+	"kKPDz+s55chdZs65ZU8ac3MaGZyvhTUSL8zh43Ic87du+5i2h+3zh5VyzG+8kkysksHGKRF+I6QatgGd",
+	"8otLxMvMtWGT9RsCfg0auZypXBB2xM+vnLZSHjGNPAo0lxaOjI6TUMvSt8gR2v794vy7fr/j/qpkDPXs",
+	"Xrn68on5HGzj2I6ZoTzR9dKzdHbk/LrZce+UtIulNbS4qAEKW72ADFUjVvGI6y1D9xS/yOpP6FVTdkuH",
+	"Ia6EwK+7MrFFBuTTt/6ozNb3ViR/vlvuo/R/5kd0ZqhJ9TI3EgrAvItJRSLBj3JGEilG6Acbs+iSGCkv",
+	"T4gdSIYHiznCohG90imCSbqdpwX8TyzTQcKKAKDHXfu/Mhq2RpcTKSgHwAYajb1tXCb41zEzY/AcOWpY",
+	"XKDdnkB8As5T99CBlAmjYom7+SuCIoOqGPyDcxrU8dc5F9Yts8V5AoLAjtx8qb7FG/InrFytC0P2dBbe",
+	"WzXc7NwoM/4XwQi7AlT9MA/2a6OsikfCD3IQWtNUO2C+/aKTTq30jkPSNAjI6wsKEVAhZ4TrVkDCIU9Y",
+	"iHeA29vt/BDiF/hVzBKWP8V+5R8zo7p1QkJl7cOQNDUAyu2aDV9RbdowkvbLH4AwmcQFn29fDGh0mchR",
+	"i0RUKc40EYzblYVgqfIM23eum5oX9prsLFktys+/a+M/lYL4gxyse9lPcmCvlBGgMb7ozLyx2M+VmlWU",
+	"whyAC6X6nHCnQHZcFIdUuzrfLWhThbXWCBrFdeQ/ujUEa1+XNMV8OC84S+IMR1BeAXg0VaLelu1tyUVl",
+	"osEp+ensl5+J+5003754Rh4fd/db1sy2a1sOhw4TNrS0ZDH5LFXgAWL/FpRoOHlWHyaeJn/IVvL2hVvm",
+	"C+4UdD5l2sUCkJ7FnBL7G4mZYZFhMeKNXWDF3lo6MBp8Qkdsz/DhsDwKAIcv6Crd9nHnu/b5d3vFD80T",
+	"8tff8pP0P/xv9kOrWkH6ai6hZctcR1R0aka/dLse04NHjyuObfaRnP142j549DjLjkJeB8RuwtROw2Du",
+	"XDnqiinnDAdwtxXZmCm4VuM8//T4qNqFo/nvbGuJf7ftigFiM3YG5TW9Vt20+2IbiqY/Iu6dimkJRwzu",
+	"Mgv82Vib+IPJooCImlJlHmj4wU4MGbBITpxvwF3txVu2CAZcoNJS5MPh46dPusf7Fab2wgiBuqoh/YSH",
+	"7IJtbAybTDEq+uVJXlsRO8yfR2vUATy3PgdZOtX6jbTWpTrkguvxdt20NxOjcABe367PolZlEcyFntor",
+	"1rk5zv0pU2N2+xyp1ctlv7tW+CmmIZdi9fCWd1g2vgea4DMCIj0064McAE5Np1HEWIwCv2Z+cpZpQ5XZ",
+	"7pTrzG5as4Zzs+YLlFKnB958z60+UPIlla3KbISFFRHksqQkBkr01cilZzJ19QBq82E+yIEVrAjC7izZ",
+	"KxEVEUscUjA31YMVh/Vxt/tk//j44NHRk6Pu8fH+uiU7zJCI2fMPtvn8f6YsXXj+4Tafr1LhA5nZC/a3",
+	"+YJs25VfcbDFWVhYqY5l+diKRGQzFhRWR90CvEkMqnDuVKsC1shxu+eEeLrtIs62lMaIgWAsJjRDwd3O",
+	"WVGm8U2Wix2gJ8lSMKJcaOPwI7mgDfEFFyi4woKv6eYHT31O7NpjaMnJ499cM7k1Bm4kY7bGcbHBiThh",
+	"WtPR4oOOusfV/nOj5t7Lt8ZdB+Tlzy/eXDPObSjszs1y7/T1n+Tgl9RMU7Peml+0y6cgN+7ILF+2js04",
+	"nQwE5UlniZCK5dhtH58XXvPwpoZqwZy4hrwt25Ylxq6clC2tTDfD13QC49Nr6Ms93N6z9iVnSj4Fryvc",
+	"SjQ144sJM2MZF18oeRwVAqPnlUIGUijHfLo5v15n9ywxrGJHTxNq7HK5WASV0HjChVXidA2iBH5YQ8t7",
+	"XbGYfEC4wJVFOsojr5pCHOWtIKLYxPk/C1HjmP5/7lMnkpNFaFB3s3j5waPHKxAoq/j4jtHJW4kuldzG",
+	"WCi/BMm1LA4L1WimTGkpPPSJJon2aaVFqAqNDL+CUDs+oXa6t+G1ylN7kc+LGKLMwFjjqcIFcCP9baMJ",
+	"zgbpyVyc8YIic/jF07rAJP/OWjAQjn4b4tVtpPt49iPp78HKvOYS+KLZWTMrIHqXZuW62/xLglX21mWF",
+	"4+WEjviiqlGFo1zE4WQegfzBK5bmGyfJ62LIzuj4IvCLC1Ov4+dCONvb2hXC8zmNxgR+DKydZsd4Qthk",
+	"auYYZX3LYp6h/gYMcsmgdsEmW+wf9rkbBrIt62OubxBh14c3uanuMInZSNE4q5RDSfa8PKGAEhddJwZq",
+	"TAkJfNEQzBOSzKS6ZAo8cwPGBNGMieK5Iy8hSIcvqjx08Ak1DiL3eGcGMg3PJ4pFTJhkvr3p+xXeUzN/",
+	"65TQ/DjLl31hAfvphunLlmc+8MoN5gD1VUWQ3r54Ro6PHj0hDqtPYhmlExeYrIvzLsJOqCEzwBcoKUY+",
+	"kZJrD9VfiKbVmLzgza+YuTdMtSHkSxwGCutZQgIOYvsd6XrjCSpEs9dvLy60sRr8ugqPe40vxsFVYx7y",
+	"LVfvSH90fFywz4661XFEbqriUadEj6UyRKcTSARyQdNLLmL7t+NuZ9H0XYV6WHqBgeSj929fohurkPNf",
+	"86r8FIKymb29vUiKKzaXqhOzK59ZoveENO0hFAhYJq/A3sWH9Pvlx1hLeSNVw4MygJXZ3NTsutzPtbiT",
+	"CuzZBDaxfDZvK04DadAX1YFKjyejEC+BZcF17u9zKdQUoUgXPA6rsGXe6XiRJ/9s7nt0qJAzuBWXDnXF",
+	"y5yrMSSTFEoTGq6H8wqHY7VjoviaRQpLTFk5s9tQp/Nlch816qKmUgmnvqoKgFN9aU94qC2ZitJ232og",
+	"g6pozK8q61YACbCgFBVEpgDdU8wojlX9bicytLyPfa24Ddx5NTMXNGQS2zPG1cy6cCmZFXJ4lNULxluy",
+	"MluG6kvS7KLuI6SATDr3Y2sB03q0EtN6uP/o8HG3Jqybo1jds+smZkY5VB7F8mCo25TI2N9qQA0c5uto",
+	"MRIVQbtEYpcLS6HATapYmbitxsqiMYvTpH4RxykjCTWL2ONbC6U5CepnMMi9QTmpnqWFLVi7TKvEShnL",
+	"u8YiXDq0hMO/YrktH7NqanbFFE0ABW2PLSSgVYqjfUksP6GjCywmv0zU6SvE+pABG3Msb5slXlOMo+XE",
+	"FhHmqcjQ2Nua35qBFNacHUmtFPlRzqz4gPoEQLNyhXeJUVRozGUA9iOszo3YS5eIpqOxIem0dd1hbips",
+	"1kLol6WwM0v3v0gMXxOZn/FvzGhixjj11RqUoZd2x4CtXP9w+JmMpJVU3JBmRk/gpoiLEZZxtxaaS0hL",
+	"6IgMrP6sWxtkBnhXTiFBoERbcROUl1HJnq3a8u8YnXxD+cpf4A0LGqkP9K7z3b2HCythNY7VZXwMXF7H",
+	"vS2lx9aPc2VmbNVKqaN0G3ozrJdrq8yL0AatCdUk9PXjhw5Ubu+C4vFORkmRi2ioKV8BMv8K2nfm/i3m",
+	"dmN1ySwitjrLGxbhZv7wZX9aVnjXSFdv6wSOVfgW2zBYxVobOgc2c0O47pDXUrG+yKv2/jOVhuoWmfEk",
+	"IR8kFyS0qyckY6ZYQKysIXKKdC2U6/2UFeHFRUuaz9+3YFVwURzCft2yXx6UYDPw5pKmkAAcVzIpFAE4",
+	"ITpVygpM+zo9pZFrMWMUn0xYXNaWy3St21HFFfM//f7Hbrfd73/cH/b7H58M7Z/Hw7rVU7k03nsxVOGv",
+	"y4oyayOVHYKIrS2mAztR3tS3Qr1H2EcaAXY+FYbFcF73RXa/u4w0XRoJYJO0r+HPFeDxHtiFME0NuHwT",
+	"KUZM9QU8sFWXU3QBP69E+iX8imGPEvfuFr68NAVHW7UU7GA2wB84mCI476RicZ1e+D3ohIUa2X5UyMRp",
+	"kqKDzHPP6gyAb1QsksrhVrOhPjk86nYPbxFFVxpMUJwmx5kqIVUHjmcfp1wxffdH+zKwQnMxQs0yTQyf",
+	"UlWdBFUZoX9UDbMzFx5bU57xF1KR7C0BJqG4Pj7Yjsd+DwWH/IFTsk9ujM9BojY/XnHW3lhWLEUwKo7Z",
+	"+5jxkkNJgDNBcUXWL+Rn0m62a+tZGfdXLod8CTzQBA0WL0ld9VSjyZv37zIrohTyuA6iwWCZ1cWIRP2B",
+	"VB+fgNXurKt1aP8NWh6UEJuFRwdIdNXMrFmen+sn8yYq8+qkP2gfkSf+QfpZwpkwZMASzq5cmWN9Uszs",
+	"KdzA9UKyoJ3yQrLgKvghzNEe/tMkD09+I+1/nT9s/XVDgOGq9Ls1VXHqkvHAGzPiV0xg8p3dOeAz0yQV",
+	"CdN4vOG54jwkY6rHaMJuKQtveX5Ao0G5W+zYt60+fXVAyHqhAnJ2OXl+ixsraKSqInb7RjHNR4LFJ0Qz",
+	"75dC8YOzAcHcN+/fVcZwFwNsf+3t7a3qbVe/tS1xlezRVZi97QDubqY9cK1TVhl+2Uxabgzz0ylyoeJN",
+	"Gxx6jsz8MQvwuTpmn0aZ3r1ZmSREbAa34LiBknGaMVHv5zVjNneOU5okrtzF6ZuXpOmyxidcpIZ5V6Pv",
+	"XpcXd6NJUtKlt+IIXgDhLskfrkDXd0aXdBbL1rG6i2kCRU9SibfrwLPny2HZVFvNxFooiN0igP4FRI1l",
+	"76SzsJ624fEpLs/7GCstwYJqgqUX3sAsM/wna/OB2kAc2BxaWxaNv4NgO2m5UmAXk2heT4ZKhSbUQD5l",
+	"YP+YSF2uZLDf3Q45Y4nrJhf0GAxsP4mPh206iGK2iU5UrbfWZWThKx5kUAfXPKngUtjf387wcnRhtgNu",
+	"Hn9YsyGun726etnD1CAXy8smKK3lAkatQMF5FU5DsyhV3MwB7uF2BRTh+xFbblXh1/LecVjnjjTD6Ory",
+	"otPphK0g69c7mLuyPL75Tm3jvv9qn7556fo0eg5m1Q8HjCqmTlNsBo2fXnhG/vTru0awTOAvL394BtVn",
+	"ra4rL5kolQDxtdXxuCbN1zxSUsuhIc+FUZS8/IFw0RdTJeMUAmsnrmksT0ybCxKzK39vIu1pNg9ABoce",
+	"6ITvtLyQqi/oaoZ1+uKdvRw9mldMQdcPMpRJImdW6Lx98ezpk4NHpAmwnF/ZgMD15HumDXmG3Y/64o2y",
+	"CyBiutVzDo6RoCZVjNBkJBU3Y3AbTrkQ2HD47dnBo8ekGQopGFQ36gs9n0yYUTzK70GqFBummsWtIDOM",
+	"cfwBoWnMmXDtHcCWn/eFvcVFntDTCKcJxLhg+vJpthos1hzmYii9oUdRA3Or45njamOpMrH/xftTvXGn",
+	"/cLDPms6QOHpJIvlKfjzpCADGl2OwLPcFw7NGZBLxqbaV45ME6OtwfJGajNS7OwfrzIe4AJhMaHK8CEU",
+	"H+WCnB12+qIvwOG73J9EsYRRzWJytd8jv3nNCa9L5Oi8uRfLSO9lX3TGZpK0gr4YMcEULVWzMTNJ9JRF",
+	"Gl74l78Q4IewzNH2mzZ5+BAAl/rhQ5jGDHca1hWMDjMoqva9WxFG2BeEhHbSwoBQEgIUL0RX2o/v3r0h",
+	"IYLy3FdhDsEMi92yLesASWofVwCTIgw1INMMdhriV65DSLFMkR2tHZnVbvzAUAFoT+mIC8ujHplSrUkI",
+	"VfxD0tz/v////9nvdlvZ1JU6GFtiqpoYF6NUHQJi3trTEK6wew/U2cDOuecSsTqtcgS+zdot6YcPe87N",
+	"lNUi9VW+wv9quwuhMFjT0KK4sqRl3det8u1q3bc65B+pNFA/B77H1ilTqQyhGaTT0WGV3ZyCvDx3zKKE",
+	"+n0DhXS5cfhCK/8ICT+2/eHTtr+HpBnS1IztGougKlpAwiwnDLRR+w34/jD+FQa4cOw3qO9mF7hDIWx1",
+	"yKlvwyBTo3nM/PaF7sPhUfco9GsGhoBdrrgg3PQI+8i1AQnk6pArdsVoApLHjv6ZFBqvmFseYLzerhko",
+	"QwSnVFaE35ehC8icWT4iVfa9NJnROWjaGA+QM4F1LLQepglx9f2b9untuUxVG79pBWQ25tHYkm03un2U",
+	"K3+EzkTdy0BNcEdQbiyfoQugnC3UvkYK7YMASDemVywHg3ATEJZo5ut3ObRLh/wCYAV8rn7g6LUPwYo3",
+	"5Iprbtcv9XIPX+OeDNZFQIQ9dZNk7qAM9vYJTxLu4Aauw48dHECjqvuZeOgDae53iSaDuX2MA+S1TgrZ",
+	"CsNUAdEevFNKXsi2GGAH88Wdtc8O3/xy9i50d1FRaFqNHaHDE7+9Frppc52zs9RG2/Xg5nnsqNgp2xH0",
+	"n9j3CCjCAEfWAEnDlp8DMc/f0VHovD/cwCnkt1ypT5fdcId2+Tu8jjtPWkSqYhclKUj45vTdsx/dOU5I",
+	"+MPzV8/fPbf3H+0fVHWU9kfThFEBmKGW52nW/gSk63SazKGF+FRxEfEpTUgTDFGpvFqDYjVKrMiVQ5Cm",
+	"mYxphna+7KaHNWf/wEMZhs9AxFhlGF7YhmeEuIZxiTOCEQMrrHjMdKtDntcI0oW+Ak70VDQLcLUcF6r/",
+	"Q71GWMitE2wGA8EgewE+6ejg2B1HpW4cjm2n2O2DJ9yAoMk4Xt/qA3e31Tbs8636AX0rRezlyZDyhAyp",
+	"lf3w2kfdQ097mYAMHF/QiU7fvGwEDdeIq9Fr7He6nS4gV6dM0Clv9BqHnW7nEGIxZgya/55V50wbymrC",
+	"FyNW6QWSUIF1NqZ4/OHeA5EtFXQTFIw0QxcDsnpw+cQEYb7gxeiQH1wsG9w0D7C2J4pq6Glvx51YSR4D",
+	"RgFHnS20l3Gj17AqgU9sy4voag82h3oa4FtbrCRqheuYax8Ndq9uUh/j9j+UmuEutKTOI1437+Bb7YvJ",
+	"id/zPTDWXvgMXSKfzxca6h50uyt6h1yvZ8hC1ePKpjigR8kh2AnGMfaP3KzlCPlbdVs2D3uFrsZwy/76",
+	"W0pdl+Cmw/U35b1g7R0Hx+vvWOzG9TloPNpkROWup3DX4UaDylo1gS8Ck6HcTi6IlQe6tIAAATnSkBVv",
+	"v26cB40FVbXRa5QVU3jBHoYBRnWdBFBBCsgYWtayOSlpu4ED12SSC3TmHHSDvo7cq9tZElB/Y+Y1Yjlv",
+	"aUu+Zqsbne223ha23n3aSH9jpmBSFDYOhqOWd01pxeOm8et9L0+KrN1BDlcth6AdkEwbAQeMFIG3MND8",
+	"sfqOVSKdTWTNq76wVp29JFOYvAaVg6tR4wSQojcXCsjrvnBmS0JHAUGstFO2IOXZ9HIfShEH7nOTZGqY",
+	"fQZ4jqxJae1pX4CrFWCeckDODh1OEnytVjvAFCtXBQ9VcRgrHoFgN5ZTgKRguUvN+Z/KCdKdvvCuFas4",
+	"LmZ8FxRMR5cd4tlh1sezL5DTxTzwvDc3/ARFnVekhvdFOTfcmutZmjlmlqJG62wn6FQWOEvQY2b6wrmT",
+	"wkcfP4YnqNAiwagM25Gg0xo1YMeMcja4HU0MKiGkjXfIC6kWw2FViuHfmFkoeHCLMnjhTTXyOKMaZ3cn",
+	"mHc60YaifGHlFGS6/2VzfSgvdbhSql9yEWuXLO5d6JigHFFhZbuThG6PF/OHhxK7qua2Safabsspuc29",
+	"Wcoirtia6FzI2LLbln8yfQkMj2lxLWabK/9yU8UJPBm1G+tNBYwjN3lO8G8pGHp0wfXsEesarZMBw1Y5",
+	"skOgNA4YIFjBHHai3XeQvlS95d4xrBa84By5Ty6ILLFppfMBWLbbyn/GrWzcGve7GD9vsoGDxtThYBaC",
+	"zq5/IMaoOgS8h4uQLMRA5AuvvPnwEZBMd93dVwhjAD7iPCt3872M51vdVw6n/bmMQTEqZZ+XdvT+Vt9c",
+	"pzODfJtRz954YUtnvLE7CUM46zZT1S2fg8YribSvuz27rrSNdwLlNlX27gYi6JkUw4QjAvBo/3AjmfWK",
+	"qhHDGx5tMpCKptwgIQ82ubnYbv2+yVWUC07+bSZaq0wPuHzvkwubfEZB65N8ynsfI0O5+oPFyJYCSKce",
+	"HCl9SCr3LfX6wgMwEE1BBzItZGS6cDyiDQLQnAqeXPTlQOFV2O+ajBQVhggJWAS83kVDNdFGToueY8hF",
+	"DY+6+2ErQA+GvRwrGfscUJGhkgDP4qsXd8hLownC9TRpArgp6AsoDYXpiQFJhe+LQmKuWGQ87KmFObJj",
+	"cCdN5JXHDmkjFR2xvgCEnivQ50oT5IAodExZSpWcaQdTAJgx0ASO974wivKEcA0xut7SOQhZqtzHL//2",
+	"/B0phRjDTl8U4tjQPB4TgiDGd4JOLg1tpLjBqlMTe20hd7OQ1Uy1w8FQ8KhNfPRbmjFTM65Zq8o5hKvr",
+	"ZqfxECiv0nGP6rNoMd0IAos7pfTrnCFH6+/4WZoXUOMOjoQNpPobBfAByGh7gXXI75tox63wRaI9qPci",
+	"ofpWMkwDwoeF+ISzaLWvprIgTuxWL9rILeziBUmaiGfRIDGYR28o5vByDvAmQXrCmwkXUZLGHqG65C++",
+	"oTz4WQpWKxO6d6YlL8gVy6F1Wxiu+aPpsYcb7vTXMgbYdeNO5dZ1pdB981ZfR44UQKNZ/cqN953dDi9/",
+	"gC03hc23bLU78VCo+eDVhh4xMqZzEEpYBOUkr7JSKqgCbX4RF6BYh7wr5DZg1GpR/ZnQOYnLoqwv3G+A",
+	"UC4gpywfWh1SVoc8l3p5pihIOznsi7lMlSsDEh4dPEVsmiWVm4AswP4WhuzRf30ByPSW82KYYn0ZyPnq",
+	"oZgmE3llFdQBMzOGaGP3ahfk5P6ReXARwGvcoIh2kUaP1TOu5osdS5X8xeo4NxLBsBRKatnteEdcAZ+N",
+	"vCN3J/dJsZ317hDYKaIFRfSO/SBPr0foW7+H7ttB9xZbx177rPM1w6qcIXt0ytuXbL46KuuEur1uEWEL",
+	"XezYkH88IZk2zJXLPquJwJ5Cyt09DwjhINaHhCzTdsb3/ZB59y7o5D2BRZyq39AbCIQv0X7XhKwu2dzV",
+	"d55SZQQkGU1oNOaCBURHcoq5oRkYHrRaKVhfWEpRl3MprFyjzxC0VJeLIUUy77mceVdfhtrXQnkZUBUj",
+	"KpxEGjCix3ImEFbXIWcuGYZCTpxLCO6RftrtHkb4TvibhZBVG566dQhSoke+h8zSqsurFEzkCAqLbzUG",
+	"h9R9nSgcvvtXbsZnwMo6nfOSzYPcpeOTm3FeIWdtzBRr3Vqcbieyv1GRvQvSfSNBuqz2wA3PolXK6d6n",
+	"SzZfF7tzUgKCYjpPcsNQXYe8ZVcSvyHK/sliuJrbU0PItpwu66pwy41l97UjNo4cR91OZ9wFbL4p49Ou",
+	"yi/f5jVRm1NXtWTCDI2poaSJult+2Lfc8U8FOiatcpkxlSawbVADqcyGuvEuvqM4i6OvXvvZ+djuQ6Bl",
+	"Z6MuhWa+XGLczEhd7yb6O5uDNVupelw3P93jWhA2BJlFYybK7rIOaZ4uZnq7FHBt6BwCHVDdZbAM9DRj",
+	"JdNRNbalVe1mW5WYvkv/3qlQO5F2Q7fb9VPEt+R3q5JUa2TUKfntDICJ7TMmDEF5cN70LTPHZpJ09JRF",
+	"HSvEZqOOVKM9V7N8xPYQ09jWTHhpg3XC+kIbBWU4XP7tmE6nTOiiFOwhzBDCtdBOA5JVJbToHSmmdV80",
+	"ww9y0EkhwgnlO7Comi/s14Tekx33McRkXCc/7c3wq/sctlxuCpD5QJPQ6pEQ24ZCOPbbEEvbtTzgsC9C",
+	"ht9jLTCOAePsCVCG7AQzznxE2T6Mx6E1KCMpBIuMyzgNX1Ft2vAeKLAFZXwixq8YcmhGNZlwrVkcIDqS",
+	"AgYykRhkLwTPMSU3Lw6SAUihFu5+0O12A1eqhMR03jrJwu99wWEUMomLZZHce1xDApw4KNeY1V4LFVam",
+	"gXf2+kKxtgc35nWFAoR4YnUh6fNzJ5bWhGNXQe0IV/O+2H9EfMEmLe2kf7T8u2Rs6ms1We5xKYicQrav",
+	"QBytzx6OqOgLWIAFuqt8rGfwi90km5VhsRp1WCgYB2yFkfsZi0+KrFJMp9BUDpCpWLm8srxkaQWU6rOs",
+	"LnR+/l0b/6kqR7v+ZDXso0Ex0EaKF5rJxj2y/+Tx4dOu+1+7CxhlYWCH+u3XF3bD9MinfoPH/Uav31i8",
+	"qRH0gTr4sXgn/IDyCH7r7h8fDA9ptw03PrH/eQqPyP+3DzfJCOqKxhfUwI0H3YPH7f399sHBu/1ur2v/",
+	"/99w4Qc56Dd6OWkbvOHg5mRlGXhwm2vGi79AL1lLyueg7/oDw0UOWe1vR/nW6B11g37DTvZkauzn/aBf",
+	"KNW8OObuce+R/T+O2XF3NW8+f87rXpYrAZUWRKki0PHBweHhk4Pu4eOnj46ePHncrWxz9hEFftuuinUa",
+	"Gqz5OuMVdxYSckK4bxllNz1JheFJsY1ClEiNTRSwWZeTAIrocWpc9n9TedFLqiSvw17vNL8darBej8Mz",
+	"owhZW1Ln3Be3CCKsUudAA9oEjYEpGsslQq3epk+y/IZkbq80vp3Mspn4Al546wZiUFkMDfU935Esa41S",
+	"6JjSZJ1Rh4R8YtXRqRhhsePsFrhmSCfcVYsklECmCJRm3HsYlu9/GNZWVSv1fak5upfKj2PN7s537fPv",
+	"9prFT//b7z9sVRaXX8GG2Vhqhu3pitqZHWcd1fafCwTgrCR6TXPHFUR5XZyCRPbJOZbzfMJqmemPOHt5",
+	"9fF0ncrkG5CXNX/YkDK8/otJu023h92Y6x0eFWJg5/fYnX4beDGGTvD78w4/3y5mvhI1hGexJhRIyjyd",
+	"vmY5F0b6VEKH3gmzrmp7dteCjho6OxwMXuhuBPWyoeOe3fwxAX8B1uP1bZDsNyBwsTyxRpXT9e2yPyAS",
+	"aSBjiM1iUGrMktgK6wQaTE3YRKo5Zmae/XjaPnj0mHDdF5YZKbbU5FjxGlVgnec7rmkMZp8BcgSLg5UL",
+	"djuFuRrUnkgaW/Fxu4ijikm4nnRzzSPvGHIEjKmxVWABzqgHle3y/nf+6x0G6Zs/zlCOuPOj5kRbqP3d",
+	"6DUweb1R767HDtufa620vU/QI/caNQVAvDhIEmkifPWoe4Qe09mYKZbJd4FFLL2jutxneSQ9FhIq2bvM",
+	"esy9LzVdxIT++mR0d0hsBlAC6ncp5bvw2h3kha/Yyav2ai28KGvFiviiHih3AXQJDTK1zRdILehlK7u1",
+	"LqGMbqZz3RXGaJ3iU+DPDm20S+v+FtK6F5blHVqr6z2bdjutduPmCsJeYQNXSqjv5743DRZQdgV2jCSU",
+	"6LFUpp3wKxZDWyZo6Uvev33lA5h4yvcFF7md/CtERmJmb1Pz/0Db03XNgmpFzugumMtGs2SIdYPGUkAv",
+	"Guqby4RvqRhVp7j8IGei3uAsDzP0IwtJ0/fi6UEjqcKwTkjoyO3l5AWLfoE6D58fcsm3597V6DU8AY2g",
+	"wUQ6sUup8JULl51v4ISsY7AUSDFRkKbeDIH8/+i297sHh2FA3Of97sFRO//YfrR/UHBOL0aWgft1Hl7o",
+	"7f5lnkkZGVaMHld4RQdcUOBqsdnq4eOnT7rH+xUdmKuPGfSaAG6jfMKcRhGbmjaMU6+T1Hixu/Zz0HiG",
+	"g2p7slbf7a52F38O/ryn20H38TewJpyDicW4YxYWxhfOrb8dN1ClWYP7FGt/YbAI5SHu2L2j7vHjsLNy",
+	"7xVCQnhrCdSxV4/t+MNpSwfLLP6bzJvEFc8uLoj3bpEmtGi05z2bua7eejGZ7/ous287XrD/eP0NsGp/",
+	"luaMGq6H/F46Z7x6cH2j7iurcL5Z97pAvL2uLg5fHXL/CVsn32NI9k9ysD40ucyYnctoZ/ZtEJl0rcW9",
+	"nICPXyEu+Q/XJQZQkhAH/CAHRMlZFsCLuYYyYESxSCpsGDNT3BgmXHdCKFwqNAWga0C0JFRAw/CpVXjg",
+	"eanQaOcNuaCJg0mzK/uIYd6tJuiLzNErlU+ryXqYUp5An2no70Pn9aUIfpKDb7UOwU9ycJ0iBAfbfHGd",
+	"cmpnaEZ1PmV26rGi7i44uPO+74KD337mciqwUzlCuq2QXNJE15wwqyKB9ta9Tx/kwMcBawIQIEiy+iUA",
+	"HMdKjg4sfoIVsJlOExcf5IaMqcbu3yxmMUJMrAkZYx/70mVDyCuvjErcSOTfVVBitewt1HxZxZpduGIX",
+	"rvgWwhUfYKfdkd663hL8SQ5WWreZ3NrDPgCWAbdNS52yfer7FFhBiTg7qxlDo/68a8EDXZDkY6hB6iKy",
+	"Hw3U/MJuBiBZXc8EKyymSsZpxGLfP6BDnuGlWBAmv++DHPSFYiZVApJQsk74J64NHbShpIliNJ7n8sdq",
+	"5CiA8z6SRXKaR93jypYASMbWdPKvJKOFnBU6SexqcO1U3NUq7p+gKhbshuueCBvrmXsOCLbSPYkJErQg",
+	"pawAy0RhkxIzTicDQXlit7Ca0IRrFkMXloBQ0RfsozUZWlDlFcHQzydTMy9k7dknuufrDvnFwdPk0ElL",
+	"q2sjnBoga75I+CKQrEIwOjepe2LjdoUbvqXOoenE3AOdd8Lx/Ni5M3dq4QblIsrL535qiI74vU924a8y",
+	"dK+LXYHnkgJ0pRZgku3URXHwjcUdd6rKThKsCoPmTdW+QVEQVKkSSK1LiQoI1STh2kHAAa80pWZczkpt",
+	"LDrwiwCKvDhFpoJ0pmK0nG9ZzltdTr0990m3F+3zh5XVM9ZLNsWMmn9N0zeLMzkTsilVbk61YLlA6erc",
+	"F5bbwFDrGqtS9OAn9AwWPYvY6C9hVLFCrz1flAIKsvQFNGHhYtQh3hAPMrtbqgUdMrNxieUdX2XgvrXM",
+	"vR379uDO7FvfQRHqh+/M2515+2c3b2FX5wJra0au64S6CerGXYqSjokYPH1539TAVyKTCkthsTn5ILmo",
+	"q4Lx2r35XqNycBDrgTmOdzvzdae0bmC+TrKt4Xe4/+YrYHL+xn2G45QpLUVeIoXYFZQQCv3tinUIO+RM",
+	"TpgUgD4nY6r7oL3MmcFmoHGWE+GLANAKiRJgP2AWO5RNX+D7ooTyiTNmuUKYGzHyEiraxfAQ7V7vwwYF",
+	"2voiyvsFcgW0V6lRp3GMm/tbxe4gdV+nh8hrf6JUanC4WEGpXp7VXceQnTq3A+Tc7aFyGseEum15rUNl",
+	"Za8Qd/vep1QztS4n/63LlPdkWBPXHiSxorNq8W/tYuxTlczoHK1ma0SThFFtIOnLkVfVR8S+7aby+9p9",
+	"RNyQZlT7bvw7Re+PKpr+LM1H7DL+QqFRWxrAi4BhoX4/dq6rUAJX9iBxulwlCO/G2/+OcHibKFE7mN0O",
+	"ZvctwOxuIAZuP37yXjO1ujX8zTUI7AG+FQ3itky/r9OmfCPTLysLKNgMLeydHNvpTvenwfl9wr2BBpSJ",
+	"6Aca9tv2rDys2aZvHq2tdSy+kIokdsIQN1eoPEJGkmijKB+NAdTicCquKGdelKQvTt+87JDvWSJnWEbK",
+	"18e0VzE9lgm6GqnQM6aI/axB7mcAlb4I37x/F2IRFDqwSi+HgjBlCMuUKaxr2tRMxNifxBU0BYp9RxL7",
+	"rAA7bsA1+OIHmoRWnIUtSGoU4AUloeWbtZbDDsF6erovEIftf8H8RjqANQqBF2dfurLQIfs45YrpC2pW",
+	"9EJ+78vufZN+TKTu6/gxi+VQlw8zXPrOAsFagXYxMlezDCZ+583cHXs7b+YdN5KwgpgSBD22jWyfHZKs",
+	"tOh16xeuOPP2PuEfrpwYiuTbhC2hOFrd73/MosuKgqMIldHYtQrJJk0ALlFlNCYyav67PQrjoC8AGD7i",
+	"V0yUymi3EK2EJfvzAqod8gxH75J3/OnUF+5NPn8HyKITd1fVgeRuvRdHkp/xb6xa9u7I2R05uyPnbo0s",
+	"Jwq2euqkehXw6vkVU/MChGIROdGcMjkF2MUVh3YscwfHsNeDFdEXMUcDwnvZ9YPMw+6swtZiGSXvueEK",
+	"78DilHYIOmuxi9iumdWHoZGfZsy1CFMx9q2ZSO3yxmlfIMq/1SHW4FtosluXiPRe33tomB3CaQQo3/X4",
+	"MFgLu6DhVxHH9w4eluoyOAw/Vwodv90uYLsV5E45al8Tp7OXLEkEsplAqN7uVXE6u1G+3ShdYRvX+gn0",
+	"LlB3PwJ1u9L/y6G9VJcCe9cQJtfds1m8DshgUaq4mcONA0YVU6epGTd6v53bA5xO+d/Z/Ecsymy/O7e3",
+	"qKu6/sLQCdn+3AgaqUoavcYenfK9q33oNsId5xq9IU00sw9z462C84CmBTvaZVdNWFWWFgjDpmGCCqNb",
+	"HQIaGxbAYIlmJAHgLLTEAlBs/jyQoxWP/HUsyYAlUoxcfTqERjj/I4/GWSwtIwx9+8uP+juba0BLWPtf",
+	"MKUfkAmNxlwwHRAdyalVJSX4wjFEKmL4sPACOuXtSzavI9YqmNBqu2qU2Jx9+UZof+lUZ1Rc/UCdR4ML",
+	"cnZYeBAq1dV5cpdcxJD+7swL8FD49V54Rpa/VfWgN/m90EBdpcKSNaDR5UjZre3KAOrCAyHnYvlRpzDt",
+	"pL5XO46VNJdbxLcKT3edUJefv2QWuCAFFwFO9/KB6x6JG7uai2NGEzPOyH0mxRWbS6wHA11xVj/a/2K3",
+	"9v8LAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

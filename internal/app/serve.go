@@ -23,6 +23,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/idempotency"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/platform"
 	"github.com/conveyorhq/conveyor/internal/queue"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/store"
@@ -93,11 +94,15 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
 	jobsService := &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
 		Logger: log, NotRunnable: store.ErrJobNotRunnable}
+	queueStatus := queue.NewStatus(d.redisOpt)
+	defer queueStatus.Close()
 	seen := &users.Seen{Store: d.store} // last-seen times, at most a write a minute per user
 	defer seen.Wait()                   // before the pools close
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService},
 		Users: &users.Service{Store: d.store, Access: authorizer},
+		Platform: &platform.Service{Access: authorizer, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
+			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
 		Jobs:       jobsService,

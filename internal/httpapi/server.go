@@ -22,6 +22,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/idempotency"
 	"github.com/conveyorhq/conveyor/internal/jobs"
 	"github.com/conveyorhq/conveyor/internal/observe"
+	"github.com/conveyorhq/conveyor/internal/platform"
 	"github.com/conveyorhq/conveyor/internal/processors"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 	"github.com/conveyorhq/conveyor/internal/teams"
@@ -44,6 +45,7 @@ type Check struct {
 type Deps struct {
 	Teams          *teams.Service
 	Users          *users.Service
+	Platform       *platform.Service
 	Files          *files.Service
 	Jobs           *jobs.Service
 	Processors     *processors.Registry

@@ -113,12 +113,14 @@ func (s *Store) Close() {
 func (s *Store) Primary() *pgxpool.Pool { return s.primary.pool }
 
 type target struct {
-	name    string
-	pool    *pgxpool.Pool
-	healthy atomic.Bool
-	replay  atomic.Uint64 // replicas: the replayed WAL position at the last check
-	lagB    atomic.Int64
-	lagT    atomic.Int64 // nanoseconds
+	name      string
+	pool      *pgxpool.Pool
+	healthy   atomic.Bool
+	reachable atomic.Bool   // replicas: answered the last check
+	checked   atomic.Int64  // replicas: when the last check ended (unix nanoseconds; 0: never)
+	replay    atomic.Uint64 // replicas: the replayed WAL position at the last check
+	lagB      atomic.Int64
+	lagT      atomic.Int64 // nanoseconds
 }
 
 func newTarget(ctx context.Context, name, url string, maxConns int32) (*target, error) {
@@ -383,6 +385,8 @@ func (s *Store) checkReplica(ctx context.Context, r *target) {
 	err := r.pool.QueryRow(cctx, `SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text,
 		EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8`).Scan(&inRecovery, &replay, &delay)
 	healthy := err == nil && inRecovery && replay != nil
+	r.reachable.Store(err == nil)
+	defer func() { r.checked.Store(time.Now().UnixNano()) }()
 	if healthy {
 		lsn, perr := ParseLSN(*replay)
 		if perr != nil {

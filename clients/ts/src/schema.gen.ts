@@ -306,6 +306,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/platform/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the platform status
+         * @description The health of what Conveyor runs on, as the answering API server sees
+         *     it: the database primary (reachable) and each replica (reachable,
+         *     replay lag, taking reads or not: from the health checks that route
+         *     reads, not probed again), Redis, S3, each queue's tasks by state and
+         *     the age of its oldest pending one, and the workers seen recently.
+         *     `status` is `degraded` when the primary, Redis or S3 does not
+         *     answer, a replica does not answer or takes no reads, or no worker
+         *     has been seen. A component that is down is reported, never answered
+         *     with a `5xx`; with Redis down, the queues and workers cannot be read
+         *     and are empty. For platform admins.
+         */
+        get: operations["getPlatformStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/teams/{team_id}/files": {
         parameters: {
             query?: never;
@@ -723,6 +752,126 @@ export interface components {
         UserAccountList: {
             items: components["schemas"]["UserAccount"][];
             next_cursor: string | null;
+        };
+        PlatformStatus: {
+            /**
+             * @description `degraded` when a component is down, a replica takes no reads, or no worker has been seen.
+             * @enum {string}
+             */
+            status: "ok" | "degraded";
+            /** Format: date-time */
+            checked_at: string;
+            database: components["schemas"]["DatabaseStatus"];
+            redis: components["schemas"]["ComponentStatus"];
+            s3: components["schemas"]["ComponentStatus"];
+            /** @description Each queue, by name; empty when Redis cannot be read. */
+            queues: components["schemas"]["QueueStatus"][];
+            /** @description The worker processes seen recently; empty when Redis cannot be read. */
+            workers: components["schemas"]["WorkerStatus"][];
+        };
+        ComponentStatus: {
+            /** @description Whether it answered the check in time. */
+            reachable: boolean;
+            /**
+             * Format: double
+             * @description How long the check took; null when it did not answer.
+             * @example 0.8
+             */
+            latency_ms: number | null;
+        };
+        DatabaseStatus: {
+            primary: components["schemas"]["ComponentStatus"];
+            replicas: components["schemas"]["ReplicaStatus"][];
+        };
+        ReplicaStatus: {
+            /** @example replica1 */
+            name: string;
+            /** @description Whether it answered its last health check. */
+            reachable: boolean;
+            /** @description Whether reads go to it (reachable, replaying, and within the lag bounds). */
+            taking_reads: boolean;
+            /**
+             * Format: int64
+             * @description WAL bytes behind the primary at the last check; null when unreachable.
+             * @example 0
+             */
+            lag_bytes: number | null;
+            /**
+             * Format: double
+             * @description How old its last replayed transaction was while behind (0 when caught up); null when unreachable.
+             * @example 0
+             */
+            lag_seconds: number | null;
+            /**
+             * Format: date-time
+             * @description When it was last checked (several times a second).
+             */
+            checked_at: string | null;
+        };
+        QueueStatus: {
+            /** @example default */
+            name: string;
+            /**
+             * Format: int64
+             * @description Tasks waiting for a worker.
+             * @example 12
+             */
+            pending: number;
+            /**
+             * Format: int64
+             * @description Tasks being run.
+             * @example 3
+             */
+            active: number;
+            /**
+             * Format: int64
+             * @description Tasks due later.
+             * @example 0
+             */
+            scheduled: number;
+            /**
+             * Format: int64
+             * @description Tasks waiting to be retried after a failure.
+             * @example 1
+             */
+            retry: number;
+            /**
+             * Format: int64
+             * @description Tasks that ran out of retries.
+             * @example 0
+             */
+            archived: number;
+            /**
+             * Format: double
+             * @description Age of the oldest pending task (0 when none is pending).
+             * @example 0.4
+             */
+            oldest_pending_seconds: number;
+        };
+        WorkerStatus: {
+            /** @example worker-7d9f-abcde */
+            host: string;
+            /**
+             * Format: int32
+             * @description The worker's process id.
+             * @example 4211
+             */
+            pid: number;
+            /**
+             * Format: int32
+             * @description Jobs it runs at once, at most.
+             * @example 10
+             */
+            concurrency: number;
+            /**
+             * Format: int32
+             * @description Jobs it is running now.
+             * @example 2
+             */
+            active_jobs: number;
+            queues: string[];
+            /** Format: date-time */
+            started_at: string;
         };
         Membership: {
             /** Format: uuid */
@@ -2064,6 +2213,35 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPlatformStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The platform status. */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlatformStatus"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
