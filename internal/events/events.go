@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
@@ -82,7 +83,11 @@ func (p *Publisher) Publish(ctx context.Context, e domain.Event) (string, error)
 		return "", nil // a newer snapshot of the job went out already
 	}
 	if err != nil {
-		p.Logger.Warn("events: publish failed; clients re-read on reconnect", "type", e.Type, "team", e.TeamID, "err", err)
+		lvl := slog.LevelWarn
+		if errors.Is(err, breaker.ErrUnavailable) {
+			lvl = slog.LevelDebug // the breaker logs the outage, not once per event
+		}
+		p.Logger.Log(ctx, lvl, "events: publish failed; clients re-read on reconnect", "type", e.Type, "team", e.TeamID, "err", err)
 		return "", err
 	}
 	return id, nil

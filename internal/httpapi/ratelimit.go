@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 )
@@ -46,7 +49,11 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, op *openapi3.Oper
 	}
 	d, err := s.deps.Limiter.Allow(r.Context(), p.Key()+":"+class, *lim)
 	if err != nil {
-		s.deps.Logger.Warn("rate limiter unavailable; letting the request through", "err", err)
+		lvl := slog.LevelWarn
+		if errors.Is(err, breaker.ErrUnavailable) {
+			lvl = slog.LevelDebug // the breaker logs the outage, not once per request
+		}
+		s.deps.Logger.Log(r.Context(), lvl, "rate limiter unavailable; letting the request through", "err", err)
 		return nil
 	}
 	h := w.Header()

@@ -76,3 +76,31 @@ func TestClientClosedIs499(t *testing.T) {
 		t.Errorf("log:\n%s\nwant the abandoned request at info as 499 (written 503)", log.String())
 	}
 }
+
+// TestThrottle writes a lasting condition's warning once per interval,
+// with a count of what it dropped, and lets other levels through.
+func TestThrottle(t *testing.T) {
+	var buf bytes.Buffer
+	log := observe.Throttle(slog.New(slog.NewTextHandler(&buf, nil)), 200*time.Millisecond)
+	for range 50 {
+		log.Warn("redis down", "err", "refused")
+		log.With("k", "v").Warn("redis down") // derived loggers share the count
+		log.Info("request")
+	}
+	log.Warn("another condition")
+	time.Sleep(250 * time.Millisecond)
+	log.Warn("redis down")
+	out := buf.String()
+	if n := strings.Count(out, `msg="redis down"`); n != 2 {
+		t.Errorf("%d warnings written, want 2 (one per interval):\n%s", n, out)
+	}
+	if !strings.Contains(out, "suppressed=99") {
+		t.Errorf("the second warning does not count the 99 dropped:\n%s", out)
+	}
+	if n := strings.Count(out, "msg=request"); n != 50 {
+		t.Errorf("%d info lines, want all 50", n)
+	}
+	if !strings.Contains(out, `msg="another condition"`) {
+		t.Error("a different warning was throttled with the first")
+	}
+}
