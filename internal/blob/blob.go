@@ -129,14 +129,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// PresignGet returns a URL that downloads the object for ttl.
+// PresignGet returns a URL that downloads the object for ttl, as an
+// attachment of no particular type (see PresignDownload to give it a name
+// and a type).
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)},
-		s3.WithPresignExpires(ttl))
-	if err != nil {
-		return "", fmt.Errorf("blob: presign: %w", err)
-	}
-	return req.URL, nil
+	return s.PresignDownload(ctx, key, "", "", ttl)
 }
 
 // Ready reports an error when the bucket cannot be reached.

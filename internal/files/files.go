@@ -43,7 +43,9 @@ type Blobs interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	GetRange(ctx context.Context, key, spec string) (io.ReadCloser, string, int64, error)
 	Head(ctx context.Context, key string) (int64, error)
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PresignDownload serves the object as name of media type contentType
+	// (storage keeps a browser from rendering what is not safe to).
+	PresignDownload(ctx context.Context, key, name, contentType string, ttl time.Duration) (string, error)
 	PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error)
 	StartMultipart(ctx context.Context, key string) (string, error)
 	PresignPart(ctx context.Context, key, uploadID string, n int, ttl time.Duration) (string, error)
@@ -186,7 +188,7 @@ func (s *Service) DownloadURL(ctx context.Context, teamID, id uuid.UUID) (string
 	if err != nil {
 		return "", err
 	}
-	return s.Blobs.PresignGet(ctx, f.ObjectKey, downloadTTL)
+	return s.Blobs.PresignDownload(ctx, f.ObjectKey, f.Name, f.ContentType, downloadTTL)
 }
 
 // CleanName makes a client's file name safe to store and show: the last

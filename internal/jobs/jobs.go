@@ -43,9 +43,10 @@ type Events interface {
 	Notify(ctx context.Context, e domain.Event)
 }
 
-// Presigner makes short-lived download URLs.
+// Presigner makes short-lived download URLs, served as name of media type
+// contentType (storage keeps a browser from rendering what is not safe to).
 type Presigner interface {
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	PresignDownload(ctx context.Context, key, name, contentType string, ttl time.Duration) (string, error)
 }
 
 // Service implements the job rules for API callers.
@@ -211,7 +212,7 @@ func (s *Service) OutputURL(ctx context.Context, teamID, id uuid.UUID, name stri
 	if err != nil {
 		return "", err
 	}
-	return s.Blobs.PresignGet(ctx, o.ObjectKey, downloadTTL)
+	return s.Blobs.PresignDownload(ctx, o.ObjectKey, o.Name, o.ContentType, downloadTTL)
 }
 
 // RunStore is what the runner needs from the database.
