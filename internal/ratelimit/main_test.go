@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
@@ -25,6 +26,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // the fast lane: tests that need Redis skip
+	}
 	dir, err := devstack.TestDir("ratelimit")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -74,6 +79,9 @@ func (s *syncBuffer) String() string {
 // the test ends.
 func MustClient(tb testing.TB) *redis.Client {
 	tb.Helper()
+	if redisAddr == "" {
+		tb.Skip("needs the test Redis (not started under -short)")
+	}
 	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		tb.Fatalf("ping redis: %v", err)
