@@ -199,9 +199,9 @@ func (j *Janitor) AbortExpired(ctx context.Context) (int, error) {
 }
 
 // SweepOrphans removes objects under teams/ older than Grace that no file
-// and no open upload refers to, aborts multipart uploads started longer
-// than Grace ago that no open upload refers to (an output an attempt was
-// writing when it was stopped), and returns how many.
+// and no open upload refers to, aborts multipart uploads started a day
+// ago (strayMultipartAge) that no open upload refers to (an output an
+// attempt was writing when it was stopped), and returns how many.
 func (j *Janitor) SweepOrphans(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-j.Grace)
 	var batch []string
@@ -243,11 +243,19 @@ func (j *Janitor) SweepOrphans(ctx context.Context) (int, error) {
 	if err := flush(); err != nil {
 		return removed, err
 	}
-	n, err := j.abortStrayMultipart(ctx, cutoff)
+	n, err := j.abortStrayMultipart(ctx)
 	return removed + n, err
 }
 
-func (j *Janitor) abortStrayMultipart(ctx context.Context, cutoff time.Time) (int, error) {
+// strayMultipartAge is the least age of a multipart upload no row refers
+// to before SweepOrphans aborts it (Grace, when longer): an attempt
+// streams its output as one for as long as it runs, and none runs for a
+// day (every processor's timeout is far shorter). A deleted team's are
+// aborted after Grace alone (PurgeDeletedTeams): its jobs are cancelled.
+const strayMultipartAge = 24 * time.Hour
+
+func (j *Janitor) abortStrayMultipart(ctx context.Context) (int, error) {
+	cutoff := time.Now().Add(-max(j.Grace, strayMultipartAge))
 	type mp struct{ key, id string }
 	var old []mp
 	err := j.Blobs.ListMultipart(ctx, "teams/", func(key, uploadID string, initiated time.Time) error {
