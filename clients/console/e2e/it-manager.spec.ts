@@ -143,6 +143,27 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(page.getByTestId("audit-table").locator('[data-testid="audit-row-team.renamed"]')).toHaveCount(3);
   await page.getByRole("tab", { name: "Teams" }).click();
 
+  // Platform health: the primary and the replica answer and the replica takes reads, Redis and S3 answer,
+  // the queues and the worker that ran the jobs above are listed — as the API reports them.
+  const health = (await a.api.GET("/platform/status")).data!;
+  await page.getByRole("tab", { name: "Platform health" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Platform health" })).toBeVisible();
+  await expect(page.getByTestId("health-overall")).toHaveAttribute("data-status", health.status);
+  await expect(page.getByTestId("health-primary")).toContainText("Yes");
+  for (const r of health.database.replicas) {
+    const replica = page.getByTestId(`health-replica-${r.name}`);
+    await expect(replica).toBeVisible();
+    await expect(replica.getByTestId("replica-reads")).toHaveText(r.taking_reads ? "Yes" : "No");
+  }
+  expect(health.database.replicas.length).toBeGreaterThan(0);
+  await expect(page.getByTestId("health-redis")).toContainText("Yes");
+  await expect(page.getByTestId("health-s3")).toContainText("Yes");
+  for (const q of health.queues) await expect(page.getByTestId(`health-queue-${q.name}`)).toBeVisible();
+  expect(health.workers.length).toBeGreaterThan(0);
+  await expect(page.getByTestId("health-worker")).toHaveCount(health.workers.length);
+  await a11y(page, "IT manager: platform health");
+  await page.getByRole("tab", { name: "Teams" }).click();
+
   // Open any team's workspace.
   await page.locator(`[data-team-id="${used.id}"]`).getByRole("link", { name: `Open workspace of ${used.name}` }).click();
   await expect(page).toHaveURL(new RegExp(`/teams/${used.id}/files$`));
@@ -161,9 +182,14 @@ test("someone who is not a platform admin is refused the IT manager", async ({ p
   await expect(page.getByTestId("teams-table")).toHaveCount(0);
   await a11y(page, "IT manager: refused");
 
-  // The API refuses her too: creating a team is for platform admins.
+  // The API refuses her too: teams are created, users listed and the platform's health read by platform admins only.
   const nora = clientWith(await accessTokenOf(page));
-  const err = await nora.api.POST("/teams", { body: { name: unique("Sneaky") } }).then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ConveyorProblem);
-  expect((err as ConveyorProblem).status).toBe(403);
+  const forbidden = async (call: Promise<unknown>) => {
+    const err = await call.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConveyorProblem);
+    expect((err as ConveyorProblem).status).toBe(403);
+  };
+  await forbidden(nora.api.POST("/teams", { body: { name: unique("Sneaky") } }));
+  await forbidden(nora.api.GET("/users"));
+  await forbidden(nora.api.GET("/platform/status"));
 });

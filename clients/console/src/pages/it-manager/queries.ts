@@ -11,6 +11,7 @@ export const itKeys = {
   teams: ["it", "teams"] as const,
   teamsPage: (cursor: string | undefined) => ["it", "teams", cursor ?? ""] as const,
   usersPage: (cursor: string | undefined) => ["it", "users", cursor ?? ""] as const,
+  platform: ["it", "platform"] as const,
   audit: ["it", "audit"] as const,
   auditPage: (teamId: string | undefined, cursor: string | undefined) => ["it", "audit", teamId ?? "", cursor ?? ""] as const,
 };
@@ -25,6 +26,15 @@ export function useUsersPage(cursor: MaybeRefOrGetter<string | undefined>) {
       return (await conveyor.api.GET("/users", { params: { query }, signal })).data!;
     },
     placeholderData: keepPreviousData,
+  });
+}
+
+/** usePlatformStatus is GET /platform/status, read again every 15 s while the page is open. */
+export function usePlatformStatus() {
+  return useQuery({
+    queryKey: itKeys.platform,
+    queryFn: async ({ signal }) => (await conveyor.api.GET("/platform/status", { signal })).data!,
+    refetchInterval: 15_000,
   });
 }
 

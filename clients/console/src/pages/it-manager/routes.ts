@@ -11,6 +11,7 @@ export const itManagerRoutes: RouteRecordRaw[] = [
       { path: "", name: "it-manager", redirect: { name: "it-teams" } },
       { path: "teams", name: "it-teams", component: () => import("./TeamsPage.vue"), meta: { title: "Teams · IT manager" } },
       { path: "users", name: "it-users", component: () => import("./UsersPage.vue"), meta: { title: "Users · IT manager" } },
+      { path: "health", name: "it-health", component: () => import("./HealthPage.vue"), meta: { title: "Platform health · IT manager" } },
       { path: "audit", name: "it-audit", component: () => import("./AuditPage.vue"), meta: { title: "Audit log · IT manager" } },
       { path: ":pathMatch(.*)*", name: "it-not-found", redirect: { name: "it-teams" } },
     ],
