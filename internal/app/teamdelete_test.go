@@ -80,6 +80,9 @@ func teamRows(t *testing.T, e *apptest.Env, team string) (rows map[string]int, p
 // removes every object of the team from the bucket and its rows, and the
 // audit trail stays readable by platform admins.
 func TestDeleteTeam(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real stack")
+	}
 	e := setup(t)
 	ctx := context.Background()
 	adminTok := e.Token(t, "delete-admin", true)

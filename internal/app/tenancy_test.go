@@ -50,6 +50,9 @@ func usageOf(t *testing.T, c *conveyor.Client, team uuid.UUID) conveyor.TeamUsag
 // exact again right after a file (and with it its jobs' outputs) is
 // deleted.
 func TestTeamUsage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real stack")
+	}
 	e := setup(t)
 	ctx := context.Background()
 	admin := sdk(t, e, e.Token(t, "usage-admin", true))
@@ -124,6 +127,9 @@ func TestTeamUsage(t *testing.T) {
 // audited; a read's ETag moves with usage, so If-None-Match never keeps a
 // stale usage.
 func TestRenameTeam(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real stack")
+	}
 	e := setup(t)
 	ctx := context.Background()
 	adminTok := e.Token(t, "rename-admin", true)
@@ -196,6 +202,9 @@ func TestRenameTeam(t *testing.T) {
 // their teams and roles and when they were last seen, which a burst of
 // calls does not move again within the minute.
 func TestUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real stack")
+	}
 	e := setup(t)
 	ctx := context.Background()
 	admin := sdk(t, e, e.Token(t, "users-admin", true))
