@@ -47,7 +47,8 @@ type Env struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
-	extra     int
+	mu        sync.Mutex // guards extra
+	extra     int        // extra API processes running
 	errs      chan error
 }
 
@@ -149,7 +150,7 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 	if !o.NoWorker {
 		cmds = append(cmds, []string{"conveyor", "worker"})
 	}
-	e.errs = make(chan error, len(cmds)+8)
+	e.errs = make(chan error, len(cmds)+64) // room for every extra API process a package starts over its tests
 	for _, args := range cmds {
 		e.wg.Add(1)
 		go func() {
@@ -228,20 +229,37 @@ func (e *Env) Token(tb testing.TB, subject string, admin bool) string {
 
 // StartAPI starts one more API process (as another replica of `conveyor
 // serve` would run) with the environment's settings plus overrides, and
-// returns its URL. It stops with the environment. At most 8 per Env.
+// returns its URL. It stops (as on SIGTERM) when the test that started it
+// ends, or with the environment. At most 8 run at once per Env.
 func (e *Env) StartAPI(tb testing.TB, overrides map[string]string) string {
 	tb.Helper()
 	return e.StartAPIWithContext(tb, e.ctx, overrides)
 }
 
 // StartAPIWithContext is StartAPI for a process that stops (as on SIGTERM)
-// when ctx is done.
+// when ctx is done, or at the latest when the test ends.
 func (e *Env) StartAPIWithContext(tb testing.TB, ctx context.Context, overrides map[string]string) string {
 	tb.Helper()
+	e.mu.Lock()
 	if e.extra >= 8 {
-		tb.Fatal("apptest: at most 8 extra API processes")
+		e.mu.Unlock()
+		tb.Fatal("apptest: at most 8 extra API processes at once")
 	}
 	e.extra++
+	e.mu.Unlock()
+	ctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	tb.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			tb.Error("apptest: an extra API process did not stop within 30s of its test's end")
+		}
+		e.mu.Lock()
+		e.extra--
+		e.mu.Unlock()
+	})
 	port, err := freePort()
 	if err != nil {
 		tb.Fatal(err)
@@ -257,6 +275,7 @@ func (e *Env) StartAPIWithContext(tb testing.TB, ctx context.Context, overrides 
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer close(done)
 		if err := app.Run(ctx, []string{"conveyor", "serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs); err != nil {
 			e.errs <- fmt.Errorf("serve (extra): %w", err)
 		}
