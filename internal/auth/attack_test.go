@@ -396,7 +396,11 @@ func TestUnknownKidBurstSparesTheIssuer(t *testing.T) {
 	want200(t, e, "burst-after", "Bearer "+f.good(t, "burst-after"))
 }
 
-// issuerRequests sums conveyor_http_requests_total over route="/dev/oidc/*".
+// issuerRequests sums conveyor_http_requests_total over every route under
+// the dev issuer (/dev/oidc/...). The dev OpenID provider is a chi router
+// of its own mounted at /dev/oidc/*, so chi labels its requests with the
+// joined template (e.g. /dev/oidc/.well-known/openid-configuration,
+// /dev/oidc/jwks), not with the mount's /dev/oidc/*.
 func issuerRequests(t *testing.T, e *apptest.Env) float64 {
 	t.Helper()
 	resp, err := http.Get(e.URL + "/metrics")
@@ -409,7 +413,7 @@ func issuerRequests(t *testing.T, e *apptest.Env) float64 {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "conveyor_http_requests_total{") || !strings.Contains(line, `route="/dev/oidc/*"`) {
+		if !strings.HasPrefix(line, "conveyor_http_requests_total{") || !strings.Contains(line, `route="`+auth.DevIssuerPath+`/`) {
 			continue
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
