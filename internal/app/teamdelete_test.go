@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,45 @@ func teamRows(t *testing.T, e *apptest.Env, team string) (rows map[string]int, p
 		t.Fatal(err)
 	}
 	return rows, purged
+}
+
+// heldSource is a slowSource that, once half sent, waits for release
+// before sending the rest: an upload kept in flight for as long as a test
+// needs.
+type heldSource struct {
+	slowSource
+	release <-chan struct{}
+}
+
+func (s *heldSource) Read(p []byte) (int, error) {
+	if s.sent >= s.n/2 {
+		<-s.release
+	}
+	return s.slowSource.Read(p)
+}
+
+// pauseS3 stops the stack's S3 server (SIGSTOP) until the returned
+// function resumes it (also at the test's end): requests to storage wait,
+// their connections stay open.
+func pauseS3(t *testing.T, e *apptest.Env) (resume func()) {
+	t.Helper()
+	pid, ok := e.Stack.PIDs()["versitygw"]
+	if !ok {
+		t.Fatal("no S3 server running")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("resume S3: %v", err)
+			}
+		})
+	}
+	t.Cleanup(resume)
+	return resume
 }
 
 // TestDeleteTeam: a platform admin deletes a team that has files, an
@@ -156,28 +196,22 @@ func TestDeleteTeam(t *testing.T) {
 	if events.Resp.StatusCode != http.StatusOK {
 		t.Fatalf("event stream: %d", events.Resp.StatusCode)
 	}
-	job, err := admin.CreateJob(ctx, team.Id, conveyor.JobCreate{FileId: &big.Id, Processor: "csv_profile"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, time.Minute, func() string {
-		j, err := admin.Job(ctx, team.Id, job.Id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Status != conveyor.JobStatusRunning || j.Progress == 0 {
-			return "the job is " + string(j.Status) + fmt.Sprintf(" at %d%%", j.Progress)
-		}
-		return ""
-	})
-	stoppedBefore := workerMetric(t, e, "conveyor_worker_attempts_stopped_total")
-
-	// Uploads still streaming in when the team goes.
+	// Uploads still streaming in when the team goes: each is held half
+	// sent until the deletion is done.
 	const inFlight = 3
 	var wg sync.WaitGroup
 	uploadErrs := make([]error, inFlight)
+	release := make(chan struct{})
+	released := false
+	releaseUploads := func() {
+		if !released {
+			released = true
+			close(release)
+		}
+	}
+	defer releaseUploads()
 	for i := range inFlight {
-		src := &slowSource{n: 16 << 20, reached: make(chan struct{})}
+		src := &heldSource{slowSource: slowSource{n: 16 << 20, reached: make(chan struct{})}, release: release}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -186,7 +220,34 @@ func TestDeleteTeam(t *testing.T) {
 		<-src.reached
 	}
 
+	// A job running when the team goes. Storage is paused before each look
+	// at the job and stays paused, once the job is seen running, until the
+	// deletion has answered: the job, still reading its 64 MiB file (its
+	// result needs all of it), cannot finish first however loaded the
+	// machine is.
+	job, err := admin.CreateJob(ctx, team.Id, conveyor.JobCreate{FileId: &big.Id, Processor: "csv_profile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumeS3 func()
+	eventually(t, time.Minute, func() string {
+		resume := pauseS3(t, e)
+		j, err := admin.Job(ctx, team.Id, job.Id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != conveyor.JobStatusRunning || j.Progress == 0 {
+			resume()
+			return "the job is " + string(j.Status) + fmt.Sprintf(" at %d%%", j.Progress)
+		}
+		resumeS3 = resume
+		return ""
+	})
+	stoppedBefore := workerMetric(t, e, "conveyor_worker_attempts_stopped_total")
+
 	r, b = rc.send("DELETE", "/teams/"+tid, "", nil, nil)
+	resumeS3()
+	releaseUploads()
 	if r.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.StatusCode, b)
 	}
