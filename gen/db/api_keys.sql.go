@@ -205,13 +205,19 @@ func (q *Queries) RevokeAPIKey(ctx context.Context, arg RevokeAPIKeyParams) (Api
 	return i, err
 }
 
-const touchAPIKey = `-- name: TouchAPIKey :exec
+const touchAPIKeys = `-- name: TouchAPIKeys :execrows
 UPDATE api_keys SET last_used_at = now()
-WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+WHERE id = ANY($1::uuid[])
+  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 `
 
-// Records use at most once a minute, so a busy key does not write per request.
-func (q *Queries) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
-	_, err := q.db.Exec(ctx, touchAPIKey, id)
-	return err
+// Records the use of several keys in one statement (each API process
+// batches them); a key some process recorded less than a minute ago is
+// left alone, so a busy key is written about once a minute in all.
+func (q *Queries) TouchAPIKeys(ctx context.Context, ids []uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, touchAPIKeys, ids)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -98,6 +98,9 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	defer queueStatus.Close()
 	seen := &users.Seen{Store: d.store} // last-seen times, at most a write a minute per user
 	defer seen.Wait()                   // before the pools close
+	// API keys' last use: noted in memory, written in batches.
+	keyUse := auth.NewKeyUse(d.store, auth.KeyUseOptions{Logger: log})
+	defer keyUse.Close() // before the pools close
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService},
 		Users: &users.Service{Store: d.store, Access: authorizer},
@@ -110,7 +113,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Authenticator: seen.Wrap(auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
 		}, d.store)),
-		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store},
+		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store, Uses: keyUse},
 		Authorizer: authorizer,
 		ReadyChecks: []httpapi.Check{
 			{Name: "database", Fn: d.store.Ready},

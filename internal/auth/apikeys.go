@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
@@ -40,12 +38,13 @@ func IsAPIKeySecret(s string) bool {
 // APIKeys is what API key authentication needs from the database.
 type APIKeys interface {
 	APIKeyByPrefix(ctx context.Context, prefix string) (domain.APIKey, []byte, error)
-	TouchAPIKey(ctx context.Context, id uuid.UUID)
 }
 
 // APIKeyAuthenticator turns an API key secret into a principal.
 type APIKeyAuthenticator struct {
 	Keys APIKeys
+	// Uses records when each key was last used; nil: not recorded.
+	Uses *KeyUse
 }
 
 var errBadKey = domain.Errorf(domain.CodeUnauthenticated, "The API key is not valid.")
@@ -68,7 +67,7 @@ func (a *APIKeyAuthenticator) Authenticate(ctx context.Context, secret string) (
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 || k.RevokedAt != nil {
 		return nil, errBadKey
 	}
-	go a.Keys.TouchAPIKey(context.WithoutCancel(ctx), k.ID)
+	a.Uses.Note(k.ID)
 	return &domain.Principal{Method: domain.AuthAPIKey, Name: k.Name,
 		APIKey: &domain.APIKeyScope{ID: k.ID, TeamID: k.TeamID, Role: k.Role, Name: k.Name, Prefix: k.Prefix}}, nil
 }

@@ -66,9 +66,13 @@ func (u UserAccount) ETag() string {
 	return etagOf("user", u.ID, u.Issuer, u.Subject, u.Email, u.Name, u.CreatedAt.UnixMicro(), timeOrZero(u.LastSeenAt), u.Memberships)
 }
 
-// ETag is the key's version.
+// ETag is the key's version: what a manager can change or rely on (name,
+// role, revocation). LastUsedAt is telemetry, written in the background
+// while the key is in use, and is left out: otherwise an If-Match revoke of
+// a busy key would keep failing with 412. The price is that a conditional
+// GET may answer 304 while last_used_at has moved on (by a minute or more).
 func (k APIKey) ETag() string {
-	return etagOf("api_key", k.ID, k.Name, k.Role, timeOrZero(k.RevokedAt), timeOrZero(k.LastUsedAt))
+	return etagOf("api_key", k.ID, k.Name, k.Role, timeOrZero(k.RevokedAt))
 }
 
 func timeOrZero[T interface{ UnixMicro() int64 }](t *T) int64 {

@@ -88,12 +88,15 @@ func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check fu
 	})
 }
 
-// TouchAPIKey records that a key was used (at most once a minute), without
-// failing the caller: a down primary must not break API-key reads.
-func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := db.New(s.primary.pool).TouchAPIKey(ctx, id); err != nil {
-		s.opts.Logger.Debug("store: record api key use", "err", err)
+// TouchAPIKeys records that keys were used, in one statement on the
+// primary, and returns how many rows it changed: a key recorded less than a
+// minute ago (by any process) is left as it is. Callers batch and throttle
+// (auth.KeyUse); a failure is theirs to log, never a request's to fail.
+func (s *Store) TouchAPIKeys(ctx context.Context, ids []uuid.UUID) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return db.New(s.primary.pool).TouchAPIKeys(ctx, ids)
 }

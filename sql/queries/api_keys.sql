@@ -20,10 +20,13 @@ UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
 WHERE team_id = $1 AND id = $2
 RETURNING *;
 
--- name: TouchAPIKey :exec
--- Records use at most once a minute, so a busy key does not write per request.
+-- name: TouchAPIKeys :execrows
+-- Records the use of several keys in one statement (each API process
+-- batches them); a key some process recorded less than a minute ago is
+-- left alone, so a busy key is written about once a minute in all.
 UPDATE api_keys SET last_used_at = now()
-WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+WHERE id = ANY(sqlc.arg('ids')::uuid[])
+  AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
 
 -- name: GetAPIKey :one
 SELECT * FROM api_keys WHERE team_id = $1 AND id = $2;
