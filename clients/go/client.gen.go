@@ -275,6 +275,24 @@ func (e DownloadFileParamsDelivery) Valid() bool {
 	}
 }
 
+// Defines values for DownloadJobOutputParamsDelivery.
+const (
+	DownloadJobOutputParamsDeliveryRedirect DownloadJobOutputParamsDelivery = "redirect"
+	DownloadJobOutputParamsDeliveryStream   DownloadJobOutputParamsDelivery = "stream"
+)
+
+// Valid indicates whether the value is a known member of the DownloadJobOutputParamsDelivery enum.
+func (e DownloadJobOutputParamsDelivery) Valid() bool {
+	switch e {
+	case DownloadJobOutputParamsDeliveryRedirect:
+		return true
+	case DownloadJobOutputParamsDeliveryStream:
+		return true
+	default:
+		return false
+	}
+}
+
 // ApiKey defines model for ApiKey.
 type ApiKey struct {
 	CreatedAt  time.Time          `json:"created_at"`
@@ -1122,6 +1140,15 @@ type CancelJobParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// DownloadJobOutputParams defines parameters for DownloadJobOutput.
+type DownloadJobOutputParams struct {
+	// Delivery `redirect` (default): a presigned URL; `stream`: the bytes, through the API.
+	Delivery *DownloadJobOutputParamsDelivery `form:"delivery,omitempty" json:"delivery,omitempty"`
+}
+
+// DownloadJobOutputParamsDelivery defines parameters for DownloadJobOutput.
+type DownloadJobOutputParamsDelivery string
+
 // RetryJobParams defines parameters for RetryJob.
 type RetryJobParams struct {
 	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
@@ -1528,7 +1555,11 @@ type ClientInterface interface {
 	//
 	// By default, a redirect to a short-lived presigned URL of the object
 	// in storage. With `delivery=stream`, the API streams the bytes itself
-	// and honours a single `Range`.
+	// and honours a single `Range`. Either way the file is presented the
+	// same: raster images (`image/png`, `image/jpeg`, `image/gif`,
+	// `image/webp`) and plain text are `inline` with their own type;
+	// everything else is an `attachment` of type
+	// `application/octet-stream`, so that nothing renders as a page.
 	//
 	// Corresponds with GET /teams/{team_id}/files/{file_id}/content (the `DownloadFile` operationId).
 	DownloadFile(ctx context.Context, teamId TeamID, fileId FileID, params *DownloadFileParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1590,10 +1621,17 @@ type ClientInterface interface {
 
 	// DownloadJobOutput Download a job output
 	//
-	// A redirect to a short-lived presigned URL of the output in storage.
+	// By default, a redirect to a short-lived presigned URL of the output
+	// in storage. With `delivery=stream`, the API streams the bytes itself,
+	// on the API's origin (for a browser that may not reach storage).
+	// Either way the output is presented the same: raster images
+	// (`image/png`, `image/jpeg`, `image/gif`, `image/webp`) and plain
+	// text are `inline` with their own type; everything else is an
+	// `attachment` of type `application/octet-stream`, so that nothing
+	// renders as a page.
 	//
 	// Corresponds with GET /teams/{team_id}/jobs/{job_id}/outputs/{name} (the `DownloadJobOutput` operationId).
-	DownloadJobOutput(ctx context.Context, teamId TeamID, jobId JobID, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DownloadJobOutput(ctx context.Context, teamId TeamID, jobId JobID, name string, params *DownloadJobOutputParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RetryJob Retry a failed job
 	//
@@ -2176,7 +2214,11 @@ func (c *GeneratedClient) GetFile(ctx context.Context, teamId TeamID, fileId Fil
 //
 // By default, a redirect to a short-lived presigned URL of the object
 // in storage. With `delivery=stream`, the API streams the bytes itself
-// and honours a single `Range`.
+// and honours a single `Range`. Either way the file is presented the
+// same: raster images (`image/png`, `image/jpeg`, `image/gif`,
+// `image/webp`) and plain text are `inline` with their own type;
+// everything else is an `attachment` of type
+// `application/octet-stream`, so that nothing renders as a page.
 //
 // Corresponds with GET /teams/{team_id}/files/{file_id}/content (the `DownloadFile` operationId).
 func (c *GeneratedClient) DownloadFile(ctx context.Context, teamId TeamID, fileId FileID, params *DownloadFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2308,11 +2350,18 @@ func (c *GeneratedClient) ListJobOutputs(ctx context.Context, teamId TeamID, job
 
 // DownloadJobOutput Download a job output
 //
-// A redirect to a short-lived presigned URL of the output in storage.
+// By default, a redirect to a short-lived presigned URL of the output
+// in storage. With `delivery=stream`, the API streams the bytes itself,
+// on the API's origin (for a browser that may not reach storage).
+// Either way the output is presented the same: raster images
+// (`image/png`, `image/jpeg`, `image/gif`, `image/webp`) and plain
+// text are `inline` with their own type; everything else is an
+// `attachment` of type `application/octet-stream`, so that nothing
+// renders as a page.
 //
 // Corresponds with GET /teams/{team_id}/jobs/{job_id}/outputs/{name} (the `DownloadJobOutput` operationId).
-func (c *GeneratedClient) DownloadJobOutput(ctx context.Context, teamId TeamID, jobId JobID, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDownloadJobOutputRequest(c.Server, teamId, jobId, name)
+func (c *GeneratedClient) DownloadJobOutput(ctx context.Context, teamId TeamID, jobId JobID, name string, params *DownloadJobOutputParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadJobOutputRequest(c.Server, teamId, jobId, name, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4050,7 +4099,7 @@ func NewListJobOutputsRequest(server string, teamId TeamID, jobId JobID) (*http.
 }
 
 // NewDownloadJobOutputRequest constructs an http.Request for the DownloadJobOutput method
-func NewDownloadJobOutputRequest(server string, teamId TeamID, jobId JobID, name string) (*http.Request, error) {
+func NewDownloadJobOutputRequest(server string, teamId TeamID, jobId JobID, name string, params *DownloadJobOutputParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4087,6 +4136,33 @@ func NewDownloadJobOutputRequest(server string, teamId TeamID, jobId JobID, name
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Delivery != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "delivery", *params.Delivery, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5012,7 +5088,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// By default, a redirect to a short-lived presigned URL of the object
 	// in storage. With `delivery=stream`, the API streams the bytes itself
-	// and honours a single `Range`.
+	// and honours a single `Range`. Either way the file is presented the
+	// same: raster images (`image/png`, `image/jpeg`, `image/gif`,
+	// `image/webp`) and plain text are `inline` with their own type;
+	// everything else is an `attachment` of type
+	// `application/octet-stream`, so that nothing renders as a page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5084,12 +5164,19 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadJobOutputWithResponse Download a job output
 	//
-	// A redirect to a short-lived presigned URL of the output in storage.
+	// By default, a redirect to a short-lived presigned URL of the output
+	// in storage. With `delivery=stream`, the API streams the bytes itself,
+	// on the API's origin (for a browser that may not reach storage).
+	// Either way the output is presented the same: raster images
+	// (`image/png`, `image/jpeg`, `image/gif`, `image/webp`) and plain
+	// text are `inline` with their own type; everything else is an
+	// `attachment` of type `application/octet-stream`, so that nothing
+	// renders as a page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /teams/{team_id}/jobs/{job_id}/outputs/{name} (the `DownloadJobOutput` operationId).
-	DownloadJobOutputWithResponse(ctx context.Context, teamId TeamID, jobId JobID, name string, reqEditors ...RequestEditorFn) (*DownloadJobOutputResponse, error)
+	DownloadJobOutputWithResponse(ctx context.Context, teamId TeamID, jobId JobID, name string, params *DownloadJobOutputParams, reqEditors ...RequestEditorFn) (*DownloadJobOutputResponse, error)
 
 	// RetryJobWithResponse Retry a failed job
 	//
@@ -8043,6 +8130,7 @@ func (r GetFileResponse) ContentType() string {
 // DownloadFileResponse200Headers the declared response headers of an HTTP 200 response for DownloadFile
 type DownloadFileResponse200Headers struct {
 	AcceptRanges       *string
+	ContentDisposition *string
 	ContentLength      *int64
 	ETag               *string
 	RateLimitLimit     *int32
@@ -8052,6 +8140,7 @@ type DownloadFileResponse200Headers struct {
 
 // DownloadFileResponse206Headers the declared response headers of an HTTP 206 response for DownloadFile
 type DownloadFileResponse206Headers struct {
+	ContentDisposition *string
 	ContentLength      *int64
 	ContentRange       *string
 	RateLimitLimit     *int32
@@ -8971,6 +9060,15 @@ func (r ListJobOutputsResponse) ContentType() string {
 	return ""
 }
 
+// DownloadJobOutputResponse200Headers the declared response headers of an HTTP 200 response for DownloadJobOutput
+type DownloadJobOutputResponse200Headers struct {
+	ContentDisposition *string
+	ContentLength      *int64
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
 // DownloadJobOutputResponse302Headers the declared response headers of an HTTP 302 response for DownloadJobOutput
 type DownloadJobOutputResponse302Headers struct {
 	Location           *string
@@ -9021,6 +9119,8 @@ type DownloadJobOutputResponse struct {
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadJobOutputResponse200Headers
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *DownloadJobOutputResponse302Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -11193,7 +11293,11 @@ func (c *ClientWithResponses) GetFileWithResponse(ctx context.Context, teamId Te
 //
 // By default, a redirect to a short-lived presigned URL of the object
 // in storage. With `delivery=stream`, the API streams the bytes itself
-// and honours a single `Range`.
+// and honours a single `Range`. Either way the file is presented the
+// same: raster images (`image/png`, `image/jpeg`, `image/gif`,
+// `image/webp`) and plain text are `inline` with their own type;
+// everything else is an `attachment` of type
+// `application/octet-stream`, so that nothing renders as a page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11307,13 +11411,20 @@ func (c *ClientWithResponses) ListJobOutputsWithResponse(ctx context.Context, te
 
 // DownloadJobOutputWithResponse Download a job output
 //
-// A redirect to a short-lived presigned URL of the output in storage.
+// By default, a redirect to a short-lived presigned URL of the output
+// in storage. With `delivery=stream`, the API streams the bytes itself,
+// on the API's origin (for a browser that may not reach storage).
+// Either way the output is presented the same: raster images
+// (`image/png`, `image/jpeg`, `image/gif`, `image/webp`) and plain
+// text are `inline` with their own type; everything else is an
+// `attachment` of type `application/octet-stream`, so that nothing
+// renders as a page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /teams/{team_id}/jobs/{job_id}/outputs/{name} (the `DownloadJobOutput` operationId).
-func (c *ClientWithResponses) DownloadJobOutputWithResponse(ctx context.Context, teamId TeamID, jobId JobID, name string, reqEditors ...RequestEditorFn) (*DownloadJobOutputResponse, error) {
-	rsp, err := c.DownloadJobOutput(ctx, teamId, jobId, name, reqEditors...)
+func (c *ClientWithResponses) DownloadJobOutputWithResponse(ctx context.Context, teamId TeamID, jobId JobID, name string, params *DownloadJobOutputParams, reqEditors ...RequestEditorFn) (*DownloadJobOutputResponse, error) {
+	rsp, err := c.DownloadJobOutput(ctx, teamId, jobId, name, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15954,6 +16065,13 @@ func ParseDownloadFileResponse(rsp *http.Response) (*DownloadFileResponse, error
 			}
 			headers.AcceptRanges = &value
 		}
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
@@ -15992,6 +16110,13 @@ func ParseDownloadFileResponse(rsp *http.Response) (*DownloadFileResponse, error
 		response.Headers200 = &headers
 	case rsp.StatusCode == 206:
 		var headers DownloadFileResponse206Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
@@ -17427,6 +17552,44 @@ func ParseDownloadJobOutputResponse(rsp *http.Response) (*DownloadJobOutputRespo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadJobOutputResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 302:
 		var headers DownloadJobOutputResponse302Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {

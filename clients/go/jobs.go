@@ -49,13 +49,38 @@ func (c *Client) JobOutputs(ctx context.Context, teamID, jobID uuid.UUID) ([]Job
 	return l.Items, nil
 }
 
+// DownloadOption tunes OpenJobOutput and OpenFile.
+type DownloadOption func(*downloadOptions)
+
+type downloadOptions struct{ stream bool }
+
+// WithStreamDelivery has the API stream the bytes itself (delivery=stream),
+// on its own origin, instead of redirecting to storage: for a client that
+// cannot reach storage, or may not (a proxy, a firewall, a browser's
+// Content-Security-Policy).
+func WithStreamDelivery() DownloadOption { return func(o *downloadOptions) { o.stream = true } }
+
+func downloadOpts(opts []DownloadOption) downloadOptions {
+	var o downloadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 // OpenJobOutput opens the job's output called name (as JobOutputs lists
-// it) for reading; the caller closes it. The API answers with a
+// it) for reading; the caller closes it. By default the API answers with a
 // short-lived presigned URL in storage, which is fetched without any of
-// the client's credentials. An unknown job or name is a *Problem with
-// Status 404; a failure of storage is an error carrying its status.
-func (c *Client) OpenJobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string) (io.ReadCloser, error) {
-	resp, err := c.direct.DownloadJobOutput(ctx, teamID, jobID, name)
+// the client's credentials; WithStreamDelivery reads it through the API
+// instead. An unknown job or name is a *Problem with Status 404; a failure
+// of storage is an error carrying its status.
+func (c *Client) OpenJobOutput(ctx context.Context, teamID, jobID uuid.UUID, name string, opts ...DownloadOption) (io.ReadCloser, error) {
+	var params DownloadJobOutputParams
+	if downloadOpts(opts).stream {
+		d := DownloadJobOutputParamsDeliveryStream
+		params.Delivery = &d
+	}
+	resp, err := c.direct.DownloadJobOutput(ctx, teamID, jobID, name, &params)
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +89,15 @@ func (c *Client) OpenJobOutput(ctx context.Context, teamID, jobID uuid.UUID, nam
 
 // OpenFile opens a file's content for reading; the caller closes it. Like
 // OpenJobOutput, it follows the API's redirect to storage without the
-// client's credentials.
-func (c *Client) OpenFile(ctx context.Context, teamID, fileID uuid.UUID) (io.ReadCloser, error) {
-	resp, err := c.direct.DownloadFile(ctx, teamID, fileID, nil)
+// client's credentials, or with WithStreamDelivery reads it through the
+// API.
+func (c *Client) OpenFile(ctx context.Context, teamID, fileID uuid.UUID, opts ...DownloadOption) (io.ReadCloser, error) {
+	var params DownloadFileParams
+	if downloadOpts(opts).stream {
+		d := DownloadFileParamsDeliveryStream
+		params.Delivery = &d
+	}
+	resp, err := c.direct.DownloadFile(ctx, teamID, fileID, &params)
 	if err != nil {
 		return nil, err
 	}

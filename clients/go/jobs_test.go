@@ -154,6 +154,68 @@ func TestOpenJobOutputSendsNoCredentialsToStorage(t *testing.T) {
 	}
 }
 
+// TestStreamDeliveryReadsThroughTheAPI: WithStreamDelivery asks for
+// delivery=stream and reads the API's own 200 (with the caller's
+// credentials, on the API's origin); storage is never asked. Without it,
+// nothing is asked for and the redirect is followed as before.
+func TestStreamDeliveryReadsThroughTheAPI(t *testing.T) {
+	var storageHits int
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		storageHits++
+		_, _ = io.WriteString(w, "from storage")
+	}))
+	defer storage.Close()
+	team, job, file := uuid.New(), uuid.New(), uuid.New()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t" {
+			problem(w, http.StatusUnauthorized, "Unauthorized.")
+			return
+		}
+		switch d := r.URL.Query().Get("delivery"); {
+		case r.URL.Query().Has("delivery") && d != "stream":
+			problem(w, http.StatusBadRequest, "Bad delivery.")
+		case d == "stream":
+			w.Header().Set("Content-Type", "image/png")
+			w.Header().Set("Content-Disposition", `inline; filename="x.png"; filename*=UTF-8''x.png`)
+			_, _ = io.WriteString(w, "through the API: "+r.URL.Path)
+		default:
+			http.Redirect(w, r, storage.URL+"/o", http.StatusFound)
+		}
+	}))
+	defer api.Close()
+	c, err := conveyor.New(api.URL, conveyor.WithToken("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	read := func(rc io.ReadCloser, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	outPath := "/api/v1/teams/" + team.String() + "/jobs/" + job.String() + "/outputs/x.png"
+	filePath := "/api/v1/teams/" + team.String() + "/files/" + file.String() + "/content"
+	if got := read(c.OpenJobOutput(ctx, team, job, "x.png", conveyor.WithStreamDelivery())); got != "through the API: "+outPath {
+		t.Errorf("streamed output: %q", got)
+	}
+	if got := read(c.OpenFile(ctx, team, file, conveyor.WithStreamDelivery())); got != "through the API: "+filePath {
+		t.Errorf("streamed file: %q", got)
+	}
+	if storageHits != 0 {
+		t.Errorf("storage asked %d times for streamed downloads", storageHits)
+	}
+	if got := read(c.OpenJobOutput(ctx, team, job, "x.png")); got != "from storage" || storageHits != 1 {
+		t.Errorf("default output download: %q, storage asked %d times", got, storageHits)
+	}
+}
+
 // TestOpenFileFollowsTheRedirect: files download the same way.
 func TestOpenFileFollowsTheRedirect(t *testing.T) {
 	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -280,6 +280,24 @@ func (e DownloadFileParamsDelivery) Valid() bool {
 	}
 }
 
+// Defines values for DownloadJobOutputParamsDelivery.
+const (
+	DownloadJobOutputParamsDeliveryRedirect DownloadJobOutputParamsDelivery = "redirect"
+	DownloadJobOutputParamsDeliveryStream   DownloadJobOutputParamsDelivery = "stream"
+)
+
+// Valid indicates whether the value is a known member of the DownloadJobOutputParamsDelivery enum.
+func (e DownloadJobOutputParamsDelivery) Valid() bool {
+	switch e {
+	case DownloadJobOutputParamsDeliveryRedirect:
+		return true
+	case DownloadJobOutputParamsDeliveryStream:
+		return true
+	default:
+		return false
+	}
+}
+
 // ApiKey defines model for ApiKey.
 type ApiKey struct {
 	CreatedAt  time.Time          `json:"created_at"`
@@ -1127,6 +1145,15 @@ type CancelJobParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// DownloadJobOutputParams defines parameters for DownloadJobOutput.
+type DownloadJobOutputParams struct {
+	// Delivery `redirect` (default): a presigned URL; `stream`: the bytes, through the API.
+	Delivery *DownloadJobOutputParamsDelivery `form:"delivery,omitempty" json:"delivery,omitempty"`
+}
+
+// DownloadJobOutputParamsDelivery defines parameters for DownloadJobOutput.
+type DownloadJobOutputParamsDelivery string
+
 // RetryJobParams defines parameters for RetryJob.
 type RetryJobParams struct {
 	// IdempotencyKey Makes a creating request safe to retry. The first response for a key
@@ -1315,7 +1342,7 @@ type ServerInterface interface {
 	ListJobOutputs(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID)
 	// DownloadJobOutput Download a job output
 	// (GET /teams/{team_id}/jobs/{job_id}/outputs/{name})
-	DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string)
+	DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string, params DownloadJobOutputParams)
 	// RetryJob Retry a failed job
 	// (POST /teams/{team_id}/jobs/{job_id}/retry)
 	RetryJob(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, params RetryJobParams)
@@ -1504,7 +1531,7 @@ func (_ Unimplemented) ListJobOutputs(w http.ResponseWriter, r *http.Request, te
 
 // DownloadJobOutput Download a job output
 // (GET /teams/{team_id}/jobs/{job_id}/outputs/{name})
-func (_ Unimplemented) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string) {
+func (_ Unimplemented) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string, params DownloadJobOutputParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -2857,8 +2884,24 @@ func (siw *ServerInterfaceWrapper) DownloadJobOutput(w http.ResponseWriter, r *h
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DownloadJobOutputParams
+
+	// ------------- Optional query parameter "delivery" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "delivery", r.URL.Query(), &params.Delivery, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "delivery"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "delivery", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.DownloadJobOutput(w, r, teamId, jobId, name)
+		siw.Handler.DownloadJobOutput(w, r, teamId, jobId, name, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7690,6 +7733,7 @@ type DownloadFileResponseObject interface {
 
 type DownloadFile200ResponseHeaders struct {
 	AcceptRanges       *string
+	ContentDisposition *string
 	ContentLength      *int64
 	ETag               *string
 	RateLimitLimit     *int32
@@ -7711,6 +7755,220 @@ func (response DownloadFile200ApplicationoctetStreamResponse) VisitDownloadFileR
 	}
 	if response.Headers.AcceptRanges != nil {
 		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile200ImagegifResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile200ImagegifResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/gif")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile200ImagejpegResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile200ImagejpegResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/jpeg")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile200ImagepngResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile200ImagepngResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/png")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile200ImagewebpResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile200ImagewebpResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/webp")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile200TextResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile200ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response DownloadFile200TextResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.AcceptRanges != nil {
+		w.Header().Set("Accept-Ranges", fmt.Sprint(*response.Headers.AcceptRanges))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
 	}
 	if response.Headers.ContentLength != nil {
 		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
@@ -7737,6 +7995,7 @@ func (response DownloadFile200ApplicationoctetStreamResponse) VisitDownloadFileR
 }
 
 type DownloadFile206ResponseHeaders struct {
+	ContentDisposition *string
 	ContentLength      *int64
 	ContentRange       *string
 	RateLimitLimit     *int32
@@ -7755,6 +8014,205 @@ func (response DownloadFile206ApplicationoctetStreamResponse) VisitDownloadFileR
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if response.ContentLength != 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206ImagegifResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile206ImagegifResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/gif")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206ImagejpegResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile206ImagejpegResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/jpeg")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206ImagepngResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile206ImagepngResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/png")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206ImagewebpResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadFile206ImagewebpResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/webp")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.ContentRange != nil {
+		w.Header().Set("Content-Range", fmt.Sprint(*response.Headers.ContentRange))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadFile206TextResponse struct {
+	Body          io.Reader
+	Headers       DownloadFile206ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response DownloadFile206TextResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
 	}
 	if response.Headers.ContentLength != nil {
 		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
@@ -9033,10 +9491,236 @@ type DownloadJobOutputRequestObject struct {
 	TeamId TeamID `json:"team_id"`
 	JobId  JobID  `json:"job_id"`
 	Name   string `json:"name"`
+	Params DownloadJobOutputParams
 }
 
 type DownloadJobOutputResponseObject interface {
 	VisitDownloadJobOutputResponse(w http.ResponseWriter) error
+}
+
+type DownloadJobOutput200ResponseHeaders struct {
+	ContentDisposition *string
+	ContentLength      *int64
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type DownloadJobOutput200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200ApplicationoctetStreamResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadJobOutput200ImagegifResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200ImagegifResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/gif")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadJobOutput200ImagejpegResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200ImagejpegResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/jpeg")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadJobOutput200ImagepngResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200ImagepngResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/png")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadJobOutput200ImagewebpResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200ImagewebpResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/webp")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadJobOutput200TextResponse struct {
+	Body          io.Reader
+	Headers       DownloadJobOutput200ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response DownloadJobOutput200TextResponse) VisitDownloadJobOutputResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ContentLength != nil {
+		w.Header().Set("Content-Length", fmt.Sprint(*response.Headers.ContentLength))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
 }
 
 type DownloadJobOutput302ResponseHeaders struct {
@@ -12475,12 +13159,13 @@ func (sh *strictHandler) ListJobOutputs(w http.ResponseWriter, r *http.Request, 
 }
 
 // DownloadJobOutput operation middleware
-func (sh *strictHandler) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string) {
+func (sh *strictHandler) DownloadJobOutput(w http.ResponseWriter, r *http.Request, teamId TeamID, jobId JobID, name string, params DownloadJobOutputParams) {
 	var request DownloadJobOutputRequestObject
 
 	request.TeamId = teamId
 	request.JobId = jobId
 	request.Name = name
+	request.Params = params
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.DownloadJobOutput(ctx, request.(DownloadJobOutputRequestObject))
@@ -12809,228 +13494,237 @@ func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, userId 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs5ki78KljORph0Fynq4ouo2Jhf7ban3WN3eyx7e2ObWhVYBZKwigAHQIlmez3xv8N5w/MkJ5AJ",
-	"1IWsIimZkq1uTky0RbIuiQSQyMuXmZ8akZxMpWDC6EbvU2PMaMwU/HkaRWxq3lIxYvA5ZjpSfGq4FI1e",
-	"IxzMDdNhjyi4gFDFiGbqisWdRtDQ0ZhNqL2LiXTS6P3WgMsb50HDzKes0Wtoo7gYNT5/DhrPpDBMmFdM",
-	"jMx4+U3vxowMZDx/oEkClxAuCDyu/KahVBNqGr0GF+bxUSNoTOhHPrFvf3R0/OTRo6f7h0+fPu0GjQkX",
-	"+H03o4YLw0ZMATnP39FRNRVXTGkuBZFDYsaMKDZVTDNhqL0mIEOpyMth+2cpWPs1NdGYUBHbb+BDmdgJ",
-	"/ejHu3/wNGhMqTFM2Rf9T7/x22n7v2n79277+KJ9/ung4HO/8e+NKs69jNlkKi3z2m/ZNKFzFlfMlFEp",
-	"C8lszAQxY64J10D+JZsaopieSqGZHRMVhFGVcKaIYv9MmTZkxs0YLtZ0wkj2umje/jubV0+0fVv1PL+S",
-	"EUWaqpj7/u0rz9hIMWpYbImTqYpYLesOukdl3jX3/ndszFT/tbe31/rt39r/Ov+umnNvqWGv+IQb+E/N",
-	"okuVNkTz31lGGE0Sph5oMkjjETMw48DSKKFa26vklCkYZIecMWGIFIRdMTUnVOgZUyQaUzViMTGSUP+U",
-	"ppBw4VF3P4AlYz/Pxjxh8NLEUsiUnbZU0CvKEzpIWKt+8R8eFBf/wf7Rk6Onh4+Pnqxd+RlT3rIJ5cLy",
-	"aokxb3Fl2L04NETx0dgQIWduuLBesse04b+3S6hmFbN3xiIpYssvwxNgomM112SYJgmhI8rFHdPMjJqf",
-	"Dg1T9fQaSWaUGzJgQ6kYMWrOxcgRu22KPtuNo+iEGSfvn6VKS1W9FULBPpqLCK4I/W6YKnbFZarJlI5Y",
-	"h/wypf9MYa9ye9s/U6bmjaAh6MS+GO+t28iP9g+A3EwmlnZ1SR7WbOgXPGEvf6imfsgT9kATHmfETakZ",
-	"57TZ3y943AgaVu5xZaWoFWOVHE9TuLJA/OHjlbI5mv+dzZcJe00v7bGJws5Os5e5mg6ZXQnKLpgOwQFY",
-	"SZTJait2KLlk877gGuW4/ergiIxlqjSZWkEDoqpHKD5nQZJfsjlIGjNmfQHf+LePmNGEG1x0pAm3hRXn",
-	"TI/AsdI6KTzDPhVuoCTmwyFTdnv5B3M72PDo4CA8yYnKhByMEIajDU8Se8RPlRwpprW/s3scdvrCzyAq",
-	"KvkcLpxNtSfGo0erFlq///Fgv93vf3zC6hbayyEc59UrzeoOfnt4bWEuU6IYjU9IeLR/QN4o2Ozc3kVe",
-	"UJ6wODucWXbkkTHV9rAQ9rDQXET5xloauVMwavWL7sFR+ZDs9x/+b/PXvdZf+43f/u0v7X+dP+w3mr+R",
-	"ft+cPwzcv4u/tx626vhhFZ4anpwKZMlQyUlZvwB+HHaPyM/SkNcy5kOeMYIbtwom9qmo59UNPde2vtL4",
-	"f5KDOrnzQQ5WiZ0PcrB1qfN3Nq+j5vTNS7tDV1F0yeZbp2iFgjWRVi4YNtFO3qVK1J0foAWVpjhmQ5om",
-	"xmqBwYoDcb9bVPn3K8/md4xO6thmGJ2s4pn9fetMA4LqBM1b954eSIyiyLG0EKozkUO46ZBfuRnL1DIa",
-	"rkFFFERteHTwtCyP/KPDk1wkOQZoZuwxpUmTG03s4Ft9UZJQQb2AQ8HNPtLJNLFD7Tf0f77a/3j48+//",
-	"OKZvLscHzwevVPtD3G98o1Lu/TSRNK5bIyn8umqV4BVbXyfvNVO1RGkwVXhMmqgwuImcsMmAKR0QSqZM",
-	"xFb14OKKoxX7wG5F2aobhWZqy2P4bJ+Feg1ood/T2JkY9lOErgH7J51OE44G5N5UyUHCJt990GhN5m//",
-	"d8WGjV7jL3u5W2MPf9V7b/AufOkyvwqKyoQmdhgsJlKRWDINJhmcRrAlrCgtPMByq+A4WbAl6shyd+wt",
-	"mKJF86ZdMsQ2ekh+x8KDnKG04UPs1Z+dc2aY8OirzUbk3q9zDTZKFWiW2lDDSFOxibwCO8mv8IRqO1uC",
-	"jpgKiKbz1h95hl5INeBxzMRdT1HmDVEyYfk2oUkiZ+gWyb0hf2D+vxT2yKHJc6XQfL6rOTiTE2bGduUP",
-	"4ZQlUhCZKqJ5zNBuzERaTHjMhLFKNlh3HK9M5Eh3LBt+luaFTEV8l+T/LIlOo3Fm8gQEvGl+XZEJncN6",
-	"uhRyZhUc9Mr8UVfRz9J4K6j6OC97m8E+tNwpaWC5QshF2RW9wDrv415FJVwDtBU1OlTo7v40cGbx8nC9",
-	"mY0jrhrsH2qdFOfibaaE3e1sZGLdTYcm1E9DwWuPrmzGYk1CPzNhforDMs19I6YgrsY0JkIK9keeR4ir",
-	"/SzNGTVcDzkdWLvobqcRSMjPbXnFVEKnzh2X/KG5/07KV1SN7pzlAxnPrYGR2Jfb046ijW21XD5KFYsx",
-	"3PMH5/1rKuY+kPR1tFY7CXbBE240UdaO+EPz3YWf2ln8aeXNeaQKePhe0NSMpeK/s7tWEK9owmMSKQba",
-	"K000mTEFkSerCbEYlNf3eVT0Lsk7JTGbMhEzEc0XgrOkOVPcMF0IcEwVn1A1JzE1dEA1s3fEciacfUre",
-	"qbmLuVDLeRIWJiwkGgOEi8vzS+Z0qmTEtP4aB0/B0zJjSdJ2vpZBashAMXpp9QmVWjZSQVJhDQAIB1l6",
-	"5Z/Aon8vdDqdSmVY/JrFnL4Dn9nXmSOHvHEYnbYlxc4bQhbYgplPKGCG9B93cj57VydCpKbcxXanyjLB",
-	"cHRiOgDLBTUlj2hMDWsbPmFlt+jjoyW3aNDg8fWdqUEjodpcpPparxZp4mQnunKXHorO308F973go7FJ",
-	"5m09F1H5gRBtWXrCVLEh/1gXnFcazFhFI8OU9rEMzSLFTICRoUiOBLdCE07oIhcOSk7/6Oryooye2u9+",
-	"rvDoBw3FruTldvmkJIpSj4RCR3sjaFxxNmOqAhQVZNGjmzj/cx/8bw24Iw9FwZQ5ijL2B8V1mRMjBx9Y",
-	"BNsMl/MzuAiETIx2Jk3eFJb3kCaaBQsr/tprpByDr+VlhWCS7kQFDIN3DJ/Yj5pEVKCnXtARy6JXds1s",
-	"PikLnC2ysp5przgGLMpcgdhm6Y9VEtlJk8/ArJd4R3E/UaUo/FwA41ThaBYX6jWRNKVlBVSU31jPhF+5",
-	"GZ/BtoXVkyS/DBu93zYc9CLvdPag5TUwG9tFgFd0yNnY6gdSJHPCMxQFImXMmBoHJ/Sgx/mCBFmEXy6L",
-	"kKPDz+s55chdZs65ZU8ac3MaGZyvhTUSL8zh43Ic87du+5i2h+3zh5VyzG+8kkysksHGKRF+I6QatgGd",
-	"8otLxMvMtWGT9RsCfg0auZypXBB2xM+vnLZSHjGNPAo0lxaOjI6TUMvSt8gR2v794vy7fr/j/qpkDPXs",
-	"Xrn68on5HGzj2I6ZoTzR9dKzdHbk/LrZce+UtIulNbS4qAEKW72ADFUjVvGI6y1D9xS/yOpP6FVTdkuH",
-	"Ia6EwK+7MrFFBuTTt/6ozNb3ViR/vlvuo/R/5kd0ZqhJ9TI3EgrAvItJRSLBj3JGEilG6Acbs+iSGCkv",
-	"T4gdSIYHiznCohG90imCSbqdpwX8TyzTQcKKAKDHXfu/Mhq2RpcTKSgHwAYajb1tXCb41zEzY/AcOWpY",
-	"XKDdnkB8As5T99CBlAmjYom7+SuCIoOqGPyDcxrU8dc5F9Yts8V5AoLAjtx8qb7FG/InrFytC0P2dBbe",
-	"WzXc7NwoM/4XwQi7AlT9MA/2a6OsikfCD3IQWtNUO2C+/aKTTq30jkPSNAjI6wsKEVAhZ4TrVkDCIU9Y",
-	"iHeA29vt/BDiF/hVzBKWP8V+5R8zo7p1QkJl7cOQNDUAyu2aDV9RbdowkvbLH4AwmcQFn29fDGh0mchR",
-	"i0RUKc40EYzblYVgqfIM23eum5oX9prsLFktys+/a+M/lYL4gxyse9lPcmCvlBGgMb7ozLyx2M+VmlWU",
-	"whyAC6X6nHCnQHZcFIdUuzrfLWhThbXWCBrFdeQ/ujUEa1+XNMV8OC84S+IMR1BeAXg0VaLelu1tyUVl",
-	"osEp+ensl5+J+5003754Rh4fd/db1sy2a1sOhw4TNrS0ZDH5LFXgAWL/FpRoOHlWHyaeJn/IVvL2hVvm",
-	"C+4UdD5l2sUCkJ7FnBL7G4mZYZFhMeKNXWDF3lo6MBp8Qkdsz/DhsDwKAIcv6Crd9nHnu/b5d3vFD80T",
-	"8tff8pP0P/xv9kOrWkH6ai6hZctcR1R0aka/dLse04NHjyuObfaRnP142j549DjLjkJeB8RuwtROw2Du",
-	"XDnqiinnDAdwtxXZmCm4VuM8//T4qNqFo/nvbGuJf7ftigFiM3YG5TW9Vt20+2IbiqY/Iu6dimkJRwzu",
-	"Mgv82Vib+IPJooCImlJlHmj4wU4MGbBITpxvwF3txVu2CAZcoNJS5MPh46dPusf7Fab2wgiBuqoh/YSH",
-	"7IJtbAybTDEq+uVJXlsRO8yfR2vUATy3PgdZOtX6jbTWpTrkguvxdt20NxOjcABe367PolZlEcyFntor",
-	"1rk5zv0pU2N2+xyp1ctlv7tW+CmmIZdi9fCWd1g2vgea4DMCIj0064McAE5Np1HEWIwCv2Z+cpZpQ5XZ",
-	"7pTrzG5as4Zzs+YLlFKnB958z60+UPIlla3KbISFFRHksqQkBkr01cilZzJ19QBq82E+yIEVrAjC7izZ",
-	"KxEVEUscUjA31YMVh/Vxt/tk//j44NHRk6Pu8fH+uiU7zJCI2fMPtvn8f6YsXXj+4Tafr1LhA5nZC/a3",
-	"+YJs25VfcbDFWVhYqY5l+diKRGQzFhRWR90CvEkMqnDuVKsC1shxu+eEeLrtIs62lMaIgWAsJjRDwd3O",
-	"WVGm8U2Wix2gJ8lSMKJcaOPwI7mgDfEFFyi4woKv6eYHT31O7NpjaMnJ499cM7k1Bm4kY7bGcbHBiThh",
-	"WtPR4oOOusfV/nOj5t7Lt8ZdB+Tlzy/eXDPObSjszs1y7/T1n+Tgl9RMU7Peml+0y6cgN+7ILF+2js04",
-	"nQwE5UlniZCK5dhtH58XXvPwpoZqwZy4hrwt25Ylxq6clC2tTDfD13QC49Nr6Ms93N6z9iVnSj4Fryvc",
-	"SjQ144sJM2MZF18oeRwVAqPnlUIGUijHfLo5v15n9ywxrGJHTxNq7HK5WASV0HjChVXidA2iBH5YQ8t7",
-	"XbGYfEC4wJVFOsojr5pCHOWtIKLYxPk/C1HjmP5/7lMnkpNFaFB3s3j5waPHKxAoq/j4jtHJW4kuldzG",
-	"WCi/BMm1LA4L1WimTGkpPPSJJon2aaVFqAqNDL+CUDs+oXa6t+G1ylN7kc+LGKLMwFjjqcIFcCP9baMJ",
-	"zgbpyVyc8YIic/jF07rAJP/OWjAQjn4b4tVtpPt49iPp78HKvOYS+KLZWTMrIHqXZuW62/xLglX21mWF",
-	"4+WEjviiqlGFo1zE4WQegfzBK5bmGyfJ62LIzuj4IvCLC1Ov4+dCONvb2hXC8zmNxgR+DKydZsd4Qthk",
-	"auYYZX3LYp6h/gYMcsmgdsEmW+wf9rkbBrIt62OubxBh14c3uanuMInZSNE4q5RDSfa8PKGAEhddJwZq",
-	"TAkJfNEQzBOSzKS6ZAo8cwPGBNGMieK5Iy8hSIcvqjx08Ak1DiL3eGcGMg3PJ4pFTJhkvr3p+xXeUzN/",
-	"65TQ/DjLl31hAfvphunLlmc+8MoN5gD1VUWQ3r54Ro6PHj0hDqtPYhmlExeYrIvzLsJOqCEzwBcoKUY+",
-	"kZJrD9VfiKbVmLzgza+YuTdMtSHkSxwGCutZQgIOYvsd6XrjCSpEs9dvLy60sRr8ugqPe40vxsFVYx7y",
-	"LVfvSH90fFywz4661XFEbqriUadEj6UyRKcTSARyQdNLLmL7t+NuZ9H0XYV6WHqBgeSj929fohurkPNf",
-	"86r8FIKymb29vUiKKzaXqhOzK59ZoveENO0hFAhYJq/A3sWH9Pvlx1hLeSNVw4MygJXZ3NTsutzPtbiT",
-	"CuzZBDaxfDZvK04DadAX1YFKjyejEC+BZcF17u9zKdQUoUgXPA6rsGXe6XiRJ/9s7nt0qJAzuBWXDnXF",
-	"y5yrMSSTFEoTGq6H8wqHY7VjoviaRQpLTFk5s9tQp/Nlch816qKmUgmnvqoKgFN9aU94qC2ZitJ232og",
-	"g6pozK8q61YACbCgFBVEpgDdU8wojlX9bicytLyPfa24Ddx5NTMXNGQS2zPG1cy6cCmZFXJ4lNULxluy",
-	"MluG6kvS7KLuI6SATDr3Y2sB03q0EtN6uP/o8HG3Jqybo1jds+smZkY5VB7F8mCo25TI2N9qQA0c5uto",
-	"MRIVQbtEYpcLS6HATapYmbitxsqiMYvTpH4RxykjCTWL2ONbC6U5CepnMMi9QTmpnqWFLVi7TKvEShnL",
-	"u8YiXDq0hMO/YrktH7NqanbFFE0ABW2PLSSgVYqjfUksP6GjCywmv0zU6SvE+pABG3Msb5slXlOMo+XE",
-	"FhHmqcjQ2Nua35qBFNacHUmtFPlRzqz4gPoEQLNyhXeJUVRozGUA9iOszo3YS5eIpqOxIem0dd1hbips",
-	"1kLol6WwM0v3v0gMXxOZn/FvzGhixjj11RqUoZd2x4CtXP9w+JmMpJVU3JBmRk/gpoiLEZZxtxaaS0hL",
-	"6IgMrP6sWxtkBnhXTiFBoERbcROUl1HJnq3a8u8YnXxD+cpf4A0LGqkP9K7z3b2HCythNY7VZXwMXF7H",
-	"vS2lx9aPc2VmbNVKqaN0G3ozrJdrq8yL0AatCdUk9PXjhw5Ubu+C4vFORkmRi2ioKV8BMv8K2nfm/i3m",
-	"dmN1ySwitjrLGxbhZv7wZX9aVnjXSFdv6wSOVfgW2zBYxVobOgc2c0O47pDXUrG+yKv2/jOVhuoWmfEk",
-	"IR8kFyS0qyckY6ZYQKysIXKKdC2U6/2UFeHFRUuaz9+3YFVwURzCft2yXx6UYDPw5pKmkAAcVzIpFAE4",
-	"ITpVygpM+zo9pZFrMWMUn0xYXNaWy3St21HFFfM//f7Hbrfd73/cH/b7H58M7Z/Hw7rVU7k03nsxVOGv",
-	"y4oyayOVHYKIrS2mAztR3tS3Qr1H2EcaAXY+FYbFcF73RXa/u4w0XRoJYJO0r+HPFeDxHtiFME0NuHwT",
-	"KUZM9QU8sFWXU3QBP69E+iX8imGPEvfuFr68NAVHW7UU7GA2wB84mCI476RicZ1e+D3ohIUa2X5UyMRp",
-	"kqKDzHPP6gyAb1QsksrhVrOhPjk86nYPbxFFVxpMUJwmx5kqIVUHjmcfp1wxffdH+zKwQnMxQs0yTQyf",
-	"UlWdBFUZoX9UDbMzFx5bU57xF1KR7C0BJqG4Pj7Yjsd+DwWH/IFTsk9ujM9BojY/XnHW3lhWLEUwKo7Z",
-	"+5jxkkNJgDNBcUXWL+Rn0m62a+tZGfdXLod8CTzQBA0WL0ld9VSjyZv37zIrohTyuA6iwWCZ1cWIRP2B",
-	"VB+fgNXurKt1aP8NWh6UEJuFRwdIdNXMrFmen+sn8yYq8+qkP2gfkSf+QfpZwpkwZMASzq5cmWN9Uszs",
-	"KdzA9UKyoJ3yQrLgKvghzNEe/tMkD09+I+1/nT9s/XVDgOGq9Ls1VXHqkvHAGzPiV0xg8p3dOeAz0yQV",
-	"CdN4vOG54jwkY6rHaMJuKQtveX5Ao0G5W+zYt60+fXVAyHqhAnJ2OXl+ixsraKSqInb7RjHNR4LFJ0Qz",
-	"75dC8YOzAcHcN+/fVcZwFwNsf+3t7a3qbVe/tS1xlezRVZi97QDubqY9cK1TVhl+2Uxabgzz0ylyoeJN",
-	"Gxx6jsz8MQvwuTpmn0aZ3r1ZmSREbAa34LiBknGaMVHv5zVjNneOU5okrtzF6ZuXpOmyxidcpIZ5V6Pv",
-	"XpcXd6NJUtKlt+IIXgDhLskfrkDXd0aXdBbL1rG6i2kCRU9SibfrwLPny2HZVFvNxFooiN0igP4FRI1l",
-	"76SzsJ624fEpLs/7GCstwYJqgqUX3sAsM/wna/OB2kAc2BxaWxaNv4NgO2m5UmAXk2heT4ZKhSbUQD5l",
-	"YP+YSF2uZLDf3Q45Y4nrJhf0GAxsP4mPh206iGK2iU5UrbfWZWThKx5kUAfXPKngUtjf387wcnRhtgNu",
-	"Hn9YsyGun726etnD1CAXy8smKK3lAkatQMF5FU5DsyhV3MwB7uF2BRTh+xFbblXh1/LecVjnjjTD6Ory",
-	"otPphK0g69c7mLuyPL75Tm3jvv9qn7556fo0eg5m1Q8HjCqmTlNsBo2fXnhG/vTru0awTOAvL394BtVn",
-	"ra4rL5kolQDxtdXxuCbN1zxSUsuhIc+FUZS8/IFw0RdTJeMUAmsnrmksT0ybCxKzK39vIu1pNg9ABoce",
-	"6ITvtLyQqi/oaoZ1+uKdvRw9mldMQdcPMpRJImdW6Lx98ezpk4NHpAmwnF/ZgMD15HumDXmG3Y/64o2y",
-	"CyBiutVzDo6RoCZVjNBkJBU3Y3AbTrkQ2HD47dnBo8ekGQopGFQ36gs9n0yYUTzK70GqFBummsWtIDOM",
-	"cfwBoWnMmXDtHcCWn/eFvcVFntDTCKcJxLhg+vJpthos1hzmYii9oUdRA3Or45njamOpMrH/xftTvXGn",
-	"/cLDPms6QOHpJIvlKfjzpCADGl2OwLPcFw7NGZBLxqbaV45ME6OtwfJGajNS7OwfrzIe4AJhMaHK8CEU",
-	"H+WCnB12+qIvwOG73J9EsYRRzWJytd8jv3nNCa9L5Oi8uRfLSO9lX3TGZpK0gr4YMcEULVWzMTNJ9JRF",
-	"Gl74l78Q4IewzNH2mzZ5+BAAl/rhQ5jGDHca1hWMDjMoqva9WxFG2BeEhHbSwoBQEgIUL0RX2o/v3r0h",
-	"IYLy3FdhDsEMi92yLesASWofVwCTIgw1INMMdhriV65DSLFMkR2tHZnVbvzAUAFoT+mIC8ujHplSrUkI",
-	"VfxD0tz/v////9nvdlvZ1JU6GFtiqpoYF6NUHQJi3trTEK6wew/U2cDOuecSsTqtcgS+zdot6YcPe87N",
-	"lNUi9VW+wv9quwuhMFjT0KK4sqRl3det8u1q3bc65B+pNFA/B77H1ilTqQyhGaTT0WGV3ZyCvDx3zKKE",
-	"+n0DhXS5cfhCK/8ICT+2/eHTtr+HpBnS1IztGougKlpAwiwnDLRR+w34/jD+FQa4cOw3qO9mF7hDIWx1",
-	"yKlvwyBTo3nM/PaF7sPhUfco9GsGhoBdrrgg3PQI+8i1AQnk6pArdsVoApLHjv6ZFBqvmFseYLzerhko",
-	"QwSnVFaE35ehC8icWT4iVfa9NJnROWjaGA+QM4F1LLQepglx9f2b9untuUxVG79pBWQ25tHYkm03un2U",
-	"K3+EzkTdy0BNcEdQbiyfoQugnC3UvkYK7YMASDemVywHg3ATEJZo5ut3ObRLh/wCYAV8rn7g6LUPwYo3",
-	"5Iprbtcv9XIPX+OeDNZFQIQ9dZNk7qAM9vYJTxLu4Aauw48dHECjqvuZeOgDae53iSaDuX2MA+S1TgrZ",
-	"CsNUAdEevFNKXsi2GGAH88Wdtc8O3/xy9i50d1FRaFqNHaHDE7+9Frppc52zs9RG2/Xg5nnsqNgp2xH0",
-	"n9j3CCjCAEfWAEnDlp8DMc/f0VHovD/cwCnkt1ypT5fdcId2+Tu8jjtPWkSqYhclKUj45vTdsx/dOU5I",
-	"+MPzV8/fPbf3H+0fVHWU9kfThFEBmKGW52nW/gSk63SazKGF+FRxEfEpTUgTDFGpvFqDYjVKrMiVQ5Cm",
-	"mYxphna+7KaHNWf/wEMZhs9AxFhlGF7YhmeEuIZxiTOCEQMrrHjMdKtDntcI0oW+Ak70VDQLcLUcF6r/",
-	"Q71GWMitE2wGA8EgewE+6ejg2B1HpW4cjm2n2O2DJ9yAoMk4Xt/qA3e31Tbs8636AX0rRezlyZDyhAyp",
-	"lf3w2kfdQ097mYAMHF/QiU7fvGwEDdeIq9Fr7He6nS4gV6dM0Clv9BqHnW7nEGIxZgya/55V50wbymrC",
-	"FyNW6QWSUIF1NqZ4/OHeA5EtFXQTFIw0QxcDsnpw+cQEYb7gxeiQH1wsG9w0D7C2J4pq6Glvx51YSR4D",
-	"RgFHnS20l3Gj17AqgU9sy4voag82h3oa4FtbrCRqheuYax8Ndq9uUh/j9j+UmuEutKTOI1437+Bb7YvJ",
-	"id/zPTDWXvgMXSKfzxca6h50uyt6h1yvZ8hC1ePKpjigR8kh2AnGMfaP3KzlCPlbdVs2D3uFrsZwy/76",
-	"W0pdl+Cmw/U35b1g7R0Hx+vvWOzG9TloPNpkROWup3DX4UaDylo1gS8Ck6HcTi6IlQe6tIAAATnSkBVv",
-	"v26cB40FVbXRa5QVU3jBHoYBRnWdBFBBCsgYWtayOSlpu4ED12SSC3TmHHSDvo7cq9tZElB/Y+Y1Yjlv",
-	"aUu+Zqsbne223ha23n3aSH9jpmBSFDYOhqOWd01pxeOm8et9L0+KrN1BDlcth6AdkEwbAQeMFIG3MND8",
-	"sfqOVSKdTWTNq76wVp29JFOYvAaVg6tR4wSQojcXCsjrvnBmS0JHAUGstFO2IOXZ9HIfShEH7nOTZGqY",
-	"fQZ4jqxJae1pX4CrFWCeckDODh1OEnytVjvAFCtXBQ9VcRgrHoFgN5ZTgKRguUvN+Z/KCdKdvvCuFas4",
-	"LmZ8FxRMR5cd4tlh1sezL5DTxTzwvDc3/ARFnVekhvdFOTfcmutZmjlmlqJG62wn6FQWOEvQY2b6wrmT",
-	"wkcfP4YnqNAiwagM25Gg0xo1YMeMcja4HU0MKiGkjXfIC6kWw2FViuHfmFkoeHCLMnjhTTXyOKMaZ3cn",
-	"mHc60YaifGHlFGS6/2VzfSgvdbhSql9yEWuXLO5d6JigHFFhZbuThG6PF/OHhxK7qua2Safabsspuc29",
-	"Wcoirtia6FzI2LLbln8yfQkMj2lxLWabK/9yU8UJPBm1G+tNBYwjN3lO8G8pGHp0wfXsEesarZMBw1Y5",
-	"skOgNA4YIFjBHHai3XeQvlS95d4xrBa84By5Ty6ILLFppfMBWLbbyn/GrWzcGve7GD9vsoGDxtThYBaC",
-	"zq5/IMaoOgS8h4uQLMRA5AuvvPnwEZBMd93dVwhjAD7iPCt3872M51vdVw6n/bmMQTEqZZ+XdvT+Vt9c",
-	"pzODfJtRz954YUtnvLE7CUM46zZT1S2fg8YribSvuz27rrSNdwLlNlX27gYi6JkUw4QjAvBo/3AjmfWK",
-	"qhHDGx5tMpCKptwgIQ82ubnYbv2+yVWUC07+bSZaq0wPuHzvkwubfEZB65N8ynsfI0O5+oPFyJYCSKce",
-	"HCl9SCr3LfX6wgMwEE1BBzItZGS6cDyiDQLQnAqeXPTlQOFV2O+ajBQVhggJWAS83kVDNdFGToueY8hF",
-	"DY+6+2ErQA+GvRwrGfscUJGhkgDP4qsXd8hLownC9TRpArgp6AsoDYXpiQFJhe+LQmKuWGQ87KmFObJj",
-	"cCdN5JXHDmkjFR2xvgCEnivQ50oT5IAodExZSpWcaQdTAJgx0ASO974wivKEcA0xut7SOQhZqtzHL//2",
-	"/B0phRjDTl8U4tjQPB4TgiDGd4JOLg1tpLjBqlMTe20hd7OQ1Uy1w8FQ8KhNfPRbmjFTM65Zq8o5hKvr",
-	"ZqfxECiv0nGP6rNoMd0IAos7pfTrnCFH6+/4WZoXUOMOjoQNpPobBfAByGh7gXXI75tox63wRaI9qPci",
-	"ofpWMkwDwoeF+ISzaLWvprIgTuxWL9rILeziBUmaiGfRIDGYR28o5vByDvAmQXrCmwkXUZLGHqG65C++",
-	"oTz4WQpWKxO6d6YlL8gVy6F1Wxiu+aPpsYcb7vTXMgbYdeNO5dZ1pdB981ZfR44UQKNZ/cqN953dDi9/",
-	"gC03hc23bLU78VCo+eDVhh4xMqZzEEpYBOUkr7JSKqgCbX4RF6BYh7wr5DZg1GpR/ZnQOYnLoqwv3G+A",
-	"UC4gpywfWh1SVoc8l3p5pihIOznsi7lMlSsDEh4dPEVsmiWVm4AswP4WhuzRf30ByPSW82KYYn0ZyPnq",
-	"oZgmE3llFdQBMzOGaGP3ahfk5P6ReXARwGvcoIh2kUaP1TOu5osdS5X8xeo4NxLBsBRKatnteEdcAZ+N",
-	"vCN3J/dJsZ317hDYKaIFRfSO/SBPr0foW7+H7ttB9xZbx177rPM1w6qcIXt0ytuXbL46KuuEur1uEWEL",
-	"XezYkH88IZk2zJXLPquJwJ5Cyt09DwjhINaHhCzTdsb3/ZB59y7o5D2BRZyq39AbCIQv0X7XhKwu2dzV",
-	"d55SZQQkGU1oNOaCBURHcoq5oRkYHrRaKVhfWEpRl3MprFyjzxC0VJeLIUUy77mceVdfhtrXQnkZUBUj",
-	"KpxEGjCix3ImEFbXIWcuGYZCTpxLCO6RftrtHkb4TvibhZBVG566dQhSoke+h8zSqsurFEzkCAqLbzUG",
-	"h9R9nSgcvvtXbsZnwMo6nfOSzYPcpeOTm3FeIWdtzBRr3Vqcbieyv1GRvQvSfSNBuqz2wA3PolXK6d6n",
-	"SzZfF7tzUgKCYjpPcsNQXYe8ZVcSvyHK/sliuJrbU0PItpwu66pwy41l97UjNo4cR91OZ9wFbL4p49Ou",
-	"yi/f5jVRm1NXtWTCDI2poaSJult+2Lfc8U8FOiatcpkxlSawbVADqcyGuvEuvqM4i6OvXvvZ+djuQ6Bl",
-	"Z6MuhWa+XGLczEhd7yb6O5uDNVupelw3P93jWhA2BJlFYybK7rIOaZ4uZnq7FHBt6BwCHVDdZbAM9DRj",
-	"JdNRNbalVe1mW5WYvkv/3qlQO5F2Q7fb9VPEt+R3q5JUa2TUKfntDICJ7TMmDEF5cN70LTPHZpJ09JRF",
-	"HSvEZqOOVKM9V7N8xPYQ09jWTHhpg3XC+kIbBWU4XP7tmE6nTOiiFOwhzBDCtdBOA5JVJbToHSmmdV80",
-	"ww9y0EkhwgnlO7Comi/s14Tekx33McRkXCc/7c3wq/sctlxuCpD5QJPQ6pEQ24ZCOPbbEEvbtTzgsC9C",
-	"ht9jLTCOAePsCVCG7AQzznxE2T6Mx6E1KCMpBIuMyzgNX1Ft2vAeKLAFZXwixq8YcmhGNZlwrVkcIDqS",
-	"AgYykRhkLwTPMSU3Lw6SAUihFu5+0O12A1eqhMR03jrJwu99wWEUMomLZZHce1xDApw4KNeY1V4LFVam",
-	"gXf2+kKxtgc35nWFAoR4YnUh6fNzJ5bWhGNXQe0IV/O+2H9EfMEmLe2kf7T8u2Rs6ms1We5xKYicQrav",
-	"QBytzx6OqOgLWIAFuqt8rGfwi90km5VhsRp1WCgYB2yFkfsZi0+KrFJMp9BUDpCpWLm8srxkaQWU6rOs",
-	"LnR+/l0b/6kqR7v+ZDXso0Ex0EaKF5rJxj2y/+Tx4dOu+1+7CxhlYWCH+u3XF3bD9MinfoPH/Uav31i8",
-	"qRH0gTr4sXgn/IDyCH7r7h8fDA9ptw03PrH/eQqPyP+3DzfJCOqKxhfUwI0H3YPH7f399sHBu/1ur2v/",
-	"/99w4Qc56Dd6OWkbvOHg5mRlGXhwm2vGi79AL1lLyueg7/oDw0UOWe1vR/nW6B11g37DTvZkauzn/aBf",
-	"KNW8OObuce+R/T+O2XF3NW8+f87rXpYrAZUWRKki0PHBweHhk4Pu4eOnj46ePHncrWxz9hEFftuuinUa",
-	"Gqz5OuMVdxYSckK4bxllNz1JheFJsY1ClEiNTRSwWZeTAIrocWpc9n9TedFLqiSvw17vNL8darBej8Mz",
-	"owhZW1Ln3Be3CCKsUudAA9oEjYEpGsslQq3epk+y/IZkbq80vp3Mspn4Al546wZiUFkMDfU935Esa41S",
-	"6JjSZJ1Rh4R8YtXRqRhhsePsFrhmSCfcVYsklECmCJRm3HsYlu9/GNZWVSv1fak5upfKj2PN7s537fPv",
-	"9prFT//b7z9sVRaXX8GG2Vhqhu3pitqZHWcd1fafCwTgrCR6TXPHFUR5XZyCRPbJOZbzfMJqmemPOHt5",
-	"9fF0ncrkG5CXNX/YkDK8/otJu023h92Y6x0eFWJg5/fYnX4beDGGTvD78w4/3y5mvhI1hGexJhRIyjyd",
-	"vmY5F0b6VEKH3gmzrmp7dteCjho6OxwMXuhuBPWyoeOe3fwxAX8B1uP1bZDsNyBwsTyxRpXT9e2yPyAS",
-	"aSBjiM1iUGrMktgK6wQaTE3YRKo5Zmae/XjaPnj0mHDdF5YZKbbU5FjxGlVgnec7rmkMZp8BcgSLg5UL",
-	"djuFuRrUnkgaW/Fxu4ijikm4nnRzzSPvGHIEjKmxVWABzqgHle3y/nf+6x0G6Zs/zlCOuPOj5kRbqP3d",
-	"6DUweb1R767HDtufa620vU/QI/caNQVAvDhIEmkifPWoe4Qe09mYKZbJd4FFLL2jutxneSQ9FhIq2bvM",
-	"esy9LzVdxIT++mR0d0hsBlAC6ncp5bvw2h3kha/Yyav2ai28KGvFiviiHih3AXQJDTK1zRdILehlK7u1",
-	"LqGMbqZz3RXGaJ3iU+DPDm20S+v+FtK6F5blHVqr6z2bdjutduPmCsJeYQNXSqjv5743DRZQdgV2jCSU",
-	"6LFUpp3wKxZDWyZo6Uvev33lA5h4yvcFF7md/CtERmJmb1Pz/0Db03XNgmpFzugumMtGs2SIdYPGUkAv",
-	"Guqby4RvqRhVp7j8IGei3uAsDzP0IwtJ0/fi6UEjqcKwTkjoyO3l5AWLfoE6D58fcsm3597V6DU8AY2g",
-	"wUQ6sUup8JULl51v4ISsY7AUSDFRkKbeDIH8/+i297sHh2FA3Of97sFRO//YfrR/UHBOL0aWgft1Hl7o",
-	"7f5lnkkZGVaMHld4RQdcUOBqsdnq4eOnT7rH+xUdmKuPGfSaAG6jfMKcRhGbmjaMU6+T1Hixu/Zz0HiG",
-	"g2p7slbf7a52F38O/ryn20H38TewJpyDicW4YxYWxhfOrb8dN1ClWYP7FGt/YbAI5SHu2L2j7vHjsLNy",
-	"7xVCQnhrCdSxV4/t+MNpSwfLLP6bzJvEFc8uLoj3bpEmtGi05z2bua7eejGZ7/ous287XrD/eP0NsGp/",
-	"luaMGq6H/F46Z7x6cH2j7iurcL5Z97pAvL2uLg5fHXL/CVsn32NI9k9ysD40ucyYnctoZ/ZtEJl0rcW9",
-	"nICPXyEu+Q/XJQZQkhAH/CAHRMlZFsCLuYYyYESxSCpsGDNT3BgmXHdCKFwqNAWga0C0JFRAw/CpVXjg",
-	"eanQaOcNuaCJg0mzK/uIYd6tJuiLzNErlU+ryXqYUp5An2no70Pn9aUIfpKDb7UOwU9ycJ0iBAfbfHGd",
-	"cmpnaEZ1PmV26rGi7i44uPO+74KD337mciqwUzlCuq2QXNJE15wwqyKB9ta9Tx/kwMcBawIQIEiy+iUA",
-	"HMdKjg4sfoIVsJlOExcf5IaMqcbu3yxmMUJMrAkZYx/70mVDyCuvjErcSOTfVVBitewt1HxZxZpduGIX",
-	"rvgWwhUfYKfdkd663hL8SQ5WWreZ3NrDPgCWAbdNS52yfer7FFhBiTg7qxlDo/68a8EDXZDkY6hB6iKy",
-	"Hw3U/MJuBiBZXc8EKyymSsZpxGLfP6BDnuGlWBAmv++DHPSFYiZVApJQsk74J64NHbShpIliNJ7n8sdq",
-	"5CiA8z6SRXKaR93jypYASMbWdPKvJKOFnBU6SexqcO1U3NUq7p+gKhbshuueCBvrmXsOCLbSPYkJErQg",
-	"pawAy0RhkxIzTicDQXlit7Ca0IRrFkMXloBQ0RfsozUZWlDlFcHQzydTMy9k7dknuufrDvnFwdPk0ElL",
-	"q2sjnBoga75I+CKQrEIwOjepe2LjdoUbvqXOoenE3AOdd8Lx/Ni5M3dq4QblIsrL535qiI74vU924a8y",
-	"dK+LXYHnkgJ0pRZgku3URXHwjcUdd6rKThKsCoPmTdW+QVEQVKkSSK1LiQoI1STh2kHAAa80pWZczkpt",
-	"LDrwiwCKvDhFpoJ0pmK0nG9ZzltdTr0990m3F+3zh5XVM9ZLNsWMmn9N0zeLMzkTsilVbk61YLlA6erc",
-	"F5bbwFDrGqtS9OAn9AwWPYvY6C9hVLFCrz1flAIKsvQFNGHhYtQh3hAPMrtbqgUdMrNxieUdX2XgvrXM",
-	"vR379uDO7FvfQRHqh+/M2515+2c3b2FX5wJra0au64S6CerGXYqSjokYPH1539TAVyKTCkthsTn5ILmo",
-	"q4Lx2r35XqNycBDrgTmOdzvzdae0bmC+TrKt4Xe4/+YrYHL+xn2G45QpLUVeIoXYFZQQCv3tinUIO+RM",
-	"TpgUgD4nY6r7oL3MmcFmoHGWE+GLANAKiRJgP2AWO5RNX+D7ooTyiTNmuUKYGzHyEiraxfAQ7V7vwwYF",
-	"2voiyvsFcgW0V6lRp3GMm/tbxe4gdV+nh8hrf6JUanC4WEGpXp7VXceQnTq3A+Tc7aFyGseEum15rUNl",
-	"Za8Qd/vep1QztS4n/63LlPdkWBPXHiSxorNq8W/tYuxTlczoHK1ma0SThFFtIOnLkVfVR8S+7aby+9p9",
-	"RNyQZlT7bvw7Re+PKpr+LM1H7DL+QqFRWxrAi4BhoX4/dq6rUAJX9iBxulwlCO/G2/+OcHibKFE7mN0O",
-	"ZvctwOxuIAZuP37yXjO1ujX8zTUI7AG+FQ3itky/r9OmfCPTLysLKNgMLeydHNvpTvenwfl9wr2BBpSJ",
-	"6Aca9tv2rDys2aZvHq2tdSy+kIokdsIQN1eoPEJGkmijKB+NAdTicCquKGdelKQvTt+87JDvWSJnWEbK",
-	"18e0VzE9lgm6GqnQM6aI/axB7mcAlb4I37x/F2IRFDqwSi+HgjBlCMuUKaxr2tRMxNifxBU0BYp9RxL7",
-	"rAA7bsA1+OIHmoRWnIUtSGoU4AUloeWbtZbDDsF6erovEIftf8H8RjqANQqBF2dfurLQIfs45YrpC2pW",
-	"9EJ+78vufZN+TKTu6/gxi+VQlw8zXPrOAsFagXYxMlezDCZ+583cHXs7b+YdN5KwgpgSBD22jWyfHZKs",
-	"tOh16xeuOPP2PuEfrpwYiuTbhC2hOFrd73/MosuKgqMIldHYtQrJJk0ALlFlNCYyav67PQrjoC8AGD7i",
-	"V0yUymi3EK2EJfvzAqod8gxH75J3/OnUF+5NPn8HyKITd1fVgeRuvRdHkp/xb6xa9u7I2R05uyPnbo0s",
-	"Jwq2euqkehXw6vkVU/MChGIROdGcMjkF2MUVh3YscwfHsNeDFdEXMUcDwnvZ9YPMw+6swtZiGSXvueEK",
-	"78DilHYIOmuxi9iumdWHoZGfZsy1CFMx9q2ZSO3yxmlfIMq/1SHW4FtosluXiPRe33tomB3CaQQo3/X4",
-	"MFgLu6DhVxHH9w4eluoyOAw/Vwodv90uYLsV5E45al8Tp7OXLEkEsplAqN7uVXE6u1G+3ShdYRvX+gn0",
-	"LlB3PwJ1u9L/y6G9VJcCe9cQJtfds1m8DshgUaq4mcONA0YVU6epGTd6v53bA5xO+d/Z/Ecsymy/O7e3",
-	"qKu6/sLQCdn+3AgaqUoavcYenfK9q33oNsId5xq9IU00sw9z462C84CmBTvaZVdNWFWWFgjDpmGCCqNb",
-	"HQIaGxbAYIlmJAHgLLTEAlBs/jyQoxWP/HUsyYAlUoxcfTqERjj/I4/GWSwtIwx9+8uP+juba0BLWPtf",
-	"MKUfkAmNxlwwHRAdyalVJSX4wjFEKmL4sPACOuXtSzavI9YqmNBqu2qU2Jx9+UZof+lUZ1Rc/UCdR4ML",
-	"cnZYeBAq1dV5cpdcxJD+7swL8FD49V54Rpa/VfWgN/m90EBdpcKSNaDR5UjZre3KAOrCAyHnYvlRpzDt",
-	"pL5XO46VNJdbxLcKT3edUJefv2QWuCAFFwFO9/KB6x6JG7uai2NGEzPOyH0mxRWbS6wHA11xVj/a/2K3",
-	"9v8LAAD//w==",
+	"7L2Jchs5sjb6Kjicc8Oku0hRixdRMTFX47an3WN3eyz79Ilj6qjAKpCEVQQ4AEo02+OJ+w73Df8n+QOZ",
+	"QC1kFUnJlLw0JybaIlkLkEgkcvky82MjkpOpFEwY3eh9bIwZjZmCP0+jiE3NaypGDD7HTEeKTw2XotFr",
+	"hIO5YTrsEQUXEKoY0UxdsbjTCBo6GrMJtXcxkU4avXcNuLxxHjTMfMoavYY2iotR49OnoPFECsOE+ZHr",
+	"qdQcn7/4up/kjFAyUHKmmSJTxbQdMaFEG8XohMUkljORSBr3SMhFwgULSVNRbZgifEJHTPcFFTGZJpQL",
+	"YtgH0yJSkZAaQ6PxhAkTkia7YmpuxlyMCEs0awVkxs2YmDEjgk4YobovwiFPmP10/89v3zxrP753r592",
+	"u4fRlKmICdNmIpIxi+FLO4bXz56Qx/uPH7WIfT0V5PTsyfPnheeEZCgVkUnMFIkSbufV6YsSESf0wwsm",
+	"Rmbc6B10jx4HjSk1hilLmP9t4mz/lU+kdUL8s//cb7wj//Gn/7SjOXjY7vff9fvn7X+f3+838ov6/Wwq",
+	"707b/0Pbv3fbx9lNP3T+9yL817//n/b5D//ZWLF8foCLK/dmzMhAxvN7miRwCeGCADeUGWUo1YSaRq/B",
+	"hXl41AjspPnEMs+Do+NHDx483j98/PhxN2hMuMDvu9louDBsxBQM5+kbOqoexRVTmktB5BBWVDHHRtRe",
+	"E8AqPB+2f5GCtV9SE41hwZ4P8UOnbkH2D8rr0W/kRLxon388OPjUb1RT7nnMJlNpidd+zaYJnbO4YqMZ",
+	"lbKQzMZMEDPmmnANw79kU0MU01MpNLNzooIwqhLOFFHsnynTJudebbk3e100b/+dzav3qX1b9TZ9ISNa",
+	"vTktcd++fuEJGylGDYvt4GSqItbZnJf3/jU2Zqr/0tvba737j/a/63juNTXsBZ9wA/+pYbpUaUM0/51l",
+	"A6NJwtQ9TQZpPGIGVhxIGiVUa3uVnDIFk+yQMyYMkYKATCBU6Jndn2OqRiwmRlpphE9pCgkXHnX3A2AZ",
+	"+3k25gmDlyZ2hFYIaZIKekV5QgcJa9Uz/+FBkfkP9o8eHT0+fHj0aC3nZ0R5zSaUC0urJcK8Rs6we3Fo",
+	"iOKjsSFCztx0gV+yx7Thv7c7UM0qVu+MRVLEll6GJ0BER2quyTBNEkJHlIs7HjMzan46NEzVj9dIMqPc",
+	"kAEbSsWIUXN7kuBgtz2iT3bjKDphxh3XT1KlpareCqFgH8xFBFeEfjdMFbviMtVkSkesQ36d0n+msFe5",
+	"ve2fKVPzRtCwB0Sj18B76zbyg/0DGG4mE0u7uiQPazb0M56w5z9Wj96eU/c04XE2uCk143xs9vcLHjeC",
+	"hpV7XFkpasVYJcXTFK4sDP7w4UrZHM3/zubLA3tJL63Wg8LOLrOXuZoOmeUEZRmmQ3ACVhJlstqKHUou",
+	"2bwvuEY5br86OCJjmSpNplbQgKjqEYrPWZDkl2wOksaMWV/AN/7tI2Y04QaZjjThtrDinOkROFZaJ4Vn",
+	"2KfCDZTEfDhkym4v/2BuJxseHRyEJ/mgMiEHM4TpaMOTxB7xUyVHimnt7+weh6jWwAqinpmv4cLZVHti",
+	"PHiwitH6/Q8H++1+/8MjVsdoz4dwnFdzmtUd/Pbw2sJcpkQxGp+Q8Gj/gLxSsNlBTSXPKE9YnB3OLDvy",
+	"yJhqe1gIe1hoLqJ8Yy3N3CkYtfpF9+CofEj2+/f/1fxtr/WXfuPdf/wJtbnmO9Lvm/P7gft38ffW/VYd",
+	"PazCU0OTU4EkGSo5KesXQI/D7hH5RRryUsZ8yDNCcOO4YGKfinpe3dRzbesLzf9nOaiTO+/lYJXYeS8H",
+	"W5c6f2fzutGcvnpud+iqEV2y+dZHtELBmkgrFwybaCfvUiXqzg/QgkpLHLMhTRNjtcBgxYG43y2q/PuV",
+	"Z/MbRid1ZDOMTlbRzP6+daLBgOoEzWv3nh5IjKLIsWMhVGcih3DTIb9xM5apJTRcg4ooiNrw6OBxWR75",
+	"R4cnuUhyBNDM2GNKkyY3GqzZVl+UJFRQL+BQcLMPdDJN7FT7Df1fL/Y/HP7y+z+O6avL8cHTwQvVfh/3",
+	"G1+plHs7TSSN63gkhV9XcQlesXU+eauZqh2UBlOFx6SJCoNbyAmbDJjSAaFkykRsVQ8urjhasffsVpSt",
+	"ulloprY8h0/2WajXgBb6Vxo7E8N+itA1YP+k02nC0YDcmyo5SNjkh/carcn87f+p2LDRa/xpL/dK7eGv",
+	"eu8V3oUvXaZXQVGZ0MROg8VEKhJLpsEkg9MItoQVpYUHWGoV/F4LtkTdsNwdewumaNG8aZcMsY0ekt+x",
+	"8CBnKG34EHv1J+ecGSY8+mKrEbn361yDjVIFmqU21DDSVGwir8BO8hyeUG1XS9ARUwHRdN76nlfomVQD",
+	"HsdM3PUSZd4QJROWbxOaJHKGbpHcG/Id0/+5sEcOTZ4qhebzXa3BmZww9DUP4ZQlUhCZKqJ5zNBuzERa",
+	"THjMhLFKNlh3HK9M5Eh3LBl+keaZTEV8l8P/RRKdRuPM5AkIeNM8X5EJnQM/XQo5swoOemW+Vy76RRpv",
+	"BVUf52VvM9iHljolDSxXCLkou6IXSOd93KtGCdfA2IoaHSp0d38aOLN4ebrezMYZV032u+KT4lq8zpSw",
+	"u12NTKy75dCE+mUoeO3Rlc1YrEnoVybMT3Fg09w3YgriakxjIqRg3/M6Qlj0F2nOqOF6yOnA2kV3u4ww",
+	"hPzclldMJXTq3HHJd039N1K+oGp05yQfyHhuDYzEvtyedhRtbKvl8lGqWIzhnu+c9i+pmPtA0pfRWu0i",
+	"WIYn3GiirB3xXdPdhZ/aWfxp5c15pApo+FbQ1Iyl4r+zu1YQr2jCYxIpBtorTTSZMcU8fIPFoLy+zaOi",
+	"dzm8UxKzKRMxE9F8IThLmjPFDdOFAMdU8QlVcxJTQwdUM3tHLGfC2afkjZq7mAu1lCdhYcFCojFAuMie",
+	"n7OmUyUjpvWXOHgKnpYZS5K287UMUkMGitFLq0+o1JKRCpIKawBAOMiOV/4BLPq3QqfTqVSGxS9ZzOkb",
+	"8Jl9mTVyyBuH0Wnbodh1Q8gCWzDzCQXIl/5+F+eTd3Uiwm3KXWx3qiwRDEcnpgOwXFBT8ojG1LC24RNW",
+	"dos+PFpyiwYNHl/fmRo0EqrNRaqv9WqRJk52oit36aHo/P1YcN8LPhqbZN7WcxGVHwjRlqUnTBUb8g91",
+	"wXmlwYxVNDJMaR/L0CxSzAQYGYrkSHArNOGELlLhoOT0j64uL8roqf3upwqPftBQ7EpebpdOSqIo9Ugo",
+	"dLQ3gsYVZzOmKkBRQRY9uonzP/fBv2vAHXkoCpbMjSgjf1Dky3wwcvCeRbDNkJ2fwEUgZGK0M2nyqsDe",
+	"Q5poFixw/LV5pByDr6VlhWCS7kQFDIN3DJ/Yj5pEVKCnXtARy6JXlmc2X5QFyhZJWU+0FxwDFmWqQGyz",
+	"9McqieykyScg1nO8o7ifqFIUfi6AcapwNIuMek0kTYmtYBTlN9YT4TduxmewbYF7kuTXYaP3bsNJL9JO",
+	"Zw9a5oHZ2DIBXtEhZ2OrH0iRzAnPUBSIlDFjahyc0IMe5wsSZBF+uSxCjg4/raeUG+4ycc4tedKYm9PI",
+	"4Hot8Ei8sIYPy3HMd932MW0P2+f3K+WY33glmVglg41TIvxGSDVsAzrlF5eIl5lrwybrNwT8GjRyOVPJ",
+	"EHbGT6+ctlKeMY08CjSXFm4YHSehlqVvkSK0/fvF+Q/9fsf9VUkY6sm9kvvyhfkUbOPYjpmhPNH10rN0",
+	"duT0utlx75S0iyUeWmRqgMJWM5ChasQqHnE9NnRP8UxWf0KvWrJbOgyREwLPd+XBFgmQL9/6ozLj761I",
+	"/ny3fIvS/4mf0ZmhJtXL1EgoAPMuJro6MSORYoR+sDGLLomR8vKE2IlkeLCYIywa0SudIpik23lcwP/E",
+	"Mh0krAgAeti1/yujYWt0OZGCcgBkoNHY28blAf82ZmYMniM3GhYXxm5PID4B56l76EDKhFGxRN38FUGR",
+	"QFUE/tE5Dero65wL69hscZ1gQGBHbs6qr/GG/AkruXVhyn6chfdWTTc7N8qE/1Uwwq4AVT/Mg/2Yv9Mh",
+	"4Xs5CK1pqh0w337RSadWeschaRoE5PUFhQiokDPCdSsgkEaDKTTwpz+CQohf4FcxS1j+FPuVf8yM6tYJ",
+	"CZW1D0PS1AAotzwbvqDatGEm7ec/wsAwQ8f7fPtiQKPLRI5aJKJKcaaJYNxyFoKlyits37luaZ7Za7Kz",
+	"ZLUoP/+hjf9UCuL3crDuZT/Lgb1SRoDG+Kwz88ZiP1dqVo0U1gBcKNXnhDsFsuOiOKVa7nyzoE0VeK0R",
+	"NIp85D86HgLe1yVNMZ/OM86SOMMRlDkAj6ZK1NuyvS25qEw0OCU/n/36C3G/Y27Zw+Pufsua2Za35XDo",
+	"MGFDO5YsJp+lCtxD7N+CEg0nz+rDxI/JH7KVtH3m2HzBnYLOp0y7WADSs5hTYn8jMTMsMixGvLELrNhb",
+	"SwdGA9L59gwfDsuzAHD4gq7SbR93fmif/7BX/NA8IX95l5+kf/a/2Q+tagXpi7mEli1zHVHRqZn90u16",
+	"TA8ePKw4ttkHcvbTafvgwcMsOwppHRC7CVO7DIO5c+WoK6acMxzA3Zhy2Vmt5qPGef7x4VG1C0fz39nW",
+	"Ev9u2xUDg83IGZR5eq26affFNhRNf0R8cyqmHThicJdJ4M/G2sQfTBYFRNSUKnNPZ5mrZMAiOXG+AXe1",
+	"F28ZEwy4QKWlSIfDh48fdY/3K0zthRnC6Kqm9DMesgu2sTFsMsWo6OcneW1F7DB/Hq1RB/Dc+hRk6VTr",
+	"N9Jal+qQC67H23XT3kyMwgF4fbs+i1qVRTAXemqvWOfmOPenTI3Z7XOkVrPLfnet8FNMQy7F6ukt77Bs",
+	"fvc0wWcERHpo1ns5AJyaTqOIsRgFfs365CTThiqz3SXXmd20hodzs+YzlFKnB958z60+UHKWyrgym2GB",
+	"I4JclpTEQGl8NXLpiUxdOYfafJj3cmAFK4KwO0v2SkRFxBKHFMxN9WDFYX3c7T7aPz4+eHD06Kh7fLy/",
+	"jmWHGRIxe/7BNp//z5SlC88/3ObzVSp8IDN7wf42X5Btu/IrDra4Cguc6kiWz604iGzFggJ31DHgTWJQ",
+	"hXOnWhWwRo7bPSfEj9sycbalNEYMBGMxoRkK7nbOivIYX2W52AF6kuwIRpQLbRx+JBe0Ib7gAgVXWPA1",
+	"3fzgqc+JXXsMLTl5/JtrFrfGwI1kzNY4LjY4ESdMazpafNBR97jaf27U3Hv51rjrYHj584s318xzGwq7",
+	"c7N8c/r6z3Lwa2qmqVlvzS/a5VOQG3dkli9bx2acTgaC8qSzNJAKduy2j88Lr7l/U0O1YE5cQ96WbcsS",
+	"YVcuypY4063wNZ3A+PSa8eUebu9Z+5wzJV+ClxVuJZqa8cWEmbGMiy+UPI4KgdHzSiEDKZRjPt2cXi+z",
+	"e5YIVrGjpwk1ll0uFkElNJ5wYZU4XYMogR/WjOWtrmAmHxAuUGVxHOWZVy0hzvJWEFFs4vyfhahxTP9f",
+	"96kTyckiNKi7Wbz84MHDFQiUVXR8w+jktUSXSm5jLJRfguRaFoeFajRTprQUHvpEk0T7tNIiVIVGhl9B",
+	"qB2fULvc2/Ba5am9SOdFDFFmYKzxVCED3Eh/22iBs0n6YS6ueEGROfzsZV0gkn9nLRgIZ78N8eo20rd4",
+	"9uPQ34KVeU0W+KzVWbMqIHqXVuW62/xzglX21mWF4/mEjviiqlGFo1zE4WQegfzBK1jzlZPkdTFkZ3R8",
+	"FvjFhanX0XMhnO1t7Qrh+ZRGYwI/BtZOs3M8IWwyNXOMsr5mMc9QfwMGuWRQu2CTLfYP+9wNA9mW9DHX",
+	"N4iw68Ob3FR3mMRspGicVcqhJHtenlBAiYuuEwM1poQEumgI5glJZlJdMgWeuQFjgmjGRPHckZcQpMMX",
+	"VR46+IQaB5F7vDMDmYbnE8UiJkwy397y/QbvqVm/dUpofpzlbF9gYL/csHwZe+YTr9xgDlBfVQTp9bMn",
+	"5PjowSPisPokllE6cYHJujjvIuyEGjIDfIGSYuQTKbn2UP2FaFqNyQve/IqVe8VUG0K+xGGgsJ4lJOAg",
+	"tt8NXW+8QIVo9vrtxYU2VoNfV+Fxr/HZOLhqzEO+5eod6Q+Ojwv22VG3Oo7ITVU86pTosVSG6HQCiUAu",
+	"aHrJRWz/dtTtLJq+q1APSy8wkHz09vVzdGMVcv5rXpWfQlA2s7e3F0lxxeZSdWJ25TNL9J6Qpj2EAgHL",
+	"wyuQd/Eh/X75MdZS3kjV8KAMIGW2NjW7LvdzLe6kAnk2gU0sn83bitNAGvRFdaDS48koxEuALbjO/X0u",
+	"hZoiFOmCx2EVtsw7HS/y5J/NfY8OFXIGtyLrUFe8zLkaQzJJoTSh4Xo4r3A4Vjsmiq9ZHGGJKCtXdhvq",
+	"dM4m36JGXdRUKuHUV1UBcKov7QkPtSVTUdruWw1kUBWN+VVl3QoYAjCUooLIFKB7ihnFsarf7USGlvex",
+	"rxW3gTuvZuWChkxie8a4mlkXLiWzQg6PsnrBeEtWZstQfUmaXdR9hBSQSed+bC1gWo9WYloP9x8cPuzW",
+	"hHVzFKt7dt3CzCiHyqNYHgx1m9Iw9rcaUAOH+bqxGImKoGWR2OXCUihwkypWHtxWY2XRmMVpUs/EccpI",
+	"Qs0i9vjWQmlOgvoVDHJvUD5UT9LCFqxl0yqxUsbyrrEIlw4t4fCvWG7Lx6yaml0xRRNAQUN9fRhAqxRH",
+	"+5xYfkJHF9gLYHlQpy8Q60MGbMyxvG2WeE0xjpYPtogwT0WGxt7W+tZMpMBzdia1UuQnObPiA+oTwJiV",
+	"K7xLjKJCYy4DkB9hdW7GXrpENB2NDUmnretOc1NhsxZCvyyFnVm6/1li+JrI/Ix+Y0YTM8alr9agDL20",
+	"OwZs5fqHw89kJK2k4oY0s/EEbom4GGEZd2uhuYS0hI7IwOrPurVBZoB35RQSBEpjK26CMhuV7NmqLf+G",
+	"0clXlK/8Gd6woJH6QO86391buLASVuNIXcbHwOV11NtSemz9PFdmxlZxSt1It6E3A79cW2VehDZoTagm",
+	"oa8fP3SgcnsXFI93MkqKXERDTfkKkPkX0L4z928xtxurS2YRsdVZ3sCEm/nDl/1pWeFdI129rRM4VuFb",
+	"bMNgFWtt6BzIzA3hukNeSsX6Iq/a+89UGqpbZMaThLyXXJAQm8eMmWIBsbKGyCmOa6Fc78esCC8yLWk+",
+	"fdsCruCiOIX9OrZfnpRgM+yI0xQSgONKJoUiACdEp0pZgWlfp6c0ch2CjOKTCYvL2nJ5XOt2VJFj/rff",
+	"/9Dttvv9D/vDfv/Do6H983hYxz2VrPHWi6EKf11WlFkbqewURGxtMR3YhfKmvhXqPcI+0Aiw86kwLIbz",
+	"ui+y+91lpOnSSACbpH0Nf64Aj3fPMsI0NeDyTaQYMdUX8MBWXU7RBfy8EumX8CuGPUrcu1v48tISHG3V",
+	"UrCT2QB/4GCK4LyTisV1euFfQScs1Mj2s0IiTpMUHWSeelZnAHyjYpFUDreaTfXR4VG3e3iLKLrSZILi",
+	"MjnKVAmpOnA8+zDlium7P9qXgRWaixFqlmli+JSq6iSoygj9g2qYnbnw2Jryij+TimRvCTAJxfXxwXY8",
+	"9nsoOOQPnJJ9cmN8Dg5q8+MVV+2VJcVSBKPimP0WM15yKAlQJihyZD0jP5F2s11bz8qov5Idcha4pwka",
+	"LF6SuuqpRpNXb99kVkQp5HEdRIPBMquLEYn6A6k+PgHc7qyrdWj/DVoelBCbhUcHOOiqlVnDnp/qF/Mm",
+	"KvPqpD9oH5En/kH6GbS+IwOWcHblyhzrk2JmT+EGrheSBe2SF5IFV8EPYY328J8muX/yjrT/fX6/9ZcN",
+	"AYar0u/WVMWpS8YDb8yIXzGByXd254DPTJNUJEzj8YbnivOQjKkeowm7pSy85fUBjQblbrFj37b69NUB",
+	"IeuFCsjZ5eT5LW6soJGqitjtK8U0HwkWnxDNvF8KxQ+uBgRzX719UxnDXQyw/aW3t7eqt1391raDqySP",
+	"rsLsbQdwdzPtgWudssrwy2bScmOYn06RChVv2uDQc8PMH7MAn6sj9mmU6d2blUlCxGZwC44bKBmnGRP1",
+	"fl4zZnPnOKVJ4spdnL56Tpoua3zCRWqYdzX67nV5cTeaJCVdeiuO4AUQ7pL84Qp0fWd0SWexbB2ru5gm",
+	"UPQklWi7Djx7vhyWTbXVTKyFgtgtAuhfQNRY8k46C/y0DY9PkT2/xVhpCRZUEyy98AZmmeA/W5sP1Abi",
+	"wObQ2rJo/B0E20nLlQK7mETz+mGoVGhCDeRTBvaPidTlSgb73e0MZyyRb3JBj8HA9qP4eNimgyhmm+hE",
+	"1XprXUYWvuJeBnVwzZMKLoX9/e1ML0cXZjvg5vGHNRvi+tmrq9kelgapWGaboMTLBYxaYQTnVTgNzaJU",
+	"cTMHuIfbFVCE7ydsuVWFX8t7x2GdO9IMo6vLi06nE7aCrF/vYO7K8vjmO7WN+/67ffrquevT6CmYVT8c",
+	"MKqYOk2xGTR+euYJ+fNvbxrB8gB/ff7jE6g+a3VdeclEqQSIr62OxzVpvuSRkloODXkqjKLk+Y+Ei76Y",
+	"KhmnEFg7cU1jeWLaXJCYXfl7E2lPs3kAMjj0QCd8p6WFVH1BVxOs0xdv7OXo0bxiCrp+kKFMEjmzQuf1",
+	"syePHx08IE2A5fzGBgSuJ39l2pAn2P2oL14pywAR062ec3CMBDWpYoQmI6m4GYPbcMqFwIbDr88OHjwk",
+	"zVBIwaC6UV/o+WTCjOJRfg+OSrFhqlncCjLDGOcfEJrGnAnX3gFs+Xlf2Ftc5KnQehxiXLB8+TJbDRZr",
+	"DnMxlN7Qo6iBOe544qjaWKpM7H/x/lRv3GnPeNhnTQcoPJ1ksTQFf54UZECjyxF4lvvCoTkDcsnYVPvK",
+	"kWlitDVYXkltRoqd/eNFRgNkEBYTqgwfQvFRLsjZYacv+gIcvsv9SRRLGNUsJlf7PfLOa054XSJH5829",
+	"WEZ6L/uiMzaTpBX0xYgJpmipmo2ZSaKnLNLwwj/9iQA9hCWOtt+0yf37ALjU9+/DMma407CuYHSYQVG1",
+	"792KMMK+ICS0ixYGhJIQoHghutJ+evPmFQkRlOe+CnMIZljslm1JB0hS+7gCmBRhqAGZZrDTEL9yHUKK",
+	"ZYrsbO3MrHbjJ4YKQHtKR1xYGvXIlGpNQqjiH5Lm/v/5//7//W63lS1dqYOxHUxVE+NilKpDQMxbexrC",
+	"FXbvgTob2DX3VCJWp1VugK+zdkv6/v2eczNltUh9la/wv9vuQigM1jS0KK7s0LLu61b5drXuWx3yj1Qa",
+	"qJ8D32PrlKlUhtAM0unGYZXdfAR5ee6YRQn1+wYK6XLj8IVW/hESfmj7w6dtfw9JM6SpGVsei6AqWkDC",
+	"LCcMtFH7Dfj+MP4VBsg49hvUd7ML3KEQtjrk1LdhkKnRPGZ++0L34fCoexR6noEpYJcrLgg3PcI+cG1A",
+	"Ark65IpdMZqA5LGzfyKFxivmlgYYr7c8A2WI4JTKivD7MnQBmTNLRxyVfS9NZnQOmjbGA+RMYB0LrYdp",
+	"Qlx9/6Z9ensuU9XGb1oBmY15NLbDthvdPsqVP0Jnou5loCa4Iyg3ls/QBVDOFmpf4wjtgwBIN6ZXLAeD",
+	"cBMQlmjm63c5tEuH/ApgBXyuvufGax+CFW/IFdfc8i/1cg9f454M1kVAhD11k2TuoAz29glPEu7gBq7D",
+	"j50cQKOq+5l46ANp7neJJoO5fYwD5LVOCtkKw1TBoD14p5S8kG0xwA7mzJ21zw5f/Xr2JnR3UVFoWo0d",
+	"ocMTv70WumlznZOz1Ebb9eDmeeyo2CnbDei/sO8RjAgDHFkDJA1bfg6DefqGjkLn/eEGTiG/5Up9uuyG",
+	"O7Ts7/A67jxpEamKXZSkIOGr0zdPfnLnOCHhj09fPH3z1N5/tH9Q1VHaH00TRgVghlqepln7E5Cu02ky",
+	"hxbiU8VFxKc0IU0wRKXyag2K1SixIlcOQZpmMqYZ2vWymx54zv6BhzJMn4GIscowvLANzwiRh5HFGcGI",
+	"gRVWPGa61SFPawTpQl8BJ3oqmgW4Wo4L1f+hXiMwcusEm8FAMMhegE86Ojh2x1GpG4cj2yl2++AJNyBo",
+	"MorXt/rA3W21Dft8q35A30oRe3kypDwhQ2plP7z2QffQj708gAwcX9CJTl89bwQN14ir0Wvsd7qdLiBX",
+	"p0zQKW/0GoedbucQYjFmDJr/nlXnTBvKasIXI1bpBZJQgXU2pnj84d4DkS0VdBMUjDRDFwOyenD5xARh",
+	"vuDF6JAfXSwb3DT3sLYnimroaW/nnVhJHgNGAWedMdrzuNFrWJXAJ7blRXS1B5tDPQ3wrS1WErXCdcy1",
+	"jwa7Vzepj3H7H0rNcBdaUucRr5t38K32xeSD3/M9MNZe+ARdIp/OFxrqHnS7K3qHXK9nyELV48qmOKBH",
+	"ySHYCcYR9ntu1nKE9K26LVuHvUJXY7hlf/0tpa5LcNPh+pvyXrD2joPj9XcsduP6FDQebDKjctdTuOtw",
+	"o0llrZrAF4HJUG4nF8TKPV1iIEBAjjRkxduvG+dBY0FVbfQaZcUUXrCHYYBRXScBVJACMoaWtWxOStpu",
+	"4MA1meQCnTkH3aCvI/fqdpYE1N+YeYlYzlvaki/Z6kZnu623ha33LW2kvzFTMCkKGwfDUcu7psTxuGk8",
+	"v+/lSZG1O8jhquUQtAOSaSPggJEi8BYGmj9W37FKpLOJrHnVF9aqs5dkCpPXoHJwNWqcAFL05kIBed0X",
+	"zmxJ6CggiJV2yhakPJte7kMp4sB9bpJMDbPPAM+RNSmtPe0LcLUCzFMOyNmhw0mCr9VqB5hi5argoSoO",
+	"c8UjEOzGcgqQFCx3qTn/UzlButMX3rViFcfFjO+CgunGZad4dpj18ewLpHQxDzzvzQ0/QVHnFanhfVHO",
+	"DbfmepZmjpmlqNE62wk6lQXOEvSYmb5w7qTwwYcP4QkqtDhgVIbtTNBpjRqwI0Y5G9zOJgaVENLGO+SZ",
+	"VIvhsCrF8G/MLBQ8uEUZvPCmGnmcjRpXdyeYdzrRhqJ8gXMKMt3/srk+lJc6XCnVL7mItUsW9y50TFCO",
+	"qLCy3UlCt8eL+cNDiV1Vc9ukU2235SO5zb1ZyiKu2JroXMjIstuWfzB9CQyPaZEXs82Vf7mp4gSejNqN",
+	"9aoCxpGbPCf4txQMPbrgevaIdY3WyYBhqxzZIVAaBwwQrGAOO9HuO0hfqt5ybxhWC15wjnxLLogssWml",
+	"8wFIttvKf8StbByP+12MnzfZwEFj6nAwC0Fn1z8QY1QdAt7DRUgWYiByxitvPnwEJNNdd/cVwhiAjzjP",
+	"yt38Vcbzre4rh9P+VMagGJWyT0s7en+rb67TmUG+zagnb7ywpTPa2J2EIZx1m6nqlk9B44XEsa+7Pbuu",
+	"tI13AuU2VfbuBiLoiRTDhCMC8Gj/cCOZ9YKqEcMbHmwykYqm3CAhDza5udhu/VuTqygXnPzbTLRWmR5w",
+	"+d5HFzb5hILWJ/mU9z5GhnL1B4uRLQWQTj04UvqQVO5b6vWFB2AgmoIOZFrIyHTheEQbBKA5FTy56MuB",
+	"wquw3zUZKSoMERKwCHi9i4Zqoo2cFj3HkIsaHnX3w1aAHgx7OVYy9jmgIkMlAZ7FVy/ukOdGE4TradIE",
+	"cFPQF1AaCtMTA5IK3xeFxFyxyHjYUwtzZMfgTprIK48d0kYqOmJ9AQg9V6DPlSbIAVHomLIjVXKmHUwB",
+	"YMYwJnC894VRlCeEa4jR9ZbOQchS5T5++benb0gpxBh2+qIQx4bm8ZgQBDG+E3RyaWgjxQ1WnZrYawu5",
+	"m4WsZqodDoaCR23io9/SjJmacc1aVc4h5K6bncZDGHmVjntUn0WL6UYQWNwppV/mDDlaf8cv0jyDGndw",
+	"JGwg1V8pgA9ARtszrEP+rYl23AqfJdqDei8Sqm8lwzQgfFiITziLVvtqKgvixG71oo3cwi5ekKSJeBYN",
+	"EoN59IZiDi/nAG8SpCe8mXARJWnsEapL/uIbyoNfpGC1MqF7Z1ryglyxFFq3heGa702PPdxwp7+UMcCu",
+	"G3cqt64rhb41b/V15EgBNJrVr9x439nt8PxH2HJT2HzLVrsTD4WaD15t6BEjYzoHoYRFUE7yKiulgirQ",
+	"5hdxAYp1yJtCbgNGrRbVnwmdk7gsyvrC/QYI5QJyytKh1SFldchTqZdnioK0k8O+mMtUuTIg4dHBY8Sm",
+	"2aFyE5AF2N/ClD36ry8Amd5yXgxTrC8DOV89FNNkIq+sgjpgZsYQbexe7YKc3D8yDy4CeI0bFNEu0uix",
+	"esbVfLFzqZK/WB3nRiIYWKGklt2Od8QV8NnIO3J3cp8U21nvDoGdIlpQRO/YD/L4egN97ffQt3bQvcbW",
+	"sdc+63zNsCpnyB6d8vYlm6+Oyjqhbq9bRNhCFzs25B9OSKYNc+Wyz2oisKeQcveNB4RwEutDQpZoO+P7",
+	"25B531zQyXsCizhVv6E3EAifo/2uCVldsrmr7zylyghIMprQaMwFC4iO5BRzQzMwPGi1UrC+sCNFXc6l",
+	"sHKNPkPQUl0uhhTJvOdy5l19GWpfC+VlQFWMqHASacCIHsuZQFhdh5y5ZBgKOXEuIbhH+mm3exjhO+Fv",
+	"FkJWbXjq+BCkRI/8FTJLqy6vUjCRIigsvtYYHI7uy0Th8N2/cTM+A1LW6ZyXbB7kLh2f3IzrCjlrY6ZY",
+	"69bidDuR/ZWK7F2Q7isJ0mW1B254Fq1STvc+XrL5utidkxIQFNN5khuG6jrkNbuS+A1R9k8Ww9XcnhpC",
+	"tuV0WVeFW24su68dsXHDcaPb6Yy7gM1XZXxarvz8bV4TtTl1VUsmzNCYGkqaqLvlh33LHf9UoGPSKpcZ",
+	"UWkC2wY1kMpsqBvv4juKs7jx1Ws/Ox/btxBo2dmoS6GZz5cYNzNS17uJ/s7mYM1Wqh7XzU/3uBaEDUFm",
+	"0ZiJsrusQ5qni5neLgVcGzqHQAdUdxksAz3NWMl0VI1taVW72VYlpu/Sv3cq1E6k3dDtdv0U8S353aok",
+	"1RoZdUrenQEwsX3GhCEoD86bvmXm2EySjp6yqGOF2GzUkWq052qWj9geYhrbmgkvbbBOWF9oo6AMh8u/",
+	"HdPplAldlII9hBlCuBbaaUCyqoQWvSPFtO6LZvheDjopRDihfAcWVfOF/ZrQe7LjPoaYjOvkp70ZfnWf",
+	"w5bLTYFh3tMktHokxLahEI79NsTSdi0POOyLkOH3WAuMY8A4ewKUITvBjDMfUbYP43FoDcpICsEi4zJO",
+	"wxdUmza8BwpsQRmfiPErhhSaUU0mXGsWB4iOpICBTCQG2QvBc0zJzYuDZABSqIW7H3S73cCVKiExnbdO",
+	"svB7X3CYhUziYlkk9x7XkAAXDso1ZrXXQoWVaeCdvb5QrO3BjXldoQAhnlhdSPr83Ikda8Kxq6B2A1fz",
+	"vth/QHzBJi3ton+w9LtkbOprNVnqcSmInEK2r0Acrc8ejqjoC2DAwrirfKxn8IvdJJuVYbEadVgoGAdk",
+	"hZn7FYtPiqRSTKfQVA6QqVi5vLK8ZIkDSvVZVhc6P/+hjf9UlaNdf7Ia9sGgGGjjiBeaycY9sv/o4eHj",
+	"rvtfuwsYZWFgh/rt1xd2w/TIx36Dx/1Gr99YvKkR9GF08GPxTvgB5RH81t0/Phge0m4bbnxk//MYHpH/",
+	"bx9ukhHUFY0vqIEbD7oHD9v7++2Dgzf73V7X/v9/4ML3ctBv9PKhbfCGg5sPK8vAg9tcM178BXrJ2qF8",
+	"CvquPzBc5JDV/naUb43eUTfoN+xiT6bGft4P+oVSzYtz7h73Htj/45wddVfT5tOnvO5luRJQiSFKFYGO",
+	"Dw4ODx8ddA8fPn5w9OjRw25lm7MPKPDblivWaWjA83XGK+4sHMgJ4b5llN30JBWGJ8U2ClEiNTZRwGZd",
+	"TgIoosepcdn/TeVFL6mSvA57vdP8dqjBej0Oz4wiZG1JnXNf3CKIsEqdAw1oEzQGpmgslwi1eps+yfIb",
+	"krm90vh2Mstm4jN44a0biEFlMTTU93xHsqw1SqFjSpN1Rh0S8olVR6dihMWOs1vgmiGdcFctklACmSJQ",
+	"mnHvfli+/35YW1Wt1Pel5uheKj+ONbs7P7TPf9hrFj/9q9+/36osLr+CDLOx1Azb0xW1MzvPulHbfy4Q",
+	"gLNy0GuaO64YlNfFKUhkn5xjKc8nrJaY/oizl1cfT9epTL7B8LLmDxuODK//7KHdptvDbsz1Do8KMbDz",
+	"e+xOvw28GEMn+P15h59vFzNfiRrCs1gTCkPKPJ2+ZjkXRvpUQofeCbOuant214KOGjo7HAxe6G4E9bKh",
+	"457d/DEBfwHW4/VtkOw3IHCxPLFGldP17bI/IBJpIGOIzWJQasyS2ArrBBpMTdhEqjlmZp79dNo+ePCQ",
+	"cN0XlhgpttTkWPEaVWCd5zuuaQxmnwFyBIuDlQt2O4W5GtSeSBpb8XG7iKOKRbiedHPNI+8YcgSEqbFV",
+	"gAFn1IPKdnn/O//1DoP01R9nKEfc+VFzoi3U/m70Gpi83qh312OH7U+1VtreR+iRe42aAiBeHCSJNBG+",
+	"etQ9Qo/pbMwUy+S7wCKW3lFd7rM8kh4LCZXsXWY95t6Xmi5iQn99Mro7JDYDKMHodynlu/DaHeSFr9jJ",
+	"q/ZqLbwoa8WK+KIeKHcBdAkNMrXNF0gt6GUru7UuoYxupnPdFcZoneJToM8ObbRL6/4a0roX2PIOrdX1",
+	"nk27nVa7cXMFYa+wgSsl1F/nvjcNFlB2BXaMJJTosVSmnfArFkNbJmjpS96+fuEDmHjK9wUXuZ38G0RG",
+	"YmZvU/M/o+3pumZBtSJndBfMZaNZMsS6QWMpoBcN9c1lwtdUjFjYIU85NMuZYbOeTCdw5S+wSWtfaDph",
+	"PaKohojphI6YJs2CEzfwHtn3U1b4NOLDMOgL92nGBlMX9J8mlAti2AcDpYZCLhIuWOgdpIwr6JRkRfaJ",
+	"K8CEzZugpKXDAFBjaDSeQMDfUm4+ZX1R6lAmI8N8zCwMiJZYdtpVXyKKiRgy8DU4FkaVvUF+lDNRb3+X",
+	"Vz30Cx2Spm9N1IO+WoVVPiGhG1EvX61g0U1S5/D0HFBydbp3NXoNP4BG0GAindidVfjKRQ/PN/DJ1vGb",
+	"FDhioiBrvxnC8P/cbe93Dw7tyuPn/e7BUTv/2H6wf1Dw1S8G2oEZ6xze0Or+8xy1RT4on6+Zk3jABQWq",
+	"FnvPHj58/Kh7vF/RkPpT0MhYfMtPtFtoy4+cim0/0e7lrT0SAA/3t/S4SnUIvXuALyprQqdRxKamDQyo",
+	"12kUeLG79lPQeILc1v6R66nUfBMHkLuleEfhQX5+Gz3DXfwp+OOqcwfdh7tdv9v1dbveubpZjIfVwtb/",
+	"Wnavvx0PwUpPDZ61WM4Q49+o4uGpu3fUPX4Ydlaen4UoN95awqnt1cPVvjsD8GCZxH+Ted/LojrOBfEO",
+	"e9KErrPWhGEzMuEiNUwv5idfPwrwdYdA9x+uvwG49hdpzqjhesi/SX+zV/Gv76f6wlYp9GzfAFtkr6uD",
+	"FlWjiH7GbvDfcJbJz3KwHm2xTJidF3znydoAbPEe94eXE/DxC0At/uEaXwHwG6AN7+WAKDnLMAkx11DZ",
+	"kCgWSYU9sGaKG8OEa7gKtZiFpoDdBycJFYSCqcNifF4qNLquhlzQxGV+sCv7iGHegCvoiyx2JZXPFMza",
+	"MlOeQOt8aFlG5/XVVX6Wg6+1tMrPcnCduioH23xxnZZrV2hGdb5kdumxSPgO77ALKO7wDl9/MYYUkG0+",
+	"S8UKySVNdM0JswrcYG/d+/heDjy0oSamCoIkK8kEuTDorHf5LydY1J/pNHGQB27ImGqi0yhiLGYxouas",
+	"CRkTZolTumwIpTIqA603Evl3FWddLXsLZaxWkWYXgd1FYL+GCOx72Gl3pLeutwR/loOV1m0mt/awtYkl",
+	"wG2PpU7ZPvWtV6ygROiw1YxPCC02YrmnC5J8DGWVHcjkg4EyhtigBSSrD0RyaB0YpxGLfUuUDnmCl2KN",
+	"q/y+93LQF4qZVAnIq0uFq8l94jprQoiTJorReJ7LH6uRowDOW+MWh9M86h5XdjnBYWxNJ/9CMlrIWaE5",
+	"zq6s4E7FXa3i/gEK/cFuuO6JsLGeueewrSvdk5jzRQtSygqwTBQ2KTHjdDIQlCd2C6sJTbhmMTSWCggV",
+	"fcE+WJOhBYWrMb/j6WRq5oVEZPtE93zdIb86xK0cOmlpdW3MEAEUru97sIiNrRCMzk3qnti4XeGGb6lz",
+	"aDoxd0/nzb08PXbuzJ1auEEFnDL7fJsaohv83kfL+J9uCZoH79gONC/oC+cOPX313BJf8REXpIl1tgdW",
+	"yGHVFwP9YKzOpqB2jXuzVdcW4Hs4vCUAH6nA7/XFpgA+UoPf64vNAHykEr/XF1UAPnIN/J5Vg68B4Muk",
+	"6PeL4tuh4nb4mGvgY1BaBE5AQYGuRSnW+kpBMztQyu2BUnZ27E5NXIWRyZsIf4V6YvCxVtC5EgCBVRcS",
+	"rl3KIxzPU2rG5SosjcXobvGkzouxZfZpx54mS/VFynValkvNnPsiMxft8/uV1eLWq72KGTX/kn7RDITg",
+	"/ItNqXJfWwvYBVq15IGS3EEKvV2wClsPfsKwUTHshI2tE0YVK/SW9kXYoABhX0DTQS5GHeK9tEHmlJVq",
+	"wcGQOUCJpR1f5f18bYl7O87PgztzfvqO4dAvZ+f73Pk+/+i+T9jVucDamgfUdf7fBJLpLkVJx0QMYSBx",
+	"xbHjtA585V2psPQrm5P3kou6qm8v3Zu/acgmTmI9atPRbufb3CmtG/g2J9nW8Dvcf/MFAJt/476ix5Qp",
+	"LUVeEpBYDkoIhX7OxbrbHXImJ0wKyGIjY6r7oL3MmcHm93HmaPRFr2iFRAnIhJpozGIHwewLfF+UUD5x",
+	"3k2uEANNjLyECs4xPES71/uYcmFsfRHl/bG5grFXqVGncYyb+2sFduLovkzPvJf+RKnU4JBZQaleXtVd",
+	"h7ydOrdDa97toXIax4S6bXmtQ2Vlbzx3+97HVDO1rgbVa1cZyg/Dmrj2IIkVnVWLf2sXY1/WZEbnaDVb",
+	"I5okjGoDWf1ueFV98+zbbiq/r903z01pRrWrgLWrTPXdiqY/SrM9y8afKTRqS2F5ETAs9KvCTs0VSuDK",
+	"nntOl6tEaN94+98RSHsTJWqHwd5hsL8GDPYNxMDtx0/eaqa86QrbtULU3FSDeAutT7aiQdyW6YdD3Mz0",
+	"u1uplWFqiGAztLB3cmynO32G7nTHFuG3BIoGDSgT0fc07LftWXlYo1jfPFpb61h8JhVJ7IIhqLoASiMj",
+	"SbRRlI/GgHJ06EFXhD7Hq/XF6avnHfJXlsgZlk319eDtVUyPZYKuRir0jCliP2uQ+xlApS/CV2/fhIiP",
+	"owOr9HJAWZYhLFOmsI5/UzMRYz8+V8AfRuw78NlnBdhhDq7BF9/TJLTiLGxBxrsALygJLd2stRx2CNaP",
+	"1n2BSTr+F0x+pwPgUQi8OPvStUEJ2YcpV0xfUBPWZ6e/9WWmv0o/Jo7uy/gxi+X/lw8zZH1ngWBtbMuM",
+	"zNXohYXfeTN3x97Om3nHjdOsIKYE0cVtI9tnhyQrpX/det0rzry9j/iHK5+LIvk2YUsojlYemk/GLLqs",
+	"KLCPUBmNXVpx2KQJwCWqjMYsd81/t0dhHPQFZA2N+BUTpbYxLUQrYYuqvGFAhzzB2bvMTn869YV7k0/u",
+	"9MB9vKvqQHK3fhNHkl/xr6w7zO7I2R05uyPnbo0sJwq2euqkehXw6ukVU/MChGIROdGcMjkF2MUVh/aD",
+	"cwfHsNeDFdEXMUcDwnvZ9b3Mw+6swtZijb1CNhTcgcXY7RQQ+OXTTedkZvVhaFytGXMtcVWMfRonUrui",
+	"IrQvEOXf6hBr8E0TaoZSTQiNJ1zouizVt/qbh4bZKZxGgPJdjw8DXtgFDb+IOP7m4GGpLoPD8HOl0PHb",
+	"7QK2W0HulKP2NXE6e8mSRCCbCYTq7V4Vp7Mb5euN0hW2ca2fQO8Cdd9GoG7X6mo5tJfqUmDvGsLkuns2",
+	"i9fBMFiUKm7mcOOAUcXUaWrGjd67c3uA0yn/O5v/hF037Hfn9hZ1VZ3//GbMNcGfG0EjVUmj19ijU753",
+	"tQ/d9bijXKM3pIlm9mFuvlVwHtC0YEe77KoJq8rSAmHYNExQYXSrQ54u5IwnAJyFFrAAis2fB3K04pG/",
+	"jSUZsESKkSteitAI53/k0TiLpWUDQ9/+8qP+zuYa0BLW/hdM6XtkQqMxF0wHREdyalVJCb5wDJGKGD4s",
+	"vIBOefuSzesGaxXM2ZiaylnSNHba2ILfH0qooOqMiqufqPNocEHODgsPQqW6Ok/ukosYaqM48wI8FJ7f",
+	"C8/I8reqHvQqv/e9HGiiUmGHNaDR5UjZre1qxOrCAyHnYvlRp7DsLj/ZjgvIM6bTKRMFZiDNM+DW9hkT",
+	"xnIOsFD+dNf5f/n5S2aBC1JwEeByLx+47pG4saupOGY0MeNsuE+kuGJzicXCoAvk6kf7X+zW/r8BAAD/",
+	"/w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"mime"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
 // inlineTypes are the media types a download may be shown as, in the
@@ -22,6 +25,18 @@ var inlineTypes = map[string]bool{
 	"image/gif":  true,
 	"image/webp": true,
 	"text/plain": true,
+}
+
+// InlineTypes returns the media types Presentation shows inline, sorted:
+// the only ones a download is ever sent as, besides
+// application/octet-stream (the API description lists them).
+func InlineTypes() []string {
+	out := make([]string, 0, len(inlineTypes))
+	for t := range inlineTypes {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // textCharsets are the charsets a plain-text download keeps (what
@@ -94,4 +109,19 @@ func (s *Store) PresignDownload(ctx context.Context, key, name, contentType stri
 		return "", fmt.Errorf("blob: presign: %w", err)
 	}
 	return req.URL, nil
+}
+
+// OpenDownload opens the object at key to be streamed to a client as name
+// of media type contentType: the byte range spec (as GetRange; empty: all
+// of it), with the Content-Type and Content-Disposition Presentation gives,
+// the same a presigned download (PresignDownload) carries. A missing
+// object is a CodeNotFound error, a range outside it
+// CodeRangeNotSatisfiable.
+func (s *Store) OpenDownload(ctx context.Context, key, spec, name, contentType string) (domain.Download, error) {
+	body, cr, n, err := s.GetRange(ctx, key, spec)
+	if err != nil {
+		return domain.Download{}, err
+	}
+	disposition, ctype := Presentation(name, contentType)
+	return domain.Download{Body: body, Length: n, ContentRange: cr, ContentType: ctype, ContentDisposition: disposition}, nil
 }

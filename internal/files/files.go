@@ -41,11 +41,13 @@ type Blobs interface {
 	Put(ctx context.Context, key string, body io.Reader, contentType string) error
 	Delete(ctx context.Context, key string) error
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
-	GetRange(ctx context.Context, key, spec string) (io.ReadCloser, string, int64, error)
 	Head(ctx context.Context, key string) (int64, error)
-	// PresignDownload serves the object as name of media type contentType
-	// (storage keeps a browser from rendering what is not safe to).
+	// PresignDownload and OpenDownload serve the object as name of media
+	// type contentType, by URL or streamed through the API; storage
+	// presents both alike, keeping a browser from rendering what is not
+	// safe to.
 	PresignDownload(ctx context.Context, key, name, contentType string, ttl time.Duration) (string, error)
+	OpenDownload(ctx context.Context, key, spec, name, contentType string) (domain.Download, error)
 	PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error)
 	StartMultipart(ctx context.Context, key string) (string, error)
 	PresignPart(ctx context.Context, key, uploadID string, n int, ttl time.Duration) (string, error)
@@ -146,12 +148,11 @@ func (s *Service) Delete(ctx context.Context, teamID, id uuid.UUID) error {
 // downloadTTL is how long a presigned download URL works.
 const downloadTTL = 5 * time.Minute
 
-// Content is an open file content, whole or a range.
+// Content is an open file content, whole or a range, with how a browser
+// is to present it.
 type Content struct {
-	File         domain.File
-	Body         io.ReadCloser
-	ContentRange string // "" for the whole file
-	Length       int64
+	File domain.File
+	domain.Download
 }
 
 // rangeSpec matches the single byte ranges served; anything else (several
@@ -160,7 +161,8 @@ type Content struct {
 var rangeSpec = regexp.MustCompile(`^bytes=(\d{1,19}-\d{0,19}|-\d{1,19})$`)
 
 // Open opens a team's file for streaming, for the byte range in the Range
-// header value rng (empty: all of it).
+// header value rng (empty: all of it), presented as its presigned download
+// is (only safe types inline, under the file's name).
 func (s *Service) Open(ctx context.Context, teamID, id uuid.UUID, rng string) (Content, error) {
 	f, err := s.Store.File(ctx, teamID, id)
 	if err != nil {
@@ -172,14 +174,14 @@ func (s *Service) Open(ctx context.Context, teamID, id uuid.UUID, rng string) (C
 	if rng == "bytes=-0" {
 		return Content{}, domain.Errorf(domain.CodeRangeNotSatisfiable, "The Range does not overlap the file.")
 	}
-	body, cr, n, err := s.Blobs.GetRange(ctx, f.ObjectKey, rng)
+	d, err := s.Blobs.OpenDownload(ctx, f.ObjectKey, rng, f.Name, f.ContentType)
 	if err != nil {
 		return Content{}, err
 	}
 	if rng == "" {
-		cr = ""
+		d.ContentRange = ""
 	}
-	return Content{File: f, Body: body, ContentRange: cr, Length: n}, nil
+	return Content{File: f, Download: d}, nil
 }
 
 // DownloadURL returns a short-lived presigned URL of a team's file.

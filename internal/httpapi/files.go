@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/conveyorhq/conveyor/gen/api"
 	"github.com/conveyorhq/conveyor/internal/domain"
@@ -107,19 +108,67 @@ func (s *Server) DownloadFile(ctx context.Context, req api.DownloadFileRequestOb
 	if err != nil {
 		return nil, err
 	}
-	// The strict server copies Body to the client; closing it is ours.
-	body := closeOnEOF{c.Body}
 	if c.ContentRange != "" {
-		return api.DownloadFile206ApplicationoctetStreamResponse{Body: body, ContentLength: c.Length,
-			Headers: api.DownloadFile206ResponseHeaders{ContentRange: &c.ContentRange, ContentLength: &c.Length}}, nil
+		return fileRange206(c.Download, api.DownloadFile206ResponseHeaders{ContentRange: &c.ContentRange,
+			ContentDisposition: &c.ContentDisposition, ContentLength: &c.Length}), nil
 	}
 	etag, ranges := c.File.ETag(), "bytes"
-	return api.DownloadFile200ApplicationoctetStreamResponse{Body: body, ContentLength: c.Length,
-		Headers: api.DownloadFile200ResponseHeaders{ETag: &etag, AcceptRanges: &ranges, ContentLength: &c.Length}}, nil
+	return fileContent200(c.Download, api.DownloadFile200ResponseHeaders{ETag: &etag, AcceptRanges: &ranges,
+		ContentDisposition: &c.ContentDisposition, ContentLength: &c.Length}), nil
+}
+
+// A streamed download goes out as one of the media types the API
+// description lists for it, the one storage's presentation chose
+// (domain.Download.ContentType): an inline image or text type, or
+// application/octet-stream for everything else. The strict server copies
+// Body to the client; closing it is ours (closeOnEOF).
+
+// mediaType is the type of a Content-Type value, without its parameters.
+func mediaType(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// fileContent200 is a whole file, streamed.
+func fileContent200(d domain.Download, h api.DownloadFile200ResponseHeaders) api.DownloadFileResponseObject {
+	r := api.DownloadFile200ApplicationoctetStreamResponse{Body: closeOnEOF{d.Body}, Headers: h, ContentLength: d.Length}
+	switch mediaType(d.ContentType) {
+	case "image/png":
+		return api.DownloadFile200ImagepngResponse(r)
+	case "image/jpeg":
+		return api.DownloadFile200ImagejpegResponse(r)
+	case "image/gif":
+		return api.DownloadFile200ImagegifResponse(r)
+	case "image/webp":
+		return api.DownloadFile200ImagewebpResponse(r)
+	case "text/plain":
+		return api.DownloadFile200TextResponse{Body: r.Body, Headers: h, ContentType: d.ContentType, ContentLength: d.Length}
+	}
+	return r
+}
+
+// fileRange206 is a range of a file, streamed.
+func fileRange206(d domain.Download, h api.DownloadFile206ResponseHeaders) api.DownloadFileResponseObject {
+	r := api.DownloadFile206ApplicationoctetStreamResponse{Body: closeOnEOF{d.Body}, Headers: h, ContentLength: d.Length}
+	switch mediaType(d.ContentType) {
+	case "image/png":
+		return api.DownloadFile206ImagepngResponse(r)
+	case "image/jpeg":
+		return api.DownloadFile206ImagejpegResponse(r)
+	case "image/gif":
+		return api.DownloadFile206ImagegifResponse(r)
+	case "image/webp":
+		return api.DownloadFile206ImagewebpResponse(r)
+	case "text/plain":
+		return api.DownloadFile206TextResponse{Body: r.Body, Headers: h, ContentType: d.ContentType, ContentLength: d.Length}
+	}
+	return r
 }
 
 // closeOnEOF closes the object body once it has been read to its end or
-// failed, so the S3 connection goes back to the pool.
+// failed, so the S3 connection goes back to the pool. It is a Closer too,
+// which the generated response closes when it stops early (a client that
+// hung up).
 type closeOnEOF struct{ rc io.ReadCloser }
 
 func (c closeOnEOF) Read(p []byte) (int, error) {
@@ -129,6 +178,9 @@ func (c closeOnEOF) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Close closes the object body; closing it again is harmless.
+func (c closeOnEOF) Close() error { return c.rc.Close() }
 
 func uploadOut(u domain.Upload) api.Upload {
 	out := api.Upload{Id: u.ID, TeamId: u.TeamID, Name: u.Name, Size: u.Size, Method: api.UploadMethodSingle, ExpiresAt: u.ExpiresAt,

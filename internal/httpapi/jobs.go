@@ -104,9 +104,35 @@ func (s *Server) ListJobOutputs(ctx context.Context, req api.ListJobOutputsReque
 
 // DownloadJobOutput implements api.StrictServerInterface.
 func (s *Server) DownloadJobOutput(ctx context.Context, req api.DownloadJobOutputRequestObject) (api.DownloadJobOutputResponseObject, error) {
-	url, err := s.deps.Jobs.OutputURL(ctx, req.TeamId, req.JobId, req.Name)
+	if req.Params.Delivery == nil || *req.Params.Delivery == api.DownloadJobOutputParamsDeliveryRedirect {
+		url, err := s.deps.Jobs.OutputURL(ctx, req.TeamId, req.JobId, req.Name)
+		if err != nil {
+			return nil, err
+		}
+		return api.DownloadJobOutput302Response{Headers: api.DownloadJobOutput302ResponseHeaders{Location: &url}}, nil
+	}
+	d, err := s.deps.Jobs.OpenOutput(ctx, req.TeamId, req.JobId, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	return api.DownloadJobOutput302Response{Headers: api.DownloadJobOutput302ResponseHeaders{Location: &url}}, nil
+	return output200(d, api.DownloadJobOutput200ResponseHeaders{ContentDisposition: &d.ContentDisposition, ContentLength: &d.Length}), nil
+}
+
+// output200 is a job output, streamed, as one of the media types the API
+// description lists (see fileContent200).
+func output200(d domain.Download, h api.DownloadJobOutput200ResponseHeaders) api.DownloadJobOutputResponseObject {
+	r := api.DownloadJobOutput200ApplicationoctetStreamResponse{Body: closeOnEOF{d.Body}, Headers: h, ContentLength: d.Length}
+	switch mediaType(d.ContentType) {
+	case "image/png":
+		return api.DownloadJobOutput200ImagepngResponse(r)
+	case "image/jpeg":
+		return api.DownloadJobOutput200ImagejpegResponse(r)
+	case "image/gif":
+		return api.DownloadJobOutput200ImagegifResponse(r)
+	case "image/webp":
+		return api.DownloadJobOutput200ImagewebpResponse(r)
+	case "text/plain":
+		return api.DownloadJobOutput200TextResponse{Body: r.Body, Headers: h, ContentType: d.ContentType, ContentLength: d.Length}
+	}
+	return r
 }

@@ -43,10 +43,14 @@ type Events interface {
 	Notify(ctx context.Context, e domain.Event)
 }
 
-// Presigner makes short-lived download URLs, served as name of media type
-// contentType (storage keeps a browser from rendering what is not safe to).
-type Presigner interface {
+// Downloads is what the service needs from object storage to hand outputs
+// to clients: a short-lived URL (PresignDownload) or the bytes themselves
+// (OpenDownload, a range spec "" for all of them), both served as name of
+// media type contentType. Storage presents both alike, keeping a browser
+// from rendering what is not safe to.
+type Downloads interface {
 	PresignDownload(ctx context.Context, key, name, contentType string, ttl time.Duration) (string, error)
+	OpenDownload(ctx context.Context, key, spec, name, contentType string) (domain.Download, error)
 }
 
 // Service implements the job rules for API callers.
@@ -57,7 +61,7 @@ type Service struct {
 	// (or when it fails) the relay sends them from the outbox.
 	Queue  Queue
 	Events Events
-	Blobs  Presigner
+	Blobs  Downloads
 	Logger *slog.Logger
 	// NotRunnable is the store's error for a job in a state the change
 	// does not apply to.
@@ -213,6 +217,18 @@ func (s *Service) OutputURL(ctx context.Context, teamID, id uuid.UUID, name stri
 		return "", err
 	}
 	return s.Blobs.PresignDownload(ctx, o.ObjectKey, o.Name, o.ContentType, downloadTTL)
+}
+
+// OpenOutput opens a team's job's output for streaming through the API,
+// presented as its presigned download is (only safe types inline, under
+// the output's name); the caller closes its Body. An unknown job or name
+// is a CodeNotFound error.
+func (s *Service) OpenOutput(ctx context.Context, teamID, id uuid.UUID, name string) (domain.Download, error) {
+	o, err := s.Store.JobOutput(ctx, teamID, id, name)
+	if err != nil {
+		return domain.Download{}, err
+	}
+	return s.Blobs.OpenDownload(ctx, o.ObjectKey, "", o.Name, o.ContentType)
 }
 
 // RunStore is what the runner needs from the database.

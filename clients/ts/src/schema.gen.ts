@@ -412,7 +412,11 @@ export interface paths {
          * Download a file
          * @description By default, a redirect to a short-lived presigned URL of the object
          *     in storage. With `delivery=stream`, the API streams the bytes itself
-         *     and honours a single `Range`.
+         *     and honours a single `Range`. Either way the file is presented the
+         *     same: raster images (`image/png`, `image/jpeg`, `image/gif`,
+         *     `image/webp`) and plain text are `inline` with their own type;
+         *     everything else is an `attachment` of type
+         *     `application/octet-stream`, so that nothing renders as a page.
          */
         get: operations["downloadFile"];
         put?: never;
@@ -649,7 +653,14 @@ export interface paths {
         };
         /**
          * Download a job output
-         * @description A redirect to a short-lived presigned URL of the output in storage.
+         * @description By default, a redirect to a short-lived presigned URL of the output
+         *     in storage. With `delivery=stream`, the API streams the bytes itself,
+         *     on the API's origin (for a browser that may not reach storage).
+         *     Either way the output is presented the same: raster images
+         *     (`image/png`, `image/jpeg`, `image/gif`, `image/webp`) and plain
+         *     text are `inline` with their own type; everything else is an
+         *     `attachment` of type `application/octet-stream`, so that nothing
+         *     renders as a page.
          */
         get: operations["downloadJobOutput"];
         put?: never;
@@ -1440,6 +1451,13 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description How a browser presents a streamed download: `inline` (raster images
+         *     and plain text) or `attachment` (everything else), with the name as
+         *     `filename*=UTF-8''<percent-encoded>` (RFC 8187) and an ASCII
+         *     `filename` for older clients.
+         */
+        ContentDisposition: string;
         /** @description The body's length in bytes. */
         ContentLength: number;
         /** @description `bytes`: ranges are served. */
@@ -2439,6 +2457,7 @@ export interface operations {
             /** @description The whole file. */
             200: {
                 headers: {
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
                     "Content-Length": components["headers"]["ContentLength"];
                     ETag: components["headers"]["ETag"];
                     "Accept-Ranges": components["headers"]["AcceptRanges"];
@@ -2449,6 +2468,11 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": string;
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/gif": string;
+                    "image/webp": string;
+                    "text/*": string;
                 };
             };
             /** @description The requested range. */
@@ -2456,6 +2480,7 @@ export interface operations {
                 headers: {
                     /** @description The range sent, e.g. `bytes 0-1023/4096`. */
                     "Content-Range"?: string;
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
                     "Content-Length": components["headers"]["ContentLength"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2464,6 +2489,11 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": string;
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/gif": string;
+                    "image/webp": string;
+                    "text/*": string;
                 };
             };
             /** @description Go to the presigned URL in Location (valid a few minutes). */
@@ -2873,7 +2903,10 @@ export interface operations {
     };
     downloadJobOutput: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `redirect` (default): a presigned URL; `stream`: the bytes, through the API. */
+                delivery?: "redirect" | "stream";
+            };
             header?: never;
             path: {
                 /** @description The team's id. */
@@ -2887,6 +2920,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The output, streamed (`delivery=stream`). */
+            200: {
+                headers: {
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "image/png": string;
+                    "image/jpeg": string;
+                    "image/gif": string;
+                    "image/webp": string;
+                    "text/*": string;
+                };
+            };
             /** @description Go to the presigned URL in Location (valid a few minutes). */
             302: {
                 headers: {
