@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -67,6 +68,13 @@ type Config struct {
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
 	RateLimits map[string]*ratelimit.Limit // CONVEYOR_RATE_LIMIT_READ, _WRITE, _UPLOAD
+
+	// AuthFailureLimit is each client address's budget of failed
+	// authentications, shared by every API process; nil: no budget.
+	AuthFailureLimit *ratelimit.Limit // CONVEYOR_RATE_LIMIT_AUTH_FAILURES
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// deriving a client's address; empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix // CONVEYOR_TRUSTED_PROXIES
 }
 
 // DevConsoleClientID is the console's client id in dev mode, where the dev
@@ -138,6 +146,8 @@ var Vars = []Var{
 	{"CONVEYOR_RATE_LIMIT_READ", "50/s burst 100", "Per principal (user or API key) for reads: COUNT/s, /m or /h, optional `burst N`, or `off`."},
 	{"CONVEYOR_RATE_LIMIT_WRITE", "10/s burst 30", "Per principal for creating, changing and deleting."},
 	{"CONVEYOR_RATE_LIMIT_UPLOAD", "2/s burst 10", "Per principal for uploads."},
+	{"CONVEYOR_RATE_LIMIT_AUTH_FAILURES", "20/m", "Per client address (all API processes together), failed authentications before the rest are answered 429 with Retry-After; valid credentials always pass. Same syntax, or `off`."},
+	{"CONVEYOR_TRUSTED_PROXIES", "", "Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For names the client. Empty: the TCP peer is the client."},
 }
 
 // Parse reads the configuration through getenv and validates it.
@@ -199,6 +209,8 @@ func Parse(getenv func(string) string) (*Config, error) {
 	if c.MigrateURL == "" {
 		c.MigrateURL = c.DatabaseURL
 	}
+	c.AuthFailureLimit = p.limit("CONVEYOR_RATE_LIMIT_AUTH_FAILURES", "20/m")
+	c.TrustedProxies = p.prefixes("CONVEYOR_TRUSTED_PROXIES")
 	if err := errors.Join(p.errs...); err != nil {
 		return nil, err
 	}
@@ -325,6 +337,25 @@ func (p *parser) limit(name, def string) *ratelimit.Limit {
 		return nil
 	}
 	return &l
+}
+
+// prefixes parses a comma-separated list of IP addresses (a single host)
+// and CIDR prefixes.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range p.list(name) {
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				p.errs = append(p.errs, fmt.Errorf("%s: %q is not an IP address or CIDR prefix like 10.0.0.0/8", name, v))
+				continue
+			}
+			pfx = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {
