@@ -162,6 +162,9 @@ export interface OpenFileOptions extends CallOptions {
   delivery?: "redirect" | "stream";
 }
 
+/** Options of openOutput: the same choice of delivery as openFile's. */
+export type OpenOutputOptions = OpenFileOptions;
+
 export interface ConveyorClient {
   /** The typed openapi-fetch client. Any non-2xx answer rejects with a ConveyorProblem. */
   readonly api: ConveyorApi;
@@ -207,8 +210,9 @@ export interface ConveyorClient {
   /**
    * Downloads a job output: resolves to storage's response, whose body is the
    * output. The presigned URL is fetched without the client's credentials.
+   * `delivery: "stream"` reads it through the API instead, on its origin.
    */
-  openOutput(teamId: string, jobId: string, name: string, options?: CallOptions): Promise<Response>;
+  openOutput(teamId: string, jobId: string, name: string, options?: OpenOutputOptions): Promise<Response>;
   /** Downloads a file's content, like openOutput; `delivery: "stream"` reads it through the API instead of storage. */
   openFile(teamId: string, fileId: string, options?: OpenFileOptions): Promise<Response>;
   /**
@@ -455,10 +459,10 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
 
   // Downloads ask for the redirect instead of following it, so that the
   // presigned URL is fetched without our Authorization header.
-  const outputRedirect = async (teamId: string, jobId: string, name: string, o: CallOptions, redirect: RequestRedirect) =>
+  const outputRedirect = async (teamId: string, jobId: string, name: string, o: OpenOutputOptions, redirect: RequestRedirect) =>
     (
       await api.GET("/teams/{team_id}/jobs/{job_id}/outputs/{name}", {
-        params: { path: { team_id: teamId, job_id: jobId, name } },
+        params: { path: { team_id: teamId, job_id: jobId, name }, ...(o.delivery ? { query: { delivery: o.delivery } } : {}) },
         parseAs: "stream",
         redirect,
         ...withSignal(o),
@@ -488,7 +492,7 @@ export function createConveyorClient(options: ConveyorClientOptions): ConveyorCl
     if (!stored.ok) throw await ConveyorProblem.fromResponse(stored);
     return stored;
   }
-  const openOutput = async (teamId: string, jobId: string, name: string, o: CallOptions = {}) =>
+  const openOutput = async (teamId: string, jobId: string, name: string, o: OpenOutputOptions = {}) =>
     follow(await outputRedirect(teamId, jobId, name, o, "manual"), () => outputRedirect(teamId, jobId, name, o, "follow"), o);
   const openFile = async (teamId: string, fileId: string, o: OpenFileOptions = {}) =>
     follow(await fileRedirect(teamId, fileId, o, "manual"), () => fileRedirect(teamId, fileId, o, "follow"), o);

@@ -273,6 +273,42 @@ test("openOutput and openFile follow the redirect to storage without credentials
   }
 });
 
+test("openOutput with delivery stream reads the API's own answer, with credentials, and storage is never asked", async (t) => {
+  const storageSaw = [];
+  const storage = await serve(t, (req, res) => {
+    storageSaw.push(req.url);
+    res.writeHead(200, { "Content-Type": "image/png" });
+    res.end("from storage");
+  });
+  const apiSaw = [];
+  const url = await serve(t, (req, res) => {
+    apiSaw.push({ url: req.url, authorization: req.headers.authorization });
+    const u = new URL(req.url, "http://x");
+    if (u.pathname.endsWith("/outputs/missing.png")) {
+      return send(res, 404, { type: "https://conveyor.dev/problems/not-found", title: "Not found", status: 404 }, "application/problem+json");
+    }
+    if (u.searchParams.get("delivery") === "stream") {
+      res.writeHead(200, { "Content-Type": "image/png", "Content-Disposition": `inline; filename="thumbnail.png"; filename*=UTF-8''thumbnail.png` });
+      return res.end("\x89PNG through the API");
+    }
+    res.writeHead(302, { Location: `${storage}/bucket/key?X-Amz-Signature=ok` });
+    res.end();
+  });
+  const c = createConveyorClient({ baseUrl: url, token: "t" });
+  const base = `/api/v1/teams/${TEAM}/jobs/${JOB}/outputs`;
+  const res = await c.openOutput(TEAM, JOB, "thumbnail.png", { delivery: "stream" });
+  assert.equal(res.headers.get("Content-Type"), "image/png");
+  assert.equal(res.headers.get("Content-Disposition"), `inline; filename="thumbnail.png"; filename*=UTF-8''thumbnail.png`);
+  assert.equal(await res.text(), "\x89PNG through the API");
+  assert.deepEqual(storageSaw, [], "a streamed output never goes to storage");
+  await assert.rejects(c.openOutput(TEAM, JOB, "missing.png", { delivery: "stream" }), (err) => err instanceof ConveyorProblem && err.status === 404);
+  // Backwards compatible: no options (or only a signal) is the redirect, as before, with no delivery in the query.
+  assert.equal(await (await c.openOutput(TEAM, JOB, "thumbnail.png", { signal: new AbortController().signal })).text(), "from storage");
+  assert.deepEqual(apiSaw.map((r) => r.url), [`${base}/thumbnail.png?delivery=stream`, `${base}/missing.png?delivery=stream`, `${base}/thumbnail.png`]);
+  assert.ok(apiSaw.every((r) => r.authorization === "Bearer t"));
+  assert.equal(storageSaw.length, 1);
+});
+
 test("events: Server-Sent Events parsed by the rules (CRLF, CR, BOM, comments, data over lines, id-only frames)", async (t) => {
   const file = { id: "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d", team_id: TEAM, name: "a.png", size: 3, sha256: "0".repeat(64), content_type: "image/png", created_at: "2026-01-01T00:00:00Z" };
   const url = await serve(t, async (req, res) => {

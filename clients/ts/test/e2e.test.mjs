@@ -241,7 +241,14 @@ test("conveyor client end to end", { timeout: 180_000 }, async (t) => {
     assert.equal(direct.status, 200);
     assert.equal((await direct.arrayBuffer()).byteLength, outputs[0].size);
 
+    const streamed = await conveyor.openOutput(team.id, job.id, "thumbnail.png", { delivery: "stream" });
+    assert.equal(new URL(streamed.url).origin, new URL(baseUrl).origin, "streamed through the API, on its origin");
+    assert.equal(streamed.headers.get("Content-Type"), "image/png");
+    assert.match(streamed.headers.get("Content-Disposition") ?? "", /^inline; .*filename\*=UTF-8''thumbnail\.png$/);
+    assert.deepEqual(new Uint8Array(await streamed.arrayBuffer()), bytes, "the same bytes as storage's");
+
     await rejectsWithProblem(conveyor.openOutput(team.id, job.id, "no-such-output.png"), 404);
+    await rejectsWithProblem(conveyor.openOutput(team.id, job.id, "no-such-output.png", { delivery: "stream" }), 404);
   });
 
   await t.test("openFile downloads a file's content", async () => {
