@@ -133,6 +133,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		Events:         hub,
 		EventHeartbeat: cfg.EventHeartbeat,
 	}
+	deps.AuthFailureLimit, deps.TrustedProxies = cfg.AuthFailureLimit, cfg.TrustedProxies
 	if devIssuer != nil {
 		provider, err := devoidc.New(devoidc.Options{Issuer: devIssuer, PublicURL: publicURL, ClientID: cfg.ConsoleClient(),
 			AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim, ExtraScopes: strings.Fields(cfg.ConsoleScopes)})

@@ -132,6 +132,10 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		"CONVEYOR_JANITOR_INTERVAL":  "200ms",
 		"CONVEYOR_ORPHAN_GRACE":      "3s",
 		"CONVEYOR_REDISPATCH_AFTER":  "2s",
+
+		// Tests send bad credentials on purpose from one address; the
+		// tests of the failure budget start an API with one (StartAPI).
+		"CONVEYOR_RATE_LIMIT_AUTH_FAILURES": "off",
 	}
 	for k, v := range o.Env {
 		e.vars[k] = v

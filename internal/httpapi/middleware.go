@@ -75,11 +75,12 @@ type Authenticator interface {
 
 // authenticate requires credentials — an OIDC bearer token, or an API key
 // as X-API-Key or as a bearer token — and puts the principal in the context.
+// A failure is charged to the client address's budget (chargeAuthFailure).
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.principal(r)
 		if err != nil {
-			s.problems.write(w, r, err)
+			s.problems.write(w, r, s.chargeAuthFailure(r, err))
 			return
 		}
 		// Authenticated data is never stored by a cache, unless the

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -66,6 +67,11 @@ type Deps struct {
 	RateLimits     map[string]*ratelimit.Limit // by class: read, write, upload
 	Events         EventHub                    // team event streams
 	EventHeartbeat time.Duration               // comment interval on event streams (0: 15 s)
+	// AuthFailureLimit is each client address's budget of failed
+	// authentications (nil: none); TrustedProxies are the peers whose
+	// X-Forwarded-For names the client.
+	AuthFailureLimit *ratelimit.Limit
+	TrustedProxies   []netip.Prefix
 }
 
 // Server implements the generated strict server interface.
