@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/conveyorhq/conveyor/internal/devstack"
+	"github.com/conveyorhq/conveyor/internal/devstack/devstacktest"
 )
 
 // connect opens one connection; URLs through PgBouncer need exec mode.
@@ -90,7 +91,7 @@ func TestStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	st := devstack.StartForTest(t, 2)
+	st := devstacktest.StartForTest(t, 2)
 	if len(st.ReplicaURLs) != 2 || len(st.DirectReplicaURLs) != 2 {
 		t.Fatalf("want 2 replicas, got %d / %d URLs", len(st.ReplicaURLs), len(st.DirectReplicaURLs))
 	}
@@ -209,7 +210,7 @@ func TestStack(t *testing.T) {
 
 func TestStartOneReplicaTime(t *testing.T) {
 	began := time.Now()
-	st := devstack.StartForTest(t, 1)
+	st := devstacktest.StartForTest(t, 1)
 	elapsed := time.Since(began)
 	t.Logf("Start with 1 replica took %s", elapsed.Round(time.Millisecond))
 	if len(st.ReplicaURLs) != 1 {

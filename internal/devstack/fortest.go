@@ -1,46 +1,15 @@
 package devstack
 
+// This file holds what tests need from devstack that does not import
+// testing (the binary links devstack for `conveyor dev`); the helpers that
+// take a testing.TB are in devstacktest.
+
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
-	"time"
 )
-
-// StartForTest starts a stack with the given number of replicas under a
-// fresh folder below the repository's .run/test/ (falling back to the system
-// temporary folder), registers Stop in tb.Cleanup, and fails the test with
-// tb.Fatal on error. The folder is removed after a passing test and kept for
-// inspection after a failing one.
-func StartForTest(tb testing.TB, replicas int) *Stack {
-	tb.Helper()
-	dir, err := testDir(tb.Name())
-	if err != nil {
-		tb.Fatalf("devstack: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st, err := Start(ctx, Options{Dir: dir, Replicas: replicas, Log: tbWriter{tb}})
-	if err != nil {
-		tb.Fatalf("%v\n(logs kept in %s)", err, dir)
-	}
-	tb.Cleanup(func() {
-		if err := st.Stop(); err != nil {
-			tb.Errorf("%v", err)
-		}
-		if tb.Failed() {
-			tb.Logf("devstack: kept %s for inspection", dir)
-			return
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			tb.Logf("devstack: remove %s: %v", dir, err)
-		}
-	})
-	return st
-}
 
 // TestDir makes a fresh, world-traversable folder for a test stack named
 // name, below the repository's .run/test/.
@@ -82,13 +51,4 @@ func testDir(testName string) (string, error) {
 		return "", fmt.Errorf("chmod test folder: %w", err)
 	}
 	return dir, nil
-}
-
-// tbWriter sends progress lines to the test log.
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Helper()
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/conveyorhq/conveyor/internal/devstack"
+	"github.com/conveyorhq/conveyor/internal/devstack/devstacktest"
 )
 
 // TestS3CORSAdmitsTheConsole drives versitygw the way a browser on the
@@ -22,7 +23,7 @@ func TestS3CORSAdmitsTheConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real stack")
 	}
-	st := devstack.StartForTest(t, 1)
+	st := devstacktest.StartForTest(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

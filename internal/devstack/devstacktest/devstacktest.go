@@ -1,0 +1,55 @@
+// Package devstacktest starts the local topology (internal/devstack) for a
+// test. It imports testing, so only tests import it: the conveyor binary
+// links devstack for `conveyor dev` and must not link testing.
+package devstacktest
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conveyorhq/conveyor/internal/devstack"
+)
+
+// StartForTest starts a stack with the given number of replicas under a
+// fresh folder below the repository's .run/test/ (falling back to the system
+// temporary folder), registers Stop in tb.Cleanup, and fails the test with
+// tb.Fatal on error. The folder is removed after a passing test and kept for
+// inspection after a failing one.
+func StartForTest(tb testing.TB, replicas int) *devstack.Stack {
+	tb.Helper()
+	dir, err := devstack.TestDir(tb.Name())
+	if err != nil {
+		tb.Fatalf("devstack: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Replicas: replicas, Log: tbWriter{tb}})
+	if err != nil {
+		tb.Fatalf("%v\n(logs kept in %s)", err, dir)
+	}
+	tb.Cleanup(func() {
+		if err := st.Stop(); err != nil {
+			tb.Errorf("%v", err)
+		}
+		if tb.Failed() {
+			tb.Logf("devstack: kept %s for inspection", dir)
+			return
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			tb.Logf("devstack: remove %s: %v", dir, err)
+		}
+	})
+	return st
+}
+
+// tbWriter sends progress lines to the test log.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
