@@ -73,3 +73,39 @@ func TestAuthFailureBudget(t *testing.T) {
 		t.Fatalf("after Retry-After: %d; the budget should have recovered", r.StatusCode)
 	}
 }
+
+// TestAuthFailureBudgetBehindProxy: behind a trusted proxy the budget is
+// the forwarded client's, not the proxy's; a client cannot escape its
+// budget by sending its own X-Forwarded-For (the proxy appends the real
+// address, and only that hop is believed).
+func TestAuthFailureBudgetBehindProxy(t *testing.T) {
+	e := setup(t)
+	api := e.StartAPI(t, map[string]string{"CONVEYOR_RATE_LIMIT_AUTH_FAILURES": "1/m burst 2", "CONVEYOR_TRUSTED_PROXIES": "127.0.0.0/8"})
+	client := e.Client(t)
+	// Addresses of this run only: the budgets outlive the test by a minute.
+	net3 := strconv.Itoa(int(time.Now().UnixNano()%250) + 1)
+	alice, bob := "198.18."+net3+".1", "198.18."+net3+".2"
+	fail := func(xff string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", api+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer not.a.jwt")
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, want := range []int{401, 401, 429} {
+		if got := fail(alice); got != want {
+			t.Fatalf("alice's failure %d: %d, want %d", i+1, got, want)
+		}
+	}
+	if got := fail("203.0.113.250, " + alice); got != 429 {
+		t.Fatalf("alice with a forged hop in front: %d, want 429", got)
+	}
+	if got := fail(bob); got != 401 {
+		t.Fatalf("bob behind the same proxy: %d, want 401 (his own budget)", got)
+	}
+}
