@@ -109,3 +109,26 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// TestKeyUseBounded: memory holds at most the keys of one interval; a
+// key past the bound goes unrecorded until older entries age out.
+func TestKeyUseBounded(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	store := &touches{}
+	u := auth.NewKeyUse(store, auth.KeyUseOptions{Interval: time.Minute, Flush: time.Hour, Now: clock})
+	for range 10_001 {
+		u.Note(uuid.New())
+	}
+	late := uuid.New()
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	u.Note(late) // the old entries have aged out: room again
+	u.Close()
+	_, keys := store.counts()
+	if len(keys) != 10_001 || keys[late] != 1 {
+		t.Fatalf("%d keys written (late one: %d); want the first 10,000 and the one after they aged out", len(keys), keys[late])
+	}
+}
