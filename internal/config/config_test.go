@@ -44,19 +44,54 @@ func TestParseValues(t *testing.T) {
 	}
 }
 
+// TestParseRejectsBadValues: every kind of setting refuses a bad value with
+// an error naming the variable, and Parse never panics on one.
 func TestParseRejectsBadValues(t *testing.T) {
 	for _, tc := range []struct{ name, key, val string }{
-		{"integer", "CONVEYOR_DB_PRIMARY_MAX_CONNS", "many"},
+		{"integer word", "CONVEYOR_DB_PRIMARY_MAX_CONNS", "many"},
+		{"integer zero pool", "CONVEYOR_DB_PRIMARY_MAX_CONNS", "0"},
+		{"integer over int32", "CONVEYOR_DB_REPLICA_MAX_CONNS", "4294967296"},
+		{"integer negative", "CONVEYOR_REDIS_DB", "-1"},
+		{"integer overflow", "CONVEYOR_MAX_UPLOAD_BYTES", "99999999999999999999"},
+		{"integer zero upload", "CONVEYOR_MAX_UPLOAD_BYTES", "0"},
+		{"integer negative lag", "CONVEYOR_DB_MAX_LAG_BYTES", "-5"},
+		{"integer zero concurrency", "CONVEYOR_WORKER_CONCURRENCY", "0"},
+		{"integer fraction", "CONVEYOR_WORKER_CONCURRENCY", "1.5"},
+		{"integer negative retries", "CONVEYOR_JOB_MAX_RETRIES", "-1"},
 		{"boolean", "CONVEYOR_DEV", "sometimes"},
-		{"duration", "CONVEYOR_DB_MAX_LAG", "10"},
-		{"negative duration", "CONVEYOR_SHUTDOWN_TIMEOUT", "-1s"},
+		{"boolean path style", "CONVEYOR_S3_PATH_STYLE", "yes please"},
+		{"duration unitless", "CONVEYOR_DB_MAX_LAG", "10"},
+		{"duration negative", "CONVEYOR_SHUTDOWN_TIMEOUT", "-1s"},
+		{"duration zero interval", "CONVEYOR_JANITOR_INTERVAL", "0s"},
+		{"duration zero heartbeat", "CONVEYOR_EVENT_HEARTBEAT", "0"},
+		{"duration overflow", "CONVEYOR_UPLOAD_TTL", "9999999999h"},
+		{"rate limit", "CONVEYOR_RATE_LIMIT_READ", "fast"},
+		{"proxies", "CONVEYOR_TRUSTED_PROXIES", "10.0.0.0/33"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Parse(env(map[string]string{tc.key: tc.val}))
-			if err == nil || !strings.Contains(err.Error(), tc.key) {
-				t.Fatalf("err = %v, want one naming %s", err, tc.key)
+			c, err := config.Parse(env(map[string]string{tc.key: tc.val}))
+			if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.val) {
+				t.Fatalf("%s=%q: err = %v (config %+v), want one naming the variable and the value", tc.key, tc.val, err, c)
 			}
 		})
+	}
+}
+
+// TestEveryDurationMustBePositive: no interval may be zero (time.NewTicker
+// panics on one), whichever it is.
+func TestEveryDurationMustBePositive(t *testing.T) {
+	n := 0
+	for _, s := range config.Settings {
+		if _, err := time.ParseDuration(s.Default); err != nil || s.Default == "0" {
+			continue
+		}
+		n++
+		if _, err := config.Parse(env(map[string]string{s.Name: "0s"})); err == nil || !strings.Contains(err.Error(), s.Name) {
+			t.Errorf("%s=0s: err = %v", s.Name, err)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found only %d duration settings", n)
 	}
 }
 
@@ -78,26 +113,33 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestREADMEListsEveryVariable keeps the README's configuration table in
-// step with the variables the program reads.
+// TestREADMEListsEveryVariable: the README's configuration table is exactly
+// the one Settings renders (same variables, order, defaults and meanings),
+// so the documentation and the parser cannot drift apart.
 func TestREADMEListsEveryVariable(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range config.Vars {
-		if !strings.Contains(string(b), "`"+v.Name+"`") {
-			t.Errorf("README.md does not document %s", v.Name)
-		}
+	want := config.MarkdownTable()
+	readme := string(b)
+	start := strings.Index(readme, "| variable | default | meaning |")
+	if start < 0 {
+		t.Fatal("README.md has no configuration table")
 	}
-	src, err := os.ReadFile("config.go")
-	if err != nil {
-		t.Fatal(err)
+	got := readme[start:]
+	if end := strings.Index(got, "\n\n"); end >= 0 {
+		got = got[:end+1]
 	}
-	for _, v := range config.Vars {
-		if strings.Count(string(src), `"`+v.Name+`"`) < 2 {
-			t.Errorf("%s is listed in Vars but not parsed", v.Name)
+	if got != want {
+		t.Errorf("README.md's configuration table differs from config.Settings; replace it with:\n%s", want)
+	}
+	seen := map[string]bool{}
+	for _, s := range config.Settings {
+		if seen[s.Name] {
+			t.Errorf("%s is defined twice", s.Name)
 		}
+		seen[s.Name] = true
 	}
 }
 
