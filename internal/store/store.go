@@ -37,6 +37,7 @@ type Options struct {
 	CheckInterval     time.Duration // how often replicas are checked
 	WriteTimeout      time.Duration // a write that cannot reach the primary fails after this
 	ReadYourWritesTTL time.Duration // how long a principal's last write position is kept
+	ReplayWait        time.Duration // with the primary down, how long a read waits for a replica to pass the caller's mark
 	Marks             Marks         // where write positions are kept (Redis); nil disables read-your-writes
 	Logger            *slog.Logger
 }
@@ -53,6 +54,7 @@ type Store struct {
 	primary  *target
 	replicas []*target
 	primLSN  atomic.Uint64 // the primary's WAL position at the last check
+	primDown atomic.Bool   // the primary failed its last check or a read could not reach it
 	metrics  *metrics
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -72,6 +74,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.ReadYourWritesTTL <= 0 {
 		opts.ReadYourWritesTTL = 5 * time.Minute
+	}
+	if opts.ReplayWait <= 0 {
+		opts.ReplayWait = 2 * time.Second
 	}
 	s := &Store{opts: opts, metrics: newMetrics(), done: make(chan struct{})}
 	var err error
@@ -257,7 +262,7 @@ func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
 	if err != nil && retryable(first, err) {
 		s.readFailed(first, err)
 	}
-	return s.readFrom(ctx, s.candidates(after), fn)
+	return s.readAfter(ctx, after, fn)
 }
 
 // writePosition returns the principal's last write position; when it
@@ -299,6 +304,9 @@ func retryable(t *target, err error) bool {
 func (s *Store) readFailed(t *target, err error) {
 	if t != s.primary && isConnErr(err) {
 		t.healthy.Store(false)
+	}
+	if t == s.primary && isConnErr(err) {
+		s.primDown.Store(true)
 	}
 	s.opts.Logger.Warn("store: read failed, trying next", "target", t.name, "err", err)
 }
@@ -364,10 +372,14 @@ func (s *Store) checkAll(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var prim string
-	if err := s.primary.pool.QueryRow(cctx, "SELECT pg_current_wal_lsn()::text").Scan(&prim); err == nil {
+	err := s.primary.pool.QueryRow(cctx, "SELECT pg_current_wal_lsn()::text").Scan(&prim)
+	if err == nil {
 		if lsn, err := ParseLSN(prim); err == nil {
 			s.primLSN.Store(lsn)
 		}
+	}
+	if ctx.Err() == nil {
+		s.primDown.Store(err != nil)
 	}
 	for _, r := range s.replicas {
 		s.checkReplica(ctx, r)
