@@ -21,6 +21,8 @@ VERSITYGW_VERSION := v1.8.0
 GOTESTSUM_VERSION := v1.13.0
 # oasdiff v1.34+ needs a module the proxy does not serve (pb33f/go-yaml v0.1.1).
 OASDIFF_VERSION   := v1.33.0
+# staticcheck 2026.2.x (module v0.8.x) is a release that knows Go 1.26.
+STATICCHECK_VERSION := v0.8.2
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
@@ -54,7 +56,12 @@ deps-apt:
 		exit 1; \
 	fi
 
-deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION)
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION) $(BIN)/.staticcheck-$(STATICCHECK_VERSION)
+
+$(BIN)/.staticcheck-$(STATICCHECK_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install staticcheck $(STATICCHECK_VERSION)"
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@rm -f $(BIN)/.staticcheck-* && touch $@
 
 $(BIN)/.oasdiff-$(OASDIFF_VERSION):
 	@mkdir -p $(BIN) && echo "deps: go install oasdiff $(OASDIFF_VERSION)"
@@ -105,10 +112,13 @@ check-generated: generate ## fail when committed generated code is stale
 
 # --- checks -----------------------------------------------------------------
 
-lint: deps-npm ## go vet, gofmt, spec lint (Spectral), sqlc compile, TS typecheck
+lint: deps-npm $(BIN)/.staticcheck-$(STATICCHECK_VERSION) ## go vet, staticcheck, gofmt, spec lint (Spectral), sqlc compile, TS typecheck
 	$(GO) vet ./...
 	cd clients/go && $(GO) vet ./...
 	cd clients/go && $(GO) vet -tags live ./...
+	$(BIN)/staticcheck ./...
+	cd clients/go && $(BIN)/staticcheck ./...
+	cd clients/go && $(BIN)/staticcheck -tags live ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/' | grep -v '\.gen\.go$$')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	cd tools/npm && npx --no-install spectral lint --quiet --ruleset .spectral.yaml --fail-severity error ../../openapi/v1/openapi.yaml

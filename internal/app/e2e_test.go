@@ -389,8 +389,8 @@ func TestOperationalEndpoints(t *testing.T) {
 		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
-	if code != 200 || json.Unmarshal([]byte(body), &spec) != nil || spec.OpenAPI != "3.0.3" || len(spec.Paths) < 7 {
-		t.Fatalf("openapi.json = %d %.200s", code, body)
+	if code != 200 || json.Unmarshal([]byte(body), &spec) != nil || spec.OpenAPI != "3.0.3" || len(spec.Paths) < 7 || !strings.Contains(h.Get("Content-Type"), "json") {
+		t.Fatalf("openapi.json = %d %q %.200s", code, h.Get("Content-Type"), body)
 	}
 	if code, body, h = get("/api/v1/openapi.yaml"); code != 200 || !strings.HasPrefix(body, "openapi: 3.0.3") || !strings.Contains(h.Get("Content-Type"), "yaml") {
 		t.Fatalf("openapi.yaml = %d %q", code, h.Get("Content-Type"))

@@ -232,11 +232,17 @@ func TestDirectUploads(t *testing.T) {
 
 	// A declared hash the bytes do not have; a size they do not have.
 	code, u = create(fmt.Sprintf(`{"name":"x.bin","size":%d,"sha256":%q}`, len(small), strings.Repeat("0", 64)))
+	if code != 201 {
+		t.Fatalf("create with a wrong hash: %d %v", code, u)
+	}
 	putTo(t, partsOf(u)[0]["url"].(string), small)
 	if code, _ := complete(u["id"].(string), `{}`); code != 422 {
 		t.Fatalf("wrong SHA-256: %d", code)
 	}
 	code, u = create(`{"name":"y.bin","size":10}`)
+	if code != 201 {
+		t.Fatalf("create y.bin: %d %v", code, u)
+	}
 	req, _ := http.NewRequest("PUT", partsOf(u)[0]["url"].(string), bytes.NewReader(make([]byte, 11)))
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()

@@ -62,7 +62,7 @@ type fuzzOp struct {
 
 func fuzzOps(t *testing.T) []fuzzOp {
 	t.Helper()
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1296,7 +1296,7 @@ func TestSpecFuzz(t *testing.T) {
 		t.Fatalf("only %d operations found in the spec", len(ops))
 	}
 	w.discover(ops)
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

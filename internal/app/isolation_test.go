@@ -29,7 +29,7 @@ type teamOperation struct {
 
 func teamOperations(t *testing.T) []teamOperation {
 	t.Helper()
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestPlatformOperationsFromSpec(t *testing.T) {
 	if r, err := admin.AddMemberWithResponse(ctx, team.Id, nil, conveyor.AddMemberJSONRequestBody{Email: "platform-iso-manager@example.test", Role: conveyor.TeamRoleManager}); err != nil || r.JSON201 == nil {
 		t.Fatalf("add manager: %v", err)
 	}
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ var (
 func router() (routers.Router, error) {
 	specOnce.Do(func() {
 		var doc *openapi3.T
-		if doc, specErr = api.GetSwagger(); specErr != nil {
+		if doc, specErr = api.GetSpec(); specErr != nil {
 			return
 		}
 		specRouter, specErr = gorillamux.NewRouter(doc)
@@ -132,7 +132,7 @@ func (s *seen) record(op string, status int) {
 // tests of this process saw (through Env.Client) and how often, and
 // returns the operations never exercised.
 func CoverageReport(w io.Writer) (missing []string, err error) {
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func CoverageReport(w io.Writer) (missing []string, err error) {
 // CheckEvent validates an event stream's data (JSON) against the Event
 // schema of the API description.
 func CheckEvent(data []byte) error {
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (u *users) ProvisionUser(_ context.Context, in domain.User) (domain.User, e
 // claims decodes a JWT's payload without verifying it.
 func claims(t *testing.T, tok string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("not a JWS: %v", err)
 	}

@@ -159,7 +159,7 @@ func fuzzHarness(tb testing.TB) *harness {
 }
 
 func newHarness() (*harness, error) {
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ var _ api.StrictServerInterface = (*Server)(nil)
 // NewHandler builds the whole HTTP surface: health, metrics, docs, the spec,
 // the dev issuer (dev mode only) and /api/v1.
 func NewHandler(deps Deps) (http.Handler, error) {
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func NewHandler(deps Deps) (http.Handler, error) {
 // RequiredRoles returns each operation's declared requirement by
 // operationId, as the server enforces it.
 func RequiredRoles() (map[string]domain.Requirement, error) {
-	doc, err := api.GetSwagger()
+	doc, err := api.GetSpec()
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestAppendJSON(t *testing.T) {
-	for _, f := range []float64{0, -0.0, 1, -1.5, 0.1, 1e20, 1e21, 123456789012345678, 1e-6, 1e-7, 5e-324, math.MaxFloat64, -2.5e-10} {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 1e20, 1e21, 123456789012345678, 1e-6, 1e-7, 5e-324, math.MaxFloat64, -2.5e-10} {
 		want, _ := json.Marshal(f)
 		if got := appendJSONFloat(nil, f); string(got) != string(want) {
 			t.Errorf("appendJSONFloat(%v) = %s, want %s", f, got, want)
