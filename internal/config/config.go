@@ -15,7 +15,8 @@ import (
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 )
 
-// Config is the whole configuration. Var documents every field's variable.
+// Config is the whole configuration. Each field names its variable; Settings
+// defines them (default, meaning, parsing).
 type Config struct {
 	HTTPAddr        string        // CONVEYOR_HTTP_ADDR
 	WorkerAddr      string        // CONVEYOR_WORKER_ADDR
