@@ -452,6 +452,41 @@ func (q *Queries) LockFileJobs(ctx context.Context, fileID *uuid.UUID) error {
 	return err
 }
 
+const lockJob = `-- name: LockJob :one
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE team_id = $1 AND id = $2 FOR UPDATE
+`
+
+type LockJobParams struct {
+	TeamID uuid.UUID
+	ID     uuid.UUID
+}
+
+// A team's job, locked until the transaction ends: its state is checked
+// against the domain's state machine before a user's change to it.
+func (q *Queries) LockJob(ctx context.Context, arg LockJobParams) (Job, error) {
+	row := q.db.QueryRow(ctx, lockJob, arg.TeamID, arg.ID)
+	var i Job
+	err := row.Scan(
+		&i.ID,
+		&i.TeamID,
+		&i.FileID,
+		&i.Processor,
+		&i.Params,
+		&i.Status,
+		&i.Progress,
+		&i.Attempts,
+		&i.Result,
+		&i.Error,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.StartedAt,
+		&i.FinishedAt,
+		&i.Runs,
+	)
+	return i, err
+}
+
 const markDispatched = `-- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY($1::bigint[])
 `

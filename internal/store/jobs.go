@@ -81,8 +81,11 @@ func (s *Store) JobByID(ctx context.Context, id uuid.UUID) (domain.Job, error) {
 }
 
 // ErrJobNotRunnable is returned by StartJobAttempt for a job in a final
-// state, and by FinishJob when the attempt was overtaken by another.
-var ErrJobNotRunnable = errors.New("store: job is not runnable by this attempt")
+// state, by FinishJob when the attempt was overtaken by another, and by
+// CancelJob and RetryJob when the domain's state machine refuses the
+// change: it is domain.ErrJobNotRunnable. The conditional updates' status
+// lists are the domain's (JobStatusesTo), which a test checks.
+var ErrJobNotRunnable = domain.ErrJobNotRunnable
 
 // StartJobAttempt moves a job to running and returns it with its new attempt
 // number, which fences the attempt's result. run, when not zero, must be the
@@ -148,6 +151,13 @@ func (s *Store) UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pc
 func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
 	var row db.Job
 	err := s.write(ctx, func(q *db.Queries) (err error) {
+		cur, err := q.LockJob(ctx, db.LockJobParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return err
+		}
+		if !domain.JobStatus(cur.Status).CanCancel() {
+			return ErrJobNotRunnable
+		}
 		row, err = q.CancelJob(ctx, db.CancelJobParams{TeamID: teamID, ID: id})
 		return err
 	})
@@ -167,6 +177,13 @@ func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 		// retry, then cancels the job again, or has happened (not found).
 		if _, err := q.LockLiveTeam(ctx, teamID); err != nil {
 			return notFound(mapErr(err), "Team")
+		}
+		cur, err := q.LockJob(ctx, db.LockJobParams{TeamID: teamID, ID: id})
+		if err != nil {
+			return err
+		}
+		if !domain.JobStatus(cur.Status).CanRetry() {
+			return ErrJobNotRunnable
 		}
 		row, err = q.RetryJob(ctx, db.RetryJobParams{TeamID: teamID, ID: id})
 		if err != nil {

@@ -123,3 +123,8 @@ WHERE team_id = sqlc.arg('team_id')
   AND (sqlc.narg('after')::uuid IS NULL OR id > sqlc.narg('after')::uuid)
 ORDER BY id
 LIMIT sqlc.arg('limit');
+
+-- name: LockJob :one
+-- A team's job, locked until the transaction ends: its state is checked
+-- against the domain's state machine before a user's change to it.
+SELECT * FROM jobs WHERE team_id = $1 AND id = $2 FOR UPDATE;
