@@ -129,12 +129,41 @@ export function useJob(teamId: MaybeRefOrGetter<string>, jobId: MaybeRefOrGetter
   });
 }
 
-/** useJobOutputs lists a job's outputs once enabled (it has succeeded). */
-export function useJobOutputs(teamId: MaybeRefOrGetter<string>, jobId: MaybeRefOrGetter<string>, enabled: MaybeRefOrGetter<boolean>) {
+/**
+ * OUTPUTS_SETTLE_MS is how long after a job finished an empty list of its
+ * outputs may be a replica's stale answer. The list is read from a replica,
+ * and read-your-writes covers only the user's own writes, not the worker's:
+ * the event stream can announce the success before the replica has
+ * replayed it (the API sends no read to a replica further behind than 10 s
+ * by default). OUTPUTS_REREAD_MS apart, at most OUTPUTS_REREADS times
+ * (whatever the clocks say), such a list is read again.
+ */
+export const OUTPUTS_SETTLE_MS = 15_000;
+export const OUTPUTS_REREAD_MS = 1_000;
+export const OUTPUTS_REREADS = 15;
+
+/**
+ * outputsMayLag reports whether outputs, the list read for job (reads
+ * times so far), may be missing what the job produced: it is empty, the job
+ * succeeded less than OUTPUTS_SETTLE_MS before now, and it has been read
+ * fewer than OUTPUTS_REREADS times.
+ */
+export function outputsMayLag(job: Job | undefined, outputs: readonly unknown[] | undefined, reads: number, now: number): boolean {
+  if (job?.status !== "succeeded" || !job.finished_at || outputs?.length !== 0 || reads >= OUTPUTS_REREADS) return false;
+  return now - Date.parse(job.finished_at) < OUTPUTS_SETTLE_MS;
+}
+
+/**
+ * useJobOutputs lists a job's outputs once it has succeeded; an empty list
+ * read just after it did is read again for a while (outputsMayLag).
+ */
+export function useJobOutputs(teamId: MaybeRefOrGetter<string>, jobId: MaybeRefOrGetter<string>, job: MaybeRefOrGetter<Job | undefined>) {
   return useQuery({
     queryKey: computed(() => keys.outputs(toValue(teamId), toValue(jobId))),
     queryFn: ({ signal }) => conveyor.jobOutputs(toValue(teamId), toValue(jobId), { signal }),
-    enabled: computed(() => toValue(enabled)),
+    enabled: computed(() => toValue(job)?.status === "succeeded"),
+    refetchInterval: (query) =>
+      outputsMayLag(toValue(job), query.state.data, query.state.dataUpdateCount, Date.now()) ? OUTPUTS_REREAD_MS : false,
   });
 }
 
