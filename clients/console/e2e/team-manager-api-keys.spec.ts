@@ -61,9 +61,13 @@ test("a manager creates a key, sees the secret once, copies it and revokes it", 
   const partner = clientWith(secret);
   const files = await partner.api.GET("/teams/{team_id}/files", { params: { path: { team_id: team.id } } });
   expect(files.response.status).toBe(200);
-  await page.reload();
-  await expect(row).toBeVisible();
-  await expect(row).not.toContainText("Never");
+  // Last use is written in batches (about once a second) and read from a
+  // replica, so the page may need a few reloads before it shows.
+  await expect(async () => {
+    await page.reload();
+    await expect(row).toBeVisible();
+    await expect(row).not.toContainText("Never", { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
 
   // Revoke, after a confirmation.
   await row.getByRole("button", { name: `Revoke ${keyName}` }).click();
