@@ -119,11 +119,14 @@ func (e exported) summary() string {
 	return s
 }
 
-var configVar = regexp.MustCompile(`\{"(CONVEYOR_[A-Z0-9_]+)",`)
+// configVar matches a setting's definition in internal/config/settings.go,
+// where each variable is defined once: text("CONVEYOR_HTTP_ADDR", ...) or
+// a literal {Name: "CONVEYOR_...", ...}.
+var configVar = regexp.MustCompile(`(?:\(|Name: )"(CONVEYOR_[A-Z0-9_]+)",`)
 
-// configVars reads the variables internal/config documents in Vars.
+// configVars reads the variables internal/config defines in Settings.
 func configVars(root string) (map[string]bool, error) {
-	src, err := os.ReadFile(filepath.Join(root, "internal", "config", "config.go"))
+	src, err := os.ReadFile(filepath.Join(root, "internal", "config", "settings.go"))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +135,7 @@ func configVars(root string) (map[string]bool, error) {
 		out[string(m[1])] = true
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no CONVEYOR_* variables found in internal/config/config.go")
+		return nil, errors.New("no CONVEYOR_* variables found in internal/config/settings.go")
 	}
 	return out, nil
 }
