@@ -881,6 +881,18 @@ type WorkerStatus struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
+// AuditActionFilter defines model for AuditActionFilter.
+type AuditActionFilter = string
+
+// AuditActorFilter defines model for AuditActorFilter.
+type AuditActorFilter = string
+
+// AuditSinceFilter defines model for AuditSinceFilter.
+type AuditSinceFilter = time.Time
+
+// AuditUntilFilter defines model for AuditUntilFilter.
+type AuditUntilFilter = time.Time
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -969,6 +981,18 @@ type ListPlatformAuditEventsParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Action Only events of this action (exact match).
+	Action *AuditActionFilter `form:"action,omitempty" json:"action,omitempty"`
+
+	// Actor Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+	Actor *AuditActorFilter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time. Not after `until`.
+	Since *AuditSinceFilter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilFilter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListTeamsParams defines parameters for ListTeams.
@@ -1048,6 +1072,18 @@ type ListAuditEventsParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Action Only events of this action (exact match).
+	Action *AuditActionFilter `form:"action,omitempty" json:"action,omitempty"`
+
+	// Actor Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+	Actor *AuditActorFilter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time. Not after `until`.
+	Since *AuditSinceFilter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilFilter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // StreamTeamEventsParams defines parameters for StreamTeamEvents.
@@ -1335,7 +1371,9 @@ type ClientInterface interface {
 	// ListPlatformAuditEvents List every team's audit events
 	//
 	// Who did what, in every team or in one (`team_id`), newest first, for
-	// platform admins. Deleted teams' events are kept and listed here.
+	// platform admins; optionally filtered by action, actor and time (the
+	// filters combine, and a cursor continues only the list of the same
+	// filters). Deleted teams' events are kept and listed here.
 	//
 	// Corresponds with GET /audit-events (the `ListPlatformAuditEvents` operationId).
 	ListPlatformAuditEvents(ctx context.Context, params *ListPlatformAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1494,7 +1532,10 @@ type ClientInterface interface {
 
 	// ListAuditEvents List audit events
 	//
-	// Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
+	// Who did what in the team, and when, newest first; optionally filtered
+	// by action, actor and time (the filters combine). A cursor continues
+	// only the list of the same filters. (A deleted team's events stay
+	// readable by platform admins through `GET /audit-events`.)
 	//
 	// Corresponds with GET /teams/{team_id}/audit-events (the `ListAuditEvents` operationId).
 	ListAuditEvents(ctx context.Context, teamId TeamID, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1774,7 +1815,9 @@ type ClientInterface interface {
 // ListPlatformAuditEvents List every team's audit events
 //
 // Who did what, in every team or in one (`team_id`), newest first, for
-// platform admins. Deleted teams' events are kept and listed here.
+// platform admins; optionally filtered by action, actor and time (the
+// filters combine, and a cursor continues only the list of the same
+// filters). Deleted teams' events are kept and listed here.
 //
 // Corresponds with GET /audit-events (the `ListPlatformAuditEvents` operationId).
 func (c *GeneratedClient) ListPlatformAuditEvents(ctx context.Context, params *ListPlatformAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2093,7 +2136,10 @@ func (c *GeneratedClient) GetApiKey(ctx context.Context, teamId TeamID, keyId Ke
 
 // ListAuditEvents List audit events
 //
-// Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
+// Who did what in the team, and when, newest first; optionally filtered
+// by action, actor and time (the filters combine). A cursor continues
+// only the list of the same filters. (A deleted team's events stay
+// readable by platform admins through `GET /audit-events`.)
 //
 // Corresponds with GET /teams/{team_id}/audit-events (the `ListAuditEvents` operationId).
 func (c *GeneratedClient) ListAuditEvents(ctx context.Context, teamId TeamID, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2704,6 +2750,54 @@ func NewListPlatformAuditEventsRequest(server string, params *ListPlatformAuditE
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3386,6 +3480,54 @@ func NewListAuditEventsRequest(server string, teamId TeamID, params *ListAuditEv
 		if params.Cursor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4838,7 +4980,9 @@ type ClientWithResponsesInterface interface {
 	// ListPlatformAuditEventsWithResponse List every team's audit events
 	//
 	// Who did what, in every team or in one (`team_id`), newest first, for
-	// platform admins. Deleted teams' events are kept and listed here.
+	// platform admins; optionally filtered by action, actor and time (the
+	// filters combine, and a cursor continues only the list of the same
+	// filters). Deleted teams' events are kept and listed here.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5017,7 +5161,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListAuditEventsWithResponse List audit events
 	//
-	// Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
+	// Who did what in the team, and when, newest first; optionally filtered
+	// by action, actor and time (the filters combine). A cursor continues
+	// only the list of the same filters. (A deleted team's events stay
+	// readable by platform admins through `GET /audit-events`.)
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10911,7 +11058,9 @@ func (r GetUserResponse) ContentType() string {
 // ListPlatformAuditEventsWithResponse List every team's audit events
 //
 // Who did what, in every team or in one (`team_id`), newest first, for
-// platform admins. Deleted teams' events are kept and listed here.
+// platform admins; optionally filtered by action, actor and time (the
+// filters combine, and a cursor continues only the list of the same
+// filters). Deleted teams' events are kept and listed here.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11186,7 +11335,10 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, teamId 
 
 // ListAuditEventsWithResponse List audit events
 //
-// Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
+// Who did what in the team, and when, newest first; optionally filtered
+// by action, actor and time (the filters combine). A cursor continues
+// only the list of the same filters. (A deleted team's events stay
+// readable by platform admins through `GET /audit-events`.)
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -886,6 +886,18 @@ type WorkerStatus struct {
 	StartedAt time.Time `json:"started_at"`
 }
 
+// AuditActionFilter defines model for AuditActionFilter.
+type AuditActionFilter = string
+
+// AuditActorFilter defines model for AuditActorFilter.
+type AuditActorFilter = string
+
+// AuditSinceFilter defines model for AuditSinceFilter.
+type AuditSinceFilter = time.Time
+
+// AuditUntilFilter defines model for AuditUntilFilter.
+type AuditUntilFilter = time.Time
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -974,6 +986,18 @@ type ListPlatformAuditEventsParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Action Only events of this action (exact match).
+	Action *AuditActionFilter `form:"action,omitempty" json:"action,omitempty"`
+
+	// Actor Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+	Actor *AuditActorFilter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time. Not after `until`.
+	Since *AuditSinceFilter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilFilter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // ListTeamsParams defines parameters for ListTeams.
@@ -1053,6 +1077,18 @@ type ListAuditEventsParams struct {
 
 	// Cursor The `next_cursor` of the previous page. Opaque.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Action Only events of this action (exact match).
+	Action *AuditActionFilter `form:"action,omitempty" json:"action,omitempty"`
+
+	// Actor Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+	Actor *AuditActorFilter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time. Not after `until`.
+	Since *AuditSinceFilter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilFilter `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // StreamTeamEventsParams defines parameters for StreamTeamEvents.
@@ -1652,6 +1688,58 @@ func (siw *ServerInterfaceWrapper) ListPlatformAuditEvents(w http.ResponseWriter
 		return
 	}
 
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", r.URL.Query(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "action"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "action", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListPlatformAuditEvents(w, r, params)
 	}))
@@ -2205,6 +2293,58 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", r.URL.Query(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "action"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "action", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
 		}
 		return
 	}
@@ -13494,237 +13634,241 @@ func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, userId 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Jchs5sjb6Kjicc8Oku0hRixdRMTFX47an3WN3eyz79Ilj6qjAKpCEVQQ4AEo02+OJ+w73Df8n+QOZ",
-	"QC1kFUnJlLw0JybaIlkLkEgkcvky82MjkpOpFEwY3eh9bIwZjZmCP0+jiE3NaypGDD7HTEeKTw2XotFr",
-	"hIO5YTrsEQUXEKoY0UxdsbjTCBo6GrMJtXcxkU4avXcNuLxxHjTMfMoavYY2iotR49OnoPFECsOE+ZHr",
-	"qdQcn7/4up/kjFAyUHKmmSJTxbQdMaFEG8XohMUkljORSBr3SMhFwgULSVNRbZgifEJHTPcFFTGZJpQL",
-	"YtgH0yJSkZAaQ6PxhAkTkia7YmpuxlyMCEs0awVkxs2YmDEjgk4YobovwiFPmP10/89v3zxrP753r592",
-	"u4fRlKmICdNmIpIxi+FLO4bXz56Qx/uPH7WIfT0V5PTsyfPnheeEZCgVkUnMFIkSbufV6YsSESf0wwsm",
-	"Rmbc6B10jx4HjSk1hilLmP9t4mz/lU+kdUL8s//cb7wj//Gn/7SjOXjY7vff9fvn7X+f3+838ov6/Wwq",
-	"707b/0Pbv3fbx9lNP3T+9yL817//n/b5D//ZWLF8foCLK/dmzMhAxvN7miRwCeGCADeUGWUo1YSaRq/B",
-	"hXl41AjspPnEMs+Do+NHDx483j98/PhxN2hMuMDvu9louDBsxBQM5+kbOqoexRVTmktB5BBWVDHHRtRe",
-	"E8AqPB+2f5GCtV9SE41hwZ4P8UOnbkH2D8rr0W/kRLxon388OPjUb1RT7nnMJlNpidd+zaYJnbO4YqMZ",
-	"lbKQzMZMEDPmmnANw79kU0MU01MpNLNzooIwqhLOFFHsnynTJudebbk3e100b/+dzav3qX1b9TZ9ISNa",
-	"vTktcd++fuEJGylGDYvt4GSqItbZnJf3/jU2Zqr/0tvba737j/a/63juNTXsBZ9wA/+pYbpUaUM0/51l",
-	"A6NJwtQ9TQZpPGIGVhxIGiVUa3uVnDIFk+yQMyYMkYKATCBU6Jndn2OqRiwmRlpphE9pCgkXHnX3A2AZ",
-	"+3k25gmDlyZ2hFYIaZIKekV5QgcJa9Uz/+FBkfkP9o8eHT0+fHj0aC3nZ0R5zSaUC0urJcK8Rs6we3Fo",
-	"iOKjsSFCztx0gV+yx7Thv7c7UM0qVu+MRVLEll6GJ0BER2quyTBNEkJHlIs7HjMzan46NEzVj9dIMqPc",
-	"kAEbSsWIUXN7kuBgtz2iT3bjKDphxh3XT1KlpareCqFgH8xFBFeEfjdMFbviMtVkSkesQ36d0n+msFe5",
-	"ve2fKVPzRtCwB0Sj18B76zbyg/0DGG4mE0u7uiQPazb0M56w5z9Wj96eU/c04XE2uCk143xs9vcLHjeC",
-	"hpV7XFkpasVYJcXTFK4sDP7w4UrZHM3/zubLA3tJL63Wg8LOLrOXuZoOmeUEZRmmQ3ACVhJlstqKHUou",
-	"2bwvuEY5br86OCJjmSpNplbQgKjqEYrPWZDkl2wOksaMWV/AN/7tI2Y04QaZjjThtrDinOkROFZaJ4Vn",
-	"2KfCDZTEfDhkym4v/2BuJxseHRyEJ/mgMiEHM4TpaMOTxB7xUyVHimnt7+weh6jWwAqinpmv4cLZVHti",
-	"PHiwitH6/Q8H++1+/8MjVsdoz4dwnFdzmtUd/Pbw2sJcpkQxGp+Q8Gj/gLxSsNlBTSXPKE9YnB3OLDvy",
-	"yJhqe1gIe1hoLqJ8Yy3N3CkYtfpF9+CofEj2+/f/1fxtr/WXfuPdf/wJtbnmO9Lvm/P7gft38ffW/VYd",
-	"PazCU0OTU4EkGSo5KesXQI/D7hH5RRryUsZ8yDNCcOO4YGKfinpe3dRzbesLzf9nOaiTO+/lYJXYeS8H",
-	"W5c6f2fzutGcvnpud+iqEV2y+dZHtELBmkgrFwybaCfvUiXqzg/QgkpLHLMhTRNjtcBgxYG43y2q/PuV",
-	"Z/MbRid1ZDOMTlbRzP6+daLBgOoEzWv3nh5IjKLIsWMhVGcih3DTIb9xM5apJTRcg4ooiNrw6OBxWR75",
-	"R4cnuUhyBNDM2GNKkyY3GqzZVl+UJFRQL+BQcLMPdDJN7FT7Df1fL/Y/HP7y+z+O6avL8cHTwQvVfh/3",
-	"G1+plHs7TSSN63gkhV9XcQlesXU+eauZqh2UBlOFx6SJCoNbyAmbDJjSAaFkykRsVQ8urjhasffsVpSt",
-	"ulloprY8h0/2WajXgBb6Vxo7E8N+itA1YP+k02nC0YDcmyo5SNjkh/carcn87f+p2LDRa/xpL/dK7eGv",
-	"eu8V3oUvXaZXQVGZ0MROg8VEKhJLpsEkg9MItoQVpYUHWGoV/F4LtkTdsNwdewumaNG8aZcMsY0ekt+x",
-	"8CBnKG34EHv1J+ecGSY8+mKrEbn361yDjVIFmqU21DDSVGwir8BO8hyeUG1XS9ARUwHRdN76nlfomVQD",
-	"HsdM3PUSZd4QJROWbxOaJHKGbpHcG/Id0/+5sEcOTZ4qhebzXa3BmZww9DUP4ZQlUhCZKqJ5zNBuzERa",
-	"THjMhLFKNlh3HK9M5Eh3LBl+keaZTEV8l8P/RRKdRuPM5AkIeNM8X5EJnQM/XQo5swoOemW+Vy76RRpv",
-	"BVUf52VvM9iHljolDSxXCLkou6IXSOd93KtGCdfA2IoaHSp0d38aOLN4ebrezMYZV032u+KT4lq8zpSw",
-	"u12NTKy75dCE+mUoeO3Rlc1YrEnoVybMT3Fg09w3YgriakxjIqRg3/M6Qlj0F2nOqOF6yOnA2kV3u4ww",
-	"hPzclldMJXTq3HHJd039N1K+oGp05yQfyHhuDYzEvtyedhRtbKvl8lGqWIzhnu+c9i+pmPtA0pfRWu0i",
-	"WIYn3GiirB3xXdPdhZ/aWfxp5c15pApo+FbQ1Iyl4r+zu1YQr2jCYxIpBtorTTSZMcU8fIPFoLy+zaOi",
-	"dzm8UxKzKRMxE9F8IThLmjPFDdOFAMdU8QlVcxJTQwdUM3tHLGfC2afkjZq7mAu1lCdhYcFCojFAuMie",
-	"n7OmUyUjpvWXOHgKnpYZS5K287UMUkMGitFLq0+o1JKRCpIKawBAOMiOV/4BLPq3QqfTqVSGxS9ZzOkb",
-	"8Jl9mTVyyBuH0Wnbodh1Q8gCWzDzCQXIl/5+F+eTd3Uiwm3KXWx3qiwRDEcnpgOwXFBT8ojG1LC24RNW",
-	"dos+PFpyiwYNHl/fmRo0EqrNRaqv9WqRJk52oit36aHo/P1YcN8LPhqbZN7WcxGVHwjRlqUnTBUb8g91",
-	"wXmlwYxVNDJMaR/L0CxSzAQYGYrkSHArNOGELlLhoOT0j64uL8roqf3upwqPftBQ7EpebpdOSqIo9Ugo",
-	"dLQ3gsYVZzOmKkBRQRY9uonzP/fBv2vAHXkoCpbMjSgjf1Dky3wwcvCeRbDNkJ2fwEUgZGK0M2nyqsDe",
-	"Q5poFixw/LV5pByDr6VlhWCS7kQFDIN3DJ/Yj5pEVKCnXtARy6JXlmc2X5QFyhZJWU+0FxwDFmWqQGyz",
-	"9McqieykyScg1nO8o7ifqFIUfi6AcapwNIuMek0kTYmtYBTlN9YT4TduxmewbYF7kuTXYaP3bsNJL9JO",
-	"Zw9a5oHZ2DIBXtEhZ2OrH0iRzAnPUBSIlDFjahyc0IMe5wsSZBF+uSxCjg4/raeUG+4ycc4tedKYm9PI",
-	"4Hot8Ei8sIYPy3HMd932MW0P2+f3K+WY33glmVglg41TIvxGSDVsAzrlF5eIl5lrwybrNwT8GjRyOVPJ",
-	"EHbGT6+ctlKeMY08CjSXFm4YHSehlqVvkSK0/fvF+Q/9fsf9VUkY6sm9kvvyhfkUbOPYjpmhPNH10rN0",
-	"duT0utlx75S0iyUeWmRqgMJWM5ChasQqHnE9NnRP8UxWf0KvWrJbOgyREwLPd+XBFgmQL9/6ozLj761I",
-	"/ny3fIvS/4mf0ZmhJtXL1EgoAPMuJro6MSORYoR+sDGLLomR8vKE2IlkeLCYIywa0SudIpik23lcwP/E",
-	"Mh0krAgAeti1/yujYWt0OZGCcgBkoNHY28blAf82ZmYMniM3GhYXxm5PID4B56l76EDKhFGxRN38FUGR",
-	"QFUE/tE5Dero65wL69hscZ1gQGBHbs6qr/GG/AkruXVhyn6chfdWTTc7N8qE/1Uwwq4AVT/Mg/2Yv9Mh",
-	"4Xs5CK1pqh0w337RSadWeschaRoE5PUFhQiokDPCdSsgkEaDKTTwpz+CQohf4FcxS1j+FPuVf8yM6tYJ",
-	"CZW1D0PS1AAotzwbvqDatGEm7ec/wsAwQ8f7fPtiQKPLRI5aJKJKcaaJYNxyFoKlyits37luaZ7Za7Kz",
-	"ZLUoP/+hjf9UCuL3crDuZT/Lgb1SRoDG+Kwz88ZiP1dqVo0U1gBcKNXnhDsFsuOiOKVa7nyzoE0VeK0R",
-	"NIp85D86HgLe1yVNMZ/OM86SOMMRlDkAj6ZK1NuyvS25qEw0OCU/n/36C3G/Y27Zw+Pufsua2Za35XDo",
-	"MGFDO5YsJp+lCtxD7N+CEg0nz+rDxI/JH7KVtH3m2HzBnYLOp0y7WADSs5hTYn8jMTMsMixGvLELrNhb",
-	"SwdGA9L59gwfDsuzAHD4gq7SbR93fmif/7BX/NA8IX95l5+kf/a/2Q+tagXpi7mEli1zHVHRqZn90u16",
-	"TA8ePKw4ttkHcvbTafvgwcMsOwppHRC7CVO7DIO5c+WoK6acMxzA3Zhy2Vmt5qPGef7x4VG1C0fz39nW",
-	"Ev9u2xUDg83IGZR5eq26affFNhRNf0R8cyqmHThicJdJ4M/G2sQfTBYFRNSUKnNPZ5mrZMAiOXG+AXe1",
-	"F28ZEwy4QKWlSIfDh48fdY/3K0zthRnC6Kqm9DMesgu2sTFsMsWo6OcneW1F7DB/Hq1RB/Dc+hRk6VTr",
-	"N9Jal+qQC67H23XT3kyMwgF4fbs+i1qVRTAXemqvWOfmOPenTI3Z7XOkVrPLfnet8FNMQy7F6ukt77Bs",
-	"fvc0wWcERHpo1ns5AJyaTqOIsRgFfs365CTThiqz3SXXmd20hodzs+YzlFKnB958z60+UHKWyrgym2GB",
-	"I4JclpTEQGl8NXLpiUxdOYfafJj3cmAFK4KwO0v2SkRFxBKHFMxN9WDFYX3c7T7aPz4+eHD06Kh7fLy/",
-	"jmWHGRIxe/7BNp//z5SlC88/3ObzVSp8IDN7wf42X5Btu/IrDra4Cguc6kiWz604iGzFggJ31DHgTWJQ",
-	"hXOnWhWwRo7bPSfEj9sycbalNEYMBGMxoRkK7nbOivIYX2W52AF6kuwIRpQLbRx+JBe0Ib7gAgVXWPA1",
-	"3fzgqc+JXXsMLTl5/JtrFrfGwI1kzNY4LjY4ESdMazpafNBR97jaf27U3Hv51rjrYHj584s318xzGwq7",
-	"c7N8c/r6z3Lwa2qmqVlvzS/a5VOQG3dkli9bx2acTgaC8qSzNJAKduy2j88Lr7l/U0O1YE5cQ96WbcsS",
-	"YVcuypY4063wNZ3A+PSa8eUebu9Z+5wzJV+ClxVuJZqa8cWEmbGMiy+UPI4KgdHzSiEDKZRjPt2cXi+z",
-	"e5YIVrGjpwk1ll0uFkElNJ5wYZU4XYMogR/WjOWtrmAmHxAuUGVxHOWZVy0hzvJWEFFs4vyfhahxTP9f",
-	"96kTyckiNKi7Wbz84MHDFQiUVXR8w+jktUSXSm5jLJRfguRaFoeFajRTprQUHvpEk0T7tNIiVIVGhl9B",
-	"qB2fULvc2/Ba5am9SOdFDFFmYKzxVCED3Eh/22iBs0n6YS6ueEGROfzsZV0gkn9nLRgIZ78N8eo20rd4",
-	"9uPQ34KVeU0W+KzVWbMqIHqXVuW62/xzglX21mWF4/mEjviiqlGFo1zE4WQegfzBK1jzlZPkdTFkZ3R8",
-	"FvjFhanX0XMhnO1t7Qrh+ZRGYwI/BtZOs3M8IWwyNXOMsr5mMc9QfwMGuWRQu2CTLfYP+9wNA9mW9DHX",
-	"N4iw68Ob3FR3mMRspGicVcqhJHtenlBAiYuuEwM1poQEumgI5glJZlJdMgWeuQFjgmjGRPHckZcQpMMX",
-	"VR46+IQaB5F7vDMDmYbnE8UiJkwy397y/QbvqVm/dUpofpzlbF9gYL/csHwZe+YTr9xgDlBfVQTp9bMn",
-	"5PjowSPisPokllE6cYHJujjvIuyEGjIDfIGSYuQTKbn2UP2FaFqNyQve/IqVe8VUG0K+xGGgsJ4lJOAg",
-	"tt8NXW+8QIVo9vrtxYU2VoNfV+Fxr/HZOLhqzEO+5eod6Q+Ojwv22VG3Oo7ITVU86pTosVSG6HQCiUAu",
-	"aHrJRWz/dtTtLJq+q1APSy8wkHz09vVzdGMVcv5rXpWfQlA2s7e3F0lxxeZSdWJ25TNL9J6Qpj2EAgHL",
-	"wyuQd/Eh/X75MdZS3kjV8KAMIGW2NjW7LvdzLe6kAnk2gU0sn83bitNAGvRFdaDS48koxEuALbjO/X0u",
-	"hZoiFOmCx2EVtsw7HS/y5J/NfY8OFXIGtyLrUFe8zLkaQzJJoTSh4Xo4r3A4Vjsmiq9ZHGGJKCtXdhvq",
-	"dM4m36JGXdRUKuHUV1UBcKov7QkPtSVTUdruWw1kUBWN+VVl3QoYAjCUooLIFKB7ihnFsarf7USGlvex",
-	"rxW3gTuvZuWChkxie8a4mlkXLiWzQg6PsnrBeEtWZstQfUmaXdR9hBSQSed+bC1gWo9WYloP9x8cPuzW",
-	"hHVzFKt7dt3CzCiHyqNYHgx1m9Iw9rcaUAOH+bqxGImKoGWR2OXCUihwkypWHtxWY2XRmMVpUs/EccpI",
-	"Qs0i9vjWQmlOgvoVDHJvUD5UT9LCFqxl0yqxUsbyrrEIlw4t4fCvWG7Lx6yaml0xRRNAQUN9fRhAqxRH",
-	"+5xYfkJHF9gLYHlQpy8Q60MGbMyxvG2WeE0xjpYPtogwT0WGxt7W+tZMpMBzdia1UuQnObPiA+oTwJiV",
-	"K7xLjKJCYy4DkB9hdW7GXrpENB2NDUmnretOc1NhsxZCvyyFnVm6/1li+JrI/Ix+Y0YTM8alr9agDL20",
-	"OwZs5fqHw89kJK2k4oY0s/EEbom4GGEZd2uhuYS0hI7IwOrPurVBZoB35RQSBEpjK26CMhuV7NmqLf+G",
-	"0clXlK/8Gd6woJH6QO86391buLASVuNIXcbHwOV11NtSemz9PFdmxlZxSt1It6E3A79cW2VehDZoTagm",
-	"oa8fP3SgcnsXFI93MkqKXERDTfkKkPkX0L4z928xtxurS2YRsdVZ3sCEm/nDl/1pWeFdI129rRM4VuFb",
-	"bMNgFWtt6BzIzA3hukNeSsX6Iq/a+89UGqpbZMaThLyXXJAQm8eMmWIBsbKGyCmOa6Fc78esCC8yLWk+",
-	"fdsCruCiOIX9OrZfnpRgM+yI0xQSgONKJoUiACdEp0pZgWlfp6c0ch2CjOKTCYvL2nJ5XOt2VJFj/rff",
-	"/9Dttvv9D/vDfv/Do6H983hYxz2VrPHWi6EKf11WlFkbqewURGxtMR3YhfKmvhXqPcI+0Aiw86kwLIbz",
-	"ui+y+91lpOnSSACbpH0Nf64Aj3fPMsI0NeDyTaQYMdUX8MBWXU7RBfy8EumX8CuGPUrcu1v48tISHG3V",
-	"UrCT2QB/4GCK4LyTisV1euFfQScs1Mj2s0IiTpMUHWSeelZnAHyjYpFUDreaTfXR4VG3e3iLKLrSZILi",
-	"MjnKVAmpOnA8+zDlium7P9qXgRWaixFqlmli+JSq6iSoygj9g2qYnbnw2Jryij+TimRvCTAJxfXxwXY8",
-	"9nsoOOQPnJJ9cmN8Dg5q8+MVV+2VJcVSBKPimP0WM15yKAlQJihyZD0jP5F2s11bz8qov5Idcha4pwka",
-	"LF6SuuqpRpNXb99kVkQp5HEdRIPBMquLEYn6A6k+PgHc7qyrdWj/DVoelBCbhUcHOOiqlVnDnp/qF/Mm",
-	"KvPqpD9oH5En/kH6GbS+IwOWcHblyhzrk2JmT+EGrheSBe2SF5IFV8EPYY328J8muX/yjrT/fX6/9ZcN",
-	"AYar0u/WVMWpS8YDb8yIXzGByXd254DPTJNUJEzj8YbnivOQjKkeowm7pSy85fUBjQblbrFj37b69NUB",
-	"IeuFCsjZ5eT5LW6soJGqitjtK8U0HwkWnxDNvF8KxQ+uBgRzX719UxnDXQyw/aW3t7eqt1391raDqySP",
-	"rsLsbQdwdzPtgWudssrwy2bScmOYn06RChVv2uDQc8PMH7MAn6sj9mmU6d2blUlCxGZwC44bKBmnGRP1",
-	"fl4zZnPnOKVJ4spdnL56Tpoua3zCRWqYdzX67nV5cTeaJCVdeiuO4AUQ7pL84Qp0fWd0SWexbB2ru5gm",
-	"UPQklWi7Djx7vhyWTbXVTKyFgtgtAuhfQNRY8k46C/y0DY9PkT2/xVhpCRZUEyy98AZmmeA/W5sP1Abi",
-	"wObQ2rJo/B0E20nLlQK7mETz+mGoVGhCDeRTBvaPidTlSgb73e0MZyyRb3JBj8HA9qP4eNimgyhmm+hE",
-	"1XprXUYWvuJeBnVwzZMKLoX9/e1ML0cXZjvg5vGHNRvi+tmrq9kelgapWGaboMTLBYxaYQTnVTgNzaJU",
-	"cTMHuIfbFVCE7ydsuVWFX8t7x2GdO9IMo6vLi06nE7aCrF/vYO7K8vjmO7WN+/67ffrquevT6CmYVT8c",
-	"MKqYOk2xGTR+euYJ+fNvbxrB8gB/ff7jE6g+a3VdeclEqQSIr62OxzVpvuSRkloODXkqjKLk+Y+Ei76Y",
-	"KhmnEFg7cU1jeWLaXJCYXfl7E2lPs3kAMjj0QCd8p6WFVH1BVxOs0xdv7OXo0bxiCrp+kKFMEjmzQuf1",
-	"syePHx08IE2A5fzGBgSuJ39l2pAn2P2oL14pywAR062ec3CMBDWpYoQmI6m4GYPbcMqFwIbDr88OHjwk",
-	"zVBIwaC6UV/o+WTCjOJRfg+OSrFhqlncCjLDGOcfEJrGnAnX3gFs+Xlf2Ftc5KnQehxiXLB8+TJbDRZr",
-	"DnMxlN7Qo6iBOe544qjaWKpM7H/x/lRv3GnPeNhnTQcoPJ1ksTQFf54UZECjyxF4lvvCoTkDcsnYVPvK",
-	"kWlitDVYXkltRoqd/eNFRgNkEBYTqgwfQvFRLsjZYacv+gIcvsv9SRRLGNUsJlf7PfLOa054XSJH5829",
-	"WEZ6L/uiMzaTpBX0xYgJpmipmo2ZSaKnLNLwwj/9iQA9hCWOtt+0yf37ALjU9+/DMma407CuYHSYQVG1",
-	"792KMMK+ICS0ixYGhJIQoHghutJ+evPmFQkRlOe+CnMIZljslm1JB0hS+7gCmBRhqAGZZrDTEL9yHUKK",
-	"ZYrsbO3MrHbjJ4YKQHtKR1xYGvXIlGpNQqjiH5Lm/v/5//7//W63lS1dqYOxHUxVE+NilKpDQMxbexrC",
-	"FXbvgTob2DX3VCJWp1VugK+zdkv6/v2eczNltUh9la/wv9vuQigM1jS0KK7s0LLu61b5drXuWx3yj1Qa",
-	"qJ8D32PrlKlUhtAM0unGYZXdfAR5ee6YRQn1+wYK6XLj8IVW/hESfmj7w6dtfw9JM6SpGVsei6AqWkDC",
-	"LCcMtFH7Dfj+MP4VBsg49hvUd7ML3KEQtjrk1LdhkKnRPGZ++0L34fCoexR6noEpYJcrLgg3PcI+cG1A",
-	"Ark65IpdMZqA5LGzfyKFxivmlgYYr7c8A2WI4JTKivD7MnQBmTNLRxyVfS9NZnQOmjbGA+RMYB0LrYdp",
-	"Qlx9/6Z9ensuU9XGb1oBmY15NLbDthvdPsqVP0Jnou5loCa4Iyg3ls/QBVDOFmpf4wjtgwBIN6ZXLAeD",
-	"cBMQlmjm63c5tEuH/ApgBXyuvufGax+CFW/IFdfc8i/1cg9f454M1kVAhD11k2TuoAz29glPEu7gBq7D",
-	"j50cQKOq+5l46ANp7neJJoO5fYwD5LVOCtkKw1TBoD14p5S8kG0xwA7mzJ21zw5f/Xr2JnR3UVFoWo0d",
-	"ocMTv70WumlznZOz1Ebb9eDmeeyo2CnbDei/sO8RjAgDHFkDJA1bfg6DefqGjkLn/eEGTiG/5Up9uuyG",
-	"O7Ts7/A67jxpEamKXZSkIOGr0zdPfnLnOCHhj09fPH3z1N5/tH9Q1VHaH00TRgVghlqepln7E5Cu02ky",
-	"hxbiU8VFxKc0IU0wRKXyag2K1SixIlcOQZpmMqYZ2vWymx54zv6BhzJMn4GIscowvLANzwiRh5HFGcGI",
-	"gRVWPGa61SFPawTpQl8BJ3oqmgW4Wo4L1f+hXiMwcusEm8FAMMhegE86Ojh2x1GpG4cj2yl2++AJNyBo",
-	"MorXt/rA3W21Dft8q35A30oRe3kypDwhQ2plP7z2QffQj708gAwcX9CJTl89bwQN14ir0Wvsd7qdLiBX",
-	"p0zQKW/0GoedbucQYjFmDJr/nlXnTBvKasIXI1bpBZJQgXU2pnj84d4DkS0VdBMUjDRDFwOyenD5xARh",
-	"vuDF6JAfXSwb3DT3sLYnimroaW/nnVhJHgNGAWedMdrzuNFrWJXAJ7blRXS1B5tDPQ3wrS1WErXCdcy1",
-	"jwa7Vzepj3H7H0rNcBdaUucRr5t38K32xeSD3/M9MNZe+ARdIp/OFxrqHnS7K3qHXK9nyELV48qmOKBH",
-	"ySHYCcYR9ntu1nKE9K26LVuHvUJXY7hlf/0tpa5LcNPh+pvyXrD2joPj9XcsduP6FDQebDKjctdTuOtw",
-	"o0llrZrAF4HJUG4nF8TKPV1iIEBAjjRkxduvG+dBY0FVbfQaZcUUXrCHYYBRXScBVJACMoaWtWxOStpu",
-	"4MA1meQCnTkH3aCvI/fqdpYE1N+YeYlYzlvaki/Z6kZnu623ha33LW2kvzFTMCkKGwfDUcu7psTxuGk8",
-	"v+/lSZG1O8jhquUQtAOSaSPggJEi8BYGmj9W37FKpLOJrHnVF9aqs5dkCpPXoHJwNWqcAFL05kIBed0X",
-	"zmxJ6CggiJV2yhakPJte7kMp4sB9bpJMDbPPAM+RNSmtPe0LcLUCzFMOyNmhw0mCr9VqB5hi5argoSoO",
-	"c8UjEOzGcgqQFCx3qTn/UzlButMX3rViFcfFjO+CgunGZad4dpj18ewLpHQxDzzvzQ0/QVHnFanhfVHO",
-	"DbfmepZmjpmlqNE62wk6lQXOEvSYmb5w7qTwwYcP4QkqtDhgVIbtTNBpjRqwI0Y5G9zOJgaVENLGO+SZ",
-	"VIvhsCrF8G/MLBQ8uEUZvPCmGnmcjRpXdyeYdzrRhqJ8gXMKMt3/srk+lJc6XCnVL7mItUsW9y50TFCO",
-	"qLCy3UlCt8eL+cNDiV1Vc9ukU2235SO5zb1ZyiKu2JroXMjIstuWfzB9CQyPaZEXs82Vf7mp4gSejNqN",
-	"9aoCxpGbPCf4txQMPbrgevaIdY3WyYBhqxzZIVAaBwwQrGAOO9HuO0hfqt5ybxhWC15wjnxLLogssWml",
-	"8wFIttvKf8StbByP+12MnzfZwEFj6nAwC0Fn1z8QY1QdAt7DRUgWYiByxitvPnwEJNNdd/cVwhiAjzjP",
-	"yt38Vcbzre4rh9P+VMagGJWyT0s7en+rb67TmUG+zagnb7ywpTPa2J2EIZx1m6nqlk9B44XEsa+7Pbuu",
-	"tI13AuU2VfbuBiLoiRTDhCMC8Gj/cCOZ9YKqEcMbHmwykYqm3CAhDza5udhu/VuTqygXnPzbTLRWmR5w",
-	"+d5HFzb5hILWJ/mU9z5GhnL1B4uRLQWQTj04UvqQVO5b6vWFB2AgmoIOZFrIyHTheEQbBKA5FTy56MuB",
-	"wquw3zUZKSoMERKwCHi9i4Zqoo2cFj3HkIsaHnX3w1aAHgx7OVYy9jmgIkMlAZ7FVy/ukOdGE4TradIE",
-	"cFPQF1AaCtMTA5IK3xeFxFyxyHjYUwtzZMfgTprIK48d0kYqOmJ9AQg9V6DPlSbIAVHomLIjVXKmHUwB",
-	"YMYwJnC894VRlCeEa4jR9ZbOQchS5T5++benb0gpxBh2+qIQx4bm8ZgQBDG+E3RyaWgjxQ1WnZrYawu5",
-	"m4WsZqodDoaCR23io9/SjJmacc1aVc4h5K6bncZDGHmVjntUn0WL6UYQWNwppV/mDDlaf8cv0jyDGndw",
-	"JGwg1V8pgA9ARtszrEP+rYl23AqfJdqDei8Sqm8lwzQgfFiITziLVvtqKgvixG71oo3cwi5ekKSJeBYN",
-	"EoN59IZiDi/nAG8SpCe8mXARJWnsEapL/uIbyoNfpGC1MqF7Z1ryglyxFFq3heGa702PPdxwp7+UMcCu",
-	"G3cqt64rhb41b/V15EgBNJrVr9x439nt8PxH2HJT2HzLVrsTD4WaD15t6BEjYzoHoYRFUE7yKiulgirQ",
-	"5hdxAYp1yJtCbgNGrRbVnwmdk7gsyvrC/QYI5QJyytKh1SFldchTqZdnioK0k8O+mMtUuTIg4dHBY8Sm",
-	"2aFyE5AF2N/ClD36ry8Amd5yXgxTrC8DOV89FNNkIq+sgjpgZsYQbexe7YKc3D8yDy4CeI0bFNEu0uix",
-	"esbVfLFzqZK/WB3nRiIYWKGklt2Od8QV8NnIO3J3cp8U21nvDoGdIlpQRO/YD/L4egN97ffQt3bQvcbW",
-	"sdc+63zNsCpnyB6d8vYlm6+Oyjqhbq9bRNhCFzs25B9OSKYNc+Wyz2oisKeQcveNB4RwEutDQpZoO+P7",
-	"25B531zQyXsCizhVv6E3EAifo/2uCVldsrmr7zylyghIMprQaMwFC4iO5BRzQzMwPGi1UrC+sCNFXc6l",
-	"sHKNPkPQUl0uhhTJvOdy5l19GWpfC+VlQFWMqHASacCIHsuZQFhdh5y5ZBgKOXEuIbhH+mm3exjhO+Fv",
-	"FkJWbXjq+BCkRI/8FTJLqy6vUjCRIigsvtYYHI7uy0Th8N2/cTM+A1LW6ZyXbB7kLh2f3IzrCjlrY6ZY",
-	"69bidDuR/ZWK7F2Q7isJ0mW1B254Fq1STvc+XrL5utidkxIQFNN5khuG6jrkNbuS+A1R9k8Ww9XcnhpC",
-	"tuV0WVeFW24su68dsXHDcaPb6Yy7gM1XZXxarvz8bV4TtTl1VUsmzNCYGkqaqLvlh33LHf9UoGPSKpcZ",
-	"UWkC2wY1kMpsqBvv4juKs7jx1Ws/Ox/btxBo2dmoS6GZz5cYNzNS17uJ/s7mYM1Wqh7XzU/3uBaEDUFm",
-	"0ZiJsrusQ5qni5neLgVcGzqHQAdUdxksAz3NWMl0VI1taVW72VYlpu/Sv3cq1E6k3dDtdv0U8S353aok",
-	"1RoZdUrenQEwsX3GhCEoD86bvmXm2EySjp6yqGOF2GzUkWq052qWj9geYhrbmgkvbbBOWF9oo6AMh8u/",
-	"HdPplAldlII9hBlCuBbaaUCyqoQWvSPFtO6LZvheDjopRDihfAcWVfOF/ZrQe7LjPoaYjOvkp70ZfnWf",
-	"w5bLTYFh3tMktHokxLahEI79NsTSdi0POOyLkOH3WAuMY8A4ewKUITvBjDMfUbYP43FoDcpICsEi4zJO",
-	"wxdUmza8BwpsQRmfiPErhhSaUU0mXGsWB4iOpICBTCQG2QvBc0zJzYuDZABSqIW7H3S73cCVKiExnbdO",
-	"svB7X3CYhUziYlkk9x7XkAAXDso1ZrXXQoWVaeCdvb5QrO3BjXldoQAhnlhdSPr83Ikda8Kxq6B2A1fz",
-	"vth/QHzBJi3ton+w9LtkbOprNVnqcSmInEK2r0Acrc8ejqjoC2DAwrirfKxn8IvdJJuVYbEadVgoGAdk",
-	"hZn7FYtPiqRSTKfQVA6QqVi5vLK8ZIkDSvVZVhc6P/+hjf9UlaNdf7Ia9sGgGGjjiBeaycY9sv/o4eHj",
-	"rvtfuwsYZWFgh/rt1xd2w/TIx36Dx/1Gr99YvKkR9GF08GPxTvgB5RH81t0/Phge0m4bbnxk//MYHpH/",
-	"bx9ukhHUFY0vqIEbD7oHD9v7++2Dgzf73V7X/v9/4ML3ctBv9PKhbfCGg5sPK8vAg9tcM178BXrJ2qF8",
-	"CvquPzBc5JDV/naUb43eUTfoN+xiT6bGft4P+oVSzYtz7h73Htj/45wddVfT5tOnvO5luRJQiSFKFYGO",
-	"Dw4ODx8ddA8fPn5w9OjRw25lm7MPKPDblivWaWjA83XGK+4sHMgJ4b5llN30JBWGJ8U2ClEiNTZRwGZd",
-	"TgIoosepcdn/TeVFL6mSvA57vdP8dqjBej0Oz4wiZG1JnXNf3CKIsEqdAw1oEzQGpmgslwi1eps+yfIb",
-	"krm90vh2Mstm4jN44a0biEFlMTTU93xHsqw1SqFjSpN1Rh0S8olVR6dihMWOs1vgmiGdcFctklACmSJQ",
-	"mnHvfli+/35YW1Wt1Pel5uheKj+ONbs7P7TPf9hrFj/9q9+/36osLr+CDLOx1Azb0xW1MzvPulHbfy4Q",
-	"gLNy0GuaO64YlNfFKUhkn5xjKc8nrJaY/oizl1cfT9epTL7B8LLmDxuODK//7KHdptvDbsz1Do8KMbDz",
-	"e+xOvw28GEMn+P15h59vFzNfiRrCs1gTCkPKPJ2+ZjkXRvpUQofeCbOuant214KOGjo7HAxe6G4E9bKh",
-	"457d/DEBfwHW4/VtkOw3IHCxPLFGldP17bI/IBJpIGOIzWJQasyS2ArrBBpMTdhEqjlmZp79dNo+ePCQ",
-	"cN0XlhgpttTkWPEaVWCd5zuuaQxmnwFyBIuDlQt2O4W5GtSeSBpb8XG7iKOKRbiedHPNI+8YcgSEqbFV",
-	"gAFn1IPKdnn/O//1DoP01R9nKEfc+VFzoi3U/m70Gpi83qh312OH7U+1VtreR+iRe42aAiBeHCSJNBG+",
-	"etQ9Qo/pbMwUy+S7wCKW3lFd7rM8kh4LCZXsXWY95t6Xmi5iQn99Mro7JDYDKMHodynlu/DaHeSFr9jJ",
-	"q/ZqLbwoa8WK+KIeKHcBdAkNMrXNF0gt6GUru7UuoYxupnPdFcZoneJToM8ObbRL6/4a0roX2PIOrdX1",
-	"nk27nVa7cXMFYa+wgSsl1F/nvjcNFlB2BXaMJJTosVSmnfArFkNbJmjpS96+fuEDmHjK9wUXuZ38G0RG",
-	"YmZvU/M/o+3pumZBtSJndBfMZaNZMsS6QWMpoBcN9c1lwtdUjFjYIU85NMuZYbOeTCdw5S+wSWtfaDph",
-	"PaKohojphI6YJs2CEzfwHtn3U1b4NOLDMOgL92nGBlMX9J8mlAti2AcDpYZCLhIuWOgdpIwr6JRkRfaJ",
-	"K8CEzZugpKXDAFBjaDSeQMDfUm4+ZX1R6lAmI8N8zCwMiJZYdtpVXyKKiRgy8DU4FkaVvUF+lDNRb3+X",
-	"Vz30Cx2Spm9N1IO+WoVVPiGhG1EvX61g0U1S5/D0HFBydbp3NXoNP4BG0GAindidVfjKRQ/PN/DJ1vGb",
-	"FDhioiBrvxnC8P/cbe93Dw7tyuPn/e7BUTv/2H6wf1Dw1S8G2oEZ6xze0Or+8xy1RT4on6+Zk3jABQWq",
-	"FnvPHj58/Kh7vF/RkPpT0MhYfMtPtFtoy4+cim0/0e7lrT0SAA/3t/S4SnUIvXuALyprQqdRxKamDQyo",
-	"12kUeLG79lPQeILc1v6R66nUfBMHkLuleEfhQX5+Gz3DXfwp+OOqcwfdh7tdv9v1dbveubpZjIfVwtb/",
-	"Wnavvx0PwUpPDZ61WM4Q49+o4uGpu3fUPX4Ydlaen4UoN95awqnt1cPVvjsD8GCZxH+Ted/LojrOBfEO",
-	"e9KErrPWhGEzMuEiNUwv5idfPwrwdYdA9x+uvwG49hdpzqjhesi/SX+zV/Gv76f6wlYp9GzfAFtkr6uD",
-	"FlWjiH7GbvDfcJbJz3KwHm2xTJidF3znydoAbPEe94eXE/DxC0At/uEaXwHwG6AN7+WAKDnLMAkx11DZ",
-	"kCgWSYU9sGaKG8OEa7gKtZiFpoDdBycJFYSCqcNifF4qNLquhlzQxGV+sCv7iGHegCvoiyx2JZXPFMza",
-	"MlOeQOt8aFlG5/XVVX6Wg6+1tMrPcnCduioH23xxnZZrV2hGdb5kdumxSPgO77ALKO7wDl9/MYYUkG0+",
-	"S8UKySVNdM0JswrcYG/d+/heDjy0oSamCoIkK8kEuTDorHf5LydY1J/pNHGQB27ImGqi0yhiLGYxouas",
-	"CRkTZolTumwIpTIqA603Evl3FWddLXsLZaxWkWYXgd1FYL+GCOx72Gl3pLeutwR/loOV1m0mt/awtYkl",
-	"wG2PpU7ZPvWtV6ygROiw1YxPCC02YrmnC5J8DGWVHcjkg4EyhtigBSSrD0RyaB0YpxGLfUuUDnmCl2KN",
-	"q/y+93LQF4qZVAnIq0uFq8l94jprQoiTJorReJ7LH6uRowDOW+MWh9M86h5XdjnBYWxNJ/9CMlrIWaE5",
-	"zq6s4E7FXa3i/gEK/cFuuO6JsLGeueewrSvdk5jzRQtSygqwTBQ2KTHjdDIQlCd2C6sJTbhmMTSWCggV",
-	"fcE+WJOhBYWrMb/j6WRq5oVEZPtE93zdIb86xK0cOmlpdW3MEAEUru97sIiNrRCMzk3qnti4XeGGb6lz",
-	"aDoxd0/nzb08PXbuzJ1auEEFnDL7fJsaohv83kfL+J9uCZoH79gONC/oC+cOPX313BJf8REXpIl1tgdW",
-	"yGHVFwP9YKzOpqB2jXuzVdcW4Hs4vCUAH6nA7/XFpgA+UoPf64vNAHykEr/XF1UAPnIN/J5Vg68B4Muk",
-	"6PeL4tuh4nb4mGvgY1BaBE5AQYGuRSnW+kpBMztQyu2BUnZ27E5NXIWRyZsIf4V6YvCxVtC5EgCBVRcS",
-	"rl3KIxzPU2rG5SosjcXobvGkzouxZfZpx54mS/VFynValkvNnPsiMxft8/uV1eLWq72KGTX/kn7RDITg",
-	"/ItNqXJfWwvYBVq15IGS3EEKvV2wClsPfsKwUTHshI2tE0YVK/SW9kXYoABhX0DTQS5GHeK9tEHmlJVq",
-	"wcGQOUCJpR1f5f18bYl7O87PgztzfvqO4dAvZ+f73Pk+/+i+T9jVucDamgfUdf7fBJLpLkVJx0QMYSBx",
-	"xbHjtA585V2psPQrm5P3kou6qm8v3Zu/acgmTmI9atPRbufb3CmtG/g2J9nW8Dvcf/MFAJt/476ix5Qp",
-	"LUVeEpBYDkoIhX7OxbrbHXImJ0wKyGIjY6r7oL3MmcHm93HmaPRFr2iFRAnIhJpozGIHwewLfF+UUD5x",
-	"3k2uEANNjLyECs4xPES71/uYcmFsfRHl/bG5grFXqVGncYyb+2sFduLovkzPvJf+RKnU4JBZQaleXtVd",
-	"h7ydOrdDa97toXIax4S6bXmtQ2Vlbzx3+97HVDO1rgbVa1cZyg/Dmrj2IIkVnVWLf2sXY1/WZEbnaDVb",
-	"I5okjGoDWf1ueFV98+zbbiq/r903z01pRrWrgLWrTPXdiqY/SrM9y8afKTRqS2F5ETAs9KvCTs0VSuDK",
-	"nntOl6tEaN94+98RSHsTJWqHwd5hsL8GDPYNxMDtx0/eaqa86QrbtULU3FSDeAutT7aiQdyW6YdD3Mz0",
-	"u1uplWFqiGAztLB3cmynO32G7nTHFuG3BIoGDSgT0fc07LftWXlYo1jfPFpb61h8JhVJ7IIhqLoASiMj",
-	"SbRRlI/GgHJ06EFXhD7Hq/XF6avnHfJXlsgZlk319eDtVUyPZYKuRir0jCliP2uQ+xlApS/CV2/fhIiP",
-	"owOr9HJAWZYhLFOmsI5/UzMRYz8+V8AfRuw78NlnBdhhDq7BF9/TJLTiLGxBxrsALygJLd2stRx2CNaP",
-	"1n2BSTr+F0x+pwPgUQi8OPvStUEJ2YcpV0xfUBPWZ6e/9WWmv0o/Jo7uy/gxi+X/lw8zZH1ngWBtbMuM",
-	"zNXohYXfeTN3x97Om3nHjdOsIKYE0cVtI9tnhyQrpX/det0rzry9j/iHK5+LIvk2YUsojlYemk/GLLqs",
-	"KLCPUBmNXVpx2KQJwCWqjMYsd81/t0dhHPQFZA2N+BUTpbYxLUQrYYuqvGFAhzzB2bvMTn869YV7k0/u",
-	"9MB9vKvqQHK3fhNHkl/xr6w7zO7I2R05uyPnbo0sJwq2euqkehXw6ukVU/MChGIROdGcMjkF2MUVh/aD",
-	"cwfHsNeDFdEXMUcDwnvZ9b3Mw+6swtZijb1CNhTcgcXY7RQQ+OXTTedkZvVhaFytGXMtcVWMfRonUrui",
-	"IrQvEOXf6hBr8E0TaoZSTQiNJ1zouizVt/qbh4bZKZxGgPJdjw8DXtgFDb+IOP7m4GGpLoPD8HOl0PHb",
-	"7QK2W0HulKP2NXE6e8mSRCCbCYTq7V4Vp7Mb5euN0hW2ca2fQO8Cdd9GoG7X6mo5tJfqUmDvGsLkuns2",
-	"i9fBMFiUKm7mcOOAUcXUaWrGjd67c3uA0yn/O5v/hF037Hfn9hZ1VZ3//GbMNcGfG0EjVUmj19ijU753",
-	"tQ/d9bijXKM3pIlm9mFuvlVwHtC0YEe77KoJq8rSAmHYNExQYXSrQ54u5IwnAJyFFrAAis2fB3K04pG/",
-	"jSUZsESKkSteitAI53/k0TiLpWUDQ9/+8qP+zuYa0BLW/hdM6XtkQqMxF0wHREdyalVJCb5wDJGKGD4s",
-	"vIBOefuSzesGaxXM2ZiaylnSNHba2ILfH0qooOqMiqufqPNocEHODgsPQqW6Ok/ukosYaqM48wI8FJ7f",
-	"C8/I8reqHvQqv/e9HGiiUmGHNaDR5UjZre1qxOrCAyHnYvlRp7DsLj/ZjgvIM6bTKRMFZiDNM+DW9hkT",
-	"xnIOsFD+dNf5f/n5S2aBC1JwEeByLx+47pG4saupOGY0MeNsuE+kuGJzicXCoAvk6kf7X+zW/r8BAAD/",
-	"/w==",
+	"7L2Lchs5kjb6KljOnjDpLlKkJF9ExcQcjduedo+722PZ2xtral1gFUjCKgIcACWa4/HEeYfzhv+T/IFM",
+	"oC5kFUnJlHwZdnR0i2QBhUsikZcvMz82IjmdScGE0Y3+x8aE0Zgp+PMsitjMvKJizOBzzHSk+MxwKRr9",
+	"RjhcGKbDPlHwAKGKEc3UFYs7jaChowmbUtuKiXTa6L9twOONi6BhFjPW6De0UVyMG58+BY0nUhgmzI9c",
+	"z6Tm2P/y636Sc0LJUMm5ZorMFNN2xIQSbRSjUxaTWM5FImncJyEXCRcsJE1FtWGK8CkdMz0QVMRkllAu",
+	"iGEfTItIRUJqDI0mUyZMSJrsiqmFmXAxJizRrBWQOTcTYiaMCDplhOqBCEc8YfbT/T++ef2s/fjevUHa",
+	"7R5FM6YiJkybiUjGLIYv7RhePXtCHvceP2oR+3oqyNn5k+fPC/2EZCQVkUnMFIkSbufVGYjSIk7phxdM",
+	"jM2k0T/sHj8OGjNqDFN2Yf63ibP9Zz6R1inxff9x0HhL/uMP/2lHc/iwPRi8HQwu2v+6uD9o5A8NBtlU",
+	"3p61/4e2/9Ftn2SNfuj877vwn//6f9oXP/xnY832+QEu79zrCSNDGS/uaZLAI4QLAtRQJpSRVFNqGv0G",
+	"F+bhcSOwk+ZTSzwPjk8ePXjwuHf0+PHjbtCYcoHfd7PRcGHYmCkYztPXdFw9iiumNJeCyBHsqGKOjKh9",
+	"JoBdeD5q/yoFa/9CTTSBDXs+wg+dug3pHZb3Y9DIF/Fd++Lj4eGnQaN65Z7HbDqTdvHar9gsoQsWVxw0",
+	"o1IWkvmECWImXBOuYfiXbGaIYnomhWZ2TlQQRlXCmSKK/T1l2uTUqy31Zq+LFu2/skX1ObVvqz6mL2RE",
+	"qw+nXdw3r174hY0Uo4bFdnAyVRHrbE/LB/+cGDPTf+ofHLTe/kf7X3U094oa9oJPuYH/1BBdqrQhmv+D",
+	"ZQOjScLUPU2GaTxmBnYcljRKqNb2KTljCibZIedMGCIFAZ5AqNBzez4nVI1ZTIy03Ah7aQoJDx53ewGQ",
+	"jP08n/CEwUsTO0LLhDRJBb2iPKHDhLXqif/osEj8h73jR8ePjx4eP9pI+dmivGJTyoVdq5WFeYWUYc/i",
+	"yBDFxxNDhJy76QK9ZN204b+3O1DNKnbvnEVSxHa9DE9gEd1Sc01GaZIQOqZc3PGYmVGLs5Fhqn68RpI5",
+	"5YYM2UgqRoxa2JsEB7vrEX2yB0fRKTP+uk5jbs4iO6RnPKkc528iWVh6tjcnHAmuCYUWpMk+0MiQqWV1",
+	"QJvsA53OEvvOKZsOmerQOGZxI2hw29PfU6YWjaBhr49Gv4Gd1B3zh8elQ/6Wtv/x7uKHwaDj/qo+4n4+",
+	"Ul1zOlIFZLgg3GgSwscOj0PSpCTVcPh5bC9+exG/fE4u2QK+Wppzt3fSHR3Rw/ajqMfaj4ZHtH0SH7P2",
+	"4eghfTzsRUfxA1a/FlKtW4opF9ndUV6YbvuEtkfttStyzkXEtlkRamCalmJxaQyfsg75VRr3ZQjHKyxP",
+	"/NCKCd1eu9t73e324d//qZmotiOpJuuYGta270PSLs6+Zlpv7Fi2mZY/W9mMKoZ/uM3wYfY7GP6TVGmp",
+	"qq+gULAP5l0ET4T+FpopdsVlqsmMjlmH/Dajf09hGlWjxLZ15PSgd7iOnopySA1NPeMJe/5j9eitfAiH",
+	"IxvcjJpJPjb7+ztueYKVN7iy0osVHyrXNE3hycLgjx6ulYmixV/ZYnVgv9BLq22gkGHZq5d1NB0xy4GV",
+	"ZdQdghOwEkAmI9nrntoTPxBco/xkvzo8JhOZKk1m9oIHEaFPKPazJEFdsgXc8GbCBgK+8W8fM6MJN8js",
+	"SROahRXyXZ+AONc6LfRhe4UGlMR8NGLKXmu+Y8vTSHh8eBie5oPKhAuYIUxHG54kVrSeKTlWTGvfsnsS",
+	"ojoBO4j6Xb6HSzJhraT24ME6QhsMPhz22oPBh0esjtCej0CMrqY0K7P74+Gl9IVMiWI0PiXhce+QvFRw",
+	"yYJ6SJ5RnrA4E4pZJmqSCdVWSBNWSAMG1amduRPsa+X67mH53moOBvf/2fz9oPWnQePtf/wBtajmWzIY",
+	"mIv7gfv/8u+t+6269bCKRs2anAlckpGS07JcD+tx1D0GPv6LjPmIZwvBjaMCuMVRv6qbeq7lfKH5/yyH",
+	"dXznvRyuYzvv5XDnXOevbFE3mqKUUDOiS7bY+YjWKDZTafmCYVPt+F2qRN39AdpHaYtjNqJpYqz2FawR",
+	"RHvdoqrdq5SJXzM6rVs2w+h03ZrZ33e+aDCgOkbzyr2nDxyjyHLsWAjVGcsh3HTI79xMZGoXGp5BBRBY",
+	"bXh8+LjMj3zX4WnOktwCaGbsNaVJ0wqkdvKtgShxqKCewSHjzsWbQUP/14veh6Nf//G3E/rycnL4dPhC",
+	"td/Hg8ZXyuXezBJJ4zoaSeHXdVSCT+ycTt5opmoHlWkJTRQY3EaiGqQDQsmMidiKHlxccbQe3bNHUbbq",
+	"ZqGZ2vEcPtm+UK4B7e/PNHaqvf0UoUnO/klns4Sj4eZgpuQwYdMf3mu04uRv/0/FRo1+4w8HuTX4AH/V",
+	"By+xFb50db0KgsqUJnYaDBSsWDINphC4jeBIWFZa6MCuVsHevKTD1w3LtThYMgEVzQrtkgFkq07yFksd",
+	"OQPFlp3Ypz85o+go4dEX243IvV/nEmyUKpAstaGGkaZiU3kF9glP4QnVdrcEHTMVEE0Xre95h55JNeRx",
+	"zMRdb1FmhVQyYfkxoUki56jX5lbI73j9nwt75dDkqVKoPt/VHpzLKUMfzwhuWSIFkakimscM9caMpcWE",
+	"x0wYK2SDdsfxyUSOdccuw6/SPJOpiO9y+L9KotNokqk8AQErtqcrMqULoKdLIedWwEFr6PdKRb9K47Wg",
+	"6uu87OUB/dCuTkkCywVCLsouoKWl876ldaOEZ2BsRYkOBbq7vw2cWrw6Xa9m44yrJvtd0UlxL15lQtjd",
+	"7kbG1t12aEL9NhS8ZehCYizWJPQ7E+a3OJBpbhsxBXY1oTERUrDveR8BjvCrNOfUcD3idGj1orvdRhhC",
+	"fm/LK6YSOnPmuOS7Xv3XUr6ganznSz6U8cIqGIl9ub3tKOrYVsrl41SxGN2s3/na/0LFwjtwv4zUajfB",
+	"Ejx415TVI77rdXdu33bm913bOPcQwxq+ETQ1E6n4P9hdC4hXNOExiRQD6ZUmmsyZYh42xWIQXt/kaIS7",
+	"HN4ZidmMiZiJaLEEiiDNueKG6YKDY6b4lKoFiamhQ6qZbRHLuXD6KXmtFs7n4pyahQ0LiUbH/DJ5fs6e",
+	"zpSMmNZf4uIpWFrmLEnaztYyTA0ZKkYvrTyhUruMVJBUWAUA3EF2vPLfQKN/I3Q6m0llWPwLizl9DTaz",
+	"L7NHDvHmsHFtOxS7bwgVYktqPqEAtdTf7+Z88qZOhKrMuPPtzpRdBMPRiOmAY++ouaE7Pmjw+PrG1KCR",
+	"UG3epfparxZp4ngnmnJXOkXj78eC+V7w8cQki7ZeiKjcIXhbVnqYKTbiH+qc80qDGqtoZJjS3pehWaSY",
+	"CdAzFMmx4JZpwg1dXIXDktE/urp8V0Yt9rqfKiz6QUOxK3m523VSElmpRyCiob0RNK44mzNVAUYMMu/R",
+	"TYz/uQ3+bQNa5K4o2DI3omz5gyJd5oORw/csgmOG5PwEHgImE6OeSZOXBfIe0USzYInir00jZR987VpW",
+	"MCbpblTAMHjD8Kn9qElEBVrqBR2zzHsF0JqtN2VpZYtLWb9oLzg6LMqrAr7N0h/rOLLjJp9gsZ5ji+J5",
+	"okpR+LkAxqnC0SwT6jWRNCWyglGU31i/CL9zMzmHYwvUkyS/jRr9t1tOenntdNbRKg3MJ5YI8IkOOZ9Y",
+	"+UCKZEF4hqJApIyZUONgvB5svFjiIMuw51UWcnz0afNKueGuLs5FCQJYQSPxBpShB9Pdr+Rj/uCVeGIV",
+	"DzZOiPAHIdVwDOiMv7tEvMxCGzbdfCDg16CR85lKgrAzfnrlpJXyjB3IssQt3DA6jkOtct9r4i4DB1/c",
+	"dOTyjfkU7OLajpmhPNH13LN0d+TrdbPr3glp71ZoaJmoAYJeTUCGqjGr6OJ6ZOh68URWf0Ov27Jbugw9",
+	"kDUD9xYHW1yAfPs2X5UZfe+E8+en5Vvk/k/8jM4NNaleXY2EAjDv3VRXB0QlUozRDjZh0SUxUl6eEjuR",
+	"DA8WcwxHQPRKCSvb7Twu4H9imQ4TVgQAPezaf8oo9BpZTqQgHMAy0GjidePygH+fMDMBy5EbDYsLY7c3",
+	"kEPzuk6HUiaMipXVzV8RFBeoaoF/dEaDuvV1xoVNZLa8TzAg0CO3J9VX2CDvYS21Lk3Zj7Pw3qrpZvfG",
+	"MnqaIXgagoQyXBLEzXVI+F4OQ6uaahcQY7/opDPLveOQNA0C8gaCggdUyDnhuhUQCF/D0DX4019BIfgv",
+	"8KuYJSzvxX7lu5lT3TolobL6YUiaGgI5LM2GL6g2bZhJ+/mPMDCMjPM234EY0ugykeMWiahSnGkiGLeU",
+	"hWCp8g7bd27ammf2mewuWc/KL35o4/8qGfF7Odz0sp/l0D4pI0BjfNadeWO2nws160YKewAmlOp7wt0C",
+	"2XVRnFItdb5ekqYKtNYIGkU68h8dDQHt65KkmE/nGWdJnOEIyhSAV1Ml6m1V35ZcVAYgnJGfz3/7lbjf",
+	"Mabz4Um317JqtqVtORo5TNjIjiXzyWchOvcQ+7ckRMPNs/4y8WPyl2zl2j5zZL5kTkHjUyZdLAHpWcwp",
+	"sb+RmBkWGRYj3tg5VmzTcnAFhNEeGD4alWcB4PAlWaXbPun80L744aD4oXlK/vQ2v0n/6H+zH1rVAtIX",
+	"MwmtauY6oqJTM/uV5npCDx88rLi22Qdy/tNZ+/DBwywqEdc6IPYQpnYbhgtnylFXTDljOIC7MdS5s17M",
+	"R4nz4uPD42oTjub/YDsLuL1tUwwMNlvOoEzTG8VNey52IWj6K+KbEzHtwBGDu7oE/m6sDfzBIG1ARM2o",
+	"Mvd0FjFOhiySU2cbcE979pYRwZALFFqK63D08PGj7kmvQtVemiGMrmpKP+Mlu6QbG8OmM/SKfn5w5U7Y",
+	"DvP30QZxAO+tT0EWTrX5IG00qY644HqyWzPtzdgoXIDX1+szr1WZBXOhZ/aJTWaOC3/L1KjdPkZqPbn0",
+	"uhuZn2IaYinWT2/1hGXzu6cJ9hEQ6aFZ7+UQcGo6jSLGYmT4NfuTL5k2VJndbrnO9KYNNJyrNZ8hlDo5",
+	"8OZnbv2FkpNURpXZDAsUEeS8pMQGSuOr4UtPZOrSqNTGw7yXQ8tYEYTdWdFXIioiljikYK6qB2su65Nu",
+	"91Hv5OTwwfGj4+7JSW8TyY4yJGLW/+Eu+/97ytKl/o922b9KhXdkZi/o7fIF2bErv+Jwh7uwRKluyfK5",
+	"FQeR7VhQoI46AryJD6pw71SLAlbJcafnlPhxWyLOjpRGj4FgLCY0Q8Hdzl1RHuPLLAdCgJYkO4Ix5UIb",
+	"hx/JGW2IL3iHjCss2JpufvHUx8RuvIZWjDz+zTWbW6PgRjJmmxMubLoRp0xrOl7u6Lh7Um0/N2rhrXwb",
+	"zHUwvLz/YuOaee5CYHdmlm9OXv9ZDn9LzSw1m7X5Zb18BnzjjtTyVe3YTNLpUFCedFYGUkGO3fbJReE1",
+	"92+qqBbUiWvw27JuWVrYtZuyI8p0O3xNIzD2XjO+3MLtLWufc6fkW/BLhVmJpmbybsrMRMbFF0oeRwXH",
+	"6EUlk4EQygmfbb9ev2RtVhas4kTPEmosubxbBpXQeMqFFeJ0DaIEftgwlje6gpi8Q7iwKsvjKM+8agtx",
+	"lreCiGJTZ/8seI1j+v+6T51ITpehQd3t/OWHDx6uQaCsW8fXjE5fSTSp5DrGUtozCK5lcVjIAjVjSkvh",
+	"oU80SbQPKy1CVWhk+BVm54Eeard7F1arPLQX13kZQ5QpGBssVUgAN5LfttrgbJJ+mMs7XhBkjj57W5cW",
+	"yb+zFgyEs98Fe3UH6Vu8+3Hob0DLvCYJfNbubNgVYL0ru3LdY/45zirbdFXgeD6lY74salThKJdxOJlF",
+	"IO94DWm+dJy8zofslI7PAr84N/Wm9VxyZ3tdu4J5PqXRhMCPkArNzvGUsOnMLNDL+orFPEP9DRnEkkHu",
+	"gm2O2N9sv1s6su3Sx1zfwMOuj27SqO4yidlY0TjLlENJ1l8eUECJ864TAzmmhIR10eDME5LMpbpkCixz",
+	"Q8YE0YyJ4r0jL8FJhy+qvHSwhxoDkeveqYFMQ/9EsYgJkyx2t32/w3tq9m+TEJpfZznZFwjYbzdsX0ae",
+	"+cQrD5gD1FclQXr17Ak5OX7wiDisPolllE6dY7LOz7sMO6GGzAFfoKQY+0BKrj1Uf8mbVqPygjW/Yude",
+	"MtUGly9xGCjMIwsBOIjtd0PXW29QwZu9+XhxoY2V4DdlVj1ofDYOrhrzkB+5ekP6g5OTgn523K32I3JT",
+	"5Y86I3oilSE6nUIgkHOaXnIR27/d6naWVd91qIeVFxgIPnrz6jmasQox/zWvym8hSFfbPziIpLhiC6k6",
+	"MbvykSX6QEjTHkGCgNXhFZZ3uZPBoNyN1ZS3EjU8KAOWMtubmlOX27mWT1JhebaBTazezbvy00AY9Ltq",
+	"R6XHk1Hwl/j8n5kVzYVQU4QiveNxWIUt80bHd3nwz/a2R4cKOYemSDrUJS9zpsaQTFNITWi4Hi0qDI7V",
+	"honia5ZHWFqUtTu7C3E6J5NvUaIuSiqVcOqrKgc41Zf2hofckqkoHfedOjKoiib8qjJvBQwBCEpRQWQK",
+	"0D3FjOKY1e92PEOr59jnitvCnFezc0FDJrG9Y1zOrHcuJLOCD4+zPN3YJEuzZai+JM0uyj5CCoikcz+2",
+	"ljCtx2sxrUe9B0cPuzVu3RzF6vqu25g55ZB5FNODoWxTGkZvpw41MJhvGouRKAhaEoldLCyFBDepKufI",
+	"3a2vLJqwOE3qiThOGUmoWcYe35orzXFQv4NBbg3Kh+qXtHAEa8m0iq2UsbwbNMKVS0s4/Cum2/I+q6Zm",
+	"V0zRBFDQUNcCBtAq+dE+x5ef0PE7rMGxOqizF4j1IUM24ZjeNgu8puhHywdbRJinIkNj72p/ayZSoDk7",
+	"k1ou8pOcW/YB+QlgzMol3iVGUaFdtnO7/AirczP23CWi6XhiSDprXXea2zKbjRD6VS7s1NLeZ7HhayLz",
+	"s/WbMJqYCW59tQRl6KU9MaAr13cOP5OxtJyKG9LMxhO4LeJijOUTrIbmAtISOiZDKz/r1haRAd6UUwgQ",
+	"KI2teAjKZFTSZ6uO/GtGp19RvPJnWMOCRuodvZtsd2/gwUpYjVvqMj4GHq9bvR2Fx9bPc21kbBWl1I10",
+	"F3Iz0Mu1ReZlaIPWhGoS+vzxIwcqt60gebzjUVLkLBpyyleAzL+A9J2Zf4ux3ZhdMvOIrY/yBiLczh6+",
+	"ak/LEu8a6fJtncK1Ct9i+RMrWGtDF7DM3BCuO+QXqdhA5Fl7/55KQ3WLzHmSkPeSCxJi0aYJUywgltcQ",
+	"OcNxLaXr/Zgl4UWiJc2nb1pAFVwUp9CrI/vVSQk2x0pUTSEBOK5kUkgCcEp0qpRlmPZ1ekYjV5nLKD6d",
+	"suUqF6VxbTpRRYr538HgQ7fbHgw+9EaDwYdHI/vnyaiOeipJ441nQxX2uiwpszZS2SmI2OpiOrAb5VV9",
+	"y9T7BOqWBCSSqTAshvt6ILL27jHSdGEkgE3SPoc/V4DHu2cJYZYaMPkmUoyZGgjosFUXU/QOfl6L9Ev4",
+	"FcPaQO7dLXx5aQuOd6op2MlsgT9wMEUw3knF4jq58M8gExZyZPtZ4SLOkhQNZH71rMwA+EbFIqkcbjWb",
+	"6qOj42736BZRdKXJBMVtcitTxaTqwPHsw4wrpu/+al8FVmguxihZponhM6qqg6AqPfQPqmF25p3H1pR3",
+	"/JlUJHtLgEEorn4WlsGy30PCIX/hlPSTG+NzcFDbX6+4ay/tUqx4MCqu2W8x4iWHksDKBEWKrCfkJ9Ie",
+	"tmvLWdnqryWHnATuaYIKi+ekLnuq0eTlm9eZFlFyeVwH0WAwzeqyR6L+Qqr3TwC1O+1qE9p/i5IHJcRm",
+	"oesAB121MxvI81P9Zt5EZF4f9AflI/LAPwg/g5KTZMgSzq5cmmN9WozsKTTgeilY0G55IVhwHfwQ9ugA",
+	"/9ck90/fkva/Lu63/rQlwHBd+N2GrDh1wXhgjRnzKyYw+M6eHLCZaZKKhGm83vBecRaSCdUTVGF3FIW3",
+	"uj9YiQ34brFS5q7qY9YBIeuZCvDZ1eD5HR6soJGqCt/tS8U0HwsWnxLNvF0K2Q/uBjhzX755XenDXXaw",
+	"/al/cLCupmT90baDq1weXYXZ2w3g7mbSA9c6ZZXul+245dYwP53iKlS8aYtLzw0z72YJPle32GdRJndv",
+	"lyYJEZvBLRhuIGWcZkzU23nNhC2c4ZQmiUt3cfbyOWm6qPEpF6lh3tSYVbZjBYRjSZbeiSF4CYS7wn+4",
+	"AlnfKV3SaSw7x+ouhwkULUmltd0Enr1Ydcum2komVkNB7BYB9C8gauzyTjtL9LQLi0+RPL9FX2kJFlTj",
+	"LH3nFczygv9sdT4QG4gDm0NJ2aLydxjsJixXCqxiEi3qh6FSgdUvobYSNVAvq+wC6+5mOBOJdJMzenQG",
+	"th/FJ6M2HUYx20YmqpZb6yKy8BX3MqiDK55UMCn0eruZXo4uzE7Azf0PGw7E9aNX15M9bA2uYplsghIt",
+	"FzBqhRFcVOE0NItSxc0C4B7uVEASvp+w5FYVfi2vHYd57kgzjK4u33U6nbAVZHWyhwuXlscX36kt3Pff",
+	"7bOXz12dRr+CWfbDIaOKqbMUi7Djp2d+IX/+/XUjWB3gb89/fALZZ62sKy+ZKKUA8bnV8bomzV94pKSW",
+	"I0OeCqMoef4j4WIgZkrGKTjWTl2xZp6YNhckZle+bSLtbbYIgAeHHuiE77RrIdVA0PUL1hmI1/ZxtGhe",
+	"MQVVP8hIJomcW6bz6tmTx48OH5AmwHJ+Z0MCz5M/M23IE6x+NBAvlSWAiOlW3xk4xoKaVDFCk7FU3EzA",
+	"bDjjQmCh71fnhw8ekmYopGCQ3Wgg9GI6ZUbxKG+Do1JslGoWt4JMMcb5B4SmMWfClXcAXX4xELaJ8zwV",
+	"Sv6Djwu2L99mK8FizmEuRtIrehQlMEcdT9yqNlYyE/tfvD3VK3faEx7WWdMBMk/HWeyagj1PCjKk0eUY",
+	"LMsD4dCcAblkbKZ95sg0MdoqLC+lNmPFzv/2IlsDJBAWE6oMH0HyUS7I+VFnIAYCDL6r9UkUSxjVLCZX",
+	"vT556yUnfC6R44vmQSwjfZB90ZmYadIKBmLMBFO0lM3GzCXRMxZpeOEf/kBgPYRdHG2/aZP79wFwqe/f",
+	"h23McKdhXcLoMIOial+7FWGEA0FIaDctDAglIUDxQjSl/fT69UsSIijPfRXmEMywWKXeLh0gSW13BTAp",
+	"wlADMstgpyF+5SqEFNMU2dnamVnpxk8MBYD2jI65sGvUJzOqNQkhi39Imr3/8//9/71ut5VtXamCsR1M",
+	"VRHjopeqQ4DNW30a3BX27IE4G9g996tErEyr3ABfZeWW9P37fWdmynKR+ixf4X+33YOQGKxpaJFd2aH5",
+	"3Nvgs3e57lsd8rdUGsifA99j6ZSZVIbQDNLpxmGF3XwEeXrumEUJ9ecGEuly4/CFlv8REn5o+8unbX8P",
+	"STOkqZlYGosgK1pAwiwmDKRR+w3Y/tD/FQZIOPYblHezB9ylELY65MyXYZCp0Txm/vhC9eHwuHscepqB",
+	"KWCVKy4IN33CPnBtgAO5POSKXTGaAOexs38ihcYnFnYN0F9vaQbSEMEtlSXh92noArJgdh1xVPa9NJnT",
+	"BUja6A+Qc4F5LLQepQlx+f2btvf2Qqaqjd+0AjKf8Ghih20Puu3KpT9CY6LuZ6AmaBEUSl7d0zm6ANLZ",
+	"Qu5rHKHtCIB0E3rFcjAINwFhiWY+f5dDu3TIbwBWwH71PTde2wlmvCFXXHNLv9TzPXyN6xm0i4AIe+sm",
+	"ycJBGWzzKU8S7uAGrsKPnRxAo6rrmXjoA2n2ukST4cJ24wB5rdNCtMIoVTBoD94pBS9kRwywgzlxZ+Wz",
+	"w5e/nb8OXSsqCkWrsSJ0eOqP11I1ba7z5SyV0XY1uHnuOypWynYD+i+sewQjQgdHVgBJw5FfwGCevqbj",
+	"0Fl/uIFbyB+5Up0ue+COLPk7vI67T1pEqmIVJSlI+PLs9ZOf3D1OSPjj0xdPXz+17Y97h1UVpf3VNGVU",
+	"AGao5dc0K38C3HU2SxZQQnymuIj4jCakCYqoVF6sQbYaJZblyhFw04zHNEO7X/bQA83ZP/BShukzYDFW",
+	"GIYXtqGPEGkYSZwR9BhYZsVjplsd8rSGkS7VFXCsp6JYgMvluJT9H/I1AiG3TrEYDDiD7APY0/HhibuO",
+	"StU43LKdYbUPnnADjCZb8fpSH3i6rbRh+7fiB9StFLHnJyPKEzKilvfDax90j/zYywPIwPEFmejs5fNG",
+	"0HCFuBr9Rq/T7XQBuTpjgs54o9846nQ7R+CLMROQ/A+sOGfakFYTvhizSiuQhAys8wnF6w/PHrBsqaCa",
+	"oGCkGTofkJWDyzcmMPMlK8ZpBjdIFlaIM8xl40BsW0Agby9e4HzKIPfmQOCDcC0PuWAon1InD4AFn4vU",
+	"nljgn7Cf2hTPb9ZFq0N+dM50sBPdw+SieFdAUX3btW3OYgBJ4LJnlP48bvQbVibxkXV5Fl/t0e6Q0AOM",
+	"e8upTGF0XHt3tHt1k3onu/+hVI13qSZ27nK7eQnhamNQPvgDX4Rj44NP0CazxZM+6zaX4hnsxXUaSXXN",
+	"NudWFL9mmzfC8MS3uVgqUXzY7a6pxnK9KixLeaQrywyBZCpHoHkZRynfc/mbY1zfqmbZPhwU6kRDk97m",
+	"JqU6VtDoaHOjvLqubXF4srnFcn2zT0HjwTYzKteRhVZHW00qK34F1h0ML3OsqcCo7+kSAQGmdKwhz4D9",
+	"unERNJaE/0a/URb14QUH6FgZ19VmQJEzIBMoAswWpKQ/BA6ulN0FoIXkMCa0HuV28s4Kx/0LM78gOvaW",
+	"juQvbH3puP3R28HR+5YO0l+YKShphYODDr7VU1OieDw0nt4P8jDT2hPkkOpyBPIWyeQ7MGmBYIQ6GyqU",
+	"VoK0YrnTMq3COhBWT7aPZCKol0lzuDrK8AD79ApYAcs+EE4RTOg4IIg+d+IrBJGbfm6VKiLrfbSXTA2z",
+	"fYAtzirpMyWHPqVZK8DI74CcHznkKVivrbiDQWsuryAqNzBXvAJBEy8HVUkvBJrMp7AUct4ZCG+ssqL4",
+	"cgx9QWR347JTPD/KKqMOBK50MbI+r3YOP0Ga7DXB9gNRjrYnZ4XAfYzVRR3BaaNQ+y1wurVHIQ2EM9CF",
+	"Dz58CE9RRcABo3phZ4JuANQp3GKU4+vtbGKQcSEQv0OeSbXsYKySdP/CzFIKiVvkwUtvquHH2ahxd/eM",
+	"eS8TbcnKlyinwNP9L9vLQ3nyyLVc/ZKLWLvwe++UwJDviArL2x0ndGe8GJE9klinNtdSOtWKaD6S2zyb",
+	"pbjsiqOJ5ppsWfbH8t9MXgLFY1akxexw5V9uKziBaab2YL2sAMbkKs8p/i0FQxs5GPN9DIBG7WTIsPiQ",
+	"7BBINgQKCOaEh5Nozx0EhFUfudcM8y8vWXt2bVO5TRNEFiq21vgAS7Y/yv+OR9k4GvenGD9vc4CDxswh",
+	"i5bc+K4iI3r9OgTMocsgN0SV5IRXPnzYBYQnXvf0FRxDgDi5yBII/VnGi52eK4d8/1RG9RiVsk8rJ7q3",
+	"0zfXyczA3+bUL2+8dKSztbEnCZ1imw5TVZNPQeOFxLFvap49VzrGe4ZymyJ7dwsW9ESKUcIRU3ncO9qK",
+	"Z72gasywwYNtJlJR5hw45OE2jYsF7L81vop8wfG/7VhrleoBjx98dH6gT8hofdhU+eyjqysXfzC927Le",
+	"T8483FR6J19uW+oPhIe0ID6FDmVaiHF1AAfEbwQgORUsuWjLgVS2cN41GSsqDBES0B34vPMva6KNnBUt",
+	"xxDdGx53e2ErQAuGfRxzQ/uoWpHhvAAh5PNBd8hzowkCIDVpAlwsGAhItoUBnwFJha80Q2KuWGQ8kKyF",
+	"UccTMCdN5ZVHY2kjFR2zgQDMo0t56JI95BAzNEzZkSo51w74AcBtGBMY3gfCKMoTwjU4Hfsr9yDE/XLv",
+	"Ef7L09ek5LQNOwNRQAZAOX50q4LT8hSNXBoKc3GDebym9tlCNGwhTpxqhyyiYFGbejyBNBOm5lyzVpVx",
+	"CKnrZrfxCEZeJeMe18clYwAXeEr3QumXuUOON7f4VZpnkDUQroQtuPpLBYAMiBF8hpndvzXWjkfhs1h7",
+	"UG9FQvGtpJgGhI8K/gmn0Wqfn2aJndijXtSRW1gXDcJeESGkgWMwj4dRzCEQHYRQAveENxMuoiSNPeZ3",
+	"xV58Q37wqxSslid070xKXuIrdoU2HWF45nuTY4+2POm/yBiA7I075VvX5ULfmrX6OnykAMPNMoJufe7s",
+	"cXj+Ixy5GRy+Va3dsYdCFg0vNvSJkTFdAFPCtDKned6aUooaKJyMuADFOuR1IVoEvVbL4s+ULkhcZmUD",
+	"4X4DzHcBi2bXodUhZXHIr1I/j70FbidHA7GQqXKJVcLjw8eI9rND5SYgS0DKpSl7POVAANa/5awYppix",
+	"B6Lo+simyVReWQF1yMycIX7bvdo5ObnvMncuAhyQG2TRztPo0Y/GZdGxc6niv5hv6EYsGEihJJbdjnXE",
+	"pUTayjpyd3yfFAuE7y+BvSBaEETv2A7y+HoDfeXP0Ld20b3CYrzXvut8FrYqY8gBnfH2JVus98o6pm6f",
+	"W8YsQ11ANuIfTkkmDXPl4vlqPLBnEMT4jTuEcBKbXUJ20fbK97fB8745p5O3BBZxqv5Ab8EQPkf63eCy",
+	"umQLlzF7RpURELY1pdEEohF0JGcYbZuh+0GqlYINhB0pynIuKJhrtBmClOqiW6RIFn2XhcBl7KH2tZCw",
+	"B0TFiArHkYaM6ImcC4TVdci5Cy+iEGXoQqz7ZJB2u0cRvhP+ZiHEKYdnjg6BS/TJnyFWt+rxKgETVwSZ",
+	"xdfqg8PRfRkvHL77d24m57CUdTLnJVsEuUnHh4vjvkIUy4Qp1ro1P92eZX+lLHvvpPtKnHRZNocb3kXr",
+	"hNODj5dsscl357gEOMV0HjaIrroOecWuJH5DlP2TxfA0t7eGkG05W5VVocmNefe1PTZuOG50e5lx77D5",
+	"qpRPS5Wff8xrvDZnLg/MlBkaU0NJE2W3/LJvueufCjRMjjCQ1WfKhGODEkhlNNSNT/Ed+Vnc+Oqln72N",
+	"7VtwtOx11BXXzOdzjJspqZvNRH9lC9BmK0WP60b8e1wLwoYgsmjCRNlcVhnMj+iY+mh+shTMj4lhliL5",
+	"B6I2lN+375Dm2XLcvAuoR5eTYjSGbD3DVZipmSiZjquRNa2aiP+1kf77ePp9PP1eJt3fEWjHvH7M/Y4M",
+	"mVWsfwPTPyNvzwHp2T5nwhBkcBdNX9V1YqZJR89Y1LG3wnzckWp84NLqj9kBgkTbmgnPQDGV3UBooyBT",
+	"jAtontDZjAldvFb6iNsE/zdUfIHoXwlVpMeKaT0QzfC9HHZScBlDhhnM++dzTzahPGrHfQwxutndCbYx",
+	"/Oo+hy0X7APDvKdJaAVzAAtArib7bYjZF1sewTkQIcPvMV0dRw981gNkyjvFED7vored8Ti0GnokhWCR",
+	"cSG84QuqTRveAzngINNUxPgVwxWaU02mXGsWBwg3pQAqTSSiFgpoBIxxztPHZIhcSNfcC7rdbuCS2ZCY",
+	"LlqnGZ5hIDjMQiZxMXOXe4+rmYEbBxlFs/SAocLkSfDOvr1c2x4tmqe+ChAziwmwpA94ntqxJhwLX2o3",
+	"cLUYiN4D4nOKaWk3/YNdv0vGZj6dmF09LgWRMwifFghM9uHYERUDAQRYGHeV0focfrGHZLtEPVZFCQs5",
+	"DWFZYeZ+x+LT4lIpplOoewhQX0yuX5kBtUQBpQw+63PxX/zQxv9VZUzefLMa9sEgG2jjiJfqHcd90nv0",
+	"8Ohx1/3T7gLoWxg4of74DYQ9MH3ycdDg8aDRHzSWGzWCAYwOfiy2hB+QH8Fv3d7J4eiIdtvQ8JH9z2Po",
+	"Iv+nB41kBKlv43fUQMPD7uHDdq/XPjx83ev2u/bf/4EH38vhoNHPh7bFGw5vPqwspBGauXrR+AuUO7ZD",
+	"+RQMXAlreMhB1X1z5G+N/nE3GDTsZk9nxn7uBYNCNvHlOXdP+g/svzhnt7rr1+bTpzw1azlXVIkgSjmj",
+	"Tg4Pj44eHXaPHj5+cPzo0cNuZSW+D8jw25YqNkloQPN11gA8WTiQU8J9VTN76ElqZchipY8okRrrfGA9",
+	"OccBFNGT1Lh0Ck3lWS+p4rwOzL6X/PYwzHo5Du+MIgZwRZxzX9wiKrNKnAMJaBt4C8a8rGaxtXJbdR6+",
+	"anjLM3jhXWi8FenyUN7zRfOy6j2Foj5N1hl3SMinVhydiTHm486awDMjOuUuoSmhBEJvIHvowf2w3P5+",
+	"WJt3r1SaqObqXsmQj2nlOz+0L344aBY//XMwuN+qrH+wZhnmE6kZVlAsSmd2nnWjtv97h4imtYPeUH90",
+	"zaC8LE6BI/toJ7vyfMpqF9Nfcfbx6uvpOsnztxheVp9ky5Hh8589tNs0e9iDudngUcEG9naP/e23hRVj",
+	"5Bi/v+/w8+0GIVTCsPAu1oTCkDLjrU+rz4WRPjbTwaHCrPDfgT21IKOGTg8HhRcKcEFKdygKaQ9/TMBe",
+	"gCmjfaUu+w0wXMygrYnPR8vuaWiF0K6hjMHZjV6+CUtiy6wTqIE2ZVOpFhjqev7TWfvwwUPC9UDYxUix",
+	"6ivHpOwoAus8gHRD7TrbB/ARzLZWzinvBObqKIFE0tiyj9uFcFVswvW4m6tvescYLliYGl0FCHBOPUpv",
+	"n0hhb7/eg7q++usM+Yi7P2putKX09I1+A7MBNOrN9VgE/lOtlnbwEco4XyNJA7AXh/EiTcQDH3eP0WI6",
+	"nzDFMv4uMCuoN1SXS4GPpQeXQrEFl6oAkxmU6oJihoT66H53SWyH+ILR72P09+61Owi0X3OS153VWrxW",
+	"Vi0YAVt9EO4CKGQbZGKbzzhbkMvWFhRegW3dTOa6K9DWJsGnsD57+NY+Tv5riJNfIss71FY3WzbtcVpv",
+	"xs0FhIPCAa7kUH9e+PJJmJHaZSwyklCiJ1KZdsKvWAyVw6DqNHnz6oV3YOItPxBc5Hry7+AZiZltphZ/",
+	"RN3TFXaD9E9O6S6oy0azZISJmCZSQLkk6usfha+oGLOwQ55yqOc0x3pSmUzg8olgHeGB0HTK+kRRDR7T",
+	"KR0zTZoFI27gLbLvZ6zwacxHYTAQ7tOcDWfO6T9LKBfEsA8GcjeFXCRcsNAbSBlXUMzLsuxTl9EK64tB",
+	"jlCHAaDG0GgyBYe/XbnFjA1EqYiejAzzPrMwIFpiHm+XzoooJmJIaaDBsDCurB7zo5yLev27vOuh3+iQ",
+	"NH31rD6Ufivs8ikJ3Yj6+W4Fy2aSOoOnp4CSqdO9q9Fv+AE0ggYT6dSerMJXznt4sYVNto7epMAREwVp",
+	"EJohDP+P3Xave3hkdx4/97qHx+38Y/tB77Bgq192tAMx1hm8e4ePP9dQW6SD8v2aGYmHXFBY1WJ55KOH",
+	"jx91T3oVNdM/BY2MxHfcoz1CO+5yJnbdoz3LO+sSAA/3d9RdpTiE1j3AF5UlobMoYjPTBgLUmyQKfNg9",
+	"+yloPEFqa//I9Uxqvo0ByDUptih05Oe3VR/u4U/Bv684d9h9uD/1+1Nfd+qdqZvFeFktHf2v5fT65ngJ",
+	"Vlpq8K7F/JDo/0YRD2/dg+PuycOws/b+LHi5sWkJp3ZQD1f77hTAw9Ul/ovMS7MWxXEuiDfYkyYURrYq",
+	"DJuTKRepYXo54Pv6XoCv2wXae7i5AVDtr9KcU8P1iH+T9mYv4l/fTvWFtdL3crgVtsg+VwctqkYR/Wx7",
+	"/qYz5Pwsh5vRFqsLs7eC7y1ZW4At3uP58HwCPn4BqMXfXCUxAH4DtOG9HBIl5xkmIeYaUkUSxSKpsKjY",
+	"XHFjmHA1gSG5tdA+BlBLQgWhoOqwGPtLhUbT1YgLmrjID3ZluxjlFc2Cgch8VxBGWIL/jyhPNJEYwTCn",
+	"i/p0NT/L4deaq+ZnObxOoprDXb64Tsq1OzSnOt8yu/WYdX2Pd9g7FPd4h68/u0UKyDYfpWKZ5IokuuGG",
+	"WQdusE0PPr6XQw9tqPGpAiPJclxBLAwa6138yylWSWA6TRzkgRsyoZroNIoYi1mMqDmrQsaE2cUpPTaC",
+	"3COVjtYbsfy78rOu572FvGDrlmbvgd17YL8GD+x7OGl3JLdu1gR/lsO12m3Gtw6wVoxdgNseS52wfeZr",
+	"2VhGidBhKxmfElqsbHNPFzj5BPJUO5DJBwN5IbHiDXBW74jkUIsxTiMW+xozHfIEH8WkYXm793I4EIqZ",
+	"VAmIq0uFS3J+6kqVgouTJorReJHzHyuRIwPOaw0Xh9M87p5Ulo3BYexMJv9CPFrIeaHa0D5P417EXS/i",
+	"/htkToTTcN0bYWs588BhW9eaJzHmixa4lGVgGStsUmIm6XQoKE/sEVZTmnDNYqjUFRAqBoJ9sCpDCzKB",
+	"Y3zH0+nMLAqByLZH17/ukN8c4laOHLe0sjZGiAAK1xeSWMbG1iQZ+lkOXY+N22Vu+JY6g6Zjc/d0Xi3N",
+	"r8fenLkXC7fIgFMmn29TQnSDP/hoCf/TLUHz4B27geYFA+HMoWcvn9vFV3zMBWli4vKhZXKY9cVAgR0r",
+	"synIXePebMW1JfgeDm8FwEcq8HsDsS2Aj9Tg9wZiOwAfqcTvDUQVgI9cA79nxeBrAPgyLvr9ovj2qLg9",
+	"PuYa+BjkFoFjUJCga5mLtb5S0MwelHJ7oJS9HrsXE9dhZPKqzF+hnBh8rGV0LgVAYMWFhGsX8gjX84ya",
+	"STkLS2PZu1u8qfNkbJl+2rG3yUp+kXKeltVUMxc+ycy79sX9ymxxm8VexYxafEm7aAZCcPbFplS5ra0F",
+	"5AK1b3JHSW4ghWI5mIWtDz+h26jodsJK4QmjihWKdfskbJCAcCCgiiMX4w7xVtogM8pKtWRgyAygxK4d",
+	"X2f9fGUX93aMn4d3Zvz0JdihANHe9rm3ff672z7hVOcMa2cWUPxtK0imexQ5HRMxuIHEFccS3jrwmXel",
+	"wtSvbEHeSy7qsr794t78TUM2cRKbUZtu7fa2zb3QuoVtc5odDX/C/TdfALD5F+4zesyY0lLkKQGJpaCE",
+	"UCiQXcy73SHncsqkgCg2MqF6ANLLghkSUfDdekOjT3pFKzhKQKbURBMWOwjmQOD7ooTyqbNucoUYaGLk",
+	"JWRwjqET7V7vfcqFsQ2c81m75lA9sUKMOotjPNxfK7ATR/dlihD+4m+USgkOiRWE6tVd3Zcc3Itze7Tm",
+	"3V4qZ3FMqDuW17pU1hYbdM0PPqaaqU05qF65zFB+GFbFtRdJrOi8mv1bvRgL3SZzukCt2SrRJGFUG4jq",
+	"d8OrKkRo33ZT/n3tQoRuSnOqXQasfWaq75Y1/btUL7Rk/JlMozYVlmcBo0IBMCx9XSEEri1i6GS5SoT2",
+	"jY//HYG0txGi9hjsPQb7a8Bg34AN3L7/5I1myquucFwrWM1NJYg3UPpkJxLEbal+OMTtVL+75VoZpoYI",
+	"NkcNe8/H9rLTZ8hOd6wRfkugaJCAMhZ9T8N5252WhzmK9c29tbWGxWdSkcRuGIKqC6A0MpZEG0X5eAIo",
+	"R4cedEnoc7zaQJy9fN4hf2aJnGPaVJ8P3j7F9EQmaGqkQs+ZIvazBr6fAVQGInz55nWI+Dg6tEIvB5Rl",
+	"GcIyYwrz+Dc1EzHW43MJ/GHEvgKf7SvACnPwDL74niahZWdhCyLeBVhBSWjXzWrLYYdg/mg9EBik43/B",
+	"4Hc6BBoFx4vTL10ZlJB9mHHF9Dtqwvro9Dc+zfRXacfE0X0ZO2Yx/f/qZYak7zQQzI1tiZG5HL2w8Xtr",
+	"5v7a21sz77hwmmXElCC6uG1k+/yIZKn0r5uve82dd/AR/3Dpc5El3yZsCdnR2kvzyYRFlxUJ9hEqo7FK",
+	"Kw6bNAG4RJXRGOWu+T/sVRgHAwFRQ2N+xUSpbEwL0UpYoiovGNAhT3D2LrLT304D4d7kgzuLJdQrvWqu",
+	"n2/jSvI7/pVVh9lfOfsrZ3/l3K2S5VjBTm+dVK8DXj29YmpRgFAsIyeaMyZnALu44lB+cOHgGPZ50CIG",
+	"IuaoQHgru76XWdidVthazrFXiIaCFpiM3U4BgV8+3HRB5lYehsLVmjFXElfFWKdxKrVLKkIHAlH+rQ6x",
+	"Ct8soWYk1ZTQeMqFrotSfaO/eWiYncJZBCjfzfgwoIW90/CLsONvDh6W6jI4DD9XMh1/3N7BcSvwnbLX",
+	"vsZPZx9Z4QhkO4ZQfdyr/HT2oHy9XrrCMa61E+i9o+7bcNTtS12tuvZSXXLsXYOZXPfMZv46GAaLUsXN",
+	"AhoOGVVMnaVm0ui/vbAXOJ3xv7LFT1h1w353YZuoq+r459cTrgn+3AgaqUoa/cYBnfGDqx5U1+Nu5Rr9",
+	"EU00s525+VbBeUDSghPtoqumrCpKC5hh0zBBhdGtDnm6FDOeAHAWSsACKDbvD/hoRZe/TyQZskSKsUte",
+	"itAIZ3/k0STzpWUDQ9v+ald/ZQsNaAmr/wum9D0ypdGEC6YDoiM5s6KkBFs4ukhFDB+WXkBnvH3JFnWD",
+	"tQLmfEJN5SxpGjtpbMnuDylUUHRGwdVP1Fk0uCDnR4WOUKiujpO75CKG3ChOvQALhaf3Qh9Z/FZVRy/z",
+	"tu/lUBOVCjusIY0ux8oebZcjVhc6hJiL1a7OYNtdfLIdFyzPhM5mTBSIgTTPgVrb50wYSzlAQnnvrvL/",
+	"av8raoFzUnAR4HavXriuSzzY1as4YTQxk2y4T6S4YguJycKgCuT6rv0v9mj/3wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -49,19 +50,36 @@ const listAllAuditEvents = `-- name: ListAllAuditEvents :many
 SELECT id, team_id, actor_type, actor_id, actor_name, action, target_type, target_id, details, request_id, created_at FROM audit_events
 WHERE ($1::uuid IS NULL OR team_id = $1::uuid)
   AND ($2::uuid IS NULL OR id < $2::uuid)
+  AND ($3::text IS NULL OR action = $3::text)
+  AND ($4::text IS NULL OR actor_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $7
 `
 
 type ListAllAuditEventsParams struct {
-	TeamID *uuid.UUID
-	Before *uuid.UUID
-	Limit  int32
+	TeamID  *uuid.UUID
+	Before  *uuid.UUID
+	Action  *string
+	ActorID *string
+	Since   *time.Time
+	Until   *time.Time
+	Limit   int32
 }
 
-// Every team's audit events (deleted teams' included), or one team's.
+// Every team's audit events (deleted teams' included), or one team's,
+// with the same filters as ListAuditEvents.
 func (q *Queries) ListAllAuditEvents(ctx context.Context, arg ListAllAuditEventsParams) ([]AuditEvent, error) {
-	rows, err := q.db.Query(ctx, listAllAuditEvents, arg.TeamID, arg.Before, arg.Limit)
+	rows, err := q.db.Query(ctx, listAllAuditEvents,
+		arg.TeamID,
+		arg.Before,
+		arg.Action,
+		arg.ActorID,
+		arg.Since,
+		arg.Until,
+		arg.Limit,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -96,18 +114,35 @@ const listAuditEvents = `-- name: ListAuditEvents :many
 SELECT id, team_id, actor_type, actor_id, actor_name, action, target_type, target_id, details, request_id, created_at FROM audit_events
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id < $2::uuid)
+  AND ($3::text IS NULL OR action = $3::text)
+  AND ($4::text IS NULL OR actor_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
 ORDER BY id DESC
-LIMIT $3
+LIMIT $7
 `
 
 type ListAuditEventsParams struct {
-	TeamID uuid.UUID
-	Before *uuid.UUID
-	Limit  int32
+	TeamID  uuid.UUID
+	Before  *uuid.UUID
+	Action  *string
+	ActorID *string
+	Since   *time.Time
+	Until   *time.Time
+	Limit   int32
 }
 
+// A team's audit events, newest first; each filter applies when not null.
 func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error) {
-	rows, err := q.db.Query(ctx, listAuditEvents, arg.TeamID, arg.Before, arg.Limit)
+	rows, err := q.db.Query(ctx, listAuditEvents,
+		arg.TeamID,
+		arg.Before,
+		arg.Action,
+		arg.ActorID,
+		arg.Since,
+		arg.Until,
+		arg.Limit,
+	)
 	if err != nil {
 		return nil, err
 	}

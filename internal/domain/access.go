@@ -60,6 +60,15 @@ type AuditEvent struct {
 	CreatedAt  time.Time
 }
 
+// AuditFilter narrows a list of audit events; zero fields do not filter,
+// and the ones set combine.
+type AuditFilter struct {
+	Action  string     // exact action, e.g. member.added
+	ActorID string     // the actor's id: a user's or an API key's
+	Since   *time.Time // at or after
+	Until   *time.Time // before
+}
+
 // Actor returns who p is, for the audit log.
 func (p *Principal) Actor() (typ, id, name string) {
 	switch {

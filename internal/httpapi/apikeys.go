@@ -73,12 +73,14 @@ func auditOut(e domain.AuditEvent) api.AuditEvent {
 
 // ListAuditEvents implements api.StrictServerInterface.
 func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsRequestObject) (api.ListAuditEventsResponseObject, error) {
-	scope := "ListAuditEvents:" + req.TeamId.String()
-	pr, err := s.page(scope, req.Params.Limit, req.Params.Cursor)
+	p := req.Params
+	f := auditFilter(p.Action, p.Actor, p.Since, p.Until)
+	scope := auditScope("ListAuditEvents:"+req.TeamId.String(), f)
+	pr, err := s.page(scope, p.Limit, p.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	page, err := s.deps.Teams.AuditEvents(ctx, req.TeamId, pr)
+	page, err := s.deps.Teams.AuditEvents(ctx, req.TeamId, f, pr)
 	if err != nil {
 		return nil, err
 	}

@@ -36,22 +36,24 @@ func auditFromRow(r db.AuditEvent) domain.AuditEvent {
 		Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, Details: r.Details, RequestID: r.RequestID, CreatedAt: r.CreatedAt}
 }
 
-// AuditEvents lists a team's audit events, newest first.
-func (s *Store) AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+// AuditEvents lists a team's audit events, newest first, narrowed by f.
+func (s *Store) AuditEvents(ctx context.Context, teamID uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
 	var rows []db.AuditEvent
 	err := s.read(ctx, func(q *db.Queries) (err error) {
-		rows, err = q.ListAuditEvents(ctx, db.ListAuditEventsParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		rows, err = q.ListAuditEvents(ctx, db.ListAuditEventsParams{TeamID: teamID, Before: page.After,
+			Action: nonEmpty(f.Action), ActorID: nonEmpty(f.ActorID), Since: f.Since, Until: f.Until, Limit: int32(page.Limit + 1)})
 		return err
 	})
 	return domain.NewPage(mapSlice(rows, auditFromRow), page.Limit, func(e domain.AuditEvent) uuid.UUID { return e.ID }), err
 }
 
 // AllAuditEvents lists the audit events of every team, or of teamID when
-// not nil, deleted teams included, newest first.
-func (s *Store) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+// not nil, deleted teams included, newest first, narrowed by f.
+func (s *Store) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
 	var rows []db.AuditEvent
 	err := s.read(ctx, func(q *db.Queries) (err error) {
-		rows, err = q.ListAllAuditEvents(ctx, db.ListAllAuditEventsParams{TeamID: teamID, Before: page.After, Limit: int32(page.Limit + 1)})
+		rows, err = q.ListAllAuditEvents(ctx, db.ListAllAuditEventsParams{TeamID: teamID, Before: page.After,
+			Action: nonEmpty(f.Action), ActorID: nonEmpty(f.ActorID), Since: f.Since, Until: f.Until, Limit: int32(page.Limit + 1)})
 		return err
 	})
 	return domain.NewPage(mapSlice(rows, auditFromRow), page.Limit, func(e domain.AuditEvent) uuid.UUID { return e.ID }), err

@@ -53,7 +53,20 @@ func (s *Service) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, ifMatc
 	return s.Store.RevokeAPIKey(ctx, teamID, id, func(k domain.APIKey) error { return domain.CheckIfMatch(ifMatch, k.ETag()) })
 }
 
-// AuditEvents lists what happened in a team.
-func (s *Service) AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
-	return s.Store.AuditEvents(ctx, teamID, page)
+// AuditEvents lists what happened in a team, newest first, narrowed by f.
+func (s *Service) AuditEvents(ctx context.Context, teamID uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+	if err := checkAuditFilter(f); err != nil {
+		return domain.Page[domain.AuditEvent]{}, err
+	}
+	return s.Store.AuditEvents(ctx, teamID, f, page)
+}
+
+// checkAuditFilter refuses a filter whose time range is reversed: since
+// after until.
+func checkAuditFilter(f domain.AuditFilter) error {
+	if f.Since != nil && f.Until != nil && f.Since.After(*f.Until) {
+		return &domain.Error{Code: domain.CodeInvalid, Message: "since must not be after until.",
+			Fields: []domain.FieldError{{Pointer: "since", Detail: "after until"}}}
+	}
+	return nil
 }

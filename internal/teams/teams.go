@@ -27,10 +27,10 @@ type Store interface {
 	APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey, error)
 	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error
 	Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error)
-	AuditEvents(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
+	AuditEvents(ctx context.Context, teamID uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 	RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error)
 	DeleteTeam(ctx context.Context, id uuid.UUID, check func(current domain.Team) error) ([]domain.Job, error)
-	AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
+	AllAuditEvents(ctx context.Context, teamID *uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 }
 
 // Jobs follows up jobs a change to the team cancelled (jobs.Service).
@@ -192,9 +192,12 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) err
 
 // AllAuditEvents lists, for platform admins, the audit events of every
 // team or of one (teamID), deleted teams included, newest first.
-func (s *Service) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+func (s *Service) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
 	if err := s.require(ctx, domain.NeedPlatformAdmin, nil); err != nil {
 		return domain.Page[domain.AuditEvent]{}, err
 	}
-	return s.Store.AllAuditEvents(ctx, teamID, page)
+	if err := checkAuditFilter(f); err != nil {
+		return domain.Page[domain.AuditEvent]{}, err
+	}
+	return s.Store.AllAuditEvents(ctx, teamID, f, page)
 }

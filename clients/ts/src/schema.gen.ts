@@ -228,7 +228,10 @@ export interface paths {
         };
         /**
          * List audit events
-         * @description Who did what in the team, and when, newest first. (A deleted team's events stay readable by platform admins through `GET /audit-events`.)
+         * @description Who did what in the team, and when, newest first; optionally filtered
+         *     by action, actor and time (the filters combine). A cursor continues
+         *     only the list of the same filters. (A deleted team's events stay
+         *     readable by platform admins through `GET /audit-events`.)
          */
         get: operations["listAuditEvents"];
         put?: never;
@@ -249,7 +252,9 @@ export interface paths {
         /**
          * List every team's audit events
          * @description Who did what, in every team or in one (`team_id`), newest first, for
-         *     platform admins. Deleted teams' events are kept and listed here.
+         *     platform admins; optionally filtered by action, actor and time (the
+         *     filters combine, and a cursor continues only the list of the same
+         *     filters). Deleted teams' events are kept and listed here.
          */
         get: operations["listPlatformAuditEvents"];
         put?: never;
@@ -1432,6 +1437,26 @@ export interface components {
          * @example "sVL1x3NzQ9aPkh2EbLr-jd"
          */
         TeamIfMatch: string;
+        /**
+         * @description Only events of this action (exact match).
+         * @example member.added
+         */
+        AuditActionFilter: string;
+        /**
+         * @description Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+         * @example 0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e
+         */
+        AuditActorFilter: string;
+        /**
+         * @description Only events at or after this time. Not after `until`.
+         * @example 2026-01-01T00:00:00Z
+         */
+        AuditSinceFilter: string;
+        /**
+         * @description Only events before this time.
+         * @example 2026-02-01T00:00:00Z
+         */
+        AuditUntilFilter: string;
         /** @description The team's id. */
         TeamID: string;
         /** @description The file's id. */
@@ -2097,6 +2122,26 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. Opaque. */
                 cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Only events of this action (exact match).
+                 * @example member.added
+                 */
+                action?: components["parameters"]["AuditActionFilter"];
+                /**
+                 * @description Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+                 * @example 0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e
+                 */
+                actor?: components["parameters"]["AuditActorFilter"];
+                /**
+                 * @description Only events at or after this time. Not after `until`.
+                 * @example 2026-01-01T00:00:00Z
+                 */
+                since?: components["parameters"]["AuditSinceFilter"];
+                /**
+                 * @description Only events before this time.
+                 * @example 2026-02-01T00:00:00Z
+                 */
+                until?: components["parameters"]["AuditUntilFilter"];
             };
             header?: never;
             path: {
@@ -2137,6 +2182,26 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. Opaque. */
                 cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description Only events of this action (exact match).
+                 * @example member.added
+                 */
+                action?: components["parameters"]["AuditActionFilter"];
+                /**
+                 * @description Only events of this actor, by its `actor.id` (a user's id or an API key's id).
+                 * @example 0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e
+                 */
+                actor?: components["parameters"]["AuditActorFilter"];
+                /**
+                 * @description Only events at or after this time. Not after `until`.
+                 * @example 2026-01-01T00:00:00Z
+                 */
+                since?: components["parameters"]["AuditSinceFilter"];
+                /**
+                 * @description Only events before this time.
+                 * @example 2026-02-01T00:00:00Z
+                 */
+                until?: components["parameters"]["AuditUntilFilter"];
             };
             header?: never;
             path?: never;

@@ -10,6 +10,14 @@ const conveyor = createConveyorClient({
 const teamId = "833a670d-fe51-4d99-8114-224ae98aa3ac";
 
 const { data } = await conveyor.api.GET("/teams/{team_id}/audit-events", {
-  params: { path: { team_id: teamId } },
+  params: {
+    path: { team_id: teamId },
+    query: {
+      action: "member.added",
+      actor: "0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e",
+      since: "2026-01-01T00:00:00Z",
+      until: "2026-02-01T00:00:00Z",
+    },
+  },
 });
 console.log(data);

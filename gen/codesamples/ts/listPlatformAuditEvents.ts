@@ -7,5 +7,14 @@ const conveyor = createConveyorClient({
   token: process.env.CONVEYOR_TOKEN!,
 });
 
-const { data } = await conveyor.api.GET("/audit-events");
+const { data } = await conveyor.api.GET("/audit-events", {
+  params: {
+    query: {
+      action: "member.added",
+      actor: "0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e",
+      since: "2026-01-01T00:00:00Z",
+      until: "2026-02-01T00:00:00Z",
+    },
+  },
+});
 console.log(data);

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,7 +23,12 @@ func main() {
 	}
 	teamID := uuid.MustParse("833a670d-fe51-4d99-8114-224ae98aa3ac")
 
-	resp, err := c.ListAuditEventsWithResponse(ctx, teamID, nil)
+	resp, err := c.ListAuditEventsWithResponse(ctx, teamID, &conveyor.ListAuditEventsParams{
+		Action: ptr("member.added"),
+		Actor:  ptr("0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e"),
+		Since:  ptr(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Until:  ptr(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -35,3 +41,5 @@ func main() {
 	}
 	fmt.Println(string(out))
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
 )
@@ -19,7 +20,12 @@ func main() {
 		log.Fatal(err)
 	}
 
-	resp, err := c.ListPlatformAuditEventsWithResponse(ctx, nil)
+	resp, err := c.ListPlatformAuditEventsWithResponse(ctx, &conveyor.ListPlatformAuditEventsParams{
+		Action: ptr("member.added"),
+		Actor:  ptr("0190f3a2-7c1e-7b3a-9d4e-2f6a8b1c3d5e"),
+		Since:  ptr(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Until:  ptr(time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -32,3 +38,5 @@ func main() {
 	}
 	fmt.Println(string(out))
 }
+
+func ptr[T any](v T) *T { return &v }
