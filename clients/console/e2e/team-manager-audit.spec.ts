@@ -1,5 +1,6 @@
 // Flow: a team manager reads the team's audit log, newest first, a page at a
-// time, and finds what they just did; someone who manages no team is refused
+// time, and finds what they just did; filters it by action (the pages start
+// over, only matching rows show); someone who manages no team is refused
 // the team manager (and the API refuses them the audit log).
 import { ConveyorProblem } from "../../ts/src/index.ts";
 import { accessTokenOf, checkA11y, clientWith, expect, seedTeam, signIn, test, unique } from "./helpers";
@@ -53,6 +54,35 @@ test("a manager reads the audit log page by page and finds their own change", as
   await previousPage.click();
   await expect(page.getByText("Page 1")).toBeVisible();
   await expect(rows.first()).toContainText(late);
+
+  // Filtered by action from the keyboard, from page 2: the pages start over and only the team's creation is left.
+  await page.getByRole("navigation", { name: "Pages of the audit log" }).getByRole("button", { name: "Next" }).click();
+  await expect(page.getByText("Page 2")).toBeVisible();
+  const filters = page.getByRole("form", { name: "Filter the audit log" });
+  await filters.getByLabel("Action").focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("option", { name: "Team created (team.created)" }).click();
+  await filters.getByLabel("Actor id").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByText("Page 1")).toBeVisible();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("Team created");
+  await expect(rows.first()).toContainText("team.created");
+  await expect(page.getByRole("navigation", { name: "Pages of the audit log" }).getByRole("button", { name: "Next" })).toBeDisabled();
+  await a11y(page, "team manager: audit log filtered by action");
+
+  // Member additions only: a full page of them, and nothing else.
+  await filters.getByLabel("Action").click();
+  await page.getByRole("option", { name: "Member added (member.added)" }).click();
+  await filters.getByRole("button", { name: "Apply filters" }).click();
+  await expect(rows).toHaveCount(20);
+  await expect(rows.filter({ hasText: "member.added" })).toHaveCount(20);
+  await expect(rows.filter({ hasText: "team.created" })).toHaveCount(0);
+
+  // Cleared, the whole log is back.
+  await filters.getByRole("button", { name: "Clear" }).click();
+  await expect(rows.first()).toContainText(late);
+  await expect(rows).toHaveCount(20);
 });
 
 test("someone who manages no team is refused the team manager", async ({ page }) => {

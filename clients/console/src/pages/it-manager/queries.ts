@@ -5,6 +5,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { computed, toValue, type MaybeRefOrGetter } from "vue";
 import type { Team } from "@conveyor/client";
 import { conveyor, keys, PAGE_SIZE } from "@/api";
+import { auditQueryKey, type AuditQuery } from "@/components/managers/auditFilter";
 
 /** itKeys are the IT manager's vue-query keys. */
 export const itKeys = {
@@ -13,7 +14,8 @@ export const itKeys = {
   usersPage: (cursor: string | undefined) => ["it", "users", cursor ?? ""] as const,
   platform: ["it", "platform"] as const,
   audit: ["it", "audit"] as const,
-  auditPage: (teamId: string | undefined, cursor: string | undefined) => ["it", "audit", teamId ?? "", cursor ?? ""] as const,
+  auditPage: (teamId: string | undefined, filter: AuditQuery, cursor: string | undefined) =>
+    ["it", "audit", teamId ?? "", auditQueryKey(filter), cursor ?? ""] as const,
 };
 
 /** useUsersPage is one page of everyone who has signed in, newest first, with their teams and last-seen time. */
@@ -38,14 +40,18 @@ export function usePlatformStatus() {
   });
 }
 
-/** usePlatformAuditPage is one page of every team's audit events (or one team's, a deleted one's too), newest first. */
-export function usePlatformAuditPage(teamId: MaybeRefOrGetter<string | undefined>, cursor: MaybeRefOrGetter<string | undefined>) {
+/** usePlatformAuditPage is one page of every team's audit events (or one team's, a deleted one's too), newest first, narrowed by filter. */
+export function usePlatformAuditPage(
+  teamId: MaybeRefOrGetter<string | undefined>,
+  filter: MaybeRefOrGetter<AuditQuery>,
+  cursor: MaybeRefOrGetter<string | undefined>,
+) {
   return useQuery({
-    queryKey: computed(() => itKeys.auditPage(toValue(teamId), toValue(cursor))),
+    queryKey: computed(() => itKeys.auditPage(toValue(teamId), toValue(filter), toValue(cursor))),
     queryFn: async ({ signal }) => {
       const c = toValue(cursor);
       const t = toValue(teamId);
-      const query = { limit: PAGE_SIZE, ...(c ? { cursor: c } : {}), ...(t ? { team_id: t } : {}) };
+      const query = { limit: PAGE_SIZE, ...toValue(filter), ...(c ? { cursor: c } : {}), ...(t ? { team_id: t } : {}) };
       return (await conveyor.api.GET("/audit-events", { params: { query }, signal })).data!;
     },
     placeholderData: keepPreviousData,

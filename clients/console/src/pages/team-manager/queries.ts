@@ -4,6 +4,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/vue-query";
 import { computed, toValue, type MaybeRefOrGetter } from "vue";
 import { conveyor, keys, PAGE_SIZE } from "@/api";
+import { auditQueryKey, type AuditQuery } from "@/components/managers/auditFilter";
 import type { Member, TeamRole } from "@/components/managers/members";
 
 /** MAX_MEMBER_PAGES bounds how many pages of members are read (100 each). */
@@ -15,7 +16,7 @@ export const tmKeys = {
   apiKeys: (teamId: string) => ["tm", "api-keys", teamId] as const,
   apiKeysPage: (teamId: string, cursor: string | undefined) => ["tm", "api-keys", teamId, cursor ?? ""] as const,
   audit: (teamId: string) => ["tm", "audit", teamId] as const,
-  auditPage: (teamId: string, cursor: string | undefined) => ["tm", "audit", teamId, cursor ?? ""] as const,
+  auditPage: (teamId: string, filter: AuditQuery, cursor: string | undefined) => ["tm", "audit", teamId, auditQueryKey(filter), cursor ?? ""] as const,
 };
 
 /**
@@ -108,14 +109,18 @@ export function useApiKeyChanges(teamId: MaybeRefOrGetter<string | undefined>) {
   return { create, revoke };
 }
 
-/** useAuditPage is one page of the team's audit log, newest first. */
-export function useAuditPage(teamId: MaybeRefOrGetter<string | undefined>, cursor: MaybeRefOrGetter<string | undefined>) {
+/** useAuditPage is one page of the team's audit log, newest first, narrowed by filter. */
+export function useAuditPage(
+  teamId: MaybeRefOrGetter<string | undefined>,
+  filter: MaybeRefOrGetter<AuditQuery>,
+  cursor: MaybeRefOrGetter<string | undefined>,
+) {
   return useQuery({
-    queryKey: computed(() => tmKeys.auditPage(toValue(teamId) ?? "", toValue(cursor))),
+    queryKey: computed(() => tmKeys.auditPage(toValue(teamId) ?? "", toValue(filter), toValue(cursor))),
     enabled: computed(() => !!toValue(teamId)),
     queryFn: async ({ signal }) => {
       const c = toValue(cursor);
-      const query = { limit: PAGE_SIZE, ...(c ? { cursor: c } : {}) };
+      const query = { limit: PAGE_SIZE, ...toValue(filter), ...(c ? { cursor: c } : {}) };
       return (await conveyor.api.GET("/teams/{team_id}/audit-events", { params: { path: { team_id: toValue(teamId)! }, query }, signal }))
         .data!;
     },
