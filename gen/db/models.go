@@ -107,12 +107,15 @@ type Membership struct {
 }
 
 type Team struct {
-	ID        uuid.UUID
-	Name      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	DeletedAt *time.Time
-	PurgedAt  *time.Time
+	ID             uuid.UUID
+	Name           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      *time.Time
+	PurgedAt       *time.Time
+	MaxStoredBytes *int64
+	MaxFileBytes   *int64
+	MaxRunningJobs *int32
 }
 
 type TeamUsage struct {

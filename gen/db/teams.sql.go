@@ -62,7 +62,7 @@ func (q *Queries) CancelTeamJobs(ctx context.Context, teamID uuid.UUID) ([]Job, 
 }
 
 const createTeam = `-- name: CreateTeam :one
-INSERT INTO teams (id, name) VALUES ($1, $2) RETURNING id, name, created_at, updated_at, deleted_at, purged_at
+INSERT INTO teams (id, name) VALUES ($1, $2) RETURNING id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs
 `
 
 type CreateTeamParams struct {
@@ -80,6 +80,9 @@ func (q *Queries) CreateTeam(ctx context.Context, arg CreateTeamParams) (Team, e
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 	)
 	return i, err
 }
@@ -127,7 +130,7 @@ func (q *Queries) GetMembershipRole(ctx context.Context, arg GetMembershipRolePa
 }
 
 const getTeam = `-- name: GetTeam :one
-SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL
+SELECT id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs FROM teams WHERE id = $1 AND deleted_at IS NULL
 `
 
 // A live team: a deleted one is not found.
@@ -141,32 +144,38 @@ func (q *Queries) GetTeam(ctx context.Context, id uuid.UUID) (Team, error) {
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 	)
 	return i, err
 }
 
 const getTeamWithUsage = `-- name: GetTeamWithUsage :one
-SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at, u.file_count, u.file_bytes, u.output_bytes,
+SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at, t.max_stored_bytes, t.max_file_bytes, t.max_running_jobs, u.file_count, u.file_bytes, u.output_bytes,
        u.jobs_queued, u.jobs_running, u.jobs_succeeded, u.jobs_failed, u.jobs_cancelled
 FROM teams t JOIN team_usage u ON u.team_id = t.id
 WHERE t.id = $1 AND t.deleted_at IS NULL
 `
 
 type GetTeamWithUsageRow struct {
-	ID            uuid.UUID
-	Name          string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	DeletedAt     *time.Time
-	PurgedAt      *time.Time
-	FileCount     int64
-	FileBytes     int64
-	OutputBytes   int64
-	JobsQueued    int64
-	JobsRunning   int64
-	JobsSucceeded int64
-	JobsFailed    int64
-	JobsCancelled int64
+	ID             uuid.UUID
+	Name           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      *time.Time
+	PurgedAt       *time.Time
+	MaxStoredBytes *int64
+	MaxFileBytes   *int64
+	MaxRunningJobs *int32
+	FileCount      int64
+	FileBytes      int64
+	OutputBytes    int64
+	JobsQueued     int64
+	JobsRunning    int64
+	JobsSucceeded  int64
+	JobsFailed     int64
+	JobsCancelled  int64
 }
 
 // A live team and its usage, in one statement.
@@ -180,6 +189,9 @@ func (q *Queries) GetTeamWithUsage(ctx context.Context, id uuid.UUID) (GetTeamWi
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 		&i.FileCount,
 		&i.FileBytes,
 		&i.OutputBytes,
@@ -272,7 +284,7 @@ func (q *Queries) ListTeamOpenUploads(ctx context.Context, arg ListTeamOpenUploa
 }
 
 const listTeams = `-- name: ListTeams :many
-SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams
+SELECT id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs FROM teams
 WHERE deleted_at IS NULL
   AND ($1::uuid IS NULL OR id < $1::uuid)
 ORDER BY id DESC
@@ -300,6 +312,9 @@ func (q *Queries) ListTeams(ctx context.Context, arg ListTeamsParams) ([]Team, e
 			&i.UpdatedAt,
 			&i.DeletedAt,
 			&i.PurgedAt,
+			&i.MaxStoredBytes,
+			&i.MaxFileBytes,
+			&i.MaxRunningJobs,
 		); err != nil {
 			return nil, err
 		}
@@ -312,7 +327,7 @@ func (q *Queries) ListTeams(ctx context.Context, arg ListTeamsParams) ([]Team, e
 }
 
 const listTeamsForUser = `-- name: ListTeamsForUser :many
-SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at FROM teams t
+SELECT t.id, t.name, t.created_at, t.updated_at, t.deleted_at, t.purged_at, t.max_stored_bytes, t.max_file_bytes, t.max_running_jobs FROM teams t
 JOIN memberships m ON m.team_id = t.id AND m.user_id = $1
 WHERE t.deleted_at IS NULL
   AND ($2::uuid IS NULL OR t.id < $2::uuid)
@@ -342,6 +357,9 @@ func (q *Queries) ListTeamsForUser(ctx context.Context, arg ListTeamsForUserPara
 			&i.UpdatedAt,
 			&i.DeletedAt,
 			&i.PurgedAt,
+			&i.MaxStoredBytes,
+			&i.MaxFileBytes,
+			&i.MaxRunningJobs,
 		); err != nil {
 			return nil, err
 		}
@@ -354,7 +372,7 @@ func (q *Queries) ListTeamsForUser(ctx context.Context, arg ListTeamsForUserPara
 }
 
 const listTeamsToPurge = `-- name: ListTeamsToPurge :many
-SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE deleted_at IS NOT NULL AND purged_at IS NULL
+SELECT id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs FROM teams WHERE deleted_at IS NOT NULL AND purged_at IS NULL
 ORDER BY deleted_at LIMIT $1
 `
 
@@ -375,6 +393,9 @@ func (q *Queries) ListTeamsToPurge(ctx context.Context, limit int32) ([]Team, er
 			&i.UpdatedAt,
 			&i.DeletedAt,
 			&i.PurgedAt,
+			&i.MaxStoredBytes,
+			&i.MaxFileBytes,
+			&i.MaxRunningJobs,
 		); err != nil {
 			return nil, err
 		}
@@ -387,7 +408,7 @@ func (q *Queries) ListTeamsToPurge(ctx context.Context, limit int32) ([]Team, er
 }
 
 const lockLiveTeam = `-- name: LockLiveTeam :one
-SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL FOR SHARE
+SELECT id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs FROM teams WHERE id = $1 AND deleted_at IS NULL FOR SHARE
 `
 
 // The live team, share-locked: a deletion waits for the transaction, and
@@ -402,12 +423,15 @@ func (q *Queries) LockLiveTeam(ctx context.Context, id uuid.UUID) (Team, error) 
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 	)
 	return i, err
 }
 
 const lockLiveTeamForUpdate = `-- name: LockLiveTeamForUpdate :one
-SELECT id, name, created_at, updated_at, deleted_at, purged_at FROM teams WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+SELECT id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs FROM teams WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
 `
 
 // The live team, locked for a change of its own (rename, delete).
@@ -421,6 +445,9 @@ func (q *Queries) LockLiveTeamForUpdate(ctx context.Context, id uuid.UUID) (Team
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 	)
 	return i, err
 }
@@ -490,7 +517,7 @@ func (q *Queries) PurgeTeamUploads(ctx context.Context, teamID uuid.UUID) error 
 }
 
 const renameTeam = `-- name: RenameTeam :one
-UPDATE teams SET name = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, name, created_at, updated_at, deleted_at, purged_at
+UPDATE teams SET name = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id, name, created_at, updated_at, deleted_at, purged_at, max_stored_bytes, max_file_bytes, max_running_jobs
 `
 
 type RenameTeamParams struct {
@@ -508,6 +535,9 @@ func (q *Queries) RenameTeam(ctx context.Context, arg RenameTeamParams) (Team, e
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.PurgedAt,
+		&i.MaxStoredBytes,
+		&i.MaxFileBytes,
+		&i.MaxRunningJobs,
 	)
 	return i, err
 }

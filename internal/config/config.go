@@ -63,7 +63,12 @@ type Config struct {
 	OrphanGrace       time.Duration // CONVEYOR_ORPHAN_GRACE
 	MaxUploadBytes    int64         // CONVEYOR_MAX_UPLOAD_BYTES
 	WorkerConcurrency int           // CONVEYOR_WORKER_CONCURRENCY
-	JobMaxRetries     int           // CONVEYOR_JOB_MAX_RETRIES
+
+	// Default quotas of a team that has none of its own (teams' NULL columns).
+	TeamMaxStoredBytes int64 // CONVEYOR_TEAM_MAX_STORED_BYTES
+	TeamMaxFileBytes   int64 // CONVEYOR_TEAM_MAX_FILE_BYTES
+	TeamMaxRunningJobs int32 // CONVEYOR_TEAM_MAX_RUNNING_JOBS
+	JobMaxRetries      int   // CONVEYOR_JOB_MAX_RETRIES
 
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.
