@@ -378,7 +378,11 @@ type AuditEvent struct {
 	RequestId  *string                `json:"request_id,omitempty"`
 	TargetId   string                 `json:"target_id"`
 	TargetType string                 `json:"target_type"`
-	TeamId     openapi_types.UUID     `json:"team_id"`
+
+	// TeamId The team the event happened in; the nil UUID
+	// (`00000000-0000-0000-0000-000000000000`) for platform events of no
+	// team (`user.disabled`, `user.enabled`).
+	TeamId openapi_types.UUID `json:"team_id"`
 }
 
 // AuditEventList defines model for AuditEventList.
@@ -843,6 +847,16 @@ type User struct {
 type UserAccount struct {
 	CreatedAt time.Time `json:"created_at"`
 
+	// Disabled Whether a platform admin disabled the user: their requests are
+	// refused (`401`, problem type `user-disabled`).
+	Disabled bool `json:"disabled"`
+
+	// DisabledAt Since when the user is disabled; null while enabled.
+	DisabledAt *time.Time `json:"disabled_at"`
+
+	// DisabledBy The platform admin who disabled the user; null while enabled (or when that admin is gone).
+	DisabledBy *openapi_types.UUID `json:"disabled_by"`
+
 	// Email Example: ada@example.com
 	Email  string             `json:"email"`
 	Id     openapi_types.UUID `json:"id"`
@@ -861,6 +875,14 @@ type UserAccount struct {
 type UserAccountList struct {
 	Items      []UserAccount `json:"items"`
 	NextCursor *string       `json:"next_cursor"`
+}
+
+// UserUpdate What a platform admin changes about a user.
+//
+// Example: {"disabled":true}
+type UserUpdate struct {
+	// Disabled `true` disables the user, `false` enables them again; either is a no-op when already so.
+	Disabled bool `json:"disabled"`
 }
 
 // WorkerStatus defines model for WorkerStatus.
@@ -933,6 +955,9 @@ type UploadID = openapi_types.UUID
 
 // UserID defines model for UserID.
 type UserID = openapi_types.UUID
+
+// UserIfMatch defines model for UserIfMatch.
+type UserIfMatch = string
 
 // BadRequest An RFC 9457 problem document.
 type BadRequest = Problem
@@ -1272,6 +1297,14 @@ type GetUserParams struct {
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
+// UpdateUserParams defines parameters for UpdateUser.
+type UpdateUserParams struct {
+	// IfMatch Required: the ETag of the user as you read it. Without it the answer
+	// is `428 Precondition Required`; when the user was disabled or enabled
+	// since, `412 Precondition Failed`.
+	IfMatch *UserIfMatch `json:"If-Match,omitempty"`
+}
+
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
 
@@ -1298,6 +1331,9 @@ type CreateUploadJSONRequestBody = UploadCreate
 
 // CompleteUploadJSONRequestBody defines body for CompleteUpload for application/json ContentType.
 type CompleteUploadJSONRequestBody = UploadComplete
+
+// UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
+type UpdateUserJSONRequestBody = UserUpdate
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -1409,6 +1445,9 @@ type ServerInterface interface {
 	// GetUser Get a user
 	// (GET /users/{user_id})
 	GetUser(w http.ResponseWriter, r *http.Request, userId UserID, params GetUserParams)
+	// UpdateUser Disable or enable a user
+	// (PATCH /users/{user_id})
+	UpdateUser(w http.ResponseWriter, r *http.Request, userId UserID, params UpdateUserParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -1628,6 +1667,12 @@ func (_ Unimplemented) ListUsers(w http.ResponseWriter, r *http.Request, params 
 // GetUser Get a user
 // (GET /users/{user_id})
 func (_ Unimplemented) GetUser(w http.ResponseWriter, r *http.Request, userId UserID, params GetUserParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// UpdateUser Disable or enable a user
+// (PATCH /users/{user_id})
+func (_ Unimplemented) UpdateUser(w http.ResponseWriter, r *http.Request, userId UserID, params UpdateUserParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3597,6 +3642,56 @@ func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// UpdateUser operation middleware
+func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user_id" -------------
+	var userId UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user_id", chi.URLParam(r, "user_id"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateUserParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch UserIfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateUser(w, r, userId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -3766,6 +3861,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/users/{user_id}", wrapper.GetUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/users/{user_id}", wrapper.UpdateUser)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/platform/status", wrapper.GetPlatformStatus)
@@ -12443,6 +12541,331 @@ func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	return err
 }
 
+type UpdateUserRequestObject struct {
+	UserId UserID `json:"user_id"`
+	Params UpdateUserParams
+	Body   *UpdateUserJSONRequestBody
+}
+
+type UpdateUserResponseObject interface {
+	VisitUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateUser200ResponseHeaders struct {
+	ETag               *string
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type UpdateUser200JSONResponse struct {
+	Body    UserAccount
+	Headers UpdateUser200ResponseHeaders
+}
+
+func (response UpdateUser200JSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser400ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser401ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser403ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser412ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser415ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser422ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser428ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser500ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListPlatformAuditEvents List every team's audit events
@@ -12553,6 +12976,9 @@ type StrictServerInterface interface {
 	// GetUser Get a user
 	// (GET /users/{user_id})
 	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// UpdateUser Disable or enable a user
+	// (PATCH /users/{user_id})
+	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -13629,246 +14055,296 @@ func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, userId 
 	}
 }
 
+// UpdateUser operation middleware
+func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, userId UserID, params UpdateUserParams) {
+	var request UpdateUserRequestObject
+
+	request.UserId = userId
+	request.Params = params
+
+	var body UpdateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateUser(ctx, request.(UpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateUserResponseObject); ok {
+		if err := validResponse.VisitUpdateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs5kjb6KljOnjDpLlKkJF9ExcQcjduedo+722PZ2xtral1gFUjCKgIcACWa4/HEeYfzhv+T/IFM",
-	"oC5kFUnJlHwZdnR0i2QBhUsikZcvMz82IjmdScGE0Y3+x8aE0Zgp+PMsitjMvKJizOBzzHSk+MxwKRr9",
-	"RjhcGKbDPlHwAKGKEc3UFYs7jaChowmbUtuKiXTa6L9twOONi6BhFjPW6De0UVyMG58+BY0nUhgmzI9c",
-	"z6Tm2P/y636Sc0LJUMm5ZorMFNN2xIQSbRSjUxaTWM5FImncJyEXCRcsJE1FtWGK8CkdMz0QVMRkllAu",
-	"iGEfTItIRUJqDI0mUyZMSJrsiqmFmXAxJizRrBWQOTcTYiaMCDplhOqBCEc8YfbT/T++ef2s/fjevUHa",
-	"7R5FM6YiJkybiUjGLIYv7RhePXtCHvceP2oR+3oqyNn5k+fPC/2EZCQVkUnMFIkSbufVGYjSIk7phxdM",
-	"jM2k0T/sHj8OGjNqDFN2Yf63ibP9Zz6R1inxff9x0HhL/uMP/2lHc/iwPRi8HQwu2v+6uD9o5A8NBtlU",
-	"3p61/4e2/9Ftn2SNfuj877vwn//6f9oXP/xnY832+QEu79zrCSNDGS/uaZLAI4QLAtRQJpSRVFNqGv0G",
-	"F+bhcSOwk+ZTSzwPjk8ePXjwuHf0+PHjbtCYcoHfd7PRcGHYmCkYztPXdFw9iiumNJeCyBHsqGKOjKh9",
-	"JoBdeD5q/yoFa/9CTTSBDXs+wg+dug3pHZb3Y9DIF/Fd++Lj4eGnQaN65Z7HbDqTdvHar9gsoQsWVxw0",
-	"o1IWkvmECWImXBOuYfiXbGaIYnomhWZ2TlQQRlXCmSKK/T1l2uTUqy31Zq+LFu2/skX1ObVvqz6mL2RE",
-	"qw+nXdw3r174hY0Uo4bFdnAyVRHrbE/LB/+cGDPTf+ofHLTe/kf7X3U094oa9oJPuYH/1BBdqrQhmv+D",
-	"ZQOjScLUPU2GaTxmBnYcljRKqNb2KTljCibZIedMGCIFAZ5AqNBzez4nVI1ZTIy03Ah7aQoJDx53ewGQ",
-	"jP08n/CEwUsTO0LLhDRJBb2iPKHDhLXqif/osEj8h73jR8ePjx4eP9pI+dmivGJTyoVdq5WFeYWUYc/i",
-	"yBDFxxNDhJy76QK9ZN204b+3O1DNKnbvnEVSxHa9DE9gEd1Sc01GaZIQOqZc3PGYmVGLs5Fhqn68RpI5",
-	"5YYM2UgqRoxa2JsEB7vrEX2yB0fRKTP+uk5jbs4iO6RnPKkc528iWVh6tjcnHAmuCYUWpMk+0MiQqWV1",
-	"QJvsA53OEvvOKZsOmerQOGZxI2hw29PfU6YWjaBhr49Gv4Gd1B3zh8elQ/6Wtv/x7uKHwaDj/qo+4n4+",
-	"Ul1zOlIFZLgg3GgSwscOj0PSpCTVcPh5bC9+exG/fE4u2QK+Wppzt3fSHR3Rw/ajqMfaj4ZHtH0SH7P2",
-	"4eghfTzsRUfxA1a/FlKtW4opF9ndUV6YbvuEtkfttStyzkXEtlkRamCalmJxaQyfsg75VRr3ZQjHKyxP",
-	"/NCKCd1eu9t73e324d//qZmotiOpJuuYGta270PSLs6+Zlpv7Fi2mZY/W9mMKoZ/uM3wYfY7GP6TVGmp",
-	"qq+gULAP5l0ET4T+FpopdsVlqsmMjlmH/Dajf09hGlWjxLZ15PSgd7iOnopySA1NPeMJe/5j9eitfAiH",
-	"IxvcjJpJPjb7+ztueYKVN7iy0osVHyrXNE3hycLgjx6ulYmixV/ZYnVgv9BLq22gkGHZq5d1NB0xy4GV",
-	"ZdQdghOwEkAmI9nrntoTPxBco/xkvzo8JhOZKk1m9oIHEaFPKPazJEFdsgXc8GbCBgK+8W8fM6MJN8js",
-	"SROahRXyXZ+AONc6LfRhe4UGlMR8NGLKXmu+Y8vTSHh8eBie5oPKhAuYIUxHG54kVrSeKTlWTGvfsnsS",
-	"ojoBO4j6Xb6HSzJhraT24ME6QhsMPhz22oPBh0esjtCej0CMrqY0K7P74+Gl9IVMiWI0PiXhce+QvFRw",
-	"yYJ6SJ5RnrA4E4pZJmqSCdVWSBNWSAMG1amduRPsa+X67mH53moOBvf/2fz9oPWnQePtf/wBtajmWzIY",
-	"mIv7gfv/8u+t+6269bCKRs2anAlckpGS07JcD+tx1D0GPv6LjPmIZwvBjaMCuMVRv6qbeq7lfKH5/yyH",
-	"dXznvRyuYzvv5XDnXOevbFE3mqKUUDOiS7bY+YjWKDZTafmCYVPt+F2qRN39AdpHaYtjNqJpYqz2FawR",
-	"RHvdoqrdq5SJXzM6rVs2w+h03ZrZ33e+aDCgOkbzyr2nDxyjyHLsWAjVGcsh3HTI79xMZGoXGp5BBRBY",
-	"bXh8+LjMj3zX4WnOktwCaGbsNaVJ0wqkdvKtgShxqKCewSHjzsWbQUP/14veh6Nf//G3E/rycnL4dPhC",
-	"td/Hg8ZXyuXezBJJ4zoaSeHXdVSCT+ycTt5opmoHlWkJTRQY3EaiGqQDQsmMidiKHlxccbQe3bNHUbbq",
-	"ZqGZ2vEcPtm+UK4B7e/PNHaqvf0UoUnO/klns4Sj4eZgpuQwYdMf3mu04uRv/0/FRo1+4w8HuTX4AH/V",
-	"By+xFb50db0KgsqUJnYaDBSsWDINphC4jeBIWFZa6MCuVsHevKTD1w3LtThYMgEVzQrtkgFkq07yFksd",
-	"OQPFlp3Ypz85o+go4dEX243IvV/nEmyUKpAstaGGkaZiU3kF9glP4QnVdrcEHTMVEE0Xre95h55JNeRx",
-	"zMRdb1FmhVQyYfkxoUki56jX5lbI73j9nwt75dDkqVKoPt/VHpzLKUMfzwhuWSIFkakimscM9caMpcWE",
-	"x0wYK2SDdsfxyUSOdccuw6/SPJOpiO9y+L9KotNokqk8AQErtqcrMqULoKdLIedWwEFr6PdKRb9K47Wg",
-	"6uu87OUB/dCuTkkCywVCLsouoKWl876ldaOEZ2BsRYkOBbq7vw2cWrw6Xa9m44yrJvtd0UlxL15lQtjd",
-	"7kbG1t12aEL9NhS8ZehCYizWJPQ7E+a3OJBpbhsxBXY1oTERUrDveR8BjvCrNOfUcD3idGj1orvdRhhC",
-	"fm/LK6YSOnPmuOS7Xv3XUr6ganznSz6U8cIqGIl9ub3tKOrYVsrl41SxGN2s3/na/0LFwjtwv4zUajfB",
-	"Ejx415TVI77rdXdu33bm913bOPcQwxq+ETQ1E6n4P9hdC4hXNOExiRQD6ZUmmsyZYh42xWIQXt/kaIS7",
-	"HN4ZidmMiZiJaLEEiiDNueKG6YKDY6b4lKoFiamhQ6qZbRHLuXD6KXmtFs7n4pyahQ0LiUbH/DJ5fs6e",
-	"zpSMmNZf4uIpWFrmLEnaztYyTA0ZKkYvrTyhUruMVJBUWAUA3EF2vPLfQKN/I3Q6m0llWPwLizl9DTaz",
-	"L7NHDvHmsHFtOxS7bwgVYktqPqEAtdTf7+Z88qZOhKrMuPPtzpRdBMPRiOmAY++ouaE7Pmjw+PrG1KCR",
-	"UG3epfparxZp4ngnmnJXOkXj78eC+V7w8cQki7ZeiKjcIXhbVnqYKTbiH+qc80qDGqtoZJjS3pehWaSY",
-	"CdAzFMmx4JZpwg1dXIXDktE/urp8V0Yt9rqfKiz6QUOxK3m523VSElmpRyCiob0RNK44mzNVAUYMMu/R",
-	"TYz/uQ3+bQNa5K4o2DI3omz5gyJd5oORw/csgmOG5PwEHgImE6OeSZOXBfIe0USzYInir00jZR987VpW",
-	"MCbpblTAMHjD8Kn9qElEBVrqBR2zzHsF0JqtN2VpZYtLWb9oLzg6LMqrAr7N0h/rOLLjJp9gsZ5ji+J5",
-	"okpR+LkAxqnC0SwT6jWRNCWyglGU31i/CL9zMzmHYwvUkyS/jRr9t1tOenntdNbRKg3MJ5YI8IkOOZ9Y",
-	"+UCKZEF4hqJApIyZUONgvB5svFjiIMuw51UWcnz0afNKueGuLs5FCQJYQSPxBpShB9Pdr+Rj/uCVeGIV",
-	"DzZOiPAHIdVwDOiMv7tEvMxCGzbdfCDg16CR85lKgrAzfnrlpJXyjB3IssQt3DA6jkOtct9r4i4DB1/c",
-	"dOTyjfkU7OLajpmhPNH13LN0d+TrdbPr3glp71ZoaJmoAYJeTUCGqjGr6OJ6ZOh68URWf0Ov27Jbugw9",
-	"kDUD9xYHW1yAfPs2X5UZfe+E8+en5Vvk/k/8jM4NNaleXY2EAjDv3VRXB0QlUozRDjZh0SUxUl6eEjuR",
-	"DA8WcwxHQPRKCSvb7Twu4H9imQ4TVgQAPezaf8oo9BpZTqQgHMAy0GjidePygH+fMDMBy5EbDYsLY7c3",
-	"kEPzuk6HUiaMipXVzV8RFBeoaoF/dEaDuvV1xoVNZLa8TzAg0CO3J9VX2CDvYS21Lk3Zj7Pw3qrpZvfG",
-	"MnqaIXgagoQyXBLEzXVI+F4OQ6uaahcQY7/opDPLveOQNA0C8gaCggdUyDnhuhUQCF/D0DX4019BIfgv",
-	"8KuYJSzvxX7lu5lT3TolobL6YUiaGgI5LM2GL6g2bZhJ+/mPMDCMjPM234EY0ugykeMWiahSnGkiGLeU",
-	"hWCp8g7bd27ammf2mewuWc/KL35o4/8qGfF7Odz0sp/l0D4pI0BjfNadeWO2nws160YKewAmlOp7wt0C",
-	"2XVRnFItdb5ekqYKtNYIGkU68h8dDQHt65KkmE/nGWdJnOEIyhSAV1Ml6m1V35ZcVAYgnJGfz3/7lbjf",
-	"Mabz4Um317JqtqVtORo5TNjIjiXzyWchOvcQ+7ckRMPNs/4y8WPyl2zl2j5zZL5kTkHjUyZdLAHpWcwp",
-	"sb+RmBkWGRYj3tg5VmzTcnAFhNEeGD4alWcB4PAlWaXbPun80L744aD4oXlK/vQ2v0n/6H+zH1rVAtIX",
-	"MwmtauY6oqJTM/uV5npCDx88rLi22Qdy/tNZ+/DBwywqEdc6IPYQpnYbhgtnylFXTDljOIC7MdS5s17M",
-	"R4nz4uPD42oTjub/YDsLuL1tUwwMNlvOoEzTG8VNey52IWj6K+KbEzHtwBGDu7oE/m6sDfzBIG1ARM2o",
-	"Mvd0FjFOhiySU2cbcE979pYRwZALFFqK63D08PGj7kmvQtVemiGMrmpKP+Mlu6QbG8OmM/SKfn5w5U7Y",
-	"DvP30QZxAO+tT0EWTrX5IG00qY644HqyWzPtzdgoXIDX1+szr1WZBXOhZ/aJTWaOC3/L1KjdPkZqPbn0",
-	"uhuZn2IaYinWT2/1hGXzu6cJ9hEQ6aFZ7+UQcGo6jSLGYmT4NfuTL5k2VJndbrnO9KYNNJyrNZ8hlDo5",
-	"8OZnbv2FkpNURpXZDAsUEeS8pMQGSuOr4UtPZOrSqNTGw7yXQ8tYEYTdWdFXIioiljikYK6qB2su65Nu",
-	"91Hv5OTwwfGj4+7JSW8TyY4yJGLW/+Eu+/97ytKl/o922b9KhXdkZi/o7fIF2bErv+Jwh7uwRKluyfK5",
-	"FQeR7VhQoI46AryJD6pw71SLAlbJcafnlPhxWyLOjpRGj4FgLCY0Q8Hdzl1RHuPLLAdCgJYkO4Ix5UIb",
-	"hx/JGW2IL3iHjCss2JpufvHUx8RuvIZWjDz+zTWbW6PgRjJmmxMubLoRp0xrOl7u6Lh7Um0/N2rhrXwb",
-	"zHUwvLz/YuOaee5CYHdmlm9OXv9ZDn9LzSw1m7X5Zb18BnzjjtTyVe3YTNLpUFCedFYGUkGO3fbJReE1",
-	"92+qqBbUiWvw27JuWVrYtZuyI8p0O3xNIzD2XjO+3MLtLWufc6fkW/BLhVmJpmbybsrMRMbFF0oeRwXH",
-	"6EUlk4EQygmfbb9ev2RtVhas4kTPEmosubxbBpXQeMqFFeJ0DaIEftgwlje6gpi8Q7iwKsvjKM+8agtx",
-	"lreCiGJTZ/8seI1j+v+6T51ITpehQd3t/OWHDx6uQaCsW8fXjE5fSTSp5DrGUtozCK5lcVjIAjVjSkvh",
-	"oU80SbQPKy1CVWhk+BVm54Eeard7F1arPLQX13kZQ5QpGBssVUgAN5LfttrgbJJ+mMs7XhBkjj57W5cW",
-	"yb+zFgyEs98Fe3UH6Vu8+3Hob0DLvCYJfNbubNgVYL0ru3LdY/45zirbdFXgeD6lY74salThKJdxOJlF",
-	"IO94DWm+dJy8zofslI7PAr84N/Wm9VxyZ3tdu4J5PqXRhMCPkArNzvGUsOnMLNDL+orFPEP9DRnEkkHu",
-	"gm2O2N9sv1s6su3Sx1zfwMOuj27SqO4yidlY0TjLlENJ1l8eUECJ864TAzmmhIR10eDME5LMpbpkCixz",
-	"Q8YE0YyJ4r0jL8FJhy+qvHSwhxoDkeveqYFMQ/9EsYgJkyx2t32/w3tq9m+TEJpfZznZFwjYbzdsX0ae",
-	"+cQrD5gD1FclQXr17Ak5OX7wiDisPolllE6dY7LOz7sMO6GGzAFfoKQY+0BKrj1Uf8mbVqPygjW/Yude",
-	"MtUGly9xGCjMIwsBOIjtd0PXW29QwZu9+XhxoY2V4DdlVj1ofDYOrhrzkB+5ekP6g5OTgn523K32I3JT",
-	"5Y86I3oilSE6nUIgkHOaXnIR27/d6naWVd91qIeVFxgIPnrz6jmasQox/zWvym8hSFfbPziIpLhiC6k6",
-	"MbvykSX6QEjTHkGCgNXhFZZ3uZPBoNyN1ZS3EjU8KAOWMtubmlOX27mWT1JhebaBTazezbvy00AY9Ltq",
-	"R6XHk1Hwl/j8n5kVzYVQU4QiveNxWIUt80bHd3nwz/a2R4cKOYemSDrUJS9zpsaQTFNITWi4Hi0qDI7V",
-	"honia5ZHWFqUtTu7C3E6J5NvUaIuSiqVcOqrKgc41Zf2hofckqkoHfedOjKoiib8qjJvBQwBCEpRQWQK",
-	"0D3FjOKY1e92PEOr59jnitvCnFezc0FDJrG9Y1zOrHcuJLOCD4+zPN3YJEuzZai+JM0uyj5CCoikcz+2",
-	"ljCtx2sxrUe9B0cPuzVu3RzF6vqu25g55ZB5FNODoWxTGkZvpw41MJhvGouRKAhaEoldLCyFBDepKufI",
-	"3a2vLJqwOE3qiThOGUmoWcYe35orzXFQv4NBbg3Kh+qXtHAEa8m0iq2UsbwbNMKVS0s4/Cum2/I+q6Zm",
-	"V0zRBFDQUNcCBtAq+dE+x5ef0PE7rMGxOqizF4j1IUM24ZjeNgu8puhHywdbRJinIkNj72p/ayZSoDk7",
-	"k1ou8pOcW/YB+QlgzMol3iVGUaFdtnO7/AirczP23CWi6XhiSDprXXea2zKbjRD6VS7s1NLeZ7HhayLz",
-	"s/WbMJqYCW59tQRl6KU9MaAr13cOP5OxtJyKG9LMxhO4LeJijOUTrIbmAtISOiZDKz/r1haRAd6UUwgQ",
-	"KI2teAjKZFTSZ6uO/GtGp19RvPJnWMOCRuodvZtsd2/gwUpYjVvqMj4GHq9bvR2Fx9bPc21kbBWl1I10",
-	"F3Iz0Mu1ReZlaIPWhGoS+vzxIwcqt60gebzjUVLkLBpyyleAzL+A9J2Zf4ux3ZhdMvOIrY/yBiLczh6+",
-	"ak/LEu8a6fJtncK1Ct9i+RMrWGtDF7DM3BCuO+QXqdhA5Fl7/55KQ3WLzHmSkPeSCxJi0aYJUywgltcQ",
-	"OcNxLaXr/Zgl4UWiJc2nb1pAFVwUp9CrI/vVSQk2x0pUTSEBOK5kUkgCcEp0qpRlmPZ1ekYjV5nLKD6d",
-	"suUqF6VxbTpRRYr538HgQ7fbHgw+9EaDwYdHI/vnyaiOeipJ441nQxX2uiwpszZS2SmI2OpiOrAb5VV9",
-	"y9T7BOqWBCSSqTAshvt6ILL27jHSdGEkgE3SPoc/V4DHu2cJYZYaMPkmUoyZGgjosFUXU/QOfl6L9Ev4",
-	"FcPaQO7dLXx5aQuOd6op2MlsgT9wMEUw3knF4jq58M8gExZyZPtZ4SLOkhQNZH71rMwA+EbFIqkcbjWb",
-	"6qOj42736BZRdKXJBMVtcitTxaTqwPHsw4wrpu/+al8FVmguxihZponhM6qqg6AqPfQPqmF25p3H1pR3",
-	"/JlUJHtLgEEorn4WlsGy30PCIX/hlPSTG+NzcFDbX6+4ay/tUqx4MCqu2W8x4iWHksDKBEWKrCfkJ9Ie",
-	"tmvLWdnqryWHnATuaYIKi+ekLnuq0eTlm9eZFlFyeVwH0WAwzeqyR6L+Qqr3TwC1O+1qE9p/i5IHJcRm",
-	"oesAB121MxvI81P9Zt5EZF4f9AflI/LAPwg/g5KTZMgSzq5cmmN9WozsKTTgeilY0G55IVhwHfwQ9ugA",
-	"/9ck90/fkva/Lu63/rQlwHBd+N2GrDh1wXhgjRnzKyYw+M6eHLCZaZKKhGm83vBecRaSCdUTVGF3FIW3",
-	"uj9YiQ34brFS5q7qY9YBIeuZCvDZ1eD5HR6soJGqCt/tS8U0HwsWnxLNvF0K2Q/uBjhzX755XenDXXaw",
-	"/al/cLCupmT90baDq1weXYXZ2w3g7mbSA9c6ZZXul+245dYwP53iKlS8aYtLzw0z72YJPle32GdRJndv",
-	"lyYJEZvBLRhuIGWcZkzU23nNhC2c4ZQmiUt3cfbyOWm6qPEpF6lh3tSYVbZjBYRjSZbeiSF4CYS7wn+4",
-	"AlnfKV3SaSw7x+ouhwkULUmltd0Enr1Ydcum2komVkNB7BYB9C8gauzyTjtL9LQLi0+RPL9FX2kJFlTj",
-	"LH3nFczygv9sdT4QG4gDm0NJ2aLydxjsJixXCqxiEi3qh6FSgdUvobYSNVAvq+wC6+5mOBOJdJMzenQG",
-	"th/FJ6M2HUYx20YmqpZb6yKy8BX3MqiDK55UMCn0eruZXo4uzE7Azf0PGw7E9aNX15M9bA2uYplsghIt",
-	"FzBqhRFcVOE0NItSxc0C4B7uVEASvp+w5FYVfi2vHYd57kgzjK4u33U6nbAVZHWyhwuXlscX36kt3Pff",
-	"7bOXz12dRr+CWfbDIaOKqbMUi7Djp2d+IX/+/XUjWB3gb89/fALZZ62sKy+ZKKUA8bnV8bomzV94pKSW",
-	"I0OeCqMoef4j4WIgZkrGKTjWTl2xZp6YNhckZle+bSLtbbYIgAeHHuiE77RrIdVA0PUL1hmI1/ZxtGhe",
-	"MQVVP8hIJomcW6bz6tmTx48OH5AmwHJ+Z0MCz5M/M23IE6x+NBAvlSWAiOlW3xk4xoKaVDFCk7FU3EzA",
-	"bDjjQmCh71fnhw8ekmYopGCQ3Wgg9GI6ZUbxKG+Do1JslGoWt4JMMcb5B4SmMWfClXcAXX4xELaJ8zwV",
-	"Sv6Djwu2L99mK8FizmEuRtIrehQlMEcdT9yqNlYyE/tfvD3VK3faEx7WWdMBMk/HWeyagj1PCjKk0eUY",
-	"LMsD4dCcAblkbKZ95sg0MdoqLC+lNmPFzv/2IlsDJBAWE6oMH0HyUS7I+VFnIAYCDL6r9UkUSxjVLCZX",
-	"vT556yUnfC6R44vmQSwjfZB90ZmYadIKBmLMBFO0lM3GzCXRMxZpeOEf/kBgPYRdHG2/aZP79wFwqe/f",
-	"h23McKdhXcLoMIOial+7FWGEA0FIaDctDAglIUDxQjSl/fT69UsSIijPfRXmEMywWKXeLh0gSW13BTAp",
-	"wlADMstgpyF+5SqEFNMU2dnamVnpxk8MBYD2jI65sGvUJzOqNQkhi39Imr3/8//9/71ut5VtXamCsR1M",
-	"VRHjopeqQ4DNW30a3BX27IE4G9g996tErEyr3ABfZeWW9P37fWdmynKR+ixf4X+33YOQGKxpaJFd2aH5",
-	"3Nvgs3e57lsd8rdUGsifA99j6ZSZVIbQDNLpxmGF3XwEeXrumEUJ9ecGEuly4/CFlv8REn5o+8unbX8P",
-	"STOkqZlYGosgK1pAwiwmDKRR+w3Y/tD/FQZIOPYblHezB9ylELY65MyXYZCp0Txm/vhC9eHwuHscepqB",
-	"KWCVKy4IN33CPnBtgAO5POSKXTGaAOexs38ihcYnFnYN0F9vaQbSEMEtlSXh92noArJgdh1xVPa9NJnT",
-	"BUja6A+Qc4F5LLQepQlx+f2btvf2Qqaqjd+0AjKf8Ghih20Puu3KpT9CY6LuZ6AmaBEUSl7d0zm6ANLZ",
-	"Qu5rHKHtCIB0E3rFcjAINwFhiWY+f5dDu3TIbwBWwH71PTde2wlmvCFXXHNLv9TzPXyN6xm0i4AIe+sm",
-	"ycJBGWzzKU8S7uAGrsKPnRxAo6rrmXjoA2n2ukST4cJ24wB5rdNCtMIoVTBoD94pBS9kRwywgzlxZ+Wz",
-	"w5e/nb8OXSsqCkWrsSJ0eOqP11I1ba7z5SyV0XY1uHnuOypWynYD+i+sewQjQgdHVgBJw5FfwGCevqbj",
-	"0Fl/uIFbyB+5Up0ue+COLPk7vI67T1pEqmIVJSlI+PLs9ZOf3D1OSPjj0xdPXz+17Y97h1UVpf3VNGVU",
-	"AGao5dc0K38C3HU2SxZQQnymuIj4jCakCYqoVF6sQbYaJZblyhFw04zHNEO7X/bQA83ZP/BShukzYDFW",
-	"GIYXtqGPEGkYSZwR9BhYZsVjplsd8rSGkS7VFXCsp6JYgMvluJT9H/I1AiG3TrEYDDiD7APY0/HhibuO",
-	"StU43LKdYbUPnnADjCZb8fpSH3i6rbRh+7fiB9StFLHnJyPKEzKilvfDax90j/zYywPIwPEFmejs5fNG",
-	"0HCFuBr9Rq/T7XQBuTpjgs54o9846nQ7R+CLMROQ/A+sOGfakFYTvhizSiuQhAys8wnF6w/PHrBsqaCa",
-	"oGCkGTofkJWDyzcmMPMlK8ZpBjdIFlaIM8xl40BsW0Agby9e4HzKIPfmQOCDcC0PuWAon1InD4AFn4vU",
-	"nljgn7Cf2hTPb9ZFq0N+dM50sBPdw+SieFdAUX3btW3OYgBJ4LJnlP48bvQbVibxkXV5Fl/t0e6Q0AOM",
-	"e8upTGF0XHt3tHt1k3onu/+hVI13qSZ27nK7eQnhamNQPvgDX4Rj44NP0CazxZM+6zaX4hnsxXUaSXXN",
-	"NudWFL9mmzfC8MS3uVgqUXzY7a6pxnK9KixLeaQrywyBZCpHoHkZRynfc/mbY1zfqmbZPhwU6kRDk97m",
-	"JqU6VtDoaHOjvLqubXF4srnFcn2zT0HjwTYzKteRhVZHW00qK34F1h0ML3OsqcCo7+kSAQGmdKwhz4D9",
-	"unERNJaE/0a/URb14QUH6FgZ19VmQJEzIBMoAswWpKQ/BA6ulN0FoIXkMCa0HuV28s4Kx/0LM78gOvaW",
-	"juQvbH3puP3R28HR+5YO0l+YKShphYODDr7VU1OieDw0nt4P8jDT2hPkkOpyBPIWyeQ7MGmBYIQ6GyqU",
-	"VoK0YrnTMq3COhBWT7aPZCKol0lzuDrK8AD79ApYAcs+EE4RTOg4IIg+d+IrBJGbfm6VKiLrfbSXTA2z",
-	"fYAtzirpMyWHPqVZK8DI74CcHznkKVivrbiDQWsuryAqNzBXvAJBEy8HVUkvBJrMp7AUct4ZCG+ssqL4",
-	"cgx9QWR347JTPD/KKqMOBK50MbI+r3YOP0Ga7DXB9gNRjrYnZ4XAfYzVRR3BaaNQ+y1wurVHIQ2EM9CF",
-	"Dz58CE9RRcABo3phZ4JuANQp3GKU4+vtbGKQcSEQv0OeSbXsYKySdP/CzFIKiVvkwUtvquHH2ahxd/eM",
-	"eS8TbcnKlyinwNP9L9vLQ3nyyLVc/ZKLWLvwe++UwJDviArL2x0ndGe8GJE9klinNtdSOtWKaD6S2zyb",
-	"pbjsiqOJ5ppsWfbH8t9MXgLFY1akxexw5V9uKziBaab2YL2sAMbkKs8p/i0FQxs5GPN9DIBG7WTIsPiQ",
-	"7BBINgQKCOaEh5Nozx0EhFUfudcM8y8vWXt2bVO5TRNEFiq21vgAS7Y/yv+OR9k4GvenGD9vc4CDxswh",
-	"i5bc+K4iI3r9OgTMocsgN0SV5IRXPnzYBYQnXvf0FRxDgDi5yBII/VnGi52eK4d8/1RG9RiVsk8rJ7q3",
-	"0zfXyczA3+bUL2+8dKSztbEnCZ1imw5TVZNPQeOFxLFvap49VzrGe4ZymyJ7dwsW9ESKUcIRU3ncO9qK",
-	"Z72gasywwYNtJlJR5hw45OE2jYsF7L81vop8wfG/7VhrleoBjx98dH6gT8hofdhU+eyjqysXfzC927Le",
-	"T8483FR6J19uW+oPhIe0ID6FDmVaiHF1AAfEbwQgORUsuWjLgVS2cN41GSsqDBES0B34vPMva6KNnBUt",
-	"xxDdGx53e2ErQAuGfRxzQ/uoWpHhvAAh5PNBd8hzowkCIDVpAlwsGAhItoUBnwFJha80Q2KuWGQ8kKyF",
-	"UccTMCdN5ZVHY2kjFR2zgQDMo0t56JI95BAzNEzZkSo51w74AcBtGBMY3gfCKMoTwjU4Hfsr9yDE/XLv",
-	"Ef7L09ek5LQNOwNRQAZAOX50q4LT8hSNXBoKc3GDebym9tlCNGwhTpxqhyyiYFGbejyBNBOm5lyzVpVx",
-	"CKnrZrfxCEZeJeMe18clYwAXeEr3QumXuUOON7f4VZpnkDUQroQtuPpLBYAMiBF8hpndvzXWjkfhs1h7",
-	"UG9FQvGtpJgGhI8K/gmn0Wqfn2aJndijXtSRW1gXDcJeESGkgWMwj4dRzCEQHYRQAveENxMuoiSNPeZ3",
-	"xV58Q37wqxSslid070xKXuIrdoU2HWF45nuTY4+2POm/yBiA7I075VvX5ULfmrX6OnykAMPNMoJufe7s",
-	"cXj+Ixy5GRy+Va3dsYdCFg0vNvSJkTFdAFPCtDKned6aUooaKJyMuADFOuR1IVoEvVbL4s+ULkhcZmUD",
-	"4X4DzHcBi2bXodUhZXHIr1I/j70FbidHA7GQqXKJVcLjw8eI9rND5SYgS0DKpSl7POVAANa/5awYppix",
-	"B6Lo+simyVReWQF1yMycIX7bvdo5ObnvMncuAhyQG2TRztPo0Y/GZdGxc6niv5hv6EYsGEihJJbdjnXE",
-	"pUTayjpyd3yfFAuE7y+BvSBaEETv2A7y+HoDfeXP0Ld20b3CYrzXvut8FrYqY8gBnfH2JVus98o6pm6f",
-	"W8YsQ11ANuIfTkkmDXPl4vlqPLBnEMT4jTuEcBKbXUJ20fbK97fB8745p5O3BBZxqv5Ab8EQPkf63eCy",
-	"umQLlzF7RpURELY1pdEEohF0JGcYbZuh+0GqlYINhB0pynIuKJhrtBmClOqiW6RIFn2XhcBl7KH2tZCw",
-	"B0TFiArHkYaM6ImcC4TVdci5Cy+iEGXoQqz7ZJB2u0cRvhP+ZiHEKYdnjg6BS/TJnyFWt+rxKgETVwSZ",
-	"xdfqg8PRfRkvHL77d24m57CUdTLnJVsEuUnHh4vjvkIUy4Qp1ro1P92eZX+lLHvvpPtKnHRZNocb3kXr",
-	"hNODj5dsscl357gEOMV0HjaIrroOecWuJH5DlP2TxfA0t7eGkG05W5VVocmNefe1PTZuOG50e5lx77D5",
-	"qpRPS5Wff8xrvDZnLg/MlBkaU0NJE2W3/LJvueufCjRMjjCQ1WfKhGODEkhlNNSNT/Ed+Vnc+Oqln72N",
-	"7VtwtOx11BXXzOdzjJspqZvNRH9lC9BmK0WP60b8e1wLwoYgsmjCRNlcVhnMj+iY+mh+shTMj4lhliL5",
-	"B6I2lN+375Dm2XLcvAuoR5eTYjSGbD3DVZipmSiZjquRNa2aiP+1kf77ePp9PP1eJt3fEWjHvH7M/Y4M",
-	"mVWsfwPTPyNvzwHp2T5nwhBkcBdNX9V1YqZJR89Y1LG3wnzckWp84NLqj9kBgkTbmgnPQDGV3UBooyBT",
-	"jAtontDZjAldvFb6iNsE/zdUfIHoXwlVpMeKaT0QzfC9HHZScBlDhhnM++dzTzahPGrHfQwxutndCbYx",
-	"/Oo+hy0X7APDvKdJaAVzAAtArib7bYjZF1sewTkQIcPvMV0dRw981gNkyjvFED7vored8Ti0GnokhWCR",
-	"cSG84QuqTRveAzngINNUxPgVwxWaU02mXGsWBwg3pQAqTSSiFgpoBIxxztPHZIhcSNfcC7rdbuCS2ZCY",
-	"LlqnGZ5hIDjMQiZxMXOXe4+rmYEbBxlFs/SAocLkSfDOvr1c2x4tmqe+ChAziwmwpA94ntqxJhwLX2o3",
-	"cLUYiN4D4nOKaWk3/YNdv0vGZj6dmF09LgWRMwifFghM9uHYERUDAQRYGHeV0focfrGHZLtEPVZFCQs5",
-	"DWFZYeZ+x+LT4lIpplOoewhQX0yuX5kBtUQBpQw+63PxX/zQxv9VZUzefLMa9sEgG2jjiJfqHcd90nv0",
-	"8Ohx1/3T7gLoWxg4of74DYQ9MH3ycdDg8aDRHzSWGzWCAYwOfiy2hB+QH8Fv3d7J4eiIdtvQ8JH9z2Po",
-	"Iv+nB41kBKlv43fUQMPD7uHDdq/XPjx83ev2u/bf/4EH38vhoNHPh7bFGw5vPqwspBGauXrR+AuUO7ZD",
-	"+RQMXAlreMhB1X1z5G+N/nE3GDTsZk9nxn7uBYNCNvHlOXdP+g/svzhnt7rr1+bTpzw1azlXVIkgSjmj",
-	"Tg4Pj44eHXaPHj5+cPzo0cNuZSW+D8jw25YqNkloQPN11gA8WTiQU8J9VTN76ElqZchipY8okRrrfGA9",
-	"OccBFNGT1Lh0Ck3lWS+p4rwOzL6X/PYwzHo5Du+MIgZwRZxzX9wiKrNKnAMJaBt4C8a8rGaxtXJbdR6+",
-	"anjLM3jhXWi8FenyUN7zRfOy6j2Foj5N1hl3SMinVhydiTHm486awDMjOuUuoSmhBEJvIHvowf2w3P5+",
-	"WJt3r1SaqObqXsmQj2nlOz+0L344aBY//XMwuN+qrH+wZhnmE6kZVlAsSmd2nnWjtv97h4imtYPeUH90",
-	"zaC8LE6BI/toJ7vyfMpqF9Nfcfbx6uvpOsnztxheVp9ky5Hh8589tNs0e9iDudngUcEG9naP/e23hRVj",
-	"5Bi/v+/w8+0GIVTCsPAu1oTCkDLjrU+rz4WRPjbTwaHCrPDfgT21IKOGTg8HhRcKcEFKdygKaQ9/TMBe",
-	"gCmjfaUu+w0wXMygrYnPR8vuaWiF0K6hjMHZjV6+CUtiy6wTqIE2ZVOpFhjqev7TWfvwwUPC9UDYxUix",
-	"6ivHpOwoAus8gHRD7TrbB/ARzLZWzinvBObqKIFE0tiyj9uFcFVswvW4m6tvescYLliYGl0FCHBOPUpv",
-	"n0hhb7/eg7q++usM+Yi7P2putKX09I1+A7MBNOrN9VgE/lOtlnbwEco4XyNJA7AXh/EiTcQDH3eP0WI6",
-	"nzDFMv4uMCuoN1SXS4GPpQeXQrEFl6oAkxmU6oJihoT66H53SWyH+ILR72P09+61Owi0X3OS153VWrxW",
-	"Vi0YAVt9EO4CKGQbZGKbzzhbkMvWFhRegW3dTOa6K9DWJsGnsD57+NY+Tv5riJNfIss71FY3WzbtcVpv",
-	"xs0FhIPCAa7kUH9e+PJJmJHaZSwyklCiJ1KZdsKvWAyVw6DqNHnz6oV3YOItPxBc5Hry7+AZiZltphZ/",
-	"RN3TFXaD9E9O6S6oy0azZISJmCZSQLkk6usfha+oGLOwQ55yqOc0x3pSmUzg8olgHeGB0HTK+kRRDR7T",
-	"KR0zTZoFI27gLbLvZ6zwacxHYTAQ7tOcDWfO6T9LKBfEsA8GcjeFXCRcsNAbSBlXUMzLsuxTl9EK64tB",
-	"jlCHAaDG0GgyBYe/XbnFjA1EqYiejAzzPrMwIFpiHm+XzoooJmJIaaDBsDCurB7zo5yLev27vOuh3+iQ",
-	"NH31rD6Ufivs8ikJ3Yj6+W4Fy2aSOoOnp4CSqdO9q9Fv+AE0ggYT6dSerMJXznt4sYVNto7epMAREwVp",
-	"EJohDP+P3Xave3hkdx4/97qHx+38Y/tB77Bgq192tAMx1hm8e4ePP9dQW6SD8v2aGYmHXFBY1WJ55KOH",
-	"jx91T3oVNdM/BY2MxHfcoz1CO+5yJnbdoz3LO+sSAA/3d9RdpTiE1j3AF5UlobMoYjPTBgLUmyQKfNg9",
-	"+yloPEFqa//I9Uxqvo0ByDUptih05Oe3VR/u4U/Bv684d9h9uD/1+1Nfd+qdqZvFeFktHf2v5fT65ngJ",
-	"Vlpq8K7F/JDo/0YRD2/dg+PuycOws/b+LHi5sWkJp3ZQD1f77hTAw9Ul/ovMS7MWxXEuiDfYkyYURrYq",
-	"DJuTKRepYXo54Pv6XoCv2wXae7i5AVDtr9KcU8P1iH+T9mYv4l/fTvWFtdL3crgVtsg+VwctqkYR/Wx7",
-	"/qYz5Pwsh5vRFqsLs7eC7y1ZW4At3uP58HwCPn4BqMXfXCUxAH4DtOG9HBIl5xkmIeYaUkUSxSKpsKjY",
-	"XHFjmHA1gSG5tdA+BlBLQgWhoOqwGPtLhUbT1YgLmrjID3ZluxjlFc2Cgch8VxBGWIL/jyhPNJEYwTCn",
-	"i/p0NT/L4deaq+ZnObxOoprDXb64Tsq1OzSnOt8yu/WYdX2Pd9g7FPd4h68/u0UKyDYfpWKZ5IokuuGG",
-	"WQdusE0PPr6XQw9tqPGpAiPJclxBLAwa6138yylWSWA6TRzkgRsyoZroNIoYi1mMqDmrQsaE2cUpPTaC",
-	"3COVjtYbsfy78rOu572FvGDrlmbvgd17YL8GD+x7OGl3JLdu1gR/lsO12m3Gtw6wVoxdgNseS52wfeZr",
-	"2VhGidBhKxmfElqsbHNPFzj5BPJUO5DJBwN5IbHiDXBW74jkUIsxTiMW+xozHfIEH8WkYXm793I4EIqZ",
-	"VAmIq0uFS3J+6kqVgouTJorReJHzHyuRIwPOaw0Xh9M87p5Ulo3BYexMJv9CPFrIeaHa0D5P417EXS/i",
-	"/htkToTTcN0bYWs588BhW9eaJzHmixa4lGVgGStsUmIm6XQoKE/sEVZTmnDNYqjUFRAqBoJ9sCpDCzKB",
-	"Y3zH0+nMLAqByLZH17/ukN8c4laOHLe0sjZGiAAK1xeSWMbG1iQZ+lkOXY+N22Vu+JY6g6Zjc/d0Xi3N",
-	"r8fenLkXC7fIgFMmn29TQnSDP/hoCf/TLUHz4B27geYFA+HMoWcvn9vFV3zMBWli4vKhZXKY9cVAgR0r",
-	"synIXePebMW1JfgeDm8FwEcq8HsDsS2Aj9Tg9wZiOwAfqcTvDUQVgI9cA79nxeBrAPgyLvr9ovj2qLg9",
-	"PuYa+BjkFoFjUJCga5mLtb5S0MwelHJ7oJS9HrsXE9dhZPKqzF+hnBh8rGV0LgVAYMWFhGsX8gjX84ya",
-	"STkLS2PZu1u8qfNkbJl+2rG3yUp+kXKeltVUMxc+ycy79sX9ymxxm8VexYxafEm7aAZCcPbFplS5ra0F",
-	"5AK1b3JHSW4ghWI5mIWtDz+h26jodsJK4QmjihWKdfskbJCAcCCgiiMX4w7xVtogM8pKtWRgyAygxK4d",
-	"X2f9fGUX93aMn4d3Zvz0JdihANHe9rm3ff672z7hVOcMa2cWUPxtK0imexQ5HRMxuIHEFccS3jrwmXel",
-	"wtSvbEHeSy7qsr794t78TUM2cRKbUZtu7fa2zb3QuoVtc5odDX/C/TdfALD5F+4zesyY0lLkKQGJpaCE",
-	"UCiQXcy73SHncsqkgCg2MqF6ANLLghkSUfDdekOjT3pFKzhKQKbURBMWOwjmQOD7ooTyqbNucoUYaGLk",
-	"JWRwjqET7V7vfcqFsQ2c81m75lA9sUKMOotjPNxfK7ATR/dlihD+4m+USgkOiRWE6tVd3Zcc3Itze7Tm",
-	"3V4qZ3FMqDuW17pU1hYbdM0PPqaaqU05qF65zFB+GFbFtRdJrOi8mv1bvRgL3SZzukCt2SrRJGFUG4jq",
-	"d8OrKkRo33ZT/n3tQoRuSnOqXQasfWaq75Y1/btUL7Rk/JlMozYVlmcBo0IBMCx9XSEEri1i6GS5SoT2",
-	"jY//HYG0txGi9hjsPQb7a8Bg34AN3L7/5I1myquucFwrWM1NJYg3UPpkJxLEbal+OMTtVL+75VoZpoYI",
-	"NkcNe8/H9rLTZ8hOd6wRfkugaJCAMhZ9T8N5252WhzmK9c29tbWGxWdSkcRuGIKqC6A0MpZEG0X5eAIo",
-	"R4cedEnoc7zaQJy9fN4hf2aJnGPaVJ8P3j7F9EQmaGqkQs+ZIvazBr6fAVQGInz55nWI+Dg6tEIvB5Rl",
-	"GcIyYwrz+Dc1EzHW43MJ/GHEvgKf7SvACnPwDL74niahZWdhCyLeBVhBSWjXzWrLYYdg/mg9EBik43/B",
-	"4Hc6BBoFx4vTL10ZlJB9mHHF9Dtqwvro9Dc+zfRXacfE0X0ZO2Yx/f/qZYak7zQQzI1tiZG5HL2w8Xtr",
-	"5v7a21sz77hwmmXElCC6uG1k+/yIZKn0r5uve82dd/AR/3Dpc5El3yZsCdnR2kvzyYRFlxUJ9hEqo7FK",
-	"Kw6bNAG4RJXRGOWu+T/sVRgHAwFRQ2N+xUSpbEwL0UpYoiovGNAhT3D2LrLT304D4d7kgzuLJdQrvWqu",
-	"n2/jSvI7/pVVh9lfOfsrZ3/l3K2S5VjBTm+dVK8DXj29YmpRgFAsIyeaMyZnALu44lB+cOHgGPZ50CIG",
-	"IuaoQHgru76XWdidVthazrFXiIaCFpiM3U4BgV8+3HRB5lYehsLVmjFXElfFWKdxKrVLKkIHAlH+rQ6x",
-	"Ct8soWYk1ZTQeMqFrotSfaO/eWiYncJZBCjfzfgwoIW90/CLsONvDh6W6jI4DD9XMh1/3N7BcSvwnbLX",
-	"vsZPZx9Z4QhkO4ZQfdyr/HT2oHy9XrrCMa61E+i9o+7bcNTtS12tuvZSXXLsXYOZXPfMZv46GAaLUsXN",
-	"AhoOGVVMnaVm0ui/vbAXOJ3xv7LFT1h1w353YZuoq+r459cTrgn+3AgaqUoa/cYBnfGDqx5U1+Nu5Rr9",
-	"EU00s525+VbBeUDSghPtoqumrCpKC5hh0zBBhdGtDnm6FDOeAHAWSsACKDbvD/hoRZe/TyQZskSKsUte",
-	"itAIZ3/k0STzpWUDQ9v+ald/ZQsNaAmr/wum9D0ypdGEC6YDoiM5s6KkBFs4ukhFDB+WXkBnvH3JFnWD",
-	"tQLmfEJN5SxpGjtpbMnuDylUUHRGwdVP1Fk0uCDnR4WOUKiujpO75CKG3ChOvQALhaf3Qh9Z/FZVRy/z",
-	"tu/lUBOVCjusIY0ux8oebZcjVhc6hJiL1a7OYNtdfLIdFyzPhM5mTBSIgTTPgVrb50wYSzlAQnnvrvL/",
-	"av8raoFzUnAR4HavXriuSzzY1as4YTQxk2y4T6S4YguJycKgCuT6rv0v9mj/3wAAAP//",
+	"7L2Nchu5sT/6KjjMuWXSO6QoSv4QValcxWtnvfHuOpZ99tTx+GhADkjCGgIMgBHNOE7dd7hv+H+Sf6Eb",
+	"mA9yhqRkSv4It7Z2RXKAaQCNRqP7190fG0M5nUnBhNGN/sfGhNGYKfjzbDhkM/OKijGDzzHTQ8VnhkvR",
+	"6DeiwcIwHfWJggcIVYxopq5Y3GkEDT2csCm1rZhIp43+2wY83ngXNMxixhr9hjaKi3Hj06eg8UQKw4T5",
+	"keuZ1Bz7X37dT3JOKBkoOddMkZli2lJMKNFGMTplMYnlXCSSxn0ScZFwwSLSVFQbpgif0jHToaAiJrOE",
+	"ckEM+2BaRCoSUWPocDJlwkSkya6YWpgJF2PCEs1aAZlzMyFmwoigU0aoDkU04gmzn+7/8c3rZ+3H9+6F",
+	"abd7NJwxNWTCtJkYypjF8KWl4dWzJ+Tx4eNHLWJfTwU5O3/y/Hmhn4iMpCIyiZkiw4TbcXVCUZrEKf3w",
+	"gomxmTT6ve7x46Axo8YwZSfmf5s42n/mA2mdEt/3H8PGW/Iff/hPS03vYTsM34bhu/a/3t0PG/lDYZgN",
+	"5e1Z+39o+x/d9knW6IfO/15E//zX/9N+98N/NtYsnydweeVeTxgZyHhxT5MEHiFcEOCGMqOMpJpS0+g3",
+	"uDAPjxuBHTSfWuZ5cHzy6MGDx4dHjx8/7gaNKRf4fTejhgvDxkwBOU9f03E1FVdMaS4FkSNYUcUcG1H7",
+	"TACr8HzU/lUK1v6FmuEEFuz5CD906hbksFdej7CRT+JF+93HXu9T2Kieuecxm86knbz2KzZL6ILFFRvN",
+	"qJRFZD5hgpgJ14RrIP+SzQxRTM+k0MyOiQrCqEo4U0Sxv6dMm5x7teXe7HXDRfuvbFG9T+3bqrfpCzmk",
+	"1ZvTTu6bVy/8xA4Vo4bFljiZqiHrbM/LB/+cGDPTf+ofHLTe/kf7X3U894oa9oJPuYH/1DBdqrQhmv+D",
+	"ZYTRJGHqniaDNB4zAysOUzpMqNb2KTljCgbZIedMGCIFAZlAqNBzuz8nVI1ZTIy00gh7aQoJDx53DwNg",
+	"Gft5PuEJg5cmlkIrhDRJBb2iPKGDhLXqmf+oV2T+3uHxo+PHRw+PH23k/GxSXrEp5cLO1crEvELOsHtx",
+	"ZIji44khQs7dcIFfsm7a8N/bJVSzitU7Z0MpYjtfhicwiW6quSajNEkIHVMu7phmZtTibGSYqqfXSDKn",
+	"3JABG0nFiFELe5Igsbum6JPdOIpOmfHHdRpzcza0JD3jSSWdv4lkYfnZnpywJbgmFFqQJvtAh4ZMragD",
+	"3mQf6HSW2HdO2XTAVIfGMYsbQYPbnv6eMrVoBA17fDT6Deykbps/PC5t8re0/Y+Ldz+EYcf9Vb3F/Xik",
+	"uuZwpArIYEG40SSCjx0eR6RJSaph8/PYHvz2IH75nFyyBXy1NObu4Ul3dER77UfDQ9Z+NDii7ZP4mLV7",
+	"o4f08eBweBQ/YPVzIdW6qZhykZ0d5Ynptk9oe9ReOyPnXAzZNjNCDQzTcixOjeFT1iG/SuO+jGB7ReWB",
+	"96ya0D1sdw9fd7t9+Pd/agaqLSXVbB1Tw9r2fcjaxdHXDOuNpWWbYfm9lY2ogvzeNuTD6HdA/pNUaamq",
+	"j6BIsA/mYghPRP4Umil2xWWqyYyOWYf8NqN/T2EYVVRi2zp2enDYW8dPRT2khqee8YQ9/7GaeqsfwubI",
+	"iJtRM8lps79fcCsTrL7BldVerPpQOadpCk8WiD96uFYnGi7+yharhP1CL+1tA5UMK169rqPpiFkJrKyg",
+	"7hAcgNUAMh3JHvfU7vhQcI36k/2qd0wmMlWazOwBDypCn1DsZ0mDumQLOOHNhIUCvvFvHzOjCTco7EkT",
+	"mkUV+l2fgDrXOi30YXuFBpTEfDRiyh5rvmMr00h03OtFpzlRmXIBI4ThaMOTxKrWMyXHimntW3ZPIrxO",
+	"wAri/S5fwyWdsFZTe/BgHaOF4YfeYTsMPzxidYz2fARqdDWnWZ3dbw+vpS9kShSj8SmJjg975KWCQxau",
+	"h+QZ5QmLM6WYZaommVBtlTRhlTQQUJ3akTvFvlav7/bK51YzDO//s/n7QetPYePtf/wBb1HNtyQMzbv7",
+	"gfv/8u+t+626+bAXjZo5ORM4JSMlp2W9HubjqHsMcvwXGfMRzyaCG8cFcIrj/apu6Pkt5wuN/2c5qJM7",
+	"7+Vgndh5Lwc7lzp/ZYs6aopaQg1Fl2yxc4rWXGym0soFw6baybtUibrzA24fpSWO2YimibG3r2CNInrY",
+	"LV61Dyt14teMTuumzTA6XTdn9vedTxoQVCdoXrn39EFiFEWOpYVQnYkcwk2H/M7NRKZ2ouEZvACCqI2O",
+	"e4/L8sh3HZ3mIslNgGbGHlOaNK1CagffCkVJQgX1Ag4Fd67ehA39Xy8OPxz9+o+/ndCXl5Pe08EL1X4f",
+	"h42vVMq9mSWSxnU8ksKv67gEn9g5n7zRTNUSld0SmqgwuIXEa5AOCCUzJmKrenBxxdF6dM9uRdmqG4Vm",
+	"6nbGcH1et7TsnNeh0znVJOaaDhIGNywm4M9QfOdc/skuK6qYcBH/M42dlcV+GqJ11P5JZ7OEow3tYKbk",
+	"IGHTH95rNKjlZP+nYqNGv/GHg9wwf4C/6oOX2Apfusq6BZ1xShPLUbgSsWQarFKgGMCK2VOt0IFl3ILp",
+	"f8mcUkeWa3GwZI0rWnjaJVvUVp3kLZY6craiLTuxT39y9ulRwodfbDWG7v06v0wMUwVKvjbUMNJUbCqv",
+	"wFTkhU1CtV0tQcdMBUTTRet7XqFnUg14HDNx10uUGYSVTFi+TWiSyDmaGHKD8Hc8/8+FlYs0eaoUWjLu",
+	"ag3O5ZShu20ERwGRgshUEc1jhlf4TKTFhMdMGHvfgYs2xycTOdYdOw2/SvNMpiK+S/J/lUSnw0l2+wwI",
+	"OBQ8X5EpXQA/XQo5t+cvGqa/Vy76VRp/Ia3WrMoON7iq29kpKcO5vsJF2Ru3NHXezbeOSngGaCuqHah1",
+	"3P1p4CwUq8P1Fg8ccdVgvys+Ka7Fq0wfvtvVyMS6Ww5NqF+GguMSvXmMxZpEfmWi/BQHNs3NVKYgriY0",
+	"JkIK9j2vIyBDfpXmnBquR9wq+3e9jEBCfm7LK6YSOnOW0eS7nv3XUr6ganznUz6Q8cJeMBL7cnvaUbwC",
+	"Wi2Xj1PFYvR4f+dz/wsVC+9L/zJaq10Ey/Dg6FT2HvFdz7vzwLczF/zaxrmzHubwjaCpmUjF/8HuWkG8",
+	"ogmPyVAx0F5posmcKeYRbCwmTfdWYhYzFooIADD9g4OhFFdsIVUnZleeMn2QwkhsV0NqWBy1vM65AAQe",
+	"DUVmgnGGrOamHjVTbd8oavVDoflYoHnLubMyATthycyhMiiZJdSMpJoSGk+5cOYewCZNO6Fo4LR7vMtd",
+	"zvoZidmMiZiJ4WIJdkOac8UN0wUX2kzxKVULElNDB1Qz2yKWc+Gu3eS1WrhpcG7zAh9GRCP0Y3nXfQ6r",
+	"zpQcMq2/xHlaMCDNWZK0nQlpkBoyUIxeWjVJpXYaqSCpsPcacDhaeuW/gaHijdDpbCaVYfEvLOb0NZgC",
+	"v8waOUylQ1+2LSl23RCMxpasF4QCmFd/v4vzyZt+EQw14w49MFN2EgxH26yDJl5Qc0PAR9Dg8fXN9UEj",
+	"odpcpPparxZp4mQnOgtWOkXr98eC6Vzw8cQki7ZeiGG5Q/DnrfQwU2zEP9TBP5SG27miQ8OU9h4EzYaK",
+	"mQB9j0M5FtwKTVA8irPQKxnch1eXF2Vc7GH3U4U1PWgodiUvdztPSqIo9RhXdOU0gsYVZ3OmKuCuQeaf",
+	"vIlrJvfyvG1Ai9zZCUvmKMqmPyjyZU6MHLxnQ9hmyM5P4CEQMjFen2nyssDeI5poFixx/LV5pIzyqJ3L",
+	"CsEk3YkKKBlv7z61HzUZUoEOCEHHLPOPAnhr60VZmtniVNZP2guOfpjyrID3vPTHOonspMknmKzn2KK4",
+	"n6hSFH4uwL2qkFrLjHpNrFaJrYCK8hvrJ+F3bibnsG2Be5Lkt1Gj/3bLQS/Pnc46WuWB+cQyAT7RIecT",
+	"qx9IkSysLulwOojFMhNqHFDcw9kXSxJkGVi/KkKOjz5tnilH7urkvCuBTCt4JN6AY/VwzfuVcsxvvJJM",
+	"rJLBxikRfiNYhbwRNOiMX1wiImuhDZtu3hDwa9DI5UwlQ9gRP71y2kp5xA7GW5IWjoyOk1Cr0veayN7A",
+	"AWQ3bbl8YT4Fuzi2Y2YoT3S99CydHfl83ey4d0raxQoPLTM1BDlUM5ChaswqurgeG7pePJPVn9Drlqxw",
+	"GFYjfWALA0KXTOhsxgSLCRdoExU8IW/ePP8xFM2o6/5pV/zH/xO1AJaZXS9zhLeQoYC3NSO7STrZrTUg",
+	"+IWDHEQthBTs8uD2sO4M6l6c2OJi5ay2+VjP9uJOTql8Z3+LJ9UTP6JzQ02qV2cjoQBTvZjq6vDARIox",
+	"miInbHhJjJSXp8QOJENHxhyDcxDfUkKOdzuPC/wSy3SQsCIc7iGwZjkmo0bvFCkoMjANdDjx9/gywb9P",
+	"mJmA8c5Rw+IC7fa0dNh21+lAyoRRsTK7+SuC4gRVTfCPzsBRN7/OELKJzZbXCQiCO+/2rPoKG+Q9rOXW",
+	"pSF7OgvvrRpudsYtxxJ4QSVHOd4Co0g7JHovB5G9RmsXHma/6KSzGIxtpGkQnhoKCk5oIeeE61ZAIJgT",
+	"AznhT39cRuBCwq9ilrC8F/uV72ZOdeuURMreZSPS1BDWZHk2ekG1acNI2s9/BMIwTtSb3UMxoMPLRI5b",
+	"ZEiV4kwTwbjlLJSA5RW279y0NM/sM9m5t/7YefdDG/9XeWi8l4NNL/tZDuyTcgiAmM863298X8sVsHWU",
+	"whqAuaf6nHCnQHZcFIdUy52vlzS/Aq/Z06vAR/6j4yHgfV3SavPhPOMsiTMoR5kD8GiqRMet2gYkF5Xh",
+	"OGfk5/PffiXud4xwfnjSPWwRI0GIydHIISRHlpYMFpEFrN1DJOySwg8nz/rDxNPkD9nKuX3m2HzJ9IOG",
+	"skwTWgorYTGnYIInMTNsaFiM6Hvn27JNy6FGEFR+YPhoVB4FhEos6VXd9knnh/a7Hw6KH5qn5E9v85P0",
+	"j/43+6FVrcx9MfPVqhVBD6no1Ix+pbme0N6DhxXHNvtAzn86a/cePMxidHGuA2I3YWqXYbBwZid1xZQz",
+	"3EOoAwb+d9ZfSVA7fvfx4XG1uUnzf7CdhZ/fttkIiM2mMyjz9EZ10+6LXSia/oj45lRMSzgi0lenwJ+N",
+	"tWFwmLIAQGkzqsw9neVPIAM2lFNnx3BPe/GWMcGAC1RaivNw9PDxo+7JYYVZYGmEQF3VkH7GQ3bpHm8M",
+	"m87QMf35ocY7ETvMn0cb1AE8tz4FWXDh5o200fw74oLryW5NyjcTo3AAXt8GkXnYyiKYCz2zT2wyybzz",
+	"p0yNicBHDK5nl8PuRuGnmIbIovXDW91h2fjuaYJ9BER6dNx7OQCooE6HQ8ZiFPg165NPmTZUmd0uuc7u",
+	"TRt4OL/WfIZS6vTAm++59QdKzlIZV2YjLHBEkMuSkhgo0Vcjl57I1CUVqo0Oey8HVrAiDr6zcl8ZUjFk",
+	"iQNr5lf1YM1hfdLtPjo8Oek9OH503D05OdzEsqMMDJr139tl/39PWbrU/9Eu+1ep8E7X7AWHu3xBtu3K",
+	"r+jtcBWWONVNWT62IhHZigUF7qhjwJv4ywrnTrUqYC85bvecEk+3ZeJsS2n0bgjGYkIzIOLtnBVlGl9m",
+	"GUECtCRZCsaUC20c1iUXtBG+4AIFV1SwNd384KmPEN94DK0Yefybaxa35oI7lDHbnH5k04k4ZVrT8XJH",
+	"x92Talu/UQtv5dtgrgPy8v6LjWvGuQuF3ZlZvjl9/Wc5+C01s9Rsvs0v38tnIDfu6Fq+ejs2k3Q6EJQn",
+	"nRVCKtix2z55V3jN/ZteVAvXiWvI2/LdsjSxaxdlR5zpVviaRmDsvYa+3MLtLWufc6bkS/BLhVmJpmZy",
+	"MWVmIuPiCyWPhwUn7rtKIQMBxRM+236+fsnarExYxY72LrSLZQAMIDatEqdr0C/wwwZa3ugKZvLO68Ks",
+	"LNNRHnnVEuIobwW9xabO/lnwcMf0/3WfOkM5XYYxdbfz7fcePFyDllk3j68Znb6SaFLJ7xhLSQAh1JzF",
+	"USEn2owpLYWHadEk0T6ytwiroUPDrzBXFfRQu9y7sFrlge44z8t4p+yCscFShQxwI/1tqwXOBunJXF7x",
+	"giJz9NnLujRJ/p21wCUc/S7Eq9tI3+LZj6S/gVvmNVngs1Znw6qA6F1Zletu889xVtmmqwrH8ykd82VV",
+	"owrzuYwZyiwCecdrWPOlk+R1PmR36fgsoI5zU2+azyV3tr9rVwjPp3Q4IfAjJAa0YzwlbDozC/SyvmIx",
+	"zxCKAwbhfJDJY5st9jfb75aObDv1Mdc38LDro5s0qjtMYjZWNM7yRlGS9ZcHP1DivOvEQMY1IWFeNDjz",
+	"hCRzqS6ZAsvcgDFBNGOieO7IS3DS4YsqDx3socZA5Lp310CmoX+i2JAJkyx2t3y/w3tq1m+TEpofZznb",
+	"FxjYLzcsX8ae+cArN5gD/1elBHv17Ak5OX7wiPiIoVgO06lzTNb5eZdhJ9SQOeALlBRjH8vKtQ8rWPKm",
+	"1Vx5wZpfsXIvmWqDy5c4DBRmVYYYKIxD8GFHWy9QwZu9eXtxoY3V4DflGT5ofDZmrxrzkG+5ekP6g5OT",
+	"wv3suFvtR+Smyh91RvREKkN0OoWgJec0veQitn+72e0sX33XoR5WXmAgUOrNq+doxiqkXah5VX4KrY80",
+	"E9K0R5CjYZW8wvQudxKG5W7sTXkrVcODMmAqs7Wp2XW5nWt5JxWmZxvYxOrZvCs/DUSiX1Q7Kj2ejIK/",
+	"xGfDzaxoLoqdIhTpgsdRFbbMGx0v8kCl7W2PDhVyDk2RdahL5edMjRGZppCo03A9WlQYHKsNE8XXLFNY",
+	"mpS1K7sLdTpnk29Roy5qKpXQ76sqBzjVl/aEh0yrqSht9506MqgaTvhVZeoQIAEYSlFBZArQPcWM4pjj",
+	"8nY8Q6v72GdO3MKcV7NyQUMmsT1jXAa5Cxc+WiGHx1nWemySJZ0zVF+SZhd1HyEFRP25H1tLmNbjtZjW",
+	"o8MHRw+7NW7dHMXq+q5bmDnlkIcXk+WhblMi43CnDjUwmG+ixUhUBC2LxC5ul0KOoVSVM0bv1lc2nLA4",
+	"TeqZOE4ZSahZxh7fmivNSVC/gkFuDcpJ9VNa2IK1bFolVspY3g03wpVDSzj8K2Y88z6rpmZXTNEEUNBQ",
+	"5QUIaJX8aJ/jy0/o+AIr0qwSdfYCsT5kwCYckz1nQeIU/Wg5sUWEeSoyNPau1rdmIAWesyOplSI/ybkV",
+	"H5AiAmhWLg01MYoK7XL/2+lHWJ0bsZcuQ5qOJ4aks9Z1h7mtsNkIoV+Vwu5aevhZYviayPxs/iaMJmaC",
+	"S1+tQRl6aXcM3JXrO4efyVhaScUNaWb0BG6JuBhjMRF7Q3PBcwkdk4HVn3Vri8gAb8opBAiUaCtugjIb",
+	"le6zVVv+NaPTryi2+jOsYUEj9Y7eTba7N/BgJazGTXUZHwOP183ejkJ568e5Noq3ilPqKN2F3gz8cm2V",
+	"eRnaoDWhmkS+msLIgcptKyil4GSUFLmIhgoLFSDzL6B9Z+bfYhw6JvjMPGLrI9KBCbezh6/a07I01Ea6",
+	"lGencKzCt1gMyCrW2tAFTDM3hOsO+UUqFoo8h/XfU2mobpE5TxLyXnJBIixhNmGKBcTKGiJnSNdSWt+P",
+	"WbJeZFrSfPqmBVzBRXEIh3VsvzooweZYl60pJADHlUwKCQtOiU6VsgLTvk7P6NDVqTOKT6dsueZLia5N",
+	"O6rIMf8bhh+63XYYfjgcheGHRyP758mojnsqWeONF0MV9rosRbk2UtkhiNjexXRgF8pf9a1Q7xOo4hOQ",
+	"oUwht5A9r0ORtXePkaYLIwFskvYVLbgCPN49ywiz1IDJN5FizFQooMNWXUzRBfy8FumX8CuGlbLcu1v4",
+	"8tISHO/0pmAHswX+wMEUwXgnFYvr9MI/g05YyBjvR4WTOEtSNJD52bM6A+AbFRtK5XCr2VAfHR13u0e3",
+	"iKIrDSYoLpObmSohVQeOZx9mXDF990f7KrBCczFGzTJNDJ9RVR0EVemhf1ANszMXHltTXvFnUpHsLQEG",
+	"obhqclgUzn4PyZH8gVO6n9wYn4NEbX+84qq9tFOx4sGoOGa/xYiXHEoCMxMUObKekZ9Iu9murWdls7+W",
+	"HXIWuKcJXli8JHUJbI0mL9+8zm4RJZfHdRANBjPdLnsk6g+kev8EcLu7XW1C+29RAKSE2Cx0HSDRVSuz",
+	"gT0/1S/mTVTm9UF/UEwlD/yD8DMowEoGLOHsymWa1qfFyJ5CA66XggXtkheCBdfBD2GNDvB/TXL/9C1p",
+	"/+vd/daftgQYrgu/25DBpy4YD6wxY37FBAbf2Z0DNjNNUpEwjccbnivOQjKheoJX2B1F4a2uD9YlBLlb",
+	"rBu7q2qxdUDIeqECcnY1eH6HGytopKrCd/tSMc3HgsWnRDNvl0Lxg6sBztyXb15X+nCXHWx/6h8crKuw",
+	"Wr+1LXGV06OrMHu7AdzdTHvgWqes0v2ynbTcGuanU5yFijdtceg5MvNuluBzdZN9Nsz07u1SOiFiM7gF",
+	"w43PxLLOMbmULzTLU+oLyPTdJUT5ErXU3j0VG6WaxaQZHXcPo4AUs6Vi1pdC8lK8oKwa5fwTlVZoqKi5",
+	"VMuG56VsMtMnT5ivabMzO3RG2GBRLf6WJm0+kasTV0UhaUrlx0SNa801GUvBWluEo2xhQdfmQjMm6i37",
+	"kJUWTeU08QSfvXxOmi5PwJSL1DBvXM4qe7ICprV0e9rJlC/BrlemnCu43blrtnR31J2js5cDQ4q2w9Lc",
+	"likubLUyW5d5qSLb2aq/3peCKvMYQK0wi++SoNmFKbAot75FJ7ql/0ZGuN8RELG0n7PqAwOZ2p8hi1XZ",
+	"apaLVjvITytIr1rJ6wrHuwd0Ji4CEgGFUSllM8aJnRLMHoPFQ4Vsy5nDCCaK0XhBtNzC9ZDRVDWDJcRd",
+	"DQ7hwttuyiP6WQ6cRk5cHAfULi/OVy/YTcS7FFijabioJ0OlAsssQ3kzaqAwY9m73N0NOROJOy/XodDP",
+	"3n4Un4zadDCM2TbXjeorYV2wI77iXoYiclX6Cta6w8PdDC8H7mYy5OauvQ0i5fqB4esFBywNzmKZbYIS",
+	"LxfgnwUK3lVBoDQbpoqbBSCp3K6AXJw/YdW7KmhoXqQU012SZjS8urzodDpRK3B5NiFIFTNe+dJitRVi",
+	"/7t99vK5KwjsZzBLgjpgVDF1lhooPIifnvmJ/Pn3141glcDfnv/4BJJQ22ukvGSilF3HV45ATZg0f+FD",
+	"JbUcGfJUGEXJ8x8JF6GYKRmn4LPGG/kg5YlpW12SXfm2ibRqwyKAUyzyGEJ8J2bLDwVdP2GdULy2j6Oz",
+	"4IopqGlERjJJ5NwKnVfPnjx+1HtAmoB4+50NCDxP/sy0IU+wtlsoXirLAEOmW31nOxwLalLFCE3GUnEz",
+	"AYv8jAthdSNJXp33HjwkzUhIwSBxWCj0YjplRvFh3gapcmpxK8hsTjj+gNA05ky44jVgJluEwjZxTl3U",
+	"keE8BhkOy5cvs70cYupxLkbS21AoXm4cdzxxs9pYSVDuf/GuCm830Z7xsKCnDlB4Osli5xRM5VKQAR1e",
+	"jsFpEwoHlA7IJWMz7RPIponRhAvyUmozVuz8by+yOUAGYTGhyvAR5CDmgpwfdUIRCjiBV6svKZYwam8Y",
+	"V4d98tarqPhcIsfvmgexHOqD7IvOxEyTVhCKMRNM0VKiKDOXRM/YUMML//AHAvMh7ORo+02b3L8PWGZ9",
+	"/z4sYwbpjuryxkcZylv7IuGI0A0FIZFdtCgglESAco3QSv3T69cvSYR4V/dVlKObs0L0oF9TEQNI23ZX",
+	"wGkjwjsgswzRHeFXrv5RMQOYHa0dmdUP/cBQhWrP6JgLO0d9MqNakwhqlESkefh//r///7DbbWVLVyqV",
+	"b4mpqpZfdAB3CIh5MpRT8ATavQf3hgAKV3gcs708KEfgq6yYnL5/v+8suFlKYp9AL/rvtnsQcu41DS2K",
+	"K0uaT8EPmpGr5NHqkL+l0kBqKvgeC0PNpAK1z6GlHR32VpFTkGfpj9kwoX7fQD5tbhx018o/QqIPbX/4",
+	"tO3vEWlG5YIgAYmycEvQMe03YFZH13IUIOPYb/BikT3gDoWo1SFnvsiMTI3mMfPbF8rcR8fd48jzDAwB",
+	"a/jZG6bpE/aBawMSyJUjUOyK0QQkjx39Eyk0PrGwc4BQGMszkOELTqmsFofP8BiQBbPziFTZ99JkThdw",
+	"V0FXm5wLTBGj9ShNiCvz0bS9txcyVW38phXYe/JwYsm2G9125TKLoZ1e9zO8ILQICgX97ukcuANZrSEF",
+	"PlJoO4Kr9oResRxnxU1AWKKZT43ngGQd8huo2divvufotZ1gMilyxTW3/Eu93MPXuJ5BZQ+IsKdukiwc",
+	"Ssg2n/Ik4Q7J4+qX2cEB6rC6WpNHFZHmYZdoMljYbhzWtXVaCAQapQqI9ri4UlxQtsUAlpszN+geljui",
+	"l7+dv45cKypI9Dxm05kEPrCaRnTqtxfe/rN9yXU+nSOpSO+YTGSqfPFz2LO+NAGdZgUyHEH/hVXdgCL0",
+	"HWbl3TRs+QUQ8/Q1HUfOsMoNnEJ+y5WqENoNd2TZ30Hh3HnSIlIVa8RJQaKXZ6+f/OTOcUKiH5++ePr6",
+	"qW1/fNiLcnvTSmHAKaMCbDktP6dZcSeQrrNZsrBy2fKSGPIZTUgTrvJSebUGxeowsSJXjkCaZjKmGdn1",
+	"spseeA5yJ8OhDMNnIGKsMgwvbEMfEfIwsjgj6IyzworHTLc65GmNIF0qL+JET0XNEJcmdakICKRCBUZu",
+	"nWKpK/Cz2gewp+PeiTuOSkV53LSdYdEfnnADgiab8fqKP7i7rbZh+7fqB1TlFbGXJyPKEzKiVvbDax90",
+	"jzztZQKyuJOCTnT28nkjaLgyg41+47DT7XQBFD5jgs54o9846nQ7R+DmNBPQ/A+sOmfamAPbfjFmleY2",
+	"CcmN5xOKxx/uPRDZUkGtVMFIM3LuVasHl09MEOZLdqDTDMmTLKwSZ5hLdIOw0YBASmw8wPmUQVrbUOCD",
+	"cCwPuGCon1KnD4BzjIvU7liQn7Ce2hT3b9ZFq0N+dDgVMMjd85nA7VlxyWYGurbNWQz4I5z2jNOfx41+",
+	"w+okPmg1T5CtfSAJ5MoBu/lylmCgjmuP9HCvblKPX/E/lMq+/z1lgKR2enLuzb55nfdqc1pO/IGvxbPx",
+	"wSdo1driSZ98n0vxDNbiOo2kumYbsL9fs80bYXji27xbKsDe63bXFGW6XjGmpRTtldXGQDOVI7h5Gccp",
+	"33MVrGOc36pm2TocFKrgQ5PDzU1KVfqg0dHmRnntcNuid7K5xXL1xk9B48E2IypXyYZWR1sNKquBB9Yd",
+	"jNx0oqkgqO/pEgMBXHusIYWH/brxLmgsKf+NfqOs6sMLDtBnOa4r0YIqZ0AmUOKcLUjp/hA4J1x2FsAt",
+	"JEcIovUod0h0ViTuX5j5BYHnt7Qlf2HrC2Put94Ott63tJH+wkzhklbYOOg7X901JY7HTeP5/SCP4K7d",
+	"QS4IRI5A3yKZfgcmLVCM8M6GF0qrQVq13N0y7YU1FPaebB/JVFCvk+aRIKjDA6LaX8AKYSKhcBfBhI4D",
+	"goEdTn2F/Aymn1ulikErPpBSpgac62CLs5f0mZIDny2wFWBShYCcHzlQN1ivrbqD8aAuZSdebmCseATC",
+	"Tbwcryi9Emgyn8JSNodOKLyxyqriy+kpCiq7o8sO8fwoK0saCpzpYtKKrGQp/gQZ6NfksQhFOZEFOSvk",
+	"xMAweLwjuNsolIAM3N3aA/xC4Qx00YMPH6JTvCIgwXi9sCNBNwDeKdxklFNX2NHEoONCjosOeVYshoOq",
+	"eZWm+xdmlrKz3KIMXnpTjTzOqMbV3QvmvU60pShf4pyCTPe/bK8P5XlZ10r1Sy5i7TJbeKcEZlMYUmFl",
+	"u5OEbo8Xkx2MJFbhzm8pneqLaE7Jbe7NUsqDiq2J5ppsWvbb8t9MX4KLx6zIi9nmyr/cVnEC00ztxnpZ",
+	"AS3Krzyn+LcUDG3kYMz34TUabycDhnW9ZIdAHi+4gGC5BdiJdt9BrGX1lnvNMLX5krVn1zaV2zRBZFGY",
+	"a40PMGX7rfzvuJWN43G/i/HzNhs4aMwcsmjJje8Ks6LXr0PAHLoME0RUSc545c2HXUDk73V3X8ExBIiT",
+	"d1lurj/LeLHTfeWCSj6VUT0OaLe0ow93+uY6nRnk25z66Y2XtnQ2N3YnoVNs02aqavIpaLyQSPum5tlz",
+	"pW28Fyi3qbJ3txBBT6QYJRwxlceHR1vJrBdUjRk2eLDNQHQ6w6sulEfD8ndWQva2aeyUCZRa35hcRbng",
+	"5N92orXq6gGPH3x0fqBPKGh9RGJ576OrK1d/gnIRXHfvJ2cebiq9ky+3LfVD4SEtiE9BVHEW/u0ADojf",
+	"CEBzKlhy0ZYDWaJhv2syVlQYIiSgO/B551/WRBs5K1qOIXAeQjRaAVow7OOYdt0HrIsM5wUIIZ9qvUOe",
+	"G00QAKlJE+BiQSggjx3GUgckFb6IE4m5YkPjgWQtDOifgDlpKq88GksbqeiYhQIwjy6bqMujkkPM0DBl",
+	"KVVyrh3wA6DvQBMY3kNhFOUJ4Rqcjv2VcxBC6rn3CP/l6WtSctpGnVAUkAFcZ25VcFqeopFLQ807bjBF",
+	"3tQ+Wwg0L6RgoNohi2iMuG2HJ5BmwtSca9aqMg4hd93sNB4B5VU67vGagtAQGwme0r1S+mXOkOPNLX6V",
+	"5hkk5IQjYQup/lIBIAOCHp5h0YRvTbTjVvgs0R7UW5FQfStdTAPCRwX/hLvRap/6aUmc2K1evCO3sOQg",
+	"RJT7aBErMZjHwyjmEIgOQihBesKbCRfDJI095nfFXnxDefCrFKxWJnTvTEtekit2hjZtYXjme9Njj7bc",
+	"6b/IGIDsjTuVW9eVQt+atfo6cqQAw82S7W697+x2eP4jbLkZbL7VW7sTD4UENV5t6BMjY7oAoYQZm07z",
+	"lFCl7E9QkxxxAYp1yOtCtAh6rZbVnyldkLgsykLhfgPMdwGLZueh1SFldcjPUj8PawdpJ0ehWMhUuZxF",
+	"0XHvMaL9LKncBGQJSLk0ZI+nDAVg/VvOimGKybAgDrGPYppM5ZVVUAfMzBnit92rnZOT+y5z5yLAAblB",
+	"Ee08jR79aFyCKjuWKvmLUYQ3EsHACiW17HasIy7QcSvryN3JfVKsvb8/BPaKaEERvWM7yOPrEfrK76Fv",
+	"7aB7hXWur33W+QSHVcaQAzrj7Uu2WO+VdULdPreMWYaSm2zEP5ySTBvmysXz1XhgzyCI8Rt3COEgNruE",
+	"7KTtL9/fhsz75pxO3hJYxKn6Db2FQPgc7XeDy+qSLVwy+hlVRkDY1pQOJxCNoIdyhtG2GboftFopWCgs",
+	"pajLuaBgrtFmCFqqi26RIln0XRYClwyL2tdCLixQFYdUOIk0YERP5FwgrK5Dzl14EYUoQxdi3Sdh2u0e",
+	"DfGd8DeLIE45OnN8CFKiT/4MsbpVj1cpmDgjKCy+Vh8cUvdlvHD47t+5mZzDVNbpnJdsEeQmHR8ujusK",
+	"USwTpjCnzq346fYi+ysV2Xsn3VfipMuyOdzwLFqnnB58vGSLTb47JyXAKabzsEF01XXIK3Yl8Rui7J8s",
+	"hqfzFDuruio0ubHsvrbHxpHjqNvrjHuHzVd1+bRc+fnbvMZrc+bywEyZoTE1lDRRd8sP+5Y7/qlAw+QI",
+	"A1l96i/YNqiBVEZD3XgX35GfxdFXr/3sbWzfgqNlf0ddcc18vsS42SV1s5nor2wBt9lK1eO6Ef8e14Kw",
+	"IYgsmjBRNpdVBvMjOqY+mp8sBfNjYpilSP5Q1Iby+/Yd0jxbjpt3AfXoclKMxpCtZ7AKMzUTJdNxNbKm",
+	"VRPxvzbSfx9Pv4+n3+uk+zMC7ZjXj7nfkSGzSvRvEPpn5O05ID3b50wYggLuXdMXTJ6YadLRMzbs2FNh",
+	"Pu5INT5wFSvG7ABBom3NhBegmMouFNooyBTjApondDZjQhePlT7iNsH/DcWUIPpXQoH2sWJah6IZvZeD",
+	"TgouY8gwg3n/fO7JJlQe7riPEUY3uzPBNoZf3eeo5YJ9gMx7mkRWMQewAORqst9GmH2x5RGcoYgYfo/p",
+	"6jh64LMeIFPeKYbweRe97YzHkb2hD6UQbGhcCG/0gmrThvdADjjINDVk/IrhDM2pJlOuNYsDhJtSAJUm",
+	"ElELBTQCxjjn6WMyRC7kxT4Mut1u4JLZkJguWqcZniEUHEYhk7iYucu9x5WjwYWDjKJZesBIYfIkeGff",
+	"Hq5tjxbNU18FiJnFBFjSBzxPLa0Jx5qy2hGuFqE4fEB8TjEt7aJ/sPN3ydjMpxOzs8elIHIG4dMCgck+",
+	"HHtIRSiAAQt0Vxmtz+EXu0m2S9RjryhRIachTCuM3K9YfFqcKsV0CiVFAeqLdSsqM6CWOKCUwWd9mYt3",
+	"P7Txf1U5pzefrIZ9MCgG2kjxUinxuE8OHz08etx1/7S7APoWBnao336hsBumTz6GDR6HjX7YWG7UCEKg",
+	"Dn4stoQfUB7Bb93Dk97oiHbb0PCR/c9j6CL/5xAaySGkvo0vqIGGvW7vYfvwsN3rvT7s9rv23/+BB9/L",
+	"Qdjo56Rt8YbezcnKQhqhmSvFjr9AJXFLyqcgdNXh4SEHVffNUb41+sfdIGzYxZ7OjP18GISFtO3LY+6e",
+	"9B/Yf3HMbnbXz82nT3lq1nKuqBJDlHJGnfR6R0ePet2jh48fHD969LBbWeTyAwr8tuWKTRoa8HydNQB3",
+	"FhJySrgvGGg3PUmtDlksojNMpMYSOliq0UkARfQkNS6dQlN50UuqJG+rQ54bwiCXobE3jZrQh6AMAyug",
+	"z0mTEpWL9zyBZctRRXQ6sMMc2HNtufiDLzsRiupSE3uVdI8PrVcw8TArghNX9Ez3xS3CRav0TFDNtsHd",
+	"YDDOanpdq1BWJwisxt08gxfexVW8Io8fKqK+UGZWsatQyKvJOuMOifjU6skzMcZE4VkTeGZEp9xlWiWU",
+	"QEwQpDU9uB+V29+PahMClsqR1egUK6n7Md9954f2ux8OmsVP/wzD+63K0hZrpmE+kZph1dSi2mjHWUe1",
+	"/d8FQq3WEr2h5vAaovwlgcJR4cOw7MzzKaudTH/22serz83rZPXfgrysQs2WlOHzn03abdpj7MbcbImp",
+	"EAN7g8z+9NvCvDJygt+fd/j5dqMjKvFheBZrQoGkzKrs8/1zYaQPGnU4rSgr9nlgdy0oz5EzEMBNHIru",
+	"Qa55KARrN39MwJCBuax9dT77DQhcTO2tiU+Uy+5paIWYs4GMwQuP7scJS2IrrBOoezhlU6kWGIN7/tNZ",
+	"u/fgIeE6FHYyUqz0zDFbPOrmOo9s3VCv0vYBcgTTwJWT3TtNvjp8IZE0tuLjdrFlFYtwPenmahrfMbgM",
+	"JqbmEgUMOKcePrjP8LA3rO/RZl/9cYZyxJ0fNSfaUt78Rr+BaQoa9X4ESMBQjUGDng8+Qun2a2SPAPHi",
+	"wGekiUDl4+4x2kzmE6ZYJt8Fpiv1FvRy+f+x9KhXqALhcihgloVSLWBM3VCfdsAdEttB0YD6ffKAvd/v",
+	"DjIArNnJ6/ZqLZAsqxCOSLI+KHcBFK8OMrXNp8It6GVri4iv4MlupnPdFZpsk+JTmJ89rmwfwP81BPAv",
+	"seUd3lY3Wzbtdlpvxs0VhIPCBq6UUH9e+LpOmCrbpVIyklCiJ1KZdsKvWAwlzaDSPHnz6oX3rOIpHwou",
+	"8nvy7+CyiZltphZ/xLunqzgHzhl36S5cl41myQgzRE2kgDpO1Bdmil5RMWZRhzzFIrRzLHSV6QQu0QlW",
+	"kg6FplPWJ4pqcOVO6Zhp0iwYcQNvkX0/Y4VPYz4Chw5+mrPBzKERZgnlghj2wUBSqYiLhAsWeQMp4wqq",
+	"jFmRfepSbWHhM0he6sAJ1Bg6nEwBiWBnbjFjoShV95NDw7wzLwqIlphg3OXZIoqJGHItaDAsjCvL2vwo",
+	"56L+/r1UB9gvdESavqxXH2rSFVb5lESOon6+WsGymaTO4Ok5oGTqdO9q9BuegEbQYCKd2p1V+Mq5Nd9t",
+	"YZOt4zcpkGKiID9DMwLy/9htH3Z7R3bl8fNht3fczj+2Hxz2Crb6ZQQAMGOdwfuw9/hzDbVFPiifr5mR",
+	"eMAFhVktVr4+evj4UffksNetKk2bsfiOe7RbaMddzsSue7R7eWddAhLj/o66q1SH0LoHwKeyJnQ2HLKZ",
+	"aQMD6k0aBT7snv0UNJ4gt7V/5HomNd/GAOSaFFsUOvLj26oP9/Cn4N9Xnet1H+53/X7X1+16Z+pmMR5W",
+	"S1v/a9m9vjkegpWWGjxrMXEl+r9RxcNT9+C4e/Iw6qw9PwtebmxaAtAd1OPovrsLYG91iv8i85qxRXWc",
+	"C+IN9qQJFZvtFYbNyZSL1DC9HIl+fS/A1+0CPXy4uQFw7a/SnFPD9Yh/k/Zmr+Jf3071hW+l7+VgK2yR",
+	"fa4OWlSNIvrZ9vxNp+75WQ42oy1WJ2ZvBd9bsrYAW7zH/eHlBHz8AlCLv7kSZ4BIB2jDezkgSs4zTELM",
+	"NeSwBGSuwmpnc8WNYcIVK4as20L74EQtCRWEwlWHxdhfKjSarkZc0MSFpLAr28UoL7UWhCLzXUF8Yyku",
+	"YUR5oolE5PCcLurz6PwsB19rEp2f5eA6GXR6u3xxnZZrV2hOdb5kdukxHfwe77B3KO7xDl9/2o0UkG0+",
+	"fMYKyRVNdMMJsw7cYJsefHwvBx7aUONTBUGSJd+CIB001rvAnFMs38B0mjjIAzdkQjXR6XDIWMxiRM3Z",
+	"K2RMmJ2c0mMjSIpS6Wi9kci/Kz/retlbSFi2bmr2Hti9B/Zr8MC+h512R3rr5pvgz3Kw9nabya0DLGJj",
+	"J+C2aalTts98kR0rKBE6bDXjU0KLJXfu6YIkn0ACbQcy+WAgYSWW4gHJ6h2RHIpExumQxb74TYc8wUcx",
+	"m1ne7r0chEIxkyoBAX+pcNnXT10NVXBx0kQxGi9y+WM1chTAeRHkIjnN4+5JZT0bJGNnOvkXktFCzgtl",
+	"kPYJJPcq7noV998gpSPshuueCFvrmQcO27rWPIkxX7QgpawAy0RhkxIzSacDQXlit7Ca0oRrFkMJsYBQ",
+	"EQr2wV4ZWpCiHOM7nk5nZlGIkLY9uv51h/zmELdy5KSl1bUxQgRQuD60eRkbW5P96Gc5cD02ble44Vvq",
+	"DJpOzN3TeRk3Px97c+ZeLdwiNU+Zfb5NDdERf/DRMv6nW4LmwTt2A80LQuHMoWcvn9vJV3zMBWliRvWB",
+	"FXKYjsZA5R+rsylIquPebNW1JfgekrcC4CMV+L1QbAvgIzX4vVBsB+Ajlfi9UFQB+Mg18HtWDb4GgC+T",
+	"ot8vim+PitvjY66Bj0FpETgBBSlYlqVY6ysFzexBKbcHStnfY/dq4jqMTF4u+ivUE4OPtYLOpQAIrLqQ",
+	"cO1CHuF4nlEzKWdhaSx7d4sndZ4lLrufduxpspJfpJynZTXVzDufZOai/e5+ZRq7zWqvYkYtvqRdNAMh",
+	"OPtiU6rc1tYCdoGiPLmjJDeQQhUfTA/Xh5/QbVR0O2EJ84RRxQpVxH12OMiMGAooL8nFuEO8lTbIjLJS",
+	"LRkYMgMosXPH11k/X9nJvR3jZ+/OjJ++NjxURtrbPve2z3932yfs6lxg7cwCir9tBcl0j6KkYyIGN5C4",
+	"4lhbXAc+JbBUmJOWLch7yUVd1rdf3Ju/acgmDmIzatPN3d62uVdat7BtTrOt4Xe4/+YLADb/wn1GjxlT",
+	"Woo8JSCxHJQQCpW7iwnBO+RcTpkUEMVGJlSHoL0smCFDCr5bb2j0Sa9ohUQJyJSa4YTFDoIZCnzfMKF8",
+	"6qybXCEGmhh5CamlY+hEu9d7n3KBttA5n7VrDmUdK9SoszjGzf21AjuRui9THfEXf6JUanDIrKBUr67q",
+	"vhbiXp3bozXv9lA5i2NC3ba81qGytgqia37wMdVMbcpB9cplhvJk2CuuPUhiRefV4t/ei7ECbzKnC7w1",
+	"20s0SRjVBqL6HXlVFRLt224qv69dIdENaU61y4C1z0z13Yqmf5eyipaNP1No1KbC8iJgVKhMhjW5K5TA",
+	"tdUVnS5XidC+8fa/I5D2NkrUHoO9x2B/DRjsG4iB2/efvNFM+asrbNcKUXNTDeIN1GTZiQZxW1c/JHG7",
+	"q9/dSq0MU0MEm+MNey/H9rrTZ+hOd3wj/JZA0aABZSL6nob9trtbHuYo1jf31tYaFp9JRRK7YAiqLoDS",
+	"yFgSbRTl4wmgHB160CWhz/FqoTh7+bxD/swSOce0qT4fvH2K6YlM0NRIhZ4zRexnDXI/A6iEInr55nWE",
+	"+Dg6sEovB5RlGcIyYwrz+Dc1EzEWCnQJ/IFiXxrQ9hVg6Tt4Bl98T5PIirOoBRHvAqygJLLzZm/LUYdg",
+	"/mgdCgzS8b9g8DsdAI+C48XdL10ZlIh9mHHF9AU1UX10+hufZvqrtGMidV/GjllM/796mCHruxsI5sa2",
+	"zMhcjl5Y+L01c3/s7a2Zd1w4zQpiShBd3DayfX5EslT6183XvebMO/iIf7j0uSiSbxO2hOJo7aH5ZMKG",
+	"lxUJ9hEqo7F8LJJNmgBcospojHLX/B/2KIyDUEDU0JhfMVEqG9NCtBKWqMoLBnTIExy9i+z0p1Mo3Jt8",
+	"cGextnulV831820cSX7Fv7LqMPsjZ3/k7I+cu71kOVGw01Mn1euAV0+vmFoUIBTLyInmjMkZwC6uOJQf",
+	"XDg4hn0ebhGhiDleILyVXd/LLOzuVthazrFXiIaCFpiM3Q4BgV8+3HRB5lYfhoramjFXq1fFWKdxKrVL",
+	"KkJDgSj/VofYC98soWYk1ZTQeMqFrotSfaO/eWiYHcLZEFC+m/FhwAt7p+EXEcffHDws1WVwGH6uFDp+",
+	"u13AdivInbLXvsZPBwWvlyUC2U4gVG/3Kj+d3Shfr5eusI1r7QR676j7Nhx1+1JXq669VJcce9cQJtfd",
+	"s5v9dT9iBX1NmtHHsOHr6YeNPoFLF5blZwKfQdIDwAR40kLhBA05QwUkIFJgNDcGtjN1xVQf9DhXxN92",
+	"ck/7zOsQuxMKxUapZjEKP6jyn5Xmmik5SNjUF2+ZGDPT/YODoRRXbCFVJ2ZXB+4ZDbK27V8VBYQmZuKt",
+	"11xBAkytQwHoVcI10YYnCYEYycC/kSsiZ0xgefgsNJ+J+BSnAuLKzYRNScKMh7UK9sH4MREuMNMqyHPF",
+	"aIzl/fREznUoogJ9mlulDWS6fftgYdXJaYecLUlyH5DkmuL7NUtGpBkd93pRqwPTfckWaBSAN/tK2WAe",
+	"n0t1ycW4j2cHTHqhFP5QsZgJw2mivdWfuZU6JRS9us5tQRS7kpdorZiGohn9+PTF09dPyYpVh8542xJ0",
+	"8PGSLew3lkrkOLBriLgwn1ZtzjVah3/OpiCNuXHl+kkE4j+bQ4wPwy+RU+OINKO/PH1NDqBdG9tFrcCV",
+	"W48chZFlAHCa8iQUb948/7FDouejNhxy8KPfkP3cCA2oGDkiC5m6pbUL8NiVIpapAXdGdHzYi/JUMXiu",
+	"U51vgmxbxcgCp+hegQcHDCDVVsnHoLgpowJLCseSaViekb15cNOqLgYcU8NudMqDxLhlZ7p9x5dxpW+p",
+	"Wjj2W0BGMKr2vvTv0MLz7bjGb2breXy94b3ye/CbizlHgZrL089SsKBvNkwVNwsQlwNGFVNnqZk0+m/f",
+	"fQqs9OF/ZYufsDqZ/e6dbWKVnKo8Ma8nVseAnxtBI1VJo9+w5+LB1SFUIeZuOhr9EU00s505sqtgz2CR",
+	"gpuPi0KfsqpodlBXmoYJKoxudcjTpdw6CQQYQal8CB7K+4MTvKLL3yeSDFgixdgleUcIqfPT8uEkwxxl",
+	"hCEGYrWrv1oNBTRIqoxgSt8jUzqccMF0QPRQzlhsXyEFc1AyEcOHpRd43aKG2JjbizI1laMEraCi4TNI",
+	"NYcmRjTw+YE6zw8X5Pyo0BEaH6vzCVxyEUMOObc1QePxTFzoI4tzr+roZd72vRxoolJhyRrQ4eVYWVnm",
+	"cunrQocQm7ra1Rksu9NmLV0wPRM6mzFRYAbSPAdubZ9b3fcpaE6tQu+oS1X0v2I+dWAOLsoXhoJhwnWJ",
+	"+7N6FifMKvAZuU+czo/lBuTGrv0vjU/vPv3fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

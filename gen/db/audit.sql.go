@@ -19,7 +19,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 
 type InsertAuditEventParams struct {
 	ID         uuid.UUID
-	TeamID     uuid.UUID
+	TeamID     *uuid.UUID
 	ActorType  string
 	ActorID    string
 	ActorName  string
@@ -112,7 +112,7 @@ func (q *Queries) ListAllAuditEvents(ctx context.Context, arg ListAllAuditEvents
 
 const listAuditEvents = `-- name: ListAuditEvents :many
 SELECT id, team_id, actor_type, actor_id, actor_name, action, target_type, target_id, details, request_id, created_at FROM audit_events
-WHERE team_id = $1
+WHERE team_id = $1::uuid
   AND ($2::uuid IS NULL OR id < $2::uuid)
   AND ($3::text IS NULL OR action = $3::text)
   AND ($4::text IS NULL OR actor_id = $4::text)

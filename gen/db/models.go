@@ -25,7 +25,7 @@ type ApiKey struct {
 
 type AuditEvent struct {
 	ID         uuid.UUID
-	TeamID     uuid.UUID
+	TeamID     *uuid.UUID
 	ActorType  string
 	ActorID    string
 	ActorName  string
@@ -155,4 +155,6 @@ type User struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	LastSeenAt *time.Time
+	DisabledAt *time.Time
+	DisabledBy *uuid.UUID
 }

@@ -14,7 +14,7 @@ import (
 const claimPendingUser = `-- name: ClaimPendingUser :one
 UPDATE users SET issuer = $1, subject = $2, name = $3, updated_at = now()
 WHERE issuer = '' AND lower(email) = lower($4)
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
 `
 
 type ClaimPendingUserParams struct {
@@ -43,12 +43,14 @@ func (q *Queries) ClaimPendingUser(ctx context.Context, arg ClaimPendingUserPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }
 
 const findActiveUserByEmail = `-- name: FindActiveUserByEmail :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE lower(email) = lower($1) AND issuer <> ''
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE lower(email) = lower($1) AND issuer <> ''
 ORDER BY updated_at DESC LIMIT 1
 `
 
@@ -64,12 +66,14 @@ func (q *Queries) FindActiveUserByEmail(ctx context.Context, lower string) (User
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }
 
 const getActiveUser = `-- name: GetActiveUser :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE id = $1 AND issuer <> ''
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE id = $1 AND issuer <> ''
 `
 
 func (q *Queries) GetActiveUser(ctx context.Context, id uuid.UUID) (User, error) {
@@ -84,12 +88,14 @@ func (q *Queries) GetActiveUser(ctx context.Context, id uuid.UUID) (User, error)
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }
 
 const getUserByIdentity = `-- name: GetUserByIdentity :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users WHERE issuer = $1 AND subject = $2
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE issuer = $1 AND subject = $2
 `
 
 type GetUserByIdentityParams struct {
@@ -109,12 +115,14 @@ func (q *Queries) GetUserByIdentity(ctx context.Context, arg GetUserByIdentityPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }
 
 const listActiveUsers = `-- name: ListActiveUsers :many
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at FROM users
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users
 WHERE issuer <> ''
   AND ($1::uuid IS NULL OR id < $1::uuid)
 ORDER BY id DESC
@@ -145,10 +153,37 @@ func (q *Queries) ListActiveUsers(ctx context.Context, arg ListActiveUsersParams
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastSeenAt,
+			&i.DisabledAt,
+			&i.DisabledBy,
 		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listDisabledUserIDs = `-- name: ListDisabledUserIDs :many
+SELECT id FROM users WHERE disabled_at IS NOT NULL
+`
+
+// Every disabled user (what each API process holds in memory).
+func (q *Queries) ListDisabledUserIDs(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listDisabledUserIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -200,6 +235,64 @@ func (q *Queries) ListMembershipsForUsers(ctx context.Context, ids []uuid.UUID) 
 	return items, nil
 }
 
+const lockActiveUserForUpdate = `-- name: LockActiveUserForUpdate :one
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE id = $1 AND issuer <> '' FOR UPDATE
+`
+
+func (q *Queries) LockActiveUserForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, lockActiveUserForUpdate, id)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
+	)
+	return i, err
+}
+
+const setUserDisabled = `-- name: SetUserDisabled :one
+UPDATE users
+SET disabled_at = CASE WHEN $1::boolean THEN COALESCE(disabled_at, now()) END,
+    disabled_by = CASE WHEN $1::boolean THEN
+                    CASE WHEN disabled_at IS NULL THEN $2::uuid ELSE disabled_by END END,
+    updated_at = now()
+WHERE id = $3
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
+`
+
+type SetUserDisabledParams struct {
+	Disabled bool
+	By       *uuid.UUID
+	ID       uuid.UUID
+}
+
+// Disables (keeping the first time and admin when already disabled) or
+// enables a user.
+func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams) (User, error) {
+	row := q.db.QueryRow(ctx, setUserDisabled, arg.Disabled, arg.By, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Issuer,
+		&i.Subject,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
+	)
+	return i, err
+}
+
 const touchUser = `-- name: TouchUser :exec
 UPDATE users SET last_seen_at = now()
 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - interval '1 minute')
@@ -215,7 +308,7 @@ const upsertPendingUser = `-- name: UpsertPendingUser :one
 INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, '', $2, lower($3), '')
 ON CONFLICT (lower(email)) WHERE issuer = '' DO UPDATE SET updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
 `
 
 type UpsertPendingUserParams struct {
@@ -236,6 +329,8 @@ func (q *Queries) UpsertPendingUser(ctx context.Context, arg UpsertPendingUserPa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }
@@ -245,7 +340,7 @@ INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (issuer, subject) DO UPDATE
 SET email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
 `
 
 type UpsertUserParams struct {
@@ -274,6 +369,8 @@ func (q *Queries) UpsertUser(ctx context.Context, arg UpsertUserParams) (User, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastSeenAt,
+		&i.DisabledAt,
+		&i.DisabledBy,
 	)
 	return i, err
 }

@@ -78,10 +78,21 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
 	publisher := &events.Publisher{Redis: d.redis, Logger: log}
-	hub := &events.Hub{Redis: d.redis, Logger: log}
+	// Who is disabled, in memory: read now and every few seconds, and
+	// changed at once through the hub's control channel.
+	gate := &users.Gate{Store: d.store, Logger: log}
+	gctx, gcancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := gate.Reload(gctx); err != nil {
+		log.Warn("users: could not read the disabled users at start; retrying in the background", "err", err)
+	}
+	gcancel()
+	control := &events.Control{Redis: d.redis}
+	hub := &events.Hub{Redis: d.redis, Logger: log,
+		Hooks: events.ControlHooks{UserChanged: gate.Apply, Resync: gate.Reload, Disabled: gate.Disabled}}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	go hub.Run(hubCtx)
+	go gate.Run(hubCtx)
 	queueClient := queue.NewClient(d.redisOpt, d.processors)
 	queueClient.MaxRetry = cfg.JobMaxRetries
 	defer queueClient.Close()
@@ -102,17 +113,18 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	keyUse := auth.NewKeyUse(d.store, auth.KeyUseOptions{Logger: log})
 	defer keyUse.Close() // before the pools close
 	deps := httpapi.Deps{
-		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService},
-		Users: &users.Service{Store: d.store, Access: authorizer},
+		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService, Streams: control},
+		Users: &users.Service{Store: d.store, Access: authorizer, Gate: gate, Announcer: control, Logger: log},
 		Platform: &platform.Service{Access: authorizer, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
 			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
 		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
 		Jobs:       jobsService,
 		Processors: d.processors,
-		Authenticator: seen.Wrap(auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
+		// A disabled user is refused before being counted as seen.
+		Authenticator: seen.Wrap(gate.Wrap(auth.NewVerifier(context.WithoutCancel(ctx), auth.VerifierOptions{
 			Issuer: issuer, Audience: cfg.OIDCAudience, AdminRole: cfg.OIDCAdminRole, RolesClaim: cfg.OIDCRolesClaim,
-		}, d.store)),
+		}, d.store))),
 		APIKeys:    &auth.APIKeyAuthenticator{Keys: d.store, Uses: keyUse},
 		Authorizer: authorizer,
 		ReadyChecks: []httpapi.Check{

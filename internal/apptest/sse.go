@@ -111,3 +111,19 @@ func (s *Stream) Close() {
 	s.cancel()
 	_ = s.Resp.Body.Close()
 }
+
+// Ended reports whether the stream ends (the server closes it) within d;
+// frames that arrive meanwhile are dropped.
+func (s *Stream) Ended(d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		select {
+		case _, ok := <-s.frames:
+			if !ok {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}

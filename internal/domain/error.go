@@ -13,6 +13,7 @@ type Code string
 const (
 	CodeInvalid              Code = "invalid"               // the input breaks the contract (400)
 	CodeUnauthenticated      Code = "unauthenticated"       // no valid credentials (401)
+	CodeUserDisabled         Code = "user_disabled"         // valid credentials of a disabled user (401)
 	CodeForbidden            Code = "forbidden"             // the role does not allow it (403)
 	CodeNotFound             Code = "not_found"             // no such thing, or not visible to the caller (404)
 	CodeMethodNotAllowed     Code = "method_not_allowed"    // the resource does not take this method (405)

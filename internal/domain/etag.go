@@ -61,9 +61,35 @@ func (j Job) ETag() string {
 // ETag is the membership's version.
 func (m Member) ETag() string { return etagOf("member", m.UserID, m.Role, m.Pending, m.Email, m.Name) }
 
-// ETag is the version of the user's representation.
+// ETag is the version of the user's representation. Its first half
+// versions what a platform admin changes (whether the user is disabled),
+// its second half the rest (names from the identity provider, last seen,
+// teams): the tag changes whenever the representation does, while
+// CheckIfMatch compares only the first half, so a user seen again between
+// a read and a disable fails nothing.
 func (u UserAccount) ETag() string {
-	return etagOf("user", u.ID, u.Issuer, u.Subject, u.Email, u.Name, u.CreatedAt.UnixMicro(), timeOrZero(u.LastSeenAt), u.Memberships)
+	return `"` + u.settingsTag() + tagPart("user_rest", u.Issuer, u.Subject, u.Email, u.Name, u.CreatedAt.UnixMicro(),
+		timeOrZero(u.LastSeenAt), u.Memberships, u.DisabledBy)[:11] + `"`
+}
+
+func (u UserAccount) settingsTag() string {
+	return tagPart("user", u.ID, timeOrZero(u.DisabledAt))[:11]
+}
+
+// CheckIfMatch enforces a required If-Match precondition on a change of
+// the user's settings: nil is CodePreconditionRequired; "*" or a listed
+// ETag whose first half is the user's current one passes.
+func (u UserAccount) CheckIfMatch(ifMatch *string) error {
+	if ifMatch == nil {
+		return Errorf(CodePreconditionRequired, "Send If-Match with the ETag of the version you read (GET the user first).")
+	}
+	for _, tag := range strings.Split(*ifMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || (len(tag) == 24 && tag[0] == '"' && tag[23] == '"' && tag[1:12] == u.settingsTag()) {
+			return nil
+		}
+	}
+	return Errorf(CodePreconditionFailed, "The user has changed since the version in If-Match; read it again.")
 }
 
 // ETag is the key's version: what a manager can change or rely on (name,

@@ -27,7 +27,14 @@ type UserAccount struct {
 	CreatedAt   time.Time
 	LastSeenAt  *time.Time // nil until a call is recorded
 	Memberships []Membership
+	// DisabledAt is when a platform admin disabled the user (nil: the
+	// user is enabled), DisabledBy who did (nil when unknown).
+	DisabledAt *time.Time
+	DisabledBy *uuid.UUID
 }
+
+// Disabled reports whether the user is disabled.
+func (u UserAccount) Disabled() bool { return u.DisabledAt != nil }
 
 // Team is a tenant; every file and job belongs to one.
 type Team struct {

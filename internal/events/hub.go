@@ -29,16 +29,21 @@ var ErrSlow = errors.New("events: subscriber too slow")
 type Hub struct {
 	Redis  *redis.Client
 	Logger *slog.Logger
+	Hooks  ControlHooks
 
 	mu     sync.Mutex
 	teams  map[uuid.UUID]map[*Subscription]struct{}
 	closed bool
+	// deletedTeams are the teams deleted in the last DeletedTeamMemory,
+	// refused by Subscribe.
+	deletedTeams map[uuid.UUID]time.Time
 }
 
 // Subscription receives a team's events in id order, each once.
 type Subscription struct {
 	hub  *Hub
 	team uuid.UUID
+	user uuid.UUID // the subscribing user (uuid.Nil for an API key)
 	ch   chan domain.Event
 	done chan struct{}
 	err  error // why it ended; set before done is closed
@@ -72,9 +77,13 @@ func (s *Subscription) Close() {
 // Subscribe subscribes to team's events. With lastID (a client's
 // Last-Event-ID), the events after it still in the backlog come first; when
 // some may be gone, the first event is a reset. It fails when Redis cannot
-// be reached.
+// be reached. The subscriber is the context's principal: the subscription
+// ends (ErrEnded) when that user is disabled, or the team deleted.
 func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Subscription, error) {
 	s := &Subscription{hub: h, team: team, done: make(chan struct{})}
+	if p := domain.PrincipalFrom(ctx); p != nil && p.APIKey == nil {
+		s.user = p.UserID
+	}
 	var from ID
 	resume := false
 	if lastID != "" {
@@ -98,7 +107,18 @@ func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Su
 	}
 	s.last, s.catchingUp = from, true
 	h.teams[team][s] = struct{}{}
+	// A deletion or disabling announced between the caller's authorization
+	// and now would otherwise leave this subscription open.
+	_, gone := h.deletedTeams[team]
 	h.mu.Unlock()
+	if gone {
+		s.Close()
+		return nil, domain.Errorf(domain.CodeNotFound, "Team not found.")
+	}
+	if s.user != uuid.Nil && h.Hooks.Disabled != nil && h.Hooks.Disabled(s.user) {
+		s.Close()
+		return nil, domain.Errorf(domain.CodeUserDisabled, "Your account is disabled: a platform admin must enable it again.")
+	}
 
 	backlog, reset, start, err := h.read(ctx, team, from, resume)
 	if err != nil {
@@ -255,7 +275,7 @@ func (h *Hub) queueLocked(s *Subscription, e domain.Event) {
 // subscription. After a reconnect it fills each subscriber's gap from the
 // backlog.
 func (h *Hub) Run(ctx context.Context) {
-	ps := h.Redis.Subscribe(ctx, Channel)
+	ps := h.Redis.Subscribe(ctx, Channel, ControlChannel)
 	defer ps.Close()
 	defer h.Close()
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
@@ -272,10 +292,18 @@ func (h *Hub) Run(ctx context.Context) {
 				// On every (re)subscription: events published while the
 				// channel was not yet, or no longer, subscribed are only in
 				// the backlog.
-				if m.Kind == "subscribe" {
+				// Control messages may have been missed too.
+				if m.Kind == "subscribe" && m.Channel == Channel {
 					h.catchUp(ctx)
 				}
+				if m.Kind == "subscribe" && m.Channel == ControlChannel {
+					h.resync(ctx)
+				}
 			case *redis.Message:
+				if m.Channel == ControlChannel {
+					h.control(ctx, m.Payload)
+					continue
+				}
 				team, rest, ok1 := strings.Cut(m.Payload, " ")
 				id, payload, ok2 := strings.Cut(rest, " ")
 				tid, err := uuid.Parse(team)

@@ -26,6 +26,7 @@ var problemKinds = map[domain.Code]struct {
 }{
 	domain.CodeInvalid:              {http.StatusBadRequest, "invalid-request", "Your request is not valid."},
 	domain.CodeUnauthenticated:      {http.StatusUnauthorized, "unauthenticated", "Authentication is required."},
+	domain.CodeUserDisabled:         {http.StatusUnauthorized, "user-disabled", "Your account is disabled."},
 	domain.CodeForbidden:            {http.StatusForbidden, "forbidden", "You may not do this."},
 	domain.CodeNotFound:             {http.StatusNotFound, "not-found", "Not found."},
 	domain.CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed."},
@@ -41,10 +42,11 @@ var problemKinds = map[domain.Code]struct {
 	domain.CodeInternal:             {http.StatusInternalServerError, "internal", "Something went wrong on our side."},
 }
 
-// codeForStatus is the reverse, for errors raised by the router.
+// codeForStatus is the reverse, for errors raised by the router (the
+// general code of a status that has several).
 func codeForStatus(status int) domain.Code {
 	for c, k := range problemKinds {
-		if k.status == status {
+		if k.status == status && c != domain.CodeUserDisabled {
 			return c
 		}
 	}
@@ -110,7 +112,7 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 	if de.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
 	}
-	if de.Code == domain.CodeUnauthenticated {
+	if de.Code == domain.CodeUnauthenticated || de.Code == domain.CodeUserDisabled {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="conveyor"`)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

@@ -11,7 +11,8 @@ import (
 )
 
 // audit records a in the transaction of q, with the context's principal
-// as the actor and its request id.
+// as the actor and its request id; a platform event of no team has
+// teamID uuid.Nil (NULL in the table).
 func (s *Store) audit(ctx context.Context, q *db.Queries, teamID uuid.UUID, a domain.Audit) error {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -26,13 +27,21 @@ func (s *Store) audit(ctx context.Context, q *db.Queries, teamID uuid.UUID, a do
 		return err
 	}
 	typ, actorID, name := domain.PrincipalFrom(ctx).Actor()
-	return q.InsertAuditEvent(ctx, db.InsertAuditEventParams{ID: id, TeamID: teamID, ActorType: typ, ActorID: actorID,
+	var team *uuid.UUID
+	if teamID != uuid.Nil {
+		team = &teamID
+	}
+	return q.InsertAuditEvent(ctx, db.InsertAuditEventParams{ID: id, TeamID: team, ActorType: typ, ActorID: actorID,
 		ActorName: name, Action: a.Action, TargetType: a.TargetType, TargetID: a.TargetID, Details: b,
 		RequestID: domain.RequestIDFrom(ctx)})
 }
 
 func auditFromRow(r db.AuditEvent) domain.AuditEvent {
-	return domain.AuditEvent{ID: r.ID, TeamID: r.TeamID, ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
+	var team uuid.UUID // uuid.Nil: a platform event
+	if r.TeamID != nil {
+		team = *r.TeamID
+	}
+	return domain.AuditEvent{ID: r.ID, TeamID: team, ActorType: r.ActorType, ActorID: r.ActorID, ActorName: r.ActorName,
 		Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID, Details: r.Details, RequestID: r.RequestID, CreatedAt: r.CreatedAt}
 }
 

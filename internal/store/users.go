@@ -57,7 +57,8 @@ func (s *Store) ProvisionUser(ctx context.Context, u domain.User) (domain.User, 
 func userKey(id uuid.UUID) string { return (&domain.Principal{UserID: id}).Key() }
 
 func accountFromRow(r db.User) domain.UserAccount {
-	return domain.UserAccount{User: userFromRow(r), CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt}
+	return domain.UserAccount{User: userFromRow(r), CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
+		DisabledAt: r.DisabledAt, DisabledBy: r.DisabledBy}
 }
 
 // withMemberships fills in each account's live teams and roles, read in
@@ -127,4 +128,64 @@ func (s *Store) TouchUser(ctx context.Context, id uuid.UUID) {
 	if err := db.New(s.primary.pool).TouchUser(ctx, id); err != nil {
 		s.opts.Logger.Debug("store: record that a user was seen", "err", err)
 	}
+}
+
+// SetUserDisabled disables (disabled) or enables a user in one
+// transaction: the user's row is locked, check sees the user as they are
+// and may refuse, then the change is made (a user disabled already keeps
+// when and by whom) and audited as user.disabled or user.enabled, a
+// platform event of no team. It returns the user as they now are, or a
+// not-found error.
+func (s *Store) SetUserDisabled(ctx context.Context, id uuid.UUID, disabled bool, check func(current domain.UserAccount) error) (domain.UserAccount, error) {
+	var out domain.UserAccount
+	err := s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+		row, err := q.LockActiveUserForUpdate(ctx, id)
+		if err != nil {
+			return nil, notFound(mapErr(err), "User")
+		}
+		cur := []domain.UserAccount{accountFromRow(row)}
+		if err := withMemberships(ctx, q, cur); err != nil {
+			return nil, err
+		}
+		if check != nil {
+			if err := check(cur[0]); err != nil {
+				return nil, err
+			}
+		}
+		var by *uuid.UUID
+		if p := domain.PrincipalFrom(ctx); p != nil && p.APIKey == nil && p.UserID != uuid.Nil {
+			by = &p.UserID
+		}
+		row, err = q.SetUserDisabled(ctx, db.SetUserDisabledParams{ID: id, Disabled: disabled, By: by})
+		if err != nil {
+			return nil, err
+		}
+		out = accountFromRow(row)
+		out.Memberships = cur[0].Memberships
+		action := "user.enabled"
+		if disabled {
+			action = "user.disabled"
+		}
+		return []string{userKey(id)}, s.audit(ctx, q, uuid.Nil, domain.Audit{Action: action, TargetType: "user", TargetID: id.String(),
+			Details: map[string]any{"email": row.Email, "name": row.Name, "was_disabled": cur[0].Disabled()}})
+	})
+	return out, err
+}
+
+// DisabledUsers returns every disabled user's id, read from the primary
+// (a replica may not have replayed a disable yet) or, while the primary
+// is down (when nobody can be disabled or enabled), from a replica.
+func (s *Store) DisabledUsers(ctx context.Context) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
+		ids, err = q.ListDisabledUserIDs(ctx)
+		return err
+	})
+	if err != nil && len(s.replicas) > 0 {
+		err = s.readFrom(ctx, s.candidates(0), func(q *db.Queries) (err error) {
+			ids, err = q.ListDisabledUserIDs(ctx)
+			return err
+		})
+	}
+	return ids, err
 }

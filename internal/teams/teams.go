@@ -52,6 +52,14 @@ type Service struct {
 	Store  Store
 	Access Access
 	Jobs   Jobs // optional: announces and stops the jobs a deletion cancels
+	// Streams is told of a deletion (optional), to end the team's event
+	// streams on every API process before Delete returns.
+	Streams Streams
+}
+
+// Streams ends a deleted team's event streams everywhere (events.Control).
+type Streams interface {
+	TeamDeleted(ctx context.Context, id uuid.UUID) error
 }
 
 // require refuses the caller unless it meets need (for teamID, nil outside
@@ -186,6 +194,10 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) err
 	}
 	if s.Jobs != nil {
 		s.Jobs.Cancelled(ctx, cancelled)
+	}
+	if s.Streams != nil {
+		// A stream not ended here still ends: its next reconnect is 404.
+		_ = s.Streams.TeamDeleted(ctx, id)
 	}
 	return nil
 }

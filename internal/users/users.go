@@ -4,6 +4,7 @@ package users
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 type Store interface {
 	Users(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error)
 	User(ctx context.Context, id uuid.UUID) (domain.UserAccount, error)
+	SetUserDisabled(ctx context.Context, id uuid.UUID, disabled bool, check func(current domain.UserAccount) error) (domain.UserAccount, error)
+}
+
+// Announcer tells every API process that a user was disabled or enabled
+// (events.Control), and returns once those it reaches have applied it.
+type Announcer interface {
+	UserDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
 }
 
 // Access decides whether a principal meets a requirement of the role table
@@ -30,6 +38,11 @@ type Access interface {
 type Service struct {
 	Store  Store
 	Access Access
+	// Gate is this process's view of who is disabled, updated at once by
+	// SetDisabled; Announcer updates every process's. Either may be nil.
+	Gate      *Gate
+	Announcer Announcer
+	Logger    *slog.Logger // nil: slog.Default()
 }
 
 func (s *Service) requireAdmin(ctx context.Context) error {
@@ -54,6 +67,42 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.UserAccount, er
 		return domain.UserAccount{}, err
 	}
 	return s.Store.User(ctx, id)
+}
+
+// SetDisabled disables (disabled) or enables a user, for platform admins
+// (the role updateUser declares), if the user is still at version ifMatch
+// (required; only the disabled state counts). A platform admin cannot
+// disable themself. When it returns, this process refuses a disabled
+// user's requests and has ended their event streams, and so has every
+// other API process the announcement reached (all of them while Redis is
+// up; the rest within the Gate's refresh interval). Errors: forbidden,
+// not found, precondition required or failed, unprocessable (oneself).
+func (s *Service) SetDisabled(ctx context.Context, id uuid.UUID, disabled bool, ifMatch *string) (domain.UserAccount, error) {
+	if err := s.requireAdmin(ctx); err != nil {
+		return domain.UserAccount{}, err
+	}
+	if p := domain.PrincipalFrom(ctx); disabled && p != nil && p.APIKey == nil && p.UserID == id {
+		return domain.UserAccount{}, domain.Errorf(domain.CodeUnprocessable, "You cannot disable yourself: ask another platform admin.")
+	}
+	if ifMatch == nil {
+		return domain.UserAccount{}, domain.UserAccount{}.CheckIfMatch(nil)
+	}
+	u, err := s.Store.SetUserDisabled(ctx, id, disabled, func(cur domain.UserAccount) error { return cur.CheckIfMatch(ifMatch) })
+	if err != nil {
+		return domain.UserAccount{}, err
+	}
+	s.Gate.Apply(id, disabled)
+	if s.Announcer != nil {
+		if err := s.Announcer.UserDisabled(ctx, id, disabled); err != nil {
+			log := s.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			log.WarnContext(ctx, "users: not every API process confirmed the change; the others apply it on their next refresh",
+				"user", id, "disabled", disabled, "err", err)
+		}
+	}
+	return u, nil
 }
 
 // Toucher records that a user was seen (store.Store.TouchUser).

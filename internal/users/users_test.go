@@ -144,3 +144,99 @@ func TestOnlyPlatformAdmins(t *testing.T) {
 		t.Errorf("without Access: %v", err)
 	}
 }
+
+// accounts is a Store of one user, recording the changes made.
+type accounts struct {
+	u       domain.UserAccount
+	changes int
+}
+
+func (a *accounts) Users(context.Context, domain.PageRequest) (domain.Page[domain.UserAccount], error) {
+	return domain.Page[domain.UserAccount]{}, nil
+}
+
+func (a *accounts) User(_ context.Context, id uuid.UUID) (domain.UserAccount, error) {
+	if id != a.u.ID {
+		return domain.UserAccount{}, domain.Errorf(domain.CodeNotFound, "User not found.")
+	}
+	return a.u, nil
+}
+
+func (a *accounts) SetUserDisabled(_ context.Context, id uuid.UUID, disabled bool, check func(domain.UserAccount) error) (domain.UserAccount, error) {
+	if id != a.u.ID {
+		return domain.UserAccount{}, domain.Errorf(domain.CodeNotFound, "User not found.")
+	}
+	if err := check(a.u); err != nil {
+		return domain.UserAccount{}, err
+	}
+	a.changes++
+	a.u.DisabledAt = nil
+	if disabled {
+		now := time.Now()
+		a.u.DisabledAt = &now
+	}
+	return a.u, nil
+}
+
+type announced struct{ got []bool }
+
+func (a *announced) UserDisabled(_ context.Context, _ uuid.UUID, disabled bool) error {
+	a.got = append(a.got, disabled)
+	return nil
+}
+
+// TestSetDisabledRules: only platform admins may disable, If-Match is
+// required and checked against the disabled state only (a user seen
+// meanwhile fails nothing), an admin cannot disable themself, and a
+// change is applied to this process's gate and announced to the others.
+func TestSetDisabledRules(t *testing.T) {
+	admin := &domain.Principal{UserID: uuid.New(), PlatformAdmin: true}
+	target := domain.UserAccount{User: domain.User{ID: uuid.New(), Email: "ann@example.test"}}
+	store := &accounts{u: target}
+	gate := &users.Gate{Store: &listing{}}
+	ann := &announced{}
+	svc := &users.Service{Store: store, Access: &auth.Authorizer{}, Gate: gate, Announcer: ann}
+	as := func(p *domain.Principal) context.Context { return domain.WithPrincipal(context.Background(), p) }
+	etag := target.ETag()
+
+	member := &domain.Principal{UserID: uuid.New()}
+	if _, err := svc.SetDisabled(as(member), target.ID, true, &etag); domain.ErrorCode(err) != domain.CodeForbidden {
+		t.Fatalf("a non-admin: %v, want forbidden", err)
+	}
+	key := &domain.Principal{PlatformAdmin: true, APIKey: &domain.APIKeyScope{ID: uuid.New()}}
+	if _, err := svc.SetDisabled(as(key), target.ID, true, &etag); domain.ErrorCode(err) != domain.CodeForbidden {
+		t.Fatalf("an API key: %v, want forbidden", err)
+	}
+	self := admin.UserID
+	if _, err := svc.SetDisabled(as(admin), self, true, &etag); domain.ErrorCode(err) != domain.CodeUnprocessable {
+		t.Fatalf("disabling oneself: %v, want unprocessable", err)
+	}
+	if _, err := svc.SetDisabled(as(admin), target.ID, true, nil); domain.ErrorCode(err) != domain.CodePreconditionRequired {
+		t.Fatalf("without If-Match: %v, want precondition required", err)
+	}
+	if store.changes != 0 || gate.Disabled(target.ID) {
+		t.Fatalf("a refused change was made: %d changes", store.changes)
+	}
+	seen := time.Now()
+	store.u.LastSeenAt = &seen // seen again since the read: the ETag moved, not the setting
+	if store.u.ETag() == etag {
+		t.Fatal("the ETag does not show the last-seen time")
+	}
+	u, err := svc.SetDisabled(as(admin), target.ID, true, &etag)
+	if err != nil || !u.Disabled() {
+		t.Fatalf("disable: %+v %v", u, err)
+	}
+	if !gate.Disabled(target.ID) || len(ann.got) != 1 || !ann.got[0] {
+		t.Fatalf("gate %v, announced %v", gate.Disabled(target.ID), ann.got)
+	}
+	if _, err := svc.SetDisabled(as(admin), target.ID, false, &etag); domain.ErrorCode(err) != domain.CodePreconditionFailed {
+		t.Fatalf("enable with the ETag from before the disable: %v, want precondition failed", err)
+	}
+	now := u.ETag()
+	if u, err := svc.SetDisabled(as(admin), target.ID, false, &now); err != nil || u.Disabled() || gate.Disabled(target.ID) {
+		t.Fatalf("enable: %+v %v (gate %v)", u, err, gate.Disabled(target.ID))
+	}
+	if len(ann.got) != 2 || ann.got[1] {
+		t.Fatalf("announced %v", ann.got)
+	}
+}

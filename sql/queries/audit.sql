@@ -5,7 +5,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 -- name: ListAuditEvents :many
 -- A team's audit events, newest first; each filter applies when not null.
 SELECT * FROM audit_events
-WHERE team_id = sqlc.arg('team_id')
+WHERE team_id = sqlc.arg('team_id')::uuid
   AND (sqlc.narg('before')::uuid IS NULL OR id < sqlc.narg('before')::uuid)
   AND (sqlc.narg('action')::text IS NULL OR action = sqlc.narg('action')::text)
   AND (sqlc.narg('actor_id')::text IS NULL OR actor_id = sqlc.narg('actor_id')::text)

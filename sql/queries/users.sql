@@ -51,3 +51,21 @@ ORDER BY user_id, team_name, team_id;
 -- Records that a user called the API, at most once a minute.
 UPDATE users SET last_seen_at = now()
 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - interval '1 minute');
+
+-- name: LockActiveUserForUpdate :one
+SELECT * FROM users WHERE id = $1 AND issuer <> '' FOR UPDATE;
+
+-- name: SetUserDisabled :one
+-- Disables (keeping the first time and admin when already disabled) or
+-- enables a user.
+UPDATE users
+SET disabled_at = CASE WHEN sqlc.arg('disabled')::boolean THEN COALESCE(disabled_at, now()) END,
+    disabled_by = CASE WHEN sqlc.arg('disabled')::boolean THEN
+                    CASE WHEN disabled_at IS NULL THEN sqlc.narg('by')::uuid ELSE disabled_by END END,
+    updated_at = now()
+WHERE id = sqlc.arg('id')
+RETURNING *;
+
+-- name: ListDisabledUserIDs :many
+-- Every disabled user (what each API process holds in memory).
+SELECT id FROM users WHERE disabled_at IS NOT NULL;

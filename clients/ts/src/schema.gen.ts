@@ -308,7 +308,25 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Disable or enable a user
+         * @description Disables (`{"disabled": true}`) or enables a user, for platform
+         *     admins. At once, on every API server: a disabled user's requests are
+         *     refused with `401` and the problem type
+         *     `https://conveyor.dev/problems/user-disabled`, although their access
+         *     token is still valid, and their open event streams end; enabling
+         *     them lets their next request in. The user read then shows
+         *     `disabled`, since when and by whom. A platform admin cannot disable
+         *     themself (`422`). API keys the user created keep working: they are
+         *     the team's credentials, not the user's; a team manager revokes them
+         *     (`DELETE /teams/{team_id}/api-keys/{key_id}`). Disabling and enabling
+         *     are recorded as the platform audit events `user.disabled` and
+         *     `user.enabled` (`GET /audit-events`), whose `team_id` is the nil
+         *     UUID. `If-Match` is required: send the ETag of your read (`428`
+         *     without it, `412` when the user was disabled or enabled since; the
+         *     user being seen again meanwhile does not fail it).
+         */
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/platform/status": {
@@ -755,6 +773,21 @@ export interface components {
         };
         /** @description A user as platform admins see them. */
         UserAccount: components["schemas"]["User"] & {
+            /**
+             * @description Whether a platform admin disabled the user: their requests are
+             *     refused (`401`, problem type `user-disabled`).
+             */
+            disabled: boolean;
+            /**
+             * Format: date-time
+             * @description Since when the user is disabled; null while enabled.
+             */
+            disabled_at: string | null;
+            /**
+             * Format: uuid
+             * @description The platform admin who disabled the user; null while enabled (or when that admin is gone).
+             */
+            disabled_by: string | null;
             /** Format: date-time */
             created_at: string;
             /**
@@ -764,6 +797,16 @@ export interface components {
             last_seen_at: string | null;
             /** @description Their teams and roles. */
             memberships: components["schemas"]["Membership"][];
+        };
+        /**
+         * @description What a platform admin changes about a user.
+         * @example {
+         *       "disabled": true
+         *     }
+         */
+        UserUpdate: {
+            /** @description `true` disables the user, `false` enables them again; either is a no-op when already so. */
+            disabled: boolean;
         };
         UserAccountList: {
             items: components["schemas"]["UserAccount"][];
@@ -1046,7 +1089,12 @@ export interface components {
         AuditEvent: {
             /** Format: uuid */
             id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The team the event happened in; the nil UUID
+             *     (`00000000-0000-0000-0000-000000000000`) for platform events of no
+             *     team (`user.disabled`, `user.enabled`).
+             */
             team_id: string;
             actor: components["schemas"]["AuditActor"];
             /** @example api_key.created */
@@ -1303,7 +1351,12 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description No valid credentials were presented. */
+        /**
+         * @description No valid credentials were presented (problem type
+         *     `https://conveyor.dev/problems/unauthenticated`), or they are a
+         *     disabled user's (`https://conveyor.dev/problems/user-disabled`):
+         *     signing in again does not help until a platform admin enables them.
+         */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;
@@ -1437,6 +1490,13 @@ export interface components {
          * @example "sVL1x3NzQ9aPkh2EbLr-jd"
          */
         TeamIfMatch: string;
+        /**
+         * @description Required: the ETag of the user as you read it. Without it the answer
+         *     is `428 Precondition Required`; when the user was disabled or enabled
+         *     since, `412 Precondition Failed`.
+         * @example "sVL1x3NzQ9aPkh2EbLr-jd"
+         */
+        UserIfMatch: string;
         /**
          * @description Only events of this action (exact match).
          * @example member.added
@@ -2301,6 +2361,57 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Required: the ETag of the user as you read it. Without it the answer
+                 *     is `428 Precondition Required`; when the user was disabled or enabled
+                 *     since, `412 Precondition Failed`.
+                 * @example "sVL1x3NzQ9aPkh2EbLr-jd"
+                 */
+                "If-Match"?: components["parameters"]["UserIfMatch"];
+            };
+            path: {
+                /** @description The user's id (for a team's members, a pending invitation's too). */
+                user_id: components["parameters"]["UserID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description The user as they now are. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAccount"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            428: components["responses"]["PreconditionRequired"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getPlatformStatus: {
         parameters: {
             query?: never;
@@ -3040,7 +3151,10 @@ export interface operations {
         responses: {
             /**
              * @description The event stream; it stays open until the client closes it or the
-             *     server shuts down (reconnect with `Last-Event-ID`).
+             *     server shuts down (reconnect with `Last-Event-ID`). It ends at
+             *     once, on every API server, when the team is deleted (a reconnect
+             *     gets `404`) or the subscribing user is disabled (`401`,
+             *     `user-disabled`).
              */
             200: {
                 headers: {
