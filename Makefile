@@ -23,6 +23,10 @@ GOTESTSUM_VERSION := v1.13.0
 OASDIFF_VERSION   := v1.33.0
 # staticcheck 2026.2.x (module v0.8.x) is a release that knows Go 1.26.
 STATICCHECK_VERSION := v0.8.2
+# deploy/check.sh reads these two pins from here. Helm v3.22.0 is served by
+# the module proxy but not approved here (.library package list): v3.21.4.
+HELM_VERSION        := v3.21.4
+KUBECONFORM_VERSION := v0.8.0
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
@@ -56,7 +60,17 @@ deps-apt:
 		exit 1; \
 	fi
 
-deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION) $(BIN)/.staticcheck-$(STATICCHECK_VERSION)
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION) $(BIN)/.staticcheck-$(STATICCHECK_VERSION) $(BIN)/.helm-$(HELM_VERSION) $(BIN)/.kubeconform-$(KUBECONFORM_VERSION)
+
+$(BIN)/.helm-$(HELM_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install helm $(HELM_VERSION) (about 2 minutes the first time)"
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@rm -f $(BIN)/.helm-* && touch $@
+
+$(BIN)/.kubeconform-$(KUBECONFORM_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install kubeconform $(KUBECONFORM_VERSION)"
+	GOBIN=$(BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	@rm -f $(BIN)/.kubeconform-* && touch $@
 
 $(BIN)/.staticcheck-$(STATICCHECK_VERSION):
 	@mkdir -p $(BIN) && echo "deps: go install staticcheck $(STATICCHECK_VERSION)"
@@ -129,7 +143,7 @@ breaking: deps-go deps-npm ## fail on a breaking change to a released API versio
 	tools/breaking/check.sh --self-test
 	tools/breaking/check.sh
 
-deploy-check: ## validate deploy/ offline (kubeconform, Prometheus rules, Grafana, compose)
+deploy-check: $(BIN)/.helm-$(HELM_VERSION) $(BIN)/.kubeconform-$(KUBECONFORM_VERSION) ## validate deploy/ offline: the Helm chart (helm lint, helm template + kubeconform with the CRDs' schemas, consistency), Prometheus rules, Grafana, compose
 	deploy/check.sh
 
 build: ## build bin/conveyor

@@ -54,7 +54,7 @@ func winner(paths []ingressPath, p string) (ingressPath, bool) {
 // (no endpoints: the controller answers itself).
 func checkIngress(p *problems, ingresses []map[string]any, services map[string]map[string]any, sinks, toServe map[string]bool, publicURL string) {
 	if len(ingresses) == 0 {
-		p.addf("no Ingress: the console, the API and the docs need one (deploy/kubernetes/ingress.yaml)")
+		p.addf("no Ingress: the console, the API and the docs need one (the chart's templates/ingress.yaml)")
 		return
 	}
 	u, err := url.Parse(publicURL)

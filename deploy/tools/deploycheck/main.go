@@ -3,6 +3,7 @@
 // itself runs) never enter the server's dependency graph.
 //
 //	deploycheck schemas   -swagger swagger.json -out DIR
+//	deploycheck crdschemas -out DIR crd.yaml...
 //	deploycheck manifests -repo ROOT -secret secret.template.yaml RENDERED.yaml...
 //	deploycheck rules     -repo ROOT rules.yaml
 //	deploycheck dashboard -repo ROOT -rules rules.yaml dashboard.json
@@ -25,6 +26,8 @@ func main() {
 	switch os.Args[1] {
 	case "schemas":
 		err = runSchemas(os.Args[2:])
+	case "crdschemas":
+		err = runCRDSchemas(os.Args[2:])
 	case "manifests":
 		err = runManifests(os.Args[2:])
 	case "rules":
@@ -43,7 +46,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: deploycheck schemas|manifests|rules|dashboard|compose [flags] [files]")
+	fmt.Fprintln(os.Stderr, "usage: deploycheck schemas|crdschemas|manifests|rules|dashboard|compose [flags] [files]")
 	os.Exit(2)
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,14 +14,35 @@ import (
 
 const imageRepo = "ghcr.io/conveyorhq/conveyor"
 
-// runManifests checks what kubeconform cannot: that the rendered manifests
-// agree with each other and with the program (configuration variables,
-// Secret keys, ports, probes, shutdown timing, selectors).
+// runManifests checks what kubeconform cannot: that the chart's rendered
+// objects agree with each other and with the program (configuration
+// variables, Secret keys, ports, probes, shutdown timing, selectors,
+// autoscaling, network policy, the migration hook, monitoring).
 func runManifests(args []string) error {
 	fs := flag.NewFlagSet("manifests", flag.ExitOnError)
 	root := fs.String("repo", ".", "repository root")
-	secretFile := fs.String("secret", "", "the Secret template")
+	secretFile := fs.String("secret", "", "the Secret template (the existing Secret's keys)")
+	rules := fs.String("rules", "", "the rule file a PrometheusRule must carry")
+	dashboard := fs.String("dashboard", "", "the dashboard a grafana_dashboard ConfigMap must carry")
 	_ = fs.Parse(args)
+	if *rules != "" {
+		g, err := loadRules(*rules)
+		if err != nil {
+			return err
+		}
+		rulesFile = g
+	}
+	if *dashboard != "" {
+		raw, err := os.ReadFile(*dashboard)
+		if err != nil {
+			return err
+		}
+		var d map[string]any
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return fmt.Errorf("%s: %w", *dashboard, err)
+		}
+		dashboardUID = str(d["uid"])
+	}
 	if *secretFile == "" || fs.NArg() == 0 {
 		return fmt.Errorf("-secret and at least one rendered manifest file are required")
 	}
@@ -54,7 +77,7 @@ func runManifests(args []string) error {
 			if str(v) != "" {
 				p.addf("Secret template: key %s carries a value; the template must hold none", k)
 			}
-			if !vars[k] {
+			if strings.HasPrefix(k, "CONVEYOR_") && !vars[k] {
 				p.addf("Secret template: %s is not a variable in internal/config", k)
 			}
 		}
@@ -72,7 +95,7 @@ func runManifests(args []string) error {
 			p.addf("%s/%s: no namespace after rendering", kind, name)
 		}
 		if kind == "Secret" {
-			p.addf("Secret/%s is rendered by a kustomization: keep real credentials out of it (apply the Secret separately)", name)
+			p.addf("Secret/%s is rendered by the chart: keep real credentials out of it (the chart reads an existing Secret)", name)
 		}
 		if kind == "ConfigMap" {
 			data, _ := at(d, "data").(map[string]any)
@@ -118,6 +141,8 @@ func runManifests(args []string) error {
 	const margin = 5 // seconds the grace period must exceed the sum of the waits by, at least
 
 	seen := map[string]bool{}
+	runs := map[string]string{}              // Deployment name -> serve or worker
+	scalers := collectScalers(byKind)        // Deployment name -> min replicas of its autoscaler
 	podLabels := map[string]map[string]any{} // Deployment name -> pod labels
 	servePorts := map[string]int{}
 	for _, kind := range []string{"Deployment", "Job"} {
@@ -144,6 +169,10 @@ func runManifests(args []string) error {
 				cname := str(at(c, "name"))
 				cw := what + " container " + cname
 				image := str(at(c, "image"))
+				if cname == "pgbouncer" {
+					checkPgBouncer(&p, cw, c)
+					continue
+				}
 				if !strings.HasPrefix(image, imageRepo+":") && !strings.HasPrefix(image, imageRepo+"@") {
 					p.addf("%s: image %q is not %s:<tag>", cw, image, imageRepo)
 				}
@@ -189,6 +218,9 @@ func runManifests(args []string) error {
 					sub = str(args[0])
 				}
 				seen[sub] = true
+				if sub == "serve" || sub == "worker" {
+					runs[name] = sub
+				}
 				switch sub {
 				case "serve":
 					// /healthz, not /readyz: /readyz reports shared dependencies,
@@ -207,8 +239,8 @@ func runManifests(args []string) error {
 						}
 					}
 					ann, _ := at(d, "spec", "template", "metadata", "annotations").(map[string]any)
-					if str(ann["prometheus.io/scrape"]) != "true" || str(ann["prometheus.io/path"]) != "/metrics" || str(ann["prometheus.io/port"]) != strconv.Itoa(httpPort) {
-						p.addf("%s: prometheus.io/scrape, /path, /port annotations should point at /metrics on %d", what, httpPort)
+					if len(byKind["ServiceMonitor"]) == 0 && (str(ann["prometheus.io/scrape"]) != "true" || str(ann["prometheus.io/path"]) != "/metrics" || str(ann["prometheus.io/port"]) != strconv.Itoa(httpPort)) {
+						p.addf("%s: prometheus.io/scrape, /path, /port annotations should point at /metrics on %d (or a ServiceMonitor should scrape it)", what, httpPort)
 					}
 					sleep, ok := num(at(c, "lifecycle", "preStop", "sleep", "seconds"))
 					if !ok {
@@ -218,23 +250,28 @@ func runManifests(args []string) error {
 					if !hasGrace || grace < need {
 						p.addf("%s: terminationGracePeriodSeconds %d < preStop %ds + CONVEYOR_SHUTDOWN_TIMEOUT %s + %ds margin", what, grace, sleep, shutdown, margin)
 					}
-					if n, _ := num(at(d, "spec", "replicas")); kind == "Deployment" && n < 2 {
-						p.addf("%s: replicas %d, want at least 2", what, n)
-					}
+					checkReplicas(&p, d, scalers)
 				case "worker":
 					need := int(shutdown.Seconds()) + margin
 					if !hasGrace || grace < need {
 						p.addf("%s: terminationGracePeriodSeconds %d < CONVEYOR_SHUTDOWN_TIMEOUT %s + %ds margin", what, grace, shutdown, margin)
 					}
-					if n, _ := num(at(d, "spec", "replicas")); n < 2 {
-						p.addf("%s: replicas %d, want at least 2", what, n)
-					}
+					checkReplicas(&p, d, scalers)
 				case "migrate":
 					if kind != "Job" || len(args) < 2 || str(args[1]) != "up" {
 						p.addf("%s: migrate should run as a Job with args [migrate, up]", cw)
 					}
 					if rp := str(at(spec, "restartPolicy")); rp != "Never" && rp != "OnFailure" {
 						p.addf("%s: restartPolicy %q", what, rp)
+					}
+					hooks := str(at(d, "metadata", "annotations", "helm.sh/hook"))
+					if !strings.Contains(hooks, "pre-install") || !strings.Contains(hooks, "pre-upgrade") {
+						p.addf("%s: helm.sh/hook %q, want pre-install,pre-upgrade (migrate before the pods roll)", what, hooks)
+					}
+					for _, ef := range list(at(c, "envFrom")) {
+						if at(ef, "configMapRef") != nil {
+							p.addf("%s: envFrom a ConfigMap: a pre-install hook runs before the release's ConfigMap exists", cw)
+						}
 					}
 				default:
 					p.addf("%s: args %v: want serve, worker or migrate", cw, args)
@@ -265,9 +302,19 @@ func runManifests(args []string) error {
 			}
 			continue
 		}
-		toServe[name] = subset(sel, podLabels["conveyor-serve"])
-		if !subset(sel, podLabels["conveyor-serve"]) {
-			p.addf("Service/%s: selector %v does not select the serve pods", str(at(svc, "metadata", "name")), sel)
+		target := ""
+		for dep, l := range podLabels {
+			if subset(sel, l) {
+				target = dep
+			}
+		}
+		if target == "" {
+			p.addf("Service/%s: selector %v selects no Deployment's pods", name, sel)
+			continue
+		}
+		toServe[name] = runs[target] == "serve"
+		if runs[target] != "serve" {
+			continue // the worker's metrics, PgBouncer: by port name below
 		}
 		for _, port := range list(at(svc, "spec", "ports")) {
 			switch tp := at(port, "targetPort").(type) {
@@ -283,6 +330,9 @@ func runManifests(args []string) error {
 		}
 	}
 	checkIngress(&p, byKind["Ingress"], services, sinks, toServe, cfg["CONVEYOR_PUBLIC_URL"])
+	checkScalers(&p, byKind, runs, *root)
+	checkNetworkPolicies(&p, byKind)
+	checkMonitoring(&p, byKind, services)
 	for _, pdb := range byKind["PodDisruptionBudget"] {
 		sel, _ := at(pdb, "spec", "selector", "matchLabels").(map[string]any)
 		hit := false
@@ -293,8 +343,15 @@ func runManifests(args []string) error {
 			p.addf("PodDisruptionBudget/%s: selector %v matches no Deployment's pods", str(at(pdb, "metadata", "name")), sel)
 		}
 	}
-	if len(byKind["PodDisruptionBudget"]) < 2 {
-		p.addf("want a PodDisruptionBudget for serve and for worker")
+	for dep, l := range podLabels {
+		covered := false
+		for _, pdb := range byKind["PodDisruptionBudget"] {
+			sel, _ := at(pdb, "spec", "selector", "matchLabels").(map[string]any)
+			covered = covered || subset(sel, l)
+		}
+		if !covered {
+			p.addf("Deployment/%s: no PodDisruptionBudget covers its pods", dep)
+		}
 	}
 	var kinds []string
 	for k, l := range byKind {

@@ -30,7 +30,7 @@ func metricNames(expr string) ([]string, error) {
 		}
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName {
+			if m.Name == model.MetricNameLabel {
 				if m.Type != labels.MatchEqual {
 					bad = fmt.Errorf("selector %s matches __name__ by regex; name metrics explicitly", vs)
 				}
