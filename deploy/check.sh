@@ -12,8 +12,9 @@
 #      fetched within 2 minutes, falls back to kubeconform
 #      -ignore-missing-schemas (YAML syntax only) and says so.
 #   2. The Helm chart (deploy/helm/conveyor): helm lint --strict, then helm
-#      template with the default values and with examples/production.yaml,
-#      each validated by kubeconform -strict (no kind may lack a schema).
+#      template with the default values, with examples/production.yaml and
+#      with that + examples/managed-pooler.yaml, each validated by
+#      kubeconform -strict (no kind may lack a schema).
 #   3. Consistency (deploycheck manifests) on both renders: CONVEYOR_* names
 #      are real variables (internal/config), Secret keys are the ones
 #      examples/secret.example.yaml lists, ports, probes, grace periods,
@@ -148,21 +149,24 @@ kubeconform() {
 	fi
 }
 
-step "helm lint --strict (default values, examples/production.yaml)"
+EXAMPLES=$DEPLOY/helm/examples
+step "helm lint --strict (default values, examples/production.yaml, + examples/managed-pooler.yaml)"
 helm lint --strict --quiet --kube-version "${K8S_VERSION#v}" "$CHART"
-helm lint --strict --quiet --kube-version "${K8S_VERSION#v}" "$CHART" -f "$DEPLOY/helm/examples/production.yaml"
+helm lint --strict --quiet --kube-version "${K8S_VERSION#v}" "$CHART" -f "$EXAMPLES/production.yaml"
+helm lint --strict --quiet --kube-version "${K8S_VERSION#v}" "$CHART" -f "$EXAMPLES/production.yaml" -f "$EXAMPLES/managed-pooler.yaml"
 done_step
 
-step "helm template: default values and examples/production.yaml"
+step "helm template: the same three"
 helm "${HELM_RENDER[@]}" >"$WORK/default.yaml"
-helm "${HELM_RENDER[@]}" -f "$DEPLOY/helm/examples/production.yaml" >"$WORK/production.yaml"
-for f in default production; do
+helm "${HELM_RENDER[@]}" -f "$EXAMPLES/production.yaml" >"$WORK/production.yaml"
+helm "${HELM_RENDER[@]}" -f "$EXAMPLES/production.yaml" -f "$EXAMPLES/managed-pooler.yaml" >"$WORK/managed-pooler.yaml"
+for f in default production managed-pooler; do
 	echo "   $f: $(grep '^kind:' "$WORK/$f.yaml" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $3, $1; sep=", "}')"
 done
 done_step
 
-step "kubeconform -strict ($MODE): both renders and the Secret template"
-kubeconform "$WORK/default.yaml" "$WORK/production.yaml" "$DEPLOY/helm/examples/secret.example.yaml"
+step "kubeconform -strict ($MODE): the renders and the Secret template"
+kubeconform "$WORK/default.yaml" "$WORK/production.yaml" "$WORK/managed-pooler.yaml" "$EXAMPLES/secret.example.yaml"
 done_step
 
 # manifests FILE: the consistency checks on one render.
@@ -171,9 +175,10 @@ manifests() {
 		-rules "$DEPLOY/prometheus/rules.yaml" -dashboard "$DEPLOY/grafana/conveyor.json" "$@"
 }
 
-step "chart consistency (deploycheck manifests): default values, production example"
+step "chart consistency (deploycheck manifests): the three renders"
 manifests "$WORK/default.yaml"
 manifests "$WORK/production.yaml"
+manifests "$WORK/managed-pooler.yaml"
 done_step
 
 step "Prometheus rules (rulefmt + PromQL parse, metric names)"
@@ -248,7 +253,7 @@ expect_fail "a missing route of the five (manifests)" "has no Prefix path /team-
 bad bad-keda-min 's/^  minReplicaCount: 2$/  minReplicaCount: 0/' "$WORK/production.yaml"
 expect_fail "the workers scaled to zero (manifests)" "minReplicaCount 0" \
 	manifests "$WORK/bad-keda-min.yaml"
-helm "${HELM_RENDER[@]}" -f "$DEPLOY/helm/examples/production.yaml" --set 'worker.autoscaling.keda.queues={high,default}' >"$WORK/bad-queues.yaml"
+helm "${HELM_RENDER[@]}" -f "$EXAMPLES/production.yaml" --set 'worker.autoscaling.keda.queues={high,default}' >"$WORK/bad-queues.yaml"
 expect_fail "a queue without a KEDA trigger (manifests)" 'queue "low" (internal/queue) has no trigger' manifests "$WORK/bad-queues.yaml"
 helm "${HELM_RENDER[@]}" --set networkPolicy.enabled=false >"$WORK/bad-np.yaml"
 expect_fail "no NetworkPolicy (manifests)" "no NetworkPolicy" manifests "$WORK/bad-np.yaml"
