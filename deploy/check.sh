@@ -221,6 +221,9 @@ bad() {
 printf 'serve:\n  replicas: two\n' >"$WORK/bad-values-type.yaml"
 expect_fail "a wrongly typed value (values.schema.json)" "at '/serve/replicas': got string, want integer" \
 	helm lint --kube-version "${K8S_VERSION#v}" "$CHART" -f "$WORK/bad-values-type.yaml"
+printf 'metrics:\n  serviceMonitor:\n    enable: true\n' >"$WORK/bad-values-switch.yaml"
+expect_fail "a misspelt switch, which would be ignored (values.schema.json)" "additional properties 'enable' not allowed" \
+	helm lint --kube-version "${K8S_VERSION#v}" "$CHART" -f "$WORK/bad-values-switch.yaml"
 printf 'podSecurityContext:\n  runAsUser: nobody\n' >"$WORK/bad-values-render.yaml"
 helm "${HELM_RENDER[@]}" -f "$WORK/bad-values-render.yaml" >"$WORK/bad-values-render.out.yaml"
 if [[ $MODE == schemas ]]; then
