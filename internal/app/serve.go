@@ -15,6 +15,7 @@ import (
 	"github.com/conveyorhq/conveyor/gen/console"
 	"github.com/conveyorhq/conveyor/gen/docs"
 	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/config"
 	"github.com/conveyorhq/conveyor/internal/devoidc"
 	"github.com/conveyorhq/conveyor/internal/events"
@@ -29,6 +30,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/store"
 	"github.com/conveyorhq/conveyor/internal/teams"
 	"github.com/conveyorhq/conveyor/internal/users"
+	"github.com/conveyorhq/conveyor/openapi"
 )
 
 func runServe(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -78,6 +80,14 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
 	publisher := &events.Publisher{Redis: d.redis, Logger: log}
+	// The role table the API description declares, once: the services
+	// check each call against it (the HTTP layer checks early too).
+	roles, err := authz.FromYAML(openapi.V1YAML)
+	if err != nil {
+		return err
+	}
+	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
+	policy := authz.New(roles, authorizer)
 	// Who is disabled, in memory: read now and every few seconds, and
 	// changed at once through the hub's control channel.
 	gate := &users.Gate{Store: d.store, Logger: log}
@@ -87,7 +97,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	}
 	gcancel()
 	control := &events.Control{Redis: d.redis}
-	hub := &events.Hub{Redis: d.redis, Logger: log,
+	hub := &events.Hub{Redis: d.redis, Logger: log, Policy: policy,
 		Hooks: events.ControlHooks{UserChanged: gate.Apply, Resync: gate.Reload, Disabled: gate.Disabled}}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
@@ -102,8 +112,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	}
 	consoleConfig := httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes,
 		Storage: storageOrigin(ctx, d.blobs.PresignGet, log)}
-	authorizer := &auth.Authorizer{Memberships: d.store, Teams: d.store}
-	jobsService := &jobs.Service{Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
+	jobsService := &jobs.Service{Policy: policy, Store: d.store, Processors: d.processors, Queue: queueClient, Events: publisher, Blobs: d.blobs,
 		Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	queueStatus := queue.NewStatus(d.redisOpt)
 	defer queueStatus.Close()
@@ -113,11 +122,11 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	keyUse := auth.NewKeyUse(d.store, auth.KeyUseOptions{Logger: log})
 	defer keyUse.Close() // before the pools close
 	deps := httpapi.Deps{
-		Teams: &teams.Service{Store: d.store, Access: authorizer, Jobs: jobsService, Streams: control},
-		Users: &users.Service{Store: d.store, Access: authorizer, Gate: gate, Announcer: control, Logger: log},
-		Platform: &platform.Service{Access: authorizer, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
+		Teams: &teams.Service{Store: d.store, Policy: policy, Jobs: jobsService, Streams: control},
+		Users: &users.Service{Store: d.store, Policy: policy, Gate: gate, Announcer: control, Logger: log},
+		Platform: &platform.Service{Policy: policy, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
 			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
-		Files: &files.Service{Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
+		Files: &files.Service{Policy: policy, Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
 			Events: publisher, Logger: log},
 		Jobs:       jobsService,
 		Processors: d.processors,

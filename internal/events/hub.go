@@ -30,6 +30,8 @@ type Hub struct {
 	Redis  *redis.Client
 	Logger *slog.Logger
 	Hooks  ControlHooks
+	// Policy decides who may subscribe (streamTeamEvents); nil: no one.
+	Policy Policy
 
 	mu     sync.Mutex
 	teams  map[uuid.UUID]map[*Subscription]struct{}
@@ -37,6 +39,12 @@ type Hub struct {
 	// deletedTeams are the teams deleted in the last DeletedTeamMemory,
 	// refused by Subscribe.
 	deletedTeams map[uuid.UUID]time.Time
+}
+
+// Policy checks the caller in ctx against the role table entry of an
+// operation (authz.Policy); teamID is the team the call acts in.
+type Policy interface {
+	Check(ctx context.Context, op string, teamID *uuid.UUID) error
 }
 
 // Subscription receives a team's events in id order, each once.
@@ -79,7 +87,15 @@ func (s *Subscription) Close() {
 // some may be gone, the first event is a reset. It fails when Redis cannot
 // be reached. The subscriber is the context's principal: the subscription
 // ends (ErrEnded) when that user is disabled, or the team deleted.
+// It refuses a caller the role table does not let stream the team's
+// events.
 func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Subscription, error) {
+	if h.Policy == nil {
+		return nil, domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
+	}
+	if err := h.Policy.Check(ctx, "streamTeamEvents", &team); err != nil {
+		return nil, err
+	}
 	s := &Subscription{hub: h, team: team, done: make(chan struct{})}
 	if p := domain.PrincipalFrom(ctx); p != nil && p.APIKey == nil {
 		s.user = p.UserID

@@ -48,6 +48,9 @@ func partSize(size int64) int64 {
 // CreateUpload starts a direct-to-S3 upload of size bytes: one presigned
 // PUT below the multipart threshold, a presigned URL per part above it.
 func (s *Service) CreateUpload(ctx context.Context, teamID uuid.UUID, name string, size int64, sha string) (domain.Upload, error) {
+	if err := s.allow(ctx, "createUpload", teamID); err != nil {
+		return domain.Upload{}, err
+	}
 	if size < 0 || size > MaxDirectUpload {
 		return domain.Upload{}, &domain.Error{Code: domain.CodeInvalid, Message: fmt.Sprintf("size is 0 to %d bytes.", int64(MaxDirectUpload)),
 			Fields: []domain.FieldError{{Pointer: "/size", Detail: "out of range"}}}
@@ -98,6 +101,9 @@ func unprocessable(pointer, msg string) error {
 // content's hash and media type are computed from the stored bytes.
 // Completing a completed upload returns its file.
 func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, parts []domain.CompletedPart) (domain.File, error) {
+	if err := s.allow(ctx, "completeUpload", teamID); err != nil {
+		return domain.File{}, err
+	}
 	u, err := s.Store.Upload(ctx, teamID, uploadID)
 	if err != nil {
 		return domain.File{}, err

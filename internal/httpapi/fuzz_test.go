@@ -26,6 +26,7 @@ import (
 
 	"github.com/conveyorhq/conveyor/gen/api"
 	"github.com/conveyorhq/conveyor/internal/apptest"
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/httpapi"
@@ -33,6 +34,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
 	"github.com/conveyorhq/conveyor/internal/teams"
+	"github.com/conveyorhq/conveyor/openapi"
 )
 
 // FuzzRequest drives the real HTTP surface (httpapi.NewHandler: request id,
@@ -172,13 +174,18 @@ func newHarness() (*harness, error) {
 		return nil, err
 	}
 	logs := &fuzzLogs{}
+	roles, err := authz.FromYAML(openapi.V1YAML)
+	if err != nil {
+		return nil, err
+	}
+	allow := authz.New(roles, fuzzAllow{})
 	admin := fuzzAuth{&domain.Principal{UserID: uuid.MustParse("3d8b8c36-77f2-4c35-9a8e-1b7f3b1f0c01"), Issuer: "https://issuer.test",
 		Subject: "fuzz", Email: "fuzz@example.test", Name: "Fuzz", Method: domain.AuthOIDC, PlatformAdmin: true}}
 	h, err := httpapi.NewHandler(httpapi.Deps{
 		// Services without stores: the domain is where this target stops.
-		Teams:         &teams.Service{},
-		Files:         &files.Service{},
-		Jobs:          &jobs.Service{Processors: reg},
+		Teams:         &teams.Service{Policy: allow},
+		Files:         &files.Service{Policy: allow},
+		Jobs:          &jobs.Service{Policy: allow, Processors: reg},
 		Processors:    reg,
 		Authenticator: admin,
 		APIKeys:       admin,

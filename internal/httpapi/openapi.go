@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
@@ -26,6 +27,7 @@ const maxJSONBody = 1 << 20
 // operation declares (x-required-role), and validates parameters and body.
 type contract struct {
 	router routers.Router
+	table  authz.Table // by operationId
 	needs  map[*openapi3.Operation]domain.Requirement
 	// unsecured holds a copy of each operation without security
 	// requirements, for validation: credentials are checked by authenticate
@@ -52,34 +54,23 @@ func newContract(doc *openapi3.T) (*contract, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: spec router: %w", err)
 	}
-	c := &contract{router: router, needs: map[*openapi3.Operation]domain.Requirement{},
+	// Fail closed at start-up: every operation declares a known role, and
+	// a team role has its {team_id} to be checked in.
+	table, err := authz.FromSpec(doc)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	c := &contract{router: router, table: table, needs: map[*openapi3.Operation]domain.Requirement{},
 		unsecured: map[*openapi3.Operation]*openapi3.Operation{}}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
 			bare := *op
 			bare.Security = &openapi3.SecurityRequirements{}
 			c.unsecured[op] = &bare
-			raw, ok := op.Extensions["x-required-role"].(string)
-			if !ok {
-				return nil, fmt.Errorf("httpapi: %s %s declares no x-required-role", method, path)
-			}
-			need, err := domain.ParseRequirement(raw)
-			if err != nil {
-				return nil, fmt.Errorf("httpapi: %s %s: %w", method, path, err)
-			}
-			c.needs[op] = need
+			c.needs[op] = table[op.OperationID]
 		}
 	}
 	return c, nil
-}
-
-// RequiredRoles returns each operation's declared requirement, by operationId.
-func (c *contract) requiredRoles() map[string]domain.Requirement {
-	out := map[string]domain.Requirement{}
-	for op, need := range c.needs {
-		out[op.OperationID] = need
-	}
-	return out
 }
 
 func (s *Server) enforceContract(next http.Handler) http.Handler {

@@ -9,7 +9,10 @@ import (
 
 // ListProcessors implements api.StrictServerInterface.
 func (s *Server) ListProcessors(ctx context.Context, _ api.ListProcessorsRequestObject) (api.ListProcessorsResponseObject, error) {
-	all := s.deps.Processors.All()
+	all, err := s.deps.Jobs.ListProcessors(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := api.ProcessorList{Items: make([]api.Processor, 0, len(all))}
 	for _, p := range all {
 		schema := map[string]any{}

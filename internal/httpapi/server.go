@@ -167,20 +167,6 @@ func NewHandler(deps Deps) (http.Handler, error) {
 	return r, nil
 }
 
-// RequiredRoles returns each operation's declared requirement by
-// operationId, as the server enforces it.
-func RequiredRoles() (map[string]domain.Requirement, error) {
-	doc, err := api.GetSpec()
-	if err != nil {
-		return nil, err
-	}
-	c, err := newContract(doc)
-	if err != nil {
-		return nil, err
-	}
-	return c.requiredRoles(), nil
-}
-
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()

@@ -43,18 +43,11 @@ type Events interface {
 	Notify(ctx context.Context, e domain.Event)
 }
 
-// Downloads is what the service needs from object storage to hand outputs
-// to clients: a short-lived URL (PresignDownload) or the bytes themselves
-// (OpenDownload, a range spec "" for all of them), both served as name of
-// media type contentType. Storage presents both alike, keeping a browser
-// from rendering what is not safe to.
-type Downloads interface {
-	PresignDownload(ctx context.Context, key, name, contentType string, ttl time.Duration) (string, error)
-	OpenDownload(ctx context.Context, key, spec, name, contentType string) (domain.Download, error)
-}
-
-// Service implements the job rules for API callers.
+// Service implements the job rules for API callers. Each method that
+// serves an API operation first checks the caller against the role the
+// operation declares (Policy), whether or not the HTTP layer did.
 type Service struct {
+	Policy     Policy
 	Store      Store
 	Processors *processors.Registry
 	// Queue, when set, receives new and retried jobs at once; otherwise
@@ -68,13 +61,13 @@ type Service struct {
 	NotRunnable error
 }
 
-// downloadTTL is how long a presigned output URL works.
-const downloadTTL = 5 * time.Minute
-
 // Create queues a job of processor on fileID (nil for processors that need
 // no file) with params. The job and its dispatch record are stored in one
 // transaction.
 func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUID, processor string, params json.RawMessage) (domain.Job, error) {
+	if err := s.allow(ctx, "createJob", teamID); err != nil {
+		return domain.Job{}, err
+	}
 	p, err := s.Processors.Get(processor)
 	if err != nil {
 		return domain.Job{}, err
@@ -140,11 +133,17 @@ func (s *Service) log() *slog.Logger {
 
 // Get returns a team's job.
 func (s *Service) Get(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	if err := s.allow(ctx, "getJob", teamID); err != nil {
+		return domain.Job{}, err
+	}
 	return s.Store.Job(ctx, teamID, id)
 }
 
 // List returns a page of a team's jobs.
 func (s *Service) List(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Job], error) {
+	if err := s.allow(ctx, "listJobs", teamID); err != nil {
+		return domain.Page[domain.Job]{}, err
+	}
 	return s.Store.Jobs(ctx, teamID, page)
 }
 
@@ -153,6 +152,9 @@ func (s *Service) List(ctx context.Context, teamID uuid.UUID, page domain.PageRe
 // produced. A cancelled job is returned as it is; a finished one is a
 // conflict.
 func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	if err := s.allow(ctx, "cancelJob", teamID); err != nil {
+		return domain.Job{}, err
+	}
 	j, err := s.Store.CancelJob(ctx, teamID, id)
 	if errors.Is(err, s.NotRunnable) {
 		cur, err := s.Store.Job(ctx, teamID, id)
@@ -189,6 +191,9 @@ func (s *Service) Cancelled(ctx context.Context, js []domain.Job) {
 
 // Retry queues a failed or cancelled job again as a new run.
 func (s *Service) Retry(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
+	if err := s.allow(ctx, "retryJob", teamID); err != nil {
+		return domain.Job{}, err
+	}
 	j, err := s.Store.RetryJob(ctx, teamID, id)
 	if errors.Is(err, s.NotRunnable) {
 		cur, err := s.Store.Job(ctx, teamID, id)
@@ -203,32 +208,6 @@ func (s *Service) Retry(ctx context.Context, teamID, id uuid.UUID) (domain.Job, 
 	s.notify(ctx, j)
 	s.dispatch(ctx, j)
 	return j, nil
-}
-
-// Outputs lists a team's job's outputs.
-func (s *Service) Outputs(ctx context.Context, teamID, id uuid.UUID) ([]domain.JobOutput, error) {
-	return s.Store.JobOutputs(ctx, teamID, id)
-}
-
-// OutputURL returns a short-lived URL that downloads a job's output.
-func (s *Service) OutputURL(ctx context.Context, teamID, id uuid.UUID, name string) (string, error) {
-	o, err := s.Store.JobOutput(ctx, teamID, id, name)
-	if err != nil {
-		return "", err
-	}
-	return s.Blobs.PresignDownload(ctx, o.ObjectKey, o.Name, o.ContentType, downloadTTL)
-}
-
-// OpenOutput opens a team's job's output for streaming through the API,
-// presented as its presigned download is (only safe types inline, under
-// the output's name); the caller closes its Body. An unknown job or name
-// is a CodeNotFound error.
-func (s *Service) OpenOutput(ctx context.Context, teamID, id uuid.UUID, name string) (domain.Download, error) {
-	o, err := s.Store.JobOutput(ctx, teamID, id, name)
-	if err != nil {
-		return domain.Download{}, err
-	}
-	return s.Blobs.OpenDownload(ctx, o.ObjectKey, "", o.Name, o.ContentType)
 }
 
 // RunStore is what the runner needs from the database.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/platform"
 )
@@ -43,7 +44,7 @@ func (f fakeQueues) Workers() ([]domain.WorkerStatus, error) {
 
 func healthy() *platform.Service {
 	lag := int64(0)
-	return &platform.Service{Access: allowAdmins{},
+	return &platform.Service{Policy: authz.New(authz.Table{"getPlatformStatus": domain.NeedPlatformAdmin}, allowAdmins{}),
 		Database: fakeDB{domain.DatabaseStatus{Primary: domain.ComponentStatus{Reachable: true},
 			Replicas: []domain.ReplicaStatus{{Name: "replica1", Reachable: true, TakingReads: true, LagBytes: &lag}}}},
 		Redis:  func(context.Context) error { return nil },
@@ -105,8 +106,8 @@ func TestStatusOnlyForPlatformAdmins(t *testing.T) {
 	if _, err := s.Status(user); domain.ErrorCode(err) != domain.CodeForbidden {
 		t.Fatalf("a user: %v", err)
 	}
-	s.Access = nil
+	s.Policy = nil
 	if _, err := s.Status(admin); domain.ErrorCode(err) != domain.CodeForbidden {
-		t.Fatalf("without Access: %v", err)
+		t.Fatalf("without a Policy: %v", err)
 	}
 }

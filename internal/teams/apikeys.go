@@ -13,6 +13,9 @@ import (
 // viewer: keys do not manage teams). The secret is returned once and only
 // its hash is kept.
 func (s *Service) CreateAPIKey(ctx context.Context, teamID uuid.UUID, name string, role domain.TeamRole) (domain.APIKey, string, error) {
+	if err := s.allow(ctx, "createApiKey", &teamID); err != nil {
+		return domain.APIKey{}, "", err
+	}
 	name, err := domain.CleanLabel(name, 100, "/name")
 	if err != nil {
 		return domain.APIKey{}, "", err
@@ -39,22 +42,34 @@ func (s *Service) CreateAPIKey(ctx context.Context, teamID uuid.UUID, name strin
 
 // APIKeys lists a team's keys.
 func (s *Service) APIKeys(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.APIKey], error) {
+	if err := s.allow(ctx, "listApiKeys", &teamID); err != nil {
+		return domain.Page[domain.APIKey]{}, err
+	}
 	return s.Store.APIKeys(ctx, teamID, page)
 }
 
 // APIKey returns a team's key.
 func (s *Service) APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey, error) {
+	if err := s.allow(ctx, "getApiKey", &teamID); err != nil {
+		return domain.APIKey{}, err
+	}
 	return s.Store.APIKey(ctx, teamID, id)
 }
 
 // RevokeAPIKey revokes a team's key, if it is still at version ifMatch
 // (nil: any version).
 func (s *Service) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, ifMatch *string) error {
+	if err := s.allow(ctx, "revokeApiKey", &teamID); err != nil {
+		return err
+	}
 	return s.Store.RevokeAPIKey(ctx, teamID, id, func(k domain.APIKey) error { return domain.CheckIfMatch(ifMatch, k.ETag()) })
 }
 
 // AuditEvents lists what happened in a team, newest first, narrowed by f.
 func (s *Service) AuditEvents(ctx context.Context, teamID uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
+	if err := s.allow(ctx, "listAuditEvents", &teamID); err != nil {
+		return domain.Page[domain.AuditEvent]{}, err
+	}
 	if err := checkAuditFilter(f); err != nil {
 		return domain.Page[domain.AuditEvent]{}, err
 	}

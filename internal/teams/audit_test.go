@@ -40,7 +40,7 @@ func TestAuditFilterRange(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := &auditStore{}
-			s := &teams.Service{Store: st}
+			s := &teams.Service{Store: st, Policy: allowAll{}}
 			f := domain.AuditFilter{Action: "member.added", Since: c.since, Until: c.until}
 			_, err := s.AuditEvents(context.Background(), uuid.New(), f, domain.PageRequest{Limit: 20})
 			if c.refused {

@@ -34,6 +34,9 @@ func checkRole(role domain.TeamRole) error {
 
 // Members lists a team's members and pending invitations.
 func (s *Service) Members(ctx context.Context, teamID uuid.UUID, page domain.PageRequest) (domain.Page[domain.Member], error) {
+	if err := s.allow(ctx, "listMembers", &teamID); err != nil {
+		return domain.Page[domain.Member]{}, err
+	}
 	return s.Store.Members(ctx, teamID, page)
 }
 
@@ -41,6 +44,9 @@ func (s *Service) Members(ctx context.Context, teamID uuid.UUID, page domain.Pag
 // has never called the API is invited (a pending member). Someone already
 // in the team gets the new role.
 func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, email string, role domain.TeamRole) (domain.Member, error) {
+	if err := s.allow(ctx, "addMember", &teamID); err != nil {
+		return domain.Member{}, err
+	}
 	if err := checkRole(role); err != nil {
 		return domain.Member{}, err
 	}
@@ -54,6 +60,9 @@ func (s *Service) AddMember(ctx context.Context, teamID uuid.UUID, email string,
 
 // Member returns a team's member.
 func (s *Service) Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error) {
+	if err := s.allow(ctx, "getMember", &teamID); err != nil {
+		return domain.Member{}, err
+	}
 	return s.Store.Member(ctx, teamID, userID)
 }
 
@@ -74,6 +83,9 @@ func existing(next domain.MembershipDecision, ifMatch *string) func(current *dom
 // UpdateMember changes a member's role, if the membership is still at
 // version ifMatch (nil: any); a team keeps at least one manager.
 func (s *Service) UpdateMember(ctx context.Context, teamID, userID uuid.UUID, role domain.TeamRole, ifMatch *string) (domain.Member, error) {
+	if err := s.allow(ctx, "updateMember", &teamID); err != nil {
+		return domain.Member{}, err
+	}
 	if err := checkRole(role); err != nil {
 		return domain.Member{}, err
 	}
@@ -83,6 +95,9 @@ func (s *Service) UpdateMember(ctx context.Context, teamID, userID uuid.UUID, ro
 // RemoveMember removes a member (or withdraws an invitation), if still at
 // version ifMatch (nil: any); a team keeps at least one manager.
 func (s *Service) RemoveMember(ctx context.Context, teamID, userID uuid.UUID, ifMatch *string) error {
+	if err := s.allow(ctx, "removeMember", &teamID); err != nil {
+		return err
+	}
 	_, err := s.Store.ChangeMembership(ctx, teamID, &userID, "", existing(domain.MembershipDecision{Remove: true}, ifMatch))
 	return err
 }

@@ -38,19 +38,20 @@ type Jobs interface {
 	Cancelled(ctx context.Context, js []domain.Job)
 }
 
-// Access decides whether a principal meets a requirement of the role table
-// (auth.Authorizer).
-type Access interface {
-	Authorize(ctx context.Context, p *domain.Principal, need domain.Requirement, teamID *uuid.UUID) error
+// Policy checks the caller in ctx against the role table entry of an
+// operation (authz.Policy); teamID is the team the call acts in, nil
+// outside a team.
+type Policy interface {
+	Check(ctx context.Context, op string, teamID *uuid.UUID) error
 }
 
-// Service implements the team rules. Who may call each method is declared
-// in the API description and enforced by auth.Authorizer before it runs;
-// the methods that change a team itself (Update, Delete) ask Access again
-// rather than trust that it did.
+// Service implements the team rules. Each method that serves an API
+// operation first checks the caller against the role the operation
+// declares (Policy), whether or not the HTTP layer did; without a Policy
+// everything is refused.
 type Service struct {
 	Store  Store
-	Access Access
+	Policy Policy
 	Jobs   Jobs // optional: announces and stops the jobs a deletion cancels
 	// Streams is told of a deletion (optional), to end the team's event
 	// streams on every API process before Delete returns.
@@ -62,13 +63,13 @@ type Streams interface {
 	TeamDeleted(ctx context.Context, id uuid.UUID) error
 }
 
-// require refuses the caller unless it meets need (for teamID, nil outside
-// a team); without Access everything is refused.
-func (s *Service) require(ctx context.Context, need domain.Requirement, teamID *uuid.UUID) error {
-	if s.Access == nil {
+// allow refuses the caller unless the role table lets it call op (in
+// teamID, nil outside a team).
+func (s *Service) allow(ctx context.Context, op string, teamID *uuid.UUID) error {
+	if s.Policy == nil {
 		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
 	}
-	return s.Access.Authorize(ctx, domain.PrincipalFrom(ctx), need, teamID)
+	return s.Policy.Check(ctx, op, teamID)
 }
 
 // TeamChange is a change to a team's settings; a nil field stays as it is.
@@ -81,7 +82,7 @@ type TeamChange struct {
 // version ifMatch: If-Match is required, and only the settings half of the
 // ETag must match (usage may have moved since the read).
 func (s *Service) Update(ctx context.Context, id uuid.UUID, ch TeamChange, ifMatch *string) (domain.Team, error) {
-	if err := s.require(ctx, domain.NeedTeamManager, &id); err != nil {
+	if err := s.allow(ctx, "updateTeam", &id); err != nil {
 		return domain.Team{}, err
 	}
 	var name string
@@ -107,6 +108,9 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, ch TeamChange, ifMat
 
 // Create creates a team named name; the caller becomes its manager.
 func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) {
+	if err := s.allow(ctx, "createTeam", nil); err != nil {
+		return domain.Team{}, err
+	}
 	name, err := domain.CleanLabel(name, 100, "/name")
 	if err != nil {
 		return domain.Team{}, err
@@ -120,12 +124,18 @@ func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) 
 
 // Get returns a team with its usage.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.Team, error) {
+	if err := s.allow(ctx, "getTeam", &id); err != nil {
+		return domain.Team{}, err
+	}
 	return s.Store.TeamWithUsage(ctx, id)
 }
 
 // List returns the teams the caller may see, each with its usage: every
 // team for platform admins, their own teams for everyone else.
 func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Page[domain.Team], error) {
+	if err := s.allow(ctx, "listTeams", nil); err != nil {
+		return domain.Page[domain.Team]{}, err
+	}
 	p := domain.PrincipalFrom(ctx)
 	if p == nil {
 		return domain.Page[domain.Team]{}, domain.Errorf(domain.CodeUnauthenticated, "Authentication is required.")
@@ -157,6 +167,9 @@ func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Pag
 
 // Me returns the caller and their memberships.
 func (s *Service) Me(ctx context.Context) (*domain.Principal, []domain.Membership, error) {
+	if err := s.allow(ctx, "getMe", nil); err != nil {
+		return nil, nil, err
+	}
 	p := domain.PrincipalFrom(ctx)
 	if p == nil {
 		return nil, nil, domain.Errorf(domain.CodeUnauthenticated, "Authentication is required.")
@@ -180,7 +193,7 @@ func (s *Service) Me(ctx context.Context) (*domain.Principal, []domain.Membershi
 // attempts are told to stop). Its objects and rows are removed by the
 // worker in the background; its audit trail stays (AllAuditEvents).
 func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) error {
-	if err := s.require(ctx, domain.NeedPlatformAdmin, nil); err != nil {
+	if err := s.allow(ctx, "deleteTeam", &id); err != nil {
 		return err
 	}
 	cancelled, err := s.Store.DeleteTeam(ctx, id, func(cur domain.Team) error {
@@ -205,7 +218,7 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) err
 // AllAuditEvents lists, for platform admins, the audit events of every
 // team or of one (teamID), deleted teams included, newest first.
 func (s *Service) AllAuditEvents(ctx context.Context, teamID *uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error) {
-	if err := s.require(ctx, domain.NeedPlatformAdmin, nil); err != nil {
+	if err := s.allow(ctx, "listPlatformAuditEvents", nil); err != nil {
 		return domain.Page[domain.AuditEvent]{}, err
 	}
 	if err := checkAuditFilter(f); err != nil {

@@ -3,14 +3,17 @@ package teams_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/teams"
+	"github.com/conveyorhq/conveyor/openapi"
 )
 
 // fakeStore keeps teams and memberships in memory: the methods the rules
@@ -59,6 +62,30 @@ func (f *fakeStore) RenameTeam(ctx context.Context, id uuid.UUID, decide func(do
 	return cur, nil
 }
 
+var (
+	rolesOnce sync.Once
+	roles     authz.Table
+	rolesErr  error
+)
+
+// roleTable is the role table of the API description the server serves.
+func roleTable(tb testing.TB) authz.Table {
+	tb.Helper()
+	rolesOnce.Do(func() {
+		roles, rolesErr = authz.FromYAML(openapi.V1YAML)
+	})
+	if rolesErr != nil {
+		tb.Fatal(rolesErr)
+	}
+	return roles
+}
+
+// allowAll lets every caller through: for tests of rules behind the role
+// check.
+type allowAll struct{}
+
+func (allowAll) Check(context.Context, string, *uuid.UUID) error { return nil }
+
 // world is a team with a user of each role, an outsider, keys, and an admin.
 type world struct {
 	store   *fakeStore
@@ -84,7 +111,7 @@ func newWorld(t *testing.T) *world {
 		return &domain.Principal{Method: domain.AuthAPIKey, APIKey: &domain.APIKeyScope{ID: uuid.New(), TeamID: teamID, Role: role, Prefix: "cvk_x"}}
 	}
 	return &world{store: f, team: team,
-		svc: &teams.Service{Store: f, Access: &auth.Authorizer{Memberships: f, Teams: f}},
+		svc: &teams.Service{Store: f, Policy: authz.New(roleTable(t), &auth.Authorizer{Memberships: f, Teams: f})},
 		callers: map[string]*domain.Principal{
 			"admin":              {UserID: uuid.New(), Method: domain.AuthOIDC, PlatformAdmin: true},
 			"manager":            user(domain.RoleManager),
@@ -128,7 +155,7 @@ func TestUpdateWhoMay(t *testing.T) {
 		etag := w.team.ETag()
 		svc := &teams.Service{Store: w.store}
 		if _, err := svc.Update(w.as("admin"), w.team.ID, teams.TeamChange{Name: strp("X")}, &etag); domain.ErrorCode(err) != domain.CodeForbidden {
-			t.Fatalf("without Access: %v; want refused", err)
+			t.Fatalf("without a Policy: %v; want refused", err)
 		}
 	})
 }

@@ -26,18 +26,18 @@ type Announcer interface {
 	UserDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
 }
 
-// Access decides whether a principal meets a requirement of the role table
-// (auth.Authorizer).
-type Access interface {
-	Authorize(ctx context.Context, p *domain.Principal, need domain.Requirement, teamID *uuid.UUID) error
+// Policy checks the caller in ctx against the role table entry of an
+// operation (authz.Policy); teamID is nil outside a team.
+type Policy interface {
+	Check(ctx context.Context, op string, teamID *uuid.UUID) error
 }
 
 // Service implements the rules about users: only platform admins (the
-// role listUsers and getUser declare) see them. It asks Access rather than
-// trust that the HTTP layer did; without Access everything is refused.
+// role listUsers and getUser declare) see them. It asks Policy rather than
+// trust that the HTTP layer did; without a Policy everything is refused.
 type Service struct {
 	Store  Store
-	Access Access
+	Policy Policy
 	// Gate is this process's view of who is disabled, updated at once by
 	// SetDisabled; Announcer updates every process's. Either may be nil.
 	Gate      *Gate
@@ -45,17 +45,17 @@ type Service struct {
 	Logger    *slog.Logger // nil: slog.Default()
 }
 
-func (s *Service) requireAdmin(ctx context.Context) error {
-	if s.Access == nil {
+func (s *Service) allow(ctx context.Context, op string) error {
+	if s.Policy == nil {
 		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
 	}
-	return s.Access.Authorize(ctx, domain.PrincipalFrom(ctx), domain.NeedPlatformAdmin, nil)
+	return s.Policy.Check(ctx, op, nil)
 }
 
 // List returns a page of everyone who has called the API, newest first,
 // with their teams.
 func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error) {
-	if err := s.requireAdmin(ctx); err != nil {
+	if err := s.allow(ctx, "listUsers"); err != nil {
 		return domain.Page[domain.UserAccount]{}, err
 	}
 	return s.Store.Users(ctx, page)
@@ -63,7 +63,7 @@ func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Pag
 
 // Get returns a user with their teams.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.UserAccount, error) {
-	if err := s.requireAdmin(ctx); err != nil {
+	if err := s.allow(ctx, "getUser"); err != nil {
 		return domain.UserAccount{}, err
 	}
 	return s.Store.User(ctx, id)
@@ -78,7 +78,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.UserAccount, er
 // up; the rest within the Gate's refresh interval). Errors: forbidden,
 // not found, precondition required or failed, unprocessable (oneself).
 func (s *Service) SetDisabled(ctx context.Context, id uuid.UUID, disabled bool, ifMatch *string) (domain.UserAccount, error) {
-	if err := s.requireAdmin(ctx); err != nil {
+	if err := s.allow(ctx, "updateUser"); err != nil {
 		return domain.UserAccount{}, err
 	}
 	if p := domain.PrincipalFrom(ctx); disabled && p != nil && p.APIKey == nil && p.UserID == id {

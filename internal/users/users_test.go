@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/conveyorhq/conveyor/internal/auth"
+	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/users"
 )
@@ -125,7 +126,8 @@ func (noTeams) Team(context.Context, uuid.UUID) (domain.Team, error) {
 
 // TestOnlyPlatformAdmins: users are shown to platform admins only.
 func TestOnlyPlatformAdmins(t *testing.T) {
-	svc := &users.Service{Store: fakeStore{}, Access: &auth.Authorizer{Memberships: noTeams{}, Teams: noTeams{}}}
+	svc := &users.Service{Store: fakeStore{}, Policy: authz.New(authz.Table{"getUser": domain.NeedPlatformAdmin},
+		&auth.Authorizer{Memberships: noTeams{}, Teams: noTeams{}})}
 	for name, tc := range map[string]struct {
 		p    *domain.Principal
 		want domain.Code
@@ -141,7 +143,7 @@ func TestOnlyPlatformAdmins(t *testing.T) {
 		}
 	}
 	if _, err := (&users.Service{Store: fakeStore{}}).Get(domain.WithPrincipal(context.Background(), &domain.Principal{PlatformAdmin: true}), uuid.New()); domain.ErrorCode(err) != domain.CodeForbidden {
-		t.Errorf("without Access: %v", err)
+		t.Errorf("without a Policy: %v", err)
 	}
 }
 
@@ -195,7 +197,7 @@ func TestSetDisabledRules(t *testing.T) {
 	store := &accounts{u: target}
 	gate := &users.Gate{Store: &listing{}}
 	ann := &announced{}
-	svc := &users.Service{Store: store, Access: &auth.Authorizer{}, Gate: gate, Announcer: ann}
+	svc := &users.Service{Store: store, Policy: authz.New(authz.Table{"updateUser": domain.NeedPlatformAdmin}, &auth.Authorizer{}), Gate: gate, Announcer: ann}
 	as := func(p *domain.Principal) context.Context { return domain.WithPrincipal(context.Background(), p) }
 	etag := target.ETag()
 
