@@ -37,7 +37,9 @@ func TestPolicyRefusesWhatItDoesNotKnow(t *testing.T) {
 		"a team operation without team": func() error { return p.Check(ctx, "getTeam", nil) },
 		"a nil policy":                  func() error { return (*authz.Policy)(nil).Check(ctx, "getMe", nil) },
 		"the zero policy":               func() error { return (&authz.Policy{}).Check(ctx, "getMe", nil) },
-		"a policy without access":       func() error { return authz.New(authz.Table{"getMe": domain.NeedAuthenticated}, nil).Check(ctx, "getMe", nil) },
+		"a policy without access": func() error {
+			return authz.New(authz.Table{"getMe": domain.NeedAuthenticated}, nil).Check(ctx, "getMe", nil)
+		},
 	} {
 		if err := check(); domain.ErrorCode(err) != domain.CodeForbidden {
 			t.Errorf("%s: %v; want forbidden", name, err)

@@ -75,14 +75,18 @@ var serving = map[string][]call{
 	"updateMember": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.teams.UpdateMember(ctx, t, someID, domain.RoleViewer, nil))
 	}},
-	"removeMember": {func(s services, ctx context.Context, t uuid.UUID) error { return s.teams.RemoveMember(ctx, t, someID, nil) }},
+	"removeMember": {func(s services, ctx context.Context, t uuid.UUID) error {
+		return s.teams.RemoveMember(ctx, t, someID, nil)
+	}},
 	"createApiKey": {func(s services, ctx context.Context, t uuid.UUID) error {
 		_, _, err := s.teams.CreateAPIKey(ctx, t, "ci", domain.RoleMember)
 		return err
 	}},
-	"listApiKeys":  {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.teams.APIKeys(ctx, t, page)) }},
-	"getApiKey":    {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.teams.APIKey(ctx, t, someID)) }},
-	"revokeApiKey": {func(s services, ctx context.Context, t uuid.UUID) error { return s.teams.RevokeAPIKey(ctx, t, someID, nil) }},
+	"listApiKeys": {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.teams.APIKeys(ctx, t, page)) }},
+	"getApiKey":   {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.teams.APIKey(ctx, t, someID)) }},
+	"revokeApiKey": {func(s services, ctx context.Context, t uuid.UUID) error {
+		return s.teams.RevokeAPIKey(ctx, t, someID, nil)
+	}},
 	"listAuditEvents": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.teams.AuditEvents(ctx, t, domain.AuditFilter{}, page))
 	}},
@@ -101,8 +105,12 @@ var serving = map[string][]call{
 	"getFile":    {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.files.Get(ctx, t, someID)) }},
 	"deleteFile": {func(s services, ctx context.Context, t uuid.UUID) error { return s.files.Delete(ctx, t, someID) }},
 	"downloadFile": {
-		func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.files.DownloadURL(ctx, t, someID)) },
-		func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.files.Open(ctx, t, someID, "")) },
+		func(s services, ctx context.Context, t uuid.UUID) error {
+			return errOf(s.files.DownloadURL(ctx, t, someID))
+		},
+		func(s services, ctx context.Context, t uuid.UUID) error {
+			return errOf(s.files.Open(ctx, t, someID, ""))
+		},
 	},
 	"createUpload": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.files.CreateUpload(ctx, t, "big.bin", 1<<20, ""))
@@ -120,8 +128,12 @@ var serving = map[string][]call{
 	"retryJob":       {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.jobs.Retry(ctx, t, someID)) }},
 	"listJobOutputs": {func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.jobs.Outputs(ctx, t, someID)) }},
 	"downloadJobOutput": {
-		func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.jobs.OutputURL(ctx, t, someID, "report.json")) },
-		func(s services, ctx context.Context, t uuid.UUID) error { return errOf(s.jobs.OpenOutput(ctx, t, someID, "report.json")) },
+		func(s services, ctx context.Context, t uuid.UUID) error {
+			return errOf(s.jobs.OutputURL(ctx, t, someID, "report.json"))
+		},
+		func(s services, ctx context.Context, t uuid.UUID) error {
+			return errOf(s.jobs.OpenOutput(ctx, t, someID, "report.json"))
+		},
 	},
 	"streamTeamEvents": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.hub.Subscribe(ctx, t, ""))
