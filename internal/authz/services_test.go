@@ -93,8 +93,11 @@ var serving = map[string][]call{
 	"listPlatformAuditEvents": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.teams.AllAuditEvents(ctx, &t, domain.AuditFilter{}, page))
 	}},
-	"listUsers":         {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.users.List(ctx, page)) }},
-	"getUser":           {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.users.Get(ctx, someID)) }},
+	"listUsers": {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.users.List(ctx, page)) }},
+	"getUser":   {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.users.Get(ctx, someID)) }},
+	"updateUser": {func(s services, ctx context.Context, _ uuid.UUID) error {
+		return errOf(s.users.SetDisabled(ctx, someID, true, &etag))
+	}},
 	"getPlatformStatus": {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.platform.Status(ctx)) }},
 	"uploadFile": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.files.Upload(ctx, t, "a.txt", strings.NewReader("hello")))
