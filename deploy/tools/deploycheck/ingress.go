@@ -10,8 +10,9 @@ import (
 // to the serve pods.
 var publicRoutes = []string{"/", "/api", "/docs", "/team-manager", "/it-manager"}
 
-// internalPaths share serve's port but must never be forwarded from outside.
-var internalPaths = []string{"/metrics", "/healthz", "/readyz"}
+// internalPaths share serve's port (or would, for pprof) but must never be
+// forwarded from outside.
+var internalPaths = []string{"/metrics", "/healthz", "/readyz", "/debug/pprof/", "/debug/pprof/profile"}
 
 // servedPaths are requests the ingress must forward to serve: the console's
 // deep links, assets and config, the API and the docs.
