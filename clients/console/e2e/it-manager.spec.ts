@@ -170,6 +170,65 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(page.getByTestId("file-row-site-plan.png")).toBeVisible();
 });
 
+test("a platform admin disables a user, who is refused at once, and enables them again", async ({ page, browser }) => {
+  // Rita signs in (so she is a user) and creates an API key in her team.
+  const rita = `${unique("rita")}@example.com`;
+  const team = await seedTeam(unique("Rita's team"), [{ email: rita, role: "manager" }]);
+  const ritaContext = await browser.newContext();
+  const ritaPage = await ritaContext.newPage();
+  await signIn(ritaPage, { email: rita, name: "Rita Remote" }, "/");
+  const ritaApi = clientWith(await accessTokenOf(ritaPage));
+  const key = (await ritaApi.api.POST("/teams/{team_id}/api-keys", { params: { path: { team_id: team.id } }, body: { name: "rita's robot", role: "viewer" } })).data!;
+
+  const ivo = `${unique("ivo")}@example.com`;
+  await signIn(page, { email: ivo, name: "Ivo Admin", admin: true }, "/it-manager/users");
+  await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
+  // Ivo cannot disable himself: his row says so instead of offering it.
+  const self = page.getByTestId(`user-row-${ivo}`);
+  await expect(self.getByTestId("user-self-note")).toContainText("You cannot disable yourself");
+  await expect(self.getByRole("button", { name: `Disable ${ivo}` })).toHaveCount(0);
+
+  const row = page.getByTestId(`user-row-${rita}`);
+  await expect(row.getByTestId("user-access")).toHaveText("Active");
+  await row.getByRole("button", { name: `Disable ${rita}` }).click();
+  const confirm = page.getByRole("dialog", { name: "Disable user?" });
+  await expect(confirm).toContainText("Rita Remote is refused at once");
+  await expect(confirm).toContainText("API keys they created keep working");
+  await a11y(page, "IT manager: disable a user");
+  await confirm.getByRole("button", { name: "Disable user" }).click();
+  await expect(confirm).toHaveCount(0);
+  await expect(row).toHaveAttribute("data-disabled", "true");
+  await expect(row.getByTestId("user-access")).toContainText("Disabled");
+  await expect(row.getByTestId("user-access")).toContainText("since");
+  await a11y(page, "IT manager: a disabled user");
+  await page.screenshot({ path: "e2e/screenshots/it-manager-users.png", fullPage: false });
+
+  // Her very next request is refused, although her token is still valid; her team's API key keeps working.
+  const refused = await ritaApi.api.GET("/me").then(() => undefined, (e: unknown) => e);
+  expect(refused).toBeInstanceOf(ConveyorProblem);
+  expect((refused as ConveyorProblem).status).toBe(401);
+  expect((refused as ConveyorProblem).type).toBe("https://conveyor.dev/problems/user-disabled");
+  const robot = clientWith(key.secret);
+  expect((await robot.api.GET("/teams/{team_id}/files", { params: { path: { team_id: team.id } } })).data!.items).toEqual([]);
+  // Her console shows the refusal.
+  await ritaPage.reload();
+  await expect(ritaPage.getByTestId("problem").first()).toContainText("401");
+
+  // Enable her again: her next request is let in.
+  await row.getByRole("button", { name: `Enable ${rita}` }).click();
+  const enable = page.getByRole("dialog", { name: "Enable user?" });
+  await enable.getByRole("button", { name: "Enable user" }).click();
+  await expect(enable).toHaveCount(0);
+  await expect(row.getByTestId("user-access")).toHaveText("Active");
+  expect((await ritaApi.api.GET("/me")).data!.user.email).toBe(rita);
+
+  // Both changes are in the platform audit log.
+  await page.getByRole("tab", { name: "Audit log" }).click();
+  await expect(page.locator('[data-testid="audit-row-user.disabled"]').first()).toBeVisible();
+  await expect(page.locator('[data-testid="audit-row-user.enabled"]').first()).toBeVisible();
+  await ritaContext.close();
+});
+
 test("someone who is not a platform admin is refused the IT manager", async ({ page }) => {
   const email = `${unique("nora")}@example.com`;
   await seedTeam(unique("Plain"), [{ email, role: "manager" }]);

@@ -22,6 +22,8 @@ export { StorageError, type UploadProgress } from "./upload.js";
 type Schemas = components["schemas"];
 export type Me = Schemas["Me"];
 export type Team = Schemas["Team"];
+/** A user as platform admins see them: teams, last seen, whether disabled. */
+export type UserAccount = Schemas["UserAccount"];
 export type File = Schemas["File"];
 export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatus"];

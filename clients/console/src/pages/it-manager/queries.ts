@@ -3,7 +3,7 @@
 
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/vue-query";
 import { computed, toValue, type MaybeRefOrGetter } from "vue";
-import type { Team } from "@conveyor/client";
+import type { Team, UserAccount } from "@conveyor/client";
 import { conveyor, keys, PAGE_SIZE } from "@/api";
 import { auditQueryKey, type AuditQuery } from "@/components/managers/auditFilter";
 
@@ -11,6 +11,7 @@ import { auditQueryKey, type AuditQuery } from "@/components/managers/auditFilte
 export const itKeys = {
   teams: ["it", "teams"] as const,
   teamsPage: (cursor: string | undefined) => ["it", "teams", cursor ?? ""] as const,
+  users: ["it", "users"] as const,
   usersPage: (cursor: string | undefined) => ["it", "users", cursor ?? ""] as const,
   platform: ["it", "platform"] as const,
   audit: ["it", "audit"] as const,
@@ -112,4 +113,31 @@ export function useTeamChanges() {
     onSettled: refresh,
   });
   return { create, rename, remove };
+}
+
+/** UserVersion is a user as just read, with the ETag a change must send back. */
+export interface UserVersion {
+  user: UserAccount;
+  etag: string;
+}
+
+/** readUser reads a user with its ETag (GET /users/{user_id}), for a change that must say which version it saw. */
+export async function readUser(userId: string, signal?: AbortSignal): Promise<UserVersion> {
+  const { data, response } = await conveyor.api.GET("/users/{user_id}", { params: { path: { user_id: userId } }, ...(signal ? { signal } : {}) });
+  const etag = response.headers.get("ETag");
+  if (!etag) throw new Error("The user was read without an ETag: they cannot be changed safely.");
+  return { user: data!, etag };
+}
+
+/** useUserChanges disables and enables users (PATCH /users/{user_id} with If-Match), refreshing the users and the audit log. */
+export function useUserChanges() {
+  const qc = useQueryClient();
+  const setDisabled = useMutation({
+    mutationFn: async ({ userId, disabled, etag }: { userId: string; disabled: boolean; etag: string }) =>
+      (await conveyor.api.PATCH("/users/{user_id}", { params: { path: { user_id: userId }, header: { "If-Match": etag } }, body: { disabled } })).data!,
+    onSettled: async () => {
+      await Promise.all([qc.invalidateQueries({ queryKey: itKeys.users }), qc.invalidateQueries({ queryKey: itKeys.audit })]);
+    },
+  });
+  return { setDisabled };
 }
