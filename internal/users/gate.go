@@ -3,7 +3,9 @@ package users
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,11 +37,14 @@ type Gate struct {
 
 	loadMu sync.Mutex // one read at a time
 
-	mu       sync.Mutex
-	disabled map[uuid.UUID]struct{}
-	loaded   bool
-	loading  bool
-	pending  []change // applied while loading
+	// disabled is read without a lock; it is replaced, never changed
+	// (a copy on every change: they are rare, the set small).
+	disabled atomic.Pointer[map[uuid.UUID]struct{}]
+
+	mu      sync.Mutex // serializes changes
+	loaded  bool
+	loading bool
+	pending []change // applied while loading
 }
 
 type change struct {
@@ -55,9 +60,11 @@ func (g *Gate) Disabled(id uuid.UUID) bool {
 	if g == nil {
 		return false
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.disabled[id]
+	set := g.disabled.Load()
+	if set == nil {
+		return false
+	}
+	_, ok := (*set)[id]
 	return ok
 }
 
@@ -75,20 +82,22 @@ func (g *Gate) Apply(id uuid.UUID, disabled bool) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.applyLocked(id, disabled)
+	next := map[uuid.UUID]struct{}{}
+	if cur := g.disabled.Load(); cur != nil {
+		next = maps.Clone(*cur)
+	}
+	applyTo(next, change{id, disabled})
+	g.disabled.Store(&next)
 	if g.loading {
 		g.pending = append(g.pending, change{id, disabled})
 	}
 }
 
-func (g *Gate) applyLocked(id uuid.UUID, disabled bool) {
-	if g.disabled == nil {
-		g.disabled = map[uuid.UUID]struct{}{}
-	}
-	if disabled {
-		g.disabled[id] = struct{}{}
+func applyTo(set map[uuid.UUID]struct{}, c change) {
+	if c.disabled {
+		set[c.id] = struct{}{}
 	} else {
-		delete(g.disabled, id)
+		delete(set, c.id)
 	}
 }
 
@@ -112,10 +121,11 @@ func (g *Gate) Reload(ctx context.Context) error {
 	for _, id := range ids {
 		set[id] = struct{}{}
 	}
-	g.disabled, g.loaded = set, true
 	for _, c := range pending {
-		g.applyLocked(c.id, c.disabled)
+		applyTo(set, c)
 	}
+	g.disabled.Store(&set)
+	g.loaded = true
 	return nil
 }
 
