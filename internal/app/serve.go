@@ -12,12 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/conveyorhq/conveyor/gen/console"
 	"github.com/conveyorhq/conveyor/gen/docs"
 	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/authz"
 	"github.com/conveyorhq/conveyor/internal/config"
 	"github.com/conveyorhq/conveyor/internal/devoidc"
+	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/events"
 	"github.com/conveyorhq/conveyor/internal/files"
 	"github.com/conveyorhq/conveyor/internal/httpapi"
@@ -98,7 +101,14 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	gcancel()
 	control := &events.Control{Redis: d.redis}
 	hub := &events.Hub{Redis: d.redis, Logger: log, Policy: policy,
-		Hooks: events.ControlHooks{UserChanged: gate.Apply, Resync: gate.Reload, Disabled: gate.Disabled}}
+		Hooks: events.ControlHooks{UserChanged: gate.Apply, Resync: gate.Reload, Disabled: gate.Disabled,
+			TeamLive: func(ctx context.Context, id uuid.UUID) (bool, error) {
+				_, err := d.store.Team(ctx, id)
+				if domain.IsNotFound(err) {
+					return false, nil
+				}
+				return err == nil, err
+			}}}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	go hub.Run(hubCtx)

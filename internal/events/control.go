@@ -98,6 +98,10 @@ type ControlHooks struct {
 	// Disabled reports whether a user is disabled, to end their streams
 	// after a resync.
 	Disabled func(id uuid.UUID) bool
+	// TeamLive reports whether a team still exists, asked after a
+	// (re)subscription for each team with subscribers here, to end the
+	// streams of teams deleted while this process could not hear of it.
+	TeamLive func(ctx context.Context, id uuid.UUID) (bool, error)
 }
 
 // control applies one control message and acknowledges it.
@@ -142,15 +146,32 @@ func (h *Hub) control(ctx context.Context, payload string) {
 // resync reads the state again after (re)subscribing and ends the streams
 // of users disabled meanwhile.
 func (h *Hub) resync(ctx context.Context) {
-	if h.Hooks.Resync == nil {
+	if h.Hooks.Resync != nil {
+		if err := h.Hooks.Resync(ctx); err != nil {
+			h.Logger.Warn("events: resync after subscribing failed; the next refresh retries", "err", err)
+		} else if h.Hooks.Disabled != nil {
+			h.endWhere(func(s *Subscription) bool { return s.user != uuid.Nil && h.Hooks.Disabled(s.user) })
+		}
+	}
+	if h.Hooks.TeamLive == nil {
 		return
 	}
-	if err := h.Hooks.Resync(ctx); err != nil {
-		h.Logger.Warn("events: resync after subscribing failed; the next refresh retries", "err", err)
-		return
+	h.mu.Lock()
+	teams := make([]uuid.UUID, 0, len(h.teams))
+	for t := range h.teams {
+		teams = append(teams, t)
 	}
-	if h.Hooks.Disabled != nil {
-		h.endWhere(func(s *Subscription) bool { return s.user != uuid.Nil && h.Hooks.Disabled(s.user) })
+	h.mu.Unlock()
+	for _, t := range teams {
+		live, err := h.Hooks.TeamLive(ctx, t)
+		if err != nil {
+			h.Logger.Warn("events: could not check a team after subscribing", "team", t, "err", err)
+			continue
+		}
+		if !live {
+			h.rememberDeleted(t)
+			h.endWhere(func(s *Subscription) bool { return s.team == t })
+		}
 	}
 }
 

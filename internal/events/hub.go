@@ -313,7 +313,7 @@ func (h *Hub) Run(ctx context.Context) {
 					h.catchUp(ctx)
 				}
 				if m.Kind == "subscribe" && m.Channel == ControlChannel {
-					h.resync(ctx)
+					go h.resync(ctx) // database reads: do not hold up the events
 				}
 			case *redis.Message:
 				if m.Channel == ControlChannel {
