@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		log.Warn("users: could not read the disabled users at start; retrying in the background", "err", err)
 	}
 	gcancel()
-	control := &events.Control{Redis: d.redis}
+	control := &events.Control{Redis: d.redis, Logger: log}
 	hub := &events.Hub{Redis: d.redis, Logger: log, Policy: policy,
 		Hooks: events.ControlHooks{UserChanged: gate.Apply, Resync: gate.Reload, Disabled: gate.Disabled,
 			TeamLive: func(ctx context.Context, id uuid.UUID) (bool, error) {
@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	defer keyUse.Close() // before the pools close
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Policy: policy, Jobs: jobsService, Streams: control},
-		Users: &users.Service{Store: d.store, Policy: policy, Gate: gate, Announcer: control, Logger: log},
+		Users: &users.Service{Store: d.store, Policy: policy, Gate: gate, Announcer: control},
 		Platform: &platform.Service{Policy: policy, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
 			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
 		Files: &files.Service{Policy: policy, Store: d.store, Blobs: d.blobs, MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,

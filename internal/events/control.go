@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -38,8 +39,9 @@ var ErrEnded = errors.New("events: the team was deleted or the user disabled")
 // acks, at most Wait. A process Redis could not reach gets no message: it
 // reads the disabled users again on its next refresh.
 type Control struct {
-	Redis *redis.Client
-	Wait  time.Duration // 0: ControlWait
+	Redis  *redis.Client
+	Wait   time.Duration // 0: ControlWait
+	Logger *slog.Logger  // nil: slog.Default()
 }
 
 // UserDisabled announces that a user was disabled (or enabled).
@@ -56,7 +58,22 @@ func (c *Control) TeamDeleted(ctx context.Context, id uuid.UUID) error {
 	return c.announce(ctx, ControlTeamDeleted, id)
 }
 
+// announce announces and waits; a failure is also logged, as the change
+// it announces is made whatever it returns.
 func (c *Control) announce(ctx context.Context, kind string, id uuid.UUID) error {
+	err := c.send(ctx, kind, id)
+	if err != nil {
+		log := c.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "events: not every API process confirmed a change; the others apply it when they re-read (disabled users) or resubscribe (deleted teams)",
+			"kind", kind, "id", id, "err", err)
+	}
+	return err
+}
+
+func (c *Control) send(ctx context.Context, kind string, id uuid.UUID) error {
 	wait := c.Wait
 	if wait <= 0 {
 		wait = ControlWait

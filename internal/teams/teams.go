@@ -209,7 +209,8 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID, ifMatch *string) err
 		s.Jobs.Cancelled(ctx, cancelled)
 	}
 	if s.Streams != nil {
-		// A stream not ended here still ends: its next reconnect is 404.
+		// A process not reached ends the team's streams when it
+		// resubscribes (Streams logs it); a reconnect is 404 anyway.
 		_ = s.Streams.TeamDeleted(ctx, id)
 	}
 	return nil

@@ -4,7 +4,6 @@ package users
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -42,7 +41,6 @@ type Service struct {
 	// SetDisabled; Announcer updates every process's. Either may be nil.
 	Gate      *Gate
 	Announcer Announcer
-	Logger    *slog.Logger // nil: slog.Default()
 }
 
 func (s *Service) allow(ctx context.Context, op string) error {
@@ -93,14 +91,9 @@ func (s *Service) SetDisabled(ctx context.Context, id uuid.UUID, disabled bool, 
 	}
 	s.Gate.Apply(id, disabled)
 	if s.Announcer != nil {
-		if err := s.Announcer.UserDisabled(ctx, id, disabled); err != nil {
-			log := s.Logger
-			if log == nil {
-				log = slog.Default()
-			}
-			log.WarnContext(ctx, "users: not every API process confirmed the change; the others apply it on their next refresh",
-				"user", id, "disabled", disabled, "err", err)
-		}
+		// A process not reached applies it on its next re-read (the
+		// announcer logs it).
+		_ = s.Announcer.UserDisabled(ctx, id, disabled)
 	}
 	return u, nil
 }
