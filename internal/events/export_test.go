@@ -1,5 +1,7 @@
 package events
 
+import "context"
+
 // Encode and Decode expose the wire encoding to the external tests.
 var (
 	Encode = encode
@@ -8,3 +10,6 @@ var (
 
 // LogSkip exposes how a hub logs an event it cannot read.
 func (h *Hub) LogSkip(what string, err error) { h.logSkip(what, err) }
+
+// Handle hands the hub one message of its channels, as Run does.
+func (h *Hub) Handle(ctx context.Context, channel, msg string) { h.handle(ctx, channel, msg) }

@@ -27,7 +27,7 @@ var ErrSlow = errors.New("events: subscriber too slow")
 
 // Hub fans a process's share of the event channel out to its subscribers.
 type Hub struct {
-	Redis  *redis.Client
+	Redis  Redis
 	Logger *slog.Logger
 	Hooks  ControlHooks
 	// Policy decides who may subscribe (streamTeamEvents); nil: no one.
@@ -39,6 +39,15 @@ type Hub struct {
 	// deletedTeams are the teams deleted in the last DeletedTeamMemory,
 	// refused by Subscribe.
 	deletedTeams map[uuid.UUID]time.Time
+}
+
+// Redis is what a Hub needs of Redis (a *redis.Client): the channels,
+// the teams' streams, and a pipeline to acknowledge control messages.
+type Redis interface {
+	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
+	XRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
+	XRevRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
+	TxPipeline() redis.Pipeliner
 }
 
 // Policy checks the caller in ctx against the role table entry of an
@@ -316,25 +325,32 @@ func (h *Hub) Run(ctx context.Context) {
 					go h.resync(ctx) // database reads: do not hold up the events
 				}
 			case *redis.Message:
-				if m.Channel == ControlChannel {
-					h.control(ctx, m.Payload)
-					continue
-				}
-				team, rest, ok1 := strings.Cut(m.Payload, " ")
-				id, payload, ok2 := strings.Cut(rest, " ")
-				tid, err := uuid.Parse(team)
-				if !ok1 || !ok2 || err != nil {
-					continue
-				}
-				e, err := decode(id, payload)
-				if err != nil {
-					h.logSkip("message", err)
-					continue
-				}
-				h.publishLive(tid, e)
+				h.handle(ctx, m.Channel, m.Payload)
 			}
 		}
 	}
+}
+
+// handle applies one message of the channels: a control message, or an
+// event ("team id payload") for the team's subscribers. A message it
+// cannot read is skipped.
+func (h *Hub) handle(ctx context.Context, channel, msg string) {
+	if channel == ControlChannel {
+		h.control(ctx, msg)
+		return
+	}
+	team, rest, ok1 := strings.Cut(msg, " ")
+	id, payload, ok2 := strings.Cut(rest, " ")
+	tid, err := uuid.Parse(team)
+	if !ok1 || !ok2 || err != nil {
+		return
+	}
+	e, err := decode(id, payload)
+	if err != nil {
+		h.logSkip("message", err)
+		return
+	}
+	h.publishLive(tid, e)
 }
 
 // catchUp delivers what every subscriber missed while the channel was down.
