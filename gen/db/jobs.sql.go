@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -15,7 +16,7 @@ import (
 const cancelJob = `-- name: CancelJob :one
 UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now()
 WHERE team_id = $1 AND id = $2 AND status IN ('queued', 'running')
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type CancelJobParams struct {
@@ -43,41 +44,98 @@ func (q *Queries) CancelJob(ctx context.Context, arg CancelJobParams) (Job, erro
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
 
-const claimPendingDispatches = `-- name: ClaimPendingDispatches :many
-SELECT o.id, o.job_id, j.processor, j.runs FROM job_outbox o
+const claimAdmits = `-- name: ClaimAdmits :many
+SELECT o.id, o.job_id, o.created_at, j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
-WHERE o.dispatched_at IS NULL
+WHERE o.team_id = $1::uuid AND o.dispatched_at IS NULL AND o.admit
+ORDER BY o.id
+LIMIT $2
+FOR UPDATE OF o SKIP LOCKED
+`
+
+type ClaimAdmitsParams struct {
+	TeamID uuid.UUID
+	Limit  int32
+}
+
+type ClaimAdmitsRow struct {
+	ID         int64
+	JobID      uuid.UUID
+	CreatedAt  time.Time
+	Processor  string
+	Runs       int32
+	Status     string
+	AdmittedAt *time.Time
+}
+
+// A team's runs waiting for admission, oldest first.
+func (q *Queries) ClaimAdmits(ctx context.Context, arg ClaimAdmitsParams) ([]ClaimAdmitsRow, error) {
+	rows, err := q.db.Query(ctx, claimAdmits, arg.TeamID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimAdmitsRow
+	for rows.Next() {
+		var i ClaimAdmitsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.CreatedAt,
+			&i.Processor,
+			&i.Runs,
+			&i.Status,
+			&i.AdmittedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const claimResends = `-- name: ClaimResends :many
+SELECT o.id, o.job_id, j.processor, j.runs, j.status FROM job_outbox o
+JOIN jobs j ON j.id = o.job_id
+WHERE o.dispatched_at IS NULL AND NOT o.admit
 ORDER BY o.id
 LIMIT $1
 FOR UPDATE OF o SKIP LOCKED
 `
 
-type ClaimPendingDispatchesRow struct {
+type ClaimResendsRow struct {
 	ID        int64
 	JobID     uuid.UUID
 	Processor string
 	Runs      int32
+	Status    string
 }
 
-// The job's processor and run name the task (queue, timeout, task id).
-func (q *Queries) ClaimPendingDispatches(ctx context.Context, limit int32) ([]ClaimPendingDispatchesRow, error) {
-	rows, err := q.db.Query(ctx, claimPendingDispatches, limit)
+// Dispatch records that send an admitted run again (the reconciler's):
+// they take no room under the team's cap, so they go at once.
+func (q *Queries) ClaimResends(ctx context.Context, limit int32) ([]ClaimResendsRow, error) {
+	rows, err := q.db.Query(ctx, claimResends, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ClaimPendingDispatchesRow
+	var items []ClaimResendsRow
 	for rows.Next() {
-		var i ClaimPendingDispatchesRow
+		var i ClaimResendsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.JobID,
 			&i.Processor,
 			&i.Runs,
+			&i.Status,
 		); err != nil {
 			return nil, err
 		}
@@ -92,7 +150,7 @@ func (q *Queries) ClaimPendingDispatches(ctx context.Context, limit int32) ([]Cl
 const createJob = `-- name: CreateJob :one
 INSERT INTO jobs (id, team_id, file_id, processor, params, created_by)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type CreateJobParams struct {
@@ -131,6 +189,7 @@ func (q *Queries) CreateJob(ctx context.Context, arg CreateJobParams) (Job, erro
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
@@ -147,11 +206,18 @@ func (q *Queries) DeleteFileJobOutputs(ctx context.Context, fileID *uuid.UUID) e
 }
 
 const enqueueJobDispatch = `-- name: EnqueueJobDispatch :exec
-INSERT INTO job_outbox (job_id) VALUES ($1)
+INSERT INTO job_outbox (job_id, team_id, admit) VALUES ($1, $2::uuid, true)
 `
 
-func (q *Queries) EnqueueJobDispatch(ctx context.Context, jobID uuid.UUID) error {
-	_, err := q.db.Exec(ctx, enqueueJobDispatch, jobID)
+type EnqueueJobDispatchParams struct {
+	JobID  uuid.UUID
+	TeamID uuid.UUID
+}
+
+// A run waiting for admission: the relay sends it once its team has room
+// under its cap.
+func (q *Queries) EnqueueJobDispatch(ctx context.Context, arg EnqueueJobDispatchParams) error {
+	_, err := q.db.Exec(ctx, enqueueJobDispatch, arg.JobID, arg.TeamID)
 	return err
 }
 
@@ -159,7 +225,7 @@ const failJob = `-- name: FailJob :one
 UPDATE jobs
 SET status = 'failed', error = $3, finished_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'running' AND attempts = $2
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type FailJobParams struct {
@@ -188,12 +254,13 @@ func (q *Queries) FailJob(ctx context.Context, arg FailJobParams) (Job, error) {
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
 
 const getJob = `-- name: GetJob :one
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE team_id = $1 AND id = $2
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at FROM jobs WHERE team_id = $1 AND id = $2
 `
 
 type GetJobParams struct {
@@ -221,12 +288,13 @@ func (q *Queries) GetJob(ctx context.Context, arg GetJobParams) (Job, error) {
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
 
 const getJobByID = `-- name: GetJobByID :one
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE id = $1
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at FROM jobs WHERE id = $1
 `
 
 func (q *Queries) GetJobByID(ctx context.Context, id uuid.UUID) (Job, error) {
@@ -249,6 +317,7 @@ func (q *Queries) GetJobByID(ctx context.Context, id uuid.UUID) (Job, error) {
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
@@ -306,6 +375,48 @@ func (q *Queries) InsertJobOutput(ctx context.Context, arg InsertJobOutputParams
 	return err
 }
 
+const listAdmitTeams = `-- name: ListAdmitTeams :many
+WITH RECURSIVE t(team_id) AS (
+    (SELECT o.team_id FROM job_outbox o
+     WHERE o.dispatched_at IS NULL AND o.admit AND o.team_id > $2::uuid
+     ORDER BY o.team_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.team_id FROM job_outbox o
+            WHERE o.dispatched_at IS NULL AND o.admit AND o.team_id > t.team_id
+            ORDER BY o.team_id LIMIT 1)
+    FROM t WHERE t.team_id IS NOT NULL
+)
+SELECT t.team_id::uuid AS team_id FROM t WHERE t.team_id IS NOT NULL LIMIT $1
+`
+
+type ListAdmitTeamsParams struct {
+	Limit int32
+	After uuid.UUID
+}
+
+// Teams with runs waiting for admission, in id order after after: a skip
+// scan of the waiting records' index, so it reads one entry per team, not
+// a team's whole backlog.
+func (q *Queries) ListAdmitTeams(ctx context.Context, arg ListAdmitTeamsParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listAdmitTeams, arg.Limit, arg.After)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var team_id uuid.UUID
+		if err := rows.Scan(&team_id); err != nil {
+			return nil, err
+		}
+		items = append(items, team_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listJobOutputs = `-- name: ListJobOutputs :many
 SELECT job_id, name, size, content_type, object_key, created_at FROM job_outputs WHERE job_id = $1 ORDER BY name
 `
@@ -338,7 +449,7 @@ func (q *Queries) ListJobOutputs(ctx context.Context, jobID uuid.UUID) ([]JobOut
 }
 
 const listJobs = `-- name: ListJobs :many
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at FROM jobs
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id < $2::uuid)
 ORDER BY id DESC
@@ -377,6 +488,7 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.Runs,
+			&i.AdmittedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -389,7 +501,7 @@ func (q *Queries) ListJobs(ctx context.Context, arg ListJobsParams) ([]Job, erro
 }
 
 const listJobsAscending = `-- name: ListJobsAscending :many
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at FROM jobs
 WHERE team_id = $1
   AND ($2::uuid IS NULL OR id > $2::uuid)
 ORDER BY id
@@ -429,6 +541,7 @@ func (q *Queries) ListJobsAscending(ctx context.Context, arg ListJobsAscendingPa
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.Runs,
+			&i.AdmittedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -453,7 +566,7 @@ func (q *Queries) LockFileJobs(ctx context.Context, fileID *uuid.UUID) error {
 }
 
 const lockJob = `-- name: LockJob :one
-SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs FROM jobs WHERE team_id = $1 AND id = $2 FOR UPDATE
+SELECT id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at FROM jobs WHERE team_id = $1 AND id = $2 FOR UPDATE
 `
 
 type LockJobParams struct {
@@ -483,8 +596,27 @@ func (q *Queries) LockJob(ctx context.Context, arg LockJobParams) (Job, error) {
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
+}
+
+const markAdmitted = `-- name: MarkAdmitted :exec
+UPDATE jobs SET admitted_at = now()
+WHERE id = ANY($1::uuid[])
+  AND runs = ($2::integer[])[array_position($1::uuid[], id)]
+`
+
+type MarkAdmittedParams struct {
+	Ids  []uuid.UUID
+	Runs []int32
+}
+
+// Records the runs handed to the queue; a job retried meanwhile (a newer
+// run) waits for its own admission.
+func (q *Queries) MarkAdmitted(ctx context.Context, arg MarkAdmittedParams) error {
+	_, err := q.db.Exec(ctx, markAdmitted, arg.Ids, arg.Runs)
+	return err
 }
 
 const markDispatched = `-- name: MarkDispatched :exec
@@ -497,9 +629,9 @@ func (q *Queries) MarkDispatched(ctx context.Context, ids []int64) error {
 }
 
 const redispatchStuckJobs = `-- name: RedispatchStuckJobs :execrows
-INSERT INTO job_outbox (job_id)
-SELECT j.id FROM jobs j
-WHERE ((j.status = 'queued' AND j.updated_at < now() - $1::interval)
+INSERT INTO job_outbox (job_id, team_id, admit)
+SELECT j.id, j.team_id, j.admitted_at IS NULL FROM jobs j
+WHERE ((j.status = 'queued' AND COALESCE(j.admitted_at, j.updated_at) < now() - $1::interval)
     OR (j.status = 'running' AND j.updated_at < now() - $2::interval))
   AND NOT EXISTS (
       SELECT 1 FROM job_outbox o
@@ -513,10 +645,12 @@ type RedispatchStuckJobsParams struct {
 	RunningAfter pgtype.Interval
 }
 
-// Gives a new dispatch record to jobs stuck past the bound: queued ones
-// (their task may be lost in Redis) and running ones past the running
-// bound (a lost task of a dead worker). The task id deduplicates when the
-// original task still exists.
+// Gives a new dispatch record to jobs stuck past the bound: admitted
+// queued ones (their task may be lost in Redis) and running ones past the
+// running bound (a lost task of a dead worker) are sent again; a queued
+// one never admitted with no record waiting (its record lost) waits for
+// admission again. A run waiting for room under its team's cap is not
+// stuck. The task id deduplicates when the original task still exists.
 func (q *Queries) RedispatchStuckJobs(ctx context.Context, arg RedispatchStuckJobsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, redispatchStuckJobs, arg.QueuedAfter, arg.RunningAfter)
 	if err != nil {
@@ -528,9 +662,9 @@ func (q *Queries) RedispatchStuckJobs(ctx context.Context, arg RedispatchStuckJo
 const retryJob = `-- name: RetryJob :one
 UPDATE jobs
 SET status = 'queued', runs = runs + 1, error = NULL, result = NULL, progress = 0,
-    started_at = NULL, finished_at = NULL, updated_at = now()
+    started_at = NULL, finished_at = NULL, admitted_at = NULL, updated_at = now()
 WHERE team_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type RetryJobParams struct {
@@ -558,6 +692,7 @@ func (q *Queries) RetryJob(ctx context.Context, arg RetryJobParams) (Job, error)
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
@@ -568,7 +703,7 @@ SET status = 'running', attempts = attempts + 1, progress = 0,
     started_at = COALESCE(started_at, now()), updated_at = now()
 WHERE id = $1 AND status IN ('queued', 'running')
   AND ($2::integer IS NULL OR runs = $2::integer)
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type StartJobAttemptParams struct {
@@ -599,6 +734,7 @@ func (q *Queries) StartJobAttempt(ctx context.Context, arg StartJobAttemptParams
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }
@@ -608,7 +744,7 @@ UPDATE jobs
 SET status = 'succeeded', result = $3, error = NULL, progress = 100,
     finished_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'running' AND attempts = $2
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type SucceedJobParams struct {
@@ -637,14 +773,55 @@ func (q *Queries) SucceedJob(ctx context.Context, arg SucceedJobParams) (Job, er
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
+}
+
+const teamAdmission = `-- name: TeamAdmission :one
+SELECT COALESCE(t.max_running_jobs, $1::integer)::integer AS cap,
+       (SELECT count(*) FROM jobs j
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight
+FROM teams t WHERE t.id = $2
+`
+
+type TeamAdmissionParams struct {
+	DefaultCap int32
+	TeamID     uuid.UUID
+}
+
+type TeamAdmissionRow struct {
+	Cap      int32
+	InFlight int32
+}
+
+// A team's cap on running jobs (its own, or the platform's default) and
+// its admitted runs not yet finished: queued in Redis or running.
+func (q *Queries) TeamAdmission(ctx context.Context, arg TeamAdmissionParams) (TeamAdmissionRow, error) {
+	row := q.db.QueryRow(ctx, teamAdmission, arg.DefaultCap, arg.TeamID)
+	var i TeamAdmissionRow
+	err := row.Scan(&i.Cap, &i.InFlight)
+	return i, err
+}
+
+const tryLockTeamDispatch = `-- name: TryLockTeamDispatch :one
+SELECT pg_try_advisory_xact_lock(1313, hashtext($1::uuid::text))
+`
+
+// One admitter at a time per team (until the transaction ends), so two
+// relays cannot both admit into the team's last free place; a relay that
+// does not get it moves on to the next team.
+func (q *Queries) TryLockTeamDispatch(ctx context.Context, teamID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, tryLockTeamDispatch, teamID)
+	var pg_try_advisory_xact_lock bool
+	err := row.Scan(&pg_try_advisory_xact_lock)
+	return pg_try_advisory_xact_lock, err
 }
 
 const updateJobProgress = `-- name: UpdateJobProgress :one
 UPDATE jobs SET progress = $3, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 type UpdateJobProgressParams struct {
@@ -675,6 +852,7 @@ func (q *Queries) UpdateJobProgress(ctx context.Context, arg UpdateJobProgressPa
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Runs,
+		&i.AdmittedAt,
 	)
 	return i, err
 }

@@ -81,6 +81,7 @@ type Job struct {
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 	Runs       int32
+	AdmittedAt *time.Time
 }
 
 type JobOutbox struct {
@@ -88,6 +89,8 @@ type JobOutbox struct {
 	JobID        uuid.UUID
 	CreatedAt    time.Time
 	DispatchedAt *time.Time
+	TeamID       *uuid.UUID
+	Admit        bool
 }
 
 type JobOutput struct {

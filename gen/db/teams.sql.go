@@ -16,7 +16,7 @@ const cancelTeamJobs = `-- name: CancelTeamJobs :many
 UPDATE jobs SET status = 'cancelled', finished_at = clock_timestamp(),
     updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')
 WHERE team_id = $1 AND status IN ('queued', 'running')
-RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs
+RETURNING id, team_id, file_id, processor, params, status, progress, attempts, result, error, created_by, created_at, updated_at, started_at, finished_at, runs, admitted_at
 `
 
 // The deleted team's queued and running jobs, cancelled under the same
@@ -50,6 +50,7 @@ func (q *Queries) CancelTeamJobs(ctx context.Context, teamID uuid.UUID) ([]Job, 
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.Runs,
+			&i.AdmittedAt,
 		); err != nil {
 			return nil, err
 		}

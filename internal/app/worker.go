@@ -53,7 +53,8 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	metrics.Registry.MustRegister(depth)
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
-	relay := &queue.Relay{Store: d.store, Client: client, Logger: log, Metrics: qm}
+	relay := &queue.Relay{Store: d.store, Client: client, DefaultCap: int(cfg.TeamMaxRunningJobs), Logger: log, Metrics: qm, Wakes: d.redis}
+	w.Done = relay.Wake
 	ln, err := net.Listen("tcp", cfg.WorkerAddr)
 	if err != nil {
 		return fmt.Errorf("worker: listen on %s: %w", cfg.WorkerAddr, err)
@@ -75,7 +76,8 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
-	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log}
+	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log,
+		Redispatched: relay.Wake}
 	g.Go(func() error { reconciler.Run(gctx); return nil })
 	janitor := &files.Janitor{Store: d.store, Blobs: d.blobs, Grace: cfg.OrphanGrace, Logger: log}
 	g.Go(func() error { janitor.Run(gctx, cfg.JanitorInterval); return nil })

@@ -32,8 +32,10 @@ type Store interface {
 
 // Queue hands jobs to workers.
 type Queue interface {
-	// Send enqueues the task of d; sending one twice is harmless.
-	Send(ctx context.Context, d domain.Dispatch) error
+	// Admit hands the team's waiting jobs to workers while the team has
+	// room under its cap on running jobs, or has a relay do it; best
+	// effort: the relay admits every waiting job in the end.
+	Admit(ctx context.Context, teamID uuid.UUID)
 	// CancelRunning asks the worker running d's task, if any, to cancel it.
 	CancelRunning(ctx context.Context, d domain.Dispatch) error
 }
@@ -50,8 +52,8 @@ type Service struct {
 	Policy     Policy
 	Store      Store
 	Processors *processors.Registry
-	// Queue, when set, receives new and retried jobs at once; otherwise
-	// (or when it fails) the relay sends them from the outbox.
+	// Queue, when set, admits new and retried jobs at once when their team
+	// has room; otherwise (or when it fails) the relay does.
 	Queue  Queue
 	Events Events
 	Blobs  Downloads
@@ -102,19 +104,12 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 	return j, nil
 }
 
-// dispatch hands a job just queued to the queue, sparing it the relay's
-// interval; the outbox record stays the guarantee when this fails.
+// dispatch admits a job just queued (or its team's older waiting ones),
+// sparing it the relay's round when the team has room under its cap; the
+// dispatch record stays the guarantee when this does nothing.
 func (s *Service) dispatch(ctx context.Context, j domain.Job) {
-	if s.Queue == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	// The outbox record stays pending: the relay sends it again (the task
-	// id deduplicates) and marks it in a batch, which costs less than a
-	// write per job here.
-	if err := s.Queue.Send(ctx, domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
-		s.log().Info("jobs: direct dispatch failed; the relay will send it", "job", j.ID, "err", err)
+	if s.Queue != nil {
+		s.Queue.Admit(ctx, j.TeamID)
 	}
 }
 
@@ -170,6 +165,7 @@ func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 		return domain.Job{}, err
 	}
 	s.Cancelled(ctx, []domain.Job{j})
+	s.dispatch(ctx, j) // its place under the team's cap is free
 	return j, nil
 }
 

@@ -160,56 +160,18 @@ func (c *Client) CancelRunning(_ context.Context, d domain.Dispatch) error {
 	return c.inspector.CancelProcessing(TaskID(d))
 }
 
-// Dispatcher claims pending dispatches and marks them sent.
-type Dispatcher interface {
-	DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, d domain.Dispatch) error) (int, error)
-}
-
-// Relay moves outbox rows to the queue. Several relays may run at once:
-// each claims rows the others do not hold.
-type Relay struct {
-	Store    Dispatcher
-	Client   *Client
-	Interval time.Duration // pause when there is nothing to do
-	Batch    int
-	Logger   *slog.Logger
-	Metrics  *Metrics // optional
-}
-
-// Run relays until ctx is done.
-func (r *Relay) Run(ctx context.Context) error {
-	interval, batch := r.Interval, r.Batch
-	if interval <= 0 {
-		interval = 100 * time.Millisecond
-	}
-	if batch <= 0 {
-		batch = 100
-	}
-	for {
-		n, err := r.Store.DispatchPending(ctx, batch, r.Client.Send)
-		if r.Metrics != nil && n > 0 {
-			r.Metrics.Dispatched.Add(float64(n))
-		}
-		if err != nil && ctx.Err() == nil {
-			r.Logger.Warn("queue: relay round failed", "err", err)
-		}
-		if n == batch && err == nil {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
-}
-
-// Metrics counts what the relay and the worker do.
+// Metrics counts what the relay and the worker do. None has a label per
+// team: the teams at their cap and the waits for admission say what an
+// operator needs without one series per team.
 type Metrics struct {
 	Tasks      *prometheus.CounterVec // by outcome: done, retry, skipped
 	Duration   prometheus.Histogram
 	Dispatched prometheus.Counter
 	Stopped    prometheus.Counter
+	// TeamsWaiting and TeamsAtCap are the relay's last round's view.
+	TeamsWaiting prometheus.Gauge
+	TeamsAtCap   prometheus.Gauge
+	AdmitWait    prometheus.Histogram
 }
 
 // NewMetrics registers the queue's metrics with reg.
@@ -224,8 +186,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Jobs the relay handed from the outbox to the queue."}),
 		Stopped: prometheus.NewCounter(prometheus.CounterOpts{Name: "conveyor_worker_attempts_stopped_total",
 			Help: "Job attempts stopped part-way because the job was cancelled or taken over by another attempt."}),
+		TeamsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "conveyor_dispatch_teams_waiting",
+			Help: "Teams with jobs waiting for admission to the queue, at this relay's last round (at most 64 are looked at per round)."}),
+		TeamsAtCap: prometheus.NewGauge(prometheus.GaugeOpts{Name: "conveyor_dispatch_teams_at_cap",
+			Help: "Teams whose running and dispatched jobs fill their cap (max_running_jobs) while more of their jobs wait, at this relay's last round."}),
+		AdmitWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "conveyor_dispatch_wait_seconds",
+			Help:    "How long a job waited, from its submission or retry, for admission to the queue (its team's cap is what it waits for).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 18)}),
 	}
-	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched, m.Stopped)
+	reg.MustRegister(m.Tasks, m.Duration, m.Dispatched, m.Stopped, m.TeamsWaiting, m.TeamsAtCap, m.AdmitWait)
 	for _, outcome := range []string{"done", "retry", "skipped"} {
 		m.Tasks.WithLabelValues(outcome) // exported at 0 from the start, for rates and alerts
 	}
@@ -248,6 +217,9 @@ type Reconciler struct {
 	After    time.Duration
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Redispatched, when set, is called after dispatch records were
+	// written (to wake the relay).
+	Redispatched func()
 }
 
 // Run reconciles until ctx is done.
@@ -266,6 +238,9 @@ func (r *Reconciler) Run(ctx context.Context) {
 			r.Logger.Warn("queue: reconcile stuck jobs", "err", err)
 		case n > 0:
 			r.Logger.Warn("queue: re-dispatched stuck jobs", "count", n)
+			if r.Redispatched != nil {
+				r.Redispatched()
+			}
 		}
 	}
 }
@@ -276,6 +251,9 @@ type Worker struct {
 	runner  *jobs.Runner
 	log     *slog.Logger
 	Metrics *Metrics // optional
+	// Done, when set, is called after each task: its job may have freed a
+	// place under its team's cap (it wakes the relay).
+	Done func()
 }
 
 // NewWorker returns a worker that runs concurrency tasks at once.
@@ -337,6 +315,9 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	err = w.runner.Run(ctx, id, run, retried >= maxRetry)
 	if err != nil {
 		outcome = "retry"
+	}
+	if w.Done != nil {
+		w.Done()
 	}
 	return err
 }

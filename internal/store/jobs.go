@@ -44,7 +44,7 @@ func (s *Store) CreateJob(ctx context.Context, j domain.Job) (domain.Job, error)
 		if err != nil {
 			return err
 		}
-		return q.EnqueueJobDispatch(ctx, j.ID)
+		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: j.ID, TeamID: j.TeamID})
 	})
 	return jobFromRow(row), err
 }
@@ -189,7 +189,7 @@ func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 		if err != nil {
 			return err
 		}
-		return q.EnqueueJobDispatch(ctx, id)
+		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: id, TeamID: teamID})
 	})
 	if errors.Is(err, errNotFound) {
 		return domain.Job{}, ErrJobNotRunnable
@@ -266,43 +266,12 @@ func (s *Store) FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr d
 	return jobFromRow(row), err
 }
 
-// DispatchPending claims up to limit undispatched jobs (skipping rows other
-// relays hold), hands each to send and marks the ones sent as dispatched, all
-// in one transaction. It returns how many were dispatched. A job whose send
-// fails stays pending for the next round.
-func (s *Store) DispatchPending(ctx context.Context, limit int, send func(ctx context.Context, d domain.Dispatch) error) (int, error) {
-	sent := 0
-	err := s.write(ctx, func(q *db.Queries) error {
-		rows, err := q.ClaimPendingDispatches(ctx, int32(limit))
-		if err != nil {
-			return err
-		}
-		ids := make([]int64, 0, len(rows))
-		var sendErr error
-		for _, r := range rows {
-			if err := send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs)}); err != nil {
-				sendErr = err
-				break
-			}
-			ids = append(ids, r.ID)
-		}
-		sent = len(ids)
-		if len(ids) > 0 {
-			if err := q.MarkDispatched(ctx, ids); err != nil {
-				return err
-			}
-		}
-		if sendErr != nil && sent == 0 {
-			return sendErr
-		}
-		return nil
-	})
-	return sent, err
-}
-
-// RedispatchStuckJobs gives a new dispatch record to jobs queued for
-// longer than queuedAfter, or running for longer than runningAfter, whose
-// last dispatch is older than queuedAfter; it returns how many.
+// RedispatchStuckJobs gives a new dispatch record to jobs admitted and
+// queued for longer than queuedAfter, or running for longer than
+// runningAfter, whose last dispatch is older than queuedAfter (re-sent at
+// once), and to queued jobs never admitted that have no record waiting
+// (admitted again, under their team's cap); it returns how many. A job
+// waiting for room under its team's cap is not stuck.
 func (s *Store) RedispatchStuckJobs(ctx context.Context, queuedAfter, runningAfter time.Duration) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(q *db.Queries) (err error) {

@@ -4,7 +4,9 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING *;
 
 -- name: EnqueueJobDispatch :exec
-INSERT INTO job_outbox (job_id) VALUES ($1);
+-- A run waiting for admission: the relay sends it once its team has room
+-- under its cap.
+INSERT INTO job_outbox (job_id, team_id, admit) VALUES (sqlc.arg('job_id'), sqlc.arg('team_id')::uuid, true);
 
 -- name: GetJob :one
 SELECT * FROM jobs WHERE team_id = $1 AND id = $2;
@@ -43,26 +45,75 @@ SET status = 'failed', error = $3, finished_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'running' AND attempts = $2
 RETURNING *;
 
--- name: ClaimPendingDispatches :many
--- The job's processor and run name the task (queue, timeout, task id).
-SELECT o.id, o.job_id, j.processor, j.runs FROM job_outbox o
+-- name: ClaimResends :many
+-- Dispatch records that send an admitted run again (the reconciler's):
+-- they take no room under the team's cap, so they go at once.
+SELECT o.id, o.job_id, j.processor, j.runs, j.status FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
-WHERE o.dispatched_at IS NULL
+WHERE o.dispatched_at IS NULL AND NOT o.admit
 ORDER BY o.id
 LIMIT sqlc.arg('limit')
 FOR UPDATE OF o SKIP LOCKED;
+
+-- name: ListAdmitTeams :many
+-- Teams with runs waiting for admission, in id order after after: a skip
+-- scan of the waiting records' index, so it reads one entry per team, not
+-- a team's whole backlog.
+WITH RECURSIVE t(team_id) AS (
+    (SELECT o.team_id FROM job_outbox o
+     WHERE o.dispatched_at IS NULL AND o.admit AND o.team_id > sqlc.arg('after')::uuid
+     ORDER BY o.team_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.team_id FROM job_outbox o
+            WHERE o.dispatched_at IS NULL AND o.admit AND o.team_id > t.team_id
+            ORDER BY o.team_id LIMIT 1)
+    FROM t WHERE t.team_id IS NOT NULL
+)
+SELECT t.team_id::uuid AS team_id FROM t WHERE t.team_id IS NOT NULL LIMIT sqlc.arg('limit');
+
+-- name: TryLockTeamDispatch :one
+-- One admitter at a time per team (until the transaction ends), so two
+-- relays cannot both admit into the team's last free place; a relay that
+-- does not get it moves on to the next team.
+SELECT pg_try_advisory_xact_lock(1313, hashtext(sqlc.arg('team_id')::uuid::text));
+
+-- name: TeamAdmission :one
+-- A team's cap on running jobs (its own, or the platform's default) and
+-- its admitted runs not yet finished: queued in Redis or running.
+SELECT COALESCE(t.max_running_jobs, sqlc.arg('default_cap')::integer)::integer AS cap,
+       (SELECT count(*) FROM jobs j
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight
+FROM teams t WHERE t.id = sqlc.arg('team_id');
+
+-- name: ClaimAdmits :many
+-- A team's runs waiting for admission, oldest first.
+SELECT o.id, o.job_id, o.created_at, j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
+JOIN jobs j ON j.id = o.job_id
+WHERE o.team_id = sqlc.arg('team_id')::uuid AND o.dispatched_at IS NULL AND o.admit
+ORDER BY o.id
+LIMIT sqlc.arg('limit')
+FOR UPDATE OF o SKIP LOCKED;
+
+-- name: MarkAdmitted :exec
+-- Records the runs handed to the queue; a job retried meanwhile (a newer
+-- run) waits for its own admission.
+UPDATE jobs SET admitted_at = now()
+WHERE id = ANY(sqlc.arg('ids')::uuid[])
+  AND runs = (sqlc.arg('runs')::integer[])[array_position(sqlc.arg('ids')::uuid[], id)];
 
 -- name: MarkDispatched :exec
 UPDATE job_outbox SET dispatched_at = now() WHERE id = ANY(sqlc.arg('ids')::bigint[]);
 
 -- name: RedispatchStuckJobs :execrows
--- Gives a new dispatch record to jobs stuck past the bound: queued ones
--- (their task may be lost in Redis) and running ones past the running
--- bound (a lost task of a dead worker). The task id deduplicates when the
--- original task still exists.
-INSERT INTO job_outbox (job_id)
-SELECT j.id FROM jobs j
-WHERE ((j.status = 'queued' AND j.updated_at < now() - sqlc.arg('queued_after')::interval)
+-- Gives a new dispatch record to jobs stuck past the bound: admitted
+-- queued ones (their task may be lost in Redis) and running ones past the
+-- running bound (a lost task of a dead worker) are sent again; a queued
+-- one never admitted with no record waiting (its record lost) waits for
+-- admission again. A run waiting for room under its team's cap is not
+-- stuck. The task id deduplicates when the original task still exists.
+INSERT INTO job_outbox (job_id, team_id, admit)
+SELECT j.id, j.team_id, j.admitted_at IS NULL FROM jobs j
+WHERE ((j.status = 'queued' AND COALESCE(j.admitted_at, j.updated_at) < now() - sqlc.arg('queued_after')::interval)
     OR (j.status = 'running' AND j.updated_at < now() - sqlc.arg('running_after')::interval))
   AND NOT EXISTS (
       SELECT 1 FROM job_outbox o
@@ -85,7 +136,7 @@ RETURNING *;
 -- name: RetryJob :one
 UPDATE jobs
 SET status = 'queued', runs = runs + 1, error = NULL, result = NULL, progress = 0,
-    started_at = NULL, finished_at = NULL, updated_at = now()
+    started_at = NULL, finished_at = NULL, admitted_at = NULL, updated_at = now()
 WHERE team_id = $1 AND id = $2 AND status IN ('failed', 'cancelled')
 RETURNING *;
 
