@@ -4,13 +4,15 @@
 -- its team's admitted, unfinished jobs (queued in Redis or running) number
 -- fewer than the team's max_running_jobs: the queue never holds one team's
 -- whole backlog, so another team's job waits behind at most the others'
--- caps, not behind their backlogs.
+-- caps, not behind their backlogs. Of those, only a few at a time wait
+-- in Redis not started (the relay tops them up as workers start them), so
+-- another team's job waits behind few tasks even when caps are large.
 ALTER TABLE jobs ADD COLUMN admitted_at timestamptz;
 -- Jobs queued or running now were handed to the queue already (or are
 -- about to be, by their pending dispatch record): they count as admitted.
 UPDATE jobs SET admitted_at = COALESCE(started_at, updated_at) WHERE status IN ('queued', 'running');
 -- A team's admitted, unfinished jobs: at most its cap of entries.
-CREATE INDEX jobs_admitted_idx ON jobs (team_id) WHERE admitted_at IS NOT NULL AND status IN ('queued', 'running');
+CREATE INDEX jobs_admitted_idx ON jobs (team_id, status) WHERE admitted_at IS NOT NULL AND status IN ('queued', 'running');
 
 -- A dispatch record either admits a run (written with the job, or with a
 -- client's retry: it waits for room under the team's cap) or sends an

@@ -781,7 +781,9 @@ func (q *Queries) SucceedJob(ctx context.Context, arg SucceedJobParams) (Job, er
 const teamAdmission = `-- name: TeamAdmission :one
 SELECT COALESCE(t.max_running_jobs, $1::integer)::integer AS cap,
        (SELECT count(*) FROM jobs j
-        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight,
+       (SELECT count(*) FROM jobs j
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status = 'queued')::integer AS queued
 FROM teams t WHERE t.id = $2
 `
 
@@ -793,14 +795,16 @@ type TeamAdmissionParams struct {
 type TeamAdmissionRow struct {
 	Cap      int32
 	InFlight int32
+	Queued   int32
 }
 
 // A team's cap on running jobs (its own, or the platform's default) and
-// its admitted runs not yet finished: queued in Redis or running.
+// its admitted runs not yet finished: queued in Redis or running; of them,
+// queued counts those not started yet.
 func (q *Queries) TeamAdmission(ctx context.Context, arg TeamAdmissionParams) (TeamAdmissionRow, error) {
 	row := q.db.QueryRow(ctx, teamAdmission, arg.DefaultCap, arg.TeamID)
 	var i TeamAdmissionRow
-	err := row.Scan(&i.Cap, &i.InFlight)
+	err := row.Scan(&i.Cap, &i.InFlight, &i.Queued)
 	return i, err
 }
 

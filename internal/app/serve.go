@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	}
 	consoleConfig := httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes,
 		Storage: storageOrigin(ctx, d.blobs.PresignGet, log)}
-	admitter := &queue.Admitter{Client: queueClient, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Wakes: d.redis, Logger: log}
+	admitter := &queue.Admitter{Client: queueClient, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Wakes: d.redis, Logger: log}
 	jobsService := &jobs.Service{Policy: policy, Store: d.store, Processors: d.processors, Queue: admitter, Events: publisher, Blobs: d.blobs,
 		Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	queueStatus := queue.NewStatus(d.redisOpt)

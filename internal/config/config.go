@@ -68,6 +68,7 @@ type Config struct {
 	TeamMaxStoredBytes int64 // CONVEYOR_TEAM_MAX_STORED_BYTES
 	TeamMaxFileBytes   int64 // CONVEYOR_TEAM_MAX_FILE_BYTES
 	TeamMaxRunningJobs int32 // CONVEYOR_TEAM_MAX_RUNNING_JOBS
+	DispatchAhead      int   // CONVEYOR_DISPATCH_AHEAD
 	JobMaxRetries      int   // CONVEYOR_JOB_MAX_RETRIES
 
 	// RateLimits per class of operation (read, write, upload); a nil entry

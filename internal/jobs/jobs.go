@@ -238,6 +238,9 @@ type Runner struct {
 	// checks that it is still the job's (default 2 s); progress changes
 	// are recorded at most every Heartbeat/4.
 	Heartbeat time.Duration
+	// OnStarted, when set, is called when an attempt of j has started (j
+	// is running): one of its team's places in the queue is free.
+	OnStarted func(j domain.Job)
 	// OnStopped, when set, is called when an attempt stops because its
 	// job was cancelled or taken over by another attempt.
 	OnStopped func()
@@ -268,6 +271,9 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 	}
 	if err != nil {
 		return fmt.Errorf("%w: start attempt: %w", ErrRetry, err)
+	}
+	if r.OnStarted != nil {
+		r.OnStarted(j)
 	}
 	r.notify(ctx, j)
 	attempt := j.Attempts

@@ -23,10 +23,13 @@ import (
 // other teams' caps. Within what is admitted, the priority queues and
 // their weights apply as before.
 //
+// Of a team's admitted jobs, at most Ahead wait in asynq not
+// started at a time.
+//
 // Nothing polls the primary in a tight loop: a relay wakes when the API
-// announces new work on WakeChannel, when a task of its worker ends (a
-// place may be free) and when the reconciler wrote records; otherwise it
-// looks every Interval.
+// announces new work on WakeChannel, when a task of its worker starts or
+// ends (a place may be free) and when the reconciler wrote records;
+// otherwise it looks every Interval.
 
 // WakeChannel is the Redis channel on which the API tells the relays that
 // a team has jobs waiting it could not admit itself.
@@ -37,7 +40,7 @@ type SendFunc = func(ctx context.Context, d domain.Dispatch) error
 
 // AdmitStore admits a team's waiting jobs (see store.Store.AdmitTeam).
 type AdmitStore interface {
-	AdmitTeam(ctx context.Context, teamID uuid.UUID, defaultCap, limit int, send SendFunc) (domain.Admission, error)
+	AdmitTeam(ctx context.Context, teamID uuid.UUID, lim domain.AdmitLimits, send SendFunc) (domain.Admission, error)
 }
 
 // RelayStore is what the relay needs from the database.
@@ -53,6 +56,13 @@ type RelayStore interface {
 // from where it stopped.
 const relayTeams = 64
 
+// DefaultDispatchAhead bounds each team's admitted jobs not started yet
+// (CONVEYOR_DISPATCH_AHEAD): what waits in asynq ahead of another team's
+// job. Workers take them at once, and each start tops them up, so a busy
+// team keeps its workers fed, while a newcomer's job waits behind at most
+// this many of each busy team's tasks, not behind their whole caps.
+const DefaultDispatchAhead = 4
+
 // busyRetry is how soon a relay looks again at a team another admitter
 // held (what it was about to admit may be left for this one).
 const busyRetry = 20 * time.Millisecond
@@ -65,6 +75,9 @@ type Relay struct {
 	Client *Client
 	// DefaultCap is the cap of a team with none of its own.
 	DefaultCap int
+	// Ahead bounds a team's admitted jobs not started yet (default
+	// DefaultDispatchAhead).
+	Ahead int
 	// Interval is how often an idle relay looks anyway (default 1 s): the
 	// bound on a wake-up lost with Redis.
 	Interval time.Duration
@@ -152,7 +165,7 @@ func (r *Relay) round(ctx context.Context) (again, busy bool) {
 	}
 	atCap := 0
 	for _, t := range teams {
-		a, err := r.Store.AdmitTeam(ctx, t, r.DefaultCap, batch, r.Client.Send)
+		a, err := r.Store.AdmitTeam(ctx, t, domain.AdmitLimits{DefaultCap: r.DefaultCap, Ahead: ahead(r.Ahead), Batch: batch}, r.Client.Send)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.Logger.Warn("queue: admission round failed", "team", t, "err", err)
@@ -162,7 +175,7 @@ func (r *Relay) round(ctx context.Context) (again, busy bool) {
 		r.cursor = t
 		r.admitted(a)
 		busy = busy || a.Busy
-		again = again || (a.More && !a.AtCap && a.Progress())
+		again = again || a.Again()
 		if a.AtCap {
 			atCap++
 		}
@@ -194,6 +207,13 @@ func (r *Relay) teams(ctx context.Context) ([]uuid.UUID, error) {
 	return teams, err
 }
 
+func ahead(n int) int {
+	if n <= 0 {
+		return DefaultDispatchAhead
+	}
+	return n
+}
+
 func (r *Relay) dispatched(n int) {
 	if r.Metrics != nil && n > 0 {
 		r.Metrics.Dispatched.Add(float64(n))
@@ -217,6 +237,7 @@ type Admitter struct {
 	*Client
 	Store      AdmitStore
 	DefaultCap int
+	Ahead      int           // as Relay.Ahead
 	Wakes      *redis.Client // optional: publish on WakeChannel
 	Logger     *slog.Logger
 }
@@ -228,11 +249,11 @@ const directAdmits = 8
 func (a *Admitter) Admit(ctx context.Context, teamID uuid.UUID) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	res, err := a.Store.AdmitTeam(ctx, teamID, a.DefaultCap, directAdmits, a.Client.Send)
+	res, err := a.Store.AdmitTeam(ctx, teamID, domain.AdmitLimits{DefaultCap: a.DefaultCap, Ahead: ahead(a.Ahead), Batch: directAdmits}, a.Client.Send)
 	if err != nil {
 		a.Logger.Info("queue: direct admission failed; the relay will admit the team's jobs", "team", teamID, "err", err)
 	}
-	if err != nil || res.Busy || (res.More && !res.AtCap) {
+	if err != nil || res.Busy || res.Again() {
 		a.wakeRelays(ctx)
 	}
 }

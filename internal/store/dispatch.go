@@ -67,15 +67,16 @@ func (s *Store) AdmitTeams(ctx context.Context, after uuid.UUID, limit int) ([]u
 // so a backlog of cancelled jobs is cleared without taking room.
 const admitSlack = 32
 
-// AdmitTeam hands up to limit of a team's waiting runs to send, oldest
+// AdmitTeam hands up to lim.Batch of a team's waiting runs to send, oldest
 // first, while the team's admitted, unfinished jobs number fewer than its
-// cap (defaultCap where the team has none of its own), and records them
+// cap (lim.DefaultCap where the team has none of its own) and those of
+// them not started yet fewer than lim.Ahead, and records them
 // admitted and their records dispatched, in one transaction held under a
 // per-team lock: another admitter of the team meanwhile gets Busy. A run
 // admitted already is sent again without taking room; a final or retried
 // one is dropped. A record whose send fails stays waiting; the error is
 // returned when nothing was done.
-func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, defaultCap, limit int, send func(ctx context.Context, d domain.Dispatch) error) (domain.Admission, error) {
+func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, lim domain.AdmitLimits, send func(ctx context.Context, d domain.Dispatch) error) (domain.Admission, error) {
 	var a domain.Admission
 	err := s.write(ctx, func(q *db.Queries) error {
 		a = domain.Admission{}
@@ -87,16 +88,16 @@ func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, defaultCap, lim
 			a.Busy = true
 			return nil
 		}
-		t, err := q.TeamAdmission(ctx, db.TeamAdmissionParams{TeamID: teamID, DefaultCap: int32(defaultCap)})
+		t, err := q.TeamAdmission(ctx, db.TeamAdmissionParams{TeamID: teamID, DefaultCap: int32(lim.DefaultCap)})
 		if err != nil {
 			return err
 		}
-		free := int(t.Cap - t.InFlight)
-		if free <= 0 {
-			a.AtCap, a.More = true, true
+		free, ahead := int(t.Cap-t.InFlight), lim.Ahead-int(t.Queued)
+		if free <= 0 || ahead <= 0 {
+			a.AtCap, a.AheadFull, a.More = free <= 0, ahead <= 0, true
 			return nil
 		}
-		room := min(free, limit)
+		room := min(free, ahead, lim.Batch)
 		rows, err := q.ClaimAdmits(ctx, db.ClaimAdmitsParams{TeamID: teamID, Limit: int32(room + admitSlack)})
 		if err != nil {
 			return err
@@ -135,6 +136,7 @@ func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, defaultCap, lim
 			a.Waits = append(a.Waits, now.Sub(r.CreatedAt))
 		}
 		a.AtCap = a.More && a.Admitted == free
+		a.AheadFull = a.More && a.Admitted == ahead
 		if len(admitted) > 0 {
 			if err := q.MarkAdmitted(ctx, db.MarkAdmittedParams{Ids: admitted, Runs: runs}); err != nil {
 				return err

@@ -171,21 +171,40 @@ func benchConveyor(b *testing.B) {
 		benchSetup.a = a
 		benchSetup.team = a.team("Bench")
 		benchSetup.file = a.upload(benchSetup.team, "small.png", pngBytes(b, 32, 32))
+	})
+	benchWorker(b)
+	a, team, file := benchSetup.a, benchSetup.team, benchSetup.file
+	a.t = b
+	done, stop := succeededEvents(b, a, team)
+	defer stop()
+	perSec := measure(b, pipeline{done: done, submit: func() string { return a.job(team, file, "inspect") }})
+	if rawJobsPerSec > 0 {
+		b.ReportMetric(perSec/rawJobsPerSec, "x-raw-asynq")
+	}
+}
+
+var benchWorkerOnce sync.Once
+
+// benchWorker starts the benchmarks' one worker process (concurrency 10),
+// stopped when the package's benchmarks end.
+func benchWorker(b *testing.B) {
+	benchWorkerOnce.Do(func() {
 		w := launchWorker(b, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "10", "CONVEYOR_LOG_LEVEL": "warn"})
 		atExit = append(atExit, func() { _ = w.cmd.Process.Kill(); <-w.done })
 	})
-	a, team, file := benchSetup.a, benchSetup.team, benchSetup.file
-	a.t = b
+}
 
+// succeededEvents follows the team's event stream and sends the id of
+// each job that succeeded; stop ends it.
+func succeededEvents(b *testing.B, a api, team string) (<-chan string, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+"/api/v1/teams/"+team+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
+		cancel()
 		b.Fatalf("event stream: %v %v", err, resp)
 	}
-	defer resp.Body.Close()
 	done := make(chan string, 4096)
 	go func() {
 		sc := bufio.NewScanner(resp.Body)
@@ -206,8 +225,5 @@ func benchConveyor(b *testing.B) {
 			}
 		}
 	}()
-	perSec := measure(b, pipeline{done: done, submit: func() string { return a.job(team, file, "inspect") }})
-	if rawJobsPerSec > 0 {
-		b.ReportMetric(perSec/rawJobsPerSec, "x-raw-asynq")
-	}
+	return done, func() { cancel(); resp.Body.Close() }
 }

@@ -79,10 +79,13 @@ SELECT pg_try_advisory_xact_lock(1313, hashtext(sqlc.arg('team_id')::uuid::text)
 
 -- name: TeamAdmission :one
 -- A team's cap on running jobs (its own, or the platform's default) and
--- its admitted runs not yet finished: queued in Redis or running.
+-- its admitted runs not yet finished: queued in Redis or running; of them,
+-- queued counts those not started yet.
 SELECT COALESCE(t.max_running_jobs, sqlc.arg('default_cap')::integer)::integer AS cap,
        (SELECT count(*) FROM jobs j
-        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status IN ('queued', 'running'))::integer AS in_flight,
+       (SELECT count(*) FROM jobs j
+        WHERE j.team_id = t.id AND j.admitted_at IS NOT NULL AND j.status = 'queued')::integer AS queued
 FROM teams t WHERE t.id = sqlc.arg('team_id');
 
 -- name: ClaimAdmits :many
