@@ -260,19 +260,18 @@ func (o *memObjects) OpenDownload(ctx context.Context, key, _, _, contentType st
 	return domain.Download{Body: rc, ContentType: contentType}, nil
 }
 
-// queue records what was sent and cancelled.
+// queue records the teams it was asked to admit jobs of, and the
+// dispatches it was asked to cancel.
 type queue struct {
 	mu        sync.Mutex
-	sent      []domain.Dispatch
+	admitted  []uuid.UUID
 	cancelled []domain.Dispatch
-	err       error
 }
 
-func (q *queue) Send(_ context.Context, d domain.Dispatch) error {
+func (q *queue) Admit(_ context.Context, teamID uuid.UUID) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.sent = append(q.sent, d)
-	return q.err
+	q.admitted = append(q.admitted, teamID)
 }
 
 func (q *queue) CancelRunning(_ context.Context, d domain.Dispatch) error {
