@@ -27,16 +27,17 @@ import (
 	"github.com/conveyorhq/conveyor/internal/devstack"
 )
 
-// env is one running Conveyor (API and worker on a primary, a replica,
-// PgBouncer, Redis and S3) shared by the tests of this package.
-var env *apptest.Env
+// shared is one running Conveyor (API and worker on a primary, a replica,
+// PgBouncer, Redis and S3) shared by the tests of this package; tests get it
+// through setup, which skips them under -short.
+var shared apptest.Shared
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	return apptest.Main(m, "app-e2e", apptest.Options{Replicas: 1}, func(e *apptest.Env) { env = e }, checkCoverage)
+	return apptest.Main(m, "app-e2e", apptest.Options{Replicas: 1}, &shared, checkCoverage)
 }
 
 // checkCoverage writes the API coverage report under .run/ and, on a full
@@ -65,7 +66,7 @@ func checkCoverage() int {
 
 func setup(t *testing.T) *apptest.Env {
 	t.Helper()
-	return env
+	return shared.Env(t)
 }
 
 func sdk(t *testing.T, e *apptest.Env, token string) *conveyor.Client {

@@ -34,6 +34,7 @@ func hexSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(
 // objectExists asks S3 directly.
 func objectExists(t *testing.T, key string) bool {
 	t.Helper()
+	env := setup(t)
 	_, err := env.Stack.S3Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(env.Stack.S3Bucket), Key: aws.String(key)})
 	return err == nil
 }

@@ -124,6 +124,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 
 func keyClient(t *testing.T, e interface{ Client(testing.TB) *http.Client }, opt conveyor.Option) *conveyor.Client {
 	t.Helper()
+	env := setup(t)
 	c, err := conveyor.New(env.URL, opt, conveyor.WithDoer(env.Client(t)))
 	if err != nil {
 		t.Fatal(err)

@@ -99,6 +99,7 @@ func TestUploadMemoryIsBounded(t *testing.T) {
 // request → API → S3) with the baseline: a direct PutObject of the same
 // bytes to the same S3 server.
 func BenchmarkUpload(b *testing.B) {
+	env := shared.Env(b)
 	ctx := context.Background()
 	admin, err := conveyor.New(env.URL, conveyor.WithToken(env.Token(b, "bench-upload", true)))
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/app"
 	"github.com/conveyorhq/conveyor/internal/auth"
 	"github.com/conveyorhq/conveyor/internal/devstack"
+	"github.com/conveyorhq/conveyor/internal/devstack/devstacktest"
 )
 
 // Options configures Start.
@@ -53,8 +54,10 @@ type Env struct {
 }
 
 // Start brings everything up and registers its teardown with tb.Cleanup.
+// Under -short it skips the test instead (devstacktest.SkipIfShort).
 func Start(tb testing.TB, o Options) *Env {
 	tb.Helper()
+	devstacktest.SkipIfShort(tb)
 	e, err := New(context.Background(), tb.Name(), o)
 	if err != nil {
 		tb.Fatal(err)
@@ -331,29 +334,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// Main runs a package's tests against one shared environment: it starts
-// it (named name), hands it to set, runs the tests, runs after (if not
-// nil) on success, closes the environment, and returns the exit code —
-// printing the program's logs when anything failed.
-func Main(m *testing.M, name string, o Options, set func(*Env), after func() int) int {
-	e, err := New(context.Background(), name, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start the environment:", err)
-		return 1
-	}
-	set(e)
-	code := m.Run()
-	if code == 0 && after != nil {
-		code = after()
-	}
-	if err := e.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "shut down cleanly:", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "conveyor logs:\n%s\n", e.Logs())
-	}
-	return code
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -24,28 +23,21 @@ import (
 	"github.com/conveyorhq/conveyor/internal/auth"
 )
 
-// env is one running Conveyor API (no worker) on a real topology, shared by
-// the attack tests. It is nil with -short, and those tests skip.
-var env *apptest.Env
+// shared is one running Conveyor API (no worker) on a real topology, shared
+// by the attack tests; liveEnv skips them under -short.
+var shared apptest.Shared
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run()
-	}
-	return apptest.Main(m, "auth-attack", apptest.Options{Replicas: 1, NoWorker: true}, func(e *apptest.Env) { env = e }, nil)
+	return apptest.Main(m, "auth-attack", apptest.Options{Replicas: 1, NoWorker: true}, &shared, nil)
 }
 
 func liveEnv(t *testing.T) *apptest.Env {
 	t.Helper()
-	if env == nil {
-		t.Skip("-short: no live environment")
-	}
-	return env
+	return shared.Env(t)
 }
 
 const audience = "api://conveyor"

@@ -224,6 +224,7 @@ func TestStartOneReplicaTime(t *testing.T) {
 }
 
 func TestKeepReusesData(t *testing.T) {
+	devstacktest.SkipIfShort(t) // starts stacks with devstack.Start itself
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	root, err := devstack.ModuleRoot()
@@ -306,6 +307,7 @@ func processesUnder(t *testing.T, dir string) []int {
 }
 
 func TestStartFailureCleansUp(t *testing.T) {
+	devstacktest.SkipIfShort(t) // starts stacks with devstack.Start itself
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Occupy a port and hand it to Redis: Start must fail, say why, and

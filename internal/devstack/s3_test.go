@@ -20,9 +20,6 @@ import (
 // part PUT, then the PUT itself, whose ETag must be readable. Origins off
 // loopback, and look-alikes of the loopback patterns, get no CORS grant.
 func TestS3CORSAdmitsTheConsole(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the real stack")
-	}
 	st := devstacktest.StartForTest(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

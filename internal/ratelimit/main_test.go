@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/conveyorhq/conveyor/internal/devstack"
+	"github.com/conveyorhq/conveyor/internal/devstack/devstacktest"
 	"github.com/conveyorhq/conveyor/internal/ratelimit"
 )
 
@@ -79,6 +80,7 @@ func (s *syncBuffer) String() string {
 // the test ends.
 func MustClient(tb testing.TB) *redis.Client {
 	tb.Helper()
+	devstacktest.SkipIfShort(tb)
 	if redisAddr == "" {
 		tb.Skip("needs the test Redis (not started under -short)")
 	}

@@ -18,6 +18,7 @@ import (
 // same endpoint served by an API process whose store is pinned to the
 // primary (no replicas configured): the baseline.
 func BenchmarkGetTeamHTTP(b *testing.B) {
+	env := shared.Env(b)
 	admin := newCaller(b, env.URL, "bench-admin", true)
 	team := admin.createTeam("Bench")
 	if err := env.Stack.WaitReplicasCaughtUp(context.Background()); err != nil {
@@ -57,6 +58,7 @@ func BenchmarkGetTeamHTTP(b *testing.B) {
 // for an anonymous caller, and pinned to the primary (the baseline). The
 // "route-only" case is the routing decision alone.
 func BenchmarkStoreRead(b *testing.B) {
+	env := shared.Env(b)
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: env.Stack.RedisAddr})
 	defer rdb.Close()

@@ -15,6 +15,7 @@ import (
 // pending user whose row the first token with that email takes over, so
 // the member's id and memberships stay.
 func TestInvitationIsClaimedOnFirstLogin(t *testing.T) {
+	env := shared.Env(t)
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: env.Stack.RedisAddr})
 	defer rdb.Close()

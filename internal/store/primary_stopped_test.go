@@ -13,6 +13,7 @@ import (
 // the router asks the replicas how far they have replayed instead of
 // insisting on the primary it cannot reach (issue 18 item 1).
 func TestReadYourWriteRightAfterPrimaryStops(t *testing.T) {
+	env := shared.Env(t)
 	w := newCaller(t, env.URL, "ryw-outage", true)
 	w.createTeam("warm-up") // provisions the principal
 	catchUp(t)

@@ -18,14 +18,14 @@ import (
 	"github.com/conveyorhq/conveyor/internal/apptest"
 )
 
-// env: API and worker over a primary and two replicas behind PgBouncer,
-// every PostgreSQL server logging its statements so tests count, server
-// side, where each query ran.
-var env *apptest.Env
+// shared: the API over a primary and two replicas behind PgBouncer, every
+// PostgreSQL server logging its statements so tests count, server side,
+// where each query ran. shared.Env skips the tests under -short.
+var shared apptest.Shared
 
 func TestMain(m *testing.M) {
 	os.Exit(apptest.Main(m, "store-routing", apptest.Options{Replicas: 2, LogStatements: true, NoWorker: true},
-		func(e *apptest.Env) { env = e }, nil))
+		&shared, nil))
 }
 
 type caller struct {
@@ -36,6 +36,7 @@ type caller struct {
 }
 
 func newCaller(t testing.TB, base, subject string, admin bool) *caller {
+	env := shared.Env(t)
 	return &caller{t: t, base: base, token: env.Token(t, subject, admin), c: env.Client(t)}
 }
 
@@ -73,6 +74,7 @@ func (c *caller) createTeam(name string) string {
 
 func count(t *testing.T, server, stmt string) int {
 	t.Helper()
+	env := shared.Env(t)
 	n, err := env.Stack.CountStatements(server, stmt)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +98,7 @@ func (a counts) delta(b counts) counts {
 
 func catchUp(t *testing.T) {
 	t.Helper()
+	env := shared.Env(t)
 	if err := env.Stack.WaitReplicasCaughtUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +108,7 @@ func catchUp(t *testing.T) {
 // TestReadsGoToReplicasWritesToPrimary counts, in each server's own log,
 // where the API's reads and writes ran.
 func TestReadsGoToReplicasWritesToPrimary(t *testing.T) {
+	env := shared.Env(t)
 	admin := newCaller(t, env.URL, "router-admin", true)
 	team := admin.createTeam("Routing")
 	catchUp(t)
@@ -140,6 +144,7 @@ func TestReadsGoToReplicasWritesToPrimary(t *testing.T) {
 
 func setReplay(t *testing.T, pause bool) {
 	t.Helper()
+	env := shared.Env(t)
 	fn := "pg_wal_replay_resume()"
 	if pause {
 		fn = "pg_wal_replay_pause()"
@@ -164,6 +169,7 @@ func setReplay(t *testing.T, pause bool) {
 // stale replicas: the guarantee is per principal, and the replicas really
 // are behind.
 func TestReadYourWritesWithReplayPaused(t *testing.T) {
+	env := shared.Env(t)
 	apiB := env.StartAPI(t, nil)
 	writer := newCaller(t, env.URL, "ryw-writer", true)
 	writerB := &caller{t: t, base: apiB, token: writer.token, c: writer.c}
@@ -208,6 +214,7 @@ func TestReadYourWritesWithReplayPaused(t *testing.T) {
 // fast as they can; not one request fails, and reads return to it once it
 // is back.
 func TestReplicaStoppedUnderReadLoad(t *testing.T) {
+	env := shared.Env(t)
 	admin := newCaller(t, env.URL, "load-admin", true)
 	team := admin.createTeam("Load")
 	catchUp(t)
@@ -265,6 +272,7 @@ func TestReplicaStoppedUnderReadLoad(t *testing.T) {
 // recover on their own once the primary is back. Runs last: it stops the
 // primary.
 func TestPrimaryDown(t *testing.T) {
+	env := shared.Env(t)
 	admin := newCaller(t, env.URL, "outage-admin", true)
 	team := admin.createTeam("Outage")
 	catchUp(t)

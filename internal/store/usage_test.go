@@ -9,6 +9,7 @@ import (
 // TestTeamListUsageIsOneQuery: a page of teams gets its usage from one
 // aggregate statement, whatever the page size (no query per team).
 func TestTeamListUsageIsOneQuery(t *testing.T) {
+	env := shared.Env(t)
 	admin := newCaller(t, env.URL, "usage-lister", true)
 	for i := range 7 {
 		admin.createTeam(fmt.Sprintf("usage-%d", i))

@@ -83,6 +83,7 @@ func waitTaskState(t *testing.T, insp *asynq.Inspector, queue, id string, state 
 // state by itself: the archived task (which holds the run's task id) runs
 // again instead of deduplicating every re-dispatch.
 func TestReconcilerRecoversArchivedTask(t *testing.T) {
+	env := shared.Env(t)
 	if testing.Short() {
 		t.Skip("needs the real stack and a worker process")
 	}
@@ -135,6 +136,7 @@ func TestReconcilerRecoversArchivedTask(t *testing.T) {
 // archived (by an operator's tool, or a worker that refused it) after its
 // dispatch record was marked sent. The reconciler's re-dispatch runs it.
 func TestReconcilerRecoversArchivedQueuedTask(t *testing.T) {
+	env := shared.Env(t)
 	if testing.Short() {
 		t.Skip("needs the real stack and a worker process")
 	}

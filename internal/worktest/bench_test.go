@@ -133,6 +133,7 @@ func measure(b *testing.B, p pipeline) float64 {
 }
 
 func benchRawAsynq(b *testing.B) {
+	env := shared.Env(b)
 	opt := asynq.RedisClientOpt{Addr: env.Stack.RedisAddr}
 	q := "bench-" + uuid.NewString()[:8]
 	done := make(chan string, 4096)
@@ -197,6 +198,7 @@ func benchWorker(b *testing.B) {
 // succeededEvents follows the team's event stream and sends the id of
 // each job that succeeded; stop ends it.
 func succeededEvents(b *testing.B, a api, team string) (<-chan string, func()) {
+	env := shared.Env(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+"/api/v1/teams/"+team+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+a.token)

@@ -31,6 +31,7 @@ const fairSamples = 100
 // 1 s). The phases take a fixed number of samples whatever b.N is, and
 // A's remaining backlog is cancelled at the end.
 func BenchmarkFairDispatch(b *testing.B) {
+	env := shared.Env(b)
 	benchWorker(b)
 	a := newAPI(b, "fair-bench-admin")
 	teamA, teamB := a.team("Flood"), a.team("Single")

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -33,8 +34,10 @@ import (
 )
 
 var (
-	env *apptest.Env
-	bin string // the conveyor binary
+	// shared: the API (no worker: tests start worker processes) on a
+	// primary, a replica, PgBouncer, Redis and S3; shared.Env skips under -short.
+	shared apptest.Shared
+	bin    string // the conveyor binary
 	// atExit stops what benchmarks started (their cleanups run per round).
 	atExit []func()
 )
@@ -44,6 +47,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// The fast lane: no binary to build, no stack (apptest.Main starts none).
+		return apptest.Main(m, "worktest", apptest.Options{}, &shared, nil)
+	}
 	dir, err := os.MkdirTemp("", "conveyor-worktest-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -70,7 +78,7 @@ func run(m *testing.M) int {
 	return apptest.Main(m, "worktest", apptest.Options{Replicas: 1, NoWorker: true, Env: map[string]string{
 		"CONVEYOR_ORPHAN_GRACE":    "2s",
 		"CONVEYOR_JOB_MAX_RETRIES": "2",
-	}}, func(e *apptest.Env) { env = e }, nil)
+	}}, &shared, nil)
 }
 
 // worker is a `conveyor worker` process.
@@ -101,6 +109,7 @@ func startWorker(t *testing.T, extra map[string]string) *worker {
 // launchWorker starts a worker process; the caller stops it.
 func launchWorker(t testing.TB, extra map[string]string) *worker {
 	t.Helper()
+	env := shared.Env(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -150,17 +159,19 @@ func (w *worker) wait(t *testing.T, d time.Duration) {
 // api talks to the in-process API.
 type api struct {
 	t     testing.TB
+	url   string
 	token string
 	c     *http.Client
 }
 
 func newAPI(t testing.TB, subject string) api {
-	return api{t: t, token: env.Token(t, subject, true), c: &http.Client{Timeout: time.Minute}}
+	env := shared.Env(t)
+	return api{t: t, url: env.URL, token: env.Token(t, subject, true), c: &http.Client{Timeout: time.Minute}}
 }
 
 func (a api) do(method, path, ctype string, body []byte) (int, []byte) {
 	a.t.Helper()
-	req, err := http.NewRequest(method, env.URL+"/api/v1"+path, bytes.NewReader(body))
+	req, err := http.NewRequest(method, a.url+"/api/v1"+path, bytes.NewReader(body))
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -249,6 +260,7 @@ func pngBytes(t testing.TB, w, h int) []byte {
 // cannot show (every job's outputs, every attempt count) in one query.
 func db(t testing.TB) *pgx.Conn {
 	t.Helper()
+	env := shared.Env(t)
 	c, err := pgx.Connect(context.Background(), env.Stack.DirectPrimaryURL)
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +306,7 @@ func waitCounts(t *testing.T, c *pgx.Conn, team string, limit time.Duration, con
 // listObjects returns the keys under prefix.
 func listObjects(t *testing.T, prefix string) []string {
 	t.Helper()
+	env := shared.Env(t)
 	var keys []string
 	p := s3.NewListObjectsV2Paginator(env.Stack.S3Client(), &s3.ListObjectsV2Input{Bucket: aws.String(env.Stack.S3Bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
@@ -412,6 +425,7 @@ func keysOf(m map[string]bool) []string {
 // back in the queue at once (not left for lease expiry), so another worker
 // finishes them well within the time a lost lease would take.
 func TestWorkerShutdownHandsTasksBack(t *testing.T) {
+	env := shared.Env(t)
 	a := newAPI(t, "graceful-admin")
 	c := db(t)
 	team := a.team("Graceful")
@@ -454,6 +468,7 @@ func TestWorkerShutdownHandsTasksBack(t *testing.T) {
 // maximum (2 here), then the job fails with that typed error — and a retry
 // asked for once storage is back succeeds.
 func TestRetryableFailureBacksOffThenFails(t *testing.T) {
+	env := shared.Env(t)
 	a := newAPI(t, "backoff-admin")
 	team := a.team("Backoff")
 	file := a.upload(team, "pixel.png", pngBytes(t, 4, 4))

@@ -13,13 +13,30 @@ import (
 	"github.com/conveyorhq/conveyor/internal/devstack"
 )
 
+// ShortSkipMessage is what a test that needs the real stack says when it
+// skips in the fast lane (go test -short).
+const ShortSkipMessage = "-short (the fast lane): needs the real stack (PostgreSQL, Redis, S3 from internal/devstack); run without -short"
+
+// SkipIfShort skips the test in the fast lane (go test -short), which starts
+// no PostgreSQL, Redis or S3. Every helper that starts the stack calls it
+// first; a test that starts processes of the stack by other means calls it
+// itself.
+func SkipIfShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip(ShortSkipMessage)
+	}
+}
+
 // StartForTest starts a stack with the given number of replicas under a
 // fresh folder below the repository's .run/test/ (falling back to the system
 // temporary folder), registers Stop in tb.Cleanup, and fails the test with
 // tb.Fatal on error. The folder is removed after a passing test and kept for
-// inspection after a failing one.
+// inspection after a failing one. Under -short it skips the test
+// (SkipIfShort).
 func StartForTest(tb testing.TB, replicas int) *devstack.Stack {
 	tb.Helper()
+	SkipIfShort(tb)
 	dir, err := devstack.TestDir(tb.Name())
 	if err != nil {
 		tb.Fatalf("devstack: %v", err)
