@@ -31,7 +31,7 @@ APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-sdk test-ts test-console test-codesamples bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -156,6 +156,10 @@ build-ts: deps-npm
 # console in headless Chromium through Playwright).
 test-go: deps-go deps-npm ## Go unit and integration tests (real PostgreSQL, Redis, S3 from devstack; the console's e2e flows)
 	$(BIN)/gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- $(GO_TEST_FLAGS) ./...
+
+test-short: ## the fast lane: Go unit tests only (go test -short: no PostgreSQL, Redis or S3 is started), shuffled
+	$(GO) test -short -shuffle on $(GO_TEST_FLAGS) ./...
+	cd clients/go && $(GO) test -short -shuffle on $(GO_TEST_FLAGS) ./...
 
 test-sdk:
 	cd clients/go && $(GO) vet ./... && $(GO) test $(GO_TEST_FLAGS) ./...
