@@ -257,7 +257,9 @@ bad bad-keda-min 's/^  minReplicaCount: 2$/  minReplicaCount: 0/' "$WORK/product
 expect_fail "the workers scaled to zero (manifests)" "minReplicaCount 0" \
 	manifests "$WORK/bad-keda-min.yaml"
 helm "${HELM_RENDER[@]}" -f "$EXAMPLES/production.yaml" --set 'worker.autoscaling.keda.queues={high,default}' >"$WORK/bad-queues.yaml"
-expect_fail "a queue without a KEDA trigger (manifests)" 'queue "low" (internal/queue) has no trigger' manifests "$WORK/bad-queues.yaml"
+expect_fail "a queue without KEDA triggers (manifests)" 'queue "low" (internal/queue) has no trigger on its pending list' manifests "$WORK/bad-queues.yaml"
+bad bad-formula 's/^      formula: "pending_high + active_high + /      formula: "pending_high + /' "$WORK/production.yaml"
+expect_fail "KEDA's formula leaving out a trigger (manifests)" "is not the sum of its redis triggers" manifests "$WORK/bad-formula.yaml"
 helm "${HELM_RENDER[@]}" --set networkPolicy.enabled=false >"$WORK/bad-np.yaml"
 expect_fail "no NetworkPolicy (manifests)" "no NetworkPolicy" manifests "$WORK/bad-np.yaml"
 bad bad-pool '/^  name: conveyor-serve$/,/^---/s/app.kubernetes.io\/component: pgbouncer-api/app.kubernetes.io\/component: pgbouncer-worker/'

@@ -73,7 +73,7 @@ func checkReplicas(p *problems, d map[string]any, scalers map[string]int) {
 }
 
 var queueConst = regexp.MustCompile(`Queue[A-Z][a-zA-Z]*\s*=\s*"([a-z0-9_-]+)"`)
-var pendingList = regexp.MustCompile(`^asynq:\{([a-z0-9_-]+)\}:pending$`)
+var asynqList = regexp.MustCompile(`^asynq:\{([a-z0-9_-]+)\}:(pending|active)$`)
 
 // queueNames reads the asynq queue names internal/queue declares.
 func queueNames(root string) ([]string, error) {
@@ -91,8 +91,9 @@ func queueNames(root string) ([]string, error) {
 
 // checkScalers: serve's HPA scales the serve Deployment on CPU; the
 // ScaledObject scales the workers, keeps at least one (the outbox relay runs
-// there), and watches every queue internal/queue declares (redis lists) or
-// an exported gauge (prometheus).
+// there), and counts the waiting and running tasks of every queue
+// internal/queue declares (redis lists summed by a formula) or reads them
+// from an exported gauge (prometheus).
 func checkScalers(p *problems, byKind map[string][]map[string]any, runs map[string]string, root string) {
 	targets := map[string]int{}
 	for _, h := range byKind["HorizontalPodAutoscaler"] {
@@ -125,43 +126,59 @@ func checkScalers(p *problems, byKind map[string][]map[string]any, runs map[stri
 			p.addf("%s: %v", what, err)
 			continue
 		}
-		watched := map[string]bool{}
+		watched := map[string]bool{} // "pending high", "active high", ...
+		var names []string
 		redis := false
 		for i, tr := range list(at(s, "spec", "triggers")) {
 			switch str(at(tr, "type")) {
 			case "redis":
 				redis = true
-				m := pendingList.FindStringSubmatch(str(at(tr, "metadata", "listName")))
+				m := asynqList.FindStringSubmatch(str(at(tr, "metadata", "listName")))
 				if m == nil {
-					p.addf("%s: trigger %d: listName %q is not an asynq pending list asynq:{QUEUE}:pending", what, i, str(at(tr, "metadata", "listName")))
+					p.addf("%s: trigger %d: listName %q is not asynq:{QUEUE}:pending or :active", what, i, str(at(tr, "metadata", "listName")))
 					continue
 				}
-				watched[m[1]] = true
+				watched[m[2]+" "+m[1]] = true
+				names = append(names, str(at(tr, "name")))
 			case "prometheus":
 				ex, err := exportedMetrics(root)
 				if err != nil {
 					p.addf("%s: %v", what, err)
 					continue
 				}
-				names, err := metricNames(str(at(tr, "metadata", "query")))
+				q := str(at(tr, "metadata", "query"))
+				metrics, err := metricNames(q)
 				if err != nil {
 					p.addf("%s: trigger %d: %v", what, i, err)
 				}
-				checkNames(p, what+" trigger", names, ex, map[string]bool{})
+				checkNames(p, what+" trigger", metrics, ex, map[string]bool{})
+				if !strings.Contains(q, "pending") || !strings.Contains(q, "active") {
+					p.addf("%s: trigger %d: query %q should count pending and active tasks", what, i, q)
+				}
 			default:
 				p.addf("%s: trigger %d: type %q, want redis or prometheus", what, i, str(at(tr, "type")))
 			}
 		}
 		if redis {
 			for _, q := range queues {
-				if !watched[q] {
-					p.addf("%s: queue %q (internal/queue) has no trigger: its backlog would not scale the workers", what, q)
+				for _, state := range []string{"pending", "active"} {
+					if !watched[state+" "+q] {
+						p.addf("%s: queue %q (internal/queue) has no trigger on its %s list: the workers' load would be undercounted", what, q, state)
+					}
 				}
 			}
-			for q := range watched {
-				if !contains(queues, q) {
+			for w := range watched {
+				if q := strings.Fields(w)[1]; !contains(queues, q) {
 					p.addf("%s: watches queue %q, which internal/queue does not declare", what, q)
 				}
+			}
+			// KEDA takes the largest of several triggers; only a formula adds them up.
+			formula := str(at(s, "spec", "advanced", "scalingModifiers", "formula"))
+			terms := strings.Split(strings.ReplaceAll(formula, " ", ""), "+")
+			sort.Strings(terms)
+			sort.Strings(names)
+			if strings.Join(terms, "+") != strings.Join(names, "+") {
+				p.addf("%s: advanced.scalingModifiers.formula %q is not the sum of its redis triggers (%s)", what, formula, strings.Join(names, ", "))
 			}
 		}
 	}

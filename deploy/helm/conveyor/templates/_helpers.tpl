@@ -120,3 +120,14 @@ topologySpreadConstraints:
 {{- include "conveyor.egressRule" .ctx.Values.networkPolicy.egress.pooler -}}
 {{- end -}}
 {{- end -}}
+
+{{/* KEDA's formula: the sum of the redis triggers, pending_QUEUE + active_QUEUE + ... */}}
+{{- define "conveyor.kedaFormula" -}}
+{{- $terms := list -}}
+{{- range $q := .Values.worker.autoscaling.keda.queues -}}
+{{- range $state := list "pending" "active" -}}
+{{- $terms = append $terms (printf "%s_%s" $state $q | replace "-" "_") -}}
+{{- end -}}
+{{- end -}}
+{{- join " + " $terms -}}
+{{- end -}}
