@@ -109,6 +109,14 @@ type Membership struct {
 	CreatedAt time.Time
 }
 
+type StorageReservation struct {
+	ID        uuid.UUID
+	TeamID    uuid.UUID
+	Bytes     int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type Team struct {
 	ID             uuid.UUID
 	Name           string
@@ -131,6 +139,15 @@ type TeamUsage struct {
 	JobsSucceeded int64
 	JobsFailed    int64
 	JobsCancelled int64
+}
+
+type TeamUsageCounter struct {
+	TeamID        uuid.UUID
+	FileCount     int64
+	FileBytes     int64
+	OutputBytes   int64
+	ReservedBytes int64
+	ReconciledAt  *time.Time
 }
 
 type Upload struct {

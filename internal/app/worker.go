@@ -85,6 +85,8 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { reconciler.Run(gctx); return nil })
 	janitor := &files.Janitor{Store: d.store, Blobs: d.blobs, Grace: cfg.OrphanGrace, Logger: log}
 	g.Go(func() error { janitor.Run(gctx, cfg.JanitorInterval); return nil })
+	usage := &files.UsageReconciler{Store: d.store, Interval: cfg.UsageReconcileInterval, Logger: log}
+	g.Go(func() error { usage.Run(gctx); return nil })
 	log.Info("worker running", "concurrency", cfg.WorkerConcurrency)
 	return g.Wait()
 }

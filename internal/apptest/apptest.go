@@ -133,8 +133,10 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		"CONVEYOR_RATE_LIMIT_WRITE":  "100000/s",
 		"CONVEYOR_RATE_LIMIT_UPLOAD": "100000/s",
 		"CONVEYOR_JANITOR_INTERVAL":  "200ms",
-		"CONVEYOR_ORPHAN_GRACE":      "3s",
-		"CONVEYOR_REDISPATCH_AFTER":  "2s",
+		// The usage reconciler's tests wait for it to correct drift.
+		"CONVEYOR_USAGE_RECONCILE_INTERVAL": "1s",
+		"CONVEYOR_ORPHAN_GRACE":             "3s",
+		"CONVEYOR_REDISPATCH_AFTER":         "2s",
 
 		// Tests send bad credentials on purpose from one address; the
 		// tests of the failure budget start an API with one (StartAPI).

@@ -70,6 +70,8 @@ type Config struct {
 	TeamMaxRunningJobs int32 // CONVEYOR_TEAM_MAX_RUNNING_JOBS
 	DispatchAhead      int   // CONVEYOR_DISPATCH_AHEAD
 	JobMaxRetries      int   // CONVEYOR_JOB_MAX_RETRIES
+	// UsageReconcileInterval is how often the worker recounts usage.
+	UsageReconcileInterval time.Duration // CONVEYOR_USAGE_RECONCILE_INTERVAL
 
 	// RateLimits per class of operation (read, write, upload); a nil entry
 	// means no limit for that class.

@@ -21,6 +21,8 @@ const (
 	CodePreconditionFailed   Code = "precondition_failed"   // a stale If-Match (412)
 	CodePreconditionRequired Code = "precondition_required" // a change that needs If-Match sent without it (428)
 	CodeTooLarge             Code = "too_large"             // a body over its limit (413)
+	CodeFileTooLarge         Code = "file_too_large"        // a file over its team's file size limit (413)
+	CodeQuotaExceeded        Code = "quota_exceeded"        // an upload past its team's storage quota (413)
 	CodeRangeNotSatisfiable  Code = "range_not_satisfiable" // a Range outside the resource (416)
 	CodeUnsupportedMedia     Code = "unsupported_media"     // a Content-Type the operation does not take (415)
 	CodeUnprocessable        Code = "unprocessable"         // well-formed but breaks a rule (422)
@@ -42,7 +44,8 @@ type Error struct {
 	Code       Code
 	Message    string
 	Fields     []FieldError
-	RetryAfter time.Duration // for CodeUnavailable and CodeRateLimited
+	RetryAfter time.Duration  // for CodeUnavailable and CodeRateLimited
+	Quota      *QuotaExceeded // for CodeQuotaExceeded and CodeFileTooLarge
 	Err        error
 }
 

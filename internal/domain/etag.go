@@ -25,11 +25,23 @@ func tagPart(parts ...any) string {
 // keeps stale usage), while CheckTeamIfMatch compares only the settings
 // half (so usage moving between a read and a rename fails nothing).
 func (t Team) ETag() string {
-	return `"` + t.settingsTag() + tagPart("team_usage", t.Usage)[:11] + `"`
+	return `"` + t.settingsTag() + tagPart("team_usage", t.Usage, t.Limits)[:11] + `"`
 }
 
+// settingsTag versions what a change sets: the name and the team's own
+// quota. The limits in force (which follow the platform defaults) and the
+// usage are in the other half.
 func (t Team) settingsTag() string {
-	return tagPart("team", t.ID, t.Name, t.CreatedAt.UnixMicro())[:11]
+	q := t.Quota
+	return tagPart("team", t.ID, t.Name, t.CreatedAt.UnixMicro(), ptrOr(q.MaxStoredBytes), ptrOr(q.MaxFileBytes), ptrOr(q.MaxRunningJobs))[:11]
+}
+
+// ptrOr is *p, or "default" when p is nil.
+func ptrOr[T any](p *T) any {
+	if p == nil {
+		return "default"
+	}
+	return *p
 }
 
 // CheckIfMatch enforces a required If-Match precondition on a change of

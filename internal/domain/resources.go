@@ -41,6 +41,8 @@ type Team struct {
 	ID        uuid.UUID
 	Name      string
 	CreatedAt time.Time
+	Quota     Quota     // its own limits (nil: the platform default)
+	Limits    Limits    // the limits in force (filled in by the teams service)
 	Usage     TeamUsage // as of the read
 }
 

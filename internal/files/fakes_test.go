@@ -41,7 +41,7 @@ func newMemStore() *memStore {
 
 var errNotFound = domain.Errorf(domain.CodeNotFound, "Not found.")
 
-func (m *memStore) CreateFile(_ context.Context, f domain.File) (domain.File, error) {
+func (m *memStore) CreateFile(_ context.Context, f domain.File, _ int64) (domain.File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.asked++
@@ -109,7 +109,7 @@ func (m *memStore) Upload(_ context.Context, teamID, id uuid.UUID) (domain.Uploa
 
 // CompleteUpload records f for the upload once; completing it again
 // returns the file of the first completion, as the store does.
-func (m *memStore) CompleteUpload(_ context.Context, teamID, uploadID uuid.UUID, f domain.File) (domain.File, error) {
+func (m *memStore) CompleteUpload(_ context.Context, teamID, uploadID uuid.UUID, f domain.File, _ int64) (domain.File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u, ok := m.uploads[uploadID]

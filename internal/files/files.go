@@ -27,13 +27,13 @@ import (
 
 // Store is what the service needs from the database.
 type Store interface {
-	CreateFile(ctx context.Context, f domain.File) (domain.File, error)
+	CreateFile(ctx context.Context, f domain.File, maxStored int64) (domain.File, error)
 	File(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
 	Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter, page domain.PageRequest) (domain.Page[domain.File], error)
 	DeleteFile(ctx context.Context, teamID, id uuid.UUID) (domain.File, error)
 	CreateUpload(ctx context.Context, u domain.Upload) (domain.Upload, error)
 	Upload(ctx context.Context, teamID, id uuid.UUID) (domain.Upload, error)
-	CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File) (domain.File, error)
+	CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File, maxStored int64) (domain.File, error)
 }
 
 // Blobs is what the service needs from object storage.
@@ -61,9 +61,12 @@ type Service struct {
 	Policy    Policy
 	Store     Store
 	Blobs     Blobs
-	MaxBytes  int64         // the largest file accepted
-	UploadTTL time.Duration // direct uploads expire after this (0: 6 h)
-	Events    Events        // optional
+	Quotas    Quotas               // optional: without it, no team quota applies
+	Aborts    Aborts               // optional: aborts a direct upload refused at completion
+	Defaults  domain.QuotaDefaults // the limits of a team that has none of its own
+	MaxBytes  int64                // the largest file streamed through the API
+	UploadTTL time.Duration        // direct uploads expire after this (0: 6 h)
+	Events    Events               // optional
 	Logger    *slog.Logger
 }
 
@@ -80,6 +83,12 @@ func (s *Service) allow(ctx context.Context, op string, teamID uuid.UUID) error 
 		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
 	}
 	return s.Policy.Check(ctx, op, &teamID)
+}
+
+func (s *Service) logError(msg string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Error(msg, args...)
+	}
 }
 
 // Events is where file changes are announced (best effort).
@@ -103,10 +112,15 @@ func ObjectKey(teamID, fileID uuid.UUID) string {
 
 // Upload streams body into storage and records it as a file of teamID.
 // The content is hashed and measured as it passes; its media type is
-// detected from its first bytes. A body over MaxBytes fails with
-// CodeTooLarge and leaves nothing behind; so does any failure before the
-// row is written (the object is removed again).
-func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, body io.Reader) (domain.File, error) {
+// detected from its first bytes. declared is the request's length (-1:
+// unknown), an upper bound of the file's. The team's storage is reserved
+// ahead of the bytes (see streamReservation): a file over the team's
+// max_file_bytes (or MaxBytes) fails with CodeFileTooLarge, one that would
+// take the team past max_stored_bytes with CodeQuotaExceeded, before it
+// streams when declared says so, else the moment it passes the limit.
+// Either leaves nothing behind; so does any failure before the row is
+// written (the object is removed again, the reservation given back).
+func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, body io.Reader, declared int64) (domain.File, error) {
 	if err := s.allow(ctx, "uploadFile", teamID); err != nil {
 		return domain.File{}, err
 	}
@@ -114,7 +128,38 @@ func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, bod
 	if err != nil {
 		return domain.File{}, err
 	}
-	r := &measuredReader{r: body, max: s.MaxBytes, h: sha256.New()}
+	lim, err := s.limits(ctx, teamID)
+	if err != nil {
+		return domain.File{}, err
+	}
+	fileMax := lim.MaxFileBytes
+	if s.MaxBytes > 0 {
+		fileMax = min(fileMax, s.MaxBytes)
+	}
+	if declared >= 0 && declared-multipartEnvelope > fileMax {
+		return domain.File{}, domain.ErrFileTooLarge(domain.QuotaExceeded{Limit: fileMax, RequestedBytes: declared})
+	}
+	r := &measuredReader{r: body, max: fileMax, h: sha256.New()}
+	if s.Quotas != nil {
+		res := &streamReservation{ctx: ctx, q: s.Quotas, team: teamID, id: id, max: lim.MaxStoredBytes, declared: declared, fileMax: fileMax}
+		if err := res.start(); err != nil {
+			return domain.File{}, err
+		}
+		r.cover = res.cover
+		stored := false
+		defer func() {
+			if !stored {
+				res.release(s.logError)
+			}
+		}()
+		f, err := s.upload(ctx, teamID, id, name, r, lim)
+		stored = err == nil
+		return f, err
+	}
+	return s.upload(ctx, teamID, id, name, r, lim)
+}
+
+func (s *Service) upload(ctx context.Context, teamID, id uuid.UUID, name string, r *measuredReader, lim domain.Limits) (domain.File, error) {
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -131,7 +176,7 @@ func (s *Service) Upload(ctx context.Context, teamID uuid.UUID, name string, bod
 	}
 	creator := domain.PrincipalFrom(ctx).CreatedBy()
 	f, err := s.Store.CreateFile(ctx, domain.File{ID: id, TeamID: teamID, Name: CleanName(name), Size: r.n,
-		SHA256: hex.EncodeToString(r.h.Sum(nil)), ContentType: contentType, ObjectKey: key, CreatedBy: creator})
+		SHA256: hex.EncodeToString(r.h.Sum(nil)), ContentType: contentType, ObjectKey: key, CreatedBy: creator}, lim.MaxStoredBytes)
 	if err != nil {
 		if derr := s.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil && s.Logger != nil {
 			s.Logger.Error("files: remove object after failed insert; the sweeper will", "key", key, "err", derr)
@@ -253,7 +298,7 @@ func CleanName(name string) string {
 }
 
 // errTooLarge marks a body over the limit.
-type errTooLarge struct{ max int64 }
+type errTooLarge struct{ max, n int64 }
 
 func (e errTooLarge) Error() string { return fmt.Sprintf("body over %d bytes", e.max) }
 
@@ -261,7 +306,7 @@ func (e errTooLarge) Error() string { return fmt.Sprintf("body over %d bytes", e
 func bodyErr(err error) error {
 	var tl errTooLarge
 	if errors.As(err, &tl) {
-		return domain.Errorf(domain.CodeTooLarge, "The file is larger than the limit of %d bytes.", tl.max)
+		return domain.ErrFileTooLarge(domain.QuotaExceeded{Limit: tl.max, RequestedBytes: tl.n})
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -275,13 +320,15 @@ func bodyErr(err error) error {
 }
 
 // measuredReader counts and hashes what passes, fails once more than max
-// bytes have passed, and remembers its first error.
+// bytes have passed or cover refuses the count, and remembers its first
+// error.
 type measuredReader struct {
-	r   io.Reader
-	max int64
-	n   int64
-	h   hash.Hash
-	err error
+	r     io.Reader
+	max   int64
+	n     int64
+	h     hash.Hash
+	err   error
+	cover func(n int64) error // optional: holds room for n bytes
 }
 
 func (m *measuredReader) Read(p []byte) (int, error) {
@@ -292,8 +339,14 @@ func (m *measuredReader) Read(p []byte) (int, error) {
 	m.n += int64(n)
 	m.h.Write(p[:n])
 	if m.max > 0 && m.n > m.max {
-		m.err = errTooLarge{m.max}
+		m.err = errTooLarge{m.max, m.n}
 		return n, m.err
+	}
+	if m.cover != nil && n > 0 {
+		if cerr := m.cover(m.n); cerr != nil {
+			m.err = cerr
+			return n, m.err
+		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		m.err = err

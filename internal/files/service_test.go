@@ -51,7 +51,7 @@ func wantCode(t *testing.T, what string, err error, code domain.Code) *domain.Er
 func TestUploadMeasuresHashesAndTypes(t *testing.T) {
 	f := newFixture()
 	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 600)...)
-	got, err := f.svc.Upload(f.ctx(), f.team, "../../notes.txt", strings.NewReader(string(png)))
+	got, err := f.svc.Upload(f.ctx(), f.team, "../../notes.txt", strings.NewReader(string(png)), -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestUploadMeasuresHashesAndTypes(t *testing.T) {
 func TestUploadOverTheLimit(t *testing.T) {
 	f := newFixture()
 	f.svc.MaxBytes = 1000
-	_, err := f.svc.Upload(f.ctx(), f.team, "big", strings.NewReader(strings.Repeat("x", 1001)))
-	wantCode(t, "1001 bytes", err, domain.CodeTooLarge)
+	_, err := f.svc.Upload(f.ctx(), f.team, "big", strings.NewReader(strings.Repeat("x", 1001)), -1)
+	wantCode(t, "1001 bytes", err, domain.CodeFileTooLarge)
 	if len(f.blobs.objects) != 0 || len(f.store.files) != 0 || len(f.events.types()) != 0 {
 		t.Fatalf("left behind: %d objects, %d files, events %v", len(f.blobs.objects), len(f.store.files), f.events.types())
 	}
-	if _, err := f.svc.Upload(f.ctx(), f.team, "fits", strings.NewReader(strings.Repeat("x", 1000))); err != nil {
+	if _, err := f.svc.Upload(f.ctx(), f.team, "fits", strings.NewReader(strings.Repeat("x", 1000)), -1); err != nil {
 		t.Fatalf("exactly the limit: %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestUploadOverTheLimit(t *testing.T) {
 func TestUploadRowFailureRemovesTheObject(t *testing.T) {
 	f := newFixture()
 	f.store.createErr = domain.Errorf(domain.CodeUnavailable, "primary down")
-	_, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello"))
+	_, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello"), -1)
 	wantCode(t, "upload", err, domain.CodeUnavailable)
 	if len(f.blobs.objects) != 0 || len(f.events.types()) != 0 {
 		t.Fatalf("left %d objects, events %v", len(f.blobs.objects), f.events.types())
@@ -110,7 +110,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 
 func TestUploadCutShortIsInvalid(t *testing.T) {
 	f := newFixture()
-	_, err := f.svc.Upload(f.ctx(), f.team, "a", &failingReader{n: 2000})
+	_, err := f.svc.Upload(f.ctx(), f.team, "a", &failingReader{n: 2000}, -1)
 	wantCode(t, "a body cut short", err, domain.CodeInvalid)
 	if len(f.store.files) != 0 {
 		t.Fatal("a row for a body cut short")
@@ -123,7 +123,7 @@ func TestRefusedUploadReadsNothing(t *testing.T) {
 	f := newFixture()
 	f.svc.Policy = refuseAll{}
 	body := &failingReader{n: 1 << 20}
-	_, err := f.svc.Upload(f.ctx(), f.team, "a", body)
+	_, err := f.svc.Upload(f.ctx(), f.team, "a", body, -1)
 	wantCode(t, "refused", err, domain.CodeNotFound)
 	if body.n != 1<<20 || f.store.asked != 0 || len(f.blobs.objects) != 0 {
 		t.Fatalf("read %d bytes, asked the store %d times", 1<<20-body.n, f.store.asked)
@@ -155,7 +155,7 @@ func TestListRefusesAReversedRange(t *testing.T) {
 // found and announced not at all.
 func TestDeleteAnnounces(t *testing.T) {
 	f := newFixture()
-	file, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello"))
+	file, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello"), -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestDeleteAnnounces(t *testing.T) {
 // unsatisfiable.
 func TestOpenRanges(t *testing.T) {
 	f := newFixture()
-	file, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello, world"))
+	file, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello, world"), -1)
 	if err != nil {
 		t.Fatal(err)
 	}

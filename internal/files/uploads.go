@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,8 +46,16 @@ func partSize(size int64) int64 {
 	return ps
 }
 
+// reservationGrace is how long a direct upload's reservation outlives the
+// upload's expiry, by when the janitor has aborted it (and given it back).
+const reservationGrace = time.Hour
+
 // CreateUpload starts a direct-to-S3 upload of size bytes: one presigned
 // PUT below the multipart threshold, a presigned URL per part above it.
+// A size over the team's max_file_bytes is refused (CodeFileTooLarge), and
+// so is one that would take the team past max_stored_bytes
+// (CodeQuotaExceeded), before anything is started in storage; otherwise
+// the size is reserved until the upload is completed or aborted.
 func (s *Service) CreateUpload(ctx context.Context, teamID uuid.UUID, name string, size int64, sha string) (domain.Upload, error) {
 	if err := s.allow(ctx, "createUpload", teamID); err != nil {
 		return domain.Upload{}, err
@@ -55,14 +64,37 @@ func (s *Service) CreateUpload(ctx context.Context, teamID uuid.UUID, name strin
 		return domain.Upload{}, &domain.Error{Code: domain.CodeInvalid, Message: fmt.Sprintf("size is 0 to %d bytes.", int64(MaxDirectUpload)),
 			Fields: []domain.FieldError{{Pointer: "/size", Detail: "out of range"}}}
 	}
+	lim, err := s.limits(ctx, teamID)
+	if err != nil {
+		return domain.Upload{}, err
+	}
+	if size > lim.MaxFileBytes {
+		return domain.Upload{}, domain.ErrFileTooLarge(domain.QuotaExceeded{Limit: lim.MaxFileBytes, RequestedBytes: size})
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return domain.Upload{}, err
 	}
 	u := domain.Upload{ID: id, TeamID: teamID, Name: CleanName(name), Size: size, SHA256: sha,
 		ObjectKey: ObjectKey(teamID, id), CreatedBy: domain.PrincipalFrom(ctx).CreatedBy(), ExpiresAt: time.Now().Add(s.uploadTTL())}
-	if size >= MultipartThreshold {
-		u.PartSize = partSize(size)
+	if s.Quotas != nil {
+		if err := s.Quotas.ReserveStorage(ctx, teamID, id, size, lim.MaxStoredBytes, size, u.ExpiresAt.Add(reservationGrace)); err != nil {
+			return domain.Upload{}, err
+		}
+	}
+	created, err := s.startUpload(ctx, u)
+	if err != nil && s.Quotas != nil {
+		if rerr := s.Quotas.ReleaseStorage(context.WithoutCancel(ctx), id); rerr != nil {
+			s.logError("files: release a failed upload's reservation; the reconciler will", "id", id, "err", rerr)
+		}
+	}
+	return created, err
+}
+
+func (s *Service) startUpload(ctx context.Context, u domain.Upload) (domain.Upload, error) {
+	var err error
+	if u.Size >= MultipartThreshold {
+		u.PartSize = partSize(u.Size)
 		if u.S3UploadID, err = s.Blobs.StartMultipart(ctx, u.ObjectKey); err != nil {
 			return domain.Upload{}, err
 		}
@@ -109,7 +141,7 @@ func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID
 		return domain.File{}, err
 	}
 	if u.CompletedFileID != nil {
-		return s.Store.CompleteUpload(ctx, teamID, uploadID, domain.File{})
+		return s.Store.CompleteUpload(ctx, teamID, uploadID, domain.File{}, 0)
 	}
 	if u.AbortedAt != nil || time.Now().After(u.ExpiresAt) {
 		return domain.File{}, domain.Errorf(domain.CodeConflict, "The upload expired or was aborted; start a new one.")
@@ -152,9 +184,22 @@ func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID
 	if err != nil {
 		return domain.File{}, err
 	}
-	// The file keeps the upload's object: its key is the upload's.
+	lim, err := s.limits(ctx, teamID)
+	if err != nil {
+		return domain.File{}, err
+	}
+	// The file keeps the upload's object: its key is the upload's. Its
+	// bytes were reserved when the upload was created; only a reservation
+	// lost meanwhile makes the quota refuse it here, and then the upload
+	// is aborted and its object removed.
 	f, err := s.Store.CompleteUpload(ctx, teamID, uploadID, domain.File{ID: id, TeamID: teamID, Name: u.Name, Size: size, SHA256: sum,
-		ContentType: contentType, ObjectKey: u.ObjectKey, CreatedBy: domain.PrincipalFrom(ctx).CreatedBy()})
+		ContentType: contentType, ObjectKey: u.ObjectKey, CreatedBy: domain.PrincipalFrom(ctx).CreatedBy()}, lim.MaxStoredBytes)
+	if _, over := quotaOf(err); over && s.Aborts != nil {
+		bg := context.WithoutCancel(ctx)
+		if aerr := errors.Join(s.Aborts.AbortUpload(bg, uploadID), s.Blobs.Delete(bg, u.ObjectKey)); aerr != nil {
+			s.logError("files: abort an upload over quota; the janitor will", "id", uploadID, "err", aerr)
+		}
+	}
 	if err == nil {
 		s.notify(ctx, domain.EventFileCreated, f)
 	}

@@ -16,10 +16,15 @@ func fileFromRow(r db.File) domain.File {
 
 func fileID(f domain.File) uuid.UUID { return f.ID }
 
-// CreateFile records a stored object as a file.
-func (s *Store) CreateFile(ctx context.Context, f domain.File) (domain.File, error) {
+// CreateFile records a stored object as a file, turning the storage its
+// upload reserved under the file's id into the file's bytes; a file larger
+// than its reservation must still fit within maxStored (CodeQuotaExceeded).
+func (s *Store) CreateFile(ctx context.Context, f domain.File, maxStored int64) (domain.File, error) {
 	var row db.File
 	err := s.write(ctx, func(q *db.Queries) (err error) {
+		if err := convertIn(ctx, q, f.TeamID, f.ID, f.Size, maxStored); err != nil {
+			return err
+		}
 		row, err = q.CreateFile(ctx, db.CreateFileParams{ID: f.ID, TeamID: f.TeamID, Name: f.Name, Size: f.Size,
 			Sha256: f.SHA256, ContentType: f.ContentType, ObjectKey: f.ObjectKey, CreatedBy: f.CreatedBy})
 		return err

@@ -10,7 +10,8 @@ import (
 )
 
 func teamFromRow(r db.Team) domain.Team {
-	return domain.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt}
+	return domain.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt,
+		Quota: domain.Quota{MaxStoredBytes: r.MaxStoredBytes, MaxFileBytes: r.MaxFileBytes, MaxRunningJobs: r.MaxRunningJobs}}
 }
 
 func usageFromRow(r db.TeamUsage) domain.TeamUsage {
@@ -61,7 +62,8 @@ func (s *Store) TeamWithUsage(ctx context.Context, id uuid.UUID) (domain.Team, e
 	if err != nil {
 		return domain.Team{}, notFound(err, "Team")
 	}
-	t := teamFromRow(db.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt})
+	t := teamFromRow(db.Team{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt,
+		MaxStoredBytes: r.MaxStoredBytes, MaxFileBytes: r.MaxFileBytes, MaxRunningJobs: r.MaxRunningJobs})
 	t.Usage = usageFromRow(db.TeamUsage{TeamID: r.ID, FileCount: r.FileCount, FileBytes: r.FileBytes, OutputBytes: r.OutputBytes,
 		JobsQueued: r.JobsQueued, JobsRunning: r.JobsRunning, JobsSucceeded: r.JobsSucceeded, JobsFailed: r.JobsFailed,
 		JobsCancelled: r.JobsCancelled})
@@ -163,11 +165,12 @@ func teamUsageIn(ctx context.Context, q *db.Queries, id uuid.UUID) (domain.TeamU
 	return usageFromRow(rows[0]), nil
 }
 
-// RenameTeam renames a live team in one transaction: the team is locked,
-// decide sees it as it is (with its usage) and returns the new name or
-// refuses, and a change is applied and audited. It returns the team as it
-// is afterwards, with its usage.
-func (s *Store) RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error) {
+// UpdateTeam changes a live team's settings in one transaction: the team
+// is locked, decide sees it as it is (with its usage) and returns its new
+// settings or refuses, and each change is applied and audited (a rename
+// as team.renamed, a new quota as team.quota_changed). It returns the team
+// as it is afterwards, with its usage.
+func (s *Store) UpdateTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (domain.TeamSettings, error)) (domain.Team, error) {
 	var out domain.Team
 	err := s.write(ctx, func(q *db.Queries) error {
 		row, err := q.LockLiveTeamForUpdate(ctx, id)
@@ -178,20 +181,34 @@ func (s *Store) RenameTeam(ctx context.Context, id uuid.UUID, decide func(curren
 		if cur.Usage, err = teamUsageIn(ctx, q, id); err != nil {
 			return err
 		}
-		name, err := decide(cur)
+		next, err := decide(cur)
 		if err != nil {
 			return err
 		}
 		out = cur
-		if name == cur.Name {
-			return nil
+		if next.Name != cur.Name {
+			if row, err = q.RenameTeam(ctx, db.RenameTeamParams{ID: id, Name: next.Name}); err != nil {
+				return notFound(mapErr(err), "Team")
+			}
+			out.Name = row.Name
+			if err := s.audit(ctx, q, id, domain.Audit{Action: "team.renamed", TargetType: "team", TargetID: id.String(),
+				Details: map[string]any{"previous_name": cur.Name, "name": next.Name}}); err != nil {
+				return err
+			}
 		}
-		if row, err = q.RenameTeam(ctx, db.RenameTeamParams{ID: id, Name: name}); err != nil {
-			return notFound(mapErr(err), "Team")
+		if !next.Quota.Equal(cur.Quota) {
+			q2 := next.Quota
+			if row, err = q.SetTeamQuota(ctx, db.SetTeamQuotaParams{ID: id, MaxStoredBytes: q2.MaxStoredBytes,
+				MaxFileBytes: q2.MaxFileBytes, MaxRunningJobs: q2.MaxRunningJobs}); err != nil {
+				return notFound(mapErr(err), "Team")
+			}
+			out.Quota = teamFromRow(row).Quota
+			if err := s.audit(ctx, q, id, domain.Audit{Action: "team.quota_changed", TargetType: "team", TargetID: id.String(),
+				Details: map[string]any{"previous": cur.Quota.Audit(), "quota": out.Quota.Audit()}}); err != nil {
+				return err
+			}
 		}
-		out.Name = row.Name
-		return s.audit(ctx, q, id, domain.Audit{Action: "team.renamed", TargetType: "team", TargetID: id.String(),
-			Details: map[string]any{"previous_name": cur.Name, "name": name}})
+		return nil
 	})
 	return out, err
 }

@@ -45,7 +45,9 @@ func (s *Store) Upload(ctx context.Context, teamID, id uuid.UUID) (domain.Upload
 
 // CompleteUpload records f as the file of the upload, in one transaction,
 // unless another request completed it first: then it returns that file.
-func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File) (domain.File, error) {
+// The storage the upload reserved becomes the file's; a file larger than
+// the reservation must still fit within maxStored (CodeQuotaExceeded).
+func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File, maxStored int64) (domain.File, error) {
 	var out db.File
 	err := s.write(ctx, func(q *db.Queries) error {
 		u, err := q.LockUpload(ctx, db.LockUploadParams{TeamID: teamID, ID: uploadID})
@@ -59,6 +61,9 @@ func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, 
 		if u.AbortedAt != nil {
 			return domain.Errorf(domain.CodeConflict, "The upload was aborted.")
 		}
+		if err := convertIn(ctx, q, teamID, uploadID, f.Size, maxStored); err != nil {
+			return err
+		}
 		out, err = q.CreateFile(ctx, db.CreateFileParams{ID: f.ID, TeamID: f.TeamID, Name: f.Name, Size: f.Size, Sha256: f.SHA256,
 			ContentType: f.ContentType, ObjectKey: f.ObjectKey, CreatedBy: f.CreatedBy})
 		if err != nil {
@@ -69,9 +74,15 @@ func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, 
 	return fileFromRow(out), err
 }
 
-// AbortUpload marks an open upload aborted.
+// AbortUpload marks an open upload aborted and gives back the storage it
+// reserved.
 func (s *Store) AbortUpload(ctx context.Context, id uuid.UUID) error {
-	return s.write(ctx, func(q *db.Queries) error { return q.MarkUploadAborted(ctx, id) })
+	return s.write(ctx, func(q *db.Queries) error {
+		if err := q.MarkUploadAborted(ctx, id); err != nil {
+			return err
+		}
+		return releaseIn(ctx, q, id)
+	})
 }
 
 // ExpiredUploads returns open uploads past their expiry.
