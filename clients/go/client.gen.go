@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -212,6 +213,24 @@ func (e PlatformStatusStatus) Valid() bool {
 	case PlatformStatusStatusDegraded:
 		return true
 	case PlatformStatusStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotaViolationQuota.
+const (
+	QuotaViolationQuotaMaxFileBytes   QuotaViolationQuota = "max_file_bytes"
+	QuotaViolationQuotaMaxStoredBytes QuotaViolationQuota = "max_stored_bytes"
+)
+
+// Valid indicates whether the value is a known member of the QuotaViolationQuota enum.
+func (e QuotaViolationQuota) Valid() bool {
+	switch e {
+	case QuotaViolationQuotaMaxFileBytes:
+		return true
+	case QuotaViolationQuotaMaxStoredBytes:
 		return true
 	default:
 		return false
@@ -624,10 +643,16 @@ type Problem struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors Per-field details, for validation problems.
-	Errors    *[]FieldError `json:"errors,omitempty"`
-	Instance  *string       `json:"instance,omitempty"`
-	RequestId *string       `json:"request_id,omitempty"`
-	Status    int32         `json:"status"`
+	Errors   *[]FieldError `json:"errors,omitempty"`
+	Instance *string       `json:"instance,omitempty"`
+
+	// Quota For the problem types `quota-exceeded` (the upload would take the
+	// team past `max_stored_bytes`) and `file-too-large` (the file is over
+	// `max_file_bytes`): which limit, its value, and where the team stood
+	// when the upload was refused.
+	Quota     *QuotaViolation `json:"quota,omitempty"`
+	RequestId *string         `json:"request_id,omitempty"`
+	Status    int32           `json:"status"`
 
 	// Title A short summary of the kind of problem.
 	Title string `json:"title"`
@@ -694,6 +719,34 @@ type QueueStatus struct {
 	Scheduled int64 `json:"scheduled"`
 }
 
+// QuotaViolation For the problem types `quota-exceeded` (the upload would take the
+// team past `max_stored_bytes`) and `file-too-large` (the file is over
+// `max_file_bytes`): which limit, its value, and where the team stood
+// when the upload was refused.
+type QuotaViolation struct {
+	// Limit Example: 1073741824
+	Limit int64               `json:"limit"`
+	Quota QuotaViolationQuota `json:"quota"`
+
+	// RequestedBytes The refused file's size, when known (declared, or `Content-Length`), else how much had streamed when it was stopped.
+	//
+	// Example: 2000000
+	RequestedBytes *int64 `json:"requested_bytes,omitempty"`
+
+	// ReservedBytes Bytes held for the team's uploads under way.
+	//
+	// Example: 0
+	ReservedBytes int64 `json:"reserved_bytes"`
+
+	// StoredBytes The team's files and job outputs, in bytes.
+	//
+	// Example: 1073000000
+	StoredBytes int64 `json:"stored_bytes"`
+}
+
+// QuotaViolationQuota defines model for QuotaViolation.Quota.
+type QuotaViolationQuota string
+
 // ReplicaStatus defines model for ReplicaStatus.
 type ReplicaStatus struct {
 	// CheckedAt When it was last checked (several times a second).
@@ -727,6 +780,14 @@ type Team struct {
 	// Name Example: Imaging
 	Name string `json:"name"`
 
+	// Quota The limits in force for the team: the ones a platform admin set for
+	// it, else the platform's defaults (`is_default` says which). An upload
+	// that would take `usage.stored_bytes` past `max_stored_bytes`, or a
+	// file larger than `max_file_bytes`, is refused with `413` and the
+	// problem types `quota-exceeded` and `file-too-large`; at most
+	// `max_running_jobs` of the team's jobs run at once.
+	Quota TeamQuota `json:"quota"`
+
 	// Usage What the team stores and runs, as of this read: exact, counted when
 	// the team is read (deleted files and their jobs' outputs no longer
 	// count).
@@ -747,11 +808,59 @@ type TeamList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// TeamQuota The limits in force for the team: the ones a platform admin set for
+// it, else the platform's defaults (`is_default` says which). An upload
+// that would take `usage.stored_bytes` past `max_stored_bytes`, or a
+// file larger than `max_file_bytes`, is refused with `413` and the
+// problem types `quota-exceeded` and `file-too-large`; at most
+// `max_running_jobs` of the team's jobs run at once.
+type TeamQuota struct {
+	// IsDefault Per limit, whether it is the platform's default (the team has none of its own).
+	IsDefault TeamQuotaDefaults `json:"is_default"`
+
+	// MaxFileBytes The largest file the team may store, in bytes.
+	//
+	// Example: 5368709120
+	MaxFileBytes int64 `json:"max_file_bytes"`
+
+	// MaxRunningJobs How many of the team's jobs may run at once, across all workers.
+	//
+	// Example: 20
+	MaxRunningJobs int32 `json:"max_running_jobs"`
+
+	// MaxStoredBytes Bytes the team may store (files plus job outputs).
+	//
+	// Example: 107374182400
+	MaxStoredBytes int64 `json:"max_stored_bytes"`
+}
+
+// TeamQuotaDefaults Per limit, whether it is the platform's default (the team has none of its own).
+type TeamQuotaDefaults struct {
+	MaxFileBytes   bool `json:"max_file_bytes"`
+	MaxRunningJobs bool `json:"max_running_jobs"`
+	MaxStoredBytes bool `json:"max_stored_bytes"`
+}
+
+// TeamQuotaUpdate Limits to set for the team; a limit left out stays as it is, one set
+// to `null` goes back to the platform's default. Only platform admins
+// may send it (`403` for anyone else, team managers included).
+//
+// Example: {"max_stored_bytes":10737418240}
+type TeamQuotaUpdate struct {
+	// MaxFileBytes Example: 1073741824
+	MaxFileBytes nullable.Nullable[int64] `json:"max_file_bytes,omitempty"`
+
+	// MaxRunningJobs Example: 5
+	MaxRunningJobs nullable.Nullable[int32] `json:"max_running_jobs,omitempty"`
+
+	// MaxStoredBytes Example: 10737418240
+	MaxStoredBytes nullable.Nullable[int64] `json:"max_stored_bytes,omitempty"`
+}
+
 // TeamRole defines model for TeamRole.
 type TeamRole string
 
-// TeamUpdate The settings to change; a setting left out stays as it is. More
-// settings (quotas) will join `name` here, each optional.
+// TeamUpdate The settings to change; a setting left out stays as it is.
 //
 // Example: {"name":"Imaging (EU)"}
 type TeamUpdate struct {
@@ -759,6 +868,9 @@ type TeamUpdate struct {
 	//
 	// Example: Imaging (EU)
 	Name *string `json:"name,omitempty"`
+
+	// Quota New limits for the team. Platform admins only; anyone else gets `403`.
+	Quota *TeamQuotaUpdate `json:"quota,omitempty"`
 }
 
 // TeamUsage What the team stores and runs, as of this read: exact, counted when
@@ -1493,11 +1605,13 @@ type ClientInterface interface {
 	// Corresponds with GET /teams/{team_id} (the `GetTeam` operationId).
 	GetTeam(ctx context.Context, teamId TeamID, params *GetTeamParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateTeamWithBody Rename a team
+	// UpdateTeamWithBody Rename a team or change its quota
 	//
-	// Changes the team's settings: today its `name`; settings left out stay
-	// as they are. Team managers and platform admins may do it (platform
-	// admins pass every team role). `If-Match` is required: send the ETag of
+	// Changes the team's settings: its `name` and its `quota`; settings left
+	// out stay as they are. Team managers and platform admins may rename it
+	// (platform admins pass every team role); only platform admins may
+	// change its `quota` (`403` for a team manager, even with a rename in
+	// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 	// your read (`428` without it, `412` when the team's settings changed
 	// since). Only the settings count: usage moving between your read and
 	// this change does not fail it. The answer carries the new ETag.
@@ -1507,11 +1621,13 @@ type ClientInterface interface {
 	// Corresponds with PATCH /teams/{team_id} (the `UpdateTeam` operationId).
 	UpdateTeamWithBody(ctx context.Context, teamId TeamID, params *UpdateTeamParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateTeam Rename a team
+	// UpdateTeam Rename a team or change its quota
 	//
-	// Changes the team's settings: today its `name`; settings left out stay
-	// as they are. Team managers and platform admins may do it (platform
-	// admins pass every team role). `If-Match` is required: send the ETag of
+	// Changes the team's settings: its `name` and its `quota`; settings left
+	// out stay as they are. Team managers and platform admins may rename it
+	// (platform admins pass every team role); only platform admins may
+	// change its `quota` (`403` for a team manager, even with a rename in
+	// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 	// your read (`428` without it, `412` when the team's settings changed
 	// since). Only the settings count: usage moving between your read and
 	// this change does not fail it. The answer carries the new ETag.
@@ -2073,11 +2189,13 @@ func (c *GeneratedClient) GetTeam(ctx context.Context, teamId TeamID, params *Ge
 	return c.Client.Do(req)
 }
 
-// UpdateTeamWithBody Rename a team
+// UpdateTeamWithBody Rename a team or change its quota
 //
-// Changes the team's settings: today its `name`; settings left out stay
-// as they are. Team managers and platform admins may do it (platform
-// admins pass every team role). `If-Match` is required: send the ETag of
+// Changes the team's settings: its `name` and its `quota`; settings left
+// out stay as they are. Team managers and platform admins may rename it
+// (platform admins pass every team role); only platform admins may
+// change its `quota` (`403` for a team manager, even with a rename in
+// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 // your read (`428` without it, `412` when the team's settings changed
 // since). Only the settings count: usage moving between your read and
 // this change does not fail it. The answer carries the new ETag.
@@ -2097,11 +2215,13 @@ func (c *GeneratedClient) UpdateTeamWithBody(ctx context.Context, teamId TeamID,
 	return c.Client.Do(req)
 }
 
-// UpdateTeam Rename a team
+// UpdateTeam Rename a team or change its quota
 //
-// Changes the team's settings: today its `name`; settings left out stay
-// as they are. Team managers and platform admins may do it (platform
-// admins pass every team role). `If-Match` is required: send the ETag of
+// Changes the team's settings: its `name` and its `quota`; settings left
+// out stay as they are. Team managers and platform admins may rename it
+// (platform admins pass every team role); only platform admins may
+// change its `quota` (`403` for a team manager, even with a rename in
+// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 // your read (`428` without it, `412` when the team's settings changed
 // since). Only the settings count: usage moving between your read and
 // this change does not fail it. The answer carries the new ETag.
@@ -5290,11 +5410,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /teams/{team_id} (the `GetTeam` operationId).
 	GetTeamWithResponse(ctx context.Context, teamId TeamID, params *GetTeamParams, reqEditors ...RequestEditorFn) (*GetTeamResponse, error)
 
-	// UpdateTeamWithBodyWithResponse Rename a team
+	// UpdateTeamWithBodyWithResponse Rename a team or change its quota
 	//
-	// Changes the team's settings: today its `name`; settings left out stay
-	// as they are. Team managers and platform admins may do it (platform
-	// admins pass every team role). `If-Match` is required: send the ETag of
+	// Changes the team's settings: its `name` and its `quota`; settings left
+	// out stay as they are. Team managers and platform admins may rename it
+	// (platform admins pass every team role); only platform admins may
+	// change its `quota` (`403` for a team manager, even with a rename in
+	// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 	// your read (`428` without it, `412` when the team's settings changed
 	// since). Only the settings count: usage moving between your read and
 	// this change does not fail it. The answer carries the new ETag.
@@ -5304,11 +5426,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /teams/{team_id} (the `UpdateTeam` operationId).
 	UpdateTeamWithBodyWithResponse(ctx context.Context, teamId TeamID, params *UpdateTeamParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTeamResponse, error)
 
-	// UpdateTeamWithResponse Rename a team
+	// UpdateTeamWithResponse Rename a team or change its quota
 	//
-	// Changes the team's settings: today its `name`; settings left out stay
-	// as they are. Team managers and platform admins may do it (platform
-	// admins pass every team role). `If-Match` is required: send the ETag of
+	// Changes the team's settings: its `name` and its `quota`; settings left
+	// out stay as they are. Team managers and platform admins may rename it
+	// (platform admins pass every team role); only platform admins may
+	// change its `quota` (`403` for a team manager, even with a rename in
+	// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 	// your read (`428` without it, `412` when the team's settings changed
 	// since). Only the settings count: usage moving between your read and
 	// this change does not fail it. The answer carries the new ETag.
@@ -11692,11 +11816,13 @@ func (c *ClientWithResponses) GetTeamWithResponse(ctx context.Context, teamId Te
 	return ParseGetTeamResponse(rsp)
 }
 
-// UpdateTeamWithBodyWithResponse Rename a team
+// UpdateTeamWithBodyWithResponse Rename a team or change its quota
 //
-// Changes the team's settings: today its `name`; settings left out stay
-// as they are. Team managers and platform admins may do it (platform
-// admins pass every team role). `If-Match` is required: send the ETag of
+// Changes the team's settings: its `name` and its `quota`; settings left
+// out stay as they are. Team managers and platform admins may rename it
+// (platform admins pass every team role); only platform admins may
+// change its `quota` (`403` for a team manager, even with a rename in
+// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 // your read (`428` without it, `412` when the team's settings changed
 // since). Only the settings count: usage moving between your read and
 // this change does not fail it. The answer carries the new ETag.
@@ -11712,11 +11838,13 @@ func (c *ClientWithResponses) UpdateTeamWithBodyWithResponse(ctx context.Context
 	return ParseUpdateTeamResponse(rsp)
 }
 
-// UpdateTeamWithResponse Rename a team
+// UpdateTeamWithResponse Rename a team or change its quota
 //
-// Changes the team's settings: today its `name`; settings left out stay
-// as they are. Team managers and platform admins may do it (platform
-// admins pass every team role). `If-Match` is required: send the ETag of
+// Changes the team's settings: its `name` and its `quota`; settings left
+// out stay as they are. Team managers and platform admins may rename it
+// (platform admins pass every team role); only platform admins may
+// change its `quota` (`403` for a team manager, even with a rename in
+// the same request, which then does not happen either). `If-Match` is required: send the ETag of
 // your read (`428` without it, `412` when the team's settings changed
 // since). Only the settings count: usage moving between your read and
 // this change does not fail it. The answer carries the new ETag.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -217,6 +218,24 @@ func (e PlatformStatusStatus) Valid() bool {
 	case PlatformStatusStatusDegraded:
 		return true
 	case PlatformStatusStatusOk:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotaViolationQuota.
+const (
+	QuotaViolationQuotaMaxFileBytes   QuotaViolationQuota = "max_file_bytes"
+	QuotaViolationQuotaMaxStoredBytes QuotaViolationQuota = "max_stored_bytes"
+)
+
+// Valid indicates whether the value is a known member of the QuotaViolationQuota enum.
+func (e QuotaViolationQuota) Valid() bool {
+	switch e {
+	case QuotaViolationQuotaMaxFileBytes:
+		return true
+	case QuotaViolationQuotaMaxStoredBytes:
 		return true
 	default:
 		return false
@@ -629,10 +648,16 @@ type Problem struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors Per-field details, for validation problems.
-	Errors    *[]FieldError `json:"errors,omitempty"`
-	Instance  *string       `json:"instance,omitempty"`
-	RequestId *string       `json:"request_id,omitempty"`
-	Status    int32         `json:"status"`
+	Errors   *[]FieldError `json:"errors,omitempty"`
+	Instance *string       `json:"instance,omitempty"`
+
+	// Quota For the problem types `quota-exceeded` (the upload would take the
+	// team past `max_stored_bytes`) and `file-too-large` (the file is over
+	// `max_file_bytes`): which limit, its value, and where the team stood
+	// when the upload was refused.
+	Quota     *QuotaViolation `json:"quota,omitempty"`
+	RequestId *string         `json:"request_id,omitempty"`
+	Status    int32           `json:"status"`
 
 	// Title A short summary of the kind of problem.
 	Title string `json:"title"`
@@ -699,6 +724,34 @@ type QueueStatus struct {
 	Scheduled int64 `json:"scheduled"`
 }
 
+// QuotaViolation For the problem types `quota-exceeded` (the upload would take the
+// team past `max_stored_bytes`) and `file-too-large` (the file is over
+// `max_file_bytes`): which limit, its value, and where the team stood
+// when the upload was refused.
+type QuotaViolation struct {
+	// Limit Example: 1073741824
+	Limit int64               `json:"limit"`
+	Quota QuotaViolationQuota `json:"quota"`
+
+	// RequestedBytes The refused file's size, when known (declared, or `Content-Length`), else how much had streamed when it was stopped.
+	//
+	// Example: 2000000
+	RequestedBytes *int64 `json:"requested_bytes,omitempty"`
+
+	// ReservedBytes Bytes held for the team's uploads under way.
+	//
+	// Example: 0
+	ReservedBytes int64 `json:"reserved_bytes"`
+
+	// StoredBytes The team's files and job outputs, in bytes.
+	//
+	// Example: 1073000000
+	StoredBytes int64 `json:"stored_bytes"`
+}
+
+// QuotaViolationQuota defines model for QuotaViolation.Quota.
+type QuotaViolationQuota string
+
 // ReplicaStatus defines model for ReplicaStatus.
 type ReplicaStatus struct {
 	// CheckedAt When it was last checked (several times a second).
@@ -732,6 +785,14 @@ type Team struct {
 	// Name Example: Imaging
 	Name string `json:"name"`
 
+	// Quota The limits in force for the team: the ones a platform admin set for
+	// it, else the platform's defaults (`is_default` says which). An upload
+	// that would take `usage.stored_bytes` past `max_stored_bytes`, or a
+	// file larger than `max_file_bytes`, is refused with `413` and the
+	// problem types `quota-exceeded` and `file-too-large`; at most
+	// `max_running_jobs` of the team's jobs run at once.
+	Quota TeamQuota `json:"quota"`
+
 	// Usage What the team stores and runs, as of this read: exact, counted when
 	// the team is read (deleted files and their jobs' outputs no longer
 	// count).
@@ -752,11 +813,59 @@ type TeamList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// TeamQuota The limits in force for the team: the ones a platform admin set for
+// it, else the platform's defaults (`is_default` says which). An upload
+// that would take `usage.stored_bytes` past `max_stored_bytes`, or a
+// file larger than `max_file_bytes`, is refused with `413` and the
+// problem types `quota-exceeded` and `file-too-large`; at most
+// `max_running_jobs` of the team's jobs run at once.
+type TeamQuota struct {
+	// IsDefault Per limit, whether it is the platform's default (the team has none of its own).
+	IsDefault TeamQuotaDefaults `json:"is_default"`
+
+	// MaxFileBytes The largest file the team may store, in bytes.
+	//
+	// Example: 5368709120
+	MaxFileBytes int64 `json:"max_file_bytes"`
+
+	// MaxRunningJobs How many of the team's jobs may run at once, across all workers.
+	//
+	// Example: 20
+	MaxRunningJobs int32 `json:"max_running_jobs"`
+
+	// MaxStoredBytes Bytes the team may store (files plus job outputs).
+	//
+	// Example: 107374182400
+	MaxStoredBytes int64 `json:"max_stored_bytes"`
+}
+
+// TeamQuotaDefaults Per limit, whether it is the platform's default (the team has none of its own).
+type TeamQuotaDefaults struct {
+	MaxFileBytes   bool `json:"max_file_bytes"`
+	MaxRunningJobs bool `json:"max_running_jobs"`
+	MaxStoredBytes bool `json:"max_stored_bytes"`
+}
+
+// TeamQuotaUpdate Limits to set for the team; a limit left out stays as it is, one set
+// to `null` goes back to the platform's default. Only platform admins
+// may send it (`403` for anyone else, team managers included).
+//
+// Example: {"max_stored_bytes":10737418240}
+type TeamQuotaUpdate struct {
+	// MaxFileBytes Example: 1073741824
+	MaxFileBytes nullable.Nullable[int64] `json:"max_file_bytes,omitempty"`
+
+	// MaxRunningJobs Example: 5
+	MaxRunningJobs nullable.Nullable[int32] `json:"max_running_jobs,omitempty"`
+
+	// MaxStoredBytes Example: 10737418240
+	MaxStoredBytes nullable.Nullable[int64] `json:"max_stored_bytes,omitempty"`
+}
+
 // TeamRole defines model for TeamRole.
 type TeamRole string
 
-// TeamUpdate The settings to change; a setting left out stays as it is. More
-// settings (quotas) will join `name` here, each optional.
+// TeamUpdate The settings to change; a setting left out stays as it is.
 //
 // Example: {"name":"Imaging (EU)"}
 type TeamUpdate struct {
@@ -764,6 +873,9 @@ type TeamUpdate struct {
 	//
 	// Example: Imaging (EU)
 	Name *string `json:"name,omitempty"`
+
+	// Quota New limits for the team. Platform admins only; anyone else gets `403`.
+	Quota *TeamQuotaUpdate `json:"quota,omitempty"`
 }
 
 // TeamUsage What the team stores and runs, as of this read: exact, counted when
@@ -1361,7 +1473,7 @@ type ServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params GetTeamParams)
-	// UpdateTeam Rename a team
+	// UpdateTeam Rename a team or change its quota
 	// (PATCH /teams/{team_id})
 	UpdateTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params UpdateTeamParams)
 	// ListApiKeys List API keys
@@ -1502,7 +1614,7 @@ func (_ Unimplemented) GetTeam(w http.ResponseWriter, r *http.Request, teamId Te
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// UpdateTeam Rename a team
+// UpdateTeam Rename a team or change its quota
 // (PATCH /teams/{team_id})
 func (_ Unimplemented) UpdateTeam(w http.ResponseWriter, r *http.Request, teamId TeamID, params UpdateTeamParams) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -12892,7 +13004,7 @@ type StrictServerInterface interface {
 	// GetTeam Get a team
 	// (GET /teams/{team_id})
 	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
-	// UpdateTeam Rename a team
+	// UpdateTeam Rename a team or change its quota
 	// (PATCH /teams/{team_id})
 	UpdateTeam(ctx context.Context, request UpdateTeamRequestObject) (UpdateTeamResponseObject, error)
 	// ListApiKeys List API keys
@@ -14094,257 +14206,273 @@ func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, user
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Jchs5sjb6Kjicc8Oku0hRixdRMTFX47an3ePu9ljy6RPHpaMCWSAJqwhwAJRojscT9x3uG/5P8gcy",
-	"gVrIKpKSKXkZdnR0i2QtCSCRyOXLzI+NgZxMpWDC6EbvY2PMaMwU/Hk6GLCpeUPFiMHnmOmB4lPDpWj0",
-	"GlF/bpiOekTBBYQqRjRT1yzuNIKGHozZhNq7mEgnjd67BlzeuAgaZj5ljV5DG8XFqPHpU9B4JoVhwvzI",
-	"9VRqjs9ffN1PckYo6Ss500yRqWLaUkwo0UYxOmExieVMJJLGPRJxkXDBItJUVBumCJ/QEdOhoCIm04Ry",
-	"QQz7YFpEKhJRY+hgPGHCRKTJrpmamzEXI8ISzVoBmXEzJmbMiKATRqgORTTkCbOfHv7x7fmL9tMHD8K0",
-	"2z0cTJkaMGHaTAxkzGL40tLw5sUz8nT/6ZMWsa+ngpyePXv5svCciAylIjKJmSKDhNtxdUJRmsQJ/fCK",
-	"iZEZN3oH3aOnQWNKjWHKTsz/NnG0/8wH0joh/tl/DBvvyH/84T8tNQeP22H4Lgwv2v+6eBg28ovCMBvK",
-	"u9P2/9D2P7rt4+ymHzr/exn981//T/vih/9srFg+T+Diyp2PGenLeP5AkwQuIVwQ4IYyowylmlDT6DW4",
-	"MI+PGoEdNJ9Y5nl0dPzk0aOn+4dPnz7tBo0JF/h9N6OGC8NGTAE5z8/pqJqKa6Y0l4LIIayoYo6NqL0m",
-	"gFV4OWz/KgVr/0LNYAwL9nKIHzp1C7J/UF6PsJFP4mX74uPBwaewUT1zL2M2mUo7ee03bJrQOYsrNppR",
-	"KYvIbMwEMWOuCddA/hWbGqKYnkqhmR0TFYRRlXCmiGJ/T5k2Ofdqy73Z6wbz9l/ZvHqf2rdVb9NXckCr",
-	"N6ed3LdvXvmJHShGDYstcTJVA9bZnJf3/jk2Zqr/1Nvba737j/a/6njuDTXsFZ9wA/+pYbpUaUM0/wfL",
-	"CKNJwtQDTfppPGIGVhymdJBQre1VcsoUDLJDzpgwRAoCMoFQoWd2f46pGrGYGGmlET6lKSRceNTdD4Bl",
-	"7OfZmCcMXppYCq0Q0iQV9JryhPYT1qpn/sODIvMf7B89OXp6+PjoyVrOzyblDZtQLuxcLU3MG+QMuxeH",
-	"hig+Ghsi5MwNF/gle0wb/nu3hGpWsXpnbCBFbOfL8AQm0U0112SYJgmhI8rFPdPMjJqfDg1T9fQaSWaU",
-	"G9JnQ6kYMWpuTxIkdtsUfbIbR9EJM/64TmNuTgeWpBc8qaTzN5HMLT/bkxO2BNeEwh2kyT7QgSETK+qA",
-	"N9kHOpkm9p0TNukz1aFxzOJG0OD2SX9PmZo3goY9Phq9Bj6kbps/Pipt8ne0/Y/Lix/CsOP+qt7ifjxS",
-	"3XA4UgWkPyfcaBLBxw6PI9KkJNWw+XlsD357EL9+Sa7YHL5aGHN3/7g7PKQH7SeDfdZ+0j+k7eP4iLUP",
-	"ho/p0/7+4DB+xOrnQqpVUzHhIjs7yhPTbR/T9rC9ckbOuBiwTWaEGhim5VicGsMnrEN+lcZ9GcH2isoD",
-	"P7BqQne/3d0/73Z78O//1AxUW0qq2TqmhrXt+5C1i6OvGdZbS8smw/J7KxtRBfkHm5APo98C+c9SpaWq",
-	"PoIiwT6YywFcEflTaKrYNZepJlM6Yh3y25T+PYVhVFGJ99ax06P9g1X8VNRDanjqBU/Yyx+rqbf6IWyO",
-	"jLgpNeOcNvv7JbcyweobXFntxaoPlXOapnBlgfjDxyt1osH8r2y+TNgv9MpaG6hkWPHqdR1Nh8xKYGUF",
-	"dYfgAKwGkOlI9rindseHgmvUn+xXB0dkLFOlydQe8KAi9AjF5yxoUFdsDie8GbNQwDf+7SNmNOEGhT1p",
-	"wm1RhX7XI6DOtU4Kz7BPhRsoiflwyJQ91vyDrUwj0dHBQXSSE5UpFzBCGI42PEmsaj1VcqSY1v7O7nGE",
-	"5gSsINp3+Rou6IS1mtqjR6sYLQw/HOy3w/DDE1bHaC+HoEZXc5rV2f328Fr6XKZEMRqfkOho/4C8VnDI",
-	"gnlIXlCesDhTilmmapIx1VZJE1ZJAwHVqR25U+xr9fruQfncaobhw382f99r/SlsvPuPP6AV1XxHwtBc",
-	"PAzc/xd/bz1s1c2HNTRq5uRU4JQMlZyU9XqYj8PuEcjxX2TMhzybCG4cF8ApjvZV3dBzK+cLjf9n2a+T",
-	"O+9lf5XYeS/7W5c6f2XzOmqKWkINRVdsvnWKVhg2E2nlgmET7eRdqkTd+QHWR2mJYzakaWKs9RWsUET3",
-	"u0VTe79SJz5ndFI3bYbRyao5s79vfdKAoDpB88a9pwcSoyhyLC2E6kzkEG465HduxjK1Ew3XoAEIojY6",
-	"Onhalkf+0dFJLpLcBGhm7DGlSdMqpHbwrVCUJFRQL+BQcOfqTdjQ//Vq/8Phr//42zF9fTU+eN5/pdrv",
-	"47DxlUq5t9NE0riOR1L4dRWX4BVb55O3mqlaojIroYkKg1tININ0QCiZMhFb1YOLa47eowd2K8pW3Sg0",
-	"U3czhpvzuqVl67wOD51RTWKuaT9hYGExAX+G4jvn8k92WVHFBEP8zzR2Xhb7aYDeUfsnnU4Tjj60vamS",
-	"/YRNfniv0aGWk/2fig0bvcYf9nLH/B7+qvde41340mXWLeiME5pYjsKViCXT4JUCxQBWzJ5qhQdYxi24",
-	"/hfcKXVkuTv2FrxxRQ9Pu+SL2ugh+R0LD3K+og0fYq/+5PzTw4QPvthqDNz7dW5MDFIFSr421DDSVGwi",
-	"r8FV5IVNQrVdLUFHTAVE03nre16hF1L1eRwzcd9LlDmElUxYvk1oksgZuhhyh/B3PP8vhZWLNHmuFHoy",
-	"7msNzuSEYbhtCEcBkYLIVBHNY4YmfCbSYsJjJoy1d8DQ5nhlIke6Y6fhV2leyFTE90n+r5LodDDOrM+A",
-	"QEDB8xWZ0Dnw05WQM3v+omP6e+WiX6XxBmm1ZlUOuIGpbmenpAzn+goX5WjcwtT5MN8qKuEaoK2odqDW",
-	"cf+ngfNQLA/XezxwxFWD/a74pLgWbzJ9+H5XIxPrbjk0oX4ZCoFLjOYxFmsS+ZWJ8lMc2DR3U5mCuBrT",
-	"mAgp2Pe8joAM+VWaM2q4HnKr7N/3MgIJ+bktr5lK6NR5RpPvevbPpXxF1ejep7wv47k1MBL7cnvaUTQB",
-	"rZbLR6liMUa8v/O5/4WKuY+lfxmt1S6CZXgIdCprR3zX8+4i8O0sBL/y5jxYD3P4VtDUjKXi/2D3rSBe",
-	"04THZKAYaK800WTGFPMINhaTpnsrMfMpC0UEAJje3t5Aims2l6oTs2tPmd5LYST2UQNqWBy1vM45BwQe",
-	"DUXmgnGOrOa6J2qm2v6mqNULheYjge4tF87KBOyYJVOHyqBkmlAzlGpCaDzhwrl7AJs06YSigdPu8S73",
-	"OeunJGZTJmImBvMF2A1pzhQ3TBdCaFPFJ1TNSUwN7VPN7B2xnAlndpNzNXfT4MLmBT6MiEbox+Ku+xxW",
-	"nSo5YFp/ifO04ECasSRpOxdSPzWkrxi9smqSSu00UkFSYe0aCDhaeuW/gaPirdDpdCqVYfEvLOb0HFyB",
-	"X2aNHKbSoS/blhS7bghGYwveC0IBzKu/38X55F2/CIaacocemCo7CYajb9ZBEy+puSXgI2jw+Obu+qCR",
-	"UG0uU32jV4s0cbITgwVLD0Xv98eC61zw0dgk87aei0H5gRDPW3rCVLEh/1AH/1AarHNFB4Yp7SMImg0U",
-	"MwHGHgdyJLgVmqB4FGfhoORwH1xfXZZxsfvdTxXe9KCh2LW82u48KYmi1GNcMZTTCBrXnM2YqoC7Bll8",
-	"8jahmTzK864Bd+TBTlgyR1E2/UGRL3NiZP89G8A2Q3Z+BheBkInRfKbJ6wJ7D2miWbDA8TfmkTLKo3Yu",
-	"KwSTdCcqoGS8v/vEftRkQAUGIAQdsSw+CuCtjRdlYWaLU1k/aa84xmHKswLR89IfqySykyafYLJe4h3F",
-	"/USVovBzAe5VhdRaZNQbYrVKbAVUlN9YPwm/czM+g20L3JMkvw0bvXcbDnpx7nT2oGUemI0tE+AVHXI2",
-	"tvqBFMnc6pIOp4NYLDOmxgHFPZx9viBBFoH1yyLk6PDT+ply5C5PzkUJZFrBI/EaHKuHaz6slGN+45Vk",
-	"YpUMNk6J8BvBKuSNoEGn/PIKEVlzbdhk/YaAX4NGLmcqGcKO+Pm101bKI3Yw3pK0cGR0nIRalr43RPYG",
-	"DiC7bsvlC/Mp2MaxHTNDeaLrpWfp7Mjn63bHvVPSLpd4aJGpIcmhmoEMVSNW8YibsaF7imey+hN61ZIV",
-	"DsNqpA9sYUDokjGdTplgMeECfaKCJ+Tt25c/hqIZdd0/7Yr/+H+iFsAyM/MyR3gLGQp4WzOym6STWa0B",
-	"wS8c5CBqIaRgmwe3h3VnUPfixBYXK2e19cd6the3ckrlO/tbPKme+RGdGWpSvTwbCQWY6uVEV6cHJlKM",
-	"0BU5ZoMrYqS8OiF2IBk6MuaYnIP4lhJyvNt5WuCXWKb9hBXhcI+BNcs5GTV6p0hBkYFpoIOxt+PLBP8+",
-	"ZmYMzjtHDYsLtNvT0mHb3UP7UiaMiqXZzV8RFCeoaoJ/dA6Ouvl1jpB1bLa4TkAQ2Lybs+obvCF/wkpu",
-	"XRiyp7Pw3qrhZmfcYi6BF1RymOMtMIu0Q6L3sh9ZM1q79DD7RSedxuBsI02D8NRQUAhCCzkjXLcCAsmc",
-	"mMgJf/rjMoIQEn4Vs4TlT7Ff+cfMqG6dkEhZWzYiTQ1pTZZno1dUmzaMpP3yRyAM80S92z0UfTq4SuSo",
-	"RQZUKc40EYxbzkIJWF5h+851S/PCXpOde6uPnYsf2vi/ykPjveyve9nPsm+vlAMAxHzW+X5rey1XwFZR",
-	"CmsA7p7qc8KdAtlxURxSLXeeL2h+BV6zp1eBj/xHx0PA+7qk1ebDecFZEmdQjjIH4NFUiY5b9g1ILirT",
-	"cU7Jz2e//Urc75jh/Pi4u98iRoIQk8OhQ0gOLS0ZLCJLWHuASNgFhR9OntWHiafJH7KVc/vCsfmC6wcd",
-	"ZZkmtJBWwmJOwQVPYmbYwLAY0fcutmVvLacaQVL5nuHDYXkUkCqxoFd128edH9oXP+wVPzRPyJ/e5Sfp",
-	"H/1v9kOrWpn7Yu6rZS+CHlDRqRn90u16TA8ePa44ttkHcvbTafvg0eMsRxfnOiB2E6Z2Gfpz53ZS10w5",
-	"xz2kOmDif2e1SYLa8cXHx0fV7ibN/8G2ln5+124jIDabzqDM02vVTbsvtqFo+iPim1MxLeGISF+eAn82",
-	"1qbBYckCAKVNqTIPdFY/gfTZQE6cH8Nd7cVbxgR9LlBpKc7D4eOnT7rH+xVugYURAnVVQ/oZD9kFO94Y",
-	"NpliYPrzU423InaYP4/WqAN4bn0KsuTC9Rtprft3yAXX4+26lG8nRuEAvLkPIouwlUUwF3pqr1jnkrnw",
-	"p0yNi8BnDK5ml/3uWuGnmIbMotXDW95h2fgeaILPCIj06Lj3sg9QQZ0OBozFKPBr1iefMm2oMttdcp3Z",
-	"TWt4ODdrPkMpdXrg7ffc6gMlZ6mMK7MRFjgiyGVJSQyU6KuRS89k6ooK1WaHvZd9K1gRB99ZslcGVAxY",
-	"4sCauakerDisj7vdJ/vHxwePjp4cdY+P99ex7DADg2bPP9jm8/+esnTh+YfbfL5KhQ+6Zi/Y3+YLsm1X",
-	"fsXBFldhgVPdlOVjKxKRrVhQ4I46BrxNvKxw7lSrAtbIcbvnhHi6LRNnW0pjdEMwFhOaARHv5qwo0/g6",
-	"qwgSoCfJUjCiXGjjsC65oI3wBZcouKKCr+n2B099hvjaY2jJyePfXLO4NQbuQMZsffmRdSfihGlNR4sP",
-	"OuoeV/v6jZp7L98adx2Qlz+/eHPNOLehsDs3yzenr/8s+7+lZpqa9db8ol0+BblxT2b5snVsxumkLyhP",
-	"OkuEVLBjt318UXjNw9saqgVz4gbytmxbliZ25aJsiTPdCt/QCYxPr6Ev93B7z9rnnCn5EvxS4VaiqRlf",
-	"TpgZy7j4QsnjQSGIe1EpZCCheMynm8/XL9k9SxNWsaN9CO1yEQADiE2rxOka9Av8sIaWt7qCmXzwujAr",
-	"i3SUR161hDjKO0FvsYnzfxYi3DH9f92nzkBOFmFM3c1i+wePHq9Ay6yax3NGJ28kulRyG2OhCCCkmrM4",
-	"KtREmzKlpfAwLZok2mf2FmE1dGD4NdaqgifULvc2vFZ5ojvO8yLeKTMw1niqkAFupb9ttMDZID2Ziyte",
-	"UGQOP3tZFybJv7MWuISj34Z4dRvpWzz7kfS3YGXekAU+a3XWrAqI3qVVuek2/5xglb11WeF4OaEjvqhq",
-	"VGE+FzFDmUcgf/AK1nztJHldDNkZHZ8F1HFh6nXzuRDO9rZ2hfB8TgdjAj9CYUA7xhPCJlMzxyjrGxbz",
-	"DKHYZ5DOB5U8Ntlif7PP3TCQbac+5voWEXZ9eJub6g6TmI0UjbO6UZRkz8uTHyhx0XVioOKakDAvGoJ5",
-	"QpKZVFdMgWeuz5ggmjFRPHfkFQTp8EWVhw4+ocZB5B7vzECm4flEsQETJplvb/l+h/fUrN86JTQ/znK2",
-	"LzCwX25Yvow984FXbjAH/q8qCfbmxTNyfPToCfEZQ7EcpBMXmKyL8y7CTqghM8AXKClGPpeVa59WsBBN",
-	"qzF5wZtfsXKvmWpDyJc4DBRWVYYcKMxD8GlHGy9QIZq9fntxoY3V4NfVGd5rfDZmrxrzkG+5ekf6o+Pj",
-	"gn121K2OI3JTFY86JXoslSE6nUDSkguaXnER27/d7HYWTd9VqIelFxhIlHr75iW6sQplF2pelZ9CqzPN",
-	"hDTtIdRoWCavML2LDwnD8mOspbyRquFBGTCV2drU7Lrcz7W4kwrTswlsYvls3lacBjLRL6sDlR5PRiFe",
-	"4qvhZl40l8VOEYp0yeOoClvmnY6XeaLS5r5Hhwo5g1uRdagr5edcjRGZpFCo03A9nFc4HKsdE8XXLFJY",
-	"mpSVK7sNdTpnk29Roy5qKpXQ7+uqADjVV/aEh0qrqSht960GMqgajPl1ZekQIAEYSlFBZArQPcWM4ljj",
-	"8m4iQ8v72FdO3MCdV7NyQUMmsT1jXAW5S5c+WiGHR1nVerwlKzpnqL4izS7qPkIKyPpzP7YWMK1HKzGt",
-	"h/uPDh93a8K6OYrVPbtuYWaUQx1eLJaHuk2JjP2tBtTAYb6OFiNREbQsEru8XQo1hlJVrhi93VjZYMzi",
-	"NKln4jhlJKFmEXt8Z6E0J0H9Cga5Nygn1U9pYQvWsmmVWCljeddYhEuHlnD4V6x45mNWTc2umaIJoKCh",
-	"ywsQ0CrF0T4nlp/Q0SV2pFkm6vQVYn1In405FnvOksQpxtFyYosI81RkaOxtrW/NQAo8Z0dSK0V+kjMr",
-	"PqBEBNCsXBlqYhQV2tX+t9OPsDo3Yi9dBjQdjQ1Jp62bDnNTYbMWQr8shZ1Zuv9ZYviGyPxs/saMJmaM",
-	"S1+tQRl6ZXcM2Mr1D4efyUhaScUNaWb0BG6JuBhhMxFrobnkuYSOSN/qz7q1QWaAd+UUEgRKtBU3QZmN",
-	"SvZs1ZY/Z3TyFeVWf4Y3LGikPtC7znf3Fi6shNW4qS7jY+DyutnbUipv/ThXZvFWcUodpdvQm4Ffbqwy",
-	"L0IbtCZUk8h3Uxg6ULm9C1opOBklRS6iocNCBcj8C2jfmfu3mIeOBT6ziNjqjHRgws384cv+tKwMtZGu",
-	"5NkJHKvwLTYDsoq1NnQO08wN4bpDfpGKhSKvYf33VBqqW2TGk4S8l1yQCFuYjZliAbGyhsgp0rVQ1vdj",
-	"VqwXmZY0n79tAVdwURzCfh3bLw9KsBn2ZWsKCcBxJZNCwYITolOlrMC0r9NTOnB96ozikwlb7PlSomvd",
-	"jipyzP+G4Ydutx2GH/aHYfjhydD+eTys455K1njrxVCFvy4rUa6NVHYIIra2mA7sQnlT3wr1HoEuPgEZ",
-	"yBRqC9nzOhTZ/e4y0nRpJIBN0r6jBVeAx3tgGWGaGnD5JlKMmAoFPLBVl1N0CT+vRPol/Jphpyz37ha+",
-	"vLQER1u1FOxgNsAfOJgiOO+kYnGdXvhn0AkLFeP9qHASp0mKDjI/e1ZnAHyjYgOpHG41G+qTw6Nu9/AO",
-	"UXSlwQTFZXIzUyWk6sDx7MOUK6bv/2hfBlZoLkaoWaaJ4VOqqpOgKiP0j6phdubSY2vKK/5CKpK9JcAk",
-	"FNdNDpvC2e+hOJI/cEr2ya3xOUjU5scrrtprOxVLEYyKY/ZbzHjJoSQwM0GRI+sZ+Zm0m+3GelY2+yvZ",
-	"IWeBB5qgweIlqStgazR5/fY8syJKIY+bIBoMVrpdjEjUH0j18QngdmddrUP7b9AApITYLDw6QKKrVmYN",
-	"e36qX8zbqMyrk/6gmUqe+AfpZ9CAlfRZwtm1qzStT4qZPYUbuF5IFrRLXkgWXAU/hDXaw/81ycOTd6T9",
-	"r4uHrT9tCDBclX63poJPXTIeeGNG/JoJTL6zOwd8ZpqkImEajzc8V5yHZEz1GE3YLWXhLa8P9iUEuVvs",
-	"G7utbrF1QMh6oQJydjl5fosbK2ikqiJ2+1oxzUeCxSdEM++XQvGDqwHB3NdvzytjuIsBtj/19vZWdVit",
-	"39qWuMrp0VWYve0A7m6nPXCtU1YZftlMWm4M89MpzkLFmzY49ByZ+WMW4HN1k306yPTuzUo6IWIzuAPH",
-	"ja/EsiowuVAvNKtT6hvI9JwRonyLWmptT8WGqWYxaUZH3f0oIMVqqVj1pVC8FA2UZaecv6LSCw0dNRd6",
-	"2fC8lU3m+uQJ8z1ttuaHzgjrz6vF38KkzcZyeeKqKCRNqfyYqHF3c01GUrDWBukoG3jQtbnUjIl6zz5U",
-	"pUVXOU08waevX5KmqxMw4SI1zDuXs86erIBpLVlPW5nyBdj10pRzBdadM7Ols1G3js5eTAwp+g5Lc1um",
-	"uLDVymxd5qWKamfL8XrfCqrMYwC1wiq+C4JmG67Aotz6FoPolv5bOeF+R0DEwn7Oug/0ZWp/hipWZa9Z",
-	"LlrtID8tIb1qJa9rHO8u0Jm4CEgEFEalks2YJ3ZCsHoMNg8Vsi2nDiOYKEbjOdFyg9BDRlPVDJYQdzU4",
-	"hEvvuymP6GfZdxo5cXkc0Lu8OF8HwXYy3qXAHk2DeT0ZKhXYZhnam1EDjRnL0eXudsgZS9x5uQ6Fcfb2",
-	"k/h42Kb9Qcw2MTeqTcK6ZEd8xYMMReS69BW8dfv72xleDtzNZMjtQ3trRMrNE8NXCw5YGpzFMtsEJV4u",
-	"wD8LFFxUQaA0G6SKmzkgqdyugFqcP2HXuypoaN6kFMtdkmY0uL667HQ6UStwdTYhSRUrXvnWYrUdYv+7",
-	"ffr6pWsI7GcwK4LaZ1QxdZoaaDyIn174ifz59/NGsEzgby9/fAZFqK0ZKa+YKFXX8Z0jUBMmzV/4QEkt",
-	"h4Y8F0ZR8vJHwkUopkrGKcSs0SLvpzwxbatLsmt/byKt2jAP4BSLPIYQ34nV8kNBV09YJxTn9nIMFlwz",
-	"BT2NyFAmiZxZofPmxbOnTw4ekSYg3n5nfQLXkz8zbcgz7O0WitfKMsCA6VbP+Q5HgppUMUKTkVTcjMEj",
-	"P+VCWN1IkjdnB48ek2YkpGBQOCwUej6ZMKP4IL8HqXJqcSvIfE44/oDQNOZMuOY14Cabh8Le4oK6qCPD",
-	"eQwyHJYvX2ZrHGLpcS6G0vtQKBo3jjueuVltLBUo97/4UIX3m2jPeNjQUwcoPJ1ksXMKrnIpSJ8OrkYQ",
-	"tAmFA0oH5IqxqfYFZNPEaMIFeS21GSl29rdX2Rwgg7CYUGX4EGoQc0HODjuhCAWcwMvdlxRLGLUWxvV+",
-	"j7zzKipel8jRRXMvlgO9l33RGZtJ0gpCMWKCKVoqFGVmkugpG2h44R/+QGA+hJ0cbb9pk4cPAcusHz6E",
-	"Zcwg3VFd3fgoQ3lr3yQcEbqhICSyixYFhJIIUK4Reql/Oj9/TSLEu7qvohzdnDWiB/2aihhA2vZxBZw2",
-	"IrwDMs0Q3RF+5fofFSuA2dHakVn90A8MVaj2lI64sHPUI1OqNYmgR0lEmvv/5//7//e73Va2dKVW+ZaY",
-	"qm75xQBwh4CYJwM5gUig3XtgNwTQuMLjmK3xoByBb7Jmcvrhw57z4GYliX0Bvei/2+5CqLnXNLQorixp",
-	"vgQ/aEauk0erQ/6WSgOlqeB7bAw1lQrUPoeWdnRYqyKnIK/SH7NBQv2+gXra3DjorpV/hEQf2v7wadvf",
-	"I9KMyg1BAhJl6ZagY9pvwK2OoeUoQMax36BhkV3gDoWo1SGnvsmMTI3mMfPbF9rcR0fdo8jzDAwBe/hZ",
-	"C9P0CPvAtQEJ5NoRKHbNaAKSx47+mRQar5jbOUAojOUZqPAFp1TWi8NXeAzInNl5RKrse2kyo3OwVTDU",
-	"JmcCS8RoPUwT4tp8NO3T23OZqjZ+0wqsnTwYW7LtRrePcpXF0E+vexleEO4ICg39HugcuANVraEEPlJo",
-	"HwSm9phesxxnxU1AWKKZL43ngGQd8huo2fhc/cDRax+CxaTINdfc8i/1cg9f454MKntAhD11k2TuUEL2",
-	"9glPEu6QPK5/mR0coA6ruzV5VBFp7neJJv25fYzDurZOColAw1QB0R4XV8oLyrYYwHJz5gbdw3JH9Pq3",
-	"s/PI3UUFiV7GbDKVwAdW04hO/PZC6z/bl1zn0zmUihwckbFMlW9+DnvWtyagk6xBhiPov7CrG1CEscOs",
-	"vZuGLT8HYp6f01HkHKvcwCnkt1ypC6HdcIeW/R0Uzp0nLSJVsUecFCR6fXr+7Cd3jhMS/fj81fPz5/b+",
-	"o/2DKPc3LTUGnDAqwJfT8nOaNXcC6TqdJnMrly0viQGf0oQ0wZSXyqs1KFYHiRW5cgjSNJMxzciul930",
-	"wHNQOxkOZRg+AxFjlWF4YRueESEPI4szgsE4K6x4zHSrQ57XCNKF9iJO9FT0DHFlUheagEApVGDk1gm2",
-	"uoI4q70An3R0cOyOo1JTHjdtp9j0hyfcgKDJZry+4w/ubqtt2Odb9QO68orYy5Mh5QkZUiv74bWPuoee",
-	"9jIBWd5JQSc6ff2yETRcm8FGr7Hf6Xa6AAqfMkGnvNFrHHa6nUMIc5oxaP57Vp0zbayBbb8YsUp3m4Ti",
-	"xrMxxeMP9x6IbKmgV6pgpBm58KrVg8snJgjzBT/QSYbkSeZWiTPMFbpB2GhAoCQ2HuB8wqCsbSjwQjiW",
-	"+1ww1E+p0wcgOMZFancsyE9YT22K+zd7RKtDfnQ4FXDIPfCVwO1ZccWmBh5tb2cx4I9w2jNOfxk3eg2r",
-	"k/ik1bxAtvaJJFArB/zmi1WCgTquPdLDvbpJPX7F/1Bq+/73lAGS2unJeTT79n3eq91pOfF7vhfP2guf",
-	"oVdrgyt98X0uxQtYi5vcJNUN7wH/+w3veSsMT/w9FwsN2A+63RVNmW7WjGmhRHtltzHQTOUQLC/jOOV7",
-	"7oJ1hPNbdVu2DnuFLvhwy/76W0pd+uCmw/U35b3D7R0Hx+vvWOze+CloPNpkROUu2XDX4UaDynrggXcH",
-	"MzedaCoI6ge6xEAA1x5pKOFhv25cBI0F5b/Ra5RVfXjBHsYsR3UtWlDlDMgYWpyzOSnZD4ELwmVnAVgh",
-	"OUIQvUd5QKKzJHH/wswvCDy/oy35C1vdGHO39baw9b6ljfQXZgpGWmHjYOx8edeUOB43jef3vTyDu3YH",
-	"uSQQOQR9i2T6Hbi0QDFCmw0NSqtBWrXcWZnWYA2FtZPtJZkK6nXSPBMEdXhAVHsDrJAmEgpnCCZ0FBBM",
-	"7HDqK9RnML3cK1VMWvGJlDI1EFwHX5w10qdK9n21wFaARRUCcnboQN3gvbbqDuaDupKdaNzAWPEIBEu8",
-	"nK8ovRJospjCQjWHTii8s8qq4ovlKQoqu6PLDvHsMGtLGgqc6WLRiqxlKf4EFehX1LEIRbmQBTkt1MTA",
-	"NHi0EZw1Ci0gA2dbe4BfKJyDLnr04UN0giYCEozmhR0JhgHQpnCTUS5dYUcTg44LNS465EWxGQ6q5lWa",
-	"7l+YWajOcocyeOFNNfI4oxpXdyeYdzrRhqJ8gXMKMt3/srk+lNdlXSnVr7iItats4YMSWE1hQIWV7U4S",
-	"uj1eLHYwlNiFO7dSOtWGaE7JXe7NUsmDiq2J7ppsWnbb8t9MXwLDY1rkxWxz5V9uqjiBa6Z2Y72ugBbl",
-	"Js8J/i0FQx85OPN9eo1G66TPsK+X7BCo4wUGCLZbgJ1o9x3kWlZvuXOGpc0XvD3b9qncpQsiy8Jc6XyA",
-	"Kdtt5X/HrWwcj/tdjJ832cBBY+qQRQthfNeYFaN+HQLu0EWYIKJKcsYrbz58BGT+3nT3FQJDgDi5yGpz",
-	"/VnG863uK5dU8qmM6nFAu4Udvb/VN9fpzCDfZtRPb7ywpbO5sTsJg2LrNlPVLZ+CxiuJtK+7PbuutI13",
-	"AuUuVfbuBiLomRTDhCOm8mj/cCOZ9YqqEcMbHm0yEJ1O0dSF9mjY/s5KyINNbnbKBEqtb0yuolxw8m8z",
-	"0VplesDlex9dHOgTClqfkVje+xjqytWfoNwE19n95NTDTaUP8uW+pV4oPKQF8SmIKs7Svx3AAfEbAWhO",
-	"BU8u+nKgSjTsd01GigpDhAR0B17v4suaaCOnRc8xJM5DikYrQA+GvRzLrvuEdZHhvAAh5Eutd8hLowkC",
-	"IDVpAlwsCAXUscNc6oCkwjdxIjFXbGA8kKyFCf1jcCdN5LVHY2kjFR2xUADm0VUTdXVUcogZOqYspUrO",
-	"tAN+APQdaALHeyiMojwhXEPQsbd0DkJKPfcR4b88PyeloG3UCUUBGcB1FlaFoOUJOrk09LzjBkvkTey1",
-	"hUTzQgkGqh2yiMaI23Z4AmnGTM24Zq0q5xBy1+1O4yFQXqXjHq1oCA25kRAp3SmlX+YMOVp/x6/SvICC",
-	"nHAkbCDVXysAZEDSwwtsmvCtiXbcCp8l2oN6LxKqbyXDNCB8WIhPOItW+9JPC+LEbvWijdzCloOQUe6z",
-	"RazEYB4Po5hDIDoIoQTpCW8mXAySNPaY3yV/8S3lwa9SsFqZ0L03LXlBrtgZWreF4ZrvTY893HCn/yJj",
-	"ALI37lVu3VQKfWve6pvIkQIMNyu2u/G+s9vh5Y+w5aaw+ZatdiceCgVqvNrQI0bGdA5CCSs2neQloUrV",
-	"n6AnOeICFOuQ80K2CEatFtWfCZ2TuCzKQuF+A8x3AYtm56HVIWV1yM9SL09rB2knh6GYy1S5mkXR0cFT",
-	"RPtZUrkJyAKQcmHIHk8ZCsD6t5wXwxSLYUEeYg/FNJnIa6ug9pmZMcRvu1e7ICf3j8yDiwAH5AZFtIs0",
-	"evSjcQWq7Fiq5C9mEd5KBAMrlNSyu/GOuETHjbwj9yf3SbH3/u4Q2CmiBUX0nv0gT29G6Bu/h761g+4N",
-	"9rm+8VnnCxxWOUP26JS3r9h8dVTWCXV73SJmGVpusiH/cEIybZgrl89XE4E9hSTGbzwghINYHxKyk7Yz",
-	"vr8NmffNBZ28J7CIU/UbegOB8Dna75qQ1RWbu2L0U6qMgLStCR2MIRtBD+QUs20zdD9otVKwUFhKUZdz",
-	"ScFco88QtFSX3SJFMu+5KgSuGBa1r4VaWKAqDqhwEqnPiB7LmUBYXYecufQiClmGLsW6R8K02z0c4Dvh",
-	"bxZBnnJ06vgQpESP/Blydasur1IwcUZQWHytMTik7stE4fDdv3MzPoOprNM5r9g8yF06Pl0c1xWyWMZM",
-	"YU2dO4nT7UT2Vyqyd0G6ryRIl1VzuOVZtEo53ft4xebrYndOSkBQTOdpgxiq65A37FriN0TZP1kMV+cl",
-	"dpZ1Vbjl1rL7xhEbR46jbqcz7gI2X5Xxabny87d5TdTm1NWBmTBDY2ooaaLulh/2LXf8U4GOySEmsvrS",
-	"X7BtUAOpzIa69S6+pziLo69e+9n52L6FQMvORl0KzXy+xLidkbreTfRXNgdrtlL1uGnGv8e1IGwIMovG",
-	"TJTdZZXJ/IiOqc/mJwvJ/FgYZiGTPxS1qfz+/g5pni7mzbuEegw5KUZjqNbTX4aZmrGS6agaWdOqyfhf",
-	"mem/y6ff5dPvdNLdGYF+zJvn3G/JkVkl+tcI/VPy7gyQnu0zJgxBAXfR9A2Tx2aSdPSUDTr2VJiNOlKN",
-	"9lzHihHbQ5BoWzPhBSiWsguFNgoqxbiE5jGdTpnQxWOlh7hNiH9DMyXI/pXQoH2kmNahaEbvZb+TQsgY",
-	"Ksxg3T9fe7IJnYc77mOE2c3uTLA3w6/uc9RyyT5A5gNNIquYA1gAajXZbyOsvtjyCM5QRAy/x3J1HCPw",
-	"2ROgUt4JpvD5EL19GI8ja6EPpBBsYFwKb/SKatOG90ANOKg0NWD8muEMzagmE641iwOEm1IAlSYSUQsF",
-	"NALmOOflYzJELtTF3g+63W7gitmQmM5bJxmeIRQcRiGTuFi5y73HtaPBhYOKoll5wEhh8SR4Z88erm2P",
-	"Fs1LXwWImcUCWNInPE8srQnHnrLaEa7modh/RHxNMS3ton+w83fF2NSXE7Ozx6Ugcgrp0wKByT4de0BF",
-	"KIABC3RXOa3P4Be7STYr1GNNlKhQ0xCmFUbuVyw+KU6VYjqFlqIA9cW+FZUVUEscUKrgs7rNxcUPbfxf",
-	"Vc3p9SerYR8MioE2UrzQSjzukf0njw+fdt0/7S6AvoWBHeq3XyjshumRj2GDx2GjFzYWb2oEIVAHPxbv",
-	"hB9QHsFv3f3jg+Eh7bbhxif2P0/hEfk/+3CTHEDp2/iSGrjxoHvwuL2/3z44ON/v9rr23/+BC9/Lftjo",
-	"5aRt8IaD25OVpTTCba4VO/4CncQtKZ+C0HWHh4scVN3fjvKt0TvqBmHDLvZkauzn/SAslG1fHHP3uPfI",
-	"/otjdrO7em4+fcpLs5ZrRZUYoqLm8QcU6G276us0MODpOmsfdw6+6IRw3xDQbmqSWh2x2CRnkEiNLXKw",
-	"FaPb4YrocWpcuYSm8qKVVEnWVoe8NIRBrUJjLYma1IagDPMqoMtJkxKVi++8QGXLUUV02rfD7Ntza7G5",
-	"g28rEYrqVhI7lXOH/6xXIPGwKoIPl/RI98UdwkGr9EhQvTbB1WCyzXL5XKswVhcArMbVvIAX3oepXVGn",
-	"DxVN3wgz68hVaNTVZJ1Rh0R8YvXgqRhhIfDsFrhmSCfcVVIllEDOD5Qt3XsYle9/GNUW/Cu1G6vRGZZK",
-	"82M9+84P7Ysf9prFT/8Mw4etytYVK6ZhNpaaYVfUolpox1lHtf3fJUKpVhK9pqfwCqK8EUDhqPBpVnbm",
-	"+YTVTqY/W+3l1efiTar2b0Be1oFmQ8rw+s8m7S79LXZjrve0VIiBncNld/pt4D4ZOsHvzzv8fLfZD5X4",
-	"LzyLNaFAUuY19vX8uTDSJ4U6HFaUNfPcs7sWlOfIOQDA0oamelBLHhq92s0fE3BUYK1q333PfgMCF0t3",
-	"a+IL4bIHGu5CTFlfxhBlx/DimCWxFdYJ9DWcsIlUc8yxPfvptH3w6DHhOhR2MlLs5MyxGjzq5jrPXF3T",
-	"j9I+A+QIlnkrF7N3mnx1ekIiaWzFx91ixyoW4WbSzfUsvmfwGExMjREFDDijHh64q+Cwc5zv0GRf/XGG",
-	"csSdHzUn2kJd/EavgWUIGvVxAiiwUI0xgyfvfYTW7DeoDgHixYHLSBOByEfdI/SZzMZMsUy+CyxH6j3k",
-	"5fb+I+lRrdDlwdVIwCoKpV6/WJqhvqyAOyQ2g5oB9bviALu43j1k+K/Yyav2ai1QLOsAjkixHih3ATSn",
-	"DjK1zZe6LehlK5uEL+HFbqdz3RdabJ3iU5ifHW5sl6D/NSToL7DlPVqr6z2bdjutduPmCsJeYQNXSqg/",
-	"z33fJiyF7UolGUko0WOpTDvh1yyGlmXQSZ68ffPKR07xlA8FF7md/DuEbGJmb1PzP6Lt6TrKQXDGGd0F",
-	"c9lolgyxAtRYCujTRH3jpegNFSMWdchzbDI7w0ZWmU7gCplgp+hQaDphPaKohlDthI6YJs2CEzfwHtn3",
-	"U1b4NOJDCOjgpxnrTx3aYJpQLohhHwwUjYq4SLhgkXeQMq6gi5gV2SeulBY2NoPipA58QI2hg/EEkAZ2",
-	"5uZTFopS9z45MMwH66KAaIkFxF0dLaKYiKGWggbHwqiybc2Pcibq7e+FPr9+oSPS9G27etBzrrDKJyRy",
-	"FPXy1QoW3SR1Dk/PASVXp3tXo9fwBDSCBhPpxO6swlcubHmxgU+2jt+kQIqJgvoLzQjI/2O3vd89OLQr",
-	"j5/3uwdH7fxj+9H+QcFXvxjhB2asc3jvHzz9XEdtkQ/K52vmJO5zQWFWi52tDx8/fdI93j/oVrWezVh8",
-	"y0+0W2jLj5yKbT/R7uWtPRKQFg+39LhKdQi9ewBsKmtCp4MBm5o2MKBep1Hgxe7aT0HjGXJb+0eup1Lz",
-	"TRxA7pbiHYUH+fFt9Ax38afg31edO+g+3u363a6v2/XO1c1iPKwWtv7Xsnv97XgIVnpq8KzFwpQY/0YV",
-	"D0/dvaPu8eOos/L8LES58dYSQG6vHif33RmAB8tT/BeZ94QtquNcEO+wJ03oyGxNGDYjEy5Sw/RipvnN",
-	"owBfdwh0//H6G4Brf5XmjBquh/yb9Dd7Ff/mfqovbJW+l/2NsEX2ujpoUTWK6Gf75G+6NM/Psr8ebbE8",
-	"MTsv+M6TtQHY4j3uDy8n4OMXgFr8zbUwA8Q5QBveyz5RcpZhEmKuoUYlIHMVdjObKW4ME64ZMVTVFton",
-	"H2pJqCAUTB0W4/NSodF1NeSCJi7lhF3bRwzzVmpBKLLYFeQvlvIOhpQnmkhEDs/ovL5Ozs+y/7UWyflZ",
-	"9m9SIedgmy+u03LtCs2ozpfMLj2We9/hHXYBxR3e4esvq5ECss2nx1ghuaSJrjlhVoEb7K17H9/Lvoc2",
-	"1MRUQZBkxbUgCQed9S7x5gTbMzCdJg7ywA0ZU010OhgwFrMYUXPWhIwJs5NTumwIRU8qA623Evn3FWdd",
-	"LXsLBclWTc0uAruLwH4NEdj3sNPuSW9dbwn+LPsrrdtMbu1hkxo7AXdNS52yfeqb6FhBidBhqxmfEFps",
-	"qfNAFyT5GApkO5DJBwMFKbHVDkhWH4jk0AQyTgcs9s1tOuQZXorVyvL73st+KBQzqRKQ8JcKV139xPVI",
-	"hRAnTRSj8TyXP1YjRwGcNzkuktM86h5X9qtBMramk38hGS3krNDmaFcgcqfirlZx/w1KNsJuuOmJsLGe",
-	"ueewrSvdk5jzRQtSygqwTBQ2KTHjdNIXlCd2C6sJTbhmMbQICwgVoWAfrMnQghLkmN/xfDI180KGtH2i",
-	"e77ukN8c4lYOnbS0ujZmiAAK16c2L2Jja6ob/Sz77omNuxVu+JY6h6YTcw903qbNz8fOnblTCzcovVNm",
-	"n29TQ3TE7320jP/pjqB58I7tQPOCUDh36Onrl3byFR9xQZpYMb1vhRyWmzHQ2cfqbAqK5rg3W3VtAb6H",
-	"5C0B+EgFfi8UmwL4SA1+LxSbAfhIJX4vFFUAPnID/J5Vg28A4Muk6PeL4tuh4nb4mBvgY1BaBE5AQQmW",
-	"RSnW+kpBMztQyt2BUnZ27E5NXIWRydtBf4V6YvCxVtC5EgCBVRcSrl3KIxzPU2rG5SosjcXobvGkzqvA",
-	"ZfZpx54mS/VFynValkvNXPgiM5fti4eVZerWq72KGTX/kn7RDITg/ItNqXJfWwvYBZru5IGS3EEKXXqw",
-	"/FsPfsKwUTHshC3KE0YVK3QJ99XfoPJhKKB9JBejDvFe2iBzykq14GDIHKDEzh1f5f18Yyf3bpyfB/fm",
-	"/PS936Hz0c73ufN9/rv7PmFX5wJrax5Q/G0jSKa7FCUdEzGEgcQ1x97hOvAlf6XCmrNsTt5LLuqqvv3i",
-	"3vxNQzZxEOtRm27udr7NndK6gW9zkm0Nv8P9N18AsPkX7it6TJnSUuQlAYnloIRQ6MxdLPjdIWdywqSA",
-	"LDYypjoE7WXODBlQiN16R6MvekUrJEpAJtQMxix2EMxQ4PsGCeUT593kCjHQxMgrKB0dw0O0e72PKRdo",
-	"C13wWbvboW1jhRp1Gse4ub9WYCdS92W6H/7iT5RKDQ6ZFZTq5VXd9TrcqXM7tOb9HiqncUyo25Y3OlRW",
-	"djl0t+99TDVT62pQvXGVoTwZ1sS1B0ms6Kxa/Fu7GDvsJjM6R6vZGtEkYVQbyOp35FV1QLRvu638vnEH",
-	"RDekGdWuAtauMtV3K5r+XdomWjb+TKFRWwrLi4BhofMY9tyuUAJXdk90ulwlQvvW2/+eQNqbKFE7DPYO",
-	"g/01YLBvIQbuPn7yVjPlTVfYrhWi5rYaxFvoubIVDeKuTD8kcTPT736lVoapIYLN0MLeybGd7vQZutM9",
-	"W4TfEigaNKBMRD/QsN+2Z+VhjWJ9+2htrWPxhVQksQuGoOoCKI2MJNFGUT4aA8rRoQddEfocrxaK09cv",
-	"O+TPLJEzLJvq68Hbq5geywRdjVToGVPEftYg9zOASiii12/PI8TH0b5VejmgLMsQlilTWMe/qZmIsRGg",
-	"K+APFPvWf/ZZAba2g2vwxQ80iaw4i1qQ8S7AC0oiO2/WWo46BOtH61Bgko7/BZPfaR94FAIvzr50bVAi",
-	"9mHKFdOX1ET12elvfZnpr9KPidR9GT9msfz/8mGGrO8sEKyNbZmRuRq9sPA7b+bu2Nt5M++5cZoVxJQg",
-	"urhtZPvskGSl9G9ar3vFmbf3Ef9w5XNRJN8lbAnF0cpD89mYDa4qCuwjVEZje1gkmzQBuESV0Zjlrvk/",
-	"7FEYB6GArKERv2ai1DamhWglbFGVNwzokGc4epfZ6U+nULg3+eTOYu/2yqiae863cST5Ff/KusPsjpzd",
-	"kbM7cu7XyHKiYKunTqpXAa+eXzM1L0AoFpETzSmTU4BdXHNoPzh3cAx7PVgRoYg5GhDey64fZB52ZxW2",
-	"FmvsFbKh4A4sxm6HgMAvn246JzOrD0PHbM2Y69WrYuzTOJHaFRWhoUCUf6tDrME3TagZSjUhNJ5woeuy",
-	"VN/qbx4aZodwOgCU73p8GPDCLmj4RcTxNwcPS3UZHIafK4WO326XsN0Kcqccta+J00HD60WJQDYTCNXb",
-	"vSpOZzfK1xulK2zjWj+B3gXqvo1A3a7V1XJoL9WlwN4NhMlN9+z6eN2P2EFfk2b0MWz4fvpho0fA6MK2",
-	"/EzgNUh6AJgAT1oonKAhp6iABEQKzObGxHamrpnqgR7nmvjbhzzQvvI65O6EQrFhqlmMwg+6/GetuaZK",
-	"9hM28c1bxsZMdW9vbyDFNZtL1YnZ9Z67RoOsbftXRQGhiRl77zVXUABT61AAepVwTbThSUIgRzLwb+SK",
-	"yCkT2B4+S81nIj7BqYC8cjNmE5Iw42Gtgn0wfkyEC6y0CvJcMRpjez89ljMdiqhAn+ZWaQOZbt/en1t1",
-	"ctIhpwuS3CckuVvx/ZolQ9KMjg4OolYHpvuKzdEpAG/2nbLBPT6T6oqLUQ/PDpj0Qiv8gWIxE4bTRHuv",
-	"P3MrdUIoRnVd2IIodi2v0FsxCUUz+vH5q+fnz8mSV4dOedsStPfxis3tN5ZK5Djwa4i4MJ9Wbc41Wod/",
-	"zqYgjblx7fpJBOI/m0PMD8MvkVPjiDSjvzw/J3twXxvvi1qBa7ceOQojywAQNOVJKN6+ffljh0Qvh204",
-	"5OBHvyF7uRMaUDFySOYydUtrF+Cpa0UsUwPhjOho/yDKS8XguU51vgmybRUjC5xgeAUu7DOAVFslH5Pi",
-	"JowKbCkcS6ZheYbW8uCmVd0MOKaG3eqUB4lxx8F0+44vE0rfULVw7DeHimBU7WLp36GH59sJjd/O1/P0",
-	"ZsN74/fgN5dzjgI1l6efpWDBs9kgVdzMQVz2GVVMnaZm3Oi9u/gUWOnD/8rmP2F3Mvvdhb3FKjlVdWLO",
-	"x1bHgJ8bQSNVSaPXsOfi3vU+dCHmbjoavSFNNLMPc2RXwZ7BIwWWj8tCn7CqbHZQV5qGCSqMbnXI84Xa",
-	"OgkkGEGrfEgeyp8HJ3jFI38fS9JniRQjV+QdIaQuTssH4wxzlBGGGIjlR/3VaiigQVJlBFP6AZnQwZgL",
-	"pgOiB3LKYvsKKZiDkokYPiy8wOsWNcTG3BrK1FSOErSCihtfQKk5dDGig88P1EV+uCBnh4UHofOxup7A",
-	"FRcx1JBzWxM0Hs/EhWdkee5VD3qd3/te9jVRqbBk9engaqSsLHO19HXhgZCbuvyoU1h2p81aumB6xnQ6",
-	"ZaLADKR5BtzaPrO673PQnFqFp6MuVfH8JfepA3NwUTYYCo4J90jcn9WzOGZWgc/IfeZ0fmw3INc+2v/S",
-	"+HTx6f8GAAD//w==",
+	"7L0Jkxs3sj/4VfA4b0OkXGSzD13smJht6xjLI9saHc//eCq9LpAFklAXAQ6AaorW6MV+h/2G+0k2kAnU",
+	"xSqS3aJah+lw2E2yjgSQSOTxy8wPrZGczaVgwujW4ENrymjMFPx5NhqxuXlBxYTB55jpkeJzw6VoDVrR",
+	"cGmYjgZEwQWEKkY0U5cs7rWClh5N2Yzau5hIZ63BmxZc3nobtMxyzlqDljaKi0nr48eg9VAKw4R5xPVc",
+	"ao7Pr77uJ7kglAyVXGimyFwxbSkmlGijGJ2xmMRyIRJJ4wGJuEi4YBFpK6oNU4TP6ITpUFARk3lCuSCG",
+	"vTcdIhWJqDF0NJ0xYSLSZpdMLc2UiwlhiWadgCy4mRIzZUTQGSNUhyIa84TZT7f/+vrVk+79W7fCtN8/",
+	"Hs2ZGjFhukyMZMxi+NLS8OLJQ3L/8P69DrGvp4KcvXz49GnhOREZS0VkEjNFRgm34+qFojSJM/r+GRMT",
+	"M20Njvon94PWnBrDlJ2Y/2njaP+dD6RzSvyz/xq23pD/+Mt/WmqO7nbD8E0Yvu3+79vbYSu/KAyzobw5",
+	"6/437f7R7z7Ibvqh9z/n0b//9//qvv3hP1trls8TWF25V1NGhjJe3tIkgUsIFwS4ocwoY6lm1LQGLS7M",
+	"3ZNWYAfNZ5Z57pw8uHfnzv3D4/v37/eD1owL/L6fUcOFYROmgJzHr+iknopLpjSXgsgxrKhijo2ovSaA",
+	"VXg67v4qBev+Qs1oCgv2dIwfek0LcnhUXo+wlU/ieffth6Ojj2Grfuaexmw2l3byui/YPKFLFtdsNKNS",
+	"FpHFlAliplwTroH8CzY3RDE9l0IzOyYqCKMq4UwRxf6VMm1y7tWWe7PXjZbdf7Bl/T61b6vfps/kiNZv",
+	"Tju5r1888xM7UowaFlviZKpGrLc9Lx/8e2rMXP9tcHDQefMf3f9t4rkX1LBnfMYN/KeB6VKlDdH8D5YR",
+	"RpOEqVuaDNN4wgysOEzpKKFa26vknCkYZI+8ZMIQKQjIBEKFXtj9OaVqwmJipJVG+JS2kHDhSf8wAJax",
+	"nxdTnjB4aWIptEJIk1TQS8oTOkxYp5n5j4+KzH90eHLv5P7x3ZN7Gzk/m5QXbEa5sHO1MjEvkDPsXhwb",
+	"ovhkaoiQCzdc4JfsMV347+clVLOa1XvJRlLEdr4MT2AS3VRzTcZpkhA6oVzcMM3MqOXZ2DDVTK+RZEG5",
+	"IUM2looRo5b2JEFid03RR7txFJ0x44/rNObmbGRJesKTWjp/E8nS8rM9OWFLcE0o3EHa7D0dGTKzog54",
+	"k72ns3li3zljsyFTPRrHLG4FLW6f9K+UqWUraNnjozVo4UOatvndk9Imf0O7f5y//SEMe+6v+i3uxyPV",
+	"FYcjVUCGS8KNJhF87PE4Im1KUg2bn8f24LcH8fOn5IIt4avKmPuHD/rjY3rUvTc6ZN17w2PafRCfsO7R",
+	"+C69PzwcHcd3WPNcSLVuKmZcZGdHeWL63Qe0O+6unZGXXIzYNjNCDQzTcixOjeEz1iO/SuO+jGB7ReWB",
+	"H1k1oX/Y7R++6vcH8O9/NwxUW0rq2TqmhnXt+5C1i6NvGNZrS8s2w/J7KxtRDflH25APo98B+Q9TpaWq",
+	"P4Iiwd6b8xFcEflTaK7YJZepJnM6YT3y25z+K4Vh1FGJ9zax053Do3X8VNRDGnjqCU/Y00f11Fv9EDZH",
+	"RtycmmlOm/39nFuZYPUNrqz2YtWH2jlNU7iyQPzx3bU60Wj5D7ZcJewXemGtDVQyrHj1uo6mY2YlsLKC",
+	"ukdwAFYDyHQke9xTu+NDwTXqT/aroxMylanSZG4PeFARBoTicyoa1AVbwglvpiwU8I1/+4QZTbhBYU/a",
+	"cFtUo98NCKhzndPCM+xT4QZKYj4eM2WPNf9gK9NIdHJ0FJ3mRGXKBYwQhqMNTxKrWs+VnCimtb+z/yBC",
+	"cwJWEO27fA0rOmGjpnbnzjpGC8P3R4fdMHx/jzUx2tMxqNH1nGZ1dr89vJa+lClRjManJDo5PCLPFRyy",
+	"YB6SJ5QnLM6UYpapmmRKtVXShFXSQED1GkfuFPtGvb5/VD632mF4+9/t3w86fwtbb/7jL2hFtd+QMDRv",
+	"bwfu/9XfO7c7TfNhDY2GOTkTOCVjJWdlvR7m47h/AnL8FxnzMc8mghvHBXCKo33VNPTcyvlC4/9ZDpvk",
+	"zjs5XCd23snhzqXOP9iyiZqiltBA0QVb7pyiNYbNTFq5YNhMO3mXKtF0foD1UVrimI1pmhhrfQVrFNHD",
+	"ftHUPqzViV8xOmuaNsPobN2c2d93PmlAUJOgeeHeMwCJURQ5lhZCdSZyCDc98js3U5naiYZr0AAEURud",
+	"HN0vyyP/6Og0F0luAjQz9pjSpG0VUjv4TihKEipoFnAouHP1Jmzp/3p2+P741z/++YA+v5gePR4+U913",
+	"cdj6SqXc63kiadzEIyn8uo5L8Iqd88lrzVQjUZmV0EaFwS0kmkE6IJTMmYit6sHFJUfv0S27FWWnaRSa",
+	"qc8zhqvzuqVl57wOD11QTWKu6TBhYGExAX+G4jvn8o92WVHFBEP8Rxo7L4v9NELvqP2TzucJRx/awVzJ",
+	"YcJmP7zT6FDLyf5PxcatQesvB7lj/gB/1QfP8S586SrrFnTGGU0sR+FKxJJp8EqBYgArZk+1wgMs4xZc",
+	"/xV3ShNZ7o6Dijeu6OHplnxRWz0kv6PyIOcr2vIh9uqPzj89Tvjoi63GyL1f58bEKFWg5GtDDSNtxWby",
+	"ElxFXtgkVNvVEnTCVEA0XXa+5xV6ItWQxzETN71EmUNYyYTl24QmiVygiyF3CH/H8/9UWLlIk8dKoSfj",
+	"ptbgpZwxDLeN4SggUhCZKqJ5zNCEz0RaTHjMhLH2DhjaHK9M5ET37DT8Ks0TmYr4Jsn/VRKdjqaZ9RkQ",
+	"CCh4viIzugR+uhByYc9fdEx/r1z0qzTeIK3XrMoBNzDV7eyUlOFcX+GiHI2rTJ0P862jEq4B2opqB2od",
+	"N38aOA/F6nC9xwNHXDfY74pPimvxItOHb3Y1MrHulkMT6pehELjEaB5jsSaRX5koP8WBTXM3lSmIqymN",
+	"iZCCfc/rCMiQX6V5SQ3XY26V/ZteRiAhP7flJVMJnTvPaPJdz/4rKZ9RNbnxKR/KeGkNjMS+3J52FE1A",
+	"q+XySapYjBFv0navJ9ZeCkVkpOzCTVEnyFao7kngjbFHpzZSsVC0ASnTLd0vFfwKRrghC5kmMTH0guUP",
+	"mFNwkulQ2AvphJF/pdJQ0o7g/132fsRYzOKoc+pwAAy1brOQAcGLIjKiSnGmQ5FF8r3/32vqqYYozq8S",
+	"9RjwxEvFYjRqv2Pu+4WKpUcTfBm93U623fIQ6lXWkkp88P97nHeHQehmIIS1N+dwBZjD14KmZioV/4Pd",
+	"tIp8SRMek5FioL/TRJMFU8xj+Fi8IikAAjQ4OBhJccmWUvVidukp0wcpjMQ+akSN3b9e614CBpGGInNC",
+	"OVdee9MTNVNdf1PUGYRC84lAB58L6GVHzJQlc4dLoWSeUDOWakZoPOPCObwAnTWz2x+n3SN+bnLWz0jM",
+	"5kzETIyWFeARaS8UN0wXgohzxWdULUlMDR1SDUI5lgvhHA/klVq6aXDAgQIfRkQj+KW66z6FVedKjpjW",
+	"X0KjKLjQFixJus6JNkwNGSpGL6yiqFI7jVSQVFjLDkKull75J3DVvBY6nc+lMiz+hcWcvgJn6JdZI4cq",
+	"dfjTriXFrhvC8VjFf0MowJn197s4H73zG+Fgc+7wE3NlJ8Fw9E47cOY5NdeEvAQtHl89YBG0rHJ1nuor",
+	"vVqkiZOdGC5ZeSj6/z8UggeCT6YmWXb1UozKD4SI5soT5oqN+fsmAIzS4J9QdGSY0j6GotlIMRNg9HUk",
+	"J4JboQmKR3EWjkohh9HlxXkZGXzY/1gTTwhail3Ki93Ok5IoSj3KF4NZraB1ydmCqRrAb5BFaK8TnMrj",
+	"XG9acEce7oUlcxRl0x8U+TInRg7fsRFsM2Tnh3ARCJkYHQg0eV5g7zFNNAsqHH9lHinjXBrnskYwSXei",
+	"Ak7Ie/xP7UdNRlRgCEZYY8RbEABf23pRKjNbnMrmSXvGMRJVnhXAD5T+WCeRnTT5CJP1FO8o7ieqFIWf",
+	"C4C3OqxalVGviFYrsRVQUX5j8yT8zs30JWxb4J4k+W3cGrzZctDVudPZg1Z5YDG1TIBX9MjLqdUPpEiW",
+	"Vpd0SCVEo5kpNQ4q7wH9y4oEqaYWrIqQk+OPm2fKkbs6OW9LMNsaHok3IHk9YPV2rRzzG68kE+tksHFK",
+	"hN8IViFvBS065+cXiElbasNmmzcE/Bq0cjlTyxB2xI8vnbZSHrEDMpekhSOj5yTUqvS9IrY5cBDhTVsu",
+	"X5iPwS6O7ZgZyhPdLD1LZ0c+X9c77p2Sdr7CQ1WmhjSPegYyVE1YzSOuxobuKZ7Jmk/odUtWOAzrsU6w",
+	"hQGjTKZ0PmeCxYQL9AoLnpDXr58+CkU76rt/ujX/8f9EHXBJZeZljnEXMhTwtnZkN0kvs1oDgl840EXU",
+	"Qf/TLg9uD2zPwP7FiS0uVs5qm4/1bC/u5JTKd/a3eFI99CN6aahJ9epsJBSAuuczXZ8gmUgxQWfslI0u",
+	"iJHy4pTYgWT40JhjehIifErY+X7vfoFfYpkOE1YEBN4F1ixnpTTonSIFRQamgY6m3o4vE/z7lJkpOO8c",
+	"NSwu0G5PS4fudw8dSpkwKlZmN39FUJygugl+5BwcTfPrHCGb2Ky6TkAQ2Lzbs+oLvCF/wlpurQzZ01l4",
+	"b91wszOumk3hBZUc54gTzKPtkeidHEbgxnYJcvaLXjqPwdlG2gYBuqGgEIYXckG47gQEnPSYygp/+uMy",
+	"Aoc5fhWzhOVPsV/5xyyo7pySSFlbNiJtDYldlmejZ1SbLoyk+/QREIaZsj5cEIohHV0kctLxznoiGLec",
+	"hRKwvML2nZuW5om9Jjv31h87b3/o4v9qD413crjpZT/Lob1SjgAS9Enn+7XttVwBW0cprAG4e+rPCXcK",
+	"ZMdFcUiN3PmqovkVeM2eXgU+8h8dDwHv65JWmw/nCWdJnIFZyhyAR1MtPnDVNyC5qE1IOiM/v/ztV+J+",
+	"xxzvuw/6hx1iJAgxOR47jOjY0pIBQ7KUvVuIBa4o/HDyrD9MPE3+kK2d2yeOzSuuH3SUZZpQJbGGxZyC",
+	"C57EzLCRYTHmH7jonr21nGwFafUHho/H5VFAskhFr+p3H/R+6L794aD4oX1K/vYmP0n/6n+zHzr1ytwX",
+	"c1+tehH0iIpew+hXbtdTenTnbs2xzd6Tlz+ddY/u3M2ylHGuA2I3YWqXYbh0bid1yZRz3EOyB5Y+6K03",
+	"SVA7fvvh7km9u0nzP9jOEvA/t9sIiM2mMyjz9EZ10+6LXSia/oj45lRMSzhi8lenwJ+NjYmAWLQBYHlz",
+	"qswtnVWQIEM2kjPnx3BXe/GWMcGQC1RaivNwfPf+vf6Dwxq3QGWEQF3dkH7GQ7ZixxvDZnMMTH96svVO",
+	"xA7z59EGdQDPrY9Bll65eSNtdP+OueB6uluX8vXEKByAV/dBZBG2sgjmQs/tFZtcMm/9KdPgIvA5k+vZ",
+	"5bC/UfgppiG3av3wVndYNr5bmuAzAiI9PvCdHAJYUqcjxKzYbdWwPvmUaUOV2e2S68xu2sDDuVnzCUqp",
+	"0wOvv+fWHyg5S2VcmY2wwBFBLktKYqBEX4NceihTV1apMT/unRxawYqZAL0Ve2VExYglDq6am+rBmsP6",
+	"Qb9/7/DBg6M7J/dO+g8eHG5i2XEGh82ef7TL5/8rZWnl+ce7fL5KhQ+6Zi843OULsm1XfsXRDlehwqlu",
+	"yvKxFYnIViwocEcTA14nXlY4d+pVAWvkuN1zSjzdlomzLaUxuiEYiwnNoJif56wo0/g8q4kSoCfJUjCh",
+	"XGjjsC65oI3wBecouKKCr+n6B09zjvzGY2jFyePf3LC4DQbuSMZscwGWTSfijGlNJ9UHnfQf1Pv6jVp6",
+	"L98Gdx2Qlz+/eHPDOHehsDs3yzenr/8sh7+lZp6azdZ81S6fg9y4IbN81To203Q2FJQnvRVCatix333w",
+	"tvCa29c1VAvmxBXkbdm2LE3s2kXZEWe6Fb6iExif3kBf7uH2nrVPOVPyJfilxq1EUzM9nzEzlXHxhZLH",
+	"o0IQ922tkIGU6imfbz9fv2T3rExYzY72IbTzKgAGEJtWidMN6Bf4YQMtr3UNM/ngdWFWqnSUR163hDjK",
+	"z4LeYjPn/yxEuGP6f7tPvZGcVWFM/e1i+0d37q5By6ybx1eMzl5IdKnkNkalDCIk27M4KlSFmzOlpfAw",
+	"LZok2uc2F2E1dGT4JVbrgic0LvcuvFZ5qj/OcxXvlBkYGzxVyADX0t+2WuBskJ7M6ooXFJnjT17WyiT5",
+	"dzYCl3D0uxCvbiN9i2c/kv4arMwrssAnrc6GVQHRu7IqV93mnxKssreuKhxPZ3TCq6pGHeazihnKPAL5",
+	"g9ew5nMnyZtiyM7o+CSgjgtTb5rPSjjb29o1wvMxHU0J/AilEe0YTwmbzc0So6wvWMwzhOKQQUIj1DLZ",
+	"Zov90z53y0C2nfqY62tE2PXxdW5qOkxiNlE0zipnUZI9L09+oMRF1yGzTBMhYV40BPOEJAupLpgCz9yQ",
+	"MUE0Y6J47sgLCNLhi2oPHXxCg4PIPd6ZgUzD84liIyZMstzd8v0O72lYv01KaH6c5WxfYGC/3LB8GXvm",
+	"A6/dYA78X1cU7cWTh+TByZ17xGcMxXKUzlxgsinOW4WdUEMWgC9QUkx8Ni/XPq2gEk1rMHnBm1+zcs+Z",
+	"6kLIlzgMFNaVhhwozEPwaUdbL1Ahmr15e3GhjdXgN1VaPqgzsCDpcfN2l4b+F5cJFoO+MtSvHiqR79Rm",
+	"//udBw8KZt1Jvz78yE1dGOuM6KlUhuh0BrlOLtZ6wUVs/3aL0qtazOvAEisvMJBf9frFU/R+FepVNLwq",
+	"P7zWJ6gJabpjKG6xSl5heqsPCcPyY6yBvZWG4rEcMJXZ2jRs1tw9Vt2AhenZBm2xeqTvKrwDKfzn9fFN",
+	"D0OjEGbxZYQz55tL/6eIYDrncVQHSfO+yvM8v2l7l6UDk7yEW5F1qKuB6DyUEZmlUOHUcD1e1vgp6/0Z",
+	"xddUKSxNytqV3YUWnrPJt6iIFxWcWsT4ZV3cnOoLqxhAidpUlLb7TuMfVI2m/LK25gqQAAylqCAyBcSf",
+	"YkZxLA76eQJKq/vYl5zcwgvYsHJBSyaxPWNc6b1zl3VaI4cnWbl/vCWr1meoviDtPqpMQgpIFnQ/dipQ",
+	"2JO1UNjjwzvHd/sN0eAc/Oqe3bQwC8qhgDFWGUSVqETG4U7jcOBn30SLkag/WhaJXbovheJMqSqX2t5t",
+	"iG00ZXGaNDNxnDKSUFOFLH+2CJyToH4Fg9yJlJPqp7SwBRvZtF6slBSplZE/8ZjBQna8JtXyFYilxTqZ",
+	"lUIYLlUAKmFEM/r+HCtTnGPnnk4OzC3U1sihub66QijgXjj+3J0Dspjy0RTLLQRQfuGSJta4tI9cTJkq",
+	"FOLQRso4FHmtSEcqtRr3ONW+VEYF6u6zcXOG6987vndyeP/o5JqrflgfnXYqb5aEV5knfHhh+LWWnFOB",
+	"s5sa6l/BcD1ASvM/WIDSCNPI2zEbJVQxhItGPq8ZBWbUCaAnEZnKBZmloynUGMq6H3mAv51WbeR8jiiR",
+	"PKTfd/D9XQoU7PfUNOQf7ddkam0hX2DF10wBFtAkFTHUDV1+vsOotJTrgBh2UTTwL+iBEJLRQalXUYkV",
+	"dz2fKxAAy5dBXr+5zJKVua8TL+UMgw1+qhWdOGMmqInjI+ltzS6ZognkZkD3LZBvnVJ0/1MQRgmdNK3V",
+	"72fPcCnIkE25K8LjS1dQkxfwAWKLeS+pyHJEdsVoDQMpMJ4dSaOS8pNcWO0EJCfQrFx7AGIUFdr1ZLHT",
+	"j2BfN2KvvIxoOpkaks47Vx3mtrrMxsSeVSXPOcsOP0nLu2K+UDZ/U0YTM8WlrzfQDL2wBzJ48JofDj+T",
+	"ibSKEDekndETuCXiYuJOOW6mLqU3oRMytOa57myRr+QdzIW0pRJtxU1QZqOSl61uy79idPYVVXz4BB/9",
+	"lr4oO2BQozCE5wArm+54DRfWwgPd4pRxfg6oghQ1zfuOShM0z9DaqgR1PNZE6S4MeuC0K9vyVaiW1oRq",
+	"Evn+OF5LsHdBcxwn3aTIhTv0zKlJmvkCboGc+Wr1Cji5tVUgxlKNWEkHwrLsUsAZWqki5fLuQmFVa9D4",
+	"4KBzF93SxFnTmrQjrs/dp4houtSol3d65Ew4JSsUYP8XDIMIK9aVbIEmGwEUURoKsAeKdfqqJkFAeKbO",
+	"o0s9Ojk8jvJmORuMmDpT5NSe6jOpjbNAHHDl/J0c6qjYusHDaFUqoOuVGLE6kyKfrK3FyiM31Y7Vi1ZA",
+	"/ZpbwrVxKMmVWoYN6mQRtbQ7y6Y6ZfVayIyKZd1cWpoL8xkQOlLS7lerbWD0pmJfbGgmUkkebiR5vcKO",
+	"NsXqzJI26u/zJNVFBb6zorejCdnf4VRXxMdmA7JmbYIid64VNhlL1oWevEW+yHUl1y10VX6gpQ/TiJWY",
+	"BcMa1ZrIheisRtRWN8CqllXHdPVXVdd5g9Z0rVldO5FbAivKc/wMhbqRWXq0n8RTQl2BUOisKVOo7r+E",
+	"Ew6WIYCiZJqZUBhJIntgRWQirT1DIVm/YZ16BNrflU8JHQrgfSZi0FOjk/4xHqBULO177MER+E0CbQTs",
+	"UTRK0pjFnUrDjQ81C1LYKh+B/YtTc7iZNXbqttlgbQWt992J7GY2Cl7c+9X98Qbe9rZ4WZfP5lKhFkSt",
+	"DtGacDNNh72RnB1IOufdkYzZhImD7NUfi7frCz7vyjkyTTdLE7bUNWyCXNhfWU5++uiPj2549NXNXSeB",
+	"/yTs8LFBBr2oVmTDXZphQ9fXZgMz5joC7BXkEbuWVEa68uen4MqBb5vE14rM8K130GAh7cevO60tRIU3",
+	"eVbJEmyBXdbbQkIStJJJofjeKdGpUtbMtq/TczpyXeeN4rMZq3ZwLdG1yZoqWgv/E4bv+/1uGL4/HIfh",
+	"+3tj++eDcYPDIjNTtyspVj19Pr5dKZjLFt50KB4vPfK8fABAUbHTorjHHpRwEvSAu/352UVwXg5CRvBz",
+	"I2u+9oZ0DXKm6NZXzmGqUqEDyyg+eq4YjQcEOgoHZCRTqPK7mDKBdbThfncZabuCDgUHrJkyrkANveX1",
+	"OCIkVLdhKhTwwE5TdY9z+Hmtqzfhlwy7drt3d/DlJQY62WnwzR8DGzIBXMLgRr81qsFltR1GVdCCwcJ0",
+	"s2e5CU0kNpIqrsQG7h2f9PvHnzGfraK4FZbJzUydotaUps7ez7li+ubdWaspDpqLCXpT08TwOVX15Uhq",
+	"sfJ36hPezLnPclkNBmZvwfr5vrM9Nqi330OZYu8qKfnkr50pg0Rt7xjCVXtup2IFS1jjIPoWa0/kSR0w",
+	"M0GRI5sZ+aG0m+3KHsJs9teyQ84CtzRBJ33WpwCb6RhNnr9+lXnOS+DDq+QWGOy6UwX5NR+nzZA/4HYX",
+	"UdiUd79FM9JS7mTh0QESXbcyG9jzY/NiXsfZu778DjR2zUvwQCGYhDNhyJAlnF26rlf6tFhjo3AD15Wy",
+	"PXbJC2V71iUCwhod4P/a5PbpG9L937e3O3/bMtVvXSGcDbV0m8riQARywi+ZwDI4ducADEWTVCRM4/GG",
+	"54qLCk6pnmLYZkf1cFbXBzQalLtFR95OhNealMRmoQJydrWM3Q43VtBKVQ2K+rlimk8Ei0/RB2HymjC4",
+	"GuADfv76VS2auopZ/dvg4KBRUKzd2pa42unRddlzu0l9u572wLVOWS2icTtpuXXCnU5xFmretMWh58jM",
+	"H1NJZGua7LNRpndvZwlh7mTwGYKVvibqOqxvJeaSdQzxzWwHzghxuB4wNEPhAxzt6KR/GAUlZBbWXy20",
+	"EUEDZdX56a+oRV68hKZw5b66PG+rm4X7ecJ8f92dYS8ywobLevFXmbTFVK5OXB2FpC2VHxM17m6uyUQK",
+	"1tmiMMQWqBFtzjVjohnNAv1hEB5CE0/w2fOnpO0crzMuUsM8oGLIxtKB2PLs0pL1tJMpryRAr0w5V2Dd",
+	"OTNbOht153nS1RINxeh3aW7LFBe2Wpmty7xUU3d8FQLv21JX3NxEM4b9dCqCZhdB7KLc+hZx6Zb+azkB",
+	"f8ccg8p+zjohDmVqf4Z60mWfXy5anbO3kvLRKHkje33kxYXOxEVAIqAwKjVPwootpwTruFpRQYmQXTl3",
+	"2XqJYjReEi23gNtkNNXNYCn3rQHa3xA8/VkOnUZOnK+fCLkox0SD3dSekwL7RY+WzWSoVOhCsBYD55Xg",
+	"527ImUpdBua6bL7uvfjBuEuHo5htY27Um4RNZYfwFbeyxBzC44q37vBwN8PLU2gzGXJ9ONsGkXL1Em3r",
+	"BQcsDc5imW2CEi8XEjELFLytyyrSbJQqbpaQnOR2BXTF+Ak78NcladpT9YItb2nXBYO0o9HlxXmv14s6",
+	"get4AeWiaCk+2Wtq7v9/umfPn3b/AY0g/Axm7UiGjCqmzlI7QR/cpyd+In/+/VUrWCXwt6ePHkI7KGtG",
+	"ygsmSnVufRdL1IRJ+xc+UlLLsSGPhVGUPH1EuABAS5wCThMt8mHKE9O1uiS79Pcm0qoNywBOscin5eE7",
+	"sW9dKOj6CeuF4pW9HEMdl0xBf2UylkkiF1bovHjy8P69ozukDUlkv7MhgevJj0wb8hD7zIfiubIMMGK6",
+	"M3C+w4mgJlWM0GQiFTdT8MjPuRBWN5LkxcujO3dJOxJSMIDnhEIvZzNmFB/l9yBVTi3uBJnPCccfEJrG",
+	"nAnXSBfcZMtQ2FsckBF1ZDiPQYbD8uXLbI1DbALGxVh6HwpF48Zxx0M3q62VVmH+Fx+q8H4T7RnPwdAD",
+	"FJ5Ostg5BVe5FBCYn0DIKRQO9BKQC8bm2rdyARwWF+S51Gai2Mt/PsvmABmExYQqw8fQDYgL8vK4F4pQ",
+	"wAm82glasYRRa2FcHg7IG6+i4nWJnLxtH8RypA+yL3pTM0s6QSgmTDBFSyWbzUISPWcjDS/8y18IzIew",
+	"k6PtN11y+zZkFevbt2EZs+TqqKmDW5TlWzsDn7qk11AQEtlFiwJCSQSJoxF6qX969eo5iTCF1H0V5QnD",
+	"GY4L9Gsq4gCxb6SYMY251gGZZ7nVEX7lejEXa3Hb0dqRWf3QDwxVqO6cTriwczQgc6o1iSDMFpH24f/3",
+	"//y/h/1+J1u6qKB5RZYYR+RcsUsuUw0oxCJ0sUdAzJORnEEcEzFgShtAfPlZItZ4UI7AF1lje3379sB5",
+	"cLPmQL6UffR/uu5CqH7fNrQorixpvhkeaEaup2anR/6ZSgNFouF7bFI9lwrUPpeA7OiwVkVOQd4vzyWj",
+	"OFaXWHIas2Gt/CMkqkQYI9KOyq05AxKVY472G3CrY2g7CpBx7DdoWGQXuEMh6vTImW/3KlOjecz89vXh",
+	"zpPI8wwMwfXhFYSbAWHvuTYggVxjQMUuGU1A8tjRP5RC4xVLOwcI/7Y8g+kV9pTKumL6XgsBWTI7j0iV",
+	"fS9NFnQJtor2+Cks1qr1OE2Ia7jZtk/vLmWquvhNJ0C8piXbbnT7KFfjG/30epCl4MEdQbZVGBaKdWB1",
+	"6C8FzeiQQvsgMLWn9JLluQU5oFQWkyd65DdQs/G5+paj1z4EyzqTS6655V/q5R6+xj0ZVPaACHvqJsnS",
+	"IePt7TOeJNyh110vdTs4SOSr7xztkfSkfdgnmgyX9jEOCNU5LZTkGKcKiPa5IKUKHdkWg0zXnLlB97Dc",
+	"ET3/7eWryN1FBYmexmw2l8AHVtOITv32Qus/25dc59M5loocnZCpTJXG2YfXZU0C6SxrVekI+i/sMA8U",
+	"YewwazWvYcsvgZjHr+gkOs3AXQAPc1vu6bj7qxTMt6JvR8eW/V36hztPOpA9lverl4JEz89ePfzJneOE",
+	"RI8eP3v86rG9/+TwKMr9TVnje380zRgV4Mvp+DnN2iyDdJ3Pk6WVy5aXxIjPaULaYMpL5dUaFKujxIpc",
+	"OQZpmsmYdmTXy2564DnoYgSHMgyfgYixyjC8sAvPiJCHkcUZwWCcFVY8ZrrTI48bBGml0acTPTXdOx0Y",
+	"udKOE5qSACN3TrHpdNYRHJ90cvTAHUel9rhu2s6w/S5PuAFBk814c+9d3N1W27DPt+qH5VxIPUF5MqY8",
+	"IWNqZT+89k7/2NNeJiAr5VDQic6eP20FrUtkyNagddjr9/qQZz1ngs55a9A67vV7xxDmNFPQ/A+sOme6",
+	"2I3KfjFhte42CW2GFlOKxx/uPRDZUtkvpGCkHbnwqtWDyycmCPOKH+iUeHhVsrRKnGGu5CymSgUEmlPh",
+	"Ac5nDLCtAFuHtp0jORty4dJTqdMHIDjGRcq0k5+wntoU92/2iE6PPHI4FXDI3fI9uexZccHm2Bbe3s5i",
+	"MmXKAdAzTn8aA3hUG4/iyVtVaV+bAarWgt+82q8HqOPaIz3cq9vU41f8D0bKTmZG/StlkJzs9OQ8mp3X",
+	"qLhqjLzenZYTf+C74m688CF6tba40rfB41I8gbW4yk1SXfEe8L9f8Z7XwvDE3/MWcjNB9sAWOer317RH",
+	"vlpb5EqztNq+36CZyjFYXsZxyvfcj/oE57futmwdDn6ksdOiW3DL4eZbSv3y4abjzTc9kWrI45hBnOfk",
+	"6MHmO15J+QsVS0cdIL/ubDOip9bWETTJykLd2Ya+Yjd68O5gMSQnmgqC+pYuMRCkKE40FNO0X7febgkv",
+	"PMCY5aSpWSqqnAHktGMH/6L9ELggXHYWgBWSIwTRe5QHJHorEvfvzPyCyZafaUv+wpqalOPQ9ltvB1vv",
+	"W9pIf2emYKQVNg7Gzld3TYnjcdN4fj/Ii6I17iCX+CzHoG+RTL8DlxYoRmizoUFpNUirljsr0xqsobB2",
+	"sr0kU0G9TppnP6MObz9lBlghNToUzhBM6CQgmMzs1FeolGgGuVeqmKjtaxPJ1EBwHXxx1kifKzn0dfs7",
+	"AZY3DMjL4wBJAO+1VXewxJJrnoHGDYx1kmcylUsASa8EmiymUKmr2AuFd1ZZVbxaKLKgsju67BBfHpNY",
+	"gv1pQoEzXSwf6X9ziwC94NZUlAxFuaQkOStUp8TKcmgjOGtUKpCVaFt7gF8onIMuuvP+fXSKJgISjOaF",
+	"HQmGAdCmcJNRLiJpRxODjgvVJnvkSbEtLarmdZru35mp1En9jDK48qYGeZxRjau7F8x7nWhLUV7hnIJM",
+	"979srw/lHVLWSvULLmLtikX6oAQWKBxRYWW7k4RujxfrB46tjW103mmyRi0CQzSn5HPuzVIVwZqtie6a",
+	"bFr22/JPpi+B4TEv8mK2ufIvt1WcwDXTuLGe10CLcpPnFP/OkqnAme/TazRaJ0OGHbZlj0BFbTBAsPEh",
+	"7ES777C6Qu2We8WwyVjF27Nrn8rndEFk9UPWOh9gyvZb+c+4lY3jcb+L8fM2GzhozR2yqBLGB8CID9rX",
+	"Z8M7VEnOeOXNh4+AmjVX3X2FwBAgTt5mtf5+lPFyp/vKJZV8LKN6HNCusqMPd/rmJp0Z5NuC+umNK1s6",
+	"mxu7kzAotmkz1d3yMWg9k6OsCOa627PrStt4L1A+p8re30IEPZRinHDEVJ4cHm8ls55RNWF4w51tBqLT",
+	"OZq60KgcG9FbCXm0zc1OmfCp+9+UXEW54OTfdqK1zvSAyw8+uDjQRxS0PiOxvPcx1JWrP9jDoGr3kzMP",
+	"N5U+yJf7lgah8JAWxKcgqjhL/3YAB8RvYAnZgicXfTnQrwn2uyYTRYUhQgK6A6938WWsd1r0HEPaP6Ro",
+	"dAL0YNjLsQGaT1gXGc4LEEK+6VmPPDWaIABSu6JCQShKJUFT4dspk5grNjIeSNbBcgRTcCfN5KVHY2kj",
+	"FZ2wUADm0fX1cLUDc4gZOqYspUoutAN+APQdaALHeyiMojwhXEPQcbByDkJKPfcR4b8/fkVKQduoF4oC",
+	"MoDrLKwKQctTdHJp6D7PDVadn9lrC4nmocjqR1DtkEU0Rty2wxNIM2VqwTXr1DmHkLuudxqPgfI6Hfek",
+	"OeUfcyMhUrpXSr/MGXKy+Y5fpXkCPS7gSNhCqj9XAMiApIcn2L7wWxPtuBU+SbQHzV4kVN9KhmlA+LgQ",
+	"n3AWrfblTleKTJVt5A42/4eMcp8tYiUG83gYxRwC0UEIJUhPeHNWfarBX3xNefCrFKxRJvRvTEuuyBU7",
+	"Q5u2MFzzvemxx1vu9F9kDED21o3KratKoW/NW30VOVKA4Wb9a7bed3Y7PH0EW24Om2/VanfioVCgxqsN",
+	"AxBHkaAzzCzAj1BICWB/TrlI2NiEwheicnHMpVWxeuRVqa6dfUZVEYL6lQzKSVm1qSrZEAFeQKbZWemc",
+	"IhKs5lmhA1cWaS1V3SulskBBDuG9854MV/2oiAt1AGDUGbMw4ZTO50y47LdOj5Q1Nr+QgzzzHgSyHIdi",
+	"KVPlyipFJ0f3EZBop5CbgFSwnpVV8ZDPUEA6Qsc5WkyxXhikSg7wJCEzeWl16CEzC4YQc/dqF4fl/pH5",
+	"wACxyA2eIi4Y6gGaxlUAs2OpOyIw0fFapwRwa0lz/DwOHF/TaxsHzs0dTa6Cm5ALwvX+nNrrygVd+YZd",
+	"NfevRugLv4e+tbP4BUp8moGeC4eHb+yx7RHt60LW+XAO6Jx3L9hyfTDZCXp7XRVqPVySuWJj/v6UZEo8",
+	"Vy4NsSFwfAa5l994HAsHsTmSZSdt7zP4NuTgNxcr8w7MIrzWb+gtBMKnKO0bIm0XbOnU2jlVRkC22YyO",
+	"ppBEoUdyjknCWVICqOBSsFBYSlG/c7nMXKOrEzRXl5RjteyBK57ganhR+1oo4QXq44gKJ5GGjOipXAhE",
+	"A/bIS5cVRSE50mWGD0iY9vvHI3wn/M0iSK+OzhwfgpQYkB8hxbju8jqlE2cEhcXXGjpE6r5M8BDf/Ts3",
+	"05cwlU166AVbBrknyme547qCyTVlCksBfZbw4l5kf6Uiex9b/Epii1kRimueReuU04MPF2y5KeTopATE",
+	"8nSe7ei6uZAX7FLiN0TZP1kMV+eVgVZ1Vbjl2rL7yoEmR46jbq8z7uNMX5VBarny07d5Q7DpzJWvmTFD",
+	"Y2ooaaPulh/2HXf8U4HOyjHm3/qKZbBtUAOpTeK69i6+ofCQo69Z+9n73b6F+NDeRl2JKH26xLiekbrZ",
+	"TfQPtgRrtlb1uGqhAg/HQbST62Ityu6y2hoECOppLkJAKjUIsJ5NpQBBKBorEPj7e6R9Vk33d3UAtKFL",
+	"TJ+DIkPD1QCWmSqZTuoBQZ2GQgVrCxTsywDsywDsddL9GYF+zKuXCtiRI7NO9G8Q+mfkzUsAqHZfMmEI",
+	"Cri3bShDPzg4mJpZ0tNzNurZU2Ex6Uk1OXCNNibsALGtXc2EF6BYgS8U2Ig/y8PGEL4uHisDhJtCKAg6",
+	"WEHSslRkruREMa1D0Y7eyWEvhTAyFMbBcoW+ZGYbOqT23McIk7LdmWBvhl/d56jjcpSAzFuaRFYxBwAB",
+	"lJiy30ZYNLLjQRihiBh+j1X2XOvI7AlQ4O8UMw992N4+jMeRtdBHUgg2Mi7zOHpGtenCe6B0HRTIGjF+",
+	"yXCGFlSTGdeaxQGiZClgYROJSIYCQgFTs/OqNxmQGMp5Hwb9fj9wNXhITJed0wzjEAoOo5BJXCw45t7j",
+	"uujgwkEh1KyqYaSw5hO8c2AP164HueYVuwKEbWDdLunztGeW1oQLqOSkHeFqGYrDO8SXQtPSLvp7O38X",
+	"jM19FTQ7e1wKIueQ9S0QT+2zyEdUhAIYsEB3ndP6JfxiN8l29YWsiRIVSjHCtMLI/YrFp8WpUkyn0P0f",
+	"EMrYbqO2cGuJA0qFh9Z353j7Qxf/V1cqe/PJath7g2KgixSXqxXzeEAO7909vt93/3T7gFUXBnao336h",
+	"sBtmQD6ELR6HrUHYqt7UCkKgDn4s3gk/oDyC3/qHD47Gx7TfhRvv2f/ch0fk/xzCTXIEFXvjc2rgxqP+",
+	"0d3u4WH36OjVYX/Qt//+N1z4Tg7D1iAnbYs3HF2frCwTE27jwspHg79YvtKWlI9B2ML8aLjIIez97Sjf",
+	"WoOTfhC27GLP5sZ+PgzCQrX56pj7DwZ37L84Zje76+fm48e8omy5xFWJIWpKNb9Hgd61q75JAwOebrL2",
+	"cefgi04J930U7aYmqdURi719RonU2NkHe/25Ha6InqbGVXloKy9aSZ1k7fTIU0MYlFg01pJoyMgIytCv",
+	"AiietClRufjO62p2HFVEp0M7zKE9t6o9KXw3jFDUd8DYq5x72GqzAomHVRGQuKJHui8+I4q1To8E1Wsb",
+	"XA3mCK1W/bUKY33dwnpczRN44U2Y2jXlBVHR9P07s0Zihf5ibdab9EjEZ1YPnosJ1i/PboFrxnTGXQFY",
+	"QgmkKkG11YPbUfn+21FjncJSl7QGnWGlowCW4e/90H37w0G7+OnfYXi7U9txY800LKZSM2xFW1QL7Tib",
+	"qLb/O0co1Vqi17ZDW0uUNwIoHBU+O8zOPJ+xxsn0Z6u9vP5cvEqzgS3IyxrnbEkZXv/JpH1Of4vdmJs9",
+	"LTViYO9w2Z9+W7hPxk7w+/MOP3/epI1a/BeexZpQICnzGvs2BFwY6XNZHQ4rynqQHthdC8pz5BwAYGlD",
+	"L0AogQ/9ae3mjwk4KrDEtm8aaL8BgYsVxzXx9XvZLQ13IaZsKGOIsmN4ccqS2ArrBNoxzthMqiWmBr/8",
+	"6ax7dOcu4ToUdjJSbEDNsYg96uY6T7jd0EbTPgPkCFanK9fgd5p8fcpCImlsxcfnxY7VLMLVpJtrtXzD",
+	"4DGYmAYjChhwQT08cF94Yu8436PJvvrjDOWIOz8aTrRKOf/WoIXVE1rNcQKoC1GPMYMnH3yAjvJXKGoB",
+	"4sWBy0gbgcgn/RP0mSymTLFMvgusouo95O/kUN/K+upPpEe1QnMKV9oBiz+UWhRjRYnmagjukNgOagbU",
+	"72sa7ON6N1CYYM1OXrdXG4FiWeNyRIoNQLkLoKd2kKltvkJvQS9b29t8BS92PZ3rptBimxSfwvzscWP7",
+	"ugJfQ12BClveoLW62bNpt9N6N26uIBwUNnCthPpx6dtNYQVvV+HJSEKJnkplugm/ZDF0WoMG+OT1i2c+",
+	"coqnfCi4yO3k3yFkEzN7m1r+FW1P1wgPgjPO6C6Yy0azZIyFq6ZSQHsp6vtFRS+omLCoRx5jb9wF9t/K",
+	"dAJXfwUbXIdC0xkbEEU1hGpndMI0aRecuIH3yL6bs8KnCR9DQAc/Ldhw7tAG84RyQQx7b6DWVcRFwgWL",
+	"vIOUcQXNz6zIPnUVwLAfG9RUdeADagwdTWeANLAzt5yzUJSaDsqRYT5YFwVES6x77sp/EcVEDIUfNDgW",
+	"JrXddh7JhWi2vyvtif1CR6Ttu40NoFVeYZVPSeQoGuSrFVTdJE0OT88BJVene1dr0PIEtIIWE+nM7qzC",
+	"Vy5s+XYLn2wTv0mBFBMFqcjtCMj/a7972D86tiuPnw/7Ryfd/GP3zuFRwVdfjfADMzY5vA+P7n+qo7bI",
+	"B+XzNXMSD7mgMKvFhtzHd+/f6z84POrXdczNWHzHT7RbaMePnItdP9Hu5Z09EpAWt3f0uFp1CL17AGwq",
+	"a0JnoxGbmy4woN6kUeDF7tqPQeshclv3Eddzqfk2DiB3S/GOwoP8+LZ6hrv4Y/DnVeeO+nf3u36/65t2",
+	"vXN1sxgPq8rW/1p2r78dD8FaTw2etVhPE+PfqOLhqXtw0n9wN+qtPT8LUW68tQSQO2jGyX13BuDR6hT/",
+	"XeatbIvqOBfEO+xJGxpJWxOGLciMi9QwXc00v3oU4OsOgR7e3XwDcO2v0rykhusx/yb9zV7Fv7qf6gtb",
+	"pe/kcCtskb2uCVpUjyL62T75my7N87McbkZbrE7M3gu+92RtAbZ4h/vDywn4+AWgFv90ndcAcQ7Qhndy",
+	"SJRcZJiEmGsorQnIXIVN2BaKG8OE66EMxcCF9smHWhIqCAVTh8X4vFRodF2NuaCJSzmB2pSuDDAURQ9C",
+	"kcWuIH+xlHcwpjzRRCJyeEGXzXVyfpbDr7VIzs9yeJUKOUe7fHGTlmtXaEF1vmR26bFK/R7vsA8o7vEO",
+	"X39ZjRSQbT49xgrJFU10wwmzDtxgbz348E4OPbShIaYKgiQrrgVJOOisd4k3p9hVguk0cZAHbsiUaqLT",
+	"0YixmMWImrMmZEyYnZzSZWMoelIbaL2WyL+pOOt62VsoSLZuavYR2H0E9muIwL6DnXZDeutmS/BnOVxr",
+	"3WZy6wB769gJ+Ny0NCnbZ773jxWUCB22mvEpocVOQLd0QZJPoWi2A5m8N1CQEjsEgWT1gUgOvSvjdMRi",
+	"35OnRx7ipVitLL/vnRyGQjGTKgEJf6krKR+futauEOKkiWI0Xubyx2rkKIDz3sxFcton/Qe1bXaQjJ3p",
+	"5F9IRgu5KHRn2heI3Ku461XcP0HJRtgNVz0RttYzDxy2da17EnO+aEFKWQGWicI2JWaazoaC8sRuYTWj",
+	"Cdcshs5mAaEiFOy9NRk6UIIc8zsez+ZmWciQtk90z9c98ptD3Mqxk5ZW18YMEUDh+tTmKja2obrRz3Lo",
+	"ntj6vMIN39Lk0HRi7pbOu8v5+di7M/dq4Rald8rs821qiI74gw+W8T9+JmgevGM30LwgFM4devb8qZ18",
+	"xSdckDZWTB9aIYflZgy0IbI6m4KiOe7NVl2rwPeQvBUAH6nB74ViWwAfacDvhWI7AB+pxe+Fog7AR66A",
+	"37Nq8BUAfJkU/X5RfHtU3B4fcwV8DEqLwAkoKMFSlWKdrxQ0swelfD5Qyt6O3auJ6zAyeRfrr1BPDD40",
+	"CjpXAiCw6kLCtUt5hON5Ts20XIWlVY3uFk/qvApcZp/27GmyUl+kXKdltdTMW19k5rz79nZtmbrNaq9i",
+	"Ri2/pF80AyE4/2JbqtzX1gF2gaY7eaAkd5BClx4s/4b9PDFsVAw7YWf1hFHFCs3NffU3qHwYCmgpycWk",
+	"R7yXNsicslJVHAyZA5TYuePrvJ8v7OR+Hufn0Y05P33Leuh8tPd97n2ff3bfJ+zqXGDtzAOKv20FyXSX",
+	"oqRjIoYwkLjk2PJcB77kr1RYc5YtyTvJRVPVt1/cm79pyCYOYjNq083d3re5V1q38G3Osq3hd7j/5gsA",
+	"Nv/OfUWPOVNairwkILEclBAKLcSLBb975KWcMSkgi41MqQ5Be1kyQ0YUYrfe0eiLXtEaiRKQGTWjKYsd",
+	"BDMU+L5RQvnMeTe5Qgw0MfICSkfH8BDtXu9jygXafD9z7W6Hto01atRZHOPm/lqBnUjdl+l++Is/UWo1",
+	"OGRWUKpXV3Xf63Cvzu3Rmjd7qJzFMaFuW17pUFnb5dDdfvAh1UxtqkH1wlWG8mRYE9ceJLGii3rxb+1i",
+	"7LCbLOgSrWZrRJOEUW0gq9+RV9cB0b7tuvL7yh0Q3ZAWVLsKWPvKVN+taPqztE20bPyJQqOxFJYXAeNC",
+	"5zHsuV2jBK7tnuh0uVqE9rW3/w2BtLdRovYY7D0G+2vAYF9DDHz++MlrzZQ3XWG71oia62oQr6Hnyk40",
+	"iM9l+iGJ25l+Nyu1MkwNEWyBFvZeju11p0/QnW7YIvyWQNGgAWUi+paG/bY7Kw9rFOvrR2sbHYtPpCKJ",
+	"XTAEVRdAaWQiiTaK8skUUI4OPeiK0Od4tVCcPX/aIz+yRC6wbKqvB2+vYnoqE3Q1UqEXTBH7WYPczwAq",
+	"oYiev34VIT6ODq3SywFlWYawzJnCOv5tzUSMjQBdAX+g2Lf+s88KsLUdXIMvvqVJZMVZ1IGMdwFeUBLZ",
+	"ebPWctQjWD9ahwKTdPwvmPxOh8CjEHhx9qVrgxKx93OumD6nJmrOTn/ty0x/lX5MpO7L+DGL5f9XDzNk",
+	"fWeBYG1sy4zM1eiFhd97M/fH3t6becON06wgpgTRxV0juy+PSVZK/6r1uteceQcf8A9XPhdF8ueELaE4",
+	"WntoPpyy0UVNgX2EymhsD4tkkzYAl6gyGrPcNf/DHoVxEArIGprwSyZKbWM6iFbCFlV5w4AeeYijd5md",
+	"/nQKhXuTT+4s9m6vjaq553wbR5Jf8a+sO8z+yNkfOfsj52aNLCcKdnrqpHod8OrxJVPLAoSiipxoz5mc",
+	"A+zikkP7waWDY9jrwYoIRczRgPBedn0r87A7q7BTrbFXyIaCO7AYux0CAr98uumSLKw+DB2zNWOuV6+K",
+	"sU/jTGpXVISGAlH+nR6xBt88oWYs1YzQeMaFbspSfa2/eWiYHcLZCFC+m/FhwAv7oOEXEcffHDws1WVw",
+	"GH6uFTp+u53DdivInXLUviFOBw2vqxKBbCcQ6rd7XZzObpSvN0pX2MaNfgK9D9R9G4G6faur1dBeqkuB",
+	"vSsIk6vu2c3xukfYQV+TdvQhbPl++mFrQMDowrb8TOA1SHoAmABPWiicoCFnqIAERArM5sbEdqYumRqA",
+	"Huea+NuH3NK+8jrk7oRCsXGqWYzCD7r8Z6255koOEzbzzVumxsz14OBgJMUlW0rVi9nlgbtGg6zt+ldF",
+	"AaGJmXrvNVdQAFPrUAB6lXBNtOFJQiBHMvBv5IrIORPYHj5LzWciPsWpgLxyM2UzkjDjYa2CvTd+TIQL",
+	"rLQK8lwxGmN7Pz2VCx2KqECf5lZpA5lu3z5cWnVy1iNnFUnuE5Lcrfh+zZIxaUcnR0dRpwfTfcGW6BSA",
+	"N/tO2eAeX0h1wcVkgGcHTHqhFf5IsZgJw2mivdefuZU6JRSjui5sQRS7lBforZiFoh09evzs8avHZMWr",
+	"Q+e8awk6+HDBlvYbSyVyHPg1RFyYT6s25xqtwz9nU5DG3Lh2/SQC8Z/NIeaH4ZfIqXFE2tHfH78iB3Bf",
+	"F++LOoFrtx45CiPLABA05UkoXr9++qhHoqfjLhxy8KPfkIPcCQ2oGDkmS5m6pbULcN+1IpapgXBGdHJ4",
+	"FOWlYvBcpzrfBNm2ipEFTjG8AhcOGUCqrZKPSXEzRgW2FI4l07A8Y2t5cNOpbwYcU8OudcqDxPjMwXT7",
+	"ji8TSt9StXDst4SKYFTtY+nfoYfn2wmNX8/Xc/9qw3vh9+A3l3OOAjWXp5+kYMGz2ShV3CxBXA4ZVUyd",
+	"pWbaGrx5+zGw0of/gy1/wu5k9ru39har5NTViXk1tToG/NwKWqlKWoOWPRcPLg+hCzF309EajGmimX2Y",
+	"I7sO9gweKbB8XBb6jNVls4O60jZMUGF0p0ceV2rrJJBgBK3yIXkofx6c4DWP/H0qyZAlUkxckXeEkLo4",
+	"LR9NM8xRRhhiIFYf9Q+roYAGSZURTOlbZEZHUy6YDogeyTmL7SukYA5KJmL4UHmB1y0aiI25NZSpqR0l",
+	"aAU1Nz6BUnPoYkQHnx+oi/xwQV4eFx6Ezsf6egIXXMRQQ85tTdB4PBMXnpHludc96Hl+7zs51ESlwpI1",
+	"pKOLibKyzNXS14UHQm7q6qPOYNmdNmvpgumZ0vmciQIzkPZL4NbuS6v7PgbNqVN4OupSNc9fcZ86MAcX",
+	"ZYOh4Jhwj8T9WT+LU2YV+Izch07nx3YDcuOj/S+tj28//v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

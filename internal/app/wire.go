@@ -19,6 +19,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/blob"
 	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/config"
+	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
 	"github.com/conveyorhq/conveyor/internal/store"
@@ -150,4 +151,10 @@ func cursorKey(cfg *config.Config) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(path)
+}
+
+// quotaDefaults are the limits of a team that has none of its own.
+func quotaDefaults(cfg *config.Config) domain.QuotaDefaults {
+	return domain.QuotaDefaults{MaxStoredBytes: cfg.TeamMaxStoredBytes, MaxFileBytes: cfg.TeamMaxFileBytes,
+		MaxRunningJobs: cfg.TeamMaxRunningJobs}
 }

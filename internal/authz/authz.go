@@ -68,11 +68,53 @@ func FromSpec(doc *openapi3.T) (Table, error) {
 				continue
 			}
 			t[op.OperationID] = need
+			fields, err := fieldRequirements(op)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s %s: %v", method, path, err))
+			}
+			for k, v := range fields {
+				t[k] = v
+			}
 		}
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return nil, fmt.Errorf("authz: the role table is incomplete: %s", strings.Join(problems, "; "))
+	}
+	return t, nil
+}
+
+// FieldKey names, in the role table, a field of an operation's JSON
+// request body that declares its own x-required-role, stricter than the
+// operation's ("updateTeam.quota"): a service checks it, as an operation,
+// when a request sets the field.
+func FieldKey(op, field string) string { return op + "." + field }
+
+// fieldRequirements reads the fields of op's JSON request body that
+// declare an x-required-role (on the property or the schema it refers to).
+func fieldRequirements(op *openapi3.Operation) (Table, error) {
+	rb := op.RequestBody
+	if rb == nil || rb.Value == nil || rb.Value.Content.Get("application/json") == nil {
+		return nil, nil
+	}
+	s := rb.Value.Content.Get("application/json").Schema
+	if s == nil || s.Value == nil {
+		return nil, nil
+	}
+	t := Table{}
+	for name, p := range s.Value.Properties {
+		if p == nil || p.Value == nil {
+			continue
+		}
+		raw, ok := p.Value.Extensions["x-required-role"].(string)
+		if !ok {
+			continue
+		}
+		need, err := domain.ParseRequirement(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s field %s: %w", op.OperationID, name, err)
+		}
+		t[FieldKey(op.OperationID, name)] = need
 	}
 	return t, nil
 }

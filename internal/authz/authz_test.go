@@ -117,6 +117,7 @@ func TestServedTable(t *testing.T) {
 	for op, want := range map[string]domain.Requirement{
 		"getMe": domain.NeedAuthenticated, "createTeam": domain.NeedPlatformAdmin, "updateTeam": domain.NeedTeamManager,
 		"uploadFile": domain.NeedTeamMember, "streamTeamEvents": domain.NeedTeamViewer,
+		authz.FieldKey("updateTeam", "quota"): domain.NeedPlatformAdmin,
 	} {
 		if tbl[op] != want {
 			t.Errorf("%s requires %q; want %q", op, tbl[op], want)

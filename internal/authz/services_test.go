@@ -100,7 +100,7 @@ var serving = map[string][]call{
 	}},
 	"getPlatformStatus": {func(s services, ctx context.Context, _ uuid.UUID) error { return errOf(s.platform.Status(ctx)) }},
 	"uploadFile": {func(s services, ctx context.Context, t uuid.UUID) error {
-		return errOf(s.files.Upload(ctx, t, "a.txt", strings.NewReader("hello")))
+		return errOf(s.files.Upload(ctx, t, "a.txt", strings.NewReader("hello"), -1))
 	}},
 	"listFiles": {func(s services, ctx context.Context, t uuid.UUID) error {
 		return errOf(s.files.List(ctx, t, domain.FileFilter{}, page))
@@ -185,6 +185,9 @@ func TestEveryOperationIsCheckedByItsService(t *testing.T) {
 	tbl := specTable(t)
 	var missing, extra []string
 	for op := range tbl {
+		if strings.Contains(op, ".") {
+			continue // a field's requirement (FieldKey), checked by its operation's service: TestFieldRequirements
+		}
 		if len(serving[op]) == 0 {
 			missing = append(missing, op)
 		}

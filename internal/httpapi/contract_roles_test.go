@@ -98,7 +98,13 @@ func TestServedContractBuilds(t *testing.T) {
 			}
 		}
 	}
-	if n == 0 || len(c.table) != n {
-		t.Fatalf("%d operations, %d in the table", n, len(c.table))
+	ops := 0
+	for k := range c.table {
+		if !strings.Contains(k, ".") { // not a field's requirement (authz.FieldKey)
+			ops++
+		}
+	}
+	if n == 0 || ops != n {
+		t.Fatalf("%d operations, %d in the table", n, ops)
 	}
 }

@@ -36,7 +36,7 @@ func (s *Server) UploadFile(ctx context.Context, req api.UploadFileRequestObject
 			_ = part.Close()
 			continue
 		}
-		f, err := s.deps.Files.Upload(ctx, req.TeamId, part.FileName(), part)
+		f, err := s.deps.Files.Upload(ctx, req.TeamId, part.FileName(), part, declaredLength(ctx))
 		if err != nil {
 			// Not part.Close, which reads the part to its end: a refused
 			// upload is answered without taking in the rest of its body.

@@ -34,6 +34,8 @@ var problemKinds = map[domain.Code]struct {
 	domain.CodePreconditionFailed:   {http.StatusPreconditionFailed, "precondition-failed", "The resource has changed."},
 	domain.CodePreconditionRequired: {http.StatusPreconditionRequired, "precondition-required", "If-Match is required."},
 	domain.CodeTooLarge:             {http.StatusRequestEntityTooLarge, "too-large", "The request body is too large."},
+	domain.CodeFileTooLarge:         {http.StatusRequestEntityTooLarge, "file-too-large", "The file is larger than the team may store."},
+	domain.CodeQuotaExceeded:        {http.StatusRequestEntityTooLarge, "quota-exceeded", "The team's storage quota would be exceeded."},
 	domain.CodeUnsupportedMedia:     {http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type."},
 	domain.CodeRangeNotSatisfiable:  {http.StatusRequestedRangeNotSatisfiable, "range-not-satisfiable", "Range not satisfiable."},
 	domain.CodeUnprocessable:        {http.StatusUnprocessableEntity, "unprocessable", "The request breaks a rule."},
@@ -43,10 +45,11 @@ var problemKinds = map[domain.Code]struct {
 }
 
 // codeForStatus is the reverse, for errors raised by the router (the
-// general code of a status that has several).
+// general code of a status that has several: 413 is too-large, not a
+// quota's).
 func codeForStatus(status int) domain.Code {
 	for c, k := range problemKinds {
-		if k.status == status && c != domain.CodeUserDisabled {
+		if k.status == status && c != domain.CodeUserDisabled && c != domain.CodeFileTooLarge && c != domain.CodeQuotaExceeded {
 			return c
 		}
 	}
@@ -61,6 +64,28 @@ type problem struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []fieldError `json:"errors,omitempty"`
+	Quota     *quotaDoc    `json:"quota,omitempty"`
+}
+
+// quotaDoc is the QuotaViolation extension of quota-exceeded and
+// file-too-large problems.
+type quotaDoc struct {
+	Quota          string `json:"quota"`
+	Limit          int64  `json:"limit"`
+	StoredBytes    int64  `json:"stored_bytes"`
+	ReservedBytes  int64  `json:"reserved_bytes"`
+	RequestedBytes *int64 `json:"requested_bytes,omitempty"`
+}
+
+func quotaOut(q *domain.QuotaExceeded) *quotaDoc {
+	if q == nil {
+		return nil
+	}
+	d := &quotaDoc{Quota: q.Quota, Limit: q.Limit, StoredBytes: q.StoredBytes, ReservedBytes: q.ReservedBytes}
+	if q.RequestedBytes > 0 {
+		d.RequestedBytes = &q.RequestedBytes
+	}
+	return d
 }
 
 type fieldError struct {
@@ -103,6 +128,9 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	doc := problem{Type: problemBase + kind.slug, Title: kind.title, Status: kind.status, Detail: clip(detail, 4096),
 		Instance: instance(r), RequestID: requestIDFrom(r.Context())}
+	if de.Code == domain.CodeQuotaExceeded || de.Code == domain.CodeFileTooLarge {
+		doc.Quota = quotaOut(de.Quota)
+	}
 	for _, f := range de.Fields {
 		if len(doc.Errors) == 100 {
 			break

@@ -150,7 +150,7 @@ func NewHandler(deps Deps) (http.Handler, error) {
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.authenticate, s.enforceContract)
-			strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
+			strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{uploadLength}, api.StrictHTTPServerOptions{
 				RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 					s.problems.write(w, r, domain.Wrap(err, domain.CodeInvalid, "The request could not be decoded."))
 				},

@@ -3,16 +3,41 @@ package httpapi
 import (
 	"context"
 
+	"github.com/oapi-codegen/nullable"
+
 	"github.com/conveyorhq/conveyor/gen/api"
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/teams"
 )
 
 func teamOut(t domain.Team) api.Team {
-	u := t.Usage
+	u, l := t.Usage, t.Limits
 	return api.Team{Id: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Usage: api.TeamUsage{StoredBytes: u.StoredBytes,
 		FileCount: u.FileCount, Jobs: api.JobCounts{Queued: u.Jobs.Queued, Running: u.Jobs.Running,
-			Succeeded: u.Jobs.Succeeded, Failed: u.Jobs.Failed, Cancelled: u.Jobs.Cancelled}}}
+			Succeeded: u.Jobs.Succeeded, Failed: u.Jobs.Failed, Cancelled: u.Jobs.Cancelled}},
+		Quota: api.TeamQuota{MaxStoredBytes: l.MaxStoredBytes, MaxFileBytes: l.MaxFileBytes, MaxRunningJobs: l.MaxRunningJobs,
+			IsDefault: api.TeamQuotaDefaults{MaxStoredBytes: l.StoredIsDefault, MaxFileBytes: l.FileIsDefault, MaxRunningJobs: l.RunningIsDefault}}}
+}
+
+// quotaChangeIn is the quota half of a team update; nil when it has none.
+func quotaChangeIn(q *api.TeamQuotaUpdate) *domain.QuotaChange {
+	if q == nil {
+		return nil
+	}
+	return &domain.QuotaChange{MaxStoredBytes: setOf(q.MaxStoredBytes), MaxFileBytes: setOf(q.MaxFileBytes),
+		MaxRunningJobs: setOf(q.MaxRunningJobs)}
+}
+
+// setOf reads a field that may be absent, null or a value.
+func setOf[T any](n nullable.Nullable[T]) domain.Set[T] {
+	if !n.IsSpecified() {
+		return domain.Set[T]{}
+	}
+	if n.IsNull() {
+		return domain.Set[T]{Present: true}
+	}
+	v := n.MustGet()
+	return domain.Set[T]{Present: true, Value: &v}
 }
 
 // CreateTeam implements api.StrictServerInterface.
@@ -55,7 +80,7 @@ func (s *Server) GetTeam(ctx context.Context, req api.GetTeamRequestObject) (api
 
 // UpdateTeam implements api.StrictServerInterface.
 func (s *Server) UpdateTeam(ctx context.Context, req api.UpdateTeamRequestObject) (api.UpdateTeamResponseObject, error) {
-	t, err := s.deps.Teams.Update(ctx, req.TeamId, teams.TeamChange{Name: req.Body.Name}, req.Params.IfMatch)
+	t, err := s.deps.Teams.Update(ctx, req.TeamId, teams.TeamChange{Name: req.Body.Name, Quota: quotaChangeIn(req.Body.Quota)}, req.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error
 	Member(ctx context.Context, teamID, userID uuid.UUID) (domain.Member, error)
 	AuditEvents(ctx context.Context, teamID uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
-	RenameTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (string, error)) (domain.Team, error)
+	UpdateTeam(ctx context.Context, id uuid.UUID, decide func(current domain.Team) (domain.TeamSettings, error)) (domain.Team, error)
 	DeleteTeam(ctx context.Context, id uuid.UUID, check func(current domain.Team) error) ([]domain.Job, error)
 	AllAuditEvents(ctx context.Context, teamID *uuid.UUID, f domain.AuditFilter, page domain.PageRequest) (domain.Page[domain.AuditEvent], error)
 }
@@ -55,7 +55,21 @@ type Service struct {
 	Jobs   Jobs // optional: announces and stops the jobs a deletion cancels
 	// Streams is told of a deletion (optional), to end the team's event
 	// streams on every API process before Delete returns.
-	Streams Streams
+	Streams  Streams
+	Defaults domain.QuotaDefaults // the limits of a team that has none of its own
+}
+
+// withLimits fills in the limits in force for t.
+func (s *Service) withLimits(t domain.Team) domain.Team {
+	t.Limits = t.Quota.Effective(s.Defaults)
+	return t
+}
+
+func (s *Service) withLimitsErr(t domain.Team, err error) (domain.Team, error) {
+	if err != nil {
+		return domain.Team{}, err
+	}
+	return s.withLimits(t), nil
 }
 
 // Streams ends a deleted team's event streams everywhere (events.Control).
@@ -74,16 +88,26 @@ func (s *Service) allow(ctx context.Context, op string, teamID *uuid.UUID) error
 
 // TeamChange is a change to a team's settings; a nil field stays as it is.
 type TeamChange struct {
-	Name *string
+	Name  *string
+	Quota *domain.QuotaChange
 }
 
-// Update changes a team's settings (its name), for its managers and
-// platform admins (the role updateTeam declares), if the team is still at
-// version ifMatch: If-Match is required, and only the settings half of the
-// ETag must match (usage may have moved since the read).
+// Update changes a team's settings, if the team is still at version
+// ifMatch: If-Match is required, and only the settings half of the ETag
+// must match (usage may have moved since the read). Its managers and
+// platform admins may rename it (the role updateTeam declares); only
+// platform admins may change its quota (the role its quota field
+// declares), and a change that includes a quota is refused whole
+// (CodeForbidden) for anyone else.
 func (s *Service) Update(ctx context.Context, id uuid.UUID, ch TeamChange, ifMatch *string) (domain.Team, error) {
 	if err := s.allow(ctx, "updateTeam", &id); err != nil {
 		return domain.Team{}, err
+	}
+	if ch.Quota != nil {
+		// The role the quota field itself declares (x-required-role).
+		if err := s.allow(ctx, "updateTeam.quota", nil); err != nil {
+			return domain.Team{}, err
+		}
 	}
 	var name string
 	if ch.Name != nil {
@@ -92,18 +116,34 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, ch TeamChange, ifMat
 			return domain.Team{}, err
 		}
 	}
+	if ch.Quota != nil {
+		if ch.Quota.Empty() {
+			return domain.Team{}, &domain.Error{Code: domain.CodeInvalid, Message: "quota names no limit to change.",
+				Fields: []domain.FieldError{{Pointer: "/quota", Detail: "empty"}}}
+		}
+		if _, err := ch.Quota.Apply(domain.Quota{}); err != nil {
+			return domain.Team{}, err
+		}
+	}
 	if ifMatch == nil {
 		return domain.Team{}, (domain.Team{}).CheckIfMatch(nil)
 	}
-	return s.Store.RenameTeam(ctx, id, func(cur domain.Team) (string, error) {
+	return s.withLimitsErr(s.Store.UpdateTeam(ctx, id, func(cur domain.Team) (domain.TeamSettings, error) {
+		next := domain.TeamSettings{Name: cur.Name, Quota: cur.Quota}
 		if err := cur.CheckIfMatch(ifMatch); err != nil {
-			return "", err
+			return next, err
 		}
-		if ch.Name == nil {
-			return cur.Name, nil
+		if ch.Name != nil {
+			next.Name = name
 		}
-		return name, nil
-	})
+		if ch.Quota != nil {
+			var err error
+			if next.Quota, err = ch.Quota.Apply(cur.Quota); err != nil {
+				return next, err
+			}
+		}
+		return next, nil
+	}))
 }
 
 // Create creates a team named name; the caller becomes its manager.
@@ -119,15 +159,15 @@ func (s *Service) Create(ctx context.Context, name string) (domain.Team, error) 
 	if err != nil {
 		return domain.Team{}, err
 	}
-	return s.Store.CreateTeam(ctx, domain.Team{ID: id, Name: name}, domain.PrincipalFrom(ctx).CreatedBy())
+	return s.withLimitsErr(s.Store.CreateTeam(ctx, domain.Team{ID: id, Name: name}, domain.PrincipalFrom(ctx).CreatedBy()))
 }
 
-// Get returns a team with its usage.
+// Get returns a team with its usage and the limits in force.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (domain.Team, error) {
 	if err := s.allow(ctx, "getTeam", &id); err != nil {
 		return domain.Team{}, err
 	}
-	return s.Store.TeamWithUsage(ctx, id)
+	return s.withLimitsErr(s.Store.TeamWithUsage(ctx, id))
 }
 
 // List returns the teams the caller may see, each with its usage: every
@@ -153,7 +193,7 @@ func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Pag
 		if err != nil {
 			return domain.Page[domain.Team]{}, err
 		}
-		return domain.Page[domain.Team]{Items: []domain.Team{t}}, nil
+		return domain.Page[domain.Team]{Items: []domain.Team{s.withLimits(t)}}, nil
 	case p.PlatformAdmin:
 		out, err = s.Store.Teams(ctx, page)
 	default:
@@ -161,6 +201,9 @@ func (s *Service) List(ctx context.Context, page domain.PageRequest) (domain.Pag
 	}
 	if err != nil {
 		return domain.Page[domain.Team]{}, err
+	}
+	for i := range out.Items {
+		out.Items[i] = s.withLimits(out.Items[i])
 	}
 	return out, s.Store.WithUsage(ctx, out.Items)
 }

@@ -20,9 +20,10 @@ import (
 // under test use. Anything else panics (the embedded nil interface).
 type fakeStore struct {
 	teams.Store
-	teams   map[uuid.UUID]domain.Team
-	roles   map[[2]uuid.UUID]domain.TeamRole // team, user -> role
-	renames int
+	teams        map[uuid.UUID]domain.Team
+	roles        map[[2]uuid.UUID]domain.TeamRole // team, user -> role
+	renames      int
+	quotaChanges int
 }
 
 func newFakeStore() *fakeStore {
@@ -45,19 +46,22 @@ func (f *fakeStore) MembershipRole(_ context.Context, teamID, userID uuid.UUID) 
 	return r, nil
 }
 
-func (f *fakeStore) RenameTeam(ctx context.Context, id uuid.UUID, decide func(domain.Team) (string, error)) (domain.Team, error) {
+func (f *fakeStore) UpdateTeam(ctx context.Context, id uuid.UUID, decide func(domain.Team) (domain.TeamSettings, error)) (domain.Team, error) {
 	cur, err := f.Team(ctx, id)
 	if err != nil {
 		return domain.Team{}, err
 	}
-	name, err := decide(cur)
+	next, err := decide(cur)
 	if err != nil {
 		return domain.Team{}, err
 	}
-	if name != cur.Name {
+	if next.Name != cur.Name {
 		f.renames++
 	}
-	cur.Name = name
+	if !next.Quota.Equal(cur.Quota) {
+		f.quotaChanges++
+	}
+	cur.Name, cur.Quota = next.Name, next.Quota
 	f.teams[id] = cur
 	return cur, nil
 }
@@ -285,5 +289,68 @@ func TestDeleteIfMatch(t *testing.T) {
 	}
 	if err := w.svc.Delete(ctx, w.team.ID, nil); domain.ErrorCode(err) != domain.CodeNotFound {
 		t.Fatalf("deleting twice: %v; want not found", err)
+	}
+}
+
+func i64(v int64) *int64 { return &v }
+
+// TestQuotaChangeWhoMay: only platform admins change a quota; a team
+// manager, who may rename, is refused the whole change (the name too).
+func TestQuotaChangeWhoMay(t *testing.T) {
+	want := map[string]domain.Code{
+		"admin": "", "manager": domain.CodeForbidden, "member": domain.CodeForbidden,
+		"outsider": domain.CodeNotFound, "member key": domain.CodeForbidden,
+	}
+	for who, code := range want {
+		t.Run(who, func(t *testing.T) {
+			w := newWorld(t)
+			etag := w.team.ETag()
+			ch := teams.TeamChange{Name: strp("Renamed"), Quota: &domain.QuotaChange{MaxStoredBytes: domain.Set[int64]{Present: true, Value: i64(1000)}}}
+			got, err := w.svc.Update(w.as(who), w.team.ID, ch, &etag)
+			if c := domain.ErrorCode(err); c != code {
+				t.Fatalf("%s changing the quota: %q (%v), want %q", who, c, err, code)
+			}
+			if code != "" {
+				if w.store.quotaChanges != 0 || w.store.renames != 0 {
+					t.Fatalf("a refused change was applied: %d quota changes, %d renames", w.store.quotaChanges, w.store.renames)
+				}
+				return
+			}
+			if got.Quota.MaxStoredBytes == nil || *got.Quota.MaxStoredBytes != 1000 || got.Name != "Renamed" {
+				t.Fatalf("after the change: %+v", got)
+			}
+		})
+	}
+}
+
+// TestQuotaChangeAppliesAndResets: a limit left out stays, null resets it
+// to the default, and the limits in force say which are defaults.
+func TestQuotaChangeAppliesAndResets(t *testing.T) {
+	w := newWorld(t)
+	w.svc.Defaults = domain.QuotaDefaults{MaxStoredBytes: 100, MaxFileBytes: 10, MaxRunningJobs: 2}
+	ctx := w.as("admin")
+	set := teams.TeamChange{Quota: &domain.QuotaChange{MaxStoredBytes: domain.Set[int64]{Present: true, Value: i64(50)},
+		MaxFileBytes: domain.Set[int64]{Present: true, Value: i64(5)}}}
+	got, err := w.svc.Update(ctx, w.team.ID, set, strp("*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := got.Limits; l.MaxStoredBytes != 50 || l.MaxFileBytes != 5 || l.MaxRunningJobs != 2 ||
+		l.StoredIsDefault || l.FileIsDefault || !l.RunningIsDefault {
+		t.Fatalf("limits after setting two: %+v", l)
+	}
+	reset := teams.TeamChange{Quota: &domain.QuotaChange{MaxFileBytes: domain.Set[int64]{Present: true}}}
+	if got, err = w.svc.Update(ctx, w.team.ID, reset, strp("*")); err != nil {
+		t.Fatal(err)
+	}
+	if l := got.Limits; l.MaxStoredBytes != 50 || l.MaxFileBytes != 10 || !l.FileIsDefault || l.StoredIsDefault {
+		t.Fatalf("limits after resetting the file limit: %+v", l)
+	}
+	bad := teams.TeamChange{Quota: &domain.QuotaChange{MaxRunningJobs: domain.Set[int32]{Present: true, Value: new(int32)}}}
+	if _, err := w.svc.Update(ctx, w.team.ID, bad, strp("*")); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Fatalf("a zero limit: %v", err)
+	}
+	if _, err := w.svc.Update(ctx, w.team.ID, teams.TeamChange{Quota: &domain.QuotaChange{}}, strp("*")); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Fatalf("an empty quota change: %v", err)
 	}
 }

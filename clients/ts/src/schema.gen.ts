@@ -83,10 +83,12 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a team
-         * @description Changes the team's settings: today its `name`; settings left out stay
-         *     as they are. Team managers and platform admins may do it (platform
-         *     admins pass every team role). `If-Match` is required: send the ETag of
+         * Rename a team or change its quota
+         * @description Changes the team's settings: its `name` and its `quota`; settings left
+         *     out stay as they are. Team managers and platform admins may rename it
+         *     (platform admins pass every team role); only platform admins may
+         *     change its `quota` (`403` for a team manager, even with a rename in
+         *     the same request, which then does not happen either). `If-Match` is required: send the ETag of
          *     your read (`428` without it, `412` when the team's settings changed
          *     since). Only the settings count: usage moving between your read and
          *     this change does not fail it. The answer carries the new ETag.
@@ -748,6 +750,40 @@ export interface components {
             request_id?: string;
             /** @description Per-field details, for validation problems. */
             errors?: components["schemas"]["FieldError"][];
+            quota?: components["schemas"]["QuotaViolation"];
+        };
+        /**
+         * @description For the problem types `quota-exceeded` (the upload would take the
+         *     team past `max_stored_bytes`) and `file-too-large` (the file is over
+         *     `max_file_bytes`): which limit, its value, and where the team stood
+         *     when the upload was refused.
+         */
+        QuotaViolation: {
+            /** @enum {string} */
+            quota: "max_stored_bytes" | "max_file_bytes";
+            /**
+             * Format: int64
+             * @example 1073741824
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description The team's files and job outputs, in bytes.
+             * @example 1073000000
+             */
+            stored_bytes: number;
+            /**
+             * Format: int64
+             * @description Bytes held for the team's uploads under way.
+             * @example 0
+             */
+            reserved_bytes: number;
+            /**
+             * Format: int64
+             * @description The refused file's size, when known (declared, or `Content-Length`), else how much had streamed when it was stopped.
+             * @example 2000000
+             */
+            requested_bytes?: number;
         };
         FieldError: {
             /** @description A JSON pointer (RFC 6901) to the offending field, or the parameter's name. */
@@ -953,10 +989,70 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             usage: components["schemas"]["TeamUsage"];
+            quota: components["schemas"]["TeamQuota"];
         };
         /**
-         * @description The settings to change; a setting left out stays as it is. More
-         *     settings (quotas) will join `name` here, each optional.
+         * @description The limits in force for the team: the ones a platform admin set for
+         *     it, else the platform's defaults (`is_default` says which). An upload
+         *     that would take `usage.stored_bytes` past `max_stored_bytes`, or a
+         *     file larger than `max_file_bytes`, is refused with `413` and the
+         *     problem types `quota-exceeded` and `file-too-large`; at most
+         *     `max_running_jobs` of the team's jobs run at once.
+         */
+        TeamQuota: {
+            /**
+             * Format: int64
+             * @description Bytes the team may store (files plus job outputs).
+             * @example 107374182400
+             */
+            max_stored_bytes: number;
+            /**
+             * Format: int64
+             * @description The largest file the team may store, in bytes.
+             * @example 5368709120
+             */
+            max_file_bytes: number;
+            /**
+             * Format: int32
+             * @description How many of the team's jobs may run at once, across all workers.
+             * @example 20
+             */
+            max_running_jobs: number;
+            is_default: components["schemas"]["TeamQuotaDefaults"];
+        };
+        /** @description Per limit, whether it is the platform's default (the team has none of its own). */
+        TeamQuotaDefaults: {
+            max_stored_bytes: boolean;
+            max_file_bytes: boolean;
+            max_running_jobs: boolean;
+        };
+        /**
+         * @description Limits to set for the team; a limit left out stays as it is, one set
+         *     to `null` goes back to the platform's default. Only platform admins
+         *     may send it (`403` for anyone else, team managers included).
+         * @example {
+         *       "max_stored_bytes": 10737418240
+         *     }
+         */
+        TeamQuotaUpdate: {
+            /**
+             * Format: int64
+             * @example 10737418240
+             */
+            max_stored_bytes?: number | null;
+            /**
+             * Format: int64
+             * @example 1073741824
+             */
+            max_file_bytes?: number | null;
+            /**
+             * Format: int32
+             * @example 5
+             */
+            max_running_jobs?: number | null;
+        };
+        /**
+         * @description The settings to change; a setting left out stays as it is.
          * @example {
          *       "name": "Imaging (EU)"
          *     }
@@ -967,6 +1063,8 @@ export interface components {
              * @example Imaging (EU)
              */
             name?: string;
+            /** @description New limits for the team. Platform admins only; anyone else gets `403`. */
+            quota?: components["schemas"]["TeamQuotaUpdate"];
         };
         /**
          * @description What the team stores and runs, as of this read: exact, counted when
@@ -1389,7 +1487,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is larger than the configured limit. */
+        /**
+         * @description The body is larger than the configured limit (problem type
+         *     `too-large`), the file is larger than the team may store
+         *     (`file-too-large`), or storing it would take the team past its
+         *     storage quota (`quota-exceeded`); for the last two, `quota` carries
+         *     the limit and the team's usage. Nothing is stored.
+         */
         TooLarge: {
             headers: {
                 "RateLimit-Limit": components["headers"]["RateLimitLimit"];
