@@ -841,9 +841,10 @@ type TeamQuotaDefaults struct {
 	MaxStoredBytes bool `json:"max_stored_bytes"`
 }
 
-// TeamQuotaUpdate Limits to set for the team; a limit left out stays as it is, one set
+// TeamQuotaUpdate New limits for the team; a limit left out stays as it is, one set
 // to `null` goes back to the platform's default. Only platform admins
-// may send it (`403` for anyone else, team managers included).
+// may send it (`403` for anyone else, team managers included): the
+// role it needs is in `x-required-role`.
 //
 // Example: {"max_stored_bytes":10737418240}
 type TeamQuotaUpdate struct {
@@ -869,7 +870,13 @@ type TeamUpdate struct {
 	// Example: Imaging (EU)
 	Name *string `json:"name,omitempty"`
 
-	// Quota New limits for the team. Platform admins only; anyone else gets `403`.
+	// Quota New limits for the team; a limit left out stays as it is, one set
+	// to `null` goes back to the platform's default. Only platform admins
+	// may send it (`403` for anyone else, team managers included): the
+	// role it needs is in `x-required-role`.
+	//
+	//
+	// Example: {"max_stored_bytes":10737418240}
 	Quota *TeamQuotaUpdate `json:"quota,omitempty"`
 }
 

@@ -1027,9 +1027,10 @@ export interface components {
             max_running_jobs: boolean;
         };
         /**
-         * @description Limits to set for the team; a limit left out stays as it is, one set
+         * @description New limits for the team; a limit left out stays as it is, one set
          *     to `null` goes back to the platform's default. Only platform admins
-         *     may send it (`403` for anyone else, team managers included).
+         *     may send it (`403` for anyone else, team managers included): the
+         *     role it needs is in `x-required-role`.
          * @example {
          *       "max_stored_bytes": 10737418240
          *     }
@@ -1063,7 +1064,6 @@ export interface components {
              * @example Imaging (EU)
              */
             name?: string;
-            /** @description New limits for the team. Platform admins only; anyone else gets `403`. */
             quota?: components["schemas"]["TeamQuotaUpdate"];
         };
         /**
