@@ -54,11 +54,13 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
 	relay := &queue.Relay{Store: d.store, Client: client, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Logger: log, Metrics: qm, Wakes: d.redis}
-	w.Done = relay.Wake
-	// A job started: its team's place in the queue is topped up at once,
-	// by the worker that took it, so the team's workers do not run dry.
+	// A job started or ended: its team's places in the queue and under its
+	// cap are topped up at once, by the worker, for that team alone (the
+	// relay's rounds go over every team), so the team's workers do not run
+	// dry.
 	admitter := &queue.Admitter{Client: client, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Wakes: d.redis, Logger: log}
 	runner.OnStarted = func(j domain.Job) { go admitter.Admit(ctx, j.TeamID) }
+	runner.OnEnded = runner.OnStarted
 	ln, err := net.Listen("tcp", cfg.WorkerAddr)
 	if err != nil {
 		return fmt.Errorf("worker: listen on %s: %w", cfg.WorkerAddr, err)

@@ -239,8 +239,10 @@ type Runner struct {
 	// are recorded at most every Heartbeat/4.
 	Heartbeat time.Duration
 	// OnStarted, when set, is called when an attempt of j has started (j
-	// is running): one of its team's places in the queue is free.
-	OnStarted func(j domain.Job)
+	// is running): one of its team's places in the queue is free; and
+	// OnEnded when the attempt is over (j may have freed a place under its
+	// team's cap).
+	OnStarted, OnEnded func(j domain.Job)
 	// OnStopped, when set, is called when an attempt stops because its
 	// job was cancelled or taken over by another attempt.
 	OnStopped func()
@@ -274,6 +276,9 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 	}
 	if r.OnStarted != nil {
 		r.OnStarted(j)
+	}
+	if r.OnEnded != nil {
+		defer r.OnEnded(j)
 	}
 	r.notify(ctx, j)
 	attempt := j.Attempts

@@ -251,9 +251,6 @@ type Worker struct {
 	runner  *jobs.Runner
 	log     *slog.Logger
 	Metrics *Metrics // optional
-	// Done, when set, is called after each task: its job may have freed a
-	// place under its team's cap (it wakes the relay).
-	Done func()
 }
 
 // NewWorker returns a worker that runs concurrency tasks at once.
@@ -315,9 +312,6 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	err = w.runner.Run(ctx, id, run, retried >= maxRetry)
 	if err != nil {
 		outcome = "retry"
-	}
-	if w.Done != nil {
-		w.Done()
 	}
 	return err
 }

@@ -26,10 +26,11 @@ import (
 // Of a team's admitted jobs, at most Ahead wait in asynq not
 // started at a time.
 //
-// Nothing polls the primary in a tight loop: a relay wakes when the API
-// announces new work on WakeChannel, when a task of its worker starts or
-// ends (a place may be free) and when the reconciler wrote records;
-// otherwise it looks every Interval.
+// Nothing polls the primary in a tight loop: the API admits a team's jobs
+// when it queues one, a worker its job's team's when a job starts or ends
+// (a place may be free), and a relay wakes when either announces work it
+// left on WakeChannel and when the reconciler wrote records; otherwise it
+// looks every Interval.
 
 // WakeChannel is the Redis channel on which the API tells the relays that
 // a team has jobs waiting it could not admit itself.
@@ -229,10 +230,10 @@ func (r *Relay) admitted(a domain.Admission) {
 	}
 }
 
-// Admitter is the API's side of dispatch: right after a job is queued (or
-// one is cancelled) it admits the team's waiting jobs while the team has
-// room, sparing them a relay round, and wakes the relays when it could
-// not finish. It also cancels running tasks (jobs.Queue).
+// Admitter admits one team's waiting jobs while the team has room, sparing
+// them a relay round, and wakes the relays when it could not finish: the
+// API's, right after a job is queued or cancelled (it also cancels
+// running tasks: jobs.Queue), and the worker's, when a job starts or ends.
 type Admitter struct {
 	*Client
 	Store      AdmitStore
