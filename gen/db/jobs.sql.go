@@ -205,6 +205,26 @@ func (q *Queries) DeleteFileJobOutputs(ctx context.Context, fileID *uuid.UUID) e
 	return err
 }
 
+const dispatchBacklog = `-- name: DispatchBacklog :one
+SELECT count(*)::bigint AS waiting,
+       COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM job_outbox WHERE dispatched_at IS NULL AND admit
+`
+
+type DispatchBacklogRow struct {
+	Waiting       int64
+	OldestSeconds float64
+}
+
+// Runs waiting for admission, all teams together, and how long the oldest
+// has waited: the backlog the queues no longer hold.
+func (q *Queries) DispatchBacklog(ctx context.Context) (DispatchBacklogRow, error) {
+	row := q.db.QueryRow(ctx, dispatchBacklog)
+	var i DispatchBacklogRow
+	err := row.Scan(&i.Waiting, &i.OldestSeconds)
+	return i, err
+}
+
 const enqueueJobDispatch = `-- name: EnqueueJobDispatch :exec
 INSERT INTO job_outbox (job_id, team_id, admit) VALUES ($1, $2::uuid, true)
 `

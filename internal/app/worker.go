@@ -50,7 +50,7 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	runner.OnStopped = qm.Stopped.Inc
 	depth := queue.NewDepth(d.redisOpt)
 	defer depth.Close()
-	metrics.Registry.MustRegister(depth)
+	metrics.Registry.MustRegister(depth, queue.NewBacklog(d.store))
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
 	relay := &queue.Relay{Store: d.store, Client: client, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Logger: log, Metrics: qm, Wakes: d.redis}

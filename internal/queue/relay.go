@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
@@ -266,4 +267,42 @@ func (a *Admitter) wakeRelays(ctx context.Context) {
 	if err := a.Wakes.Publish(ctx, WakeChannel, "").Err(); err != nil {
 		a.Logger.Info("queue: wake the relays; they look on their own within a second", "err", err)
 	}
+}
+
+// BacklogStore counts the jobs waiting for admission.
+type BacklogStore interface {
+	DispatchBacklog(ctx context.Context) (waiting int64, oldest time.Duration, err error)
+}
+
+// Backlog exports, at each scrape, the jobs waiting for admission over all
+// teams and the oldest one's wait: with fair dispatch most of a backlog
+// waits in the database, not in asynq's queues, so this (with
+// conveyor_queue_tasks) is what to scale workers and alert on.
+type Backlog struct {
+	Store   BacklogStore
+	waiting *prometheus.Desc
+	oldest  *prometheus.Desc
+}
+
+// NewBacklog returns the collector; register it with the worker's registry.
+func NewBacklog(s BacklogStore) *Backlog {
+	return &Backlog{Store: s,
+		waiting: prometheus.NewDesc("conveyor_dispatch_jobs_waiting", "Jobs queued but not yet handed to the queue (their team is at its cap or its share of the queue), all teams together.", nil, nil),
+		oldest:  prometheus.NewDesc("conveyor_dispatch_oldest_waiting_seconds", "How long the oldest job waiting for admission to the queue has waited.", nil, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (b *Backlog) Describe(ch chan<- *prometheus.Desc) { ch <- b.waiting; ch <- b.oldest }
+
+// Collect implements prometheus.Collector; the database unreachable
+// exports nothing (the worker's /readyz says so).
+func (b *Backlog) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, oldest, err := b.Store.DispatchBacklog(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(b.waiting, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(b.oldest, prometheus.GaugeValue, oldest.Seconds())
 }

@@ -154,3 +154,14 @@ func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, lim domain.Admi
 	})
 	return a, err
 }
+
+// DispatchBacklog counts the runs waiting for admission, over all teams,
+// and says how long the oldest has waited (0 with none).
+func (s *Store) DispatchBacklog(ctx context.Context) (int64, time.Duration, error) {
+	var row db.DispatchBacklogRow
+	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
+		row, err = q.DispatchBacklog(ctx)
+		return err
+	})
+	return row.Waiting, time.Duration(row.OldestSeconds * float64(time.Second)), err
+}

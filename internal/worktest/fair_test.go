@@ -2,7 +2,11 @@ package worktest
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,7 +151,18 @@ func TestSmallTeamNotHeldBackByBacklog(t *testing.T) {
 	}
 	single := a.job(teamB, fileB, "inspect")
 
-	startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "4"})
+	w := startWorker(t, map[string]string{"CONVEYOR_WORKER_CONCURRENCY": "4"})
+	// While A's backlog drains, the worker exports it without a label per
+	// team: jobs waiting for admission, and a team at its cap.
+	if waiting := metric(t, w, "conveyor_dispatch_jobs_waiting"); waiting < 100 {
+		t.Errorf("conveyor_dispatch_jobs_waiting = %v with most of A's %d jobs waiting", waiting, n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); metric(t, w, "conveyor_dispatch_teams_at_cap") < 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("conveyor_dispatch_teams_at_cap never counted team A")
+			break
+		}
+	}
 	final := waitCounts(t, c, teamA, 3*time.Minute, func(m map[string]int) bool { return m["succeeded"] == n-cancelled })
 	if final["cancelled"] != cancelled || len(final) != 2 {
 		t.Fatalf("team A's jobs: %v; want %d succeeded and %d cancelled", final, n-cancelled, cancelled)
@@ -174,4 +189,26 @@ func TestSmallTeamNotHeldBackByBacklog(t *testing.T) {
 	if most := maxOverlap(jobSpans(t, c, teamA)); most > limit {
 		t.Fatalf("team A ran %d jobs at once; its cap is %d", most, limit)
 	}
+}
+
+// metric reads an unlabelled sample from the worker's /metrics.
+func metric(t *testing.T, w *worker, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(w.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the worker's metrics", name)
+	return 0
 }

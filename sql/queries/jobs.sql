@@ -182,3 +182,10 @@ LIMIT sqlc.arg('limit');
 -- A team's job, locked until the transaction ends: its state is checked
 -- against the domain's state machine before a user's change to it.
 SELECT * FROM jobs WHERE team_id = $1 AND id = $2 FOR UPDATE;
+
+-- name: DispatchBacklog :one
+-- Runs waiting for admission, all teams together, and how long the oldest
+-- has waited: the backlog the queues no longer hold.
+SELECT count(*)::bigint AS waiting,
+       COALESCE(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_seconds
+FROM job_outbox WHERE dispatched_at IS NULL AND admit;
