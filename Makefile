@@ -27,6 +27,8 @@ STATICCHECK_VERSION := v0.8.2
 # the module proxy but not approved here (.library package list): v3.21.4.
 HELM_VERSION        := v3.21.4
 KUBECONFORM_VERSION := v0.8.0
+# mailpit: the local SMTP server with a web UI (internal/devstack MailpitVersion).
+MAILPIT_VERSION     := v1.33.1
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 GO_TEST_FLAGS     ?= -count=1 -timeout 20m
@@ -60,7 +62,12 @@ deps-apt:
 		exit 1; \
 	fi
 
-deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION) $(BIN)/.staticcheck-$(STATICCHECK_VERSION) $(BIN)/.helm-$(HELM_VERSION) $(BIN)/.kubeconform-$(KUBECONFORM_VERSION)
+deps-go: $(BIN)/.sqlc-$(SQLC_VERSION) $(BIN)/.versitygw-$(VERSITYGW_VERSION) $(BIN)/.gotestsum-$(GOTESTSUM_VERSION) $(BIN)/.oasdiff-$(OASDIFF_VERSION) $(BIN)/.staticcheck-$(STATICCHECK_VERSION) $(BIN)/.helm-$(HELM_VERSION) $(BIN)/.kubeconform-$(KUBECONFORM_VERSION) $(BIN)/.mailpit-$(MAILPIT_VERSION)
+
+$(BIN)/.mailpit-$(MAILPIT_VERSION):
+	@mkdir -p $(BIN) && echo "deps: go install mailpit $(MAILPIT_VERSION) (about a minute the first time)"
+	GOBIN=$(BIN) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+	@rm -f $(BIN)/.mailpit-* && touch $@
 
 $(BIN)/.helm-$(HELM_VERSION):
 	@mkdir -p $(BIN) && echo "deps: go install helm $(HELM_VERSION) (about 2 minutes the first time)"

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -27,7 +28,7 @@ func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout,
 	}
 	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	start := time.Now()
-	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: 1, Keep: true, Log: stderr})
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: 1, Keep: true, Mail: true, Log: stderr})
 	if err != nil {
 		return err
 	}
@@ -74,11 +75,12 @@ Conveyor is running (local topology up in %s).
   Metrics:  %s/metrics (API), http://%s/metrics (worker)
   Postgres: %s (primary via PgBouncer), %d replica(s)
   Redis:    %s    S3: %s (bucket %q)
+  Mail:     %s (mailpit: what Conveyor emails, SMTP on %s)
 Press Ctrl-C to stop. Another token: go run ./cmd/conveyor token --subject you [--admin]
 Dev admin token (12h):
 %s
 `, took.Round(10*time.Millisecond), u, u, u, u, u, cfg.WorkerAddr,
-		stack.PrimaryURL, len(stack.ReplicaURLs), stack.RedisAddr, stack.S3Endpoint, stack.S3Bucket, tok)
+		stack.PrimaryURL, len(stack.ReplicaURLs), stack.RedisAddr, stack.S3Endpoint, stack.S3Bucket, stack.MailURL, stack.SMTPAddr, tok)
 }
 
 // UseStack points cfg at a running devstack and turns on dev mode.
@@ -95,4 +97,10 @@ func UseStack(cfg *config.Config, s *devstack.Stack) {
 	cfg.S3AccessKey = s.S3AccessKey
 	cfg.S3SecretKey = s.S3SecretKey
 	cfg.S3PathStyle = true
+	if s.SMTPAddr != "" {
+		host, port, _ := net.SplitHostPort(s.SMTPAddr)
+		cfg.SMTPHost, cfg.SMTPTLS = host, "none"
+		cfg.SMTPPort, _ = strconv.Atoi(port)
+		cfg.SMTPUsername, cfg.SMTPPassword = "", ""
+	}
 }

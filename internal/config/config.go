@@ -47,6 +47,15 @@ type Config struct {
 	S3SecretKey string // CONVEYOR_S3_SECRET_ACCESS_KEY
 	S3PathStyle bool   // CONVEYOR_S3_PATH_STYLE
 
+	WebhookAllowCIDRs []netip.Prefix // CONVEYOR_WEBHOOK_ALLOW_CIDRS
+
+	SMTPHost     string // CONVEYOR_SMTP_HOST; empty: email off
+	SMTPPort     int    // CONVEYOR_SMTP_PORT
+	SMTPUsername string // CONVEYOR_SMTP_USERNAME
+	SMTPPassword string // CONVEYOR_SMTP_PASSWORD
+	SMTPFrom     string // CONVEYOR_SMTP_FROM
+	SMTPTLS      string // CONVEYOR_SMTP_TLS: starttls, tls or none
+
 	OIDCIssuer     string // CONVEYOR_OIDC_ISSUER
 	OIDCAudience   string // CONVEYOR_OIDC_AUDIENCE
 	OIDCAdminRole  string // CONVEYOR_OIDC_ADMIN_ROLE

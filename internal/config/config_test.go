@@ -67,6 +67,10 @@ func TestParseRejectsBadValues(t *testing.T) {
 		{"duration overflow", "CONVEYOR_UPLOAD_TTL", "9999999999h"},
 		{"rate limit", "CONVEYOR_RATE_LIMIT_READ", "fast"},
 		{"proxies", "CONVEYOR_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"webhook allowlist", "CONVEYOR_WEBHOOK_ALLOW_CIDRS", "169.254.169.254/40"},
+		{"smtp port", "CONVEYOR_SMTP_PORT", "70000"},
+		{"smtp tls", "CONVEYOR_SMTP_TLS", "maybe"},
+		{"smtp from", "CONVEYOR_SMTP_FROM", "not an address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := config.Parse(env(map[string]string{tc.key: tc.val}))

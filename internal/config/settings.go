@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net/mail"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -59,6 +60,30 @@ var Settings = []Setting{
 	text("CONVEYOR_S3_ACCESS_KEY_ID", "", "S3 access key. Empty: the AWS default credential chain.", func(c *Config) *string { return &c.S3AccessKey }),
 	text("CONVEYOR_S3_SECRET_ACCESS_KEY", "", "S3 secret key.", func(c *Config) *string { return &c.S3SecretKey }),
 	shown(boolean("CONVEYOR_S3_PATH_STYLE", "", "Path-style bucket addressing.", func(c *Config) *bool { return &c.S3PathStyle }), "true when an endpoint is set"),
+
+	{Name: "CONVEYOR_WEBHOOK_ALLOW_CIDRS", Help: "Comma-separated IPs or CIDRs that webhook deliveries may reach although they are loopback, private, link-local or cloud metadata addresses (refused otherwise). Empty: none.",
+		set: func(c *Config, v string) (err error) { c.WebhookAllowCIDRs, err = prefixes(v); return err }},
+	shown(text("CONVEYOR_SMTP_HOST", "", "SMTP relay for email (e.g. smtp.sendgrid.net). Empty: no email is sent.", func(c *Config) *string { return &c.SMTPHost }), "the dev stack's mailpit in dev mode"),
+	integer("CONVEYOR_SMTP_PORT", "587", "SMTP relay port.", 1, 65535, func(c *Config) *int { return &c.SMTPPort }),
+	text("CONVEYOR_SMTP_USERNAME", "", "SMTP user name (SendGrid: `apikey`). Empty: no authentication.", func(c *Config) *string { return &c.SMTPUsername }),
+	text("CONVEYOR_SMTP_PASSWORD", "", "SMTP password (SendGrid: the API key).", func(c *Config) *string { return &c.SMTPPassword }),
+	{Name: "CONVEYOR_SMTP_FROM", Default: "Conveyor <noreply@conveyor.localhost>", Help: "Sender of every email: an address, optionally with a name.",
+		set: func(c *Config, v string) error {
+			if _, err := mail.ParseAddress(v); err != nil {
+				return fmt.Errorf("%q is not an email address like Conveyor <noreply@example.com>", v)
+			}
+			c.SMTPFrom = v
+			return nil
+		}},
+	{Name: "CONVEYOR_SMTP_TLS", Default: "starttls", Shown: "`starttls` (`none` in dev mode)", Help: "`starttls` (required), `tls` (implicit TLS, usually port 465) or `none` (plain; only for a relay on loopback).",
+		set: func(c *Config, v string) error {
+			switch v {
+			case "starttls", "tls", "none":
+				c.SMTPTLS = v
+				return nil
+			}
+			return fmt.Errorf("%q: want starttls, tls or none", v)
+		}},
 
 	shown(text("CONVEYOR_OIDC_ISSUER", "", "OIDC issuer URL (e.g. https://login.microsoftonline.com/<tenant>/v2.0). Required outside dev mode.", func(c *Config) *string { return &c.OIDCIssuer }, trimSlash), "the dev issuer in dev mode"),
 	text("CONVEYOR_OIDC_AUDIENCE", "api://conveyor", "The audience (aud) access tokens must carry: the API's application ID URI or client id.", func(c *Config) *string { return &c.OIDCAudience }),

@@ -46,11 +46,16 @@ type Options struct {
 	// runs (log_statement = all), so tests can count, server side, where
 	// queries went.
 	LogStatements bool
+	// Mail also starts mailpit, a local SMTP server with a web UI and an
+	// HTTP API (see StartMail).
+	Mail bool
 }
 
 // Ports are the loopback TCP ports of the stack's services.
 type Ports struct {
 	Primary, PgBouncer, Redis, S3 int
+	// SMTP and MailUI are mailpit's, with Options.Mail.
+	SMTP, MailUI int
 	// Replicas holds one port per replica, in replica order.
 	Replicas []int
 }
@@ -90,6 +95,11 @@ type Stack struct {
 	// S3Bucket is the bucket created for the application.
 	S3Bucket string
 
+	// SMTPAddr is host:port of mailpit's SMTP server and MailURL the base URL
+	// of its web UI and API (/api/v1/...); empty without Options.Mail.
+	SMTPAddr string
+	MailURL  string
+
 	// Ports are the ports actually in use.
 	Ports Ports
 
@@ -108,6 +118,7 @@ type Stack struct {
 	pgbouncer *proc
 	redis     *proc
 	s3        *proc
+	mail      *proc
 }
 
 // Start brings up the whole stack and waits until every component answers.
@@ -156,7 +167,7 @@ func (s *Stack) bringUp(ctx context.Context) error {
 	}
 	var (
 		wg   sync.WaitGroup
-		errs = make([]error, 3)
+		errs = make([]error, 4)
 	)
 	// One failure cancels the others so Start fails fast.
 	ctx, cancel := context.WithCancel(ctx)
@@ -174,6 +185,9 @@ func (s *Stack) bringUp(ctx context.Context) error {
 	run(0, s.bringUpPostgres)
 	run(1, s.StartRedis)
 	run(2, s.StartS3)
+	if s.opts.Mail {
+		run(3, s.StartMail)
+	}
 	wg.Wait()
 	// Report the root cause, not the cancellations it caused.
 	var real []error
@@ -210,7 +224,7 @@ func (s *Stack) Stop() error {
 	s.stopped = true
 	procs := []*proc{s.pgbouncer}
 	procs = append(procs, s.replicas...)
-	procs = append(procs, s.primary, s.redis, s.s3)
+	procs = append(procs, s.primary, s.redis, s.s3, s.mail)
 	s.mu.Unlock()
 
 	var (
@@ -250,7 +264,7 @@ func (s *Stack) Stop() error {
 
 // PIDs returns the process ids of the stack's currently running processes,
 // keyed by component ("postgres-primary", "postgres-replica1", "pgbouncer",
-// "redis", "versitygw").
+// "redis", "versitygw", "mailpit").
 func (s *Stack) PIDs() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,6 +281,7 @@ func (s *Stack) PIDs() map[string]int {
 	add("pgbouncer", s.pgbouncer)
 	add("redis", s.redis)
 	add("versitygw", s.s3)
+	add("mailpit", s.mail)
 	return out
 }
 

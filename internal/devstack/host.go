@@ -40,6 +40,11 @@ func findBinaries(opts Options) (binaries, error) {
 	if b.versitygw, err = findTool(opts.BinDir, "versitygw", extra...); err != nil {
 		return b, fmt.Errorf("%w (install it with: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0, into the repository's bin/)", err)
 	}
+	if opts.Mail {
+		if b.mailpit, err = findTool(opts.BinDir, "mailpit", extra...); err != nil {
+			return b, fmt.Errorf("%w (run make deps, or go install github.com/axllent/mailpit@%s into the repository's bin/)", err, MailpitVersion)
+		}
+	}
 	return b, nil
 }
 

@@ -14,6 +14,7 @@ type binaries struct {
 	pgbouncer string
 	redis     string
 	versitygw string
+	mailpit   string // with Options.Mail
 }
 
 type paths struct {
@@ -29,6 +30,7 @@ type paths struct {
 	redisDir      string
 	s3Root        string
 	s3Creds       string
+	mailDir       string
 }
 
 // prepare resolves binaries and identities, lays out and cleans the folder
@@ -82,6 +84,7 @@ func (s *Stack) layout() error {
 		redisDir:     filepath.Join(d, "redis"),
 		s3Root:       filepath.Join(d, "s3"),
 		s3Creds:      filepath.Join(d, "s3-credentials.json"),
+		mailDir:      filepath.Join(d, "mail"),
 	}
 	p.primarySock = socketDir(filepath.Join(p.sockRoot, "primary"))
 	p.pgbouncerSock = socketDir(filepath.Join(p.sockRoot, "pgbouncer"))
@@ -109,7 +112,7 @@ func (s *Stack) layout() error {
 			remove = append(remove, p.primaryData) // half-made data dir
 		}
 	} else {
-		remove = append(remove, p.pgRoot, p.redisDir, p.s3Root, p.s3Creds)
+		remove = append(remove, p.pgRoot, p.redisDir, p.s3Root, p.s3Creds, p.mailDir)
 	}
 	for _, r := range remove {
 		if err := os.RemoveAll(r); err != nil {
@@ -117,7 +120,7 @@ func (s *Stack) layout() error {
 		}
 	}
 
-	for _, dir := range []string{p.logs, p.redisDir, filepath.Join(p.s3Root, s.S3Bucket)} {
+	for _, dir := range []string{p.logs, p.redisDir, filepath.Join(p.s3Root, s.S3Bucket), p.mailDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("devstack: create %s: %w", dir, err)
 		}

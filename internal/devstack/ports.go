@@ -24,6 +24,9 @@ func (s *Stack) pickPorts() error {
 	for i := range want.Replicas {
 		slots = append(slots, &want.Replicas[i])
 	}
+	if s.opts.Mail {
+		slots = append(slots, &want.SMTP, &want.MailUI)
+	}
 	// Hold every listener until all are picked so the ports are distinct.
 	var held []net.Listener
 	defer func() {
@@ -68,6 +71,10 @@ func (s *Stack) fillURLs() {
 	}
 	s.RedisAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.Redis))
 	s.S3Endpoint = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.S3))
+	if s.opts.Mail {
+		s.SMTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.SMTP))
+		s.MailURL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.MailUI))
+	}
 }
 
 func replicaDBName(i int) string { return "conveyor_replica" + strconv.Itoa(i+1) }

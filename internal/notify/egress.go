@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/conveyorhq/conveyor/internal/config"
 )
 
 // DeliveryTimeout bounds one delivery attempt, connect to last byte.
@@ -267,4 +269,10 @@ func ReadResponse(body io.ReadCloser) []byte {
 	kept, _ := io.ReadAll(io.LimitReader(body, ResponseKeep))
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
 	return kept
+}
+
+// EgressFor returns the egress policy c configures: dev mode
+// (CONVEYOR_DEV) and the allowlist (CONVEYOR_WEBHOOK_ALLOW_CIDRS).
+func EgressFor(c *config.Config) Egress {
+	return Egress{Dev: c.Dev, Allow: c.WebhookAllowCIDRs}
 }

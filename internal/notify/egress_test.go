@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/conveyorhq/conveyor/internal/config"
 	"github.com/conveyorhq/conveyor/internal/notify"
 )
 
@@ -268,3 +269,20 @@ func TestEgressClientDoesNotFollowRedirectsAndKeepsOneKiB(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestEgressForReadsTheAllowlistSetting: CONVEYOR_WEBHOOK_ALLOW_CIDRS opens
+// exactly the ranges it names.
+func TestEgressForReadsTheAllowlistSetting(t *testing.T) {
+	c, err := config.Parse(func(k string) string {
+		return map[string]string{"CONVEYOR_WEBHOOK_ALLOW_CIDRS": "10.9.0.0/16, 169.254.169.254"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := notify.EgressFor(c)
+	for addr, ok := range map[string]bool{"10.9.3.4": true, "169.254.169.254": true, "10.8.0.1": false, "127.0.0.1": false} {
+		if err := e.CheckAddr(netip.MustParseAddr(addr)); (err == nil) != ok {
+			t.Errorf("CheckAddr(%s) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+}

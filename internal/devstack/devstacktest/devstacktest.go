@@ -36,6 +36,18 @@ func SkipIfShort(tb testing.TB) {
 // (SkipIfShort).
 func StartForTest(tb testing.TB, replicas int) *devstack.Stack {
 	tb.Helper()
+	return start(tb, devstack.Options{Replicas: replicas})
+}
+
+// StartWithMailForTest is StartForTest with one replica and mailpit
+// (devstack.Options.Mail), for tests that read what was emailed.
+func StartWithMailForTest(tb testing.TB) *devstack.Stack {
+	tb.Helper()
+	return start(tb, devstack.Options{Replicas: 1, Mail: true})
+}
+
+func start(tb testing.TB, opts devstack.Options) *devstack.Stack {
+	tb.Helper()
 	SkipIfShort(tb)
 	dir, err := devstack.TestDir(tb.Name())
 	if err != nil {
@@ -43,7 +55,8 @@ func StartForTest(tb testing.TB, replicas int) *devstack.Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Replicas: replicas, Log: tbWriter{tb}})
+	opts.Dir, opts.Log = dir, tbWriter{tb}
+	st, err := devstack.Start(ctx, opts)
 	if err != nil {
 		tb.Fatalf("%v\n(logs kept in %s)", err, dir)
 	}
