@@ -71,6 +71,7 @@ helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version }}
 {{ include "conveyor.secretEnv" (dict "ctx" . "name" "CONVEYOR_REDIS_PASSWORD" "key" $k.redisPassword "optional" true) }}
 {{ include "conveyor.secretEnv" (dict "ctx" . "name" "CONVEYOR_S3_ACCESS_KEY_ID" "key" $k.s3AccessKeyID "optional" true) }}
 {{ include "conveyor.secretEnv" (dict "ctx" . "name" "CONVEYOR_S3_SECRET_ACCESS_KEY" "key" $k.s3SecretAccessKey "optional" true) }}
+{{ include "conveyor.secretEnv" (dict "ctx" . "name" "CONVEYOR_SMTP_PASSWORD" "key" $k.smtpPassword "optional" true) }}
 {{- with .Values.egressProxy.url }}
 - {name: HTTPS_PROXY, value: {{ . | quote }}}
 - {name: HTTP_PROXY, value: {{ . | quote }}}
