@@ -269,8 +269,9 @@ func TestReplicaStoppedUnderReadLoad(t *testing.T) {
 
 // TestPrimaryDown: with the primary stopped, reads keep answering from the
 // replicas and creating POSTs fail fast with 503 and Retry-After; both
-// recover on their own once the primary is back. Runs last: it stops the
-// primary.
+// recover on their own once the primary is back. It starts the primary
+// again and waits until writes succeed before it returns, so it may run in
+// any order with the package's other tests.
 func TestPrimaryDown(t *testing.T) {
 	env := shared.Env(t)
 	admin := newCaller(t, env.URL, "outage-admin", true)

@@ -1,7 +1,9 @@
 package app_test
 
-// Tests that stop shared dependencies: they run last in this package (go
-// test runs files in name order), and restore what they stop.
+// Tests that stop dependencies. Those that stop a piece of the shared
+// environment restore it before they return, so they may run in any order
+// with the package's other tests (go test -shuffle on); one whose outage
+// leaves state behind runs on a topology of its own.
 
 import (
 	"bytes"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
+	"github.com/conveyorhq/conveyor/internal/apptest"
 )
 
 // slowSource yields n pseudo-random bytes in small steps, and closes
@@ -151,8 +154,15 @@ func TestOrphanObjectsAreSwept(t *testing.T) {
 // TestRedisDownJobsStillAccepted: with Redis (the queue) down, uploads and
 // job creation still succeed — the job and its dispatch record are one
 // PostgreSQL transaction — and once Redis is back every accepted job runs.
+//
+// It runs on a topology of its own: Redis restarts empty, and the asynq
+// clients of the API and the worker do not register their queues again
+// (they remember having done so once), so asynq's inspector, which the
+// shared environment's later tests read (task look-ups on a re-sent
+// dispatch, queue metrics), would not find the queues until those
+// processes restart.
 func TestRedisDownJobsStillAccepted(t *testing.T) {
-	e := setup(t)
+	e := apptest.Start(t, apptest.Options{})
 	ctx := context.Background()
 	admin := sdk(t, e, e.Token(t, "redis-down-admin", true))
 	team, err := admin.CreateTeam(ctx, "Queue outage")
