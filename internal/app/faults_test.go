@@ -241,6 +241,11 @@ func TestLostTaskIsRedone(t *testing.T) {
 		VALUES ($1, now() - interval '1 hour', now() - interval '1 hour')`, jobID); err != nil {
 		t.Fatal(err)
 	}
+	// The rows went in behind the API's back, with no read-your-writes mark:
+	// the replicas replay them before the API is asked for the job.
+	if err := e.Stack.WaitReplicasCaughtUp(ctx); err != nil {
+		t.Fatal(err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	job, err := admin.WaitForJob(wctx, team.Id, jobID, 200*time.Millisecond)
