@@ -31,7 +31,9 @@ KUBECONFORM_VERSION := v0.8.0
 MAILPIT_VERSION     := v1.33.1
 APT_PACKAGES      := redis-server pgbouncer chromium
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-GO_TEST_FLAGS     ?= -count=1 -timeout 20m
+# -shuffle on: tests must not depend on the order they are written in
+# (the seed is printed; rerun a failure with -shuffle SEED).
+GO_TEST_FLAGS     ?= -count=1 -shuffle on -timeout 20m
 
 .PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench clean
 
@@ -165,8 +167,8 @@ test-go: deps-go deps-npm ## Go unit and integration tests (real PostgreSQL, Red
 	$(BIN)/gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- $(GO_TEST_FLAGS) ./...
 
 test-short: ## the fast lane: Go unit tests only (go test -short: no PostgreSQL, Redis or S3 is started), shuffled
-	$(GO) test -short -shuffle on $(GO_TEST_FLAGS) ./...
-	cd clients/go && $(GO) test -short -shuffle on $(GO_TEST_FLAGS) ./...
+	$(GO) test -short $(GO_TEST_FLAGS) ./...
+	cd clients/go && $(GO) test -short $(GO_TEST_FLAGS) ./...
 
 test-sdk:
 	cd clients/go && $(GO) vet ./... && $(GO) test $(GO_TEST_FLAGS) ./...
