@@ -1,5 +1,6 @@
-// Flow: a platform admin sees every team with its usage in /it-manager,
-// creates, renames and deletes a team, opens a team's workspace, and reads
+// Flow: a platform admin sees every team with its usage and quota in
+// /it-manager, sets and resets a team's quota, creates, renames and deletes
+// a team, opens a team's workspace, and reads
 // the users and the platform's health; anyone else is refused there.
 import { ConveyorProblem } from "../../ts/src/index.ts";
 import { humanBytes } from "../src/components/managers/bytes.ts";
@@ -12,7 +13,7 @@ async function a11y(page: Page, what: string) {
   await checkA11y(page, what);
 }
 
-test("a platform admin sees every team with its usage, creates, renames, deletes and opens one", async ({ page }) => {
+test("a platform admin sees every team with its usage and quota, sets a quota, creates, renames, deletes and opens one", async ({ page }) => {
   // Teams with files and finished jobs, so their usage is not all zeros (short names: this flow takes the README's screenshot).
   const a = admin();
   const run = async (teamId: string, processor: string, fileId: string) => {
@@ -50,6 +51,37 @@ test("a platform admin sees every team with its usage, creates, renames, deletes
   await expect(page.locator(`[data-team-id="${finance.id}"]`)).toContainText("No jobs");
   await a11y(page, "IT manager: teams");
   await page.screenshot({ path: "e2e/screenshots/it-manager.png", fullPage: false });
+
+  // Quota: each team shows the limits in force (the platform's defaults until set), and a platform admin sets its own.
+  const quotaBefore = (await a.api.GET("/teams/{team_id}", { params: { path: { team_id: used.id } } })).data!.quota;
+  expect(quotaBefore.is_default.max_stored_bytes).toBe(true);
+  await expect(row.getByTestId("quota-stored")).toHaveText(`${humanBytes(usage.stored_bytes)} of ${humanBytes(quotaBefore.max_stored_bytes)} (default)`);
+  await row.getByRole("button", { name: `Quota of ${used.name}` }).click();
+  const quota = page.getByRole("dialog", { name: "Team quota" });
+  await expect(quota.getByTestId("quota-stored-field")).toBeVisible();
+  await quota.getByTestId("quota-stored-default-toggle").click();
+  await quota.getByLabel("Storage limit").fill("2");
+  await quota.getByTestId("quota-running-default-toggle").click();
+  await quota.getByLabel("Running jobs limit").fill("4");
+  await a11y(page, "IT manager: quota dialog");
+  await quota.getByRole("button", { name: "Save quota" }).click();
+  await expect(quota).toHaveCount(0);
+  const quotaSet = (await a.api.GET("/teams/{team_id}", { params: { path: { team_id: used.id } } })).data!.quota;
+  expect(quotaSet.max_stored_bytes).toBe(2 * 1024 ** 3);
+  expect(quotaSet.max_running_jobs).toBe(4);
+  expect(quotaSet.is_default).toEqual({ max_stored_bytes: false, max_file_bytes: true, max_running_jobs: false });
+  await expect(row.getByTestId("quota-stored")).toHaveText(`${humanBytes(usage.stored_bytes)} of 2 GiB`);
+  await expect(row.getByTestId("quota-running")).toHaveText("4 running jobs at once");
+  await expect(row.getByTestId("quota-file")).toContainText("(default)");
+  // Back to the platform's default storage quota: only that limit is sent (null), the running jobs stay.
+  await row.getByRole("button", { name: `Quota of ${used.name}` }).click();
+  await quota.getByTestId("quota-stored-default-toggle").click();
+  await quota.getByRole("button", { name: "Save quota" }).click();
+  await expect(quota).toHaveCount(0);
+  await expect(row.getByTestId("quota-stored")).toHaveText(`${humanBytes(usage.stored_bytes)} of ${humanBytes(quotaBefore.max_stored_bytes)} (default)`);
+  await expect(row.getByTestId("quota-running")).toHaveText("4 running jobs at once");
+  const changes = (await a.api.GET("/teams/{team_id}/audit-events", { params: { path: { team_id: used.id }, query: { action: "team.quota_changed" } } })).data!;
+  expect(changes.items).toHaveLength(2);
 
   // Create a team: it appears at the top, and in the team switcher.
   const created = unique("Created");

@@ -10,6 +10,7 @@ export {
   matClose,
   matCloudUpload,
   matContentCopy,
+  matDataUsage,
   matDelete,
   matDownload,
   matEdit,

@@ -3,7 +3,7 @@
 
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/vue-query";
 import { computed, toValue, type MaybeRefOrGetter } from "vue";
-import type { Team, UserAccount } from "@conveyor/client";
+import type { components, Team, UserAccount } from "@conveyor/client";
 import { conveyor, keys, PAGE_SIZE } from "@/api";
 import { auditQueryKey, type AuditQuery } from "@/components/managers/auditFilter";
 
@@ -86,7 +86,7 @@ export async function readTeam(teamId: string, signal?: AbortSignal): Promise<Te
   return { team: data!, etag };
 }
 
-/** useTeamChanges creates, renames and deletes teams, refreshing this list, the header's team switcher and /me. */
+/** useTeamChanges creates, renames, sets the quota of and deletes teams, refreshing this list, the header's team switcher and /me. */
 export function useTeamChanges() {
   const qc = useQueryClient();
   const refresh = async () => {
@@ -106,13 +106,18 @@ export function useTeamChanges() {
       (await conveyor.api.PATCH("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } }, body: { name } })).data!,
     onSuccess: refresh,
   });
+  const setQuota = useMutation({
+    mutationFn: async ({ teamId, quota, etag }: { teamId: string; quota: components["schemas"]["TeamQuotaUpdate"]; etag: string }) =>
+      (await conveyor.api.PATCH("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } }, body: { quota } })).data!,
+    onSuccess: refresh,
+  });
   const remove = useMutation({
     mutationFn: async ({ teamId, etag }: { teamId: string; etag: string }) => {
       await conveyor.api.DELETE("/teams/{team_id}", { params: { path: { team_id: teamId }, header: { "If-Match": etag } } });
     },
     onSettled: refresh,
   });
-  return { create, rename, remove };
+  return { create, rename, setQuota, remove };
 }
 
 /** UserVersion is a user as just read, with the ETag a change must send back. */
