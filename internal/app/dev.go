@@ -27,6 +27,11 @@ func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	stopTracing, err := startTracing(ctx, getenv, "conveyor-dev", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	start := time.Now()
 	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: 1, Keep: true, Mail: true, Log: stderr})
 	if err != nil {

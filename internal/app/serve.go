@@ -42,6 +42,11 @@ func runServe(ctx context.Context, _ []string, getenv func(string) string, stdou
 		return err
 	}
 	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	stopTracing, err := startTracing(ctx, getenv, "conveyor-serve", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
@@ -179,8 +184,13 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	if err != nil {
 		return err
 	}
+	internal, err := startInternal(cfg.InternalAddr, metrics)
+	if err != nil {
+		return err
+	}
+	defer internal.stop()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           observe.TraceHTTP(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    httpapi.ServerMaxHeaderBytes, // httpapi answers past httpapi.MaxHeaderBytes with a problem
@@ -196,6 +206,9 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-internal.errc:
+		_ = srv.Close()
+		return err
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/conveyorhq/conveyor/internal/auth"
@@ -61,6 +62,11 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	// a connection attempt per request, and the outage is logged a few
 	// times, not once per request.
 	d.redis.AddHook(breaker.New(breaker.Options{Logger: log}))
+	// A span per command (no arguments recorded: keys name principals).
+	if err := redisotel.InstrumentTracing(d.redis, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+		d.close()
+		return nil, fmt.Errorf("redis tracing: %w", err)
+	}
 	var err error
 	d.store, err = store.Open(ctx, store.Options{
 		PrimaryURL: cfg.DatabaseURL, ReplicaURLs: cfg.ReplicaURLs,

@@ -28,7 +28,13 @@ func runWorker(ctx context.Context, _ []string, getenv func(string) string, _, s
 	if err != nil {
 		return err
 	}
-	return work(ctx, cfg, observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel))
+	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	stopTracing, err := startTracing(ctx, getenv, "conveyor-worker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	return work(ctx, cfg, log)
 }
 
 // work runs the outbox relay and the job worker until ctx is done; the
@@ -123,7 +129,7 @@ func sweepIdempotencyKeys(ctx context.Context, s *store.Store, log *slog.Logger)
 }
 
 // workerHandler serves the worker's health, readiness (database and Redis
-// reachable) and metrics.
+// reachable), metrics and profiles (CONVEYOR_WORKER_ADDR is internal).
 func workerHandler(d *deps, m *observe.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -142,5 +148,6 @@ func workerHandler(d *deps, m *observe.Metrics) http.Handler {
 		_, _ = w.Write([]byte(`{"status":"OK"}` + "\n"))
 	})
 	mux.Handle("GET /metrics", m.Handler())
+	handlePprof(mux)
 	return mux
 }

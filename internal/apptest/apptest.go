@@ -40,7 +40,7 @@ type Options struct {
 // Env is a running Conveyor: its URL, its topology and a way to mint tokens.
 type Env struct {
 	URL       string // http://127.0.0.1:PORT
-	WorkerURL string // the worker's /healthz, /readyz and /metrics
+	WorkerURL string // the worker's /healthz, /readyz, /metrics and /debug/pprof/
 	Stack     *devstack.Stack
 	RunDir    string
 	vars      map[string]string
@@ -51,6 +51,8 @@ type Env struct {
 	mu        sync.Mutex // guards extra
 	extra     int        // extra API processes running
 	errs      chan error
+
+	InternalURL string // the API's internal listener: /metrics, /debug/pprof/
 }
 
 // Start brings everything up and registers its teardown with tb.Cleanup.
@@ -107,11 +109,16 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	iport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	e := &Env{URL: "http://127.0.0.1:" + strconv.Itoa(port), WorkerURL: "http://127.0.0.1:" + strconv.Itoa(wport),
-		Stack: stack, RunDir: runDir, logs: &syncBuffer{}}
+		InternalURL: "http://127.0.0.1:" + strconv.Itoa(iport), Stack: stack, RunDir: runDir, logs: &syncBuffer{}}
 	e.vars = map[string]string{
 		"CONVEYOR_HTTP_ADDR":             "127.0.0.1:" + strconv.Itoa(port),
 		"CONVEYOR_WORKER_ADDR":           "127.0.0.1:" + strconv.Itoa(wport),
+		"CONVEYOR_INTERNAL_ADDR":         "127.0.0.1:" + strconv.Itoa(iport),
 		"CONVEYOR_DEV":                   "true",
 		"CONVEYOR_RUN_DIR":               runDir,
 		"CONVEYOR_DATABASE_URL":          stack.PrimaryURL,
@@ -278,6 +285,7 @@ func (e *Env) StartAPIWithContext(tb testing.TB, ctx context.Context, overrides 
 		vars[k] = v
 	}
 	vars["CONVEYOR_HTTP_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
+	vars["CONVEYOR_INTERNAL_ADDR"] = "127.0.0.1:0" // any free port: nobody scrapes the extras
 	for k, v := range overrides {
 		vars[k] = v
 	}

@@ -73,6 +73,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.PathStyle
+		so.APIOptions = append(so.APIOptions, traceOperations(o.Bucket))
 	})
 	return &Store{
 		client:  client,

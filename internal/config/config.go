@@ -20,6 +20,7 @@ import (
 type Config struct {
 	HTTPAddr        string        // CONVEYOR_HTTP_ADDR
 	WorkerAddr      string        // CONVEYOR_WORKER_ADDR
+	InternalAddr    string        // CONVEYOR_INTERNAL_ADDR
 	PublicURL       string        // CONVEYOR_PUBLIC_URL; empty: derived from the listening address
 	Dev             bool          // CONVEYOR_DEV
 	RunDir          string        // CONVEYOR_RUN_DIR

@@ -33,7 +33,8 @@ type Setting struct {
 // setting may read fields set by the ones before it.
 var Settings = []Setting{
 	text("CONVEYOR_HTTP_ADDR", "127.0.0.1:8080", "Address the API listens on.", func(c *Config) *string { return &c.HTTPAddr }),
-	text("CONVEYOR_WORKER_ADDR", "127.0.0.1:9091", "Address the worker serves /healthz, /readyz and /metrics on.", func(c *Config) *string { return &c.WorkerAddr }),
+	text("CONVEYOR_WORKER_ADDR", "127.0.0.1:9091", "Address the worker serves /healthz, /readyz, /metrics and /debug/pprof/ on.", func(c *Config) *string { return &c.WorkerAddr }),
+	text("CONVEYOR_INTERNAL_ADDR", "127.0.0.1:6060", "Internal address the API serves /metrics and /debug/pprof/ on, for scrapers and operators only (never expose it; the public address keeps /metrics).", func(c *Config) *string { return &c.InternalAddr }),
 	text("CONVEYOR_PUBLIC_URL", "", "The URL clients reach the API at (issuer of dev tokens, links). Empty: http:// plus the listening address.", func(c *Config) *string { return &c.PublicURL }, trimSlash),
 	boolean("CONVEYOR_DEV", "false", "Dev mode: hosts the built-in OIDC issuer (refused otherwise). Set by `conveyor dev`.", func(c *Config) *bool { return &c.Dev }),
 	text("CONVEYOR_RUN_DIR", ".run", "Folder for local state: the dev stack's data and the dev issuer's key.", func(c *Config) *string { return &c.RunDir }),

@@ -179,7 +179,7 @@ func (s *Service) upload(ctx context.Context, teamID, id uuid.UUID, name string,
 		SHA256: hex.EncodeToString(r.h.Sum(nil)), ContentType: contentType, ObjectKey: key, CreatedBy: creator}, lim.MaxStoredBytes)
 	if err != nil {
 		if derr := s.Blobs.Delete(context.WithoutCancel(ctx), key); derr != nil && s.Logger != nil {
-			s.Logger.Error("files: remove object after failed insert; the sweeper will", "key", key, "err", derr)
+			s.Logger.ErrorContext(ctx, "files: remove object after failed insert; the sweeper will", "key", key, "err", derr)
 		}
 		return domain.File{}, err
 	}

@@ -158,9 +158,10 @@ func hidden(name string) bool {
 }
 
 // reservedPath reports whether p belongs to the server rather than to the
-// console: those paths never fall back to index.html.
+// console: those paths never fall back to index.html. /debug (profiles)
+// is served only on the internal listeners, and is a 404 here.
 func reservedPath(p string) bool {
-	for _, prefix := range []string{"/api", "/docs", "/dev/oidc", "/metrics", "/healthz", "/readyz"} {
+	for _, prefix := range []string{"/api", "/docs", "/dev/oidc", "/metrics", "/healthz", "/readyz", "/debug"} {
 		if p == prefix || strings.HasPrefix(p, prefix+"/") {
 			return true
 		}

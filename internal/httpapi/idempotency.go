@@ -131,7 +131,7 @@ func (s *Server) serveIdempotent(w http.ResponseWriter, r *http.Request, op *ope
 		}
 	}
 	if err := s.deps.Idempotency.Finish(context.WithoutCancel(ctx), p.Key(), key, sum, kept); err != nil {
-		s.deps.Logger.Error("idempotency: keep the response", "err", err, "request_id", requestIDFrom(ctx))
+		s.deps.Logger.ErrorContext(ctx, "idempotency: keep the response", "err", err, "request_id", requestIDFrom(ctx))
 	}
 }
 

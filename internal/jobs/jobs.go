@@ -180,7 +180,7 @@ func (s *Service) Cancelled(ctx context.Context, js []domain.Job) {
 			continue
 		}
 		if err := s.Queue.CancelRunning(context.WithoutCancel(ctx), domain.Dispatch{JobID: j.ID, Processor: j.Processor, Run: j.Runs}); err != nil {
-			s.log().Info("jobs: cancel signal not sent; the attempt stops at its next heartbeat", "job", j.ID, "err", err)
+			s.log().InfoContext(ctx, "jobs: cancel signal not sent; the attempt stops at its next heartbeat", "job", j.ID, "err", err)
 		}
 	}
 }
@@ -346,7 +346,7 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 	out, err := p.Run(runCtx, in)
 	hb.halt()
 	if errors.Is(context.Cause(runCtx), errSuperseded) {
-		r.stopped(id, attempt)
+		r.stopped(ctx, id, attempt)
 		return nil // cancelled, or another attempt owns the job: nothing to record
 	}
 	if err == nil && runCtx.Err() != nil {
@@ -357,14 +357,14 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 		// no longer this attempt's, else retried.
 		cur, lerr := r.Store.JobByID(context.WithoutCancel(ctx), id)
 		if lerr == nil && (cur.Status.Final() || cur.Attempts != attempt) {
-			r.stopped(id, attempt)
+			r.stopped(ctx, id, attempt)
 			return nil
 		}
 		return fmt.Errorf("%w: interrupted: %w", ErrRetry, ctx.Err())
 	}
 	if err != nil {
 		code, retryable := classify(err)
-		r.Logger.Warn("jobs: processor failed", "job", id, "attempt", attempt, "code", code, "err", err)
+		r.Logger.WarnContext(ctx, "jobs: processor failed", "job", id, "attempt", attempt, "code", code, "err", err)
 		return fail(code, publicMessage(err), retryable)
 	}
 	done, err := r.Store.SucceedJob(ctx, id, attempt, out.Result, outputs)
@@ -378,8 +378,8 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 	return nil
 }
 
-func (r *Runner) stopped(id uuid.UUID, attempt int) {
-	r.Logger.Info("jobs: attempt stopped: the job was cancelled or taken over", "job", id, "attempt", attempt)
+func (r *Runner) stopped(ctx context.Context, id uuid.UUID, attempt int) {
+	r.Logger.InfoContext(ctx, "jobs: attempt stopped: the job was cancelled or taken over", "job", id, "attempt", attempt)
 	if r.OnStopped != nil {
 		r.OnStopped()
 	}
@@ -436,7 +436,7 @@ func (r *Runner) startHeartbeat(ctx context.Context, stop context.CancelCauseFun
 				return
 			case err != nil:
 				if ctx.Err() == nil {
-					r.Logger.Warn("jobs: record progress", "job", j.ID, "err", err)
+					r.Logger.WarnContext(ctx, "jobs: record progress", "job", j.ID, "err", err)
 				}
 				continue
 			}

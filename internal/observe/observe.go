@@ -19,7 +19,8 @@ import (
 )
 
 // NewLogger returns a logger writing to w in format ("text" or "json") at
-// level ("debug", "info", "warn", "error").
+// level ("debug", "info", "warn", "error"); a line logged with a context
+// that holds a span carries its trace_id and span_id (WithTraceIDs).
 func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -27,9 +28,9 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(WithTraceIDs(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(WithTraceIDs(slog.NewTextHandler(w, opts)))
 }
 
 // Metrics is a process's metric registry.
@@ -65,9 +66,11 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// Handler serves the registry in the Prometheus text format.
+// Handler serves the registry in the Prometheus text format, or in
+// OpenMetrics when the scraper asks for it, which carries the latency
+// histograms' exemplars (the trace_id of a sampled request or task).
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry, EnableOpenMetrics: true})
 }
 
 // StatusRecorder remembers the status a handler wrote, and whether the
@@ -184,8 +187,9 @@ func (m *Metrics) HTTP(log *slog.Logger, requestID func(*http.Request) string) f
 				route = rc.RoutePattern()
 			}
 			d := time.Since(start)
+			nameSpan(r, route)
 			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-			m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			ObserveWithTrace(r.Context(), m.latency.WithLabelValues(route, r.Method), d.Seconds())
 			lvl := slog.LevelInfo
 			if status >= 500 {
 				lvl = slog.LevelError

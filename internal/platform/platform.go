@@ -88,7 +88,7 @@ func (s *Service) Status(ctx context.Context) (domain.PlatformStatus, error) {
 		}
 		r.ok = err == nil
 		if err != nil && s.Logger != nil {
-			s.Logger.Warn("platform status: queues and workers not read", "err", err)
+			s.Logger.WarnContext(cctx, "platform status: queues and workers not read", "err", err)
 		}
 		qc <- r
 	}()

@@ -16,9 +16,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
 	"github.com/conveyorhq/conveyor/internal/jobs"
+	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
 )
 
@@ -121,13 +124,15 @@ func (c *Client) Close() error { return errors.Join(c.c.Close(), c.inspector.Clo
 // re-dispatch of the run. Send puts such a task back in its queue, where it
 // runs once more as its last retry, so the reconciler recovers the run
 // without an operator.
-func (c *Client) Send(ctx context.Context, d domain.Dispatch) error {
+func (c *Client) Send(ctx context.Context, d domain.Dispatch) (err error) {
 	queue, timeout := QueueDefault, TaskTimeout
 	if p, err := c.processors.Get(d.Processor); err == nil {
 		queue, timeout = QueueFor(p.Priority()), p.Timeout()+timeoutGrace
 	}
 	id := TaskID(d)
-	t := asynq.NewTask(TaskRunJob, payload(d))
+	ctx, end := startSend(ctx, d, queue, id)
+	defer func() { end(err) }()
+	t := newTask(ctx, d)
 	// Bounded: the existing task's state changes only so often.
 	for range sendAttempts {
 		_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id), asynq.Queue(queue),
@@ -292,19 +297,35 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+// handle runs one attempt at a task, in a consumer span that continues the
+// trace of the request that queued the job (see newTask); the attempt's
+// log lines carry its trace_id, and its duration's exemplar.
+func (w *Worker) handle(ctx context.Context, t *asynq.Task) (err error) {
 	start := time.Now()
 	outcome := "done"
+	id, run, perr := parsePayload(t.Payload())
+	ctx, span := startProcess(ctx, t, domain.Dispatch{JobID: id, Run: run})
 	defer func() {
+		took := time.Since(start)
 		if w.Metrics != nil {
 			w.Metrics.Tasks.WithLabelValues(outcome).Inc()
-			w.Metrics.Duration.Observe(time.Since(start).Seconds())
+			observe.ObserveWithTrace(ctx, w.Metrics.Duration, took.Seconds())
 		}
+		span.SetAttributes(attribute.String("conveyor.task.outcome", outcome))
+		if err != nil {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+		lvl, attrs := slog.LevelInfo, []slog.Attr{slog.String("job", id.String()), slog.Int("run", run),
+			slog.String("outcome", outcome), slog.Duration("took", took)}
+		if err != nil {
+			lvl, attrs = slog.LevelWarn, append(attrs, slog.Any("err", err))
+		}
+		w.log.LogAttrs(ctx, lvl, "queue: task", attrs...)
 	}()
-	id, run, err := parsePayload(t.Payload())
-	if err != nil {
+	if perr != nil {
 		outcome = "skipped"
-		w.log.Error("queue: bad task payload", "payload", string(t.Payload()))
+		w.log.ErrorContext(ctx, "queue: bad task payload", "payload", string(t.Payload()))
 		return fmt.Errorf("bad payload: %w", asynq.SkipRetry)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)

@@ -136,6 +136,7 @@ func newTarget(ctx context.Context, name, url string, maxConns int32) (*target, 
 	// PgBouncer in transaction mode cannot keep named prepared statements:
 	// describe once per statement, execute unnamed.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	cfg.ConnConfig.Tracer = queryTracer()
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	}
@@ -216,17 +217,17 @@ func (s *Store) markWrite(ctx context.Context, keys []string) {
 	ctx = context.WithoutCancel(ctx)
 	var text string
 	if err := s.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
-		s.opts.Logger.Warn("store: read write position", "err", err)
+		s.opts.Logger.WarnContext(ctx, "store: read write position", "err", err)
 		return
 	}
 	lsn, err := ParseLSN(text)
 	if err != nil {
-		s.opts.Logger.Warn("store: parse write position", "lsn", text, "err", err)
+		s.opts.Logger.WarnContext(ctx, "store: parse write position", "lsn", text, "err", err)
 		return
 	}
 	for _, k := range keys {
 		if err := s.opts.Marks.Set(ctx, k, lsn, s.opts.ReadYourWritesTTL); err != nil {
-			s.opts.Logger.Warn("store: remember write position", "err", err)
+			s.opts.Logger.WarnContext(ctx, "store: remember write position", "err", err)
 		}
 	}
 }

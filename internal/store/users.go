@@ -126,7 +126,7 @@ func (s *Store) TouchUser(ctx context.Context, id uuid.UUID) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := db.New(s.primary.pool).TouchUser(ctx, id); err != nil {
-		s.opts.Logger.Debug("store: record that a user was seen", "err", err)
+		s.opts.Logger.DebugContext(ctx, "store: record that a user was seen", "err", err)
 	}
 }
 

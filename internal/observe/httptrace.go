@@ -1,0 +1,50 @@
+package observe
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TraceHTTP returns h with a server span around each request, continuing
+// the caller's trace when it sends traceparent. The span is named after
+// the method until the router has matched; Metrics.HTTP then names it
+// after the route template ("POST /api/v1/teams/{team_id}/jobs"), never
+// the raw path. Probes and scrapes (/healthz, /readyz, /metrics) get none.
+func TraceHTTP(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, "http",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				return false
+			}
+			return true
+		}))
+}
+
+// nameSpan names r's server span after its route template, once routed.
+func nameSpan(r *http.Request, route string) {
+	span := trace.SpanFromContext(r.Context())
+	if !span.IsRecording() {
+		return
+	}
+	span.SetName(r.Method + " " + route)
+	span.SetAttributes(semconv.HTTPRoute(route))
+}
+
+// ObserveWithTrace observes v, with the trace id of ctx's span as the
+// exemplar when that span is sampled (its trace is recorded somewhere).
+func ObserveWithTrace(ctx context.Context, o prometheus.Observer, v float64) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(v)
+}
