@@ -62,10 +62,15 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	// a connection attempt per request, and the outage is logged a few
 	// times, not once per request.
 	d.redis.AddHook(breaker.New(breaker.Options{Logger: log}))
-	// A span per command (no arguments recorded: keys name principals).
-	if err := redisotel.InstrumentTracing(d.redis, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
-		d.close()
-		return nil, fmt.Errorf("redis tracing: %w", err)
+	// With tracing on, a span per statement, command and S3 operation
+	// (Redis: no arguments recorded, keys name principals); off, the
+	// clients run with no instrumentation at all.
+	trace := observe.TracingOn()
+	if trace {
+		if err := redisotel.InstrumentTracing(d.redis, redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
+			d.close()
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
 	}
 	var err error
 	d.store, err = store.Open(ctx, store.Options{
@@ -74,13 +79,14 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		MaxLagBytes: cfg.MaxReplicaLagBytes, MaxLagTime: cfg.MaxReplicaLag,
 		ReadYourWritesTTL: cfg.ReadYourWritesTTL, Marks: store.RedisMarks{Client: d.redis},
 		Logger: observe.Throttle(log, 10*time.Second), // it warns per request while a dependency is down
+		Trace:  trace,
 	})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
 	d.blobs, err = blob.Open(ctx, blob.Options{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket,
-		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, PathStyle: cfg.S3PathStyle})
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, PathStyle: cfg.S3PathStyle, Trace: trace})
 	if err != nil {
 		d.close()
 		return nil, err

@@ -35,6 +35,7 @@ type Options struct {
 	// buffers (Concurrency+1) parts at most.
 	PartSize    int64
 	Concurrency int
+	Trace       bool // a span per S3 operation
 }
 
 // Store reads and writes objects in one bucket.
@@ -73,7 +74,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.PathStyle
-		so.APIOptions = append(so.APIOptions, traceOperations(o.Bucket))
+		if o.Trace {
+			so.APIOptions = append(so.APIOptions, traceOperations(o.Bucket))
+		}
 	})
 	return &Store{
 		client:  client,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -58,9 +59,25 @@ func SetupTracing(ctx context.Context, getenv func(string) string, service strin
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
 		sdktrace.WithSampler(RootsOfWork(sampler)))
-	otel.SetTracerProvider(tp)
+	InstallTracerProvider(tp)
 	return tp.Shutdown, nil
 }
+
+// tracingOn records that a recording tracer provider was installed.
+var tracingOn atomic.Bool
+
+// InstallTracerProvider makes tp the global provider every span comes
+// from, and turns on what only pays when spans are recorded (TraceHTTP's
+// full instrumentation). SetupTracing calls it for an exporter; a test
+// calls it with an in-memory one before the program starts.
+func InstallTracerProvider(tp trace.TracerProvider) {
+	otel.SetTracerProvider(tp)
+	tracingOn.Store(true)
+}
+
+// TracingOn reports whether a tracer provider was installed with
+// InstallTracerProvider (otherwise the global one is a no-op).
+func TracingOn() bool { return tracingOn.Load() }
 
 // newSpanExporter returns the exporter the OTEL_* variables ask for, or nil
 // for none.

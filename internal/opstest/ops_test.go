@@ -3,8 +3,8 @@
 // that creates a job to the worker's completion, trace ids in the log
 // lines, exemplars on the latency histograms, and profiles only on the
 // internal listeners. The spans go to an in-memory exporter installed as
-// the global tracer provider before the program starts, as an OTLP
-// exporter would be by SetupTracing.
+// the global tracer provider before the program starts, as SetupTracing
+// installs an OTLP exporter's.
 package opstest
 
 import (
@@ -19,13 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	conveyor "github.com/conveyorhq/conveyor/clients/go"
 	"github.com/conveyorhq/conveyor/internal/apptest"
+	"github.com/conveyorhq/conveyor/internal/observe"
 )
 
 var (
@@ -34,7 +34,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+	observe.InstallTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
 	os.Exit(apptest.Main(m, "opstest", apptest.Options{Env: map[string]string{"CONVEYOR_LOG_LEVEL": "info"}},
 		func(e *apptest.Env) { env = e }, nil))
 }

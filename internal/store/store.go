@@ -40,6 +40,7 @@ type Options struct {
 	ReplayWait        time.Duration // with the primary down, how long a read waits for a replica to pass the caller's mark
 	Marks             Marks         // where write positions are kept (Redis); nil disables read-your-writes
 	Logger            *slog.Logger
+	Trace             bool // a span per statement (see queryTracer); off, pgx runs without a tracer
 }
 
 // Marks keeps each principal's last write position (a WAL LSN).
@@ -80,11 +81,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, metrics: newMetrics(), done: make(chan struct{})}
 	var err error
-	if s.primary, err = newTarget(ctx, "primary", opts.PrimaryURL, opts.PrimaryMaxConns); err != nil {
+	if s.primary, err = newTarget(ctx, "primary", opts.PrimaryURL, opts.PrimaryMaxConns, opts.Trace); err != nil {
 		return nil, err
 	}
 	for i, u := range opts.ReplicaURLs {
-		t, err := newTarget(ctx, fmt.Sprintf("replica%d", i+1), u, opts.ReplicaMaxConns)
+		t, err := newTarget(ctx, fmt.Sprintf("replica%d", i+1), u, opts.ReplicaMaxConns, opts.Trace)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -128,7 +129,7 @@ type target struct {
 	lagT      atomic.Int64 // nanoseconds
 }
 
-func newTarget(ctx context.Context, name, url string, maxConns int32) (*target, error) {
+func newTarget(ctx context.Context, name, url string, maxConns int32, trace bool) (*target, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s url: %w", name, err)
@@ -136,7 +137,9 @@ func newTarget(ctx context.Context, name, url string, maxConns int32) (*target, 
 	// PgBouncer in transaction mode cannot keep named prepared statements:
 	// describe once per statement, execute unnamed.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	cfg.ConnConfig.Tracer = queryTracer()
+	if trace {
+		cfg.ConnConfig.Tracer = queryTracer()
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	}
