@@ -252,4 +252,8 @@ type Dispatch struct {
 	JobID     uuid.UUID
 	Processor string
 	Run       int
+	// TraceParent is the W3C traceparent of the request that queued the
+	// run, which its task carries so the attempt continues that trace; ""
+	// when it is not known (the attempt starts a trace of its own).
+	TraceParent string
 }

@@ -109,7 +109,7 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 // dispatch record stays the guarantee when this does nothing.
 func (s *Service) dispatch(ctx context.Context, j domain.Job) {
 	if s.Queue != nil {
-		s.Queue.Admit(ctx, j.TeamID)
+		s.Queue.Admit(WithQueued(ctx, j.ID), j.TeamID) // its dispatch, if sent now, carries this request's trace
 	}
 }
 

@@ -130,9 +130,8 @@ func (c *Client) Send(ctx context.Context, d domain.Dispatch) (err error) {
 		queue, timeout = QueueFor(p.Priority()), p.Timeout()+timeoutGrace
 	}
 	id := TaskID(d)
-	ctx, end := startSend(ctx, d, queue, id)
+	ctx, t, end := startSend(ctx, d, queue, id)
 	defer func() { end(err) }()
-	t := newTask(ctx, d)
 	// Bounded: the existing task's state changes only so often.
 	for range sendAttempts {
 		_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id), asynq.Queue(queue),
