@@ -2,6 +2,8 @@ package observe
 
 import (
 	"context"
+	"encoding/binary"
+	"math/rand/v2"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,18 +20,20 @@ import (
 // after the route template ("POST /api/v1/teams/{team_id}/jobs"), never
 // the raw path. Probes and scrapes (/healthz, /readyz, /metrics) get none.
 //
-// With tracing off (see TracingOn) it only reads a caller's traceparent
-// into the request's context, so its trace id is still logged and handed
-// to the jobs the request queues: otelhttp's own work (wrapping the body
-// and the writer, attributes, no-op metrics) would cost each request about
-// as much again as the rest of the middleware.
+// With tracing off (see TracingOn) it only puts the caller's trace
+// context (or, without traceparent, fresh unsampled ids) in the request's
+// context, so its log lines and the jobs it queues still share a trace id:
+// otelhttp's own work (wrapping the body and the writer, attributes, no-op
+// metrics) would cost each request about as much again as the rest of the
+// middleware.
 func TraceHTTP(h http.Handler) http.Handler {
 	if !TracingOn() {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
 			if len(r.Header["Traceparent"]) > 0 { // canonical key: no allocation
-				r = r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)))
+				ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
 			}
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, r.WithContext(EnsureTraceIDs(ctx)))
 		})
 	}
 	return otelhttp.NewHandler(h, "http",
@@ -63,4 +67,20 @@ func ObserveWithTrace(ctx context.Context, o prometheus.Observer, v float64) {
 		}
 	}
 	o.Observe(v)
+}
+
+// EnsureTraceIDs returns ctx with a span context: its own if it has one,
+// else fresh, unsampled trace and span ids (recorded nowhere, but logged),
+// so that the lines of one request or job attempt share a trace_id even
+// with tracing off.
+func EnsureTraceIDs(ctx context.Context) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	var tid trace.TraceID
+	var sid trace.SpanID
+	binary.BigEndian.PutUint64(tid[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(tid[8:], rand.Uint64()|1) // never all zero
+	binary.BigEndian.PutUint64(sid[:], rand.Uint64()|1)
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestRootsOfWork(t *testing.T) {
 // names the variable.
 func TestSetupTracingOffByDefault(t *testing.T) {
 	before := otel.GetTracerProvider()
-	defer otel.SetTracerProvider(before)
+	defer func() { otel.SetTracerProvider(before); observe.ResetTracing() }()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	shutdown, err := observe.SetupTracing(context.Background(), env(nil), "conveyor-test")
 	if err != nil {
@@ -150,6 +151,35 @@ func TestExemplarOnlyForSampledTraces(t *testing.T) {
 			t.Errorf("sampled: exemplar = %v, want trace %s", ex, sc.TraceID())
 		case !sampled && ex != nil:
 			t.Errorf("unsampled: exemplar = %v, want none", ex)
+		}
+	}
+}
+
+// TestRequestLinesShareATraceIDWithTracingOff: with tracing off, a request's
+// log line carries the caller's trace id, or a fresh one when it sent none,
+// and the handler sees the same ids (which the jobs it queues carry).
+func TestRequestLinesShareATraceIDWithTracingOff(t *testing.T) {
+	if observe.TracingOn() {
+		t.Fatal("tracing is on")
+	}
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	var buf bytes.Buffer
+	m := observe.NewMetrics()
+	var seen trace.SpanContext
+	h := observe.TraceHTTP(m.HTTP(observe.NewLogger(&buf, "text", "info"), func(*http.Request) string { return "rid" })(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = trace.SpanContextFromContext(r.Context()) })))
+	for _, tp := range []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""} {
+		buf.Reset()
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		if tp != "" {
+			req.Header.Set("traceparent", tp)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if !seen.IsValid() || (tp != "" && seen.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736") {
+			t.Fatalf("traceparent %q: the handler's span context = %v", tp, seen)
+		}
+		if line := buf.String(); !strings.Contains(line, "trace_id="+seen.TraceID().String()) || !strings.Contains(line, "span_id="+seen.SpanID().String()) {
+			t.Fatalf("traceparent %q: log line %q lacks the ids %s/%s", tp, line, seen.TraceID(), seen.SpanID())
 		}
 	}
 }

@@ -62,7 +62,8 @@ func startProcess(ctx context.Context, t *asynq.Task, d domain.Dispatch) (contex
 	id, _ := asynq.GetTaskID(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
 	attrs := append(messaging(queue, id, d), attribute.Int("messaging.asynq.retry_count", retried))
-	return observe.Tracer().Start(ctx, "process "+queue, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+	ctx, span := observe.Tracer().Start(ctx, "process "+queue, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+	return observe.EnsureTraceIDs(ctx), span // tracing off and no trace sent: still one id for the attempt's lines
 }
 
 func messaging(queue, id string, d domain.Dispatch) []attribute.KeyValue {
