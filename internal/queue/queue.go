@@ -297,7 +297,7 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // handle runs one attempt at a task, in a consumer span that continues the
-// trace of the request that queued the job (see newTask); the attempt's
+// trace of the request that queued the job (see startSend); the attempt's
 // log lines carry its trace_id, and its duration's exemplar.
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) (err error) {
 	start := time.Now()
