@@ -29,14 +29,13 @@ import (
 )
 
 var (
-	env   *apptest.Env
-	spans = tracetest.NewInMemoryExporter()
+	shared apptest.Shared
+	spans  = tracetest.NewInMemoryExporter()
 )
 
 func TestMain(m *testing.M) {
 	observe.InstallTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
-	os.Exit(apptest.Main(m, "opstest", apptest.Options{Env: map[string]string{"CONVEYOR_LOG_LEVEL": "info"}},
-		func(e *apptest.Env) { env = e }, nil))
+	os.Exit(apptest.Main(m, "opstest", apptest.Options{Env: map[string]string{"CONVEYOR_LOG_LEVEL": "info"}}, &shared, nil))
 }
 
 // doerFunc lets a test add headers to the SDK's requests.
@@ -59,9 +58,7 @@ func randomHex(t *testing.T, n int) string {
 // attempt, its queries and its S3 calls are spans of the same trace, which
 // its log lines name.
 func TestOneTraceFromRequestToWorker(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real stack")
-	}
+	env := shared.Env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	traceID, parentID := randomHex(t, 16), randomHex(t, 8)
@@ -175,9 +172,7 @@ func TestOneTraceFromRequestToWorker(t *testing.T) {
 // TestProfilesOnlyInternally: /debug/pprof/ answers on the API's internal
 // listener and the worker's, and is a 404 on the public address.
 func TestProfilesOnlyInternally(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real stack")
-	}
+	env := shared.Env(t)
 	for _, base := range []string{env.InternalURL, env.WorkerURL} {
 		status, body := get(t, base+"/debug/pprof/", "")
 		if status != http.StatusOK || !strings.Contains(body, "goroutine") {
