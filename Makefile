@@ -174,7 +174,7 @@ test-sdk:
 	cd clients/go && $(GO) vet ./... && $(GO) test $(GO_TEST_FLAGS) ./...
 
 test-ts: build-ts
-	cd clients/ts && node --test test/client.test.mjs
+	cd clients/ts && node --test test/client.test.mjs test/webhooks.test.mjs
 	clients/ts/test/pack-check.sh
 
 test-console: deps-npm ## the console's type check (vue-tsc) and component tests (vitest)

@@ -10,7 +10,9 @@
 // (WaitForJob, WatchJob), job control (CancelJob, RetryJob), outputs and
 // downloads that never send credentials to storage (JobOutputs,
 // OpenJobOutput, OpenFile), and the team's live event stream, which
-// reconnects by itself and resumes where it left off (Events).
+// reconnects by itself and resumes where it left off (Events). A webhook
+// receiver checks Conveyor's deliveries with WebhookVerifier, built on the
+// Standard Webhooks library.
 //
 //	c, err := conveyor.New("https://conveyor.example.com", conveyor.WithToken(token))
 //	team, err := c.CreateTeam(ctx, "Imaging")

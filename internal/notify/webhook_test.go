@@ -1,14 +1,18 @@
 package notify_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	conveyor "github.com/conveyorhq/conveyor/clients/go"
 
 	"github.com/conveyorhq/conveyor/internal/notify"
 )
@@ -135,5 +139,43 @@ func TestParseSecret(t *testing.T) {
 	var h http.Header = notify.Keys{Current: s}.Headers("msg_x", time.Unix(1700000000, 0), []byte("{}"))
 	if h.Get(notify.HeaderTimestamp) != "1700000000" || h.Get(notify.HeaderID) != "msg_x" {
 		t.Errorf("headers %v", h)
+	}
+}
+
+// TestSignaturesVerifyWithTheGoSDK: a delivery signed by Conveyor, posted to
+// a loopback receiver, verifies with the Go SDK's WebhookVerifier (built on
+// the upstream library), with either secret during a rotation.
+func TestSignaturesVerifyWithTheGoSDK(t *testing.T) {
+	old, next := notify.NewSecret(), notify.NewSecret()
+	keys := notify.Keys{Current: old}.Rotate(next, time.Now())
+	for _, sec := range []notify.Secret{old, next} {
+		v, err := conveyor.NewWebhookVerifier(sec.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got conveyor.WebhookEvent
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ev, err := v.VerifyRequest(r)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusUnauthorized)
+				return
+			}
+			got = ev
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		body := mustBody(t, notify.Payload{Type: "job.succeeded", Timestamp: time.Now(), Data: json.RawMessage(`{"id":"j2"}`)})
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+		for k, vs := range keys.Headers("msg_sdk", time.Now(), body) {
+			req.Header[k] = vs
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != http.StatusNoContent || got.ID != "msg_sdk" || got.Type != "job.succeeded" {
+			t.Errorf("status %d, event %+v", resp.StatusCode, got)
+		}
 	}
 }

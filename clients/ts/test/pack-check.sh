@@ -20,6 +20,16 @@ import {
   createConveyorClient, ConveyorProblem, EventStreamError,
   type ConveyorEvent, type EventStream, type File, type Job, type JobOutput, type Team,
 } from "@conveyor/client";
+import { verifyWebhook, WebhookSignatureError, type WebhookEvent } from "@conveyor/client/webhooks";
+
+export function receive(raw: string, headers: Headers): string {
+  try {
+    const ev: WebhookEvent<{ id: string }> = verifyWebhook<{ id: string }>(["whsec_a", "whsec_b"], raw, headers);
+    return `${ev.id} ${ev.type} ${ev.data.id}`;
+  } catch (err) {
+    return err instanceof WebhookSignatureError ? "bad signature" : "error";
+  }
+}
 
 const c = createConveyorClient({ baseUrl: "http://127.0.0.1:8080", token: "t", retry: { maxRetries: 2 } });
 
