@@ -129,6 +129,21 @@ type Team struct {
 	MaxRunningJobs *int32
 }
 
+type TeamEvent struct {
+	TeamID    uuid.UUID
+	Ms        int64
+	Seq       int64
+	Type      string
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+type TeamEventClock struct {
+	TeamID uuid.UUID
+	Ms     int64
+	Seq    int64
+}
+
 type TeamUsage struct {
 	TeamID        uuid.UUID
 	FileCount     int64

@@ -87,7 +87,6 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	}
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
-	publisher := &events.Publisher{Redis: d.redis, Logger: log}
 	// The role table the API description declares, once: the services
 	// check each call against it (the HTTP layer checks early too).
 	roles, err := authz.FromYAML(openapi.V1YAML)
@@ -128,7 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	consoleConfig := httpapi.ConsoleConfig{Authority: issuer, ClientID: cfg.ConsoleClient(), Scope: cfg.ConsoleScopes,
 		Storage: storageOrigin(ctx, d.blobs.PresignGet, log)}
 	admitter := &queue.Admitter{Client: queueClient, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Wakes: d.redis, Logger: log}
-	jobsService := &jobs.Service{Policy: policy, Store: d.store, Processors: d.processors, Queue: admitter, Events: publisher, Blobs: d.blobs,
+	jobsService := &jobs.Service{Policy: policy, Store: d.store, Processors: d.processors, Queue: admitter, Blobs: d.blobs,
 		Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	queueStatus := queue.NewStatus(d.redisOpt)
 	defer queueStatus.Close()
@@ -144,7 +143,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
 		Files: &files.Service{Policy: policy, Store: d.store, Blobs: d.blobs, Quotas: d.store, Aborts: d.store, Defaults: quotaDefaults(cfg),
 			MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,
-			Events: publisher, Logger: log},
+			Logger: log},
 		Jobs:       jobsService,
 		Processors: d.processors,
 		// A disabled user is refused before being counted as seen.

@@ -21,6 +21,7 @@ import (
 	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/config"
 	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/events"
 	"github.com/conveyorhq/conveyor/internal/observe"
 	"github.com/conveyorhq/conveyor/internal/processors"
 	"github.com/conveyorhq/conveyor/internal/store"
@@ -33,6 +34,22 @@ type deps struct {
 	redisOpt   asynq.RedisClientOpt
 	blobs      *blob.Store
 	processors *processors.Registry
+	// relay, in a worker, is woken at once by the worker's own commits
+	// that log events; elsewhere (the API) they wake the relays over
+	// Redis.
+	relay *events.Relay
+}
+
+// eventsLogged wakes an events relay after a commit that logged events;
+// best effort: a relay looks within its interval anyway.
+func (d *deps) eventsLogged(ctx context.Context) {
+	if d.relay != nil {
+		d.relay.Wake()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)
+	defer cancel()
+	_ = d.redis.Publish(ctx, events.WakeChannel, "").Err()
 }
 
 func (d *deps) close() {
@@ -78,8 +95,9 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		PrimaryMaxConns: cfg.PrimaryMaxConns, ReplicaMaxConns: cfg.ReplicaMaxConns,
 		MaxLagBytes: cfg.MaxReplicaLagBytes, MaxLagTime: cfg.MaxReplicaLag,
 		ReadYourWritesTTL: cfg.ReadYourWritesTTL, Marks: store.RedisMarks{Client: d.redis},
-		Logger: observe.Throttle(log, 10*time.Second), // it warns per request while a dependency is down
-		Trace:  trace,
+		EventsLogged: d.eventsLogged,
+		Logger:       observe.Throttle(log, 10*time.Second), // it warns per request while a dependency is down
+		Trace:        trace,
 	})
 	if err != nil {
 		d.close()

@@ -49,7 +49,7 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	client.MaxRetry = cfg.JobMaxRetries
 	defer client.Close()
 	runner := &jobs.Runner{Store: d.store, Objects: d.blobs, Processors: d.processors, Source: exportSource{d.store},
-		Events: &events.Publisher{Redis: d.redis, Logger: log}, Logger: log, NotRunnable: store.ErrJobNotRunnable}
+		Logger: log, NotRunnable: store.ErrJobNotRunnable}
 	metrics := observe.NewMetrics()
 	metrics.Registry.MustRegister(d.store)
 	qm := queue.NewMetrics(metrics.Registry)
@@ -60,6 +60,13 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	w := queue.NewWorker(d.redisOpt, cfg.WorkerConcurrency, cfg.ShutdownTimeout, runner, log)
 	w.Metrics = qm
 	relay := &queue.Relay{Store: d.store, Client: client, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Logger: log, Metrics: qm, Wakes: d.redis}
+	// The events relay runs beside the dispatch relay, in the workers: they
+	// are the processes that run background loops against the primary
+	// (the API's are request-driven), any number may run (one relays a
+	// team at a time), and most job events are committed here, so they
+	// wake it in-process; the API's commits wake it over Redis.
+	eventRelay := &events.Relay{Store: d.store, Redis: d.redis, Wakes: d.redis, Logger: log, Metrics: events.NewRelayMetrics(metrics.Registry)}
+	d.relay = eventRelay
 	// A job started or ended: its team's places in the queue and under its
 	// cap are topped up at once, by the worker, for that team alone (the
 	// relay's rounds go over every team), so the team's workers do not run
@@ -86,6 +93,7 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return relay.Run(gctx) })
+	g.Go(func() error { return eventRelay.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
 	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log,

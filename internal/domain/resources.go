@@ -226,7 +226,7 @@ const (
 )
 
 // Event is one thing that happened in a team. ID is assigned when it is
-// published (ordered within the team).
+// logged, in the transaction of the change (ordered within the team).
 type Event struct {
 	ID         string
 	Type       EventType
@@ -234,6 +234,8 @@ type Event struct {
 	OccurredAt time.Time
 	Job        *Job
 	File       *File
+	Member     *Member // member events
+	APIKey     *APIKey // API key events (never the secret)
 }
 
 // JobEvent returns the event reporting j's current state.

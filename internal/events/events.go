@@ -1,8 +1,10 @@
-// Package events publishes what happens in a team through Redis and serves
-// it to subscribers in any API process.
+// Package events carries what happens in a team from the event log in
+// PostgreSQL to subscribers in any API process.
 //
-// Each event is appended to its team's Redis stream (a bounded backlog that
-// gives every event an ordered id) and announced on one pub/sub channel, in
+// Each event is logged in the transaction of the change it reports (the
+// store does it), with an id ordered within its team. A Relay (in the
+// workers) appends logged events to their team's Redis stream (a bounded
+// backlog) under those ids and announces each on one pub/sub channel, in
 // one script, so the announcement never precedes the backlog entry. Each API
 // process runs one Hub: a single subscription to the channel that fans
 // events out to the local subscribers of their team, and fills any gap from
@@ -11,17 +13,12 @@ package events
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/conveyorhq/conveyor/internal/breaker"
-	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
 // Channel is the pub/sub channel announcing every event.
@@ -36,66 +33,57 @@ const (
 
 func streamKey(team uuid.UUID) string { return "conveyor:events:" + team.String() }
 
-// publish appends the event to the team's stream, trims it, refreshes its
-// expiry and announces "team id payload" on the channel; it returns the id.
+// appendBatch appends a team's events, logged in PostgreSQL, to its
+// stream under their own ids, trims the stream, refreshes its expiry and
+// announces each "team id payload" on the channel; it returns how many it
+// appended. KEYS[1] is the stream; ARGV: the backlog length, the expiry
+// in seconds, the channel, the team, then (id, payload) pairs in id order.
 //
-// A job's snapshots come from several processes (the API, workers), each
-// publishing after its own commit, so they may arrive out of order: with
-// KEYS[2] (the job's version key) and ARGV[6] (the snapshot's version, its
-// updated_at in microseconds), a snapshot older than one already published
-// is dropped, and the script returns false.
-var publish = redis.NewScript(`
-if KEYS[2] then
-  local cur = redis.call('GET', KEYS[2])
-  if cur and tonumber(cur) > tonumber(ARGV[6]) then return false end
-  redis.call('SET', KEYS[2], ARGV[6], 'EX', 3600)
+// Delivery is at least once (a relay that dies before recording what it
+// delivered delivers it again), and this is where the repeat stops: an id
+// not after the stream's newest is there already and is skipped, so a
+// stream holds each event once. The one exception is an id the stream
+// does not hold although a newer one is there: an older release appended
+// an entry under a Redis-assigned id meanwhile (a rolling upgrade); the
+// event then goes in under a new id rather than be lost.
+var appendBatch = redis.NewScript(`
+local function after(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, aseq, bms, bseq = tonumber(ams), tonumber(aseq), tonumber(bms), tonumber(bseq)
+  return ams > bms or (ams == bms and aseq > bseq)
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. id .. ' ' .. ARGV[2])
-return id
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local newest = top[1] and top[1][1]
+local added = 0
+for i = 5, #ARGV, 2 do
+  local id, p = ARGV[i], ARGV[i + 1]
+  local new = nil
+  if not newest or after(id, newest) then
+    new = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], id, 'e', p)
+  elseif #redis.call('XRANGE', KEYS[1], id, id) == 0 then
+    new = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', p)
+  end
+  if new then
+    newest = new
+    added = added + 1
+    redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. new .. ' ' .. p)
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return added
 `)
 
-// Publisher publishes events. Publishing is best effort: a client that
-// misses an event (Redis down) re-reads the resource, which is the truth.
-type Publisher struct {
-	Redis  *redis.Client
-	Logger *slog.Logger
+// appendToStream appends recs, all of team, to the team's stream (see
+// appendBatch) and returns how many were new there.
+func appendToStream(ctx context.Context, rdb redis.Scripter, team uuid.UUID, recs []Record) (int, error) {
+	args := make([]any, 0, 4+2*len(recs))
+	args = append(args, Backlog, int(BacklogTTL/time.Second), Channel, team.String())
+	for _, r := range recs {
+		args = append(args, r.ID.String(), string(r.Payload))
+	}
+	return appendBatch.Run(ctx, rdb, []string{streamKey(team)}, args...).Int()
 }
-
-// Publish publishes e and returns its id, or the error (also logged).
-func (p *Publisher) Publish(ctx context.Context, e domain.Event) (string, error) {
-	b, err := encode(e)
-	if err != nil {
-		return "", err
-	}
-	// Publishing outlives a cancelled request: the change it reports is made.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	keys := []string{streamKey(e.TeamID)}
-	args := []any{Backlog, string(b), int(BacklogTTL / time.Second), Channel, e.TeamID.String()}
-	if e.Job != nil {
-		keys = append(keys, "conveyor:events:jobversion:"+e.Job.ID.String())
-		args = append(args, e.Job.UpdatedAt.UnixMicro())
-	}
-	id, err := publish.Run(ctx, p.Redis, keys, args...).Text()
-	if errors.Is(err, redis.Nil) {
-		return "", nil // a newer snapshot of the job went out already
-	}
-	if err != nil {
-		lvl := slog.LevelWarn
-		if errors.Is(err, breaker.ErrUnavailable) {
-			lvl = slog.LevelDebug // the breaker logs the outage, not once per event
-		}
-		p.Logger.Log(ctx, lvl, "events: publish failed; clients re-read on reconnect", "type", e.Type, "team", e.TeamID, "err", err)
-		return "", err
-	}
-	return id, nil
-}
-
-// Notify publishes e, logging a failure: for services, whose change is
-// made whether or not the event goes out.
-func (p *Publisher) Notify(ctx context.Context, e domain.Event) { _, _ = p.Publish(ctx, e) }
 
 // ID is a stream entry id: milliseconds and a sequence number.
 type ID struct{ MS, Seq uint64 }

@@ -36,6 +36,29 @@ type wireEvent struct {
 	OccurredAt time.Time `json:"occurred_at"`
 	Job        *wireJob  `json:"job,omitempty"`
 	File       *wireFile `json:"file,omitempty"`
+	// Added in version 1 with the event log (member and API key events).
+	Member *wireMember `json:"member,omitempty"`
+	APIKey *wireAPIKey `json:"api_key,omitempty"`
+}
+
+type wireMember struct {
+	UserID    uuid.UUID `json:"user_id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role"`
+	Pending   bool      `json:"pending,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type wireAPIKey struct {
+	ID        uuid.UUID  `json:"id"`
+	TeamID    uuid.UUID  `json:"team_id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Prefix    string     `json:"prefix"`
+	CreatedBy *uuid.UUID `json:"created_by,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 type wireJob struct {
@@ -74,9 +97,9 @@ type wireFile struct {
 	CreatedAt   time.Time  `json:"created_at"`
 }
 
-// encode returns e in the current wire version (its ID is not part of
-// the payload: the stream assigns it).
-func encode(e domain.Event) ([]byte, error) {
+// Encode returns e in the current wire version, as the event log keeps
+// it (its ID is not part of the payload: the log assigns it).
+func Encode(e domain.Event) ([]byte, error) {
 	w := wireEvent{V: WireVersion, Type: string(e.Type), TeamID: e.TeamID, OccurredAt: e.OccurredAt.UTC()}
 	if j := e.Job; j != nil {
 		wj := &wireJob{ID: j.ID, TeamID: j.TeamID, FileID: j.FileID, Processor: j.Processor, Params: rawOrNil(j.Params),
@@ -91,6 +114,13 @@ func encode(e domain.Event) ([]byte, error) {
 	if f := e.File; f != nil {
 		w.File = &wireFile{ID: f.ID, TeamID: f.TeamID, Name: f.Name, Size: f.Size, SHA256: f.SHA256,
 			ContentType: f.ContentType, CreatedBy: f.CreatedBy, CreatedAt: f.CreatedAt.UTC()}
+	}
+	if m := e.Member; m != nil {
+		w.Member = &wireMember{UserID: m.UserID, Email: m.Email, Name: m.Name, Role: string(m.Role), Pending: m.Pending, CreatedAt: m.CreatedAt.UTC()}
+	}
+	if k := e.APIKey; k != nil {
+		w.APIKey = &wireAPIKey{ID: k.ID, TeamID: k.TeamID, Name: k.Name, Role: string(k.Role), Prefix: k.Prefix,
+			CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(), RevokedAt: utcPtr(k.RevokedAt)}
 	}
 	return json.Marshal(w)
 }
@@ -129,6 +159,13 @@ func decode(id, payload string) (domain.Event, error) {
 		e.File = &domain.File{ID: wf.ID, TeamID: wf.TeamID, Name: wf.Name, Size: wf.Size, SHA256: wf.SHA256,
 			ContentType: wf.ContentType, CreatedBy: wf.CreatedBy, CreatedAt: wf.CreatedAt}
 	}
+	if wm := w.Member; wm != nil {
+		e.Member = &domain.Member{UserID: wm.UserID, Email: wm.Email, Name: wm.Name, Role: domain.TeamRole(wm.Role), Pending: wm.Pending, CreatedAt: wm.CreatedAt}
+	}
+	if wk := w.APIKey; wk != nil {
+		e.APIKey = &domain.APIKey{ID: wk.ID, TeamID: wk.TeamID, Name: wk.Name, Role: domain.TeamRole(wk.Role), Prefix: wk.Prefix,
+			CreatedBy: wk.CreatedBy, CreatedAt: wk.CreatedAt, RevokedAt: wk.RevokedAt}
+	}
 	return e, nil
 }
 
@@ -165,3 +202,7 @@ func utcPtr(t *time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
+
+// Decode reads a payload of the event log (or of a stream entry) as the
+// event with id; see decode.
+func Decode(id, payload string) (domain.Event, error) { return decode(id, payload) }

@@ -210,25 +210,3 @@ func (b *memBlobs) CompleteMultipart(_ context.Context, key, _ string, parts []d
 	b.completed[key] = parts
 	return nil
 }
-
-// events records what was announced.
-type events struct {
-	mu  sync.Mutex
-	got []domain.Event
-}
-
-func (e *events) Notify(_ context.Context, ev domain.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.got = append(e.got, ev)
-}
-
-func (e *events) types() []domain.EventType {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []domain.EventType
-	for _, ev := range e.got {
-		out = append(out, ev.Type)
-	}
-	return out
-}

@@ -56,7 +56,8 @@ type Blobs interface {
 
 // Service implements the file rules. Each method that serves an API
 // operation first checks the caller against the role the operation
-// declares (Policy), whether or not the HTTP layer did.
+// declares (Policy), whether or not the HTTP layer did. The store logs a
+// file's creation and deletion as events, in the change's transaction.
 type Service struct {
 	Policy    Policy
 	Store     Store
@@ -66,7 +67,6 @@ type Service struct {
 	Defaults  domain.QuotaDefaults // the limits of a team that has none of its own
 	MaxBytes  int64                // the largest file streamed through the API
 	UploadTTL time.Duration        // direct uploads expire after this (0: 6 h)
-	Events    Events               // optional
 	Logger    *slog.Logger
 }
 
@@ -88,17 +88,6 @@ func (s *Service) allow(ctx context.Context, op string, teamID uuid.UUID) error 
 func (s *Service) logError(msg string, args ...any) {
 	if s.Logger != nil {
 		s.Logger.Error(msg, args...)
-	}
-}
-
-// Events is where file changes are announced (best effort).
-type Events interface {
-	Notify(ctx context.Context, e domain.Event)
-}
-
-func (s *Service) notify(ctx context.Context, t domain.EventType, f domain.File) {
-	if s.Events != nil {
-		s.Events.Notify(ctx, domain.FileEvent(t, f))
 	}
 }
 
@@ -183,7 +172,6 @@ func (s *Service) upload(ctx context.Context, teamID, id uuid.UUID, name string,
 		}
 		return domain.File{}, err
 	}
-	s.notify(ctx, domain.EventFileCreated, f)
 	return f, nil
 }
 
@@ -213,10 +201,7 @@ func (s *Service) Delete(ctx context.Context, teamID, id uuid.UUID) error {
 	if err := s.allow(ctx, "deleteFile", teamID); err != nil {
 		return err
 	}
-	f, err := s.Store.DeleteFile(ctx, teamID, id)
-	if err == nil {
-		s.notify(ctx, domain.EventFileDeleted, f)
-	}
+	_, err := s.Store.DeleteFile(ctx, teamID, id)
 	return err
 }
 

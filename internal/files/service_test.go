@@ -17,18 +17,17 @@ import (
 )
 
 type fixture struct {
-	store  *memStore
-	blobs  *memBlobs
-	events *events
-	svc    *files.Service
-	team   uuid.UUID
-	user   *domain.Principal
+	store *memStore
+	blobs *memBlobs
+	svc   *files.Service
+	team  uuid.UUID
+	user  *domain.Principal
 }
 
 func newFixture() *fixture {
-	f := &fixture{store: newMemStore(), blobs: newMemBlobs(), events: &events{}, team: uuid.New(),
+	f := &fixture{store: newMemStore(), blobs: newMemBlobs(), team: uuid.New(),
 		user: &domain.Principal{UserID: uuid.New(), Method: domain.AuthOIDC}}
-	f.svc = &files.Service{Policy: allowAll{}, Store: f.store, Blobs: f.blobs, Events: f.events, MaxBytes: 1 << 20}
+	f.svc = &files.Service{Policy: allowAll{}, Store: f.store, Blobs: f.blobs, MaxBytes: 1 << 20}
 	return f
 }
 
@@ -64,9 +63,6 @@ func TestUploadMeasuresHashesAndTypes(t *testing.T) {
 	if got.CreatedBy == nil || *got.CreatedBy != f.user.UserID {
 		t.Fatalf("created by %v; want %s", got.CreatedBy, f.user.UserID)
 	}
-	if ts := f.events.types(); len(ts) != 1 || ts[0] != domain.EventFileCreated {
-		t.Fatalf("events %v; want one file.created", ts)
-	}
 }
 
 // TestUploadOverTheLimit: a body over MaxBytes is too large and leaves no
@@ -76,8 +72,8 @@ func TestUploadOverTheLimit(t *testing.T) {
 	f.svc.MaxBytes = 1000
 	_, err := f.svc.Upload(f.ctx(), f.team, "big", strings.NewReader(strings.Repeat("x", 1001)), -1)
 	wantCode(t, "1001 bytes", err, domain.CodeFileTooLarge)
-	if len(f.blobs.objects) != 0 || len(f.store.files) != 0 || len(f.events.types()) != 0 {
-		t.Fatalf("left behind: %d objects, %d files, events %v", len(f.blobs.objects), len(f.store.files), f.events.types())
+	if len(f.blobs.objects) != 0 || len(f.store.files) != 0 {
+		t.Fatalf("left behind: %d objects, %d files", len(f.blobs.objects), len(f.store.files))
 	}
 	if _, err := f.svc.Upload(f.ctx(), f.team, "fits", strings.NewReader(strings.Repeat("x", 1000)), -1); err != nil {
 		t.Fatalf("exactly the limit: %v", err)
@@ -91,8 +87,8 @@ func TestUploadRowFailureRemovesTheObject(t *testing.T) {
 	f.store.createErr = domain.Errorf(domain.CodeUnavailable, "primary down")
 	_, err := f.svc.Upload(f.ctx(), f.team, "a.txt", strings.NewReader("hello"), -1)
 	wantCode(t, "upload", err, domain.CodeUnavailable)
-	if len(f.blobs.objects) != 0 || len(f.events.types()) != 0 {
-		t.Fatalf("left %d objects, events %v", len(f.blobs.objects), f.events.types())
+	if len(f.blobs.objects) != 0 {
+		t.Fatalf("left %d objects", len(f.blobs.objects))
 	}
 }
 
@@ -164,9 +160,6 @@ func TestDeleteAnnounces(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, "deleting twice", f.svc.Delete(f.ctx(), f.team, file.ID), domain.CodeNotFound)
-	if ts := f.events.types(); len(ts) != 2 || ts[1] != domain.EventFileDeleted {
-		t.Fatalf("events %v; want file.created, file.deleted", ts)
-	}
 }
 
 // TestOpenRanges: one byte range is passed to storage; several ranges,

@@ -200,9 +200,6 @@ func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID
 			s.logError("files: abort an upload over quota; the janitor will", "id", uploadID, "err", aerr)
 		}
 	}
-	if err == nil {
-		s.notify(ctx, domain.EventFileCreated, f)
-	}
 	return f, err
 }
 

@@ -179,7 +179,7 @@ func (m *memStore) current(id uuid.UUID, attempt int) (domain.Job, error) {
 	return j, nil
 }
 
-func (m *memStore) UpdateJobProgress(_ context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error) {
+func (m *memStore) UpdateJobProgress(_ context.Context, id uuid.UUID, attempt, pct int, _ bool) (domain.Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, err := m.current(id, attempt)
@@ -279,26 +279,6 @@ func (q *queue) CancelRunning(_ context.Context, d domain.Dispatch) error {
 	defer q.mu.Unlock()
 	q.cancelled = append(q.cancelled, d)
 	return nil
-}
-
-// events records the job states announced, in order.
-type events struct {
-	mu  sync.Mutex
-	got []domain.JobStatus
-}
-
-func (e *events) Notify(_ context.Context, ev domain.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if ev.Job != nil {
-		e.got = append(e.got, ev.Job.Status)
-	}
-}
-
-func (e *events) states() []domain.JobStatus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]domain.JobStatus(nil), e.got...)
 }
 
 // proc is a processor whose Run is the test's.

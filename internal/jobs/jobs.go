@@ -40,14 +40,11 @@ type Queue interface {
 	CancelRunning(ctx context.Context, d domain.Dispatch) error
 }
 
-// Events is where job changes are announced (best effort).
-type Events interface {
-	Notify(ctx context.Context, e domain.Event)
-}
-
 // Service implements the job rules for API callers. Each method that
 // serves an API operation first checks the caller against the role the
-// operation declares (Policy), whether or not the HTTP layer did.
+// operation declares (Policy), whether or not the HTTP layer did. Each
+// change of a job is logged as its event by the store, in the change's
+// transaction.
 type Service struct {
 	Policy     Policy
 	Store      Store
@@ -55,7 +52,6 @@ type Service struct {
 	// Queue, when set, admits new and retried jobs at once when their team
 	// has room; otherwise (or when it fails) the relay does.
 	Queue  Queue
-	Events Events
 	Blobs  Downloads
 	Logger *slog.Logger
 	// NotRunnable is the store's error for a job in a state the change
@@ -99,7 +95,6 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 	if err != nil {
 		return domain.Job{}, err
 	}
-	s.notify(ctx, j)
 	s.dispatch(ctx, j)
 	return j, nil
 }
@@ -110,12 +105,6 @@ func (s *Service) Create(ctx context.Context, teamID uuid.UUID, fileID *uuid.UUI
 func (s *Service) dispatch(ctx context.Context, j domain.Job) {
 	if s.Queue != nil {
 		s.Queue.Admit(WithQueued(ctx, j.ID), j.TeamID) // its dispatch, if sent now, carries this request's trace
-	}
-}
-
-func (s *Service) notify(ctx context.Context, j domain.Job) {
-	if s.Events != nil {
-		s.Events.Notify(ctx, domain.JobEvent(j))
 	}
 }
 
@@ -170,12 +159,11 @@ func (s *Service) Cancel(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 }
 
 // Cancelled follows up jobs just moved to cancelled (by Cancel, or by a
-// team's deletion): each is announced, and a running one's attempt is
-// told to stop. Best effort: an attempt also finds out at its next
+// team's deletion; their events were logged with the change): a running
+// one's attempt is told to stop. Best effort: an attempt also finds out at its next
 // heartbeat, and can record nothing either way.
 func (s *Service) Cancelled(ctx context.Context, js []domain.Job) {
 	for _, j := range js {
-		s.notify(ctx, j)
 		if j.StartedAt == nil || s.Queue == nil {
 			continue
 		}
@@ -201,7 +189,6 @@ func (s *Service) Retry(ctx context.Context, teamID, id uuid.UUID) (domain.Job, 
 	if err != nil {
 		return domain.Job{}, err
 	}
-	s.notify(ctx, j)
 	s.dispatch(ctx, j)
 	return j, nil
 }
@@ -211,7 +198,9 @@ type RunStore interface {
 	JobByID(ctx context.Context, id uuid.UUID) (domain.Job, error)
 	FileByID(ctx context.Context, id uuid.UUID) (domain.File, error)
 	StartJobAttempt(ctx context.Context, id uuid.UUID, run int) (domain.Job, error)
-	UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error)
+	// UpdateJobProgress records the progress, and logs the job's event
+	// when announce.
+	UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int, announce bool) (domain.Job, error)
 	SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage, outputs []domain.JobOutput) (domain.Job, error)
 	FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr domain.JobError) (domain.Job, error)
 }
@@ -230,7 +219,6 @@ type Runner struct {
 	Objects    Objects
 	Processors *processors.Registry
 	Source     processors.Source // for processors that report on a team
-	Events     Events            // optional
 	Logger     *slog.Logger
 	// NotRunnable is the store's error for a job no attempt may change.
 	NotRunnable error
@@ -280,20 +268,18 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 	if r.OnEnded != nil {
 		defer r.OnEnded(j)
 	}
-	r.notify(ctx, j)
 	attempt := j.Attempts
 	fail := func(code, msg string, retryable bool) error {
 		if retryable && !last {
 			return fmt.Errorf("%w: %s: %s", ErrRetry, code, msg)
 		}
-		done, err := r.Store.FailJob(ctx, id, attempt, domain.JobError{Code: code, Message: msg, Retryable: retryable})
+		_, err := r.Store.FailJob(ctx, id, attempt, domain.JobError{Code: code, Message: msg, Retryable: retryable})
 		if errors.Is(err, r.NotRunnable) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%w: record failure: %w", ErrRetry, err)
 		}
-		r.notify(ctx, done)
 		return nil
 	}
 	p, err := r.Processors.Get(j.Processor)
@@ -367,14 +353,13 @@ func (r *Runner) Run(ctx context.Context, id uuid.UUID, run int, last bool) erro
 		r.Logger.WarnContext(ctx, "jobs: processor failed", "job", id, "attempt", attempt, "code", code, "err", err)
 		return fail(code, publicMessage(err), retryable)
 	}
-	done, err := r.Store.SucceedJob(ctx, id, attempt, out.Result, outputs)
+	_, err = r.Store.SucceedJob(ctx, id, attempt, out.Result, outputs)
 	if errors.Is(err, r.NotRunnable) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%w: record result: %w", ErrRetry, err)
 	}
-	r.notify(ctx, done)
 	return nil
 }
 
@@ -382,12 +367,6 @@ func (r *Runner) stopped(ctx context.Context, id uuid.UUID, attempt int) {
 	r.Logger.InfoContext(ctx, "jobs: attempt stopped: the job was cancelled or taken over", "job", id, "attempt", attempt)
 	if r.OnStopped != nil {
 		r.OnStopped()
-	}
-}
-
-func (r *Runner) notify(ctx context.Context, j domain.Job) {
-	if r.Events != nil {
-		r.Events.Notify(ctx, domain.JobEvent(j))
 	}
 }
 
@@ -429,7 +408,8 @@ func (r *Runner) startHeartbeat(ctx context.Context, stop context.CancelCauseFun
 			if pct == recorded && time.Since(last) < every {
 				continue
 			}
-			cur, err := r.Store.UpdateJobProgress(ctx, j.ID, j.Attempts, int(pct))
+			// A change of progress is the job's event; a heartbeat alone is not.
+			_, err := r.Store.UpdateJobProgress(ctx, j.ID, j.Attempts, int(pct), pct != recorded)
 			switch {
 			case errors.Is(err, r.NotRunnable):
 				stop(errSuperseded)
@@ -439,9 +419,6 @@ func (r *Runner) startHeartbeat(ctx context.Context, stop context.CancelCauseFun
 					r.Logger.WarnContext(ctx, "jobs: record progress", "job", j.ID, "err", err)
 				}
 				continue
-			}
-			if pct != recorded {
-				r.notify(ctx, cur)
 			}
 			recorded, last = pct, time.Now()
 		}

@@ -21,7 +21,6 @@ import (
 type runFixture struct {
 	store   *memStore
 	objects *memObjects
-	events  *events
 	runner  *jobs.Runner
 	job     domain.Job
 	stopped atomic.Int32
@@ -34,14 +33,14 @@ func newRun(t *testing.T, run func(ctx context.Context, in processors.Input) (pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &runFixture{store: newMemStore(), objects: &memObjects{}, events: &events{}}
+	f := &runFixture{store: newMemStore(), objects: &memObjects{}}
 	team := uuid.New()
 	file := domain.File{ID: uuid.New(), TeamID: team, Size: 5, ObjectKey: "teams/t/files/f"}
 	f.store.files[file.ID] = file
 	_ = f.objects.Put(context.Background(), file.ObjectKey, strings.NewReader("hello"), "text/plain")
 	f.job = f.store.put(domain.Job{ID: uuid.New(), TeamID: team, FileID: &file.ID, Processor: "test", Params: json.RawMessage(`{}`),
 		Status: domain.JobQueued, Runs: 1})
-	f.runner = &jobs.Runner{Store: f.store, Objects: f.objects, Processors: reg, Events: f.events, NotRunnable: errNotRunnable,
+	f.runner = &jobs.Runner{Store: f.store, Objects: f.objects, Processors: reg, NotRunnable: errNotRunnable,
 		Logger: slog.New(slog.DiscardHandler), Heartbeat: 40 * time.Millisecond, OnStopped: func() { f.stopped.Add(1) }}
 	return f
 }
@@ -78,9 +77,6 @@ func TestRunRecordsOutputsOnce(t *testing.T) {
 	key := jobs.OutputKey(j, 1, "upper.txt")
 	if len(outs) != 1 || outs[0].ObjectKey != key || outs[0].Size != 5 || string(f.objects.objects[key]) != "HELLO" {
 		t.Fatalf("outputs %+v; want upper.txt under %s", outs, key)
-	}
-	if s := f.events.states(); len(s) != 2 || s[0] != domain.JobRunning || s[1] != domain.JobSucceeded {
-		t.Fatalf("events %v; want running, succeeded", s)
 	}
 	// The task delivered again finds the job final: nothing runs or changes.
 	if err := f.runner.Run(context.Background(), f.job.ID, 1, false); err != nil || f.store.succeeded != 1 || f.state().Attempts != 1 {

@@ -16,14 +16,13 @@ import (
 )
 
 type fixture struct {
-	store  *memStore
-	queue  *queue
-	events *events
-	blobs  *memObjects
-	svc    *jobs.Service
-	team   uuid.UUID
-	file   domain.File
-	ctx    context.Context
+	store *memStore
+	queue *queue
+	blobs *memObjects
+	svc   *jobs.Service
+	team  uuid.UUID
+	file  domain.File
+	ctx   context.Context
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -32,11 +31,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: newMemStore(), queue: &queue{}, events: &events{}, blobs: &memObjects{}, team: uuid.New(),
+	f := &fixture{store: newMemStore(), queue: &queue{}, blobs: &memObjects{}, team: uuid.New(),
 		ctx: domain.WithPrincipal(context.Background(), &domain.Principal{UserID: uuid.New(), Method: domain.AuthOIDC})}
 	f.file = domain.File{ID: uuid.New(), TeamID: f.team, Name: "a.csv", Size: 10, ObjectKey: "teams/x/files/a"}
 	f.store.files[f.file.ID] = f.file
-	f.svc = &jobs.Service{Policy: allowAll{}, Store: f.store, Processors: reg, Queue: f.queue, Events: f.events, Blobs: f.blobs,
+	f.svc = &jobs.Service{Policy: allowAll{}, Store: f.store, Processors: reg, Queue: f.queue, Blobs: f.blobs,
 		NotRunnable: errNotRunnable}
 	return f
 }
@@ -77,8 +76,8 @@ func TestCreateRules(t *testing.T) {
 		_, err := f.svc.Create(f.ctx, f.team, tc.file, tc.proc, json.RawMessage(tc.params))
 		wantCode(t, name, err, tc.code, tc.pointer)
 	}
-	if len(f.store.jobs) != 0 || len(f.queue.admitted) != 0 || len(f.events.states()) != 0 {
-		t.Fatalf("refused jobs left %d jobs, %d admissions, events %v", len(f.store.jobs), len(f.queue.admitted), f.events.states())
+	if len(f.store.jobs) != 0 || len(f.queue.admitted) != 0 {
+		t.Fatalf("refused jobs left %d jobs, %d admissions", len(f.store.jobs), len(f.queue.admitted))
 	}
 	j, err := f.svc.Create(f.ctx, f.team, &f.file.ID, "onfile", nil)
 	if err != nil || j.Status != domain.JobQueued || string(j.Params) != `{}` || j.CreatedBy == nil {
@@ -86,9 +85,6 @@ func TestCreateRules(t *testing.T) {
 	}
 	if len(f.queue.admitted) != 1 || f.queue.admitted[0] != f.team {
 		t.Fatalf("admitted %+v; want the team's jobs", f.queue.admitted)
-	}
-	if s := f.events.states(); len(s) != 1 || s[0] != domain.JobQueued {
-		t.Fatalf("events %v; want [queued]", s)
 	}
 }
 
@@ -104,7 +100,7 @@ func (f *fixture) job(t *testing.T, status domain.JobStatus, started bool) domai
 		j.StartedAt, j.Attempts = &now, 1
 	}
 	f.store.jobs[j.ID] = j
-	f.queue.admitted, f.events.got = nil, nil
+	f.queue.admitted = nil
 	return j
 }
 
@@ -127,9 +123,6 @@ func TestCancel(t *testing.T) {
 	}
 	if len(f.queue.cancelled) != 1 || f.queue.cancelled[0].JobID != running.ID {
 		t.Fatalf("cancel signals %+v; want one for the running job", f.queue.cancelled)
-	}
-	if s := f.events.states(); len(s) != 1 || s[0] != domain.JobCancelled {
-		t.Fatalf("events %v", s)
 	}
 	again, err := f.svc.Cancel(f.ctx, f.team, running.ID)
 	if err != nil || again.Status != domain.JobCancelled {

@@ -19,13 +19,14 @@ func apiKeyFromRow(r db.ApiKey) domain.APIKey {
 func (s *Store) CreateAPIKey(ctx context.Context, k domain.APIKey, hash []byte) (domain.APIKey, error) {
 	var row db.ApiKey
 	keyPrincipal := domain.APIKeyPrincipalKey(k.Prefix)
-	err := s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+	err := s.writeEvents(ctx, func(q *db.Queries, log *eventLog) ([]string, error) {
 		var err error
 		row, err = q.CreateAPIKey(ctx, db.CreateAPIKeyParams{ID: k.ID, TeamID: k.TeamID, Name: k.Name, Role: string(k.Role),
 			Prefix: k.Prefix, SecretHash: hash, CreatedBy: k.CreatedBy})
 		if err != nil {
 			return nil, err
 		}
+		log.add(domain.APIKeyEvent(domain.EventAPIKeyCreated, apiKeyFromRow(row)))
 		return []string{keyPrincipal}, s.audit(ctx, q, k.TeamID, domain.Audit{Action: "api_key.created", TargetType: "api_key",
 			TargetID: k.ID.String(), Details: map[string]any{"name": k.Name, "role": string(k.Role), "prefix": k.Prefix}})
 	})
@@ -69,7 +70,7 @@ func (s *Store) APIKey(ctx context.Context, teamID, id uuid.UUID) (domain.APIKey
 // RevokeAPIKey revokes a team's key (a no-op for a revoked one) and audits
 // it. check, when not nil, sees the key as it is (locked) and may refuse.
 func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check func(domain.APIKey) error) error {
-	return s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+	return s.writeEvents(ctx, func(q *db.Queries, log *eventLog) ([]string, error) {
 		cur, err := q.LockAPIKey(ctx, db.LockAPIKeyParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return nil, notFound(mapErr(err), "API key")
@@ -82,6 +83,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, teamID, id uuid.UUID, check fu
 		row, err := q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return nil, notFound(mapErr(err), "API key")
+		}
+		if cur.RevokedAt == nil {
+			log.add(domain.APIKeyEvent(domain.EventAPIKeyRevoked, apiKeyFromRow(row)))
 		}
 		return []string{domain.APIKeyPrincipalKey(row.Prefix)}, s.audit(ctx, q, teamID, domain.Audit{Action: "api_key.revoked",
 			TargetType: "api_key", TargetID: id.String(), Details: map[string]any{"name": row.Name, "prefix": row.Prefix}})

@@ -21,12 +21,15 @@ func fileID(f domain.File) uuid.UUID { return f.ID }
 // than its reservation must still fit within maxStored (CodeQuotaExceeded).
 func (s *Store) CreateFile(ctx context.Context, f domain.File, maxStored int64) (domain.File, error) {
 	var row db.File
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		if err := convertIn(ctx, q, f.TeamID, f.ID, f.Size, maxStored); err != nil {
 			return err
 		}
 		row, err = q.CreateFile(ctx, db.CreateFileParams{ID: f.ID, TeamID: f.TeamID, Name: f.Name, Size: f.Size,
 			Sha256: f.SHA256, ContentType: f.ContentType, ObjectKey: f.ObjectKey, CreatedBy: f.CreatedBy})
+		if err == nil {
+			log.add(domain.FileEvent(domain.EventFileCreated, fileFromRow(row)))
+		}
 		return err
 	})
 	return fileFromRow(row), err
@@ -78,7 +81,7 @@ func (s *Store) Files(ctx context.Context, teamID uuid.UUID, f domain.FileFilter
 // worker removes the objects.
 func (s *Store) DeleteFile(ctx context.Context, teamID, id uuid.UUID) (domain.File, error) {
 	var row db.File
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		row, err = q.SoftDeleteFile(ctx, db.SoftDeleteFileParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return notFound(mapErr(err), "File")
@@ -86,6 +89,7 @@ func (s *Store) DeleteFile(ctx context.Context, teamID, id uuid.UUID) (domain.Fi
 		if err := q.LockFileJobs(ctx, &id); err != nil {
 			return err
 		}
+		log.add(domain.FileEvent(domain.EventFileDeleted, fileFromRow(row)))
 		return q.DeleteFileJobOutputs(ctx, &id)
 	})
 	return fileFromRow(row), err

@@ -33,7 +33,7 @@ func jobID(j domain.Job) uuid.UUID { return j.ID }
 // the job names a file, the file must belong to the job's team.
 func (s *Store) CreateJob(ctx context.Context, j domain.Job) (domain.Job, error) {
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		if j.FileID != nil {
 			if _, err := q.GetFile(ctx, db.GetFileParams{TeamID: j.TeamID, ID: *j.FileID}); err != nil {
 				return notFound(mapErr(err), "File")
@@ -44,6 +44,7 @@ func (s *Store) CreateJob(ctx context.Context, j domain.Job) (domain.Job, error)
 		if err != nil {
 			return err
 		}
+		log.add(domain.JobEvent(jobFromRow(row)))
 		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: j.ID, TeamID: j.TeamID})
 	})
 	return jobFromRow(row), err
@@ -97,8 +98,11 @@ func (s *Store) StartJobAttempt(ctx context.Context, id uuid.UUID, run int) (dom
 		runArg = &r
 	}
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		row, err = q.StartJobAttempt(ctx, db.StartJobAttemptParams{ID: id, Run: runArg})
+		if err == nil {
+			log.add(domain.JobEvent(jobFromRow(row)))
+		}
 		return err
 	})
 	if errors.Is(err, errNotFound) {
@@ -112,11 +116,12 @@ func (s *Store) StartJobAttempt(ctx context.Context, id uuid.UUID, run int) (dom
 // the job is already final (cancelled, say) — then nothing is recorded.
 func (s *Store) SucceedJob(ctx context.Context, id uuid.UUID, attempt int, result json.RawMessage, outputs []domain.JobOutput) (domain.Job, error) {
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		row, err = q.SucceedJob(ctx, db.SucceedJobParams{ID: id, Attempts: int32(attempt), Result: result})
 		if err != nil {
 			return err
 		}
+		log.add(domain.JobEvent(jobFromRow(row)))
 		for _, o := range outputs {
 			if err := q.InsertJobOutput(ctx, db.InsertJobOutputParams{JobID: id, Name: o.Name, Size: o.Size,
 				ContentType: o.ContentType, ObjectKey: o.ObjectKey}); err != nil {
@@ -131,13 +136,17 @@ func (s *Store) SucceedJob(ctx context.Context, id uuid.UUID, attempt int, resul
 	return jobFromRow(row), err
 }
 
-// UpdateJobProgress records attempt's progress; ErrJobNotRunnable when the
-// attempt is no longer the job's (the job was cancelled, or another attempt
-// started), which tells the attempt to stop.
-func (s *Store) UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int) (domain.Job, error) {
+// UpdateJobProgress records attempt's progress, with the job's event when
+// announce (the progress changed); ErrJobNotRunnable when the attempt is
+// no longer the job's (the job was cancelled, or another attempt started),
+// which tells the attempt to stop.
+func (s *Store) UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pct int, announce bool) (domain.Job, error) {
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		row, err = q.UpdateJobProgress(ctx, db.UpdateJobProgressParams{ID: id, Attempts: int32(attempt), Progress: int32(pct)})
+		if err == nil && announce {
+			log.add(domain.JobEvent(jobFromRow(row)))
+		}
 		return err
 	})
 	if errors.Is(err, errNotFound) {
@@ -150,7 +159,7 @@ func (s *Store) UpdateJobProgress(ctx context.Context, id uuid.UUID, attempt, pc
 // when the job is in a final state (or not the team's).
 func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		cur, err := q.LockJob(ctx, db.LockJobParams{TeamID: teamID, ID: id})
 		if err != nil {
 			return err
@@ -159,6 +168,9 @@ func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job
 			return ErrJobNotRunnable
 		}
 		row, err = q.CancelJob(ctx, db.CancelJobParams{TeamID: teamID, ID: id})
+		if err == nil {
+			log.add(domain.JobEvent(jobFromRow(row)))
+		}
 		return err
 	})
 	if errors.Is(err, errNotFound) {
@@ -172,7 +184,7 @@ func (s *Store) CancelJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job
 // another state (or not the team's).
 func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job, error) {
 	var row db.Job
-	err := s.write(ctx, func(q *db.Queries) (err error) {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		// First the team (share-locked): a deletion either waits for this
 		// retry, then cancels the job again, or has happened (not found).
 		if _, err := q.LockLiveTeam(ctx, teamID); err != nil {
@@ -189,6 +201,7 @@ func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 		if err != nil {
 			return err
 		}
+		log.add(domain.JobEvent(jobFromRow(row)))
 		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: id, TeamID: teamID})
 	})
 	if errors.Is(err, errNotFound) {
@@ -256,8 +269,11 @@ func (s *Store) FailJob(ctx context.Context, id uuid.UUID, attempt int, jobErr d
 		return domain.Job{}, fmt.Errorf("store: encode job error: %w", err)
 	}
 	var row db.Job
-	err = s.write(ctx, func(q *db.Queries) (err error) {
+	err = s.writeLogged(ctx, func(q *db.Queries, log *eventLog) (err error) {
 		row, err = q.FailJob(ctx, db.FailJobParams{ID: id, Attempts: int32(attempt), Error: b})
+		if err == nil {
+			log.add(domain.JobEvent(jobFromRow(row)))
+		}
 		return err
 	})
 	if errors.Is(err, errNotFound) {

@@ -48,14 +48,14 @@ func (s *Store) Members(ctx context.Context, teamID uuid.UUID, page domain.PageR
 func (s *Store) ChangeMembership(ctx context.Context, teamID uuid.UUID, userID *uuid.UUID, email string,
 	decide func(current *domain.Member, managers int) (domain.MembershipDecision, error)) (domain.Member, error) {
 	var out domain.Member
-	err := s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
-		touched, err := s.changeMembership(ctx, q, teamID, userID, email, decide, &out)
+	err := s.writeEvents(ctx, func(q *db.Queries, log *eventLog) ([]string, error) {
+		touched, err := s.changeMembership(ctx, q, log, teamID, userID, email, decide, &out)
 		return touched, err
 	})
 	return out, err
 }
 
-func (s *Store) changeMembership(ctx context.Context, q *db.Queries, teamID uuid.UUID, userID *uuid.UUID, email string,
+func (s *Store) changeMembership(ctx context.Context, q *db.Queries, log *eventLog, teamID uuid.UUID, userID *uuid.UUID, email string,
 	decide func(current *domain.Member, managers int) (domain.MembershipDecision, error), out *domain.Member) ([]string, error) {
 	var uid uuid.UUID
 	err := func() error {
@@ -113,6 +113,7 @@ func (s *Store) changeMembership(ctx context.Context, q *db.Queries, teamID uuid
 			audit.Action = "member.removed"
 			if current != nil {
 				*out = *current
+				log.add(domain.MemberEvent(domain.EventMemberRemoved, teamID, *current))
 			}
 			return s.audit(ctx, q, teamID, audit)
 		}
@@ -127,6 +128,12 @@ func (s *Store) changeMembership(ctx context.Context, q *db.Queries, teamID uuid
 			return err
 		}
 		*out = memberFromRow(row.UserID, row.Email, row.Name, row.Issuer, row.Role, row.CreatedAt)
+		switch {
+		case current == nil:
+			log.add(domain.MemberEvent(domain.EventMemberAdded, teamID, *out))
+		case current.Role != out.Role:
+			log.add(domain.MemberEvent(domain.EventMemberRoleChanged, teamID, *out))
+		}
 		if email != "" {
 			audit.Details["email"] = out.Email
 		}

@@ -39,8 +39,11 @@ type Options struct {
 	ReadYourWritesTTL time.Duration // how long a principal's last write position is kept
 	ReplayWait        time.Duration // with the primary down, how long a read waits for a replica to pass the caller's mark
 	Marks             Marks         // where write positions are kept (Redis); nil disables read-your-writes
-	Logger            *slog.Logger
-	Trace             bool // a span per statement (see queryTracer); off, pgx runs without a tracer
+	// EventsLogged, when set, is called after a commit that logged team
+	// events (to wake the event relays); it must not block for long.
+	EventsLogged func(ctx context.Context)
+	Logger       *slog.Logger
+	Trace        bool // a span per statement (see queryTracer); off, pgx runs without a tracer
 }
 
 // Marks keeps each principal's last write position (a WAL LSN).
@@ -184,6 +187,13 @@ func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
 // their keys, and their positions move too, so their next reads see what
 // was just granted to them.
 func (s *Store) writeFor(ctx context.Context, fn func(q *db.Queries) ([]string, error)) error {
+	return s.writeEvents(ctx, func(q *db.Queries, _ *eventLog) ([]string, error) { return fn(q) })
+}
+
+// writeEvents is writeFor for a change that reports events: fn logs them
+// (log.add), and they are written last in its transaction (see logEvents),
+// so they are committed with the change or not at all.
+func (s *Store) writeEvents(ctx context.Context, fn func(q *db.Queries, log *eventLog) ([]string, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 	defer cancel()
 	tx, err := s.primary.pool.Begin(ctx)
@@ -192,7 +202,12 @@ func (s *Store) writeFor(ctx context.Context, fn func(q *db.Queries) ([]string, 
 		return mapErr(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	touched, err := fn(db.New(tx))
+	q := db.New(tx)
+	var log eventLog
+	touched, err := fn(q, &log)
+	if err == nil {
+		err = logEvents(ctx, q, log.events)
+	}
 	if err != nil {
 		s.metrics.query(s.primary.name, "write", err)
 		return mapErr(err)
@@ -202,6 +217,9 @@ func (s *Store) writeFor(ctx context.Context, fn func(q *db.Queries) ([]string, 
 		return mapErr(err)
 	}
 	s.metrics.query(s.primary.name, "write", nil)
+	if len(log.events) > 0 && s.opts.EventsLogged != nil {
+		s.opts.EventsLogged(ctx)
+	}
 	if p := domain.PrincipalFrom(ctx); p != nil {
 		touched = append(touched, p.Key())
 	}

@@ -22,7 +22,7 @@ const auditedJobIDs = 100
 // objects and rows are removed later by the worker (PurgeTeamRows).
 func (s *Store) DeleteTeam(ctx context.Context, id uuid.UUID, check func(current domain.Team) error) ([]domain.Job, error) {
 	var cancelled []domain.Job
-	err := s.writeFor(ctx, func(q *db.Queries) ([]string, error) {
+	err := s.writeEvents(ctx, func(q *db.Queries, log *eventLog) ([]string, error) {
 		row, err := q.LockLiveTeamForUpdate(ctx, id)
 		if err != nil {
 			return nil, notFound(mapErr(err), "Team")
@@ -49,6 +49,9 @@ func (s *Store) DeleteTeam(ctx context.Context, id uuid.UUID, check func(current
 			return nil, err
 		}
 		cancelled = mapSlice(jobs, jobFromRow)
+		for _, j := range cancelled {
+			log.add(domain.JobEvent(j))
+		}
 		ids := make([]string, 0, min(len(cancelled), auditedJobIDs))
 		for _, j := range cancelled[:min(len(cancelled), auditedJobIDs)] {
 			ids = append(ids, j.ID.String())

@@ -49,7 +49,7 @@ func (s *Store) Upload(ctx context.Context, teamID, id uuid.UUID) (domain.Upload
 // the reservation must still fit within maxStored (CodeQuotaExceeded).
 func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, f domain.File, maxStored int64) (domain.File, error) {
 	var out db.File
-	err := s.write(ctx, func(q *db.Queries) error {
+	err := s.writeLogged(ctx, func(q *db.Queries, log *eventLog) error {
 		u, err := q.LockUpload(ctx, db.LockUploadParams{TeamID: teamID, ID: uploadID})
 		if err != nil {
 			return notFound(mapErr(err), "Upload")
@@ -69,6 +69,7 @@ func (s *Store) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID, 
 		if err != nil {
 			return err
 		}
+		log.add(domain.FileEvent(domain.EventFileCreated, fileFromRow(out)))
 		return q.MarkUploadCompleted(ctx, db.MarkUploadCompletedParams{ID: uploadID, CompletedFileID: &f.ID})
 	})
 	return fileFromRow(out), err
