@@ -276,8 +276,8 @@ func TestRolledBackChangeLogsNoEvent(t *testing.T) {
 		t.Fatalf("stream: %d", s.Resp.StatusCode)
 	}
 
-	// A trigger that refuses, at the commit, any transaction that logged a
-	// file.deleted event of this team.
+	// A trigger that refuses, at the commit (after the event row is
+	// written), any transaction that deletes a file of this team.
 	conn, err := pgx.Connect(ctx, c.e.Stack.DirectPrimaryURL)
 	if err != nil {
 		t.Fatal(err)
@@ -286,9 +286,9 @@ func TestRolledBackChangeLogsNoEvent(t *testing.T) {
 	for _, q := range []string{
 		`CREATE FUNCTION test_refuse_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 		 BEGIN RAISE EXCEPTION 'test: the commit is refused'; END $$`,
-		`CREATE CONSTRAINT TRIGGER test_refuse_deleted AFTER INSERT ON team_events
+		`CREATE CONSTRAINT TRIGGER test_refuse_deleted AFTER UPDATE ON files
 		 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-		 WHEN (NEW.type = 'file.deleted' AND NEW.team_id = '` + c.jc.team + `')
+		 WHEN (NEW.deleted_at IS NOT NULL AND NEW.team_id = '` + c.jc.team + `')
 		 EXECUTE FUNCTION test_refuse_deleted()`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
@@ -309,7 +309,7 @@ func TestRolledBackChangeLogsNoEvent(t *testing.T) {
 		t.Fatalf("an event of a rolled-back change: %+v", f)
 	}
 
-	if _, err := conn.Exec(ctx, `DROP TRIGGER test_refuse_deleted ON team_events`); err != nil {
+	if _, err := conn.Exec(ctx, `DROP TRIGGER test_refuse_deleted ON files`); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := c.jc.send("DELETE", "/teams/"+c.jc.team+"/files/"+file, "", nil, nil); resp.StatusCode != 204 {
