@@ -50,7 +50,8 @@ func (q *Queries) CancelJob(ctx context.Context, arg CancelJobParams) (Job, erro
 }
 
 const claimAdmits = `-- name: ClaimAdmits :many
-SELECT o.id, o.job_id, o.created_at, j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
+SELECT o.id, o.job_id, o.created_at, COALESCE(o.traceparent, '')::text AS traceparent,
+       j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
 WHERE o.team_id = $1::uuid AND o.dispatched_at IS NULL AND o.admit
 ORDER BY o.id
@@ -64,13 +65,14 @@ type ClaimAdmitsParams struct {
 }
 
 type ClaimAdmitsRow struct {
-	ID         int64
-	JobID      uuid.UUID
-	CreatedAt  time.Time
-	Processor  string
-	Runs       int32
-	Status     string
-	AdmittedAt *time.Time
+	ID          int64
+	JobID       uuid.UUID
+	CreatedAt   time.Time
+	Traceparent string
+	Processor   string
+	Runs        int32
+	Status      string
+	AdmittedAt  *time.Time
 }
 
 // A team's runs waiting for admission, oldest first.
@@ -87,6 +89,7 @@ func (q *Queries) ClaimAdmits(ctx context.Context, arg ClaimAdmitsParams) ([]Cla
 			&i.ID,
 			&i.JobID,
 			&i.CreatedAt,
+			&i.Traceparent,
 			&i.Processor,
 			&i.Runs,
 			&i.Status,
@@ -103,7 +106,7 @@ func (q *Queries) ClaimAdmits(ctx context.Context, arg ClaimAdmitsParams) ([]Cla
 }
 
 const claimResends = `-- name: ClaimResends :many
-SELECT o.id, o.job_id, j.processor, j.runs, j.status FROM job_outbox o
+SELECT o.id, o.job_id, COALESCE(o.traceparent, '')::text AS traceparent, j.processor, j.runs, j.status FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
 WHERE o.dispatched_at IS NULL AND NOT o.admit
 ORDER BY o.id
@@ -112,11 +115,12 @@ FOR UPDATE OF o SKIP LOCKED
 `
 
 type ClaimResendsRow struct {
-	ID        int64
-	JobID     uuid.UUID
-	Processor string
-	Runs      int32
-	Status    string
+	ID          int64
+	JobID       uuid.UUID
+	Traceparent string
+	Processor   string
+	Runs        int32
+	Status      string
 }
 
 // Dispatch records that send an admitted run again (the reconciler's):
@@ -133,6 +137,7 @@ func (q *Queries) ClaimResends(ctx context.Context, limit int32) ([]ClaimResends
 		if err := rows.Scan(
 			&i.ID,
 			&i.JobID,
+			&i.Traceparent,
 			&i.Processor,
 			&i.Runs,
 			&i.Status,
@@ -226,18 +231,21 @@ func (q *Queries) DispatchBacklog(ctx context.Context) (DispatchBacklogRow, erro
 }
 
 const enqueueJobDispatch = `-- name: EnqueueJobDispatch :exec
-INSERT INTO job_outbox (job_id, team_id, admit) VALUES ($1, $2::uuid, true)
+INSERT INTO job_outbox (job_id, team_id, admit, traceparent)
+VALUES ($1, $2::uuid, true, NULLIF($3::text, ''))
 `
 
 type EnqueueJobDispatchParams struct {
-	JobID  uuid.UUID
-	TeamID uuid.UUID
+	JobID       uuid.UUID
+	TeamID      uuid.UUID
+	Traceparent string
 }
 
 // A run waiting for admission: the relay sends it once its team has room
-// under its cap.
+// under its cap. traceparent is the queuing request's (” for none), which
+// the run's task carries whenever it is admitted.
 func (q *Queries) EnqueueJobDispatch(ctx context.Context, arg EnqueueJobDispatchParams) error {
-	_, err := q.db.Exec(ctx, enqueueJobDispatch, arg.JobID, arg.TeamID)
+	_, err := q.db.Exec(ctx, enqueueJobDispatch, arg.JobID, arg.TeamID, arg.Traceparent)
 	return err
 }
 

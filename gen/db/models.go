@@ -91,6 +91,7 @@ type JobOutbox struct {
 	DispatchedAt *time.Time
 	TeamID       *uuid.UUID
 	Admit        bool
+	Traceparent  *string
 }
 
 type JobOutput struct {

@@ -23,7 +23,7 @@ type queuedKey struct{}
 // WithQueued marks ctx as the context in which job id was queued (created
 // or retried): a dispatch of that job sent within ctx (the API admitting
 // it at once) carries ctx's trace (see QueuedTrace). A dispatch sent later
-// by a relay carries none: the job's dispatch record keeps no trace.
+// by a relay carries the trace its dispatch record kept (job_outbox.traceparent).
 func WithQueued(ctx context.Context, id uuid.UUID) context.Context {
 	return context.WithValue(ctx, queuedKey{}, id)
 }

@@ -32,7 +32,7 @@ func (s *Store) Resend(ctx context.Context, limit int, send func(ctx context.Con
 		var sendErr error
 		for _, r := range rows {
 			if !domain.JobStatus(r.Status).Final() {
-				if sendErr = send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs)}); sendErr != nil {
+				if sendErr = send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs), TraceParent: r.Traceparent}); sendErr != nil {
 					break
 				}
 			}
@@ -123,7 +123,7 @@ func (s *Store) AdmitTeam(ctx context.Context, teamID uuid.UUID, lim domain.Admi
 				a.More = true
 				continue
 			}
-			if sendErr = send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs)}); sendErr != nil {
+			if sendErr = send(ctx, domain.Dispatch{JobID: r.JobID, Processor: r.Processor, Run: int(r.Runs), TraceParent: r.Traceparent}); sendErr != nil {
 				break
 			}
 			marked = append(marked, r.ID)

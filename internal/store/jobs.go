@@ -45,7 +45,7 @@ func (s *Store) CreateJob(ctx context.Context, j domain.Job) (domain.Job, error)
 			return err
 		}
 		log.add(domain.JobEvent(jobFromRow(row)))
-		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: j.ID, TeamID: j.TeamID})
+		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: j.ID, TeamID: j.TeamID, Traceparent: traceParent(ctx)})
 	})
 	return jobFromRow(row), err
 }
@@ -202,7 +202,7 @@ func (s *Store) RetryJob(ctx context.Context, teamID, id uuid.UUID) (domain.Job,
 			return err
 		}
 		log.add(domain.JobEvent(jobFromRow(row)))
-		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: id, TeamID: teamID})
+		return q.EnqueueJobDispatch(ctx, db.EnqueueJobDispatchParams{JobID: id, TeamID: teamID, Traceparent: traceParent(ctx)})
 	})
 	if errors.Is(err, errNotFound) {
 		return domain.Job{}, ErrJobNotRunnable

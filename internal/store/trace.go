@@ -1,10 +1,12 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // queryTracer gives each statement a client span (a child of the request's
@@ -28,4 +30,13 @@ func queryName(stmt string) string {
 		return strings.ToUpper(f[0])
 	}
 	return "query"
+}
+
+// traceParent is the W3C traceparent of ctx's span, "" for none: what a
+// dispatch record keeps of the request that queued its run, so that the
+// run's task, sent when a relay admits it, continues that trace.
+func traceParent(ctx context.Context) string {
+	h := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, h)
+	return h["traceparent"]
 }

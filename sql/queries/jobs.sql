@@ -5,8 +5,10 @@ RETURNING *;
 
 -- name: EnqueueJobDispatch :exec
 -- A run waiting for admission: the relay sends it once its team has room
--- under its cap.
-INSERT INTO job_outbox (job_id, team_id, admit) VALUES (sqlc.arg('job_id'), sqlc.arg('team_id')::uuid, true);
+-- under its cap. traceparent is the queuing request's ('' for none), which
+-- the run's task carries whenever it is admitted.
+INSERT INTO job_outbox (job_id, team_id, admit, traceparent)
+VALUES (sqlc.arg('job_id'), sqlc.arg('team_id')::uuid, true, NULLIF(sqlc.arg('traceparent')::text, ''));
 
 -- name: GetJob :one
 SELECT * FROM jobs WHERE team_id = $1 AND id = $2;
@@ -48,7 +50,7 @@ RETURNING *;
 -- name: ClaimResends :many
 -- Dispatch records that send an admitted run again (the reconciler's):
 -- they take no room under the team's cap, so they go at once.
-SELECT o.id, o.job_id, j.processor, j.runs, j.status FROM job_outbox o
+SELECT o.id, o.job_id, COALESCE(o.traceparent, '')::text AS traceparent, j.processor, j.runs, j.status FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
 WHERE o.dispatched_at IS NULL AND NOT o.admit
 ORDER BY o.id
@@ -90,7 +92,8 @@ FROM teams t WHERE t.id = sqlc.arg('team_id');
 
 -- name: ClaimAdmits :many
 -- A team's runs waiting for admission, oldest first.
-SELECT o.id, o.job_id, o.created_at, j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
+SELECT o.id, o.job_id, o.created_at, COALESCE(o.traceparent, '')::text AS traceparent,
+       j.processor, j.runs, j.status, j.admitted_at FROM job_outbox o
 JOIN jobs j ON j.id = o.job_id
 WHERE o.team_id = sqlc.arg('team_id')::uuid AND o.dispatched_at IS NULL AND o.admit
 ORDER BY o.id
