@@ -422,6 +422,19 @@ type DatabaseStatus struct {
 	Replicas []ReplicaStatus `json:"replicas"`
 }
 
+// DispatchStatus The jobs accepted but not yet handed to a queue, all teams together: fair dispatch keeps each team's jobs beyond its running cap (and its share of the queues) in the database, so this, not the queues' `pending`, is the backlog. Null when the database cannot be read.
+type DispatchStatus struct {
+	// JobsWaiting Queued jobs waiting for their team's turn.
+	//
+	// Example: 4980
+	JobsWaiting int64 `json:"jobs_waiting"`
+
+	// OldestWaitingSeconds How long the oldest of them has waited (0 when none waits).
+	//
+	// Example: 12.5
+	OldestWaitingSeconds float64 `json:"oldest_waiting_seconds"`
+}
+
 // Event One event of a team's stream. `job` is set for `job.updated` (the job
 // as it now is), `file` for `file.created` and `file.deleted` (the file
 // as it was); `reset` (sent when `Last-Event-ID` is older than the
@@ -621,6 +634,9 @@ type Membership struct {
 type PlatformStatus struct {
 	CheckedAt time.Time      `json:"checked_at"`
 	Database  DatabaseStatus `json:"database"`
+
+	// Dispatch The jobs accepted but not yet handed to a queue, all teams together: fair dispatch keeps each team's jobs beyond its running cap (and its share of the queues) in the database, so this, not the queues' `pending`, is the backlog. Null when the database cannot be read.
+	Dispatch *DispatchStatus `json:"dispatch,omitempty"`
 
 	// Queues Each queue, by name; empty when Redis cannot be read.
 	Queues []QueueStatus   `json:"queues"`

@@ -44,6 +44,8 @@ func TestPlatformStatus(t *testing.T) {
 			return "a component is down: " + jsonOf(st)
 		case len(st.Database.Replicas) != 2:
 			return "replicas: " + jsonOf(st.Database.Replicas)
+		case st.Dispatch == nil || st.Dispatch.JobsWaiting < 0 || st.Dispatch.OldestWaitingSeconds < 0:
+			return "dispatch backlog: " + jsonOf(st.Dispatch)
 		}
 		for _, r := range st.Database.Replicas {
 			if !r.Reachable || !r.TakingReads || r.LagBytes == nil || r.LagSeconds == nil || r.CheckedAt == nil {

@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 	deps := httpapi.Deps{
 		Teams: &teams.Service{Store: d.store, Policy: policy, Jobs: jobsService, Streams: control, Defaults: quotaDefaults(cfg)},
 		Users: &users.Service{Store: d.store, Policy: policy, Gate: gate, Announcer: control},
-		Platform: &platform.Service{Policy: policy, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus,
+		Platform: &platform.Service{Policy: policy, Database: d.store, S3: d.blobs.Ready, Queues: queueStatus, Backlog: d.store.DispatchBacklog,
 			Redis: func(ctx context.Context) error { return d.redis.Ping(ctx).Err() }, Logger: log},
 		Files: &files.Service{Policy: policy, Store: d.store, Blobs: d.blobs, Quotas: d.store, Aborts: d.store, Defaults: quotaDefaults(cfg),
 			MaxBytes: cfg.MaxUploadBytes, UploadTTL: cfg.UploadTTL,

@@ -10,8 +10,16 @@ type PlatformStatus struct {
 	Database  DatabaseStatus
 	Redis     ComponentStatus
 	S3        ComponentStatus
-	Queues    []QueueStatus  // nil when Redis cannot be read
-	Workers   []WorkerStatus // nil when Redis cannot be read
+	Queues    []QueueStatus   // nil when Redis cannot be read
+	Workers   []WorkerStatus  // nil when Redis cannot be read
+	Dispatch  *DispatchStatus // nil when the database cannot be read
+}
+
+// DispatchStatus is the backlog fair dispatch holds in the database: the
+// queued jobs not yet handed to a queue, all teams together.
+type DispatchStatus struct {
+	Waiting int64
+	Oldest  time.Duration // how long the oldest has waited; 0 when none
 }
 
 // ComponentStatus says whether a dependency answered, and how fast.

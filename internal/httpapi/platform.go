@@ -39,6 +39,9 @@ func platformOut(st domain.PlatformStatus) api.PlatformStatus {
 		out.Queues[i] = api.QueueStatus{Name: q.Name, Pending: q.Pending, Active: q.Active, Scheduled: q.Scheduled, Retry: q.Retry,
 			Archived: q.Archived, OldestPendingSeconds: min(q.OldestPending.Seconds(), maxSeconds)}
 	}
+	if d := st.Dispatch; d != nil {
+		out.Dispatch = &api.DispatchStatus{JobsWaiting: d.Waiting, OldestWaitingSeconds: min(d.Oldest.Seconds(), maxSeconds)}
+	}
 	for i, w := range st.Workers {
 		out.Workers[i] = api.WorkerStatus{Host: w.Host, Pid: int32(w.PID), Concurrency: int32(w.Concurrency),
 			ActiveJobs: int32(w.ActiveJobs), Queues: w.Queues, StartedAt: w.StartedAt}

@@ -42,9 +42,12 @@ type Service struct {
 	Redis    func(ctx context.Context) error // a ping
 	S3       func(ctx context.Context) error // a cheap request (HEAD the bucket)
 	Queues   Queues
-	Timeout  time.Duration    // per check; 0: 2 s
-	Now      func() time.Time // nil: time.Now
-	Logger   *slog.Logger     // optional: why a check failed
+	// Backlog counts the jobs waiting for admission (store.DispatchBacklog);
+	// nil: not reported.
+	Backlog func(ctx context.Context) (waiting int64, oldest time.Duration, err error)
+	Timeout time.Duration    // per check; 0: 2 s
+	Now     func() time.Time // nil: time.Now
+	Logger  *slog.Logger     // optional: why a check failed
 }
 
 type queuesAndWorkers struct {
@@ -77,7 +80,9 @@ func (s *Service) Status(ctx context.Context) (domain.PlatformStatus, error) {
 	// timeout; its goroutine then ends on its own without blocking.
 	dbc, redisc, s3c := make(chan domain.DatabaseStatus, 1), make(chan domain.ComponentStatus, 1), make(chan domain.ComponentStatus, 1)
 	qc := make(chan queuesAndWorkers, 1)
+	bc := make(chan *domain.DispatchStatus, 1)
 	go func() { dbc <- s.Database.DatabaseStatus(cctx) }()
+	go func() { bc <- s.backlog(cctx) }()
 	go func() { redisc <- timed(cctx, s.Redis) }()
 	go func() { s3c <- timed(cctx, s.S3) }()
 	go func() {
@@ -94,7 +99,7 @@ func (s *Service) Status(ctx context.Context) (domain.PlatformStatus, error) {
 	}()
 
 	// The database, Redis and S3 checks honour cctx: they end by its deadline.
-	out := domain.PlatformStatus{CheckedAt: now().UTC(), Database: <-dbc, Redis: <-redisc, S3: <-s3c}
+	out := domain.PlatformStatus{CheckedAt: now().UTC(), Database: <-dbc, Redis: <-redisc, S3: <-s3c, Dispatch: <-bc}
 	select {
 	case r := <-qc:
 		if r.ok {
@@ -104,6 +109,22 @@ func (s *Service) Status(ctx context.Context) (domain.PlatformStatus, error) {
 	}
 	out.Degraded = degraded(out)
 	return out, nil
+}
+
+// backlog reads the dispatch backlog; nil when it cannot (the database is
+// reported on its own).
+func (s *Service) backlog(ctx context.Context) *domain.DispatchStatus {
+	if s.Backlog == nil {
+		return nil
+	}
+	waiting, oldest, err := s.Backlog(ctx)
+	if err != nil {
+		if s.Logger != nil {
+			s.Logger.WarnContext(ctx, "platform status: dispatch backlog not read", "err", err)
+		}
+		return nil
+	}
+	return &domain.DispatchStatus{Waiting: waiting, Oldest: oldest}
 }
 
 func degraded(st domain.PlatformStatus) bool {

@@ -111,3 +111,22 @@ func TestStatusOnlyForPlatformAdmins(t *testing.T) {
 		t.Fatalf("without a Policy: %v", err)
 	}
 }
+
+// The backlog fair dispatch keeps in the database is reported beside the
+// queues; when it cannot be read it is left out, and the database's own
+// check says why.
+func TestStatusDispatchBacklog(t *testing.T) {
+	s := healthy()
+	st, err := s.Status(admin)
+	if err != nil || st.Dispatch != nil {
+		t.Fatalf("no backlog reader: %+v %v", st.Dispatch, err)
+	}
+	s.Backlog = func(context.Context) (int64, time.Duration, error) { return 4980, 12 * time.Second, nil }
+	if st, err = s.Status(admin); err != nil || st.Dispatch == nil || *st.Dispatch != (domain.DispatchStatus{Waiting: 4980, Oldest: 12 * time.Second}) || st.Degraded {
+		t.Fatalf("backlog: %+v %v", st.Dispatch, err)
+	}
+	s.Backlog = func(context.Context) (int64, time.Duration, error) { return 0, 0, errors.New("primary down") }
+	if st, err = s.Status(admin); err != nil || st.Dispatch != nil {
+		t.Fatalf("unreadable backlog: %+v %v", st.Dispatch, err)
+	}
+}

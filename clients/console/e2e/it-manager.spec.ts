@@ -191,6 +191,9 @@ test("a platform admin sees every team with its usage and quota, sets a quota, c
   await expect(page.getByTestId("health-redis")).toContainText("Yes");
   await expect(page.getByTestId("health-s3")).toContainText("Yes");
   for (const q of health.queues) await expect(page.getByTestId(`health-queue-${q.name}`)).toBeVisible();
+  // The backlog fair dispatch holds in the database, as the API counts it (nothing waits here).
+  expect(health.dispatch).toBeTruthy();
+  await expect(page.getByTestId("health-dispatch")).toContainText(`${health.dispatch!.jobs_waiting} jobs`);
   expect(health.workers.length).toBeGreaterThan(0);
   await expect(page.getByTestId("health-worker")).toHaveCount(health.workers.length);
   await a11y(page, "IT manager: platform health");

@@ -863,7 +863,23 @@ export interface components {
             queues: components["schemas"]["QueueStatus"][];
             /** @description The worker processes seen recently; empty when Redis cannot be read. */
             workers: components["schemas"]["WorkerStatus"][];
+            dispatch?: components["schemas"]["DispatchStatus"];
         };
+        /** @description The jobs accepted but not yet handed to a queue, all teams together: fair dispatch keeps each team's jobs beyond its running cap (and its share of the queues) in the database, so this, not the queues' `pending`, is the backlog. Null when the database cannot be read. */
+        DispatchStatus: {
+            /**
+             * Format: int64
+             * @description Queued jobs waiting for their team's turn.
+             * @example 4980
+             */
+            jobs_waiting: number;
+            /**
+             * Format: double
+             * @description How long the oldest of them has waited (0 when none waits).
+             * @example 12.5
+             */
+            oldest_waiting_seconds: number;
+        } | null;
         ComponentStatus: {
             /** @description Whether it answered the check in time. */
             reachable: boolean;
