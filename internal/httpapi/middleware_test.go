@@ -3,11 +3,15 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/conveyorhq/conveyor/internal/domain"
+	"github.com/conveyorhq/conveyor/internal/observe"
 )
 
 // TestRecoveredPanic: a panicking handler answers 500 problem+json with
@@ -56,3 +60,39 @@ func TestInternalErrorsStayInternal(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestQuotaRefusalsCounted: a quota refusal (413 quota-exceeded or
+// file-too-large) counts in conveyor_quota_refusals_total by problem type;
+// another 413 does not.
+func TestQuotaRefusalsCounted(t *testing.T) {
+	m := observe.NewMetrics()
+	p := problems{log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: m}
+	for _, err := range []error{
+		domain.ErrQuotaExceeded(domain.QuotaExceeded{Limit: 10}),
+		domain.ErrQuotaExceeded(domain.QuotaExceeded{Limit: 10}),
+		domain.ErrFileTooLarge(domain.QuotaExceeded{Limit: 5}),
+		domain.Errorf(domain.CodeTooLarge, "too large"),
+	} {
+		rec := httptest.NewRecorder()
+		p.write(rec, httptest.NewRequest("POST", "/x", nil), err)
+		if rec.Code != 413 {
+			t.Fatalf("status %d for %v", rec.Code, err)
+		}
+	}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "conveyor_quota_refusals_total" {
+			continue
+		}
+		for _, c := range mf.GetMetric() {
+			got[c.GetLabel()[0].GetValue()] = c.GetCounter().GetValue()
+		}
+	}
+	if len(got) != 2 || got["quota-exceeded"] != 2 || got["file-too-large"] != 1 {
+		t.Fatalf("conveyor_quota_refusals_total by problem = %v, want quota-exceeded 2, file-too-large 1", got)
+	}
+}

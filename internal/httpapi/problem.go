@@ -97,7 +97,8 @@ type fieldError struct {
 // domain errors reach the client; everything else is logged and answered
 // with a generic 500.
 type problems struct {
-	log *slog.Logger
+	log     *slog.Logger
+	metrics *observe.Metrics // counts quota refusals; nil: not counted
 }
 
 // write answers err as problem+json.
@@ -130,6 +131,7 @@ func (p problems) write(w http.ResponseWriter, r *http.Request, err error) {
 		Instance: instance(r), RequestID: requestIDFrom(r.Context())}
 	if de.Code == domain.CodeQuotaExceeded || de.Code == domain.CodeFileTooLarge {
 		doc.Quota = quotaOut(de.Quota)
+		p.metrics.QuotaRefused(kind.slug)
 	}
 	for _, f := range de.Fields {
 		if len(doc.Errors) == 100 {

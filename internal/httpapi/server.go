@@ -104,7 +104,7 @@ func NewHandler(deps Deps) (http.Handler, error) {
 	if len(deps.CursorKey) < 16 {
 		return nil, errors.New("httpapi: a cursor key of at least 16 bytes is required")
 	}
-	s := &Server{deps: deps, problems: problems{log: deps.Logger}, contract: c, specJSON: specJSON, cursors: cursors{key: deps.CursorKey}}
+	s := &Server{deps: deps, problems: problems{log: deps.Logger, metrics: deps.Metrics}, contract: c, specJSON: specJSON, cursors: cursors{key: deps.CursorKey}}
 
 	if deps.Console != nil {
 		if s.console, err = newConsole(deps.Console, deps.ConsoleConfig, s.problems); err != nil {

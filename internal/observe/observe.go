@@ -39,6 +39,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	quotas   *prometheus.CounterVec
 }
 
 // NewMetrics returns a registry with Go and process collectors and the HTTP
@@ -61,9 +62,22 @@ func NewMetrics() *Metrics {
 			Name: "conveyor_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		quotas: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "conveyor_quota_refusals_total",
+			Help: "Requests refused for a team's quota (413), by problem type: quota-exceeded (max_stored_bytes) or file-too-large (max_file_bytes). No team label: the logs name the team.",
+		}, []string{"problem"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.inflight)
+	reg.MustRegister(m.requests, m.latency, m.inflight, m.quotas)
 	return m
+}
+
+// QuotaRefused counts a request refused for a team's quota, by its
+// problem type ("quota-exceeded", "file-too-large"). A nil m counts
+// nothing.
+func (m *Metrics) QuotaRefused(problem string) {
+	if m != nil {
+		m.quotas.WithLabelValues(problem).Inc()
+	}
 }
 
 // Handler serves the registry in the Prometheus text format, or in
