@@ -244,6 +244,9 @@ expect_fail "misspelt configuration variable in values (manifests)" "CONVEYOR_S3
 bad bad-grace 's/terminationGracePeriodSeconds: 40/terminationGracePeriodSeconds: 20/'
 expect_fail "grace period shorter than preStop + shutdown (manifests)" "terminationGracePeriodSeconds 20" \
 	manifests "$WORK/bad-grace.yaml"
+bad bad-internal 's/CONVEYOR_INTERNAL_ADDR: "0.0.0.0:6060"/CONVEYOR_INTERNAL_ADDR: "127.0.0.1:6060"/'
+expect_fail "serve's internal listener (metrics, pprof) on loopback (manifests)" "CONVEYOR_INTERNAL_ADDR listens on loopback" \
+	manifests "$WORK/bad-internal.yaml"
 bad bad-ingress-metrics 's|^          - path: /metrics$|          - path: /metricz|'
 expect_fail "/metrics reachable through the ingress (manifests)" "GET /metrics would reach Service/conveyor " \
 	manifests "$WORK/bad-ingress-metrics.yaml"

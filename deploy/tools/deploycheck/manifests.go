@@ -138,6 +138,18 @@ func runManifests(args []string) error {
 	} else {
 		p.addf("CONVEYOR_HTTP_ADDR is not set: the default 127.0.0.1:8080 is unreachable from outside the pod")
 	}
+	// serve's internal listener (/metrics, /debug/pprof/): scraped from
+	// outside the pod, so never on loopback where the chart opens its port.
+	internalPort, internalHost := 6060, "127.0.0.1"
+	if v := cfg["CONVEYOR_INTERNAL_ADDR"]; v != "" {
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			p.addf("CONVEYOR_INTERNAL_ADDR %q: %v", v, err)
+		} else {
+			internalPort, _ = strconv.Atoi(port)
+			internalHost = host
+		}
+	}
 	const margin = 5 // seconds the grace period must exceed the sum of the waits by, at least
 
 	seen := map[string]bool{}
@@ -234,13 +246,19 @@ func runManifests(args []string) error {
 					for _, port := range list(at(c, "ports")) {
 						n, _ := num(at(port, "containerPort"))
 						servePorts[str(at(port, "name"))] = n
-						if n != httpPort {
-							p.addf("%s: containerPort %d but CONVEYOR_HTTP_ADDR listens on %d", cw, n, httpPort)
+						switch {
+						case n == httpPort:
+						case n == internalPort:
+							if internalHost == "127.0.0.1" || internalHost == "localhost" {
+								p.addf("%s: containerPort %d but CONVEYOR_INTERNAL_ADDR listens on loopback: Prometheus cannot scrape it", cw, n)
+							}
+						default:
+							p.addf("%s: containerPort %d but CONVEYOR_HTTP_ADDR listens on %d and CONVEYOR_INTERNAL_ADDR on %d", cw, n, httpPort, internalPort)
 						}
 					}
 					ann, _ := at(d, "spec", "template", "metadata", "annotations").(map[string]any)
-					if len(byKind["ServiceMonitor"]) == 0 && (str(ann["prometheus.io/scrape"]) != "true" || str(ann["prometheus.io/path"]) != "/metrics" || str(ann["prometheus.io/port"]) != strconv.Itoa(httpPort)) {
-						p.addf("%s: prometheus.io/scrape, /path, /port annotations should point at /metrics on %d (or a ServiceMonitor should scrape it)", what, httpPort)
+					if len(byKind["ServiceMonitor"]) == 0 && (str(ann["prometheus.io/scrape"]) != "true" || str(ann["prometheus.io/path"]) != "/metrics" || str(ann["prometheus.io/port"]) != strconv.Itoa(internalPort)) {
+						p.addf("%s: prometheus.io/scrape, /path, /port annotations should point at /metrics on the internal port %d (or a ServiceMonitor should scrape it)", what, internalPort)
 					}
 					sleep, ok := num(at(c, "lifecycle", "preStop", "sleep", "seconds"))
 					if !ok {
@@ -323,7 +341,7 @@ func runManifests(args []string) error {
 					p.addf("Service/%s: targetPort %q is not a named serve container port", str(at(svc, "metadata", "name")), tp)
 				}
 			default:
-				if n, _ := num(tp); n != httpPort {
+				if n, _ := num(tp); n != httpPort && n != internalPort {
 					p.addf("Service/%s: targetPort %v is not %d", str(at(svc, "metadata", "name")), tp, httpPort)
 				}
 			}

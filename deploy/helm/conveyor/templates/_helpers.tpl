@@ -42,6 +42,7 @@ helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version }}
 {{- define "conveyor.config" -}}
 {{- $managed := dict
   "CONVEYOR_HTTP_ADDR" (printf ":%d" (int .Values.serve.port))
+  "CONVEYOR_INTERNAL_ADDR" (printf "0.0.0.0:%d" (int .Values.serve.internalPort))
   "CONVEYOR_WORKER_ADDR" (printf ":%d" (int .Values.worker.port))
   "CONVEYOR_SHUTDOWN_TIMEOUT" (printf "%ds" (int .Values.shutdownTimeoutSeconds))
   "CONVEYOR_RUN_DIR" "/tmp/conveyor"
