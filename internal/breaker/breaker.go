@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -103,12 +104,36 @@ func answered(err error) bool {
 // Open reports whether commands are being refused without a try.
 func (b *Breaker) Open() bool { return b.cb.State() != gobreaker.StateClosed }
 
-// DialHook implements redis.Hook.
-func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook { return next }
+// DialHook implements redis.Hook. A command's dial passes: the command
+// itself runs through the breaker. A subscriber's (its context marked by
+// Subscriber, as Listen does) is refused while the breaker is open or
+// half-open with a probe under way: the subscription would otherwise
+// open a connection per reconnect attempt to a Redis known to be down
+// (a hung one accepts it, and its first command is then refused).
+func (b *Breaker) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if ctx.Value(subscriberKey{}) != nil {
+			switch b.cb.State() {
+			case gobreaker.StateOpen:
+				b.note(false, nil)
+				return nil, fmt.Errorf("%w: subscription not tried, %s was unreachable moments ago", ErrUnavailable, b.o.Name)
+			case gobreaker.StateHalfOpen:
+				if b.cb.Counts().Requests > 0 {
+					b.note(false, nil)
+					return nil, fmt.Errorf("%w: subscription not tried, %s is being probed", ErrUnavailable, b.o.Name)
+				}
+			}
+		}
+		return next(ctx, network, addr)
+	}
+}
 
 // ProcessHook implements redis.Hook: the command runs through the breaker.
 func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if connInit(cmd) {
+			return next(ctx, cmd)
+		}
 		err := b.run(func() error { return next(ctx, cmd) })
 		if errors.Is(err, ErrUnavailable) {
 			cmd.SetErr(err)
@@ -121,6 +146,9 @@ func (b *Breaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // command.
 func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && all(cmds, connInit) {
+			return next(ctx, cmds)
+		}
 		err := b.run(func() error { return next(ctx, cmds) })
 		if errors.Is(err, ErrUnavailable) {
 			for _, c := range cmds {
@@ -131,6 +159,29 @@ func (b *Breaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		}
 		return err
 	}
+}
+
+// connInit reports whether cmd is one go-redis sends on a new connection
+// before the command that needed it (HELLO, AUTH, SELECT, ...). It passes
+// the breaker: that command's dial runs within its own turn through the
+// breaker, which accounts for the outcome; through the breaker again, the
+// probe of a half-open breaker found its own connection set-up refused
+// (the one probe under way) and could never close it.
+func connInit(cmd redis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "readonly", "client":
+		return true
+	}
+	return false
+}
+
+func all(cmds []redis.Cmder, f func(redis.Cmder) bool) bool {
+	for _, c := range cmds {
+		if !f(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // run runs fn unless the breaker is open, and accounts for the outcome.

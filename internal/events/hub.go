@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
@@ -300,35 +301,28 @@ func (h *Hub) queueLocked(s *Subscription, e domain.Event) {
 // subscription. After a reconnect it fills each subscriber's gap from the
 // backlog.
 func (h *Hub) Run(ctx context.Context) {
-	ps := h.Redis.Subscribe(ctx, Channel, ControlChannel)
-	defer ps.Close()
 	defer h.Close()
-	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m, ok := <-ch:
-			if !ok {
-				return
+	// breaker.Listen, not go-redis' Channel: a lost connection is retried
+	// with a backoff, and not at all while the breaker knows Redis down.
+	breaker.Listen(ctx, func(ctx context.Context) *redis.PubSub {
+		return h.Redis.Subscribe(ctx, Channel, ControlChannel)
+	}, func(m any) {
+		switch m := m.(type) {
+		case *redis.Subscription:
+			// On every (re)subscription: events published while the
+			// channel was not yet, or no longer, subscribed are only in
+			// the backlog.
+			// Control messages may have been missed too.
+			if m.Kind == "subscribe" && m.Channel == Channel {
+				h.catchUp(ctx)
 			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				// On every (re)subscription: events published while the
-				// channel was not yet, or no longer, subscribed are only in
-				// the backlog.
-				// Control messages may have been missed too.
-				if m.Kind == "subscribe" && m.Channel == Channel {
-					h.catchUp(ctx)
-				}
-				if m.Kind == "subscribe" && m.Channel == ControlChannel {
-					go h.resync(ctx) // database reads: do not hold up the events
-				}
-			case *redis.Message:
-				h.handle(ctx, m.Channel, m.Payload)
+			if m.Kind == "subscribe" && m.Channel == ControlChannel {
+				go h.resync(ctx) // database reads: do not hold up the events
 			}
+		case *redis.Message:
+			h.handle(ctx, m.Channel, m.Payload)
 		}
-	}
+	})
 }
 
 // handle applies one message of the channels: a control message, or an

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/conveyorhq/conveyor/internal/breaker"
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
 
@@ -113,13 +114,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		interval = time.Second
 	}
 	if r.Wakes != nil {
-		ps := r.Wakes.Subscribe(ctx, WakeChannel)
-		defer ps.Close()
-		go func() {
-			for range ps.Channel() { // closed by ps.Close
+		go breaker.Listen(ctx, func(ctx context.Context) *redis.PubSub {
+			return r.Wakes.Subscribe(ctx, WakeChannel)
+		}, func(m any) {
+			if _, ok := m.(*redis.Message); ok {
 				r.Wake()
 			}
-		}()
+		})
 	}
 	wake := r.wakeCh()
 	for {
