@@ -221,6 +221,11 @@ func TestUsers(t *testing.T) {
 	}
 	aliceID := add("users-alice@example.test", conveyor.TeamRoleViewer)
 	pendingID := add("users-pending@example.test", conveyor.TeamRoleMember)
+	// A third user besides the admin and alice, so the pages of two below
+	// chain even when this test runs alone.
+	if _, err := sdk(t, e, e.Token(t, "users-bob", false)).Me(ctx); err != nil {
+		t.Fatal(err)
+	}
 	alice := sdk(t, e, e.Token(t, "users-alice", false))
 	me, err := alice.Me(ctx)
 	if err != nil || me.User.Id != aliceID {

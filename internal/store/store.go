@@ -263,8 +263,17 @@ func (s *Store) markWrite(ctx context.Context, keys []string) {
 // again on a candidate that has. The lookup's latency is thus hidden
 // behind the query instead of added to it.
 func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
-	p := domain.PrincipalFrom(ctx)
-	if p == nil || s.opts.Marks == nil || len(s.replicas) == 0 {
+	return s.readPast(ctx, nil, fn)
+}
+
+// readPast is read for a result that must also include the writes last
+// marked under keys (besides the caller's own): the read waits for, or
+// goes past, the furthest of those positions.
+func (s *Store) readPast(ctx context.Context, keys []string, fn func(q *db.Queries) error) error {
+	if p := domain.PrincipalFrom(ctx); p != nil {
+		keys = append(keys[:len(keys):len(keys)], p.Key())
+	}
+	if len(keys) == 0 || s.opts.Marks == nil || len(s.replicas) == 0 {
 		return s.readFrom(ctx, s.candidates(0), fn)
 	}
 	first := s.candidates(0)[0]
@@ -273,7 +282,7 @@ func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
 		return s.readFrom(ctx, []*target{s.primary}, fn)
 	}
 	marks := make(chan uint64, 1) // buffered: the lookup never blocks on a reader that left
-	go func() { marks <- s.writePosition(ctx, p) }()
+	go func() { marks <- s.writePosition(ctx, keys) }()
 	replayed := first.replay.Load()
 	err := fn(db.New(first.pool))
 	s.metrics.query(first.name, "read", err)
@@ -287,14 +296,18 @@ func (s *Store) read(ctx context.Context, fn func(q *db.Queries) error) error {
 	return s.readAfter(ctx, after, fn)
 }
 
-// writePosition returns the principal's last write position; when it
-// cannot be known, one no replica has reached (so the primary answers).
-func (s *Store) writePosition(ctx context.Context, p *domain.Principal) uint64 {
-	lsn, err := s.opts.Marks.Get(ctx, p.Key())
-	if err != nil {
-		return ^uint64(0)
+// writePosition returns the furthest last write position of keys; when
+// one cannot be known, one no replica has reached (so the primary answers).
+func (s *Store) writePosition(ctx context.Context, keys []string) uint64 {
+	var after uint64
+	for _, k := range keys {
+		lsn, err := s.opts.Marks.Get(ctx, k)
+		if err != nil {
+			return ^uint64(0)
+		}
+		after = max(after, lsn)
 	}
-	return lsn
+	return after
 }
 
 // readFrom runs fn on the first of cands, and once more on the next when
@@ -338,7 +351,7 @@ func (s *Store) readFailed(t *target, err error) {
 func (s *Store) route(ctx context.Context) []*target {
 	var after uint64
 	if p := domain.PrincipalFrom(ctx); p != nil && s.opts.Marks != nil && len(s.replicas) > 0 {
-		after = s.writePosition(ctx, p)
+		after = s.writePosition(ctx, []string{p.Key()})
 	}
 	return s.candidates(after)
 }

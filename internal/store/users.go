@@ -41,20 +41,28 @@ func (s *Store) ProvisionUser(ctx context.Context, u domain.User) (domain.User, 
 			// placeholder becomes them, keeping its id and memberships.
 			row, err = q.ClaimPendingUser(ctx, db.ClaimPendingUserParams{Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Email: u.Email})
 			if err == nil {
-				return []string{userKey(row.ID)}, nil
+				return []string{userKey(row.ID), usersKey}, nil
 			}
 			if !errors.Is(mapErr(err), errNotFound) {
 				return nil, err
 			}
 		}
 		row, err = q.UpsertUser(ctx, db.UpsertUserParams{ID: id, Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name})
-		return []string{userKey(row.ID)}, err
+		return []string{userKey(row.ID), usersKey}, err
 	})
 	return userFromRow(row), err
 }
 
 // userKey is the read-your-writes key of a user principal.
 func userKey(id uuid.UUID) string { return (&domain.Principal{UserID: id}).Key() }
+
+// usersKey marks the last provisioning of any user (a first call, an
+// invitation claimed, a new email or name): what platform admins read of
+// users (Users, User) is read past it. A user's first call is their own
+// write, which the admin's own position does not cover, so without it a
+// replica that has every write of the admin's but not that one answers
+// that a user the admin has just seen from another server does not exist.
+const usersKey = "users"
 
 func accountFromRow(r db.User) domain.UserAccount {
 	return domain.UserAccount{User: userFromRow(r), CreatedAt: r.CreatedAt, LastSeenAt: r.LastSeenAt,
@@ -89,7 +97,7 @@ func withMemberships(ctx context.Context, q *db.Queries, accounts []domain.UserA
 // teams (two statements a page, whatever its size).
 func (s *Store) Users(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error) {
 	var out []domain.UserAccount
-	err := s.read(ctx, func(q *db.Queries) error {
+	err := s.readPast(ctx, []string{usersKey}, func(q *db.Queries) error {
 		rows, err := q.ListActiveUsers(ctx, db.ListActiveUsersParams{Before: page.After, Limit: int32(page.Limit + 1)})
 		if err != nil {
 			return err
@@ -104,7 +112,7 @@ func (s *Store) Users(ctx context.Context, page domain.PageRequest) (domain.Page
 // not-found error.
 func (s *Store) User(ctx context.Context, id uuid.UUID) (domain.UserAccount, error) {
 	var out domain.UserAccount
-	err := s.read(ctx, func(q *db.Queries) error {
+	err := s.readPast(ctx, []string{usersKey}, func(q *db.Queries) error {
 		row, err := q.GetActiveUser(ctx, id)
 		if err != nil {
 			return err
