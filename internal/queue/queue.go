@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,6 +106,8 @@ type Client struct {
 	c          *asynq.Client
 	inspector  *asynq.Inspector
 	processors *processors.Registry
+	opt        asynq.RedisClientOpt
+	checked    atomic.Int64 // unix nanos of the last look at the registered queues
 	// MaxRetry bounds the retries of each task sent (default MaxRetry).
 	MaxRetry int
 }
@@ -111,7 +115,7 @@ type Client struct {
 // NewClient returns a client for the Redis at opt; reg gives each
 // processor's queue and timeout.
 func NewClient(opt asynq.RedisClientOpt, reg *processors.Registry) *Client {
-	return &Client{c: asynq.NewClient(opt), inspector: asynq.NewInspector(opt), processors: reg, MaxRetry: MaxRetry}
+	return &Client{c: asynq.NewClient(opt), inspector: asynq.NewInspector(opt), processors: reg, opt: opt, MaxRetry: MaxRetry}
 }
 
 // Close closes the client's connections.
@@ -133,14 +137,26 @@ func (c *Client) Send(ctx context.Context, d domain.Dispatch) (err error) {
 	ctx, t, end := startSend(ctx, d, queue, id)
 	defer func() { end(err) }()
 	// Bounded: the existing task's state changes only so often.
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(queue),
+		asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout)}
 	for range sendAttempts {
-		_, err := c.c.EnqueueContext(ctx, t, asynq.TaskID(id), asynq.Queue(queue),
-			asynq.MaxRetry(c.MaxRetry), asynq.Retention(Retention), asynq.Timeout(timeout))
+		_, err := c.c.EnqueueContext(ctx, t, opts...)
+		if err == nil {
+			return c.ensureRegistered(ctx, t, queue, opts)
+		}
 		if !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 			return err
 		}
 		info, err := c.inspector.GetTaskInfo(queue, id)
 		switch {
+		case errors.Is(err, asynq.ErrQueueNotFound):
+			// Redis lost its data (restarted without persistence) and
+			// c.c, which remembers having registered its queues, enqueued
+			// into an unregistered one: register it again and look again.
+			if err := c.register(ctx, t, opts); err != nil {
+				return fmt.Errorf("queue: register queue %s: %w", queue, err)
+			}
+			continue
 		case errors.Is(err, asynq.ErrTaskNotFound):
 			continue // removed since (its retention ran out): enqueue it again
 		case err != nil:
@@ -154,6 +170,42 @@ func (c *Client) Send(ctx context.Context, d domain.Dispatch) (err error) {
 		// It changed state meanwhile (run or deleted by someone else): look again.
 	}
 	return fmt.Errorf("queue: task %s: enqueue conflicts, and the task in Redis keeps changing state", id)
+}
+
+// registeredCheck is the least time between two looks, after an enqueue,
+// at whether its queue is still registered.
+const registeredCheck = 5 * time.Second
+
+// ensureRegistered looks, at most every registeredCheck, whether queue is
+// registered with asynq (after Redis lost its data, c.c's enqueues do not
+// register it again: the task would wait in a queue the metrics and
+// look-ups do not know), and registers it if not. The task was enqueued:
+// a failed look is not the send's failure.
+func (c *Client) ensureRegistered(ctx context.Context, t *asynq.Task, queue string, opts []asynq.Option) error {
+	now := time.Now().UnixNano()
+	last := c.checked.Load()
+	if now-last < int64(registeredCheck) || !c.checked.CompareAndSwap(last, now) {
+		return nil
+	}
+	known, err := c.inspector.Queues()
+	if err != nil || slices.Contains(known, queue) {
+		return nil
+	}
+	_ = c.register(ctx, t, opts)
+	return nil
+}
+
+// register registers t's queue with asynq again, through a client of its
+// own (asynq's registers each queue on its first enqueue only); the
+// enqueue itself conflicts with the task already there.
+func (c *Client) register(ctx context.Context, t *asynq.Task, opts []asynq.Option) error {
+	fresh := asynq.NewClient(c.opt)
+	defer fresh.Close()
+	_, err := fresh.EnqueueContext(ctx, t, opts...)
+	if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	return err
 }
 
 // sendAttempts bounds Send's rounds of enqueue and look-up.
@@ -369,11 +421,17 @@ func (d *Depth) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc; ch <- d.old
 // Collect implements prometheus.Collector. A queue never used yet reads as
 // empty; Redis unreachable exports nothing (the worker's /readyz says so).
 func (d *Depth) Collect(ch chan<- prometheus.Metric) {
+	// GetQueueInfo of a queue not registered (never used, or Redis lost
+	// its data) fails with an error that does not wrap ErrQueueNotFound:
+	// ask which queues exist first.
+	known, err := d.Inspector.Queues()
+	if err != nil {
+		return
+	}
 	for q := range Queues {
-		info, err := d.Inspector.GetQueueInfo(q)
-		if err != nil {
-			info = &asynq.QueueInfo{Queue: q}
-			if !errors.Is(err, asynq.ErrQueueNotFound) {
+		info := &asynq.QueueInfo{Queue: q}
+		if slices.Contains(known, q) {
+			if info, err = d.Inspector.GetQueueInfo(q); err != nil {
 				continue
 			}
 		}
