@@ -161,7 +161,7 @@ func (s *Service) upload(ctx context.Context, teamID, id uuid.UUID, name string,
 		if r.err != nil {
 			return domain.File{}, bodyErr(r.err)
 		}
-		return domain.File{}, err
+		return domain.File{}, s.teamGone(ctx, teamID, err)
 	}
 	creator := domain.PrincipalFrom(ctx).CreatedBy()
 	f, err := s.Store.CreateFile(ctx, domain.File{ID: id, TeamID: teamID, Name: CleanName(name), Size: r.n,
@@ -173,6 +173,21 @@ func (s *Service) upload(ctx context.Context, teamID, id uuid.UUID, name string,
 		return domain.File{}, err
 	}
 	return f, nil
+}
+
+// teamGone returns err, the failure of a storage step of an upload, or
+// the team's not-found when the team was deleted under the upload (its
+// purge aborts the upload's multipart, so storage fails): the team is
+// gone, which the caller is to hear, not a storage outage. The team is
+// read from the primary, through the store.
+func (s *Service) teamGone(ctx context.Context, teamID uuid.UUID, err error) error {
+	if s.Quotas == nil {
+		return err
+	}
+	if _, qerr := s.Quotas.TeamQuota(context.WithoutCancel(ctx), teamID); domain.IsNotFound(qerr) {
+		return qerr
+	}
+	return err
 }
 
 // Get returns a team's file.

@@ -158,7 +158,7 @@ func (s *Service) CompleteUpload(ctx context.Context, teamID, uploadID uuid.UUID
 			}
 		}
 		if err := s.Blobs.CompleteMultipart(ctx, u.ObjectKey, u.S3UploadID, parts); err != nil {
-			return domain.File{}, err
+			return domain.File{}, s.teamGone(ctx, teamID, err)
 		}
 	} else if len(parts) > 0 {
 		return domain.File{}, unprocessable("/parts", "A single-PUT upload has no parts to list.")
