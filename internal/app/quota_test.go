@@ -289,8 +289,8 @@ func TestUploadsPastTheQuota(t *testing.T) {
 
 // TestConcurrentUploadsCannotOvershootTheQuota races uploads against one
 // team's quota: streams with and without a Content-Length, and direct
-// uploads. Each holds its bytes in the database before it streams, so
-// exactly as many as fit are stored, and the team never passes its quota.
+// uploads. Each holds its bytes in the database before (or, without a
+// length, while) it streams, so the team never passes its quota.
 func TestConcurrentUploadsCannotOvershootTheQuota(t *testing.T) {
 	e := setup(t)
 	rc := rawClient{t: t, base: e.URL, token: e.Token(t, "quota-race-admin", true), c: e.Client(t)}
@@ -326,8 +326,11 @@ func TestConcurrentUploadsCannotOvershootTheQuota(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if len(other) > 0 || ok != quota/size || refused != racers-quota/size {
-		t.Fatalf("%d stored, %d refused, others %v; want exactly %d stored", ok, refused, other, quota/size)
+	// A stream without a Content-Length reserves as it goes, so racing
+	// streams may each hold part of the room and fewer than quota/size
+	// fit; what must never happen is more.
+	if len(other) > 0 || ok < 1 || ok > quota/size || ok+refused != racers {
+		t.Fatalf("%d stored, %d refused, others %v; want between 1 and %d stored, the rest refused", ok, refused, other, quota/size)
 	}
 	stored, files, reserved, _ := counters(t, e, team)
 	if stored != int64(ok*size) || stored > quota || files != int64(ok) || reserved != 0 {
@@ -337,7 +340,9 @@ func TestConcurrentUploadsCannotOvershootTheQuota(t *testing.T) {
 		t.Fatalf("%d objects for %d files", n, ok)
 	}
 
-	// Direct uploads race for what is left (1 MiB - 900 KiB): one of 100 KiB fits.
+	// Direct uploads, which declare their size, race for what is left: exactly
+	// as many of 100 KiB as fit are created (one when three streams were stored).
+	fit := (quota - int(stored)) / 102400
 	var created int
 	wg = sync.WaitGroup{}
 	start = make(chan struct{})
@@ -356,8 +361,8 @@ func TestConcurrentUploadsCannotOvershootTheQuota(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if _, _, reserved, _ := counters(t, e, team); created != 1 || reserved != 102400 {
-		t.Fatalf("%d direct uploads created, %d bytes reserved; want one of 102400", created, reserved)
+	if _, _, reserved, _ := counters(t, e, team); created != min(fit, 6) || reserved != int64(created)*102400 {
+		t.Fatalf("%d direct uploads created, %d bytes reserved; want %d of 102400", created, reserved, min(fit, 6))
 	}
 }
 

@@ -68,7 +68,7 @@ func run(m *testing.M) int {
 		}
 	}()
 	return apptest.Main(m, "worktest", apptest.Options{Replicas: 1, NoWorker: true, Env: map[string]string{
-		"CONVEYOR_ORPHAN_GRACE":    "2s",
+		"CONVEYOR_ORPHAN_GRACE":    "10s",
 		"CONVEYOR_JOB_MAX_RETRIES": "2",
 	}}, &shared, nil)
 }
@@ -210,8 +210,10 @@ func TestWorkerKilledMidThousandJobs(t *testing.T) {
 		}
 	}
 	// Storage: every recorded object exists, and what killed attempts left
-	// behind is swept (orphan grace is 2 s here).
-	deadline := time.Now().Add(30 * time.Second)
+	// behind is swept (orphan grace is 10 s here: long enough that a slow
+	// attempt's object is not swept between its upload and its commit on a
+	// loaded machine).
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		keys := listObjects(t, "teams/"+team+"/jobs/")
 		extra := 0
