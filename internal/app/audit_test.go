@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -168,11 +169,16 @@ func TestAuditFilters(t *testing.T) {
 	}
 
 	// Platform admins filter every team's events the same way.
-	pr, err := admin.ListPlatformAuditEventsWithResponse(ctx, &conveyor.ListPlatformAuditEventsParams{TeamId: &team.Id, Action: str("member.added"), Actor: &managerID})
-	if err != nil || pr.JSON200 == nil || ids(pr.JSON200.Items) != ids(both) {
-		t.Errorf("platform filter: %v %s, want %s", err, pr.Body, ids(both))
-	}
-	pr, err = admin.ListPlatformAuditEventsWithResponse(ctx, &conveyor.ListPlatformAuditEventsParams{Since: &until, Until: &since})
+	// The manager wrote these events; the admin's read-your-writes mark does
+	// not cover them, so a replica may not have them yet.
+	eventually(t, 10*time.Second, func() string {
+		pr, err := admin.ListPlatformAuditEventsWithResponse(ctx, &conveyor.ListPlatformAuditEventsParams{TeamId: &team.Id, Action: str("member.added"), Actor: &managerID})
+		if err != nil || pr.JSON200 == nil || ids(pr.JSON200.Items) != ids(both) {
+			return fmt.Sprintf("platform filter: %v %s, want %s", err, pr.Body, ids(both))
+		}
+		return ""
+	})
+	pr, err := admin.ListPlatformAuditEventsWithResponse(ctx, &conveyor.ListPlatformAuditEventsParams{Since: &until, Until: &since})
 	if err != nil || pr.StatusCode() != http.StatusBadRequest || fieldErrors(t, pr.Body)["since"] == "" {
 		t.Errorf("platform since after until: %d %s", pr.StatusCode(), pr.Body)
 	}
