@@ -32,7 +32,7 @@ type Hub struct {
 	Logger *slog.Logger
 	Hooks  ControlHooks
 	// Policy decides who may subscribe (streamTeamEvents); nil: no one.
-	Policy Policy
+	Policy domain.Policy
 
 	mu     sync.Mutex
 	teams  map[uuid.UUID]map[*Subscription]struct{}
@@ -49,12 +49,6 @@ type Redis interface {
 	XRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
 	XRevRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
 	TxPipeline() redis.Pipeliner
-}
-
-// Policy checks the caller in ctx against the role table entry of an
-// operation (authz.Policy); teamID is the team the call acts in.
-type Policy interface {
-	Check(ctx context.Context, op string, teamID *uuid.UUID) error
 }
 
 // Subscription receives a team's events in id order, each once.
@@ -100,10 +94,7 @@ func (s *Subscription) Close() {
 // It refuses a caller the role table does not let stream the team's
 // events.
 func (h *Hub) Subscribe(ctx context.Context, team uuid.UUID, lastID string) (*Subscription, error) {
-	if h.Policy == nil {
-		return nil, domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
-	}
-	if err := h.Policy.Check(ctx, "streamTeamEvents", &team); err != nil {
+	if err := domain.Allow(ctx, h.Policy, "streamTeamEvents", &team); err != nil {
 		return nil, err
 	}
 	s := &Subscription{hub: h, team: team, done: make(chan struct{})}

@@ -59,7 +59,7 @@ type Blobs interface {
 // declares (Policy), whether or not the HTTP layer did. The store logs a
 // file's creation and deletion as events, in the change's transaction.
 type Service struct {
-	Policy    Policy
+	Policy    domain.Policy
 	Store     Store
 	Blobs     Blobs
 	Quotas    Quotas               // optional: without it, no team quota applies
@@ -70,19 +70,10 @@ type Service struct {
 	Logger    *slog.Logger
 }
 
-// Policy checks the caller in ctx against the role table entry of an
-// operation (authz.Policy); teamID is the team the call acts in.
-type Policy interface {
-	Check(ctx context.Context, op string, teamID *uuid.UUID) error
-}
-
 // allow refuses the caller unless the role table lets it call op in
 // teamID; without a Policy everything is refused.
 func (s *Service) allow(ctx context.Context, op string, teamID uuid.UUID) error {
-	if s.Policy == nil {
-		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
-	}
-	return s.Policy.Check(ctx, op, &teamID)
+	return domain.Allow(ctx, s.Policy, op, &teamID)
 }
 
 func (s *Service) logError(msg string, args ...any) {

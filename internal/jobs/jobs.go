@@ -46,7 +46,7 @@ type Queue interface {
 // change of a job is logged as its event by the store, in the change's
 // transaction.
 type Service struct {
-	Policy     Policy
+	Policy     domain.Policy
 	Store      Store
 	Processors *processors.Registry
 	// Queue, when set, admits new and retried jobs at once when their team

@@ -8,16 +8,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/conveyorhq/conveyor/internal/domain"
 )
-
-// Policy checks the caller in ctx against the role table entry of an
-// operation (authz.Policy); teamID is nil outside a team.
-type Policy interface {
-	Check(ctx context.Context, op string, teamID *uuid.UUID) error
-}
 
 // Database reports the primary and the replicas (store.Store, from the
 // health checks it already runs to route reads).
@@ -37,7 +29,7 @@ type Queues interface {
 // is reported down; the answer is always a status, never an error, for
 // a platform admin.
 type Service struct {
-	Policy   Policy // who may ask (getPlatformStatus); nil: no one
+	Policy   domain.Policy // who may ask (getPlatformStatus); nil: no one
 	Database Database
 	Redis    func(ctx context.Context) error // a ping
 	S3       func(ctx context.Context) error // a cheap request (HEAD the bucket)
@@ -60,10 +52,7 @@ type queuesAndWorkers struct {
 // Redis or S3 does not answer, a replica does not answer or takes no
 // reads, or no worker has been seen recently.
 func (s *Service) Status(ctx context.Context) (domain.PlatformStatus, error) {
-	if s.Policy == nil {
-		return domain.PlatformStatus{}, domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
-	}
-	if err := s.Policy.Check(ctx, "getPlatformStatus", nil); err != nil {
+	if err := domain.Allow(ctx, s.Policy, "getPlatformStatus", nil); err != nil {
 		return domain.PlatformStatus{}, err
 	}
 	timeout := s.Timeout

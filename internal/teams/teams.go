@@ -38,20 +38,13 @@ type Jobs interface {
 	Cancelled(ctx context.Context, js []domain.Job)
 }
 
-// Policy checks the caller in ctx against the role table entry of an
-// operation (authz.Policy); teamID is the team the call acts in, nil
-// outside a team.
-type Policy interface {
-	Check(ctx context.Context, op string, teamID *uuid.UUID) error
-}
-
 // Service implements the team rules. Each method that serves an API
 // operation first checks the caller against the role the operation
 // declares (Policy), whether or not the HTTP layer did; without a Policy
 // everything is refused.
 type Service struct {
 	Store  Store
-	Policy Policy
+	Policy domain.Policy
 	Jobs   Jobs // optional: announces and stops the jobs a deletion cancels
 	// Streams is told of a deletion (optional), to end the team's event
 	// streams on every API process before Delete returns.
@@ -80,10 +73,7 @@ type Streams interface {
 // allow refuses the caller unless the role table lets it call op (in
 // teamID, nil outside a team).
 func (s *Service) allow(ctx context.Context, op string, teamID *uuid.UUID) error {
-	if s.Policy == nil {
-		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
-	}
-	return s.Policy.Check(ctx, op, teamID)
+	return domain.Allow(ctx, s.Policy, op, teamID)
 }
 
 // TeamChange is a change to a team's settings; a nil field stays as it is.

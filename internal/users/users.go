@@ -25,18 +25,12 @@ type Announcer interface {
 	UserDisabled(ctx context.Context, id uuid.UUID, disabled bool) error
 }
 
-// Policy checks the caller in ctx against the role table entry of an
-// operation (authz.Policy); teamID is nil outside a team.
-type Policy interface {
-	Check(ctx context.Context, op string, teamID *uuid.UUID) error
-}
-
 // Service implements the rules about users: only platform admins (the
 // role listUsers and getUser declare) see them. It asks Policy rather than
 // trust that the HTTP layer did; without a Policy everything is refused.
 type Service struct {
 	Store  Store
-	Policy Policy
+	Policy domain.Policy
 	// Gate is this process's view of who is disabled, updated at once by
 	// SetDisabled; Announcer updates every process's. Either may be nil.
 	Gate      *Gate
@@ -44,10 +38,7 @@ type Service struct {
 }
 
 func (s *Service) allow(ctx context.Context, op string) error {
-	if s.Policy == nil {
-		return domain.Errorf(domain.CodeForbidden, "Access rules are not configured.")
-	}
-	return s.Policy.Check(ctx, op, nil)
+	return domain.Allow(ctx, s.Policy, op, nil)
 }
 
 // List returns a page of everyone who has called the API, newest first,
