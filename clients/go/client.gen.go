@@ -98,20 +98,35 @@ func (e AuditActorType) Valid() bool {
 
 // Defines values for EventType.
 const (
-	EventTypeFileCreated EventType = "file.created"
-	EventTypeFileDeleted EventType = "file.deleted"
-	EventTypeJobUpdated  EventType = "job.updated"
-	EventTypeReset       EventType = "reset"
+	EventTypeApiKeyCreated     EventType = "api_key.created"
+	EventTypeApiKeyRevoked     EventType = "api_key.revoked"
+	EventTypeFileCreated       EventType = "file.created"
+	EventTypeFileDeleted       EventType = "file.deleted"
+	EventTypeJobUpdated        EventType = "job.updated"
+	EventTypeMemberAdded       EventType = "member.added"
+	EventTypeMemberRemoved     EventType = "member.removed"
+	EventTypeMemberRoleChanged EventType = "member.role_changed"
+	EventTypeReset             EventType = "reset"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case EventTypeApiKeyCreated:
+		return true
+	case EventTypeApiKeyRevoked:
+		return true
 	case EventTypeFileCreated:
 		return true
 	case EventTypeFileDeleted:
 		return true
 	case EventTypeJobUpdated:
+		return true
+	case EventTypeMemberAdded:
+		return true
+	case EventTypeMemberRemoved:
+		return true
+	case EventTypeMemberRoleChanged:
 		return true
 	case EventTypeReset:
 		return true
@@ -437,12 +452,17 @@ type DispatchStatus struct {
 
 // Event One event of a team's stream. `job` is set for `job.updated` (the job
 // as it now is), `file` for `file.created` and `file.deleted` (the file
-// as it was); `reset` (sent when `Last-Event-ID` is older than the
-// backlog) carries neither.
+// as it was), `member` for `member.added`, `member.role_changed` (the
+// membership as it now is) and `member.removed` (as it was), `api_key`
+// for `api_key.created` and `api_key.revoked` (the key as it now is;
+// never its secret); `reset` (sent when `Last-Event-ID` is older than
+// the backlog) carries none of them.
 type Event struct {
+	ApiKey     *ApiKey            `json:"api_key,omitempty"`
 	File       *File              `json:"file,omitempty"`
 	Id         string             `json:"id"`
 	Job        *Job               `json:"job,omitempty"`
+	Member     *Member            `json:"member,omitempty"`
 	OccurredAt time.Time          `json:"occurred_at"`
 	TeamId     openapi_types.UUID `json:"team_id"`
 	Type       EventType          `json:"type"`
@@ -1720,7 +1740,11 @@ type ClientInterface interface {
 	// A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
 	// stream of what happens in the team: jobs changing state or progress
 	// (`job.updated`), files created (`file.created`) and deleted
-	// (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+	// (`file.deleted`), members added (`member.added`, also by an email
+	// that has not signed in yet), given another role
+	// (`member.role_changed`) or removed (`member.removed`), and API keys
+	// created (`api_key.created`) or revoked (`api_key.revoked`; an API key
+	// event never carries the key's secret). Each event's `data` is an `Event` (JSON) and its
 	// `event` field is the event's `type`; each carries an `id`. Reconnect
 	// with `Last-Event-ID` to receive what was missed, from a backlog of
 	// the team's recent events (about the last 1,000, kept a day); when the
@@ -2384,7 +2408,11 @@ func (c *GeneratedClient) ListAuditEvents(ctx context.Context, teamId TeamID, pa
 // A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
 // stream of what happens in the team: jobs changing state or progress
 // (`job.updated`), files created (`file.created`) and deleted
-// (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+// (`file.deleted`), members added (`member.added`, also by an email
+// that has not signed in yet), given another role
+// (`member.role_changed`) or removed (`member.removed`), and API keys
+// created (`api_key.created`) or revoked (`api_key.revoked`; an API key
+// event never carries the key's secret). Each event's `data` is an `Event` (JSON) and its
 // `event` field is the event's `type`; each carries an `id`. Reconnect
 // with `Last-Event-ID` to receive what was missed, from a backlog of
 // the team's recent events (about the last 1,000, kept a day); when the
@@ -5533,7 +5561,11 @@ type ClientWithResponsesInterface interface {
 	// A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
 	// stream of what happens in the team: jobs changing state or progress
 	// (`job.updated`), files created (`file.created`) and deleted
-	// (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+	// (`file.deleted`), members added (`member.added`, also by an email
+	// that has not signed in yet), given another role
+	// (`member.role_changed`) or removed (`member.removed`), and API keys
+	// created (`api_key.created`) or revoked (`api_key.revoked`; an API key
+	// event never carries the key's secret). Each event's `data` is an `Event` (JSON) and its
 	// `event` field is the event's `type`; each carries an `id`. Reconnect
 	// with `Last-Event-ID` to receive what was missed, from a backlog of
 	// the team's recent events (about the last 1,000, kept a day); when the
@@ -11987,7 +12019,11 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, t
 // A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
 // stream of what happens in the team: jobs changing state or progress
 // (`job.updated`), files created (`file.created`) and deleted
-// (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+// (`file.deleted`), members added (`member.added`, also by an email
+// that has not signed in yet), given another role
+// (`member.role_changed`) or removed (`member.removed`), and API keys
+// created (`api_key.created`) or revoked (`api_key.revoked`; an API key
+// event never carries the key's secret). Each event's `data` is an `Event` (JSON) and its
 // `event` field is the event's `type`; each carries an `id`. Reconnect
 // with `Last-Event-ID` to receive what was missed, from a backlog of
 // the team's recent events (about the last 1,000, kept a day); when the

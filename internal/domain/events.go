@@ -7,8 +7,9 @@ import (
 )
 
 // The event types of membership and API key changes. They are logged with
-// the change (for webhooks and email), and not streamed to
-// GET /teams/{team_id}/events, whose published types are the ones above.
+// the change and streamed to GET /teams/{team_id}/events like the ones
+// above; an API key event carries the key, never its secret (the domain
+// APIKey has none).
 const (
 	EventMemberAdded       EventType = "member.added"
 	EventMemberRoleChanged EventType = "member.role_changed"
@@ -21,7 +22,9 @@ const (
 // (the types the API publishes for it).
 func (t EventType) Streamed() bool {
 	switch t {
-	case EventJobUpdated, EventFileCreated, EventFileDeleted:
+	case EventJobUpdated, EventFileCreated, EventFileDeleted,
+		EventMemberAdded, EventMemberRoleChanged, EventMemberRemoved,
+		EventAPIKeyCreated, EventAPIKeyRevoked:
 		return true
 	}
 	return false

@@ -29,6 +29,14 @@ func eventOut(e domain.Event) api.Event {
 		f := fileOut(*e.File)
 		out.File = &f
 	}
+	if e.Member != nil {
+		m := memberOut(*e.Member)
+		out.Member = &m
+	}
+	if e.APIKey != nil {
+		k := apiKeyOut(*e.APIKey)
+		out.ApiKey = &k
+	}
 	return out
 }
 

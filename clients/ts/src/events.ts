@@ -7,9 +7,15 @@
 import type { components } from "./schema.gen.js";
 import { ConveyorProblem } from "./problem.js";
 
-/** One event of a team's stream: `job` is set for `job.updated`, `file` for `file.created` and `file.deleted`. */
+/**
+ * One event of a team's stream: `job` is set for `job.updated`, `file` for `file.created` and `file.deleted`,
+ * `member` for `member.*`, `api_key` for `api_key.*` (never the key's secret).
+ */
 export type ConveyorEvent = components["schemas"]["Event"];
-/** `job.updated`, `file.created`, `file.deleted`, or `reset` (events were missed: re-read the resources). */
+/**
+ * `job.updated`, `file.created`, `file.deleted`, `member.added`, `member.role_changed`, `member.removed`,
+ * `api_key.created`, `api_key.revoked`, or `reset` (events were missed: re-read the resources).
+ */
 export type EventType = components["schemas"]["EventType"];
 
 export interface EventsOptions {

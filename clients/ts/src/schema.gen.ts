@@ -711,7 +711,11 @@ export interface paths {
          * @description A [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
          *     stream of what happens in the team: jobs changing state or progress
          *     (`job.updated`), files created (`file.created`) and deleted
-         *     (`file.deleted`). Each event's `data` is an `Event` (JSON) and its
+         *     (`file.deleted`), members added (`member.added`, also by an email
+         *     that has not signed in yet), given another role
+         *     (`member.role_changed`) or removed (`member.removed`), and API keys
+         *     created (`api_key.created`) or revoked (`api_key.revoked`; an API key
+         *     event never carries the key's secret). Each event's `data` is an `Event` (JSON) and its
          *     `event` field is the event's `type`; each carries an `id`. Reconnect
          *     with `Last-Event-ID` to receive what was missed, from a backlog of
          *     the team's recent events (about the last 1,000, kept a day); when the
@@ -1390,12 +1394,15 @@ export interface components {
             items: components["schemas"]["JobOutput"][];
         };
         /** @enum {string} */
-        EventType: "job.updated" | "file.created" | "file.deleted" | "reset";
+        EventType: "job.updated" | "file.created" | "file.deleted" | "member.added" | "member.role_changed" | "member.removed" | "api_key.created" | "api_key.revoked" | "reset";
         /**
          * @description One event of a team's stream. `job` is set for `job.updated` (the job
          *     as it now is), `file` for `file.created` and `file.deleted` (the file
-         *     as it was); `reset` (sent when `Last-Event-ID` is older than the
-         *     backlog) carries neither.
+         *     as it was), `member` for `member.added`, `member.role_changed` (the
+         *     membership as it now is) and `member.removed` (as it was), `api_key`
+         *     for `api_key.created` and `api_key.revoked` (the key as it now is;
+         *     never its secret); `reset` (sent when `Last-Event-ID` is older than
+         *     the backlog) carries none of them.
          */
         Event: {
             id: string;
@@ -1406,6 +1413,8 @@ export interface components {
             occurred_at: string;
             job?: components["schemas"]["Job"];
             file?: components["schemas"]["File"];
+            member?: components["schemas"]["Member"];
+            api_key?: components["schemas"]["ApiKey"];
         };
     };
     responses: {
