@@ -35,7 +35,7 @@ NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=err
 # (the seed is printed; rerun a failure with -shuffle SEED).
 GO_TEST_FLAGS     ?= -count=1 -shuffle on -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench bench-smoke bench-go clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -184,7 +184,17 @@ test-console: deps-npm ## the console's type check (vue-tsc) and component tests
 test-codesamples: deps-npm ## the docs' code samples: Go compiles, TypeScript type-checks, curl parses (with negative controls)
 	cd tools/npm && node check-codesamples.mjs
 
-bench: ## benchmarks (ratios against their baselines are printed by each)
+# BENCH_FLAGS: e.g. -duration 5s -conns 32 -job-conns 8,32 -only read,jobs (go run ./tools/bench -h).
+BENCH_FLAGS ?=
+bench: ## the benchmark table: each row next to its baseline, same run (README "Benchmarks"; BENCH_FLAGS=...)
+	$(GO) build -o $(BIN)/bench ./tools/bench
+	$(BIN)/bench $(BENCH_FLAGS)
+
+bench-smoke: ## the benchmark at tiny sizes, a few seconds (make test runs it as internal/bench TestSmoke)
+	$(GO) build -o $(BIN)/bench ./tools/bench
+	$(BIN)/bench -smoke $(BENCH_FLAGS)
+
+bench-go: ## the Go micro-benchmarks (go test -bench; ratios against their baselines are printed by each)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean: ## remove build output and local state (.run/, bin/)
