@@ -599,10 +599,14 @@ type JobStatus string
 
 // Me defines model for Me.
 type Me struct {
-	AuthMethod   MeAuthMethod   `json:"auth_method"`
-	Memberships  []Membership   `json:"memberships"`
-	PlatformRole MePlatformRole `json:"platform_role"`
-	User         User           `json:"user"`
+	AuthMethod  MeAuthMethod `json:"auth_method"`
+	Memberships []Membership `json:"memberships"`
+
+	// Notifications The emails Conveyor sends the caller. Only people have these
+	// settings: absent when the caller is an API key.
+	Notifications *NotificationSettings `json:"notifications,omitempty"`
+	PlatformRole  MePlatformRole        `json:"platform_role"`
+	User          User                  `json:"user"`
 }
 
 // MeAuthMethod defines model for Me.AuthMethod.
@@ -610,6 +614,11 @@ type MeAuthMethod string
 
 // MePlatformRole defines model for Me.PlatformRole.
 type MePlatformRole string
+
+// MeUpdate defines model for MeUpdate.
+type MeUpdate struct {
+	Notifications *NotificationSettingsUpdate `json:"notifications,omitempty"`
+}
 
 // Member defines model for Member.
 type Member struct {
@@ -653,6 +662,20 @@ type Membership struct {
 
 	// TeamName Example: Imaging
 	TeamName string `json:"team_name"`
+}
+
+// NotificationSettings The emails Conveyor sends the caller. Only people have these
+// settings: absent when the caller is an API key.
+type NotificationSettings struct {
+	// JobFailedEmail Whether the caller is emailed when a job they started fails
+	// (on by default). Jobs started with an API key email no one.
+	JobFailedEmail bool `json:"job_failed_email"`
+}
+
+// NotificationSettingsUpdate defines model for NotificationSettingsUpdate.
+type NotificationSettingsUpdate struct {
+	// JobFailedEmail Email me when a job I started fails.
+	JobFailedEmail *bool `json:"job_failed_email,omitempty"`
 }
 
 // PlatformStatus defines model for PlatformStatus.
@@ -1460,6 +1483,9 @@ type UpdateUserParams struct {
 	IfMatch *UserIfMatch `json:"If-Match,omitempty"`
 }
 
+// UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
+type UpdateMeJSONRequestBody = MeUpdate
+
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamCreate
 
@@ -1498,6 +1524,9 @@ type ServerInterface interface {
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(w http.ResponseWriter, r *http.Request)
+	// UpdateMe Change the caller's settings
+	// (PATCH /me)
+	UpdateMe(w http.ResponseWriter, r *http.Request)
 	// GetPlatformStatus Get the platform status
 	// (GET /platform/status)
 	GetPlatformStatus(w http.ResponseWriter, r *http.Request)
@@ -1618,6 +1647,12 @@ func (_ Unimplemented) ListPlatformAuditEvents(w http.ResponseWriter, r *http.Re
 // GetMe Get the caller
 // (GET /me)
 func (_ Unimplemented) GetMe(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// UpdateMe Change the caller's settings
+// (PATCH /me)
+func (_ Unimplemented) UpdateMe(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1956,6 +1991,20 @@ func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request)
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetMe(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateMe operation middleware
+func (siw *ServerInterfaceWrapper) UpdateMe(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateMe(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3964,6 +4013,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/me", wrapper.GetMe)
 	})
 	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/me", wrapper.UpdateMe)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/teams", wrapper.ListTeams)
 	})
 	r.Group(func(r chi.Router) {
@@ -4515,6 +4567,225 @@ type GetMe503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetMe503ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMeRequestObject struct {
+	Body *UpdateMeJSONRequestBody
+}
+
+type UpdateMeResponseObject interface {
+	VisitUpdateMeResponse(w http.ResponseWriter) error
+}
+
+type UpdateMe200ResponseHeaders struct {
+	RateLimitLimit     *int32
+	RateLimitRemaining *int32
+	RateLimitReset     *int32
+}
+
+type UpdateMe200JSONResponse struct {
+	Body    Me
+	Headers UpdateMe200ResponseHeaders
+}
+
+func (response UpdateMe200JSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe400ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe401ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe403ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe413ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe415ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe429ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe500ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateMe503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateMe503ApplicationProblemPlusJSONResponse) VisitUpdateMeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -13029,6 +13300,9 @@ type StrictServerInterface interface {
 	// GetMe Get the caller
 	// (GET /me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// UpdateMe Change the caller's settings
+	// (PATCH /me)
+	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
 	// GetPlatformStatus Get the platform status
 	// (GET /platform/status)
 	GetPlatformStatus(ctx context.Context, request GetPlatformStatusRequestObject) (GetPlatformStatusResponseObject, error)
@@ -13218,6 +13492,37 @@ func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		if err := validResponse.VisitGetMeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateMe operation middleware
+func (sh *strictHandler) UpdateMe(w http.ResponseWriter, r *http.Request) {
+	var request UpdateMeRequestObject
+
+	var body UpdateMeJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateMe(ctx, request.(UpdateMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateMe")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateMeResponseObject); ok {
+		if err := validResponse.VisitUpdateMeResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -14249,280 +14554,286 @@ func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, user
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jkxs3sj/4VfA4b0OkXGSzD13smJjtkaWZ9ki2RsfzP55LrwtkgSTURYADoJqiNXqx32G/4X6SDWQC",
-	"dbGKZLeo1mE6HHaTLKBwJBJ5/DLzQ2skZ3MpmDC6NfjQmjIaMwV/no1GbG5eUjFh8DlmeqT43HApWoNW",
-	"NFwapqMBUfAAoYoRzdQVi3utoKVHUzajthUT6aw1+K0Fj7feBi2znLPWoKWN4mLS+vgxaD2WwjBhfuR6",
-	"LjXH/quv+7tcEEqGSi40U2SumLYjJpRooxidsZjEciESSeMBibhIuGARaSuqDVOEz+iE6VBQEZN5Qrkg",
-	"hr03HSIViagxdDSdMWEi0mZXTC3NlIsJYYlmnYAsuJkSM2VE0BkjVIciGvOE2U93//zm9dPuwzt3wrTf",
-	"Px7NmRoxYbpMjGTMYvjSjuHl08fk4eHDBx1iX08FOXv1+Py80E9ExlIRmcRMkVHC7bx6oSgt4oy+f8bE",
-	"xExbg6P+ycOgNafGMGUX5n/aONt/5xPpnBLf95/D1m/kP/70n3Y0R/e7YfhbGL7t/u/bu2ErfygMs6n8",
-	"dtb9b9r9vd99lDX6ofc/F9G///f/6r794T9ba7bPD7C6c6+njAxlvLyjSQKPEC4IUEOZUMZSzahpDVpc",
-	"mPsnrcBOms8s8dw7efTg3r2Hh8cPHz7sB60ZF/h9PxsNF4ZNmILhPHlNJ/WjuGJKcymIHMOOKubIiNpn",
-	"AtiF83H3ZylY9zk1oyls2PkYP/SaNuTwqLwfYStfxIvu2w9HRx/DVv3KncdsNpd28bov2TyhSxbXHDSj",
-	"UhaRxZQJYqZcE65h+Jdsbohiei6FZnZOVBBGVcKZIor9K2Xa5NSrLfVmrxstu/9gy/pzat9Wf0yfyRGt",
-	"P5x2cd+8fOYXdqQYNSy2g5OpGrHe9rR88O+pMXP9l8HBQee3/+j+bxPNvaSGPeMzbuA/DUSXKm2I5r+z",
-	"bGA0SZi6o8kwjSfMwI7Dko4SqrV9Ss6Zgkn2yCsmDJGCAE8gVOiFPZ9TqiYsJkZaboS9tIWEB0/6hwGQ",
-	"jP28mPKEwUsTO0LLhDRJBb2iPKHDhHWaif/4qEj8R4cnD04eHt8/ebCR8rNFeclmlAu7VisL8xIpw57F",
-	"sSGKT6aGCLlw0wV6ybrpwn8/70A1q9m9V2wkRWzXy/AEFtEtNddknCYJoRPKxS2PmRm1PBsbpprHayRZ",
-	"UG7IkI2lYsSopb1JcLC7HtFHe3AUnTHjr+s05uZsZIf0lCe14/xFJEtLz/bmhCPBNaHQgrTZezoyZGZZ",
-	"HdAme09n88S+c8ZmQ6Z6NI5Z3Apa3Pb0r5SpZSto2eujNWhhJ03H/P5J6ZD/Rru/X7z9IQx77q/6I+7n",
-	"I9U1pyNVQIZLwo0mEXzs8TgibUpSDYefx/bitxfxi3NyyZbwVWXO/cNH/fExPeo+GB2y7oPhMe0+ik9Y",
-	"92h8nz4cHo6O43useS2kWrcUMy6yu6O8MP3uI9odd9euyCsuRmybFaEGpmkpFpfG8BnrkZ+lcV9GcLyi",
-	"8sSPrJjQP+z2D1/3+wP4978bJqrtSOrJOqaGde37kLSLs2+Y1hs7lm2m5c9WNqOa4R9tM3yY/Q6G/zhV",
-	"Wqr6KygS7L25GMETkb+F5opdcZlqMqcT1iO/zOm/UphG3SixbRM53Ts8WkdPRTmkgaae8oSd/1g/eisf",
-	"wuHIBjenZpqPzf5+wS1PsPIGV1Z6seJD7ZqmKTxZGPzx/bUy0Wj5D7ZcHdhzemm1DRQyLHv1so6mY2Y5",
-	"sLKMukdwAlYCyGQke91Te+JDwTXKT/aroxMylanSZG4veBARBoRiPxUJ6pIt4YY3UxYK+Ma/fcKMJtwg",
-	"sydtaBbVyHcDAuJc57TQh+0VGlAS8/GYKXut+Y4tTyPRydFRdJoPKhMuYIYwHW14kljReq7kRDGtfcv+",
-	"owjVCdhB1O/yPazIhI2S2r176wgtDN8fHXbD8P0D1kRo52MQo+spzcrs/nh4KX0pU6IYjU9JdHJ4RF4o",
-	"uGRBPSRPKU9YnAnFLBM1yZRqK6QJK6QBg+o1ztwJ9o1yff+ofG+1w/Duv9u/HnT+ErZ++48/oRbV/o2E",
-	"oXl7N3D/r/7eudtpWg+raDSsyZnAJRkrOSvL9bAex/0T4OPPZczHPFsIbhwVwC2O+lXT1HMt5wvN/yc5",
-	"bOI77+RwHdt5J4c75zr/YMum0RSlhIYRXbLlzke0RrGZScsXDJtpx+9SJZruD9A+SlscszFNE2O1r2CN",
-	"IHrYL6rah7Uy8WtGZ03LZhidrVsz+/vOFw0G1MRoXrr3DIBjFFmOHQuhOmM5hJse+ZWbqUztQsMzqAAC",
-	"q41Ojh6W+ZHvOjrNWZJbAM2MvaY0aVuB1E6+E4oShwqaGRwy7ly8CVv6v54dvj/++fd/PqIvLqdHT4bP",
-	"VPddHLa+Ui73Zp5IGjfRSAq/rqMSfGLndPJGM9U4qExLaKPA4DYS1SAdEErmTMRW9ODiiqP16I49irLT",
-	"NAvN1OeZw/Vp3Y5l57QOnS6oJjHXdJgw0LCYgD9D8Z1T+Ue7rShigiL+Vxo7K4v9NELrqP2TzucJRxva",
-	"wVzJYcJmP7zTaFDLh/2fio1bg9afDnLD/AH+qg9eYCt86SrpFmTGGU0sReFOxJJpsEqBYAA7Zm+1QgeW",
-	"cAum/4o5pWlYrsVBxRpXtPB0S7aorTrJW1Q6craiLTuxT3909ulxwkdfbDdG7v06VyZGqQIhXxtqGGkr",
-	"NpNXYCryzCah2u6WoBOmAqLpsvM979BTqYY8jpm47S3KDMJKJiw/JjRJ5AJNDLlB+Dte/3Nh+SJNniiF",
-	"lozb2oNXcsbQ3TaGq4BIQWSqiOYxQxU+Y2kx4TETxuo7oGhzfDKRE92zy/CzNE9lKuLbHP7Pkuh0NM20",
-	"z4CAQ8HTFZnRJdDTpZALe/+iYfp7paKfpfEKab1kVXa4gapuV6ckDOfyChdlb1xl6bybb90o4RkYW1Hs",
-	"QKnj9m8DZ6FYna63eOCM6yb7XdFJcS9eZvLw7e5GxtbddmhC/TYUHJfozWMs1iTyOxPltziQaW6mMgV2",
-	"NaUxEVKw73kfARnyszSvqOF6zK2wf9vbCEPI7215xVRC584ymnzXq/9aymdUTW59yYcyXloFI7Evt7cd",
-	"RRXQSrl8kioWo8ebtN3ridWXQhEZKbvQKOoE2Q7V9QTWGHt1aiMVC0UbkDLdUnup4FdQwg1ZyDSJiaGX",
-	"LO9gTsFIpkNhH6QTRv6VSkNJO4L/d9n7EWMxi6POqcMBMJS6zUIGBB+KyIgqxZkORebJ9/Z/L6mnGrw4",
-	"P0uUY8ASLxWLUan9jqnvORVLjyb4MnK7XWx75MHVq6wmlXjn//e47g6D0M1ACGsb53AFWMM3gqZmKhX/",
-	"nd22iHxFEx6TkWIgv9NEkwVTzGP4WLzCKQACNDg4GElxxZZS9WJ25UemD1KYie1qRI09v17qXgIGkYYi",
-	"M0I5U157U4+aqa5vFHUGodB8ItDA5xx62RUzZcnc4VIomSfUjKWaERrPuHAGL0Bnzezxx2X3iJ/bXPUz",
-	"ErM5EzETo2UFeETaC8UN0wUn4lzxGVVLElNDh1QDU47lQjjDA3mtlm4ZHHCgQIcR0Qh+qZ66TyHVuZIj",
-	"pvWXkCgKJrQFS5KuM6INU0OGitFLKyiq1C4jFSQVVrMDl6sdr/wDmGreCJ3O51IZFj9nMaevwRj6ZfbI",
-	"oUod/rRrh2L3DeF4rGK/IRTgzPr73ZyP3viNcLA5d/iJubKLYDhapx0484KaG0JeghaPr++wCFpWuLpI",
-	"9bVeLdLE8U50l6x0ivb/DwXngeCTqUmWXb0Uo3KH4NFc6WGu2Ji/bwLAKA32CUVHhintfSiajRQzAXpf",
-	"R3IiuGWaIHgUV+Go5HIYXV1elJHBh/2PNf6EoKXYlbzc7TopiazUo3zRmdUKWlecLZiqAfwGmYf2Js6p",
-	"3M/1Wwta5O5e2DI3omz5gyJd5oORw3dsBMcMyfkxPARMJkYDAk1eFMh7TBPNggrFX5tGyjiXxrWsYUzS",
-	"3aiAE/IW/1P7UZMRFeiCEVYZ8RoEwNe23pTKyhaXsnnRnnH0RJVXBfADpT/WcWTHTT7CYp1ji+J5okpR",
-	"+LkAeKvDqlUJ9ZpotRJZwSjKb2xehF+5mb6CYwvUkyS/jFuD37acdHXtdNbRKg0sppYI8IkeeTW18oEU",
-	"ydLKkg6phGg0M6XGQeU9oH9Z4SDV0IJVFnJy/HHzSrnhri7O2xLMtoZG4g1IXg9YvVvLx/zBK/HEOh5s",
-	"nBDhD4IVyFtBi875xSVi0pbasNnmAwG/Bq2cz9QShJ3xkysnrZRn7IDMJW7hhtFzHGqV+14T2xw4iPCm",
-	"I5dvzMdgF9d2zAzliW7mnqW7I1+vm133Tki7WKGhKlFDmEc9ARmqJqymi+uRoevFE1nzDb1uywqXYT3W",
-	"CY4wYJTJlM7nTLCYcIFWYcET8ubN+Y+haEd990+35j/+n6gDJqlMvcwx7kKGAt7Wjuwh6WVaa0DwCwe6",
-	"iDpof9rlxe2B7RnYv7iwxc3KSW3ztZ6dxZ3cUvnJ/hZvqsd+Rq8MNaleXY2EAlD3YqbrAyQTKSZojJ2y",
-	"0SUxUl6eEjuRDB8acwxPQoRPCTvf7z0s0Ess02HCioDA+0Ca5aiUBrlTpCDIwDLQ0dTr8eUB/zplZgrG",
-	"OzcaFhfGbm9Lh+53nQ6lTBgVK6ubvyIoLlDdAv/oDBxN6+sMIZvIrLpPMCDQebcn1ZfYIO9hLbVWpuzH",
-	"WXhv7XS5nlMzmubTrcXaaqcaOzOHJY8ls1xMxD7S7V8pS1lAaJIAr9PEyAns3oCMKVckdm8il4zNNbE7",
-	"4u3j8IIhW0oRo502FWBaG9E5aVP3pZ5SlUXpwct0xwtM3ioVEC1Bpw9giPmTd0jkAHlR4IMjh3R0mchJ",
-	"j/ycUX+xLy+MDxn47iyVrZz3EmXYWVwsKDe1QXX/tOOIcaruIe9T4MovhEfpZgfu5NHDCgK3HPb6qN9/",
-	"cPjo0dG9kwcn/UePDtcHhAUtmcT2wnUDuHB2uQ2cAhu5pZ+BT952wGLS7uO6CSkYfKfLMVKHR717axnG",
-	"8eG94/srLKPCIiqUXVrnxinVEXsm0FVDh/ytLMc5vAqDxnskeieHEfhsXDSo/aKXzmOwLJO2wRMSCgqY",
-	"EyEXhOtOQMAjhXHb8KeXDSPwDuFXMUtY3ov9ynezoNAHqnuul2KQXZT92LOq3YVDDGBPoXBA1Cmfk9Kw",
-	"8N2+IZvJK2hTeqeTZaNQwFsroq0bvv/W2SHcDECnLbzvNBSCee8LqhidUxIpppmJSFtDbKYloOgZ1aYL",
-	"+9M9/xGWG4PdzZQK9Ky549rx/jYkOkeUKMlU5HSnGmytttr13/T0U/tMJvCulzff/tDF/9VKi+/kcNPL",
-	"fpJDYPuo8294+DnzF6ocAXbwkxSBGxt2ck1t3WBhp8EuXC9QOnExkyuLU2o82a8rKmLhnLZwdwv6WfH8",
-	"tYJqAGvN0Sp8i+cm1z4L3VbOBVy/uqRY5wv1lLMkzvB0ZeJF6bgWorxqnpSWw9eEF56Rn1798jNxv2Oa",
-	"ifuP+ocde2MDZx+PHUx9bMeSYdOyqOE7GI5QsTmA8LtenvVj8nJ+7a49dQeuYn1GW32mjFVi+1jMKXgB",
-	"ScwMG9lrCEKgHMDANi3He0JmjwPDx+PyLCBeraLa9buPej903/5wUPzQPiV/+S0X5v/sf7MfOvX65Bez",
-	"oK8aMvWIil7D7Fea6yk9une/Rh5g78mrv591j+7dzxIl4FoHxB7vFCTDpbN8K8vy0XcI8WaYfaW33iqC",
-	"CvrbD/dP6i3emv/OdpYD5HNbrmGw2XIGZZreqPHac7ELXddfVt+clmsHjmFBq0vgb+nGWGTMGwPI4DlV",
-	"5o7OktiQIRvJmTOluqc9e8uIYMgF6k3FdTi+//BB/9FhjWWyMkMYXd2UfsLrviKiGMNmc8TGfHq+h52w",
-	"Hebvow2CCd5bTmra7iBt9ECNueB6uluv1s3YKFyA1zeDZk7+MgvmQs/tE5uswm/9LdNgpfRh2+vJ5bC/",
-	"kfkppiG8c/30Vk9YNr87mmAfAZEeovxODkE31OkIYXN1KvPKkmlDldntluvMlrGBhnPLyieIu07CvPmZ",
-	"W3+h5CSVUWU2wwJFBDkvKbGB0vga+NJjmbrMbo0humihWWIwUm9F1RpRMWKJQ8zn1sJdWi7GGSI/6/9o",
-	"l/2Dnajc//Eu+3c2rdILDnf5guzYlV9xtMNdqFCqW7J8bsVBZDsWFKijiQBv4rIv3Dv1ooBVctzpOSV+",
-	"3JaIsyOl0cEqGIsJzdDgn+euKI/xRZaWKUBjth3BhHKhjYPb5Yw2whdcIOOKCubum188zWk6Nl5DK3Zm",
-	"/+aGzW1QcEcyZptzQG26EWdMazqpdnTSf1TvbjRq6R0NGzwGMLy8/2LjhnnuQmD3Bp9vTV7/SQ5/Sc08",
-	"NZu1+apePge+cUtq+ap2bKbpbCgoT3orA6khx3730dvCa+7eVFEtqBPX4Ldl3bK0sGs3ZUeU6Xb4mn4o",
-	"7L1hfLnXydvsPuVOybfgeY1ZiaZmejFjZirj4gslj0cFHMnbWibjjenbr9fzrM3KgtWcaO/Fv6hi8AA0",
-	"boU43QDAgx82jOWNriEmj58prEp1HOWZ123h88wyvXMAKZs5+2cBZBPT/9t96o3krIqk7G8HLzq6d38N",
-	"YG/dOr5mdPZSoklFN/hLI8j3weKokJhyzpSWwiNFaZJon16hiOyjI8OvMGEg9NC43buwWuXZRnCdq5DL",
-	"TMHYYKlCAriR/LbVBmeT9MOs7nhBkDn+5G2tLJJ/ZyN2Eme/C/aaO2++ubsfh/4GtMxrksAn7c6GXQHW",
-	"u7Ir1z3mn+IGs01XBY7zGZ3wqqhRBzuvwhYzi0De8RrSfOE4eROMxSkdn4QVdECJTetZQdTYlg4KsrFl",
-	"GZzitfQatvuEjqYegTJcglH3lLDZ3CzRv/ySxVzXIDq2OpwA3dgShWM3Leb6BvAgfXyTRk3XUMwmisZZ",
-	"2j9Ksv7yyC1KHDQIwmI1ERLWRYMbUEiykOqSKbDpDRkTRDMmijeWvAT3Hr6o9rrCHhpMS657p0AyDf0T",
-	"xUZMmGS5u+37Fd7TsH+bxNf8IswPTIH0/XbD9mXkmU+89mi6yKW6jI4vnz4mj07uPSA+3DGWo3TmXJpN",
-	"HuIqZo4asgBkhZJi4lMRcO1joip+uAZlGfwANTv3gqkuOIuJA3BiUnwI4MQgKh8zufUGFfzgm48XF9pY",
-	"2X9TmviDOtUMIrY3H3dp6H9xmWAm+2vjlOvhHvlJbbbc33v0qKAQnvTrHZfc1DnAzoieSmWITmcQqOm8",
-	"tJdcxPZvtym9qq69DsCx8gIDwaFvXp6j3ayQbKfhVfm1tz66VkjTHUNmntXhFZa32kkYlruxqvlWso3H",
-	"l8BSZnvTcFhzw1r1ABaWZxucxqowsCvHEOQfuaj3jHoMLQUHjc+BnpntXO4Sioi0Cx5HdXhab+W8yIMz",
-	"tzd2OhjKK2iKpENdAldn24zILIX0zIbr8bLGwllvCSm+pjrC0qKs3dldyO85mXyLInxRwKkNd7mq87hT",
-	"fWkFA8ivnZZhqzv1nFA1mvKr2oRRMAQgKEUFkSkgOBUzimNm48/jilo9xz5f7hb2w4ady3CsDqbcDM09",
-	"m2QoaAfM9alGDdWXZUiuPej4Y6eC4z/5dFhu0HJ9N21MEeZMnbhXgQfv1MPGjFpuGouRKD9aEoldrgIK",
-	"meVSVa4TsFvn3GjK4jRpJuI4ZSShphpv8dl8d46D+h0McvNTPlS/pIUj2Eim9WylJEitzPypRxsWUnto",
-	"Us29g8hiTPJbyeLj4pwgjU80o+8vMK3OBZYd6+RA60JioBxq7VPDhALawvXnWg7IYspHU8wVEwB6+Yom",
-	"EN4gYnu+VCGLkDZSxqHIE926oVIrcY9T7fP8VOJ0fCqBnOD6D44fnBw+PDq54a4f1vu1ncibRRBX1gk7",
-	"L0y/VpNzInDWqCF5H0zXQ6s0/50FyI0wB0Y7ZqOEKoZA08gnZUCGGXUCKKhGpnJBZuloCgnSstJtPjrJ",
-	"Lqs2cj5HfEkOBui72KNdMhQsVtc05b/ar8nU6kI+O5RP+AQkoEkqYkh6vPx8l1FpK9dBOOymaKBfkAPB",
-	"maODUqG1Einuej1XwAOWLoM8+XyZJCtrX8deyuFRGyxcKzJxRkyQ0Mv74NuaXTFFEwgsg9KBwN86JVzA",
-	"p2CTEjpp2qtfz57hVpAhm3KXQczn3aEmzz4Ggy0G7aUiC3DbFaE1TKRAeHYma+OHZIKBWzBm5WqbEKOo",
-	"0K6glF1+hAm7GXvhZUTTydSQdN657jS3lWU2RiWuCnnOWHb4SVLeNYMds/WbMpqYKW59vYJm6KW9kMGC",
-	"19w5/Ewm0gpC3JB2Np7AbREXE3fLcTN14XUJnZChVc8xvGsDdMKbpgsxl6WxFQ9BmYxKVra6I/+a0dlX",
-	"lK7mE6z7W9qi7IRBjELnn4O6bGrxBh6sBRa6zSkjBB3EBUfUtO47yqvSvEJrU6rU0VjTSHeh0AOlXVuX",
-	"r4K8tCZUk8gX9/JSgm0Flb0cd5MiZ+5Q8Ksm3OYLmAVy4quVK+Dm1laAGEs1YiUZCGtKSAF3aCUFnouj",
-	"DIUVrUHig4vOPXRHE6dNa9KOuL5wnyKi6VKjXN7pkTPhhKxQgP5fUAwiTLdZ0gWadAQQRGkoQB8oJhmt",
-	"qgQQNezlW6zcdXJ4HOWVvjYoMXWqyKm91WdSG6eBOMjLxTs51FGx7owH4KpUQMk+MWJ1KkW+WFuzlR/d",
-	"UjtSL2oB9XtuB66Nw1euJGJtECeLeKfdaTbVJauXQmZULOvW0o65sJ4BoSMl7Xm10gZ6byr6xYZKSJXM",
-	"B41DXi+wo06xurKkjfL7PEl1UYDvrMjtqEL2d7jUFfaxWYGs2ZugSJ1rmU1GknWuJ6+RL3JZyUXzr/IP",
-	"1PRhGTGNPIYLW54lF6Kz6lFbPQCrUlYd0dU/Vd3nDVLTjVZ17UJuCcmo5GJlC8/Yi/z8lFCX2hhqAssU",
-	"6pIstYv25jqAdIqamVAYSSJ7W0VkIq0yQyHNSMMm9QgU7ixfEToUQPgMUj+QdnTSP8bbk4qlfY+9NQJ/",
-	"QqAAir2HRkkas7gzQIYMida4cf4NDhdV9L7r17xrf6+WFfpQs3OFM/URzklxDQ8309BO7Tsb1LKg9b47",
-	"kd1MmcGHez+7P36Dt70tPtbls7lUKC5RK2y0JtxM02FvJGcHks55dyRjNmHiIHv1x2JzfcnnXTlH6upm",
-	"kch2dA2nJb8Vrs1QP332x0e3PPsqF6hj1X8QcvhYZVa2Yek4tgY5AhWRr46fvaympsRDnyFU1yepBJXo",
-	"JszwNUQzu9p8Rro6EKdgFoJvm7jhClvxNchQ+SHtJ286rS24iVefVocl2AJQTqQtJIRiK5kUspCeEp0q",
-	"ZVV2+zo9pyMriUO9cT6bsWop69K4NmlmRc3jf8Lwfb/fDcP3h+MwfP9gbP98NG4wflxP5XVbtko3fku9",
-	"OlyDfyka55Uze6pU6MBukfeBK0bjAYGi5gEZyRQSjS+mzCUcgfbuMdJ2qSIKZlTM3GPZ2h0vjREhIW0O",
-	"U6GADjt1cjrcD/DzWoNtwq9gew1x7+7gy8sJgnbqQvM8ekMkgAsY3Gh9RmG2LHzDrAqyLOiJbvWs1IGK",
-	"DhtJFVcs/A+OT/r9488Yz1YRvwrb5FamTtxqClNn7+dcMX37RqnVEAfNxQRtomli+Jyq+nQktVj5e/UB",
-	"b+bCR7msuvSyt2AJD/ugpQF2xdQSIvIhhZg3eJQs6zeOlMFBbW/ewV17YZdiBRFYY+b5FnNP5EEdsDJB",
-	"kSKbCfmxtIft2na+bPXXkkNOAnc0QVN7VioF63kZTV68eZ3Zv0sQwuvEFhgs/FWF6jVfZM3APaB25xfY",
-	"FHe/RT3kUuxkoesAB123MxvI82PzZt7EZLs+/Q7Uls5T8EAimIQzYciQJZxducJ7+rSYY6PQgOtK2h67",
-	"5YW0PesCAWGPDvB/bXL39DfS/d+3dzt/2TLUb10inA3pvJvS4oAfccKvmMA0OPbkAJhEk1QkTOP1hveK",
-	"8+1NqZ6i82VH+XBW9wckGuS7RXPcTpjXmpDEZqYCfHY1k+YOD1bQSlUNFvqFYppPBItP0Zhg8pwwuBtg",
-	"yX3x5nUtJrqKPP3L4OCgkVGsPdp2cLXLo+ui53YT+nYz6YFrnbJaXOJ23HLrgDud4irUvGmLS88NM++m",
-	"EsjWtNhno0zu3i6/O8ZOBp/B5ejTMq9D7FY8J1nRIl9Pe+CUEIfOARUvFN5N0Y5O+odRUMJXYQroQiUj",
-	"VFBWTZj+iVr8xCuoS1ku7c3zyt6Z054nzJf43hmCIhvYcFnP/iqLtpjK1YWrGyFpS+XnRI1rzTWZSME6",
-	"WySG2AL7oc2FZkw0Y1KgRBWCPGjiB3z24py0nQV1xkVqmIdFDNlYOihaHl1a0p52suSVAOiVJXcJbJ2a",
-	"LZ2OuvM46WqKhqIPu7S25REXjlqZrMu0VFP6YBXI7ivjV+zVRDOGeUgrjGYXrugi3/oW0eV2/Dcyv/2K",
-	"kQKV85wVYx3K1P4MKe3L1ractTpLbCVwo5HzRvb5yLMLnbGLgEQwwqhUvw0ztpwSxtEXpQklQnbl3MXc",
-	"JYrReEm03AI0k42pbgVLEWwNAP0GF+hPcugk8iyrtpCLsmcz2E3uOSmwZP1o2TwMlQpdcLmi+7viwtzN",
-	"cKZSl+G1Liav+yB+NO7S4Shm26gb9SphU9ohfMWdLLyG8LhirTs83M308kDYjIfcHJS2gaVcP0XbesYB",
-	"W4OrWCaboETLhXDKwgje1sUGaTZKFTdLCDHKsj//gy3/DpXQakMt7a16yZZ3fGJq0o5GV5cXvV4v6gSu",
-	"6A6ki6IlRyPcbLYLLLLmBc5B6/90z16cd/8BtWj8CmappYeMKqbOUgMxz/jpqV/In3593QpWB/jL+Y+P",
-	"Ie2+VSPlJROlPLe+kC5KwqT9nI+U1HJsyBNhFCXnPxIuAJYSp4C2RI18mPLEdK0sya5820RasWEZwC0W",
-	"+eA6fCeWzgwFXb9gvVC8to+jk+GKKSjxTsYySeTCMp2XTx8/fHB0j7QhFOxXNiTwPPkr04Y8BgIwoXih",
-	"LAGMmEYnLrHKGzWpYoQmE6m4mYJFfs6FwLIDL18d3btP2pGQggHIJhR6OZsxo/gob4OjcmJxJ8hsTjj/",
-	"gNA05ky4Wt5gJluGwjZxcESUkeE+Bh4O25dvs1UOsQ4hF2PpbSgUlRtHHY/dqrZWqhX6X7yrwttNtCc8",
-	"ByYPkHk6zmLXFEzlUoCHfQLOnlA46Ergqiy4alKApuKCvJDaTBR79c9n2RoggbCYUGX4GAqScUFeHfdC",
-	"EQq4gVeL0SuWMGo1jKvDAfnNi6j4XCInb9sHsRzpg+yL3tTMkk4QigkTTNFSymazkETP2UjDC//0JwLr",
-	"IeziaPtNl9y9C7HB+u5d2MYsRDpqKiIZZVHTTsGnLnQ1FIREdtOigFASQfhnhFbqv79+/YJEGAjqvory",
-	"sN8MjQXyNRVxgAg2Uox7xojpgMyzCOkIv3Ll4Iu5uO1s7cysfOgnhiJUd04nXNg1GpA51ZpEgLuISPvw",
-	"//t//t/Dfr+TbV1UkLwiOxg3yLliV1ymGrCERQBijwCbJyM5Aw8iIrmUNoDb8qtErPKg3ABf+lqnsb57",
-	"d+AsuFl9Mp+KP/o/XfcgZO9vG1pkV3Zovh4nSEaurG+nR/6ZSgMoDfge6+TPpQKxz4URu3FYrSIfQV6y",
-	"04WUOFIvYz4EbHgV80HaUbk6cECistvZfgNmdXQqRwESjv3GFWTwD7hLIer0yJmvOC1To3nM/PGdMKNJ",
-	"dNI/iTzNwBRcKXBBuBkQ9p5rAxzI1SZV7IrRBDiPnf1jKTQ+sbRrgCBuSzMYJGFvqaxsiS/3EkCFFupG",
-	"Zd9LkwVdgq6iPQoKk7VqPU4T4mr+tm3v3aVMVRe/6QSIuoRCDmcvzm1XLsc32un1IAukgxZBdlQYJop1",
-	"kHMocQf1MHGEtiNQtaf0iuURAjksVBZDIHrkFxCzsV99x43XdoJpnckV19zSL/V8D1/jegaRPSDC3rpJ",
-	"snT4dtt8xpOEOww6HC6sWQHhePXF6z0enrQP+0ST4dJ24xBNndNCYo1xqmDQPqKjlGcjO2IQr5oTN8ge",
-	"ljqiF7+8eh25VlSQ6Dxms7kEOrCSRnTqjxdq/9m55DpfzrFU5OiETGWqNK4+vC6rU0pnWbVcN6D/Ykpb",
-	"9mtHhL5D27NM1YhpOPJLGMyT13QSnWYoLcB5uSN3Pu7+LAXrPqdmNLUH7tiSvwvicPdJB2LAzsf+ISlI",
-	"9OLs9eO/u3uckOjHJ8+evH5i258cHkW5vcmPJruaZowKsOV0/Jpmld6Bu87nydLyZUtLYsTnNCFtUOWl",
-	"8mINstVRYlmuHAM3zXhMO7L7ZQ890BwUUoNLGabPgMVYYRhe2IU+IqRhJHFG0BlnmRWPme70yJMGRlqp",
-	"NexYT00BYQcprlQEhqIqQMidU6x7bzxSG3s6OXrkrqNShW63bGdYAZwn3ACjyVa8ufw3nm4rbdj+rfhh",
-	"KRcCSJCfjClPyJha3g+vvdc/9mMvDyBLyFCQic5enLeC1hUSZGvQOuz1e32Ilp4zQee8NWgd9/q9Y3Bz",
-	"milI/gdWnDNdLIhnv5iwWnObhEpniynF6w/PHrBsqewXUjDSjpx71crB5RsTmHnFDnRKPPYpWVohzjCX",
-	"chYDngIC9fHwAucz5or14INwLQ+5cEGm1MkD4BzjIrUnFvgn7GdWjgnOb9ZFp0d+dDgVMMjd8WUB7V1x",
-	"yeYGurbNWUymTDkYeUbp53Fr0LIyiU8flVfL0z7DAmStBbt5tYoSjI5rj/Rwr25Tj1/JqlxJ2cnUqH+l",
-	"DEKMnZyce7PzTBPX9ZHXm9PywR/4wtwbH3yMVq0tnvSVOLkUT2EvrtNIqmu2Afv7Ndu8EYYnvs1biLAE",
-	"3gNH5KjfX1Oh/XqV2Sv1GmsKtJ+hZCrHoHkZRynfc0n8E1zfumbZPhz8lcZOim5Bk8PNTd4IK8pKxX9n",
-	"MTY63tzoqVRDHscM/DwnR482t3gt5XMqlm50gPy6t82Mzq2uI2iSJXe6t8343giK95DL+udSGjnWVGDU",
-	"d3SJgCDQcKIhmab9uvV2G4Tpx6B1gD7LSVO9ZhQ5A4hMBw9NSX8InBMuuwtAC8kRgmg9yh0SvRWO+zdm",
-	"nmPI5Gc6ks9Z3THMp7Y/ejs4et/SQfobMwUlrXBw0He+empKFI+HxtP7QZ7arPEEufBlOQZ5i2TyHZi0",
-	"QDBCnQ0VSitBWrHcaZlWYQ2F1ZNL9Tm9TJrHMKMMD5VFvQJWCHAOhVMEEzoJCIYkO/EV8h2aQW6VKoZb",
-	"+wxDMjXgXAdbnFXS50oOfd7+ToBJCgPy6jjAIYD12oo7mCjJFc9A5QbmOsnjkcqJfKQXAk3mU6hkR+yF",
-	"whurrCheTfdYENnduOwUXx2TWIL+aUKBK11MAul/c5sAteDW5IUMRTkxJDkr5JjE/HCoIzhtVCrglahb",
-	"e4BfKJyBLrr3/n10iioCDhjVi7yEK+oUbjHKqSDtbGKQcSFnZI88LVbGRtG8TtL9GzOVPKmfkQdX3tTA",
-	"j7NR4+7uGfNeJtqSlVcop8DT/S/by0N5hZS1XP2Si1i7lI/eKYFpBkdUWN7uOKE748UsgGOJRWFzLaVX",
-	"r4jmI/mcZ7OUC7DmaKK5JluW/bH8g8lLoHjMi7SYHa78y20FJzDNNB6sFzXQolzlOcW/fRAsGvN9eI1G",
-	"7WTIsHS37JEnvso6wcKHcBLtucMcCbVH7jXDImMVa8+ubSqf0wSRZQFZa3yAJdsf5T/iUTaOxv0pxs/b",
-	"HOCgNXfIooobHwAj3mlfH9buUCU54ZUPH3YBmWeue/oKjiFAnLzNMvb9VcbLnZ4rF1TysYzqcUC7yok+",
-	"3Ombm2Rm4G8L6pc3rhzpbG3sSUKn2KbDVNfkY9B6JkdZKst1zbPnSsd4z1A+p8je34IFPZZinHDEVJ4c",
-	"Hm/Fs55RNWHY4N42E9HpHFVdKFSOJe4thzzaprETJnxc/TfFV5EvOP63HWutUz3g8YMPzg/0ERmtj0gs",
-	"n310deXiD1YiqOr95MzDTaV38uW2pUEoPKQF8SmIKs7Cvx3AAfEbmAi2YMlFWw7Ua4LzrslEUWGIkIDu",
-	"wOedfxmzlhYtxxBwDyEanQAtGPZxLIDmA9ZFhvMChJAvetYj50YTBEBqlxooCEUpsWcqfDllEnPFRsYD",
-	"yTqYCGAK5qSZvPJoLG2kohMWCsA8uuocLgNgDjFDw5QdqZIL7YAfAH2HMYHhPRRGUZ4QrsHpOFi5ByGk",
-	"nnuP8N+evCYlp23UC0UBGcB15lYFp+UpGrk0VJ/nBnPHz+yzhUDzUGSZG6h2yCIaI27b4QmkmTK14Jp1",
-	"6oxDSF03u43HMPI6GfekOeQfYyPBU7oXSr/MHXKyucXP0jyFShVwJWzB1V8oAGRA0MNTLF/4rbF2PAqf",
-	"xNqDZisSim8lxTQgfFzwTziNVvukpSvZoso6cgeL/0NEuY8WsRyDeTyMYg6B6CCEErgnvDlLI9VgL74h",
-	"P/hZCtbIE/q3JiVX+IpdoU1HGJ753uTY4y1P+nMZA5C9dat867pc6FuzVl+HjxRguFkVmq3PnT0O5z/C",
-	"kcvqzVW0dsceCglqvNgwAHYUCTrDyAL8CCmMAPbnhIuEjU0ofAoo58dcWhGrR16XEtTZPqqCEGShZJDI",
-	"yYpNVc6GCPACMs2uSucUkWA1fYUOXFkcayl9XimUBRJyCG+d98Nw2Y+KuFAHAEaZMXMTTul8zoSLfuv0",
-	"SFli8xs5yCPvgSHLcSiWMlUurVJ0cvQQAYl2CbkJSAXrWdkVD/kMBYQjdJyhxRQzdUGo5ABvEjKTV1aG",
-	"HjKzYAgxd692fljuu8wnBohFbvAWcc5QD9A0LveWnUvdFYGBjje6JYBaS5Lj5zHgZHm1tjDg3N7V5HKn",
-	"CbkgXO/vqb2sXJCVb9lU8/B6A33pz9C3dhe/RI5PM9Bz4fLw5Tm2vaJ9RsY6G84BnfPuJVuudyY7Rm+f",
-	"q0Kth0syV2zM35+STIjnyoUhNjiOzyD28hv3Y+EkNnuy7KLtbQbfBh/85nxl3oBZhNf6A70FQ/gUoX2D",
-	"p+2SLZ1YO6fKCIg2m9HRFIIo9EjOMUg4C0oAEVwKlxwa5TsXy4z5oV1aUBeUY6XsgUue4HJ4UftaSOEF",
-	"4uOICseRhozoqVwIRAP2yCsXFUUhONJFhg9ImPb7xyN8J/zNIgivjs4cHQKXGJC/Qohx3eN1QieuCDKL",
-	"r9V1iKP7Ms5DfPev3ExfwVI2yaGXbBnkligf5Y77CirXlClMBfRZ3It7lv2Vsuy9b/Er8S1mSShueBet",
-	"E04PPlyy5SaXo+MS4MvTebSjq8lCXrIrid8QZf9kMTydZwZalVWhyY1597UdTW44bnR7mXHvZ/qqFFJL",
-	"lZ9+zBucTWcufc2MGRpTQ0kbZbf8su+4658KNFaOMf7WZyyDY4MSSG0Q141P8S25h9z4mqWfvd3tW/AP",
-	"7XXUFY/Sp3OMmympm81E/2BL0GZrRY/rJirwcBxEO7la1KJsLqvNQYCgnuYkBKSSgwDz2VQSEISiMQOB",
-	"b98j7bNquL/LA6ANXWL4HCQZGq46sMxUyXRSDwjqNCQqWJugYJ8GYJ8GYC+T7u8ItGNeP1XAjgyZdax/",
-	"A9M/I7+9AoBq9xUThiCDe9uGNPSDg4OpmSU9PWejnr0VFpOeVJMDV2hjwg4Q29rVTHgGihn4QoHl9LM4",
-	"bHTh6+K1MkC4KbiCoHYUBC1LReZKThTTOhTt6J0c9lJwI0NiHExX6FNmtqHOac99jDAo290JtjH86j7b",
-	"1g5QS2gcQ2v83IOPUUBooiWk0BEEUry7gq9Y0tEQzO9vZ7AE+R2qMRAqJJa7lgmz73R92o8XDkEQQQIq",
-	"j4DNH8EvIpcm0hu/Q5FPj875hRWW8xlCR6jv5z+7b6LTgngCcGNhnNG4CCooZtbsuMAtePaOJpHVVgBV",
-	"AXm37LcRZtLseGRKKCKG32PqQVcVM+sBsh6eYjimf63tjMdRj7y0mqNgI+PCsaNnVJsuvAfy+UHWsBHj",
-	"VwzJZkE1mXGtWRwgdJgCQDiRCO8owDYwXj1PBZShqyHH+WHQ7/cDl5iIxHTZOc2AH6HgMAuZxMUsbO49",
-	"rrQQUjNkh81SPUYKE2HBOwdW4uh65G+exixALAsmM5M+eH1mx5pwAemttBu4Wobi8B7x+eG0tCfhvV2/",
-	"S8bmPjWcXT0uBZFzCIUXCDL3ofUjKkIBp7Iw7jpL/iv4xXKO7ZIuWb0tKuSnhGVFEnM7Fp8Wl0oxnc6Y",
-	"h21jDZLabLYlCihlY1pfsuTtD138X13+8M3ihmHvDfLGLo64nMKZxwNy+OD+8cO++6fbdycK2JbnSaGw",
-	"B2ZAPoQtHoetQdiqNmoFIYwOfiy2hB+QScNv/cNHR+Nj2u9Cwwf2Pw+hi/yfQ2gkR5DGOL6gBhoe9Y/u",
-	"dw8Pu0dHrw/7g77997/hwXdyGLYG+dC2eMPRzYeVhadCMy7spWHwF0tX2g7lYxC2MGgcHnJhB745Mv3W",
-	"4KQfhC272bO5sZ8Pg7CQgr865/6jwT37L87Zre76tfn4MU+zW877VSKImvzV7/GW69pd3ySWAk03mUDw",
-	"5OCLTgn3ZR3toSapFZyLBY9GidRY7ggL5boTroiepsalvmgrz1pJHWft9Mi5IQzyThqrXjWEqQRlPFwh",
-	"UoC0KVE5+86TjXbcqIhOh3aaQ3uZVwt1+BIhoagvC7KXw/dY3mapGi+rIkpzRbh2X3xGaG+dcA3y6DZg",
-	"IwycWk2FbKXo+mSO9WCjp/DC27A/1ORcROnbFzXNqqsViq61WW/SIxGfWeVgLiaY1D1rAs+M6Yy7rLiE",
-	"EojfghS0B3ejcvu7UWPyxlLpuAaZYaXMAtYm6P3QffvDQbv46d9heLdTW4ZkzTIsplIzrIxbFAvtPJtG",
-	"bf93gfiytYNeWyNu7aC86kDhqvAhc3bl+Yw1Lqa/W+3j9ffidSowbDG8rJrQliPD5z95aJ/TCGUP5mbz",
-	"Uw0b2Fuh9rffFjalsWP8/r7Dz583kqUWFId3sSYUhpSZ0n1tBi6M9AG+DpwWZYVZD+ypBeE5cgYA0LSh",
-	"QCLUBYCivfbwxwSsN5h33FdStN8Aw8U07Jr4pMbsjoZWCLQbyhigB2j6mLIktsw6gRqVMzaTaonx0q/+",
-	"ftY9unefcB0KuxgpVuXmmNkfZXOdRyFvqC1q+wA+gin7yoUJnCRfH8eRSBpb9vF5AXU1m3A97ubqT98y",
-	"og4WpkGJAgJcUI+Z3Gfj2HsT9hC7r/46Qz7i7o+GG61S46A1aGFKiVaz8wSM6vXAO+j54AOU2b9Gpg9g",
-	"Lw5xR9qIzj7pn6DNZDFlimX8XWBqWW8hfyeH+o5PkEEm0kN9oWKHy3eB5v9S3WZMs9GcIsJdEtvh72D0",
-	"+0QPe2fnLWRrWHOS153VRvRcVs0d4XMDEO4CKDQeZGKbT1tckMvWFnxfAdHdTOa6LQjdJsGnsD57MN0+",
-	"2cLXkGyhQpa3qK1utmza47TejJsLCAeFA1zLof669DW4MK25S3tlJKFET6Uy3YRfsRjKzyFq4M3LZ95z",
-	"ird8KLjI9eRfwWUTM9tMLf+MuqerDgjOGad0F9Rlo1kyxmxeUymg5hb1RbSil1RMWNQjT7Bg8AKLkmUy",
-	"gUtKg1W/Q6HpjA2IohpctTM6YZq0C0bcwFtk381Z4dOEj8Ghg58WbDh3EIx5Qrkghr03kAAs4iLhgkXe",
-	"QMq4gopwlmWfurRoWKQOEs068AE1ho6mM0Aa2JVbzlkoSpUY5cgw76yLAqIlJoN3OdGIYiIGtIcGw8Kk",
-	"tgTRj3IhmvXvSs1mv9ERafsSbAOoH1jY5VMSuREN8t0KqmaSJoOnp4CSqdO9qzVo+QG0ghYT6cyerMJX",
-	"zm35dgubbBO9SYEjJgris9sRDP/P/e5h/+jY7jx+PuwfnXTzj917h0cFW33Vww/E2GTwPjx6+KmG2iId",
-	"lO/XzEg85ILCqharlB/ff/ig/+jwqF9XRjgj8R33aI/Qjruci133aM/yzroEpMXdHXVXKw6hdQ/QXmVJ",
-	"6Gw0YnPTBQLUmyQKfNg9+zFoPUZq6/7I9Vxqvo0ByDUptih05Oe3VR/u4Y/BH1ecO+rf35/6/alvOvXO",
-	"1M1ivKwqR/9rOb2+OV6CtZYavGsxySj6v1HEw1v34KT/6H7UW3t/Frzc2LQEkDtoxsl9dwrg0eoS/03m",
-	"9X2L4jgXxBvsSRuqa1sVhi3IjIvUMF0Nv7++F+DrdoEe3t/cAKj2Z2leUcP1mH+T9mYv4l/fTvWFtdJ3",
-	"crgVtsg+1wQtqkcR/WR7/qbzFf0kh5vRFqsLs7eC7y1ZW4At3uH58HwCPn4BqMU/XTk6QJwDtOGdHBIl",
-	"FxkmIeYa8o0CMldhZbqF4sYw4QpLQ4Z0oX1EppaECkJB1WEx9pcKjaarMRc0cXE4kLDT5UaGTPFBKDLf",
-	"FQR1luIOxpQnmkhEDi/osjl50E9y+LVmDvpJDq+TNuholy9uknLtDi2ozrfMbj2m7t/jHfYOxT3e4evP",
-	"NZICss2Hx1gmuSKJbrhh1oEbbNODD+/k0EMbGnyqwEiyjGMQhIPGehd4c4qlNphOEwd54Bj7qNPRiLGY",
-	"xYiasypkTJhdnNJjY8gEU+tovRHLvy0/63reW8jStm5p9h7YvQf2a/DAvoOTdkty62ZN8Cc5XKvdZnzr",
-	"AAsO2QX43GNpErbPfEEkyygROmwl41NCi+WR7ugCJ59CJnEHMnlvIEsnlk0CzuodkRwKesbpiMW+UFGP",
-	"PMZHMYVb3u6dHIZCMZMqAQF/qcuzH5+6erfg4qSJYjRe5vzHSuTIgPOC1cXhtE/6j2prD+EwdiaTfyEe",
-	"LeSiULJqnzVzL+KuF3H/AHks4TRc90bYWs48cNjWteZJjPmiBS5lGVjGCtuUmGk6GwrKE3uE1YwmXLMY",
-	"yr0FhIpQsPdWZehAXnaM73gym5tlIULa9uj61z3yi0PcyrHjllbWxggRQOH60OYqNrYh5dNPcuh6bH1e",
-	"5oZvaTJoOjZ3R+cl9/x67M2Ze7Fwi3xEZfL5NiVEN/iDD5bwP34maB68YzfQvCAUzhx69uLcLr7iEy5I",
-	"G9PIDy2Tw3QzBmozWZlNQdIc92YrrlXgezi8FQAfqcHvhWJbAB9pwO+FYjsAH6nF74WiDsBHroHfs2Lw",
-	"NQB8GRf9flF8e1TcHh9zDXwMcovAMShIwVLlYp2vFDSzB6V8PlDKXo/di4nrMDJ5ae+vUE4MPjQyOpcC",
-	"ILDiQsK1C3mE63lOzbSchaVV9e4Wb+o8C1ymn/bsbbKSX6Scp2U11cxbn2Tmovv2bm2aus1ir2JGLb+k",
-	"XTQDITj7Yluq3NbWAXKBSkS5oyQ3kELpIkz/hkVO0W1UdDthufmEUcUKFd999jfIfBgKqLPJxaRHvJU2",
-	"yIyyUlUMDJkBlNi14+usny/t4n4e4+fRrRk/fR1/KAe1t33ubZ9/dNsnnOqcYe3MAurSB28DycwyDVtO",
-	"x0QMbiBxxbEOvA58HmSpMOcsW5J3koumrG/P3Zu/acgmTmIzatOt3d62uRdat7BtzrKj4U+4/+YLADb/",
-	"xn1GjzlTWoo8JSBmFCcU8oQXs6D3yCs5Y1JAFBuZUh2C9LJkhowo+G69odEnvaI1HCUgM2pGUxY7CGYo",
-	"8H2jhPKZs25yhRhoYuQlpI6OoRPtXu99yoWx+SLv2jWHWpY1YtRZHOPh/lqBnTi6L1MS8rm/UWolOCRW",
-	"EKpXd3VfAHIvzu3Rmrd7qZzFMaHuWF7rUllb+tE1P/iQaqY25aB66TJD+WFYFddeJLGii3r2b/ViLDuc",
-	"LOgStWarRJOEUW0gqt8Nr64spH3bTfn3tctCuiktqPYVMfaC3vfKmv4otSQtGX8i02hMheVZwLhQjg0L",
-	"kdcIgWtLSjpZrhahfePjf0sg7W2EqD0Ge4/B/how2DdgA5/ff/JGM+VVVziuNazmphLEG6i5shMJ4nOp",
-	"fjjE7VS/2+VaGaaGCLZADXvPx/ay0yfITresEX5LoGiQgDIWfUfDedudloc5ivXNvbWNhsWnUpHEbhiC",
-	"qgugNDKRRBtF+WQKKEeHHnRJ6HO8WijOXpz3yF9ZIheYNtXng7dPMT2VCZoaqdALpoj9rIHvZwCVUEQv",
-	"3ryOEB9Hh1bo5YCyLENY5kxhHv+2ZiLGQoAugT+M2Jf+s30FWNoOnsEX39Eksuws6kDEuwArKInsullt",
-	"OeoRzB+tQ+FKG7pfMPidDoFGwfHiKy5iGZSIvZ9zxfQFNVFzdPobn2b6q7Rj4ui+jB2zmP5/9TJD0nca",
-	"CObGtsTIXI5e2Pi9NXN/7e2tmbdcOM0yYkoQXdw1svvqmGSp9K+br3vNnXfwAf9w6XORJX9O2BKyo7WX",
-	"5uMpG13WJNhHqIzG8rA4bNIG4BJVRmOUu+a/26swDkIBUUNQ7LdUNsaV7cUSVXnBgB55jLN3kZ3+dgqF",
-	"e5MP7iwWtK/1qrl+vo0rye/4V1YdZn/l7K+c/ZVzu0qWYwU7vXVSvQ549eSKqWUBQlFFTrTnTM4BdnHF",
-	"ofzg0sEx7POgRYQi5qhAeCu7vpNZ2J1W2Knm2CtEQ0ELTMZup4DALx9uuiQLKw9DxWzNmKvVq2Ks0ziT",
-	"2iUVoaFAlH+nR6zCN0+oGUs1IzSecaGbolTf6G8eGmancDYClO9mfBjQwt5p+EXY8TcHD0t1GRyGn2uZ",
-	"jj9uF3DcCnyn7LVv8NNBwesqRyDbMYT6417np7MH5ev10hWOcaOdQO8ddd+Go25f6mrVtZfqkmPvGszk",
-	"umd2s7/uR6ygr0k7+hC2fD39sDUgoHRhWX4m8BkcegCYAD+0UDhGQ85QAAmIFBjNjYHtTF0xNQA5zhXx",
-	"t53c0T7zOsTuhEKxcapZjMwPqvxnpbnmSg4TNvPFW6bGzPXg4GAkxRVbStWL2dWBe0YDr+36V0UBoYmZ",
-	"eus1V5AAU+tQAHqVcE204UlCIEYy8G/kisg5E1gePgvNZyI+xaWAuHIzZTOSMONhrYK9N35OhAvMtAr8",
-	"XDEaY3k/PZULHYqoMD7NrdAGPN2+fbi04uSsR84qnNwHJLmm+H7NkjFpRydHR1GnB8t9yZZoFIA3+0rZ",
-	"YB5fSHXJxWSAdwcseqEU/kixmAnDaaK91Z+5nTolFL26zm1BFLuSl2itmIWiHf345NmT10/IilWHznnX",
-	"DujgwyVb2m/sKJHiwK4h4sJ6WrE5l2gd/jlbgjTmxpXrJxGw/2wNMT4Mv0RKjSPSjv725DU5gHZdbBd1",
-	"AlduPXIjjCwBgNOUJ6F48+b8xx6JzsdduOTgR38gB7kRGlAxckyWMnVbazfgoStFLFMD7ozo5PAoylPF",
-	"4L1OdX4IsmMVIwmconsFHhwygFRbIR+D4maMCiwpHEumYXvGVvPgplNfDDimht3olgeO8Zmd6fYdX8aV",
-	"vqVo4chvCRnBqNr70r9DC8+34xq/ma3n4fWm99KfwW8u5hwZas5PP0nAgr7ZKFXcLIFdDhlVTJ2lZtoa",
-	"/Pb2Y2C5D/8HW/4dq5PZ797aJlbIqcsT83pqZQz4uRW0UpW0Bi17Lx5cHUIVYu6WozUY00Qz25kbdh3s",
-	"GSxSoPm4KPQZq4tmB3GlbZigwuhOjzyp5NZJIMCIC3evF/qDG7ymy1+nkgxZIsXEJXlHCKnz0/LRNMMc",
-	"ZQNDDMRqV/+wEgpIkFQZwZS+Q2Z0NOWC6YDokZyz2L5CCuagZCKGD5UXeNmiYbAxt4oyNbWzBKmgpuFT",
-	"SDWHJkY08PmJOs8PF+TVcaEjND7W5xO45CKGHHLuaILE44m40EcW517X0Yu87Ts51ESlwg5rSEeXE2V5",
-	"mculrwsdQmzqaldnsO1OmrXjguWZ0vmciQIxkPYroNbuKyv7PgHJqVPoHWWpmv5XzKcOzMFFWWEoGCZc",
-	"l3g+61dxyqwAnw33sZP5sdyA3Ni1/6X18e3H/z8AAP//",
+	"7L2Lkho5tjb6KtrMPmFwJxR18Y2KiTk1bnumeuxujy+7/9hO70pBCpArkRhJWZj2eMd5h/OG50lOaC0p",
+	"b2QCVcZlu5uJiXYBmUqlLkvr8q1vfWyN5GwuBRNGtwYfW1NGY6bgz7PRiM3NSyomDD7HTI8UnxsuRWvQ",
+	"ioZLw3Q0IAouIFQxopm6YnGvFbT0aMpm1N7FRDprDd624PLWu6BllnPWGrS0UVxMWp8+Ba3HUhgmzI9c",
+	"z6Xm2H71cX+XC0LJUMmFZorMFdO2x4QSbRSjMxaTWC5EImk8IBEXCRcsIm1FtWGK8BmdMB0KKmIyTygX",
+	"xLAPpkOkIhE1ho6mMyZMRNrsiqmlmXIxISzRrBOQBTdTYqaMCDpjhOpQRGOeMPvp7p/fvH7afXjnTpj2",
+	"+8ejOVMjJkyXiZGMWQxf2j68fPqYPDx8+KBD7OOpIGevHp+fF9qJyFgqIpOYKTJKuH2vXihKgzijH54x",
+	"MTHT1uCof/IwaM2pMUzZgfmfNr7tv/MX6ZwS3/afw9Zb8h9/+k/bm6P73TB8G4bvuv/77m7Yyi8Kw+xV",
+	"3p51/5t2f+t3H2U3/dD7n4vo3//7f3Xf/fCfrTXT5ztYnbnXU0aGMl7e0SSBSwgXBFZDeaGMpZpR0xq0",
+	"uDD3T1qBfWk+s4vn3smjB/fuPTw8fvjwYT9ozbjA7/tZb7gwbMIUdOfJazqp78UVU5pLQeQYZlQxt4yo",
+	"vSaAWTgfd3+WgnWfUzOawoSdj/FDr2lCDo/K8xG28kG86L77eHT0KWzVj9x5zGZzaQev+5LNE7pkcc1G",
+	"MyplEVlMmSBmyjXhGrp/yeaGKKbnUmhm34kKwqhKOFNEsX+lTJt89Wq7erPHjZbdf7Bl/T61T6vfps/k",
+	"iNZvTju4b14+8wM7UowaFtvOyVSNWG/7tXzw76kxc/2XwcFB5+1/dP+3ac29pIY94zNu4D8Niy5V2hDN",
+	"f2NZx2iSMHVHk2EaT5iBGYchHSVUa3uVnDMFL9kjr5gwRAoCMoFQoRd2f06pmrCYGGmlEbbSFhIuPOkf",
+	"BrBk7OfFlCcMHprYHlohpEkq6BXlCR0mrNO8+I+Piov/6PDkwcnD4/snDzau/GxQXrIZ5cKO1crAvMSV",
+	"Yffi2BDFJ1NDhFy414X1kjXThf9+2Y5qVjN7r9hIitiOl+EJDKIbaq7JOE0SQieUi1vuMzNqeTY2TDX3",
+	"10iyoNyQIRtLxYhRS3uSYGd33aNPduMoOmPGH9dpzM3ZyHbpKU9q+/mLSJZ2PduTE7YE14TCHaTNPtCR",
+	"ITMr6mBtsg90Nk/sM2dsNmSqR+OYxa2gxW1L/0qZWraClj0+WoMWNtK0ze+flDb5W9r97eLdD2HYc3/V",
+	"b3H/PlJd83WkCshwSbjRJIKPPR5HpE1JqmHz89ge/PYgfnFOLtkSvqq8c//wUX98TI+6D0aHrPtgeEy7",
+	"j+IT1j0a36cPh4ej4/geax4LqdYNxYyL7OwoD0y/+4h2x921I/KKixHbZkSogde0KxaHxvAZ65GfpXFf",
+	"RrC9ovKLH1k1oX/Y7R++7vcH8P//bnhRbXtSv6xjaljXPg+XdvHtG17rje3LNq/l91b2RjXdP9qm+/D2",
+	"O+j+41RpqeqPoEiwD+ZiBFdE/hSaK3bFZarJnE5Yj/wyp/9K4TXqeon3Ni2ne4dH69ZTUQ9pWFNPecLO",
+	"f6zvvdUPYXNknZtTM837Zn+/4FYmWH2DK6u9WPWhdkzTFK4sdP74/lqdaLT8B1uuduw5vbTWBioZVrx6",
+	"XUfTMbMSWFlB3SP4AlYDyHQke9xTu+NDwTXqT/aroxMylanSZG4PeFARBoRiOxUN6pIt4YQ3UxYK+MY/",
+	"fcKMJtygsCdtuC2q0e8GBNS5zmmhDdsq3EBJzMdjpuyx5hu2Mo1EJ0dH0WneqUy5gDeE19GGJ4lVredK",
+	"ThTT2t/ZfxShOQEziPZdPocVnbBRU7t3b91CC8MPR4fdMPzwgDUttPMxqNH1K83q7H57eC19KVOiGI1P",
+	"SXRyeEReKDhkwTwkTylPWJwpxSxTNcmUaqukCaukgYDqNb65U+wb9fr+Ufncaofh3X+3fz3o/CVsvf2P",
+	"P6EV1X5LwtC8uxu4f6u/d+52msbDGhoNY3ImcEjGSs7Kej2Mx3H/BOT4cxnzMc8Gghu3CuAUR/uq6dVz",
+	"K+crvf9Pctgkd97L4Tqx814Ody51/sGWTb0pagkNPbpky533aI1hM5NWLhg2007epUo0nR9gfZSmOGZj",
+	"mibGWl/BGkX0sF80tQ9rdeLXjM6ahs0wOls3Zvb3nQ8adKhJ0Lx0zxmAxCiKHNsXQnUmcgg3PfIrN1OZ",
+	"2oGGa9AABFEbnRw9LMsj33R0moskNwCaGXtMadK2Cql9+U4oShIqaBZwKLhz9SZs6f96dvjh+Off/vmI",
+	"vricHj0ZPlPd93HY+kal3Jt5ImnctEZS+HXdKsErdr5O3mimGjuVWQltVBjcRKIZpANCyZyJ2KoeXFxx",
+	"9B7dsVtRdpreQjP1Zd7h+mvd9mXnax0aXVBNYq7pMGFgYTEBf4bid77KP9lpRRUTDPG/0th5WeynEXpH",
+	"7Z90Pk84+tAO5koOEzb74b1Gh1re7f9UbNwatP50kDvmD/BXffAC78KHri7dgs44o4ldUTgTsWQavFKg",
+	"GMCM2VOt0IBduAXXf8Wd0tQtd8dBxRtX9PB0S76orRrJ76g05HxFWzZir/7k/NPjhI++2myM3PN1bkyM",
+	"UgVKvjbUMNJWbCavwFXkhU1CtZ0tQSdMBUTTZef3PENPpRryOGbitqcocwgrmbB8m9AkkQt0MeQO4d/x",
+	"+J8LKxdp8kQp9GTc1hy8kjOG4bYxHAVECiJTRTSPGZrwmUiLCY+ZMNbeAUOb45WJnOieHYafpXkqUxHf",
+	"Zvd/lkSno2lmfQYEAgp+XZEZXcJ6uhRyYc9fdEz/XlfRz9J4g7ResyoH3MBUt6NTUoZzfYWLcjSuMnQ+",
+	"zLeul3AN9K2odqDWcfungfNQrL6u93jgG9e97O9qnRTn4mWmD9/ubGRi3U2HJtRPQyFwidE8xmJNIj8z",
+	"UX6KwzLN3VSmIK6mNCZCCvZ7nkdAhvwszStquB5zq+zf9jRCF/JzW14xldC584wmv+vRfy3lM6omtz7k",
+	"QxkvrYGR2Ifb046iCWi1XD5JFYsx4k3a7vHE2kuhiIyUXbgp6gTZDNW1BN4Ye3RqIxULRRuQMt3S/VLB",
+	"r2CEG7KQaRITQy9Z3sCcgpNMh8JeSCeM/CuVhpJ2BP922YcRYzGLo86pwwEw1LrNQgYEL4rIiCrFmQ5F",
+	"Fsn3/n+vqacaojg/S9RjwBMvFYvRqP0dr77nVCw9muDr6O12sO2Wh1CvspZU4oP/v8dxdxiEbgZCWHtz",
+	"DleAMXwjaGqmUvHf2G2ryFc04TEZKQb6O000WTDFPIaPxSuSAiBAg4ODkRRXbClVL2ZXvmf6IIU3sU2N",
+	"qLH712vdS8Ag0lBkTijnymtvalEz1fU3RZ1BKDSfCHTwuYBedsRMWTJ3uBRK5gk1Y6lmhMYzLpzDC9BZ",
+	"M7v9cdg94uc2R/2MxGzORMzEaFkBHpH2QnHDdCGIOFd8RtWSxNTQIdUglGO5EM7xQF6rpRsGBxworMOI",
+	"aAS/VHfd5yzVuZIjpvXX0CgKLrQFS5Kuc6INU0OGitFLqyiq1A4jFSQV1rKDkKvtr/wDuGreCJ3O51IZ",
+	"Fj9nMaevwRn6debIoUod/rRru2LnDeF4rOK/IRTgzPr3OzmfvPMb4WBz7vATc2UHwXD0Tjtw5gU1N4S8",
+	"BC0eXz9gEbSscnWR6ms9WqSJk50YLllpFP3/HwvBA8EnU5Msu3opRuUGIaK50sJcsTH/0ASAURr8E4qO",
+	"DFPax1A0GylmAoy+juREcCs0QfEojsJRKeQwurq8KCODD/ufauIJQUuxK3m523FSEkWpR/liMKsVtK44",
+	"WzBVA/gNsgjtTYJTeZzrbQvuyMO9MGWuR9nwB8V1mXdGDt+zEWwzXM6P4SIQMjE6EGjyorC8xzTRLKis",
+	"+GuvkTLOpXEsawSTdCcq4IS8x//UftRkRAWGYIQ1RrwFAfC1rSelMrLFoWwetGccI1HlUQH8QOmPdRLZ",
+	"SZNPMFjneEdxP1GlKPxcALzVYdWqC/WaaLXSsoJelJ/YPAi/cjN9BdsWVk+S/DJuDd5u+dLVsdNZQ6tr",
+	"YDG1iwCv6JFXU6sfSJEsrS7pkEqIRjNTahxU3gP6lxUJUk0tWBUhJ8efNo+U6+7q4LwrwWxr1ki8Acnr",
+	"Aat3a+WY33glmVgng41TIvxGsAp5K2jROb+4REzaUhs227wh4NeglcuZ2gVh3/jJldNWym/sgMwlaeG6",
+	"0XMSalX6XhPbHDiI8KYtl0/Mp2AXx3bMDOWJbpaepbMjH6+bHfdOSbtYWUPVRQ1pHvULyFA1YTVNXG8Z",
+	"ulb8Ims+oddNWeEwrMc6wRYGjDKZ0vmcCRYTLtArLHhC3rw5/zEU7ajv/tet+Y//X9QBl1RmXuYYdyFD",
+	"AU9rR3aT9DKrNSD4hQNdRB30P+3y4PbA9gzsXxzY4mTlS23zsZ7txZ2cUvnO/h5Pqsf+jV4ZalK9OhoJ",
+	"BaDuxUzXJ0gmUkzQGTtlo0tipLw8JfZFMnxozDE9CRE+Jex8v/ewsF5imQ4TVgQE3oelWc5KadA7RQqK",
+	"DAwDHU29HV/u8K9TZqbgvHO9YXGh7/a0dOh+1+hQyoRRsTK6+SOC4gDVDfCPzsHRNL7OEbJpmVXnCToE",
+	"Nu/2S/Ul3pC3sHa1Vl7Z97Pw3NrX5XpOzWiav24t1lY709i5OezyWDIrxUTsM93+lbKUBYQmCcg6TYyc",
+	"wOwNyJhyRWL3JHLJ2FwTOyPePw4PGLKlFDH6aVMBrrURnZM2dV/qKVVZlh48THe8wuS9UgHREmz6ALqY",
+	"X3mHRA6QFwU+OXJIR5eJnPTIz9nqL7bllfEhg9idXWUr+720MuxbXCwoN7VJdf+0/YjxVd1FPqbAlR8I",
+	"j9LNNtzJo4cVBG457fVRv//g8NGjo3snD076jx4drk8IC1oyie2B6zpw4fxyGyQF3uSGfgYxedsAi0m7",
+	"j+MmpGDwnS7nSB0e9e6tFRjHh/eO76+IjIqIqKzs0jg3vlLdYs8UumrqkD+V5TiHV2HSeI9E7+UwgpiN",
+	"ywa1X/TSeQyeZdI2uENCQQFzIuSCcN0JCESkMG8b/vS6YQTRIfwqZgnLW7Ff+WYWFNpAc8+1Ukyyi7If",
+	"e9a0u3CIAWwpFA6IOuVzUuoWPtvfyGbyCu4pPdPpslEo4KkV1dZ133/r/BDuDcCmLTzvNBSC+egLmhid",
+	"UxIpppmJSFtDbqZdQNEzqk0X5qd7/iMMNya7mykVGFlz27Xj42246NyiRE2moqc702Brs9WO/6arn9pr",
+	"MoV3vb757ocu/lOrLb6Xw00P+0kOQeyjzb/h4ufMH6hyBNjBzzIEbuzYyS21dZ2FmQa/cL1C6dTFTK8s",
+	"vlLjzn5dMREL+7SFs1uwz4r7rxVUE1hrtlbhW9w3ufVZaLayL+D41SXDOh+op5wlcYanKy9e1I5rIcqr",
+	"7klpJXxNeuEZ+enVLz8T9zvSTNx/1D/s2BMbJPt47GDqY9uXDJuWZQ3fwXSEis8BlN/1+qzvk9fza2ft",
+	"qdtwFe8z+uozY6yS28diTiEKSGJm2MgeQ5AC5QAG9tZyvicwexwYPh6X3wLy1SqmXb/7qPdD990PB8UP",
+	"7VPyl7e5Mv9n/5v90Km3J7+aB33VkalHVPQa3n7ldj2lR/fu1+gD7AN59fez7tG9+xlRAo51QOz2TkEz",
+	"XDrPt7IiH2OHkG+G7Cu99V4RNNDffbx/Uu/x1vw3tjMOkC/tuYbOZsMZlNf0RovX7otd2Lr+sPrurFzb",
+	"cUwLWh0Cf0o35iIjbwwgg+dUmTs6I7EhQzaSM+dKdVd78ZYtgiEXaDcVx+H4/sMH/UeHNZ7JyhtC7+pe",
+	"6Sc87isqijFsNkdszOfzPexE7DB/Hm1QTPDcclrTdhtpYwRqzAXX091GtW4mRuEAvL4bNAvyl0UwF3pu",
+	"r9jkFX7nT5kGL6VP216/XA77G4WfYhrSO9e/3uoOy97vjibYRkCkhyi/l0OwDXU6Qthcncm8MmTaUGV2",
+	"O+U682VsWMO5Z+Uz1F2nYd58z60/UPIlla3K7A0LKyLIZUlJDJT61yCXHsvUMbs1puiih2aJyUi9FVNr",
+	"RMWIJQ4xn3sLd+m5GGeI/Kz9o122D36icvvHu2zf+bRKDzjc5QOybVd+xNEOZ6GyUt2Q5e9W7EQ2Y0Fh",
+	"dTQtwJuE7AvnTr0qYI0ct3tOie+3XcTZltIYYBWMxYRmaPAvc1aU+/gio2UK0JltezChXGjj4Ha5oI3w",
+	"ARcouKKCu/vmB08zTcfGY2jFz+yf3DC5DQbuSMZsMwfUphNxxrSmk2pDJ/1H9eFGo5Y+0LAhYgDdy9sv",
+	"3tzwnrtQ2L3D53vT13+Sw19SM0/NZmu+apfPQW7cklm+ah2baTobCsqT3kpHapZjv/voXeExd29qqBbM",
+	"iWvI27JtWRrYtZOyo5XpZviacShsvaF/edTJ++w+50zJp+B5jVuJpmZ6MWNmKuPiAyWPRwUcybtaIeOd",
+	"6duP1/PsnpUBq9vR0vCxw8NubPrnwsWvHHMInAEOCnBRBfIB8txqgroBxQc/bHjqG12zIj0IpzC01X6U",
+	"h69uHTxnb0BF3Xj+z7gofnu4AuL73FF0/fj0qbaX3gm/c6wsmzlXbwFPFNP/233qjeSsChrtb4ekOrp3",
+	"fw02cd3ovGZ09lKi90g3hIYjoDZhcVTg4JwzpaXwoFiaJNozSRRBjHRk+BVyI0ILjYtyFw66nFgFx7mK",
+	"Ls1sqQ1OOVwAN1JVt5rg7CV9N6szXtDZjj97WiuD5J/ZCBPFt9/FSZLHqb47NQe7vqW0Ko/RZ83OhlmB",
+	"U2ZlVq67zT8n4mdvXdWtzmd0wqtaVR3CvorQzJwfecNrlmbteVhrFcIqh2QQyPAimgEjb5Ys2CPAIjpn",
+	"cp4wMqVX4NjSLBSeoWtA6DCPWptSmmHOFlsXjX4vhxeovVxk4qAe7FRuFS5mMT6QgpMN8tic3wxIMXQo",
+	"2lJY09YRt3V65Cc51NlFyByZ9Q8bJUISKRh2doM5tNL7bSdiR0f75tF7Aq80Y8WBOi+PUgNQbOU9XjgF",
+	"pgkC5gz2z8LZOpDRpg1aQaPZOx2MauOdZWCX93DV7IwndDT16K3hEgIip4TN5maJY/mSxVzXoKG2kvYA",
+	"e9oSwWaXXMz1DaB1+vgmNzXpNTGbKBpnlJmUZO3lWY+UOFgdpJRru5fsuGgIoQtJFlJdMgX+8CFjgmjG",
+	"RFEFkpcQGscH1eo/2EKDJHPNO+cL09A+UWzEhEmWu5u+X+E5DfO3yfTLNat8wxSWvp9umL5seeYvXidi",
+	"fNZfHRvqy6ePyaOTew+ITxWO5SidOThAE7qiKoKpIQuQ70qKiafx4NrnE1Zi2A2OJoih1czcC6a6ALQg",
+	"DvyMBSUg+RkTEH2+8dYTVMCQbN5eXGhj7eZNJRYO6twawHawebtLQ/+LywSrQFwb418Plcp3anPU696j",
+	"RwVnykm/PujPTV3w+IzoqVSG6HQGSc4O4XDJRWz/dpPSq/qp1oGfVh5gILH6zctz9DkXiKoaHpXrUesz",
+	"04U03TGwWq12rzC81UbCsNzMW9r9bStl2WOzYCizuWnYrLlTuroBC8OzDcZpVbvcVVAVuHsu6lEFXiVD",
+	"dcLXD8hc3o73hyKa84LHUZ2K4SMEF3li8/aBAgfhegW34tKhjvzYxQUiMkuB2txwPV7WRAfqvYjFx1R7",
+	"WBqUtTO7C4MwXybfo01YVHBqU8Wu6tAqVF9axQC46dMy5HunUUeqRlN+VUu2Bl2ABaWoIDIF9LNiRnFk",
+	"Bf8yYdzVfey5prfwvTfMXIYBdxD/Zlj72STLIHCgdk/Ta6i+LMPZ7UbHHzuVHJiTz4e0By3XdtPEFFME",
+	"qFP3KtD6nUanmVHLTX0xEvVHu0Rix/NBwbRKVbnGxm4D26Mpi9OkeRHHKSMJNdVcpS8W93YS1M9gkPsz",
+	"8676IS1swcZlWi9WSorUyps/9UjdAi2OJlXeKkTlI0F2hQHL5QgCBVY0ox8ukJLqAkv2dfIkhQKpVp6m",
+	"4GmVQgH3wvHn7hyQxZSPpsizFADy/4omkBokwI2hCgxc2kgZhyIniXZdpVbjHqfac2RVctw8DUe+4PoP",
+	"jh+cHD48OrnhrB/WY0Kcyptl31fGCRsvvH6tJedU4OymBuJLeF0PS9T8NxagNEL+mHbMRglVDEHakSc0",
+	"QYEZdQIoRkimckFm6WgK5IJZ2UOf2WeHVRs5nyM2KwfS9F3e3i4FChZ6bHrlv9qvydTaQp5ZzZOlwRLQ",
+	"JBUxEIYvv9xhVJrKdfAnOyka1i/ogRAI1UGpSGFpKe56PFeAN3ZdBnnhhvKSrIx9nXgppxZu8HCt6MTZ",
+	"YgIyPI9faWt2xRRNICkTym6CfOuUMDWfg+tL6KRprn49e4ZTQYZsyh37nuesoiZn7oPOFhNeU5Elh+5q",
+	"oTW8SGHh2TdZm3snE0x6hD4rVxeIGEWFdsXY7PAjxN69sVdeRjSdTA1J553rvua2uszGjN5VJc85yw4/",
+	"S8u7ZqJwNn5TRhMzxamvN9AMvbQHMnjwmhuHn8lEWkWIG9LO+hO4KeJi4k45bqYuNTWhEzK05jmmRm7w",
+	"s/tYRyFfudS34iYoL6OSl61uy79mdPYNUT19RrhoS1+UfWFQozCa7GBim+54AxfWgnLd5JTRtQ4ehj1q",
+	"GvcdcRI1j9BaOqK6NdbU010Y9LDSrm3LVwGSWhOqSeQL43ktwd4FVfGcdJMiF+5QLK8mVe0ruAXyxVer",
+	"V8DJra0CMZZqxEo6ENZjkQLO0Ap9pMtBDoVVrUHjg4POXXRH+wCgJu2I6wv3KSKaLjXq5Z0eORNOyQoF",
+	"2P8FwyBCqtqSLdBkI4AiSkMB9kCRoLdqEkDGvddvserdyeFxlFfJ22DE1Jkip/ZUn0ltnAXi4GIX7+VQ",
+	"R8WaTR68rlIB5S7FiNWZFPlgbS1WfnRD7ZZ60Qqon3PbcW0cNnmFxLhBnSxiBXdn2VSHrF4LmVGxrBtL",
+	"2+fCeAaEjpS0+9VqGxi9qdgXG6qIVVhDGru8XmFHm2J1ZEkb9fd5kuqiAt9Z0dvRhOzvcKgr4mOzAVkz",
+	"N0Fxda4VNtmSrAs9eYt8ketKjgljVX6gpQ/DiCUYMNXeyiy5EJ3ViNrqBljVsuoWXf1V1XneoDXdaFTX",
+	"DuSWsIUKjzFbeMFelOenhDpacKinLVOo6bPUjimB6wCoSDUzoTCSRPa0ishEWmOGAkVPwyR5uErpiNCh",
+	"gIXPgDaFtKOT/jGenlQs7XPsqRH4HQLFg+w5NErSmMWdAQpkICnkxsU3OBxU0YeuH/Ou/b1akutjzcwV",
+	"9tSnzSCP1TW0U//OBrMsaH3oTmQ3M2bw4t7P7o+38LR3xcu6fDaXCtUlapWN1oSbaTrsjeTsQNI5745k",
+	"zCZMHGSP/lS8XV/yeVfOcXV1syx+27uG3ZKfCtcWqJ//9sdHt/z2VSlQJ6r/IMthBaZkbyxtx9YgB14j",
+	"4NvJs5dVWlfc9Bkwez3BK5hENxGGr4EJwNW1NNLVUDkFtxB82yQNV8SKr9+Hxg9pP3nTaW0hTbz5tNot",
+	"wRaAciJtIYHGQMmkwOB7SnSqlDXZ7eP0nI6sJg61+vlsxqpl4Ev92mSZFS2P/wnDD/1+Nww/HI7D8MOD",
+	"sf3z0bjB+XE9k3cdkj23cuvxL0XnvHJuT5UKHdgp8jFwxWg8IOwDHQEDRAok/Yspc2Q9cL+7jLQdzUrB",
+	"jYqsV1as3fHaGBESKKeYCgU02KnT0+F8gJ/XOmwTfgXTa4h7dgcfXibX2mkIzcvoDVk0Ltl2o/cZldmy",
+	"8g1vVdBlwU50o2e1DjR02EiquOLhf3B80u8ff8Fc0Ir6VZgmNzJ16lYTxQP7MOeK6dt3Sq2mB2kuJugT",
+	"TRPD51TVU/nUJl/cq08WNRc+Q2w1pJc9Bcvf2AvtGmBXTC2BzQLo97zDo+RZv3GWGXZqe/cOztoLOxQr",
+	"iMAaN8/3yNuS5zLByATFFdm8kB9Lu9mu7efLRn/tcsiXwB1N0NWelRnCWnhGkxdvXmf+7xKE8DrJKgaL",
+	"5lWhes0HWTNwD1a7iwts4qzYopZ4Ke+40HSAna6bmQ3L81PzZN7EZbueugrqsuf0VYDzTzgThgxZwtmV",
+	"K1qpT4v8NIUbuK5QXtkpL1BerUuihTk6wH/a5O7pW9L933d3O3/ZMk12HYnUBir8JkopiCNO+BUTSCFl",
+	"dw7i9EkqEqbxeMNzxcX2plRPMfiyIy6pmhQRq9Gg3C2643YivNak8zYLFZCzqyy0O9xYQStVNVjoF4pp",
+	"PhEsPkVngsn5lHA2wJP74s3rWkx0FXn6l8HBQaOgWLu1bedqh0fXpWPuJpfyZtoD1zpltbjE7aTl1hmc",
+	"OsVRqHnSFoee62beTCUzsmmwz0aZ3r1dbQRMGQ6+QMjRU5qvQ+xWIidZwS9fi37gjBCHzgETLxQ+TNGO",
+	"TvqHUVDCVyF9eqEKWH3qVN69WvzEK6jpWi6Lz/Oq+FnQnifMl8ffGYIi69hwWS/+KoO2mMrVgavrIWlL",
+	"5d+JGnc312QiBetsQaqyBfZDmwvNmGjGpEBaHII8aOI7fPbinLSdB3XGRWqYh0UM2Vg6KFqerlyynnYy",
+	"5BXygJUhd+TPzsyWzkbdOcdAld6kGMMujW25x4WtVl7W5bVUUzZkFcgOK53qqr+aaMaQw7ciaHYRii7K",
+	"re8RXW77fyP326+YKVDZz1kh46FM7c9QDqLsbctFq/PEVhI3GiVvZK+PvLjQmbgISAQ9jEq1D5Ht6JQw",
+	"jrEoTSgRsivnLucuUYzGS6LlFqCZrE91I1jKYGsA6DeEQCGFFqNknpFeyEU5shnshrdRCuA3FqNlczdU",
+	"KnQh5Irh70oIczfdmUpdhte6nLzug/jRuEuHo5htY27Um4RNlF34iDtZeg3hccVbd3i4m9fLE2EzGXJz",
+	"UNoGkXJ9esP1ggOmBkexvGyC0loupFMWevCuLjdIs1GquFlCilHGnP4Ptvw7VBGsTbV0eeR3PKk7aUej",
+	"q8uLXq8XdQJXsAqo1mgp0Agnm20CCxR6hXPQ+j/dsxfn3X9AHSc/ghkt+5BRxdRZaiDnGT899QP506+v",
+	"W8FqB385//ExlKywZqS8ZKLEEe2LUKMmTNrP+UhJLceGPBFGUXL+I+ECYClxCmhLtMiHKU9M1+qS7Mrf",
+	"m0irNiwDOMUin1yHz8Sys6Gg6wesF4rX9nIMMlwxxcfcWvgySeTCCp2XTx8/fHB0j7QhFexXNiRwPfkr",
+	"04Y8hgVgQvFC2QUwYhqDuMQab9SkihGaTKTiZgoe+TkXAkt2vHx1dO8+aUdCCgYgm1Do5WzGjOKj/B7s",
+	"lVOLO0Hmc8L3DwhNY86Eq4MPbrJlKOwtDo6IOjKcxyDDYfryabbGIdbw5GIsvQ+FonHjVofna2itVPrM",
+	"mRwwVOH9JtovPAcmD1B4OslixxRc5VJAhH0CwZ5QOOhK4CqUuEpsgKbigryQ2kwUe/XPZ9kY4AJhMaHK",
+	"8DEU8+OCvDruhSIUcAI77niiuWdJVSxh1FoYV4cD8tarqHhdIifv2gexHOmD7Ive1MySThCKCRNM0RLd",
+	"uVlIoudspOGBf/oTMlsI4D+y33TJ3buQG6zv3oVpzFKko6YCrFGWNe0MfOpSV0NBSGQnLQoIJRGkf0bo",
+	"pf7769cvSISJoO6rKE/7zdBYoF9TEQeIYCPFvGfMmA7IPMuQjvCrCHtR5LG3b2vfzOqH/sVQherO6YQL",
+	"O0YDMqdakwhwFxFpH/5//8//e9jvd7KpiwqaV2Q74zo5V+yKy1QDlrAIQOwREPNkJGcQQUQkl9IGcFt+",
+	"lIg1HpTr4EtfJzjWd+8OnAc3q+3ny1hE/6frLoTKF21Di+LKds3XsgXNyJXE7vTIP1NpAKUB3y9lShSb",
+	"SwVqn0sjdv2wVkXeg7zcrUspcUu9jPkQMOFVzAdpR+XK2gGJymFn+w241TGoHAW4cOw3rpiJv8AdClGn",
+	"R8484YlMjeYx89t3wowm0Un/JPJrBl7BldEXhJsBYR+4NiCBXF1fxa4YTUDy2Ld/LIXGK5Z2DBDEbdcM",
+	"JkkAa4ov+eNLJQVQ3Yi6Xtnn0mRBl2CraI+CQqJjrcdpQly97LZtvbuUqeriN50AUZdQBOXsxbltyvHj",
+	"o59eD7JEOrgjKNC/3NE55BzKQ0ItWeyhbQhMbWCpyTIEclioLKZA9MgvoGZju/qO669tBCnRyRXX3K5f",
+	"6uUePsa1DCp7QIQ9dZNk6fDt9vYZTxLuMOiwubDeC6TjIRq0cuZmeHjSPuwTTYZL24znrTktEGuMUwWd",
+	"9hkdJZ6NbItBvmq+uEH3sKsjevHLq9eRu4sKEp3HbDaXsA6sphGd+u2F1n+2L7nOh3MsFTk6IVOZKo2j",
+	"D4/LavzSWVZp2nXov5jSVvzaHmHs0LYsUzViGrb8Ejrz5DWdRKcZSgtwXm7LnY+7P0vBus+pGU3thju2",
+	"y98lcbjzpAM5YOdjf5EUJHpx9vrx3905Tkj045NnT14/sfefHB5Fub/J9yY7mmaMCvDldPyYUuMByla6",
+	"zudAiaTsWhIjPqcJaYMpL5VXa1CsjhIrcuUYpGkmY9qRnS+76WHNQRFCOJTh9RmIGKsMwwO70EaEaxiX",
+	"OCMYjLPCisdMd3rkSYMgrdTpdqKnpvi2gxRXqmlDQSJYyJ1TSG7EOCuAJqGlk6NH7jgqVbd3w3aG1fN5",
+	"wg0ImmzEm0vn4+622oZt36ofduVCAgnKkzHlCRlTK/vhsff6x77v5Q5khAwFnejsxXkraF3hgmwNWoe9",
+	"fq8P2dJzJuictwat416/dwxhTjMFzf/AqnOmi8Uk7RcTVutuk1AlcDGlePzh3gORLZX9QgpG2pELr1o9",
+	"uHxigjCv+IFOicc+JUurxBnm6Jox4SkgUFsSD3A+Y67QFV4Ix/KQC5dkSp0+AMExLlK7Y0F+wnxmpcxg",
+	"/2ZNdHrkR4dTAYfcHV9S054Vl2xuoGl7O4vJlCkHI89W+nncGrSsTuLpo/JKk9ozLADjM/jNqxXIoHdc",
+	"e6SHe3SbevxKViFOyk5mRv0rZZBi7PTkPJqdM01cN0Ze707LO3/gi9pvvPAxerW2uNJXseVSPIW5uM5N",
+	"Ul3zHvC/X/OeN8LwxN/zDjIsQfbAFjnq9wuxX7Sfc+XaKtVQDzqbku2qk4L3Ewyjqh8VNFM5BsvLuJVi",
+	"l4Sr+m8fUZGETU91dxxkl/vJbdUIza0bye+oNKSZuUYj9mp4/xMc37rbsnk4+CuNnRbdglsON9/yRlhV",
+	"Vir+G4vxpuPNNz2VasjjmEGc5+To0eY7Xkv5nIql6x0gv+5t80bn1tYRNMnIne5t0783guI55GgkHaWR",
+	"E00FQX1HlxYQJBpONLCz2q9b77ZBmH4KWgcYs5w01TpHlTOAzHSI0JTsh8AF4bKzAKyQHCGI3qM8INFb",
+	"kbh/Y+Y5pkx+oS35nNVtw/zV9ltvB1vve9pIf2OmYKQVNg7Gzld3TWnFIyzKEThWvFkuOlOyAK2hWSS2",
+	"zkHVEDBkJlVCoynjbGiqSfS3J6/JwYxFJJZM19OazgZFRlBraYcCkkV6BEjldA7Qthqq25BA5VGn+WCU",
+	"ym1FmKG/yni5w12YQZpLHnEXpPpquz/wHIEIK/eTsxcKX+U8PjzeSow8o2rC8IZ72/RLp/O5VIbFUHwS",
+	"y5Z+Z0ILZUtZtPjFen0RZs99f2Qf5OyMjUqAY2CQYzAZcwJm8MqDbYdSD31i1gi2csk5yjRjOhTcDMrl",
+	"ub1ZndMwoBsCCot7H1KBoyEUzpeV0ElAkFXBWeBA2WoGuWO9yBjhSdJkagAfBOEEIQ04WX3Znk6APKsB",
+	"eXUcYBcgAGctNuR6c7Wz0D8D7zrJUyrLXGTS27EmC4tWCF57ofD+dsI1qTLWFrwOrl/2FV8dw2lg+x4K",
+	"HOkij63/zU0ClIJdQ20bijK3LTkr0OQixSW6OZxDDfZP4NyDHqMcChdjiO59+BCdoizFDqOHJK/gjm4R",
+	"NxhlNlv7NjGY6UB72yNPpaqiTOqOrL8xU6F6/oIHSeVJDYdK1muc3f0xsjfrttRGKyunINP9L9ubdHmB",
+	"tLVS/ZKLWDvWWh9XRabUERVWtjtJ6PZ4kch0LLEmfO5o6dX70vKefMm9WaIzrdma6HHOhmW/Lf9gJh/4",
+	"TubFtZhtrvzLbRUn8C43bqwXNejI3Gtzin/7PH6MR/oMQY0OliFLJLB19ghQ+4MPBesew060+w5pXmq3",
+	"3GuGNUYrDutdu4W/pBc1IzJa6z+FIdtv5T/iVjZujftdjJ+3dN44cGTFdwOYN487qmfmcMC4fOGVNx82",
+	"AeRZ1919hdg2gObefRknTIHKbCs3zOFOn9ykM4N8W1A/vHFlS2djY3cSxvU3baa6Wz4FrWdylLHxrrs9",
+	"u660jfcC5Uuq7P0tRNBjKcYJR1j4bbuKjra52SkTnhrk+3IwoWxD+bedaK0zPeDyg48ulP0JBa1Pqi7v",
+	"fYzW5+oPFlOp2v3kzCPmpccp5L6lQSg8Kg8hdpgYkTFYOIwWQtCQy7oQjEJfDtQwxJqTZKKoMERIAKjh",
+	"9c7BjsTLxeAXcIZAllknQA+GvRzrn3rODZFBVQHk6Gue9si50QQx3NqxmwWhKHETp2LMBddTFpOYKzYy",
+	"HgvbQS6TKbiTZvLKA0q1kYpOWCgAtu0KDDkS0xwli44p21MlF9ph1yB7B/oEscNQGEV5QrgG3MRg5RwE",
+	"VhDuQS0QqyjiTqJeKArgJq4zZAjgLk7RyaWZAHpxLH8xs9cWuDLykm2EageOpDGmnjhIlDRTphZcs06d",
+	"cwhX181O4zH0vE7HPWlmLcH0bgB77JXSr3OGnGy+42dpnkKxHTgStpDqLxRgyiBv6ylWL/7eRDtuhc8S",
+	"7UGzFwnVt5JhGhA+LpZBRItWe97lFcK7so3c6ZHXnhTDJ7xZicE8pE8xB6J2KGgJ0hOenDHhNfiLbygP",
+	"fpaCNcqE/q1pyRW5Ykdo0xaGa35veuzxljv9uYwhF6d1q3LrulLoe/NWX0eOFDIJskJaW+87ux3Of4Qt",
+	"twXiwoGi8kqvVhxFgs4wOQo/AgsbIJedcpGwsQmFZ7FzccylVbF65HWJY9O2UVWEgEiXARedVZuqkg2T",
+	"WArgWjsqnVMEs9a0FTp8eLGvJQbQUjYecAoJ75333XAEbkVou8thQJ0xCxNO6XzOhEvg7fRIWWPzEznI",
+	"yUNAIMtxKJYyVY4ZLjo5eoiYajuE3ASkAlevzIpHrYcCMqo6ztFiimSDkO09wJOEzOSV1aGHzCwYZsm4",
+	"R7s4LPdN5i8GoGtu8BRxwVCPMfc4D/suzSiYG50SsFpLmuOXceB8HRzNRgcO0j8KuSBc78+pva5c0JVv",
+	"2VXz8Hodfen30Pd2Fr9EiU+zvI3C4eErDG17RHtS2TofzgGd8+4lW64PJjtBb6+rZosMl2Su2Jh/OCWZ",
+	"Es+Vy6RuCByfQfr4dx7HwpfYHMmyg7b3GXwfcvC7i5V5B2YxQ8Bv6C0Ewuco7RsibZds6dTaOVVGAKZx",
+	"RkdTyAPTIzlHnoMsrwpUcCkcvz3qd46OASnuHbOxyyu0WvbA8b84GkJqHwsshKA+jqhwEmnIiJ7KhUA0",
+	"YI+8comdFPK7HbnFgIRpv388wmfC3ywChojozK1DkBID8ldgSai7vE7pxBFBYfGthg6xd18neIjP/pWb",
+	"6SsYyiY99JItg9wT5Yk6cF7B5JoyhWxmXyS8uBfZ36jI3scWv5HYYpaucsOzaJ1yevDxki03hRydlIBY",
+	"ns4Ttl1ZKfKSXUn8hij7J4vh6pzcbFVXhVtuLLuvHWhy3XG92+uM+zjTN2WQ2lX5+du8Idh05hi4ZszQ",
+	"mBpK2qi75Yd9xx3/VKCzcowUAp50EbYNaiC1eag33sW3FB5y/WvWfvZ+t+8hPrS3UVciSp8vMW5mpG52",
+	"E/2DLcGarVU9rsu14uE4iHZy5fRF2V1WS6OCoJ5mHhVSoVFBSq4Kh0ooGklU/P090j6rMpY4KhNt6BLT",
+	"54AnbbgawDJTJdNJPSCo08C1spZjZc9ksmcy2euk+zMC/ZjXZzvZkSOzTvRvEPpn5O0rAKh2XzFhCAq4",
+	"d22opDE4OJiaWdLTczbq2VNhMelJNTlwtYIm7ACxrV3NhBegSCIaCm0UxHpcHjaG8HXxWBkg3BRCQVD+",
+	"DpKWpSJzJSeKaR2KdvReDnsphJGB2wsZVz3rbxtKNffcxwiTst2ZYG+GX91ne7cD1BIax3A3fu7Bxygg",
+	"NNESWMAEgSoVrmY1VqU1BEuU2DdYgv4OBWUIFRIr9suE2We6Nu3HC4cgiIBDzyNg80vwi8gx3Xrndyjy",
+	"16NzfmGV5fwNoSG09/Of3TfRaUE9AbixMM5pXAQVFMmBOy5xC669o0lkrRVAVQB1oP02QjLgjkemhCJi",
+	"+D2yp7rCvlkLQNx6iumY/rG2MR5HPfLSWo6CjYxLx46eUW268BygJAXiwxHjVwyXzYJqMuNaszhA6DAF",
+	"gHAiEd5RgG1gvnrOZpahq6FMw2HQ7/cDx61GYrrsnGbAj1BweAuZxEUiSfccVx0NVzMQXGdstZFCLj94",
+	"5sBqHF2P/M2ZGAPEsiAfo/TJ6zPb14QLYOjTruNqGYrDe8RTXGppd8IHO36eFYW40eNSEDmHVHiBIHOf",
+	"Wj+iIhSwKwv9rvPkv4JfrOTYjjfO2m1RgWIXhhWXmJux+LQ4VIrpdMY8bBvLKNUScpdWQIlQbn3VpXc/",
+	"dPGfuhIIm9UNwz4YlI1d7HGZhZ7HA3L44P7xw777X7fvdhSILS+TQmE3zIB8DFs8DluDsFW9qRWE0Dv4",
+	"sXgn/IBCGn7rHz46Gh/TfhdufGD/8xCayP93CDfJETCxxxfUwI1H/aP73cPD7tHR68P+oG///99w4Xs5",
+	"DFuDvGtbPOHo5t3K0lPhNi7soWHwF7uutO3KpyBsYdI4XOTSDvztKPRbg5N+ELbsZM/mxn4+DMJCFZHq",
+	"O/cfDe7Z/+M7u9FdPzafPuVM4WXqwtKCqKHg/4CnXNfO+ia1FNZ0kwsEdw4+6JRwX5nWbmqSWsW5WLNt",
+	"lEiNFduw1rfb4YroaWoc9UVbedFK6iRrp0fODWFAnWusedWQphKU8XCFTAHSpkTl4jvnS+64XhGdDu1r",
+	"Du1hXq015KschaK+stFeD99jeZu1ajysiijNFeXaffEFob11yjXoo9uAjTBxapXN3WrR9Xy09WCjp/DA",
+	"2/A/1NDGovbt6zJnBSILdSPbrDfpkYjPrHEwFxOsS5HdAteM6Yw7Ym9CCeRvAYv2wd2ofP/dqJF/tlT9",
+	"skFnWKkUg+VVej903/1w0C5++ncY3u3UVlJaMwyLqdQMi3sX1UL7nk29tv9cIL5sbafXlrlc2ylvOlA4",
+	"KnzKnB15PmONg+nPVnt5/bl4nSIyW3QvK4i2Zc/w+s/u2pd0QtmNudn9VCMG9l6o/em3hU9p7AS/P+/w",
+	"85fNZKkFxeFZrAmFLmWudF9ehgsjfYKvA6dFWW3pA7trQXmOnAMALG2o8QqlTaDuuN38MQHvDZZO8MVg",
+	"7TcgcLGShOMiddWL7Q8ItBvKGKAH6PqYsiS2wjqBMrszNpNqifnSr/5+1j26d59wHQo7GKkVTVhrknvd",
+	"XOdZyBvKI9s2QI4gZV+5torT5OvzOBJJYys+viygrmYSrifdXAn9W0bUwcA0GFGwABfUYyb3bBz7aMIe",
+	"YvfNH2coR9z50XCiVcq0tAYtpJRoNQdPwKleD7yDlg8+2n+uw/QB4sUh7kgb0dkn/RP0mSymTLFMvguk",
+	"lvUe8vdyqO94ggwykR7qC0WHHN8Fuv9LpeeRZqOZIsIdEtvh76D3e6KHfbDzFtga1uzkdXu1ET3nVDoP",
+	"nxuAchcQzX9jQaa2edrigl62opQRp4PUguhupnPdFoRuk+JTGJ89mG5PtvAtkC1UluUtWqubPZt2O613",
+	"4+YKwkFhA9dKqL8ufRlBpDV3tFdGEkr0VCrTTfgVi6GCJqIG3rx85iOneMqHgovcTv4VQjYxs7ep5Z/R",
+	"9nQFTiE444zugrlsNEvGyOY1lQLKBlJfBzB6ScWERT3yBGueL7CuYqYTOFIaFrtoEp2xAVFUQ6h2RidM",
+	"k3bBiRt4j+z7OSt8mvAxBHTw04IN5w6CMU8oF8SwDwYIwCIuEi5YlNWv4ApqjViRfepo0bDOJhDNOvAB",
+	"NYaOpjNAGtiRW85ZKErFZOXIMB+siwKiJZLBO040opiIAe2hwbEwqa0l8qNciGb7u1J23k90RNq+iuQA",
+	"SqAWZvmURK5Hg3y2gqqbpMnh6VdAydXpntUatHwHWkGLiXRmd1bhKxe2fLeFT7ZpvUmBPSYK8rPbEXT/",
+	"z/3uYf/o2M48fj7sH51084/de4dHBV99NcIPi7HJ4X149PBzHbXFdVA+XzMn8ZALCqNaePK94/sPH/Qf",
+	"HR716yqhZ0t8xy3aLbTjJudi1y3avbyzJgFpcXdHzdWqQ+jdA7RXWRM6G43Y3HRhAepNGgVe7K79FLQe",
+	"42rr/sj1XGq+jQPI3VK8o9CQf7+t2nAXfwr+uOrcUf/+ftfvd33TrneubhbjYVXZ+t/K7vW34yFY66nB",
+	"sxZJRjH+jSoenroHJ/1H96Pe2vOzEOXGW0sAuYNmnNzvzgA8Wh3iv8m8RHlRHeeCeIc9aV/RhINPki3I",
+	"jIvUMF1Nv79+FODbDoEe3t98A6zan6V5RQ3XY/5d+pu9in99P9VXtkrfy+FW2CJ7XRO0qB5F9JNt+bvm",
+	"K/pJDjejLVYHZu8F33uytgBbvMf94eUEfPwKUIt/unJ0gDgHaMN7OSRKLjJMQsw18I0CMldhZbqF4sYw",
+	"4WrjA0O60D4jU0tCBaFg6rAY20uFRtfVmAuauDwcIOx03MjAFB+EIotdQVJnKe9gTHmiiUTk8IIum8mD",
+	"fpLDb5U56Cc5vA5t0NEuH9yk5doZWlCdT5mdeqTu3+Md9gHFPd7h2+caSQHZ5tNjrJBc0UQ3nDDrwA32",
+	"1oOP7+XQQxsaYqogSDLGMUjCQWe9S7w5xVIbTKeJgzxwzH3U6WjEWMxiRM1ZEzImzA5O6bIxMMHUBlpv",
+	"JPJvK866XvYWWNrWDc0+AruPwH4LEdj3sNNuSW/dbAn+JIdrrdtMbh1gwSE7AF+6L03K9pkviGQFJUKH",
+	"rWZ8SmixPNIdXZDkU2ASdyCTDwZYOrFsEkhWH4jkUNAzTkcs9oWKeuQxXooUbvl97+UwFIqZVAlI+Esd",
+	"z3586urdQoiTJorReJnLH6uRowDOC1YXu9M+6T+qrT2E3diZTv6VZLSQi0LJqj1r5l7FXa/i/gF4LGE3",
+	"XPdE2FrPPHDY1rXuScz5ogUpZQVYJgrblJhpOhsKyhO7hdWMJlyzGMq9BYSKULAP1mToAC875nc8mc3N",
+	"spAhbVt07ese+cUhbuXYSUura2OGCKBwfWpzFRvbQPn0kxy6FltfVrjhU5ocmk7M3dF5yT0/Hnt35l4t",
+	"3IKPqLx8vk8N0XX+4KNd+J++EDQPnrEbaF4QCucOPXtxbgdf8QkXpI008kMr5JBuxkBtJquzKSDNcU+2",
+	"6loFvofdWwHwkRr8Xii2BfCRBvxeKLYD8JFa/F4o6gB85Br4PasGXwPAl0nR3y+Kb4+K2+NjroGPQWkR",
+	"OAEFFCxVKdb5RkEze1DKlwOl7O3YvZq4DiOTl/b+BvXE4GOjoHMUAIFVFxKuXcojHM9zaqZlFpZWNbpb",
+	"PKlzFrjMPu3Z02SFX6TM07JKNfPOk8xcdN/draWp26z2KmbU8mv6RTMQgvMvtqXKfW0dWC5QiSgPlOQO",
+	"UihdhPRvWOQUw0bFsBOWm08YVaxQ8d2zvwHzYSigziYXkx7xXtogc8pKVXEwZA5QYseOr/N+vrSD+2Wc",
+	"n0e35vz0dfyhHNTe97n3ff7RfZ+wq3OBtTMPqKMP3gaSmTENW0nHRAxhIHHFsQ68DjwPslTIOcuW5L3k",
+	"oon17bl78ncN2cSX2IzadGO3923uldYtfJuzbGv4He6/+QqAzb9xz+gxZ0pLkVMCIqM4ocATXmRB75FX",
+	"csakgCw2MqU6BO1lyQwZUYjdekejJ72iNRIlIDNqRlMWOwhmKPB5o4TymfNucoUYaGLkJVBHx9CIdo/3",
+	"MeVC33yRd+1uh1qWNWrUWRzj5v5WgZ3Yu69TEvK5P1FqNThcrKBUr87qvgDkXp3bozVv91A5i2NC3ba8",
+	"1qGytvSju/3gY6qZ2sRB9dIxQ/luWBPXHiSxoot68W/tYiw7nCzoEq1ma0SThFFtIKvfda+uLKR92k3l",
+	"97XLQrpXWlDtK2LsFb3fq2j6o9SStMv4M4VGIxWWFwHjQjk2LEReowSuLSnpdLlahPaNt/8tgbS3UaL2",
+	"GOw9BvtbwGDfQAx8+fjJG82UN11hu9aImptqEG+g5spONIgvZfphF7cz/W5XamWYGiLYAi3svRzb606f",
+	"oTvdskX4PYGiQQPKRPQdDfttd1YechTrm0drGx2LT6UiiZ0wBFUXQGlkIok2ivLJFFCODj3oSOhzvFoo",
+	"zl6c98hfWSIXSJvq+eDtVUxPZYKuRir0giliP2uQ+xlAJRTRizevI8TH0aFVejmgLMsQljlTyOPf1kzE",
+	"WAjQEfhDj33pP9tWgKXt4Bp88B1NIivOog5kvAvwgpLIjpu1lqMeQf5oHQpX2tD9gsnvdAhrFAIvvuIi",
+	"lkGJ2Ic5V0xfUBM1Z6e/8TTT36QfE3v3dfyYRfr/1cMMl76zQJAb2y5G5jh6YeL33sz9sbf3Zt5y4TQr",
+	"iClBdHHXyO6rY5JR6V+Xr3vNmXfwEf9w9Lkokr8kbAnF0dpD8/GUjS5rCPYRKqOxPCx2m7QBuESV0Zjl",
+	"rvlv9iiMg1BA1hAU+y2VjXFle7FEVV4woEce49u7zE5/OoXCPckndxYL2tdG1Vw738eR5Gf8G6sOsz9y",
+	"9kfO/si5XSPLiYKdnjqpXge8enLF1LIAoagiJ9pzJucAu7jiUH5w6eAY9nqwIkIRczQgvJdd38k87M4q",
+	"7FQ59grZUHAHkrHbV0Dgl083XZKF1YehYrZmzNXqVTHWaZxJ7UhFaCgQ5d/pEWvwzRNqxlLNCI1nXOim",
+	"LNU3+ruHhtlXOBsBynczPgzWwj5o+FXE8XcHD0t1GRyGn2uFjt9uF7DdCnKnHLVviNNBweuqRCDbCYT6",
+	"7V4Xp7Mb5duN0hW2caOfQO8Ddd9HoG5f6mo1tJfqUmDvGsLkunt2c7zuR6ygr0k7+hi2fD39sDUgYHRh",
+	"WX4m8BrsegCYAN+1UDhBQ85QAQmIFJjNjYntTF0xNQA9zhXxt43c0Z55HXJ3QqHYONUsRuEHVf6z0lxz",
+	"JYcJm/niLVNj5npwcDCS4ootperF7OrAXaNB1nb9o6KA0MRMvfeaKyDA1DoUgF4lXBNteJIQyJEM/BO5",
+	"InLOBJaHz1LzmYhPcSggr9xM2YwkzHhYq2AfjH8nwgUyrYI8V4zGWN5PT+VChyIq9E9zq7SBTLdPHy6t",
+	"OjnrkbOKJPcJSe5WfL5myZi0o5Ojo6jTg+G+ZEt0CsCTfaVscI8vpLrkYjLAswMGvVAKf6RYzIThNNHe",
+	"68/cTJ0SilFdF7Ygil3JS/RWzELRjn588uzJ6ydkxatD57xrO3Tw8ZIt7Te2l7jiwK8h4sJ4WrU512gd",
+	"/jkbgjTmxpXrJxGI/2wMMT8Mv8SVGkekHf3tyWtyAPd18b6oE7hy65HrYWQXAARNeRKKN2/Of+yR6Hzc",
+	"hUMOfvQbcpA7oQEVI8dkKVM3tXYCHrpSxDI1EM6ITg6PopwqBs91qvNNkG2rGJfAKYZX4MIhA0i1VfIx",
+	"KW7GqMCSwrFkGqZnbC0Pbjr1xYBjatiNTnmQGF84mG6f8XVC6VuqFm75LYERjKp9LP136OH5fkLjN/P1",
+	"PLze6730e/C7yzlHgZrL089SsKBtNkoVN0sQl0NGFVNnqZm2Bm/ffQqs9OH/YMu/Y3Uy+907e4tVcup4",
+	"Yl5PrY4BP7eCVqqS1qBlz8WDq0OoQszdcLQGY5poZhtz3a6DPYNHCiwfl4U+Y3XZ7KCutA0TVBjd6ZEn",
+	"FW6dBBKMoFQ+JA/l7cEJXtPkr1NJhiyRYuJI3hFC6uK0fDTNMEdZxxADsdrUP6yGAhokVUYwpe+QGR1N",
+	"uWA6IHok5yy2j5CCOSiZiOFD5QFet2jobMytoUxN7VuCVlBz41OgmkMXIzr4/Iu6yA8X5NVxoSF0Ptbz",
+	"CVxyEQOHnNuaoPH4RVxoI8tzr2voRX7veznURKXCdmtIR5cTZWWZ49LXhQYhN3W1qTOYdqfN2n7B8Ezp",
+	"fM5EYTGQ9itYrd1XVvd9AppTp9A66lI17a+4Tx2Yg4uywVBwTLgmcX/Wj+KUWQU+6+5jp/NjuQG5sWn/",
+	"S+vTu0//fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

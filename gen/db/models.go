@@ -183,14 +183,15 @@ type Upload struct {
 }
 
 type User struct {
-	ID         uuid.UUID
-	Issuer     string
-	Subject    string
-	Email      string
-	Name       string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	LastSeenAt *time.Time
-	DisabledAt *time.Time
-	DisabledBy *uuid.UUID
+	ID             uuid.UUID
+	Issuer         string
+	Subject        string
+	Email          string
+	Name           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	LastSeenAt     *time.Time
+	DisabledAt     *time.Time
+	DisabledBy     *uuid.UUID
+	JobFailedEmail bool
 }

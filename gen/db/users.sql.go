@@ -14,7 +14,7 @@ import (
 const claimPendingUser = `-- name: ClaimPendingUser :one
 UPDATE users SET issuer = $1, subject = $2, name = $3, updated_at = now()
 WHERE issuer = '' AND lower(email) = lower($4)
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email
 `
 
 type ClaimPendingUserParams struct {
@@ -45,12 +45,13 @@ func (q *Queries) ClaimPendingUser(ctx context.Context, arg ClaimPendingUserPara
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
 
 const findActiveUserByEmail = `-- name: FindActiveUserByEmail :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE lower(email) = lower($1) AND issuer <> ''
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email FROM users WHERE lower(email) = lower($1) AND issuer <> ''
 ORDER BY updated_at DESC LIMIT 1
 `
 
@@ -68,12 +69,13 @@ func (q *Queries) FindActiveUserByEmail(ctx context.Context, lower string) (User
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
 
 const getActiveUser = `-- name: GetActiveUser :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE id = $1 AND issuer <> ''
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email FROM users WHERE id = $1 AND issuer <> ''
 `
 
 func (q *Queries) GetActiveUser(ctx context.Context, id uuid.UUID) (User, error) {
@@ -90,12 +92,13 @@ func (q *Queries) GetActiveUser(ctx context.Context, id uuid.UUID) (User, error)
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
 
 const getUserByIdentity = `-- name: GetUserByIdentity :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE issuer = $1 AND subject = $2
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email FROM users WHERE issuer = $1 AND subject = $2
 `
 
 type GetUserByIdentityParams struct {
@@ -117,12 +120,24 @@ func (q *Queries) GetUserByIdentity(ctx context.Context, arg GetUserByIdentityPa
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
 
+const getUserNotifications = `-- name: GetUserNotifications :one
+SELECT job_failed_email FROM users WHERE id = $1 AND issuer <> ''
+`
+
+func (q *Queries) GetUserNotifications(ctx context.Context, id uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, getUserNotifications, id)
+	var job_failed_email bool
+	err := row.Scan(&job_failed_email)
+	return job_failed_email, err
+}
+
 const listActiveUsers = `-- name: ListActiveUsers :many
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email FROM users
 WHERE issuer <> ''
   AND ($1::uuid IS NULL OR id < $1::uuid)
 ORDER BY id DESC
@@ -155,6 +170,7 @@ func (q *Queries) ListActiveUsers(ctx context.Context, arg ListActiveUsersParams
 			&i.LastSeenAt,
 			&i.DisabledAt,
 			&i.DisabledBy,
+			&i.JobFailedEmail,
 		); err != nil {
 			return nil, err
 		}
@@ -236,7 +252,7 @@ func (q *Queries) ListMembershipsForUsers(ctx context.Context, ids []uuid.UUID) 
 }
 
 const lockActiveUserForUpdate = `-- name: LockActiveUserForUpdate :one
-SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by FROM users WHERE id = $1 AND issuer <> '' FOR UPDATE
+SELECT id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email FROM users WHERE id = $1 AND issuer <> '' FOR UPDATE
 `
 
 func (q *Queries) LockActiveUserForUpdate(ctx context.Context, id uuid.UUID) (User, error) {
@@ -253,6 +269,7 @@ func (q *Queries) LockActiveUserForUpdate(ctx context.Context, id uuid.UUID) (Us
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
@@ -264,7 +281,7 @@ SET disabled_at = CASE WHEN $1::boolean THEN COALESCE(disabled_at, now()) END,
                     CASE WHEN disabled_at IS NULL THEN $2::uuid ELSE disabled_by END END,
     updated_at = now()
 WHERE id = $3
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email
 `
 
 type SetUserDisabledParams struct {
@@ -289,6 +306,7 @@ func (q *Queries) SetUserDisabled(ctx context.Context, arg SetUserDisabledParams
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
@@ -304,11 +322,31 @@ func (q *Queries) TouchUser(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
+const updateUserNotifications = `-- name: UpdateUserNotifications :one
+UPDATE users
+SET job_failed_email = COALESCE($1::boolean, job_failed_email)
+WHERE id = $2 AND issuer <> ''
+RETURNING job_failed_email
+`
+
+type UpdateUserNotificationsParams struct {
+	JobFailedEmail *bool
+	ID             uuid.UUID
+}
+
+// Changes the settings given (NULL keeps one).
+func (q *Queries) UpdateUserNotifications(ctx context.Context, arg UpdateUserNotificationsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, updateUserNotifications, arg.JobFailedEmail, arg.ID)
+	var job_failed_email bool
+	err := row.Scan(&job_failed_email)
+	return job_failed_email, err
+}
+
 const upsertPendingUser = `-- name: UpsertPendingUser :one
 INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, '', $2, lower($3), '')
 ON CONFLICT (lower(email)) WHERE issuer = '' DO UPDATE SET updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email
 `
 
 type UpsertPendingUserParams struct {
@@ -331,6 +369,7 @@ func (q *Queries) UpsertPendingUser(ctx context.Context, arg UpsertPendingUserPa
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }
@@ -340,7 +379,7 @@ INSERT INTO users (id, issuer, subject, email, name)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (issuer, subject) DO UPDATE
 SET email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now()
-RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by
+RETURNING id, issuer, subject, email, name, created_at, updated_at, last_seen_at, disabled_at, disabled_by, job_failed_email
 `
 
 type UpsertUserParams struct {
@@ -371,6 +410,7 @@ func (q *Queries) UpsertUser(ctx context.Context, arg UpsertUserParams) (User, e
 		&i.LastSeenAt,
 		&i.DisabledAt,
 		&i.DisabledBy,
+		&i.JobFailedEmail,
 	)
 	return i, err
 }

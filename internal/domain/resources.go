@@ -259,3 +259,15 @@ type Dispatch struct {
 	// when it is not known (the attempt starts a trace of its own).
 	TraceParent string
 }
+
+// NotificationSettings are the emails a person is sent.
+type NotificationSettings struct {
+	// JobFailedEmail: emailed when a job they started fails (the default).
+	JobFailedEmail bool
+}
+
+// NotificationUpdate changes NotificationSettings; a nil field keeps its
+// value.
+type NotificationUpdate struct {
+	JobFailedEmail *bool
+}

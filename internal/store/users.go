@@ -197,3 +197,25 @@ func (s *Store) DisabledUsers(ctx context.Context) ([]uuid.UUID, error) {
 	}
 	return ids, err
 }
+
+// UserNotifications returns a person's notification settings (past the
+// caller's own writes), or not found.
+func (s *Store) UserNotifications(ctx context.Context, id uuid.UUID) (domain.NotificationSettings, error) {
+	var on bool
+	err := s.readPast(ctx, []string{userKey(id)}, func(q *db.Queries) (err error) {
+		on, err = q.GetUserNotifications(ctx, id)
+		return err
+	})
+	return domain.NotificationSettings{JobFailedEmail: on}, notFound(err, "User")
+}
+
+// UpdateUserNotifications changes the settings u names and returns them
+// all, or not found.
+func (s *Store) UpdateUserNotifications(ctx context.Context, id uuid.UUID, u domain.NotificationUpdate) (domain.NotificationSettings, error) {
+	var on bool
+	err := s.writeFor(ctx, func(q *db.Queries) (_ []string, err error) {
+		on, err = q.UpdateUserNotifications(ctx, db.UpdateUserNotificationsParams{ID: id, JobFailedEmail: u.JobFailedEmail})
+		return []string{userKey(id)}, notFound(mapErr(err), "User")
+	})
+	return domain.NotificationSettings{JobFailedEmail: on}, err
+}

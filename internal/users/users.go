@@ -17,6 +17,8 @@ type Store interface {
 	Users(ctx context.Context, page domain.PageRequest) (domain.Page[domain.UserAccount], error)
 	User(ctx context.Context, id uuid.UUID) (domain.UserAccount, error)
 	SetUserDisabled(ctx context.Context, id uuid.UUID, disabled bool, check func(current domain.UserAccount) error) (domain.UserAccount, error)
+	UserNotifications(ctx context.Context, id uuid.UUID) (domain.NotificationSettings, error)
+	UpdateUserNotifications(ctx context.Context, id uuid.UUID, u domain.NotificationUpdate) (domain.NotificationSettings, error)
 }
 
 // Announcer tells every API process that a user was disabled or enabled
@@ -87,6 +89,39 @@ func (s *Service) SetDisabled(ctx context.Context, id uuid.UUID, disabled bool, 
 		_ = s.Announcer.UserDisabled(ctx, id, disabled)
 	}
 	return u, nil
+}
+
+// Notifications returns the caller's own notification settings (the
+// role getMe declares). ok is false when the caller is an API key, which
+// has none.
+func (s *Service) Notifications(ctx context.Context) (n domain.NotificationSettings, ok bool, err error) {
+	if err := s.allow(ctx, "getMe"); err != nil {
+		return n, false, err
+	}
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || p.APIKey != nil || p.UserID == uuid.Nil {
+		return n, false, nil
+	}
+	n, err = s.Store.UserNotifications(ctx, p.UserID)
+	return n, err == nil, err
+}
+
+// UpdateNotifications changes the caller's own notification settings (the
+// role updateMe declares) and returns them. Errors: forbidden (an API
+// key has no settings), invalid (an empty change).
+func (s *Service) UpdateNotifications(ctx context.Context, u domain.NotificationUpdate) (domain.NotificationSettings, error) {
+	if err := s.allow(ctx, "updateMe"); err != nil {
+		return domain.NotificationSettings{}, err
+	}
+	p := domain.PrincipalFrom(ctx)
+	if p == nil || p.APIKey != nil || p.UserID == uuid.Nil {
+		return domain.NotificationSettings{}, domain.Errorf(domain.CodeForbidden, "API keys have no notification settings: sign in as a person.")
+	}
+	if u.JobFailedEmail == nil {
+		return domain.NotificationSettings{}, &domain.Error{Code: domain.CodeInvalid, Message: "Name a setting to change.",
+			Fields: []domain.FieldError{{Pointer: "/notifications", Detail: "no setting given"}}}
+	}
+	return s.Store.UpdateUserNotifications(ctx, p.UserID, u)
 }
 
 // Toucher records that a user was seen (store.Store.TouchUser).

@@ -151,6 +151,22 @@ func TestOnlyPlatformAdmins(t *testing.T) {
 type accounts struct {
 	u       domain.UserAccount
 	changes int
+	optOut  map[uuid.UUID]bool // job_failed_email turned off
+}
+
+func (a *accounts) UserNotifications(_ context.Context, id uuid.UUID) (domain.NotificationSettings, error) {
+	return domain.NotificationSettings{JobFailedEmail: !a.optOut[id]}, nil
+}
+
+func (a *accounts) UpdateUserNotifications(_ context.Context, id uuid.UUID, u domain.NotificationUpdate) (domain.NotificationSettings, error) {
+	if a.optOut == nil {
+		a.optOut = map[uuid.UUID]bool{}
+	}
+	if u.JobFailedEmail != nil {
+		a.optOut[id] = !*u.JobFailedEmail
+		a.changes++
+	}
+	return a.UserNotifications(context.Background(), id)
 }
 
 func (a *accounts) Users(context.Context, domain.PageRequest) (domain.Page[domain.UserAccount], error) {
@@ -240,5 +256,40 @@ func TestSetDisabledRules(t *testing.T) {
 	}
 	if len(ann.got) != 2 || ann.got[1] {
 		t.Fatalf("announced %v", ann.got)
+	}
+}
+
+// TestNotificationSettings: a person reads and changes their own settings;
+// an API key has none (absent, and 403 on a change); an empty change is
+// refused before the store is touched.
+func TestNotificationSettings(t *testing.T) {
+	store := &accounts{}
+	svc := &users.Service{Store: store, Policy: authz.New(authz.Table{"getMe": domain.NeedAuthenticated, "updateMe": domain.NeedAuthenticated},
+		&auth.Authorizer{Memberships: noTeams{}, Teams: noTeams{}})}
+	me := uuid.New()
+	person := domain.WithPrincipal(context.Background(), &domain.Principal{UserID: me, Method: domain.AuthOIDC})
+	key := domain.WithPrincipal(context.Background(), &domain.Principal{Method: domain.AuthAPIKey, APIKey: &domain.APIKeyScope{ID: uuid.New(), TeamID: uuid.New(), Role: domain.RoleMember}})
+
+	if n, ok, err := svc.Notifications(person); err != nil || !ok || !n.JobFailedEmail {
+		t.Fatalf("default: %+v %v %v", n, ok, err)
+	}
+	off := false
+	if n, err := svc.UpdateNotifications(person, domain.NotificationUpdate{JobFailedEmail: &off}); err != nil || n.JobFailedEmail {
+		t.Fatalf("turn off: %+v %v", n, err)
+	}
+	if n, _, _ := svc.Notifications(person); n.JobFailedEmail {
+		t.Fatal("still on after turning it off")
+	}
+	if _, err := svc.UpdateNotifications(person, domain.NotificationUpdate{}); domain.ErrorCode(err) != domain.CodeInvalid {
+		t.Fatalf("empty change: %v", err)
+	}
+	if _, ok, err := svc.Notifications(key); ok || err != nil {
+		t.Fatalf("api key: ok %v err %v", ok, err)
+	}
+	if _, err := svc.UpdateNotifications(key, domain.NotificationUpdate{JobFailedEmail: &off}); domain.ErrorCode(err) != domain.CodeForbidden {
+		t.Fatalf("api key change: %v", err)
+	}
+	if store.changes != 1 {
+		t.Fatalf("%d changes reached the store, want 1", store.changes)
 	}
 }

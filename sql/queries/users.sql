@@ -69,3 +69,13 @@ RETURNING *;
 -- name: ListDisabledUserIDs :many
 -- Every disabled user (what each API process holds in memory).
 SELECT id FROM users WHERE disabled_at IS NOT NULL;
+
+-- name: GetUserNotifications :one
+SELECT job_failed_email FROM users WHERE id = $1 AND issuer <> '';
+
+-- name: UpdateUserNotifications :one
+-- Changes the settings given (NULL keeps one).
+UPDATE users
+SET job_failed_email = COALESCE(sqlc.narg('job_failed_email')::boolean, job_failed_email)
+WHERE id = sqlc.arg('id') AND issuer <> ''
+RETURNING job_failed_email;

@@ -9,6 +9,7 @@ import {
   type Job,
   type JobCreate,
   type Me,
+  type MeUpdate,
   type Processor,
   type Team,
 } from "@conveyor/client";
@@ -47,6 +48,15 @@ export function useMe() {
     queryKey: keys.me,
     queryFn: async ({ signal }): Promise<Me> => (await conveyor.api.GET("/me", { signal })).data!,
     staleTime: 60_000,
+  });
+}
+
+/** useUpdateMe is PATCH /me (the caller's own settings); its answer replaces the cached /me. */
+export function useUpdateMe() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (body: MeUpdate): Promise<Me> => (await conveyor.api.PATCH("/me", { body })).data!,
+    onSuccess: (me) => qc.setQueryData(keys.me, me),
   });
 }
 

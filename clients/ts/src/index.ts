@@ -21,6 +21,8 @@ export { StorageError, type UploadProgress } from "./upload.js";
 
 type Schemas = components["schemas"];
 export type Me = Schemas["Me"];
+/** A change to the caller's own settings (PATCH /me). */
+export type MeUpdate = Schemas["MeUpdate"];
 export type Team = Schemas["Team"];
 /** A user as platform admins see them: teams, last seen, whether disabled. */
 export type UserAccount = Schemas["UserAccount"];

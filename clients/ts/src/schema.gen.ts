@@ -21,7 +21,13 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change the caller's settings
+         * @description Changes the caller's own notification settings and returns the
+         *     caller as `GET /me` does. Only people have them: an API key gets
+         *     `403`. Fields left out keep their value.
+         */
+        patch: operations["updateMe"];
         trace?: never;
     };
     "/teams": {
@@ -801,6 +807,25 @@ export interface components {
             /** @enum {string} */
             platform_role: "admin" | "user";
             memberships: components["schemas"]["Membership"][];
+            notifications?: components["schemas"]["NotificationSettings"];
+        };
+        /**
+         * @description The emails Conveyor sends the caller. Only people have these
+         *     settings: absent when the caller is an API key.
+         */
+        NotificationSettings: {
+            /**
+             * @description Whether the caller is emailed when a job they started fails
+             *     (on by default). Jobs started with an API key email no one.
+             */
+            job_failed_email: boolean;
+        };
+        MeUpdate: {
+            notifications?: components["schemas"]["NotificationSettingsUpdate"];
+        };
+        NotificationSettingsUpdate: {
+            /** @description Email me when a job I started fails. */
+            job_failed_email?: boolean;
         };
         User: {
             /** Format: uuid */
@@ -1718,6 +1743,41 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MeUpdate"];
+            };
+        };
+        responses: {
+            /** @description The caller, with the new settings. */
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
