@@ -21,12 +21,15 @@ import (
 
 // Row groups that Options.Only can name.
 const (
-	GroupRead = "read" // row 1
-	GroupJobs = "jobs" // row 2
+	GroupRead   = "read"   // row 1
+	GroupJobs   = "jobs"   // row 2
+	GroupUpload = "upload" // row 3
+	GroupSSE    = "sse"    // row 4
+	GroupScale  = "scale"  // the scaling curve
 )
 
 // Groups lists every row group in the order they run.
-var Groups = []string{GroupRead, GroupJobs}
+var Groups = []string{GroupRead, GroupJobs, GroupUpload, GroupSSE, GroupScale}
 
 // Options sizes the benchmark. Defaults() is `make bench`; Smoke() the few
 // seconds' run `make test` does.
@@ -108,6 +111,9 @@ func Run(ctx context.Context, o Options) (*Table, error) {
 	}{
 		{GroupRead, r.readRows},
 		{GroupJobs, r.jobRows},
+		{GroupUpload, r.uploadRows},
+		{GroupSSE, r.sseRows},
+		{GroupScale, r.scaleRows},
 	} {
 		if !o.runs(g.name) {
 			continue
@@ -149,6 +155,18 @@ SELECT gen_random_uuid(), $1::uuid, 'seed-' || g || '.bin', 4096, repeat('0', 64
 FROM generate_series($2::int, $3::int - 1) g`, team, from, to)
 	if err != nil {
 		return fmt.Errorf("seed files: %w", err)
+	}
+	return r.waitReplica(ctx)
+}
+
+// seedJobs inserts succeeded inspect jobs from..to-1 into team directly on
+// the primary, then waits until the replica has them.
+func (r *runner) seedJobs(ctx context.Context, team string, from, to int) error {
+	_, err := r.p.db.Exec(ctx, `INSERT INTO jobs (id, team_id, processor, status, progress, attempts, result, started_at, finished_at)
+SELECT gen_random_uuid(), $1::uuid, 'inspect', 'succeeded', 100, 1, '{}'::jsonb, now(), now()
+FROM generate_series($2::int, $3::int - 1) g`, team, from, to)
+	if err != nil {
+		return fmt.Errorf("seed jobs: %w", err)
 	}
 	return r.waitReplica(ctx)
 }

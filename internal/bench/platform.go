@@ -26,7 +26,9 @@ import (
 // platform is the stack the benchmark runs against: devstack (primary and
 // a replica behind PgBouncer, Redis, S3) and Conveyor's API and worker as
 // child processes of the benchmark, configured as in the integration tests
-// (apptest) but with production logging (info, JSON, to a file).
+// (apptest) but with production logging (info, JSON, to a file) and
+// PostgreSQL's durability on (fsync per commit, as in production and
+// `make run`; tests turn it off).
 type platform struct {
 	dir     string
 	stack   *devstack.Stack
@@ -44,7 +46,7 @@ type platform struct {
 func startPlatform(ctx context.Context, dir string, progress io.Writer) (_ *platform, err error) {
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	stack, err := devstack.Start(sctx, devstack.Options{Dir: filepath.Join(dir, "stack"), Replicas: 1})
+	stack, err := devstack.Start(sctx, devstack.Options{Dir: filepath.Join(dir, "stack"), Replicas: 1, Durable: true})
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	// credentials) from a previous run, with fsync on. Without Keep, every
 	// Start begins from fresh data with durability turned off for speed.
 	Keep bool
+	// Durable keeps PostgreSQL's durability on (fsync, synchronous_commit,
+	// full_page_writes, as with Keep) on fresh data: for benchmarks, whose
+	// commits must cost what they cost in production.
+	Durable bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// Ports optionally fixes the listening ports; nil (or a zero field)

@@ -87,7 +87,7 @@ func (s *Stack) initPrimary(ctx context.Context) error {
 		"wal_retrieve_retry_interval = '1s'",
 		"log_line_prefix = '%m [%p] %q%u@%d '",
 	}
-	if !s.opts.Keep {
+	if !s.opts.Keep && !s.opts.Durable {
 		conf = append(conf,
 			"fsync = off",
 			"synchronous_commit = off",
