@@ -12,22 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const deleteTeamEventsThrough = `-- name: DeleteTeamEventsThrough :exec
-DELETE FROM team_events
-WHERE team_id = $1::uuid AND (ms, seq) <= ($2::bigint, $3::bigint)
-`
-
-type DeleteTeamEventsThroughParams struct {
-	TeamID uuid.UUID
-	Ms     int64
-	Seq    int64
-}
-
-func (q *Queries) DeleteTeamEventsThrough(ctx context.Context, arg DeleteTeamEventsThroughParams) error {
-	_, err := q.db.Exec(ctx, deleteTeamEventsThrough, arg.TeamID, arg.Ms, arg.Seq)
-	return err
-}
-
 const insertTeamEvents = `-- name: InsertTeamEvents :exec
 INSERT INTO team_events (team_id, ms, seq, type, payload)
 SELECT $1::uuid, $2::bigint,
@@ -53,20 +37,23 @@ func (q *Queries) InsertTeamEvents(ctx context.Context, arg InsertTeamEventsPara
 	return err
 }
 
-const listEventTeams = `-- name: ListEventTeams :many
-SELECT DISTINCT team_id FROM team_events
-WHERE team_id > $1::uuid
-ORDER BY team_id
-LIMIT $2
+const listConsumerTeams = `-- name: ListConsumerTeams :many
+SELECT DISTINCT e.team_id FROM team_events e
+LEFT JOIN team_event_cursors c ON c.team_id = e.team_id AND c.consumer = $1::text
+WHERE e.team_id > $2::uuid AND (c.team_id IS NULL OR (e.ms, e.seq) > (c.ms, c.seq))
+ORDER BY e.team_id
+LIMIT $3
 `
 
-type ListEventTeamsParams struct {
-	After uuid.UUID
-	Lim   int32
+type ListConsumerTeamsParams struct {
+	Consumer string
+	After    uuid.UUID
+	Lim      int32
 }
 
-func (q *Queries) ListEventTeams(ctx context.Context, arg ListEventTeamsParams) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, listEventTeams, arg.After, arg.Lim)
+// Teams with events the consumer has not passed, in id order after after.
+func (q *Queries) ListConsumerTeams(ctx context.Context, arg ListConsumerTeamsParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listConsumerTeams, arg.Consumer, arg.After, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -85,19 +72,21 @@ func (q *Queries) ListEventTeams(ctx context.Context, arg ListEventTeamsParams) 
 	return items, nil
 }
 
-const listTeamEvents = `-- name: ListTeamEvents :many
-SELECT team_id, ms, seq, type, payload::text AS payload, created_at FROM team_events
-WHERE team_id = $1
-ORDER BY ms, seq
-LIMIT $2
+const listTeamEventsAfterCursor = `-- name: ListTeamEventsAfterCursor :many
+SELECT e.team_id, e.ms, e.seq, e.type, e.payload::text AS payload, e.created_at FROM team_events e
+LEFT JOIN team_event_cursors c ON c.team_id = e.team_id AND c.consumer = $1::text
+WHERE e.team_id = $2::uuid AND (c.team_id IS NULL OR (e.ms, e.seq) > (c.ms, c.seq))
+ORDER BY e.ms, e.seq
+LIMIT $3
 `
 
-type ListTeamEventsParams struct {
-	TeamID uuid.UUID
-	Limit  int32
+type ListTeamEventsAfterCursorParams struct {
+	Consumer string
+	TeamID   uuid.UUID
+	Lim      int32
 }
 
-type ListTeamEventsRow struct {
+type ListTeamEventsAfterCursorRow struct {
 	TeamID    uuid.UUID
 	Ms        int64
 	Seq       int64
@@ -106,15 +95,16 @@ type ListTeamEventsRow struct {
 	CreatedAt time.Time
 }
 
-func (q *Queries) ListTeamEvents(ctx context.Context, arg ListTeamEventsParams) ([]ListTeamEventsRow, error) {
-	rows, err := q.db.Query(ctx, listTeamEvents, arg.TeamID, arg.Limit)
+// The team's oldest events the consumer has not passed, in id order.
+func (q *Queries) ListTeamEventsAfterCursor(ctx context.Context, arg ListTeamEventsAfterCursorParams) ([]ListTeamEventsAfterCursorRow, error) {
+	rows, err := q.db.Query(ctx, listTeamEventsAfterCursor, arg.Consumer, arg.TeamID, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListTeamEventsRow
+	var items []ListTeamEventsAfterCursorRow
 	for rows.Next() {
-		var i ListTeamEventsRow
+		var i ListTeamEventsAfterCursorRow
 		if err := rows.Scan(
 			&i.TeamID,
 			&i.Ms,
@@ -131,6 +121,69 @@ func (q *Queries) ListTeamEvents(ctx context.Context, arg ListTeamEventsParams) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const pruneEvents = `-- name: PruneEvents :execrows
+DELETE FROM team_events e
+WHERE (SELECT count(*) FROM team_event_cursors c
+       WHERE c.team_id = e.team_id AND c.consumer = ANY($1::text[]) AND (c.ms, c.seq) >= (e.ms, e.seq))
+      = cardinality($1::text[])
+`
+
+// PruneTeamEvents for every team.
+func (q *Queries) PruneEvents(ctx context.Context, consumers []string) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneEvents, consumers)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const pruneTeamEvents = `-- name: PruneTeamEvents :execrows
+DELETE FROM team_events e
+WHERE e.team_id = $1::uuid
+  AND (SELECT count(*) FROM team_event_cursors c
+       WHERE c.team_id = e.team_id AND c.consumer = ANY($2::text[]) AND (c.ms, c.seq) >= (e.ms, e.seq))
+      = cardinality($2::text[])
+`
+
+type PruneTeamEventsParams struct {
+	TeamID    uuid.UUID
+	Consumers []string
+}
+
+// Deletes the team's events every one of consumers has passed (as far as
+// this transaction sees: a consumer's concurrent move is pruned by the
+// next call, or by PruneEvents).
+func (q *Queries) PruneTeamEvents(ctx context.Context, arg PruneTeamEventsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneTeamEvents, arg.TeamID, arg.Consumers)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const setTeamEventCursor = `-- name: SetTeamEventCursor :exec
+INSERT INTO team_event_cursors (team_id, consumer, ms, seq)
+VALUES ($1::uuid, $2::text, $3::bigint, $4::bigint)
+ON CONFLICT (team_id, consumer) DO UPDATE SET ms = excluded.ms, seq = excluded.seq
+`
+
+type SetTeamEventCursorParams struct {
+	TeamID   uuid.UUID
+	Consumer string
+	Ms       int64
+	Seq      int64
+}
+
+func (q *Queries) SetTeamEventCursor(ctx context.Context, arg SetTeamEventCursorParams) error {
+	_, err := q.db.Exec(ctx, setTeamEventCursor,
+		arg.TeamID,
+		arg.Consumer,
+		arg.Ms,
+		arg.Seq,
+	)
+	return err
 }
 
 const teamEventBacklog = `-- name: TeamEventBacklog :one
@@ -181,13 +234,19 @@ func (q *Queries) TickTeamEventClock(ctx context.Context, arg TickTeamEventClock
 }
 
 const tryLockTeamEvents = `-- name: TryLockTeamEvents :one
-SELECT pg_try_advisory_xact_lock(1314, hashtext($1::uuid::text))
+SELECT pg_try_advisory_xact_lock(hashtext('conveyor.events.' || $1::text), hashtext($2::uuid::text))
 `
 
-// One relay at a time per team (until the transaction ends), so a team's
-// events reach its stream in order.
-func (q *Queries) TryLockTeamEvents(ctx context.Context, teamID uuid.UUID) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockTeamEvents, teamID)
+type TryLockTeamEventsParams struct {
+	Consumer string
+	TeamID   uuid.UUID
+}
+
+// One reader per consumer and team at a time (until the transaction
+// ends), so each consumer gets a team's events in order; two consumers
+// never wait on each other.
+func (q *Queries) TryLockTeamEvents(ctx context.Context, arg TryLockTeamEventsParams) (bool, error) {
+	row := q.db.QueryRow(ctx, tryLockTeamEvents, arg.Consumer, arg.TeamID)
 	var pg_try_advisory_xact_lock bool
 	err := row.Scan(&pg_try_advisory_xact_lock)
 	return pg_try_advisory_xact_lock, err

@@ -145,6 +145,13 @@ type TeamEventClock struct {
 	Seq    int64
 }
 
+type TeamEventCursor struct {
+	TeamID   uuid.UUID
+	Consumer string
+	Ms       int64
+	Seq      int64
+}
+
 type TeamUsage struct {
 	TeamID        uuid.UUID
 	FileCount     int64
@@ -194,4 +201,47 @@ type User struct {
 	DisabledAt     *time.Time
 	DisabledBy     *uuid.UUID
 	JobFailedEmail bool
+}
+
+type WebhookAttempt struct {
+	DeliveryID uuid.UUID
+	N          int32
+	At         time.Time
+	StatusCode *int32
+	DurationMs int32
+	Response   string
+	Error      string
+}
+
+type WebhookDelivery struct {
+	ID            uuid.UUID
+	EndpointID    uuid.UUID
+	TeamID        uuid.UUID
+	MsgID         string
+	EventType     string
+	Body          string
+	Status        string
+	Attempts      int32
+	Step          int32
+	NextAttemptAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+type WebhookEndpoint struct {
+	ID             uuid.UUID
+	TeamID         uuid.UUID
+	Url            string
+	Description    string
+	EventTypes     []string
+	Secret         string
+	PreviousSecret *string
+	RotatedAt      *time.Time
+	Enabled        bool
+	DisabledReason *string
+	DisabledAt     *time.Time
+	FailingSince   *time.Time
+	NoticeDue      bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }

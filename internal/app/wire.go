@@ -38,6 +38,11 @@ type deps struct {
 	// that log events; elsewhere (the API) they wake the relays over
 	// Redis.
 	relay *events.Relay
+	// notifier, in a worker, is the log's notify consumer, woken the same
+	// way.
+	notifier *events.Notifier
+	// deliveriesDue, in a worker, wakes its webhook sender.
+	deliveriesDue func()
 }
 
 // eventsLogged wakes an events relay after a commit that logged events;
@@ -45,6 +50,9 @@ type deps struct {
 func (d *deps) eventsLogged(ctx context.Context) {
 	if d.relay != nil {
 		d.relay.Wake()
+		if d.notifier != nil {
+			d.notifier.Wake()
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 500*time.Millisecond)

@@ -67,6 +67,16 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// wake it in-process; the API's commits wake it over Redis.
 	eventRelay := &events.Relay{Store: d.store, Redis: d.redis, Wakes: d.redis, Logger: log, Metrics: events.NewRelayMetrics(metrics.Registry)}
 	d.relay = eventRelay
+	// The notify consumer of the log fans events out into webhook
+	// deliveries (and whatever else registered a store.Fanout) with
+	// PostgreSQL alone: it goes on while Redis is down.
+	notifier := &events.Notifier{Store: d.store, Wakes: d.redis, Logger: log,
+		FannedOut: func() {
+			if d.deliveriesDue != nil {
+				d.deliveriesDue()
+			}
+		}}
+	d.notifier = notifier
 	// A job started or ended: its team's places in the queue and under its
 	// cap are topped up at once, by the worker, for that team alone (the
 	// relay's rounds go over every team), so the team's workers do not run
@@ -94,6 +104,7 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	})
 	g.Go(func() error { return relay.Run(gctx) })
 	g.Go(func() error { return eventRelay.Run(gctx) })
+	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
 	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log,

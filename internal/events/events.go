@@ -9,6 +9,21 @@
 // process runs one Hub: a single subscription to the channel that fans
 // events out to the local subscribers of their team, and fills any gap from
 // the stream (after a reconnect, or from a client's Last-Event-ID).
+//
+// The log has two consumers, each with its own cursor per team, so neither
+// waits on the other: the Relay (to Redis, as above) and the Notifier
+// (PostgreSQL only: no Redis, no asynq), which fans each batch of a team's
+// events out, in the transaction that moves its cursor, into the rows the
+// senders work from. The fan-outs are registered with the store: webhook
+// deliveries are built in, and another, say email, joins the same
+// transaction with
+//
+//	st.RegisterFanout("email", store.FanoutFunc(func(ctx context.Context, q *db.Queries, recs []events.Record) error {
+//		// insert outbox rows with q (sqlc queries run in the notify transaction)
+//	}))
+//
+// at wiring time (see store.Fanout for the contract). An event is deleted
+// from the log once both consumers have passed it.
 package events
 
 import (

@@ -17,8 +17,11 @@ import (
 
 // The event log. Each change that reports team events logs them in its own
 // transaction (writeEvents): the change and its events commit together, or
-// neither does, whatever Redis is doing. The events relay
-// (events.Relay, in the workers) moves them to the teams' streams.
+// neither does, whatever Redis is doing. The log's consumers (in the
+// workers) each keep a cursor per team: the events relay (events.Relay)
+// moves the events to the teams' streams, the notify consumer
+// (events.Notifier) fans them out to webhook deliveries and emails (see
+// Fanout).
 
 // eventLog collects the events a change reports, in the order it reports
 // them; writeEvents writes them last in the change's transaction.
@@ -69,12 +72,32 @@ func logEvents(ctx context.Context, q *db.Queries, evs []domain.Event) error {
 	return nil
 }
 
-// EventTeams lists up to limit teams with logged events, in id order after
-// after (uuid.Nil: from the first).
+// The log's consumers, each with its own cursor per team: the Redis
+// stream relay and the notify consumer (webhook deliveries, emails, in
+// PostgreSQL alone). An event is deleted once both have passed it.
+const (
+	ConsumerStream = "stream"
+	ConsumerNotify = "notify"
+)
+
+// eventConsumers are every consumer an event waits for before deletion.
+var eventConsumers = []string{ConsumerStream, ConsumerNotify}
+
+// EventTeams lists up to limit teams with events the stream relay has not
+// passed, in id order after after (uuid.Nil: from the first).
 func (s *Store) EventTeams(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return s.consumerTeams(ctx, ConsumerStream, after, limit)
+}
+
+// FanoutTeams is EventTeams for the notify consumer.
+func (s *Store) FanoutTeams(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return s.consumerTeams(ctx, ConsumerNotify, after, limit)
+}
+
+func (s *Store) consumerTeams(ctx context.Context, consumer string, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	var ids []uuid.UUID
 	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {
-		ids, err = q.ListEventTeams(ctx, db.ListEventTeamsParams{After: after, Lim: int32(limit)})
+		ids, err = q.ListConsumerTeams(ctx, db.ListConsumerTeamsParams{Consumer: consumer, After: after, Lim: int32(limit)})
 		return err
 	})
 	return ids, err
@@ -83,22 +106,27 @@ func (s *Store) EventTeams(ctx context.Context, after uuid.UUID, limit int) ([]u
 // errRelayFailed carries deliver's failure out of the transaction.
 var errRelayFailed = errors.New("store: event delivery failed")
 
-// RelayTeamEvents hands up to limit of the team's oldest logged events, in
-// id order, to deliver and, once it returns nil, removes them from the log,
-// in one transaction held under a per-team lock (another relay of the team
-// meanwhile gets busy). When deliver fails, or the process dies before the
-// commit, the events stay and are handed over again: delivery is at least
-// once. n is how many were removed.
-//
-// The log's later consumers (webhook deliveries, emails) are fed here, in
-// the same transaction: each event fanned out into its consumer's table
-// (a delivery row per matching endpoint, an email row) is removed with it,
-// so every consumer gets each event once and in order.
+// RelayTeamEvents hands up to limit of the team's oldest events that the
+// stream relay has not passed, in id order, to deliver and, once it
+// returns nil, moves the relay's cursor past them, in one transaction held
+// under a per-team lock (another relay of the team meanwhile gets busy).
+// When deliver fails, or the process dies before the commit, the cursor
+// stays and the events are handed over again: delivery is at least once.
+// n is how many it passed. Events every consumer has passed are deleted.
 func (s *Store) RelayTeamEvents(ctx context.Context, team uuid.UUID, limit int, deliver func(ctx context.Context, recs []events.Record) error) (n int, busy bool, err error) {
-	var deliverErr error
+	return s.consume(ctx, ConsumerStream, team, limit, func(ctx context.Context, _ *db.Queries, recs []events.Record) error {
+		return deliver(ctx, recs)
+	})
+}
+
+// consume is one step of consumer through team's events: up to limit of
+// them, after the consumer's cursor, handed to fn in a transaction that
+// moves the cursor past them and deletes what every consumer has passed.
+func (s *Store) consume(ctx context.Context, consumer string, team uuid.UUID, limit int, fn func(ctx context.Context, q *db.Queries, recs []events.Record) error) (n int, busy bool, err error) {
+	var fnErr error
 	err = s.write(ctx, func(q *db.Queries) error {
 		n, busy = 0, false
-		locked, err := q.TryLockTeamEvents(ctx, team)
+		locked, err := q.TryLockTeamEvents(ctx, db.TryLockTeamEventsParams{Consumer: consumer, TeamID: team})
 		if err != nil {
 			return err
 		}
@@ -106,7 +134,7 @@ func (s *Store) RelayTeamEvents(ctx context.Context, team uuid.UUID, limit int, 
 			busy = true
 			return nil
 		}
-		rows, err := q.ListTeamEvents(ctx, db.ListTeamEventsParams{TeamID: team, Limit: int32(limit)})
+		rows, err := q.ListTeamEventsAfterCursor(ctx, db.ListTeamEventsAfterCursorParams{Consumer: consumer, TeamID: team, Lim: int32(limit)})
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -115,18 +143,21 @@ func (s *Store) RelayTeamEvents(ctx context.Context, team uuid.UUID, limit int, 
 			recs[i] = events.Record{ID: events.ID{MS: uint64(r.Ms), Seq: uint64(r.Seq)}, TeamID: r.TeamID,
 				Type: domain.EventType(r.Type), Payload: []byte(r.Payload), LoggedAt: r.CreatedAt}
 		}
-		if deliverErr = deliver(ctx, recs); deliverErr != nil {
+		if fnErr = fn(ctx, q, recs); fnErr != nil {
 			return errRelayFailed
 		}
 		last := rows[len(rows)-1]
-		if err := q.DeleteTeamEventsThrough(ctx, db.DeleteTeamEventsThroughParams{TeamID: team, Ms: last.Ms, Seq: last.Seq}); err != nil {
+		if err := q.SetTeamEventCursor(ctx, db.SetTeamEventCursorParams{TeamID: team, Consumer: consumer, Ms: last.Ms, Seq: last.Seq}); err != nil {
+			return err
+		}
+		if _, err := q.PruneTeamEvents(ctx, db.PruneTeamEventsParams{TeamID: team, Consumers: eventConsumers}); err != nil {
 			return err
 		}
 		n = len(rows)
 		return nil
 	})
 	if errors.Is(err, errRelayFailed) {
-		return 0, false, deliverErr
+		return 0, false, fnErr
 	}
 	if err != nil {
 		n = 0
@@ -134,8 +165,20 @@ func (s *Store) RelayTeamEvents(ctx context.Context, team uuid.UUID, limit int, 
 	return n, busy, err
 }
 
-// EventBacklog reports how many events wait in the log (counted up to
-// 100,000) and the age of the oldest.
+// PruneEvents deletes every event all consumers have passed. Each
+// consumer's step prunes its team as it goes; this catches what two
+// consumers passing the same events at once both left (each saw the
+// other's old cursor). n is how many it deleted.
+func (s *Store) PruneEvents(ctx context.Context) (n int64, err error) {
+	err = s.write(ctx, func(q *db.Queries) (err error) {
+		n, err = q.PruneEvents(ctx, eventConsumers)
+		return err
+	})
+	return n, err
+}
+
+// EventBacklog reports how many events wait in the log for a consumer
+// (counted up to 100,000) and the age of the oldest.
 func (s *Store) EventBacklog(ctx context.Context) (int64, time.Duration, error) {
 	var row db.TeamEventBacklogRow
 	err := s.readPrimary(ctx, func(q *db.Queries) (err error) {

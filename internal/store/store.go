@@ -8,6 +8,13 @@
 // remembered in Redis so it holds across API processes), else to the
 // primary. A read that fails with a connection error is retried once on the
 // next candidate.
+//
+// The event log (events.go) is written in the transaction of each change
+// that reports events, and read by its consumers, each with a cursor per
+// team: the Redis stream relay (RelayTeamEvents) and the notify consumer
+// (FanoutTeamEvents), which runs every registered Fanout (RegisterFanout;
+// webhook deliveries built in) in its own transaction, with PostgreSQL
+// alone.
 package store
 
 import (
@@ -60,6 +67,7 @@ type Store struct {
 	primLSN  atomic.Uint64 // the primary's WAL position at the last check
 	primDown atomic.Bool   // the primary failed its last check or a read could not reach it
 	metrics  *metrics
+	fanouts  fanouts // the notify consumer's (see Fanout)
 	stop     context.CancelFunc
 	done     chan struct{}
 }

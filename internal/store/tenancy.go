@@ -107,7 +107,7 @@ func (s *Store) PurgeTeamRows(ctx context.Context, teamID uuid.UUID) error {
 			return err
 		}
 		for _, purge := range []func(context.Context, uuid.UUID) error{
-			q.PurgeTeamJobs, q.PurgeTeamUploads, q.PurgeTeamFiles, q.PurgeTeamAPIKeys, q.PurgeTeamMemberships, q.PurgeTeamReservations,
+			q.PurgeTeamJobs, q.PurgeTeamUploads, q.PurgeTeamFiles, q.PurgeTeamAPIKeys, q.PurgeTeamWebhooks, q.PurgeTeamMemberships, q.PurgeTeamReservations,
 		} {
 			if err := purge(ctx, teamID); err != nil {
 				return err

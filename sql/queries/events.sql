@@ -15,26 +15,49 @@ INSERT INTO team_events (team_id, ms, seq, type, payload)
 SELECT sqlc.arg('team_id')::uuid, sqlc.arg('ms')::bigint,
     unnest(sqlc.arg('seqs')::bigint[]), unnest(sqlc.arg('types')::text[]), unnest(sqlc.arg('payloads')::text[])::jsonb;
 
--- name: ListEventTeams :many
-SELECT DISTINCT team_id FROM team_events
-WHERE team_id > sqlc.arg('after')::uuid
-ORDER BY team_id
+-- name: ListConsumerTeams :many
+-- Teams with events the consumer has not passed, in id order after after.
+SELECT DISTINCT e.team_id FROM team_events e
+LEFT JOIN team_event_cursors c ON c.team_id = e.team_id AND c.consumer = sqlc.arg('consumer')::text
+WHERE e.team_id > sqlc.arg('after')::uuid AND (c.team_id IS NULL OR (e.ms, e.seq) > (c.ms, c.seq))
+ORDER BY e.team_id
 LIMIT sqlc.arg('lim');
 
 -- name: TryLockTeamEvents :one
--- One relay at a time per team (until the transaction ends), so a team's
--- events reach its stream in order.
-SELECT pg_try_advisory_xact_lock(1314, hashtext(sqlc.arg('team_id')::uuid::text));
+-- One reader per consumer and team at a time (until the transaction
+-- ends), so each consumer gets a team's events in order; two consumers
+-- never wait on each other.
+SELECT pg_try_advisory_xact_lock(hashtext('conveyor.events.' || sqlc.arg('consumer')::text), hashtext(sqlc.arg('team_id')::uuid::text));
 
--- name: ListTeamEvents :many
-SELECT team_id, ms, seq, type, payload::text AS payload, created_at FROM team_events
-WHERE team_id = $1
-ORDER BY ms, seq
-LIMIT $2;
+-- name: ListTeamEventsAfterCursor :many
+-- The team's oldest events the consumer has not passed, in id order.
+SELECT e.team_id, e.ms, e.seq, e.type, e.payload::text AS payload, e.created_at FROM team_events e
+LEFT JOIN team_event_cursors c ON c.team_id = e.team_id AND c.consumer = sqlc.arg('consumer')::text
+WHERE e.team_id = sqlc.arg('team_id')::uuid AND (c.team_id IS NULL OR (e.ms, e.seq) > (c.ms, c.seq))
+ORDER BY e.ms, e.seq
+LIMIT sqlc.arg('lim');
 
--- name: DeleteTeamEventsThrough :exec
-DELETE FROM team_events
-WHERE team_id = sqlc.arg('team_id')::uuid AND (ms, seq) <= (sqlc.arg('ms')::bigint, sqlc.arg('seq')::bigint);
+-- name: SetTeamEventCursor :exec
+INSERT INTO team_event_cursors (team_id, consumer, ms, seq)
+VALUES (sqlc.arg('team_id')::uuid, sqlc.arg('consumer')::text, sqlc.arg('ms')::bigint, sqlc.arg('seq')::bigint)
+ON CONFLICT (team_id, consumer) DO UPDATE SET ms = excluded.ms, seq = excluded.seq;
+
+-- name: PruneTeamEvents :execrows
+-- Deletes the team's events every one of consumers has passed (as far as
+-- this transaction sees: a consumer's concurrent move is pruned by the
+-- next call, or by PruneEvents).
+DELETE FROM team_events e
+WHERE e.team_id = sqlc.arg('team_id')::uuid
+  AND (SELECT count(*) FROM team_event_cursors c
+       WHERE c.team_id = e.team_id AND c.consumer = ANY(sqlc.arg('consumers')::text[]) AND (c.ms, c.seq) >= (e.ms, e.seq))
+      = cardinality(sqlc.arg('consumers')::text[]);
+
+-- name: PruneEvents :execrows
+-- PruneTeamEvents for every team.
+DELETE FROM team_events e
+WHERE (SELECT count(*) FROM team_event_cursors c
+       WHERE c.team_id = e.team_id AND c.consumer = ANY(sqlc.arg('consumers')::text[]) AND (c.ms, c.seq) >= (e.ms, e.seq))
+      = cardinality(sqlc.arg('consumers')::text[]);
 
 -- name: TeamEventBacklog :one
 SELECT (SELECT count(*) FROM (SELECT 1 FROM team_events LIMIT 100000) AS b)::bigint AS depth,
