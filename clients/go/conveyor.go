@@ -190,8 +190,9 @@ func (c *Client) File(ctx context.Context, teamID, fileID uuid.UUID) (*File, err
 
 // UploadFile stores content in the team as a file called name. By default
 // the bytes stream through the API, written as they are read (never held
-// in memory). With WithSize of at least DirectThreshold bytes they go
-// straight to storage in parts instead (one part in memory at a time).
+// in memory). With WithSize of at least DirectThreshold bytes, or with
+// WithDirect, they go straight to storage instead (in parts when large,
+// one part in memory at a time).
 // WithProgress reports the bytes sent.
 func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, content io.Reader, opts ...UploadOption) (*File, error) {
 	var o uploadOptions
@@ -201,7 +202,7 @@ func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, 
 	if o.progress != nil {
 		content = &countingReader{r: content, progress: o.progress}
 	}
-	if o.size >= DirectThreshold {
+	if o.size >= DirectThreshold || o.direct && o.size > 0 {
 		return c.uploadDirect(ctx, teamID, name, content, o.size)
 	}
 	pr, pw := io.Pipe()

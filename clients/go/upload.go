@@ -19,12 +19,18 @@ type UploadOption func(*uploadOptions)
 
 type uploadOptions struct {
 	size     int64
+	direct   bool
 	progress func(sent int64)
 }
 
 // WithSize declares the content's exact size: from DirectThreshold on, the
 // upload goes straight to storage in parts (the server checks the size).
 func WithSize(n int64) UploadOption { return func(o *uploadOptions) { o.size = n } }
+
+// WithDirect sends the content straight to storage (presigned, in parts
+// when large) whatever its size; it needs WithSize, and without it the
+// content streams through the API as usual.
+func WithDirect() UploadOption { return func(o *uploadOptions) { o.direct = true } }
 
 // WithProgress calls fn with the total bytes read from the content so far.
 func WithProgress(fn func(sent int64)) UploadOption {
