@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"time"
 
@@ -27,6 +26,8 @@ type Client struct {
 	// storage fetches and sends presigned URLs: no credential of ours
 	// ever goes to the storage host.
 	storage *http.Client
+	// retry is the policy, also for presigned URLs.
+	retry RetryPolicy
 }
 
 // Option configures a Client.
@@ -109,7 +110,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{ClientWithResponses: gen, direct: dc, storage: storage}, nil
+	return &Client{ClientWithResponses: gen, direct: dc, storage: storage, retry: o.retry.withDefaults()}, nil
 }
 
 // Error makes the API's problem document an error: every non-2xx answer
@@ -190,7 +191,10 @@ func (c *Client) File(ctx context.Context, teamID, fileID uuid.UUID) (*File, err
 
 // UploadFile stores content in the team as a file called name. By default
 // the bytes stream through the API, written as they are read (never held
-// in memory). With WithSize of at least DirectThreshold bytes, or with
+// in memory); when content is an io.Seeker (a file, a bytes.Reader) a
+// failed attempt is retried from where content was, like any other
+// request, and otherwise not (WithProgress then counts again from 0).
+// With WithSize of at least DirectThreshold bytes, or with
 // WithDirect, they go straight to storage instead (in parts when large,
 // one part in memory at a time).
 // WithProgress reports the bytes sent.
@@ -199,29 +203,19 @@ func (c *Client) UploadFile(ctx context.Context, teamID uuid.UUID, name string, 
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.progress != nil {
-		content = &countingReader{r: content, progress: o.progress}
-	}
+	src := newSource(content, o.progress)
 	if o.size >= DirectThreshold || o.direct && o.size > 0 {
-		return c.uploadDirect(ctx, teamID, name, content, o.size)
+		return c.uploadDirect(ctx, teamID, name, src, o.size)
 	}
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		h := make(textproto.MIMEHeader)
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
-		h.Set("Content-Type", "application/octet-stream")
-		part, err := mw.CreatePart(h)
-		if err == nil {
-			_, err = io.Copy(part, content)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	r, err := c.UploadFileWithBodyWithResponse(ctx, teamID, &UploadFileParams{IdempotencyKey: newIdempotencyKey()}, mw.FormDataContentType(), pr)
-	_ = pr.Close()
+	form := &multipartStream{src: src, name: name, boundary: multipart.NewWriter(io.Discard).Boundary()}
+	defer form.stop()
+	r, err := c.UploadFileWithBodyWithResponse(ctx, teamID, &UploadFileParams{IdempotencyKey: newIdempotencyKey()},
+		"multipart/form-data; boundary="+form.boundary, form.open(), func(_ context.Context, req *http.Request) error {
+			if src.seeker != nil {
+				req.GetBody = form.reopen
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}

@@ -118,18 +118,9 @@ func (c *Client) follow(ctx context.Context, resp *http.Response) (io.ReadCloser
 		if err != nil {
 			return nil, fmt.Errorf("conveyor: %d answer without a usable Location: %w", code, err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		sresp, err := c.toStorage(ctx, http.MethodGet, loc.String(), nil, 0)
 		if err != nil {
 			return nil, err
-		}
-		sresp, err := c.storage.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("conveyor: fetch from storage: %w", err)
-		}
-		if sresp.StatusCode != http.StatusOK {
-			msg, _ := io.ReadAll(io.LimitReader(sresp.Body, 1024))
-			sresp.Body.Close()
-			return nil, fmt.Errorf("conveyor: storage answered %d: %s", sresp.StatusCode, msg)
 		}
 		return sresp.Body, nil
 	default:

@@ -23,7 +23,8 @@ type RetryPolicy struct {
 func WithRetry(p RetryPolicy) Option { return func(o *options) { o.retry = p } }
 
 // retrying is an HttpRequestDoer that retries what is safe to retry:
-// 429 and 503 answers (after Retry-After), and network errors, for
+// 429 and 503 answers (after Retry-After), 409 with Retry-After (a
+// request with the same Idempotency-Key in progress), and network errors, for
 // requests that are safe (GET, HEAD) or carry an Idempotency-Key, and
 // whose body can be sent again.
 type retrying struct {
@@ -31,8 +32,8 @@ type retrying struct {
 	policy RetryPolicy
 }
 
-func (r retrying) Do(req *http.Request) (*http.Response, error) {
-	p := r.policy
+// withDefaults fills in the zero fields; MaxRetries < 0 stays (no retry).
+func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxRetries == 0 {
 		p.MaxRetries = 3
 	}
@@ -42,6 +43,11 @@ func (r retrying) Do(req *http.Request) (*http.Response, error) {
 	if p.MaxWait <= 0 {
 		p.MaxWait = 10 * time.Second
 	}
+	return p
+}
+
+func (r retrying) Do(req *http.Request) (*http.Response, error) {
+	p := r.policy.withDefaults()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Header.Get("Idempotency-Key") != ""
 	for attempt := 0; ; attempt++ {
@@ -54,7 +60,10 @@ func (r retrying) Do(req *http.Request) (*http.Response, error) {
 				return resp, err
 			}
 			wait = backoff(attempt, p)
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable,
+			// The same Idempotency-Key still in progress (its first attempt
+			// died with the server, say): the server says when to come back.
+			resp.StatusCode == http.StatusConflict && safe && resp.Header.Get("Retry-After") != "":
 			if last {
 				return resp, nil
 			}

@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.L
 		ConsoleConfig:  consoleConfig,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		CursorKey:      ckey,
-		Idempotency:    &idempotency.Service{Store: d.store},
+		Idempotency:    &idempotency.Service{Store: d.store, Background: ctx},
 		Limiter:        ratelimit.New(d.redis, "conveyor:rl:"),
 		RateLimits:     cfg.RateLimits,
 		Events:         hub,

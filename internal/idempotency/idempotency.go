@@ -8,6 +8,7 @@ package idempotency
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/conveyorhq/conveyor/internal/domain"
@@ -46,7 +47,19 @@ type Store interface {
 // Service applies the rules.
 type Service struct {
 	Store Store
+	// Background bounds the releases retried after a failure (see
+	// Finish): they stop when it ends. Nil: they run until done.
+	Background context.Context
+
+	// releaseWait is the first wait before a release is tried again (0:
+	// 250 ms); tests shorten it.
+	releaseWait time.Duration
+	retrying    atomic.Int64
 }
+
+// maxRetrying bounds the keys whose release is retried at once; beyond
+// it a key waits for its lease to run out.
+const maxRetrying = 10000
 
 // Begin claims key for a request. It returns (nil, nil) when the request
 // is the first with this key and must run, or the record that holds the
@@ -83,9 +96,51 @@ func Keeps(status int) bool {
 
 // Finish keeps the response of the first request, or releases the key
 // when the response is not one to replay.
+// When the release fails (the database went down under the request, the
+// usual reason it answered 503), it is tried again in the background, for
+// up to Lease, so that the client's retry runs once the database is back
+// instead of being refused as "in progress" until the lease runs out.
 func (s *Service) Finish(ctx context.Context, principal, key string, fingerprint []byte, r Response) error {
 	if !Keeps(r.Status) {
-		return s.Store.ReleaseIdempotencyKey(ctx, principal, key)
+		err := s.Store.ReleaseIdempotencyKey(ctx, principal, key)
+		if err != nil {
+			s.releaseLater(ctx, principal, key)
+		}
+		return err
 	}
 	return s.Store.CompleteIdempotencyKey(ctx, principal, key, fingerprint, r)
+}
+
+// releaseLater retries a failed release, backing off up to 5 s, until it
+// succeeds, Lease has passed or s.Background ends.
+func (s *Service) releaseLater(ctx context.Context, principal, key string) {
+	if s.retrying.Add(1) > maxRetrying {
+		s.retrying.Add(-1)
+		return
+	}
+	bg := s.Background
+	if bg == nil {
+		bg = context.WithoutCancel(ctx)
+	}
+	wait := s.releaseWait
+	if wait <= 0 {
+		wait = 250 * time.Millisecond
+	}
+	go func() {
+		defer s.retrying.Add(-1)
+		deadline := time.Now().Add(Lease)
+		for time.Now().Before(deadline) {
+			t := time.NewTimer(wait)
+			select {
+			case <-bg.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if s.Store.ReleaseIdempotencyKey(bg, principal, key) == nil {
+				return
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+	}()
 }
