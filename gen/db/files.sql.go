@@ -115,9 +115,15 @@ SELECT object_key FROM uploads WHERE object_key = ANY($1::text[])
   AND completed_file_id IS NULL AND aborted_at IS NULL
 UNION
 SELECT object_key FROM job_outputs WHERE object_key = ANY($1::text[])
+UNION
+SELECT 'teams/' || r.team_id::text || '/files/' || r.id::text FROM storage_reservations r
+WHERE 'teams/' || r.team_id::text || '/files/' || r.id::text = ANY($1::text[])
 `
 
-// Which of these keys a file or an open upload still refers to.
+// Which of these keys a file or an open upload still refers to, or a
+// streaming upload still holds a reservation for (its object is written
+// before its file row, which may wait on the database for a long time;
+// the reservation's id is the file's, its key files.ObjectKey's).
 func (q *Queries) KnownObjectKeys(ctx context.Context, keys []string) ([]string, error) {
 	rows, err := q.db.Query(ctx, knownObjectKeys, keys)
 	if err != nil {

@@ -36,13 +36,19 @@ ORDER BY deleted_at LIMIT sqlc.arg('limit');
 UPDATE files SET object_removed_at = now() WHERE id = $1;
 
 -- name: KnownObjectKeys :many
--- Which of these keys a file or an open upload still refers to.
+-- Which of these keys a file or an open upload still refers to, or a
+-- streaming upload still holds a reservation for (its object is written
+-- before its file row, which may wait on the database for a long time;
+-- the reservation's id is the file's, its key files.ObjectKey's).
 SELECT object_key FROM files WHERE object_key = ANY(sqlc.arg('keys')::text[])
 UNION
 SELECT object_key FROM uploads WHERE object_key = ANY(sqlc.arg('keys')::text[])
   AND completed_file_id IS NULL AND aborted_at IS NULL
 UNION
-SELECT object_key FROM job_outputs WHERE object_key = ANY(sqlc.arg('keys')::text[]);
+SELECT object_key FROM job_outputs WHERE object_key = ANY(sqlc.arg('keys')::text[])
+UNION
+SELECT 'teams/' || r.team_id::text || '/files/' || r.id::text FROM storage_reservations r
+WHERE 'teams/' || r.team_id::text || '/files/' || r.id::text = ANY(sqlc.arg('keys')::text[]);
 
 -- name: ListFilesAscending :many
 -- A team's files, oldest first (exports).
