@@ -35,7 +35,7 @@ NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=err
 # (the seed is printed; rerun a failure with -shuffle SEED).
 GO_TEST_FLAGS     ?= -count=1 -shuffle on -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench bench-smoke bench-go clean
+.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench bench-smoke bench-go chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -196,6 +196,11 @@ bench-smoke: ## the benchmark at tiny sizes, a few seconds (make test runs it as
 
 bench-go: ## the Go micro-benchmarks (go test -bench; ratios against their baselines are printed by each)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# CHAOS_FLAGS: e.g. -clients 50 -duration 30s -outage 5s (go run ./tools/chaos -h).
+chaos: ## load the local topology with 200 clients for 60 s while faults are injected, print the report, fail on a missed goal (README "Chaos"; CHAOS_FLAGS=...)
+	$(GO) build -o $(BIN)/chaos ./tools/chaos
+	$(BIN)/chaos $(CHAOS_FLAGS)
 
 clean: ## remove build output and local state (.run/, bin/)
 	rm -rf bin .run clients/ts/dist

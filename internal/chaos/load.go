@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -49,6 +50,10 @@ type acceptedJob struct {
 	team, job uuid.UUID
 }
 
+// retryPolicy is the virtual clients': enough retries to ride out an
+// outage of the primary or S3 (Retry-After is 1 s; 20 tries at 0.5-5 s).
+var retryPolicy = conveyor.RetryPolicy{MaxRetries: 20, MinWait: 500 * time.Millisecond, MaxWait: 5 * time.Second}
+
 // sdk returns an SDK client for subject, through the recorder.
 func (r *run) sdk(subject string) (*conveyor.Client, error) {
 	tok, err := r.t.Token(subject, true)
@@ -56,7 +61,7 @@ func (r *run) sdk(subject string) (*conveyor.Client, error) {
 		return nil, err
 	}
 	return conveyor.New(r.t.URL(), conveyor.WithToken(tok), conveyor.WithDoer(&http.Client{Transport: r.rec}),
-		conveyor.WithRetry(conveyor.RetryPolicy{MaxRetries: 6, MinWait: 250 * time.Millisecond, MaxWait: 4 * time.Second}))
+		conveyor.WithRetry(retryPolicy))
 }
 
 // setup creates the teams: one per eight clients.
@@ -267,19 +272,34 @@ func answer(resp *http.Response, body []byte, err error) error {
 	return nil
 }
 
-// content is size pseudo-random bytes from seed, hashed as they are read.
+// content is size pseudo-random bytes from seed, hashed as they are read;
+// it seeks back to its start (as a file would), so the SDK can retry it.
 type content struct {
-	rng  *rand.ChaCha8
-	left int64
-	h    hash.Hash
+	seed       [32]byte
+	size, left int64
+	rng        *rand.ChaCha8
+	h          hash.Hash
 }
 
 func newContent(seed uint64, size int64) *content {
-	var s [32]byte
+	c := &content{size: size}
 	for i := range 8 {
-		s[i] = byte(seed >> (8 * i))
+		c.seed[i] = byte(seed >> (8 * i))
 	}
-	return &content{rng: rand.NewChaCha8(s), left: size, h: sha256.New()}
+	_, _ = c.Seek(0, io.SeekStart)
+	return c
+}
+
+// Seek goes back to the start, or tells where it is; nothing else.
+func (c *content) Seek(offset int64, whence int) (int64, error) {
+	switch {
+	case whence == io.SeekCurrent && offset == 0:
+		return c.size - c.left, nil
+	case whence == io.SeekStart && offset == 0:
+		c.rng, c.left, c.h = rand.NewChaCha8(c.seed), c.size, sha256.New()
+		return 0, nil
+	}
+	return 0, errors.New("chaos: content seeks only back to its start")
 }
 
 func (c *content) Read(p []byte) (int, error) {

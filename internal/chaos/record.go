@@ -17,8 +17,11 @@ type attempt struct {
 	err        string
 }
 
-// failed reports whether the client saw a failure: no answer or a 5xx.
-func (a attempt) failed() bool { return a.status == 0 || a.status >= 500 }
+// failed reports whether the client saw a failure: no answer, a 5xx, or
+// a refusal to come back later (409 or 429 with Retry-After).
+func (a attempt) failed() bool {
+	return a.status == 0 || a.status >= 500 || (a.status == 409 || a.status == 429) && a.retryAfter
+}
 
 // A call is one SDK call made by a virtual client, with its attempts.
 type call struct {
