@@ -255,7 +255,7 @@ func (rep *Report) printFailures(w io.Writer) {
 	groups := map[key]*tally{}
 	var keys []key
 	for _, f := range rep.failures() {
-		what := class(f.a.status)
+		var what string
 		if f.a.status != 0 {
 			what = fmt.Sprint(f.a.status)
 			if f.a.retryAfter {

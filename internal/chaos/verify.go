@@ -170,9 +170,7 @@ func (r *run) verify(ctx context.Context) error {
 		rep.Reconnects += s.reconnects
 		rep.Resets += s.resets
 		rep.Repeats += s.repeats
-		for _, e := range s.errs {
-			rep.streamErrors = append(rep.streamErrors, e)
-		}
+		rep.streamErrors = append(rep.streamErrors, s.errs...)
 		if s.received == 0 {
 			rep.SilentStreams++
 		}
