@@ -358,10 +358,22 @@ type ApiKeyCreate struct {
 // ApiKeyCreateRole The role the key acts with; keys cannot manage the team.
 type ApiKeyCreateRole string
 
+// ApiKeyCreatedEventData The data of `api_key.created`. An API key was created: the key, never its secret.
+type ApiKeyCreatedEventData struct {
+	ApiKey ApiKey             `json:"api_key"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
 // ApiKeyList defines model for ApiKeyList.
 type ApiKeyList struct {
 	Items      []ApiKey `json:"items"`
 	NextCursor *string  `json:"next_cursor"`
+}
+
+// ApiKeyRevokedEventData The data of `api_key.revoked`. An API key was revoked: the key (with `revoked_at`), never its secret.
+type ApiKeyRevokedEventData struct {
+	ApiKey ApiKey             `json:"api_key"`
+	TeamId openapi_types.UUID `json:"team_id"`
 }
 
 // ApiKeyWithSecret defines model for ApiKeyWithSecret.
@@ -456,7 +468,13 @@ type DispatchStatus struct {
 // membership as it now is) and `member.removed` (as it was), `api_key`
 // for `api_key.created` and `api_key.revoked` (the key as it now is;
 // never its secret); `reset` (sent when `Last-Event-ID` is older than
-// the backlog) carries none of them.
+// the backlog) carries none of them. Besides `id`, `type` and
+// `occurred_at`, an event carries its type's data, the same data a
+// webhook delivery of it sends: `JobUpdatedEventData`,
+// `FileCreatedEventData`, `FileDeletedEventData`,
+// `MemberAddedEventData`, `MemberRoleChangedEventData`,
+// `MemberRemovedEventData`, `ApiKeyCreatedEventData` and
+// `ApiKeyRevokedEventData` (see the events section).
 type Event struct {
 	ApiKey     *ApiKey            `json:"api_key,omitempty"`
 	File       *File              `json:"file,omitempty"`
@@ -494,6 +512,18 @@ type File struct {
 	// Sha256 Hex SHA-256 of the content, computed by the server while it streamed.
 	Sha256 string             `json:"sha256"`
 	Size   int64              `json:"size"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
+// FileCreatedEventData The data of `file.created`. A file was created (uploaded, or a direct upload completed): the file.
+type FileCreatedEventData struct {
+	File   File               `json:"file"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
+// FileDeletedEventData The data of `file.deleted`. A file was deleted: the file as it was.
+type FileDeletedEventData struct {
+	File   File               `json:"file"`
 	TeamId openapi_types.UUID `json:"team_id"`
 }
 
@@ -592,6 +622,12 @@ type JobOutputList struct {
 // JobStatus defines model for JobStatus.
 type JobStatus string
 
+// JobUpdatedEventData The data of `job.updated`. A job changed state or progress: the job as it now is. Webhooks send this data for each of a job's transitions, as `job.queued`, `job.running`, `job.progress`, `job.succeeded`, `job.failed` and `job.cancelled`.
+type JobUpdatedEventData struct {
+	Job    Job                `json:"job"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
 // Me defines model for Me.
 type Me struct {
 	AuthMethod  MeAuthMethod `json:"auth_method"`
@@ -632,6 +668,12 @@ type Member struct {
 // MemberStatus `invited` until the person first calls the API.
 type MemberStatus string
 
+// MemberAddedEventData The data of `member.added`. Someone was given a role in the team: the membership (`status` is `invited` for an email that has not signed in yet).
+type MemberAddedEventData struct {
+	Member Member             `json:"member"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
 // MemberCreate defines model for MemberCreate.
 type MemberCreate struct {
 	// Email Example: ada@example.com
@@ -643,6 +685,18 @@ type MemberCreate struct {
 type MemberList struct {
 	Items      []Member `json:"items"`
 	NextCursor *string  `json:"next_cursor"`
+}
+
+// MemberRemovedEventData The data of `member.removed`. A member was removed: the membership as it was.
+type MemberRemovedEventData struct {
+	Member Member             `json:"member"`
+	TeamId openapi_types.UUID `json:"team_id"`
+}
+
+// MemberRoleChangedEventData The data of `member.role_changed`. A member was given another role: the membership as it now is.
+type MemberRoleChangedEventData struct {
+	Member Member             `json:"member"`
+	TeamId openapi_types.UUID `json:"team_id"`
 }
 
 // MemberUpdate defines model for MemberUpdate.

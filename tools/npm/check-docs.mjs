@@ -22,6 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { parse } from "yaml";
+import { WEBHOOK_SAMPLES } from "./codesamples/webhooks.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -166,6 +167,23 @@ try {
         failures.push(`${op.operationId}: the "${label}" tab shows ${JSON.stringify((got.samples[label] ?? "").slice(0, 120))}, not its sample`);
       } else samplesShown++;
     }
+  }
+
+  // The events section: each event type's data schema rendered (its
+  // SchemaDefinition shows team_id and the resource), and every webhook
+  // verification sample, exactly its checked source.
+  const eventsText = await page.evaluate(() =>
+    [...document.querySelectorAll('[data-section-id^="tag/events/"]')]
+      .filter((e) => !e.getAttribute("data-section-id").includes("/operation/"))
+      .map((e) => e.textContent)
+      .join("\n"),
+  );
+  const eventTypes = ["job.updated", "file.created", "file.deleted", "member.added", "member.role_changed", "member.removed", "api_key.created", "api_key.revoked"];
+  for (const t of eventTypes) if (!eventsText.includes(t)) failures.push(`the events section does not describe ${t}`);
+  const teamIds = eventsText.split("team_id").length - 1;
+  if (teamIds < eventTypes.length) failures.push(`the events section shows ${teamIds} event data schemas (team_id), want ${eventTypes.length}`);
+  for (const sample of WEBHOOK_SAMPLES) {
+    if (!norm(eventsText).includes(norm(sample.source))) failures.push(`the events section does not show the webhook sample ${sample.file}`);
   }
 
   if (title !== "Conveyor API") failures.push(`title is ${JSON.stringify(title)}`);

@@ -1418,6 +1418,54 @@ export interface components {
         JobOutputList: {
             items: components["schemas"]["JobOutput"][];
         };
+        /** @description The data of `job.updated`. A job changed state or progress: the job as it now is. Webhooks send this data for each of a job's transitions, as `job.queued`, `job.running`, `job.progress`, `job.succeeded`, `job.failed` and `job.cancelled`. */
+        JobUpdatedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            job: components["schemas"]["Job"];
+        };
+        /** @description The data of `file.created`. A file was created (uploaded, or a direct upload completed): the file. */
+        FileCreatedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            file: components["schemas"]["File"];
+        };
+        /** @description The data of `file.deleted`. A file was deleted: the file as it was. */
+        FileDeletedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            file: components["schemas"]["File"];
+        };
+        /** @description The data of `member.added`. Someone was given a role in the team: the membership (`status` is `invited` for an email that has not signed in yet). */
+        MemberAddedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            member: components["schemas"]["Member"];
+        };
+        /** @description The data of `member.role_changed`. A member was given another role: the membership as it now is. */
+        MemberRoleChangedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            member: components["schemas"]["Member"];
+        };
+        /** @description The data of `member.removed`. A member was removed: the membership as it was. */
+        MemberRemovedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            member: components["schemas"]["Member"];
+        };
+        /** @description The data of `api_key.created`. An API key was created: the key, never its secret. */
+        ApiKeyCreatedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            api_key: components["schemas"]["ApiKey"];
+        };
+        /** @description The data of `api_key.revoked`. An API key was revoked: the key (with `revoked_at`), never its secret. */
+        ApiKeyRevokedEventData: {
+            /** Format: uuid */
+            team_id: string;
+            api_key: components["schemas"]["ApiKey"];
+        };
         /** @enum {string} */
         EventType: "job.updated" | "file.created" | "file.deleted" | "member.added" | "member.role_changed" | "member.removed" | "api_key.created" | "api_key.revoked" | "reset";
         /**
@@ -1427,7 +1475,13 @@ export interface components {
          *     membership as it now is) and `member.removed` (as it was), `api_key`
          *     for `api_key.created` and `api_key.revoked` (the key as it now is;
          *     never its secret); `reset` (sent when `Last-Event-ID` is older than
-         *     the backlog) carries none of them.
+         *     the backlog) carries none of them. Besides `id`, `type` and
+         *     `occurred_at`, an event carries its type's data, the same data a
+         *     webhook delivery of it sends: `JobUpdatedEventData`,
+         *     `FileCreatedEventData`, `FileDeletedEventData`,
+         *     `MemberAddedEventData`, `MemberRoleChangedEventData`,
+         *     `MemberRemovedEventData`, `ApiKeyCreatedEventData` and
+         *     `ApiKeyRevokedEventData` (see the events section).
          */
         Event: {
             id: string;

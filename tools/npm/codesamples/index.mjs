@@ -15,6 +15,7 @@ import { buildModels, METHODS } from "./model.mjs";
 import * as curl from "./templates/curl.mjs";
 import * as go from "./templates/go.mjs";
 import * as ts from "./templates/ts.mjs";
+import { WEBHOOK_SAMPLES, webhookSamplesMarkdown } from "./webhooks.mjs";
 
 /** The languages, in the order the docs show them. */
 export const LANGUAGES = [
@@ -67,6 +68,10 @@ export function withCodeSamples(spec, rendered = renderSamples(spec)) {
       op["x-codeSamples"] = byId.get(op.operationId).samples.map(({ lang, label, source }) => ({ lang, label, source }));
     }
   }
+  // The webhook verification samples, under the events tag's
+  // "Verifying webhook deliveries" (webhooks.mjs).
+  const events = (out.tags ?? []).find((t) => t.name === "events");
+  if (events) events.description = `${events.description ?? ""}\n${webhookSamplesMarkdown()}`;
   return out;
 }
 
@@ -128,7 +133,10 @@ const TSCONFIG = {
     types: ["node"],
     typeRoots: ["../../../tools/npm/node_modules/@types"],
     // The client's source, as the published package's types are built from it.
-    paths: { "@conveyor/client": ["../../../clients/ts/src/index.ts"] },
+    paths: {
+      "@conveyor/client": ["../../../clients/ts/src/index.ts"],
+      "@conveyor/client/webhooks": ["../../../clients/ts/src/webhooks.ts"],
+    },
   },
   include: ["*.ts"],
 };
@@ -142,6 +150,9 @@ export function sampleFiles(rendered, root) {
       if (key === "go") files[`go/${operationId}/main.go`] = `// ${HEADER}\n\n${source}`;
       if (key === "ts") files[`ts/${operationId}.ts`] = `// ${HEADER}\n\n${source}`;
     }
+  }
+  for (const { file, source } of WEBHOOK_SAMPLES) {
+    files[file] = file.endsWith(".go") ? `// ${HEADER}\n\n${gofmt(source, file)}` : `// ${HEADER}\n\n${source}`;
   }
   files["go/go.mod"] = goMod(readFileSync(join(root, "clients", "go", "go.mod"), "utf8"));
   files["go/go.sum"] = readFileSync(join(root, "clients", "go", "go.sum"), "utf8");
