@@ -29,7 +29,7 @@ HELM_VERSION        := v3.21.4
 KUBECONFORM_VERSION := v0.8.0
 # mailpit: the local SMTP server with a web UI (internal/devstack MailpitVersion).
 MAILPIT_VERSION     := v1.33.1
-APT_PACKAGES      := redis-server pgbouncer chromium
+APT_PACKAGES      := redis-server pgbouncer chromium nginx
 NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 # -shuffle on: tests must not depend on the order they are written in
 # (the seed is printed; rerun a failure with -shuffle SEED).
@@ -54,6 +54,7 @@ deps-apt:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	{ command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; } || missing="$$missing pgbouncer"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo "deps: installing Debian packages:$$missing"; \

@@ -53,11 +53,18 @@ type Options struct {
 	// Mail also starts mailpit, a local SMTP server with a web UI and an
 	// HTTP API (see StartMail).
 	Mail bool
+	// WorkerPgBouncer starts a second PgBouncer, the workers' pool, beside
+	// the API's, as the system draws them (deploy/helm: one pool for serve,
+	// one for the workers, so a worker backlog cannot take the API's
+	// connections). Without it the workers' URLs are the API's.
+	WorkerPgBouncer bool
 }
 
 // Ports are the loopback TCP ports of the stack's services.
 type Ports struct {
 	Primary, PgBouncer, Redis, S3 int
+	// WorkerPgBouncer is the workers' pool, with Options.WorkerPgBouncer.
+	WorkerPgBouncer int
 	// SMTP and MailUI are mailpit's, with Options.Mail.
 	SMTP, MailUI int
 	// Replicas holds one port per replica, in replica order.
@@ -79,6 +86,11 @@ type Stack struct {
 	// "conveyor_replica1", "conveyor_replica2", ..., all mapped to the
 	// replica's "conveyor" database). ReplicaURLs[i] is replica i.
 	ReplicaURLs []string
+	// WorkerPrimaryURL and WorkerReplicaURLs are the same databases through
+	// the workers' PgBouncer (Options.WorkerPgBouncer); without it they
+	// equal PrimaryURL and ReplicaURLs.
+	WorkerPrimaryURL  string
+	WorkerReplicaURLs []string
 	// DirectPrimaryURL reaches the primary server directly (migrations,
 	// tests that need session state).
 	DirectPrimaryURL string
@@ -120,9 +132,12 @@ type Stack struct {
 	primary   *proc
 	replicas  []*proc
 	pgbouncer *proc
-	redis     *proc
-	s3        *proc
-	mail      *proc
+	// workerBouncer is the workers' PgBouncer (Options.WorkerPgBouncer).
+	workerBouncer *proc
+	redis         *proc
+	s3            *proc
+	mail          *proc
+	ingress       *proc // nginx, from StartIngress
 }
 
 // Start brings up the whole stack and waits until every component answers.
@@ -160,7 +175,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 		return nil, err
 	}
-	s.logf("devstack ready in %s (primary + %d replica(s), pgbouncer, redis, s3) under %s", time.Since(began).Round(time.Millisecond), opts.Replicas, dir)
+	bouncers := "pgbouncer"
+	if opts.WorkerPgBouncer {
+		bouncers = "2 pgbouncers (api, worker)"
+	}
+	s.logf("devstack ready in %s (primary + %d replica(s), %s, redis, s3) under %s", time.Since(began).Round(time.Millisecond), opts.Replicas, bouncers, dir)
 	return s, nil
 }
 
@@ -226,7 +245,7 @@ func (s *Stack) logf(format string, args ...any) {
 func (s *Stack) Stop() error {
 	s.mu.Lock()
 	s.stopped = true
-	procs := []*proc{s.pgbouncer}
+	procs := []*proc{s.ingress, s.pgbouncer, s.workerBouncer}
 	procs = append(procs, s.replicas...)
 	procs = append(procs, s.primary, s.redis, s.s3, s.mail)
 	s.mu.Unlock()
@@ -243,12 +262,14 @@ func (s *Stack) Stop() error {
 			mu.Unlock()
 		}
 	}
-	// PgBouncer first so it does not log reconnect noise, then the rest in
-	// parallel.
-	if procs[0] != nil {
-		stopOne(procs[0])
+	// The ingress and PgBouncer first so they do not log reconnect noise,
+	// then the rest in parallel.
+	for _, p := range procs[:3] {
+		if p != nil {
+			stopOne(p)
+		}
 	}
-	for _, p := range procs[1:] {
+	for _, p := range procs[3:] {
 		if p == nil {
 			continue
 		}
@@ -268,7 +289,7 @@ func (s *Stack) Stop() error {
 
 // PIDs returns the process ids of the stack's currently running processes,
 // keyed by component ("postgres-primary", "postgres-replica1", "pgbouncer",
-// "redis", "versitygw", "mailpit").
+// "pgbouncer-worker", "redis", "versitygw", "mailpit", "nginx").
 func (s *Stack) PIDs() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -283,9 +304,11 @@ func (s *Stack) PIDs() map[string]int {
 		add("postgres-replica"+strconv.Itoa(i+1), p)
 	}
 	add("pgbouncer", s.pgbouncer)
+	add("pgbouncer-worker", s.workerBouncer)
 	add("redis", s.redis)
 	add("versitygw", s.s3)
 	add("mailpit", s.mail)
+	add("nginx", s.ingress)
 	return out
 }
 

@@ -27,10 +27,13 @@ type paths struct {
 	replicaSock   []string
 	pgbouncerDir  string
 	pgbouncerSock string
-	redisDir      string
-	s3Root        string
-	s3Creds       string
-	mailDir       string
+	// workerBouncerDir and workerBouncerSock are the workers' PgBouncer's.
+	workerBouncerDir  string
+	workerBouncerSock string
+	redisDir          string
+	s3Root            string
+	s3Creds           string
+	mailDir           string
 }
 
 // prepare resolves binaries and identities, lays out and cleans the folder
@@ -76,18 +79,20 @@ func (s *Stack) layout() error {
 	d := s.Dir
 	n := s.opts.Replicas
 	p := paths{
-		logs:         filepath.Join(d, "logs"),
-		pgRoot:       filepath.Join(d, "pg"),
-		primaryData:  filepath.Join(d, "pg", "primary"),
-		sockRoot:     filepath.Join(d, "run"),
-		pgbouncerDir: filepath.Join(d, "pgbouncer"),
-		redisDir:     filepath.Join(d, "redis"),
-		s3Root:       filepath.Join(d, "s3"),
-		s3Creds:      filepath.Join(d, "s3-credentials.json"),
-		mailDir:      filepath.Join(d, "mail"),
+		logs:             filepath.Join(d, "logs"),
+		pgRoot:           filepath.Join(d, "pg"),
+		primaryData:      filepath.Join(d, "pg", "primary"),
+		sockRoot:         filepath.Join(d, "run"),
+		pgbouncerDir:     filepath.Join(d, "pgbouncer"),
+		workerBouncerDir: filepath.Join(d, "pgbouncer-worker"),
+		redisDir:         filepath.Join(d, "redis"),
+		s3Root:           filepath.Join(d, "s3"),
+		s3Creds:          filepath.Join(d, "s3-credentials.json"),
+		mailDir:          filepath.Join(d, "mail"),
 	}
 	p.primarySock = socketDir(filepath.Join(p.sockRoot, "primary"))
 	p.pgbouncerSock = socketDir(filepath.Join(p.sockRoot, "pgbouncer"))
+	p.workerBouncerSock = socketDir(filepath.Join(p.sockRoot, "pgbouncer-worker"))
 	for i := range n {
 		name := "replica" + strconv.Itoa(i+1)
 		p.replicaData = append(p.replicaData, filepath.Join(p.pgRoot, name))
@@ -97,7 +102,7 @@ func (s *Stack) layout() error {
 
 	// Always fresh: logs, sockets, PgBouncer state, replicas (re-created from
 	// a base backup each start so a changed primary port is never a problem).
-	remove := []string{p.logs, p.sockRoot, p.pgbouncerDir}
+	remove := []string{p.logs, p.sockRoot, p.pgbouncerDir, p.workerBouncerDir}
 	if s.opts.Keep {
 		entries, err := os.ReadDir(p.pgRoot)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -127,7 +132,12 @@ func (s *Stack) layout() error {
 	}
 	// Folders the PostgreSQL user writes into.
 	pgDirs := []string{p.pgRoot, p.sockRoot, p.pgbouncerDir}
-	for _, sd := range append([]string{p.primarySock, p.pgbouncerSock}, p.replicaSock...) {
+	socks := []string{p.primarySock, p.pgbouncerSock}
+	if s.opts.WorkerPgBouncer {
+		pgDirs = append(pgDirs, p.workerBouncerDir)
+		socks = append(socks, p.workerBouncerSock)
+	}
+	for _, sd := range append(socks, p.replicaSock...) {
 		if sd != "" {
 			pgDirs = append(pgDirs, sd)
 		}

@@ -27,6 +27,11 @@ func (s *Stack) pickPorts() error {
 	if s.opts.Mail {
 		slots = append(slots, &want.SMTP, &want.MailUI)
 	}
+	if s.opts.WorkerPgBouncer {
+		slots = append(slots, &want.WorkerPgBouncer)
+	} else {
+		want.WorkerPgBouncer = 0
+	}
 	// Hold every listener until all are picked so the ports are distinct.
 	var held []net.Listener
 	defer func() {
@@ -68,6 +73,14 @@ func (s *Stack) fillURLs() {
 	for i, port := range s.Ports.Replicas {
 		s.DirectReplicaURLs = append(s.DirectReplicaURLs, pgURL(port, "conveyor"))
 		s.ReplicaURLs = append(s.ReplicaURLs, pgURL(s.Ports.PgBouncer, replicaDBName(i)))
+	}
+	s.WorkerPrimaryURL, s.WorkerReplicaURLs = s.PrimaryURL, s.ReplicaURLs
+	if s.opts.WorkerPgBouncer {
+		s.WorkerPrimaryURL = pgURL(s.Ports.WorkerPgBouncer, "conveyor")
+		s.WorkerReplicaURLs = nil
+		for i := range s.Ports.Replicas {
+			s.WorkerReplicaURLs = append(s.WorkerReplicaURLs, pgURL(s.Ports.WorkerPgBouncer, replicaDBName(i)))
+		}
 	}
 	s.RedisAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.Redis))
 	s.S3Endpoint = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Ports.S3))

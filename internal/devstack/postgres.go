@@ -212,15 +212,15 @@ func (s *Stack) StartPrimary(ctx context.Context) error {
 		}
 		s.primary = p
 	}
-	bouncer := s.pgbouncer
+	bouncers := s.runningBouncers()
 	s.mu.Unlock()
 
 	began := time.Now()
 	if err := waitReady(ctx, "postgres primary", p, pgCheck(adminURL(s.Ports.Primary), false, false)); err != nil {
 		return fmt.Errorf("devstack: start primary: %w", err)
 	}
-	if bouncer != nil && !bouncer.exited() {
-		if err := waitReady(ctx, "pgbouncer -> primary", bouncer, pgCheck(s.PrimaryURL, false, true)); err != nil {
+	for _, b := range bouncers {
+		if err := waitReady(ctx, b.name+" -> primary", b.proc, pgCheck(b.primary, false, true)); err != nil {
 			return fmt.Errorf("devstack: start primary: %w", err)
 		}
 	}

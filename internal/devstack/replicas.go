@@ -69,15 +69,15 @@ func (s *Stack) StartReplica(ctx context.Context, i int) error {
 		}
 		s.replicas[i] = p
 	}
-	bouncer := s.pgbouncer
+	bouncers := s.runningBouncers()
 	s.mu.Unlock()
 
 	began := time.Now()
 	if err := waitReady(ctx, "postgres "+name, p, pgCheck(adminURL(s.Ports.Replicas[i]), true, false)); err != nil {
 		return fmt.Errorf("devstack: start replica %d: %w", i, err)
 	}
-	if bouncer != nil && !bouncer.exited() {
-		if err := waitReady(ctx, "pgbouncer -> "+name, bouncer, pgCheck(s.ReplicaURLs[i], true, true)); err != nil {
+	for _, b := range bouncers {
+		if err := waitReady(ctx, b.name+" -> "+name, b.proc, pgCheck(b.replicas[i], true, true)); err != nil {
 			return fmt.Errorf("devstack: start replica %d: %w", i, err)
 		}
 	}
