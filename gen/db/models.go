@@ -37,6 +37,23 @@ type AuditEvent struct {
 	CreatedAt  time.Time
 }
 
+type EmailOutbox struct {
+	ID            uuid.UUID
+	TeamID        uuid.UUID
+	EventID       string
+	Kind          string
+	Recipient     string
+	Subject       string
+	TextBody      string
+	HtmlBody      string
+	Attempts      int32
+	NextAttemptAt time.Time
+	LastError     *string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+	FailedAt      *time.Time
+}
+
 type File struct {
 	ID              uuid.UUID
 	TeamID          uuid.UUID

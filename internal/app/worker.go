@@ -84,6 +84,10 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	admitter := &queue.Admitter{Client: client, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Wakes: d.redis, Logger: log}
 	runner.OnStarted = func(j domain.Job) { go admitter.Admit(ctx, j.TeamID) }
 	runner.OnEnded = runner.OnStarted
+	mailer, _, err := emailSender(cfg, d.store, log, metrics.Registry)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.WorkerAddr)
 	if err != nil {
 		return fmt.Errorf("worker: listen on %s: %w", cfg.WorkerAddr, err)
@@ -106,6 +110,9 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { return eventRelay.Run(gctx) })
 	g.Go(func() error { return notifier.Run(gctx) })
 	g.Go(func() error { return w.Run(gctx) })
+	if mailer != nil {
+		g.Go(func() error { return mailer.Run(gctx) })
+	}
 	g.Go(func() error { sweepIdempotencyKeys(gctx, d.store, log); return nil })
 	reconciler := &queue.Reconciler{Store: d.store, After: cfg.RedispatchAfter, Interval: cfg.JanitorInterval, Logger: log,
 		Redispatched: relay.Wake}

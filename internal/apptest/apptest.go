@@ -35,6 +35,9 @@ type Options struct {
 	// LogStatements makes PostgreSQL log every statement (see
 	// devstack.Stack.CountStatements).
 	LogStatements bool
+	// Mail starts mailpit too and points CONVEYOR_SMTP_* at it, so what
+	// Conveyor emails can be read back (devstack.Stack.ReceivedMails).
+	Mail bool
 }
 
 // Env is a running Conveyor: its URL, its topology and a way to mint tokens.
@@ -84,7 +87,7 @@ func New(ctx context.Context, name string, o Options) (*Env, error) {
 	}
 	sctx, scancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer scancel()
-	stack, err := devstack.Start(sctx, devstack.Options{Dir: dir, Replicas: max(o.Replicas, 1), LogStatements: o.LogStatements})
+	stack, err := devstack.Start(sctx, devstack.Options{Dir: dir, Replicas: max(o.Replicas, 1), LogStatements: o.LogStatements, Mail: o.Mail})
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +151,10 @@ func startProgram(stack *devstack.Stack, o Options) (*Env, error) {
 		// Tests send bad credentials on purpose from one address; the
 		// tests of the failure budget start an API with one (StartAPI).
 		"CONVEYOR_RATE_LIMIT_AUTH_FAILURES": "off",
+	}
+	if stack.SMTPAddr != "" {
+		host, port, _ := net.SplitHostPort(stack.SMTPAddr)
+		e.vars["CONVEYOR_SMTP_HOST"], e.vars["CONVEYOR_SMTP_PORT"], e.vars["CONVEYOR_SMTP_TLS"] = host, port, "none"
 	}
 	for k, v := range o.Env {
 		e.vars[k] = v

@@ -98,12 +98,14 @@ func (s *Stack) StopMail() error {
 
 // ReceivedMail is one message as mailpit's API shows it.
 type ReceivedMail struct {
-	ID      string
-	From    string
-	To      []string
-	Subject string
-	Text    string
-	HTML    string
+	ID string // mailpit's
+	// MessageID is the Message-ID header, without angle brackets.
+	MessageID string
+	From      string
+	To        []string
+	Subject   string
+	Text      string
+	HTML      string
 }
 
 // ReceivedMails returns every message mailpit holds, newest first, read
@@ -123,6 +125,7 @@ func (s *Stack) ReceivedMails(ctx context.Context) ([]ReceivedMail, error) {
 	for _, m := range list.Messages {
 		var full struct {
 			ID         string
+			MessageID  string
 			From       addr
 			To         []addr
 			Subject    string
@@ -131,7 +134,7 @@ func (s *Stack) ReceivedMails(ctx context.Context) ([]ReceivedMail, error) {
 		if err := getJSON(ctx, s.MailURL+"/api/v1/message/"+m.ID, &full); err != nil {
 			return nil, err
 		}
-		r := ReceivedMail{ID: full.ID, From: full.From.Address, Subject: full.Subject, Text: full.Text, HTML: full.HTML}
+		r := ReceivedMail{ID: full.ID, MessageID: full.MessageID, From: full.From.Address, Subject: full.Subject, Text: full.Text, HTML: full.HTML}
 		for _, a := range full.To {
 			r.To = append(r.To, a.Address)
 		}

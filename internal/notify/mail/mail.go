@@ -15,6 +15,10 @@ import (
 
 // Message is one email, ready to send.
 type Message struct {
+	// ID, when set, is the Message-ID (without the angle brackets): give
+	// every attempt of one message the same, so a message sent again after
+	// a crash is recognisable as the same one. Empty: a fresh one.
+	ID      string
 	To      []string
 	Subject string
 	Text    string
@@ -137,6 +141,9 @@ func (s *SMTP) build(m Message) (*gomail.Msg, error) {
 		return nil, fmt.Errorf("mail: to %v: %w", m.To, err)
 	}
 	gm.Subject(m.Subject)
+	if m.ID != "" {
+		gm.SetMessageIDWithValue(m.ID)
+	}
 	gm.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		gm.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
