@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,30 @@ import (
 
 // mailbox reads what mailpit received.
 type mailbox struct {
-	t *testing.T
-	e *apptest.Env
+	t    *testing.T
+	e    *apptest.Env
+	conn *pgx.Conn // to show the outbox when a message does not come
+}
+
+// in returns the mailbox for subtest t.
+func (m mailbox) in(t *testing.T) mailbox { m.t = t; return m }
+
+// outbox describes the email outbox's rows.
+func (m mailbox) outbox() string {
+	rows, err := m.conn.Query(context.Background(), `SELECT kind, recipient, attempts, sent_at IS NOT NULL, COALESCE(last_error, '') FROM email_outbox ORDER BY id`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var kind, to, lastErr string
+		var attempts int
+		var sent bool
+		_ = rows.Scan(&kind, &to, &attempts, &sent, &lastErr)
+		fmt.Fprintf(&b, "%s to %s: %d attempts, sent %v %s\n", kind, to, attempts, sent, lastErr)
+	}
+	return b.String()
 }
 
 // to returns the messages received for addr, oldest first.
@@ -48,7 +71,7 @@ func (m mailbox) await(addr string, limit time.Duration) []devstack.ReceivedMail
 			return got
 		}
 		if time.Now().After(deadline) {
-			m.t.Fatalf("no email to %s within %s\n%s", addr, limit, m.e.Logs())
+			m.t.Fatalf("no email to %s within %s; the outbox:\n%s", addr, limit, m.outbox())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -66,7 +89,6 @@ func TestEmails(t *testing.T) {
 		t.Skip("starts its own topology")
 	}
 	e := apptest.Start(t, apptest.Options{Mail: true})
-	box := mailbox{t, e}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, e.Stack.DirectPrimaryURL)
@@ -74,6 +96,7 @@ func TestEmails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	box := mailbox{t, e, conn}
 	queued := func(addr string) (n int) {
 		t.Helper()
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM email_outbox WHERE recipient = $1`, addr).Scan(&n); err != nil {
@@ -105,6 +128,7 @@ func TestEmails(t *testing.T) {
 	}
 
 	t.Run("invitation", func(t *testing.T) {
+		box := box.in(t)
 		const invitee = "emails-invitee@example.test"
 		add(invitee, "viewer")
 		got := box.await(invitee, time.Minute)[0]
@@ -128,6 +152,7 @@ func TestEmails(t *testing.T) {
 	})
 
 	t.Run("job failed", func(t *testing.T) {
+		box := box.in(t)
 		fail := func(jc jobsClient) string {
 			t.Helper()
 			j := jc.createJob(jc.upload("words.txt", []byte("plain words, not pixels")), "thumbnail", "")
@@ -167,6 +192,7 @@ func TestEmails(t *testing.T) {
 	})
 
 	t.Run("relay down", func(t *testing.T) {
+		box := box.in(t)
 		const later = "emails-later@example.test"
 		if err := e.Stack.StopMail(); err != nil {
 			t.Fatal(err)

@@ -67,6 +67,18 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// wake it in-process; the API's commits wake it over Redis.
 	eventRelay := &events.Relay{Store: d.store, Redis: d.redis, Wakes: d.redis, Logger: log, Metrics: events.NewRelayMetrics(metrics.Registry)}
 	d.relay = eventRelay
+	// Email (when a relay is configured): the email fan-out queues each
+	// event's emails in the notify consumer's transaction, and the sender
+	// sends them.
+	mailer, links, err := emailSender(cfg, d.store, log, metrics.Registry)
+	if err != nil {
+		return err
+	}
+	if mailer != nil {
+		if err := d.store.RegisterFanout("email", store.FanoutFunc(d.store.FanoutEmails(links))); err != nil {
+			return err
+		}
+	}
 	// The notify consumer of the log fans events out into webhook
 	// deliveries (and whatever else registered a store.Fanout) with
 	// PostgreSQL alone: it goes on while Redis is down.
@@ -74,6 +86,9 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		FannedOut: func() {
 			if d.deliveriesDue != nil {
 				d.deliveriesDue()
+			}
+			if mailer != nil {
+				mailer.Wake()
 			}
 		}}
 	d.notifier = notifier
@@ -84,10 +99,6 @@ func work(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	admitter := &queue.Admitter{Client: client, Store: d.store, DefaultCap: int(cfg.TeamMaxRunningJobs), Ahead: cfg.DispatchAhead, Wakes: d.redis, Logger: log}
 	runner.OnStarted = func(j domain.Job) { go admitter.Admit(ctx, j.TeamID) }
 	runner.OnEnded = runner.OnStarted
-	mailer, _, err := emailSender(cfg, d.store, log, metrics.Registry)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.WorkerAddr)
 	if err != nil {
 		return fmt.Errorf("worker: listen on %s: %w", cfg.WorkerAddr, err)
