@@ -58,7 +58,10 @@ func errOf[T any](_ T, err error) error { return err }
 // operation of the API description.
 var serving = map[string][]call{
 	"getMe": {func(s services, ctx context.Context, _ uuid.UUID) error { _, _, err := s.teams.Me(ctx); return err },
-		func(s services, ctx context.Context, _ uuid.UUID) error { _, _, err := s.users.Notifications(ctx); return err }},
+		func(s services, ctx context.Context, _ uuid.UUID) error {
+			_, _, err := s.users.Notifications(ctx)
+			return err
+		}},
 	"updateMe": {func(s services, ctx context.Context, _ uuid.UUID) error {
 		on := false
 		return errOf(s.users.UpdateNotifications(ctx, domain.NotificationUpdate{JobFailedEmail: &on}))
