@@ -12,31 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const insertTeamEvents = `-- name: InsertTeamEvents :exec
-INSERT INTO team_events (team_id, ms, seq, type, payload)
-SELECT $1::uuid, $2::bigint,
-    unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[])::jsonb
-`
-
-type InsertTeamEventsParams struct {
-	TeamID   uuid.UUID
-	Ms       int64
-	Seqs     []int64
-	Types    []string
-	Payloads []string
-}
-
-func (q *Queries) InsertTeamEvents(ctx context.Context, arg InsertTeamEventsParams) error {
-	_, err := q.db.Exec(ctx, insertTeamEvents,
-		arg.TeamID,
-		arg.Ms,
-		arg.Seqs,
-		arg.Types,
-		arg.Payloads,
-	)
-	return err
-}
-
 const listConsumerTeams = `-- name: ListConsumerTeams :many
 SELECT DISTINCT e.team_id FROM team_events e
 LEFT JOIN team_event_cursors c ON c.team_id = e.team_id AND c.consumer = $1::text
@@ -123,6 +98,39 @@ func (q *Queries) ListTeamEventsAfterCursor(ctx context.Context, arg ListTeamEve
 	return items, nil
 }
 
+const logTeamEvents = `-- name: LogTeamEvents :exec
+WITH tick AS (
+    INSERT INTO team_event_clocks AS c (team_id, ms, seq)
+    VALUES ($1::uuid, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+        cardinality($2::text[])::bigint - 1)
+    ON CONFLICT (team_id) DO UPDATE SET
+        ms = greatest(c.ms, excluded.ms),
+        seq = CASE WHEN excluded.ms > c.ms THEN excluded.seq ELSE c.seq + excluded.seq + 1 END
+    RETURNING ms, seq
+)
+INSERT INTO team_events (team_id, ms, seq, type, payload)
+SELECT $1::uuid, tick.ms, tick.seq - (cardinality($2::text[]) - e.ord),
+    e.type, ($3::text[])[e.ord]::jsonb
+FROM tick, unnest($2::text[]) WITH ORDINALITY AS e(type, ord)
+`
+
+type LogTeamEventsParams struct {
+	TeamID   uuid.UUID
+	Types    []string
+	Payloads []string
+}
+
+// Logs a team's events, in the order given, under ids "ms-seq" after the
+// team's last: ms is the wall clock (never going back), seq counts within
+// it. The team's clock row stays locked until the transaction ends, so a
+// team's events are numbered in commit order; writers log last in their
+// transactions, in the round trip that commits (store.writeEvents), so the
+// lock is held for as short a time as the commit itself.
+func (q *Queries) LogTeamEvents(ctx context.Context, arg LogTeamEventsParams) error {
+	_, err := q.db.Exec(ctx, logTeamEvents, arg.TeamID, arg.Types, arg.Payloads)
+	return err
+}
+
 const pruneEvents = `-- name: PruneEvents :execrows
 DELETE FROM team_events e
 WHERE (SELECT count(*) FROM team_event_cursors c
@@ -200,36 +208,6 @@ func (q *Queries) TeamEventBacklog(ctx context.Context) (TeamEventBacklogRow, er
 	row := q.db.QueryRow(ctx, teamEventBacklog)
 	var i TeamEventBacklogRow
 	err := row.Scan(&i.Depth, &i.OldestSeconds)
-	return i, err
-}
-
-const tickTeamEventClock = `-- name: TickTeamEventClock :one
-INSERT INTO team_event_clocks AS c (team_id, ms, seq)
-VALUES ($1::uuid, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint, $2::bigint - 1)
-ON CONFLICT (team_id) DO UPDATE SET
-    ms = greatest(c.ms, excluded.ms),
-    seq = CASE WHEN excluded.ms > c.ms THEN $2::bigint - 1 ELSE c.seq + $2::bigint END
-RETURNING ms, seq
-`
-
-type TickTeamEventClockParams struct {
-	TeamID uuid.UUID
-	N      int64
-}
-
-type TickTeamEventClockRow struct {
-	Ms  int64
-	Seq int64
-}
-
-// Takes n ids for a team's events, "ms-seq" after the team's last: ms is
-// the wall clock (never going back), seq counts within it. The row stays
-// locked until the transaction ends, so a team's events are numbered in
-// commit order; writers take it last in their transactions.
-func (q *Queries) TickTeamEventClock(ctx context.Context, arg TickTeamEventClockParams) (TickTeamEventClockRow, error) {
-	row := q.db.QueryRow(ctx, tickTeamEventClock, arg.TeamID, arg.N)
-	var i TickTeamEventClockRow
-	err := row.Scan(&i.Ms, &i.Seq)
 	return i, err
 }
 

@@ -32,8 +32,9 @@ func (l *eventLog) add(e ...domain.Event) { l.events = append(l.events, e...) }
 
 // logEvents writes evs, team by team (in team id order, so two changes
 // never take two teams' clocks in opposite orders), each team's in the
-// order given: a block of ids from the team's clock (locked until the
-// commit), then the rows, in two statements whatever their number.
+// order given, in one statement per team whatever their number: a block of
+// ids from the team's clock (locked until the commit), and the rows. q is
+// the commit's batch (see commit).
 func logEvents(ctx context.Context, q *db.Queries, evs []domain.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -57,15 +58,7 @@ func logEvents(ctx context.Context, q *db.Queries, evs []domain.Event) error {
 			}
 			types[i], payloads[i] = string(e.Type), string(b)
 		}
-		tick, err := q.TickTeamEventClock(ctx, db.TickTeamEventClockParams{TeamID: t, N: int64(len(es))})
-		if err != nil {
-			return err
-		}
-		seqs := make([]int64, len(es))
-		for i := range seqs {
-			seqs[i] = tick.Seq - int64(len(es)-1-i)
-		}
-		if err := q.InsertTeamEvents(ctx, db.InsertTeamEventsParams{TeamID: t, Ms: tick.Ms, Seqs: seqs, Types: types, Payloads: payloads}); err != nil {
+		if err := q.LogTeamEvents(ctx, db.LogTeamEventsParams{TeamID: t, Types: types, Payloads: payloads}); err != nil {
 			return err
 		}
 	}

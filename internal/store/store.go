@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,10 @@ type Options struct {
 	EventsLogged func(ctx context.Context)
 	Logger       *slog.Logger
 	Trace        bool // a span per statement (see queryTracer); off, pgx runs without a tracer
+
+	// dialPrimary, when set, dials the primary's connections (tests count
+	// round trips with it).
+	dialPrimary func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Marks keeps each principal's last write position (a WAL LSN).
@@ -92,11 +97,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{opts: opts, metrics: newMetrics(), done: make(chan struct{})}
 	var err error
-	if s.primary, err = newTarget(ctx, "primary", opts.PrimaryURL, opts.PrimaryMaxConns, opts.Trace); err != nil {
+	if s.primary, err = newTarget(ctx, "primary", opts.PrimaryURL, opts.PrimaryMaxConns, opts.Trace, opts.dialPrimary); err != nil {
 		return nil, err
 	}
 	for i, u := range opts.ReplicaURLs {
-		t, err := newTarget(ctx, fmt.Sprintf("replica%d", i+1), u, opts.ReplicaMaxConns, opts.Trace)
+		t, err := newTarget(ctx, fmt.Sprintf("replica%d", i+1), u, opts.ReplicaMaxConns, opts.Trace, nil)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -140,7 +145,7 @@ type target struct {
 	lagT      atomic.Int64 // nanoseconds
 }
 
-func newTarget(ctx context.Context, name, url string, maxConns int32, trace bool) (*target, error) {
+func newTarget(ctx context.Context, name, url string, maxConns int32, trace bool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*target, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s url: %w", name, err)
@@ -150,6 +155,9 @@ func newTarget(ctx context.Context, name, url string, maxConns int32, trace bool
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	if trace {
 		cfg.ConnConfig.Tracer = queryTracer()
+	}
+	if dial != nil {
+		cfg.ConnConfig.DialFunc = dial
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
@@ -196,69 +204,6 @@ func (s *Store) write(ctx context.Context, fn func(q *db.Queries) error) error {
 // was just granted to them.
 func (s *Store) writeFor(ctx context.Context, fn func(q *db.Queries) ([]string, error)) error {
 	return s.writeEvents(ctx, func(q *db.Queries, _ *eventLog) ([]string, error) { return fn(q) })
-}
-
-// writeEvents is writeFor for a change that reports events: fn logs them
-// (log.add), and they are written last in its transaction (see logEvents),
-// so they are committed with the change or not at all.
-func (s *Store) writeEvents(ctx context.Context, fn func(q *db.Queries, log *eventLog) ([]string, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
-	defer cancel()
-	tx, err := s.primary.pool.Begin(ctx)
-	if err != nil {
-		s.metrics.query(s.primary.name, "write", err)
-		return mapErr(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
-	q := db.New(tx)
-	var log eventLog
-	touched, err := fn(q, &log)
-	if err == nil {
-		err = logEvents(ctx, q, log.events)
-	}
-	if err != nil {
-		s.metrics.query(s.primary.name, "write", err)
-		return mapErr(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		s.metrics.query(s.primary.name, "write", err)
-		return mapErr(err)
-	}
-	s.metrics.query(s.primary.name, "write", nil)
-	if len(log.events) > 0 && s.opts.EventsLogged != nil {
-		s.opts.EventsLogged(ctx)
-	}
-	if p := domain.PrincipalFrom(ctx); p != nil {
-		touched = append(touched, p.Key())
-	}
-	s.markWrite(ctx, touched)
-	return nil
-}
-
-// markWrite remembers, for each principal key, a WAL position at or past
-// the commit record of the transaction that just committed: the primary's
-// insert position read after the commit. A replica that has replayed that
-// far has the write.
-func (s *Store) markWrite(ctx context.Context, keys []string) {
-	if len(keys) == 0 || s.opts.Marks == nil || len(s.replicas) == 0 {
-		return
-	}
-	ctx = context.WithoutCancel(ctx)
-	var text string
-	if err := s.primary.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&text); err != nil {
-		s.opts.Logger.WarnContext(ctx, "store: read write position", "err", err)
-		return
-	}
-	lsn, err := ParseLSN(text)
-	if err != nil {
-		s.opts.Logger.WarnContext(ctx, "store: parse write position", "lsn", text, "err", err)
-		return
-	}
-	for _, k := range keys {
-		if err := s.opts.Marks.Set(ctx, k, lsn, s.opts.ReadYourWritesTTL); err != nil {
-			s.opts.Logger.WarnContext(ctx, "store: remember write position", "err", err)
-		}
-	}
 }
 
 // read runs fn against the best candidate for the caller, retrying once on

@@ -1,19 +1,23 @@
--- name: TickTeamEventClock :one
--- Takes n ids for a team's events, "ms-seq" after the team's last: ms is
--- the wall clock (never going back), seq counts within it. The row stays
--- locked until the transaction ends, so a team's events are numbered in
--- commit order; writers take it last in their transactions.
-INSERT INTO team_event_clocks AS c (team_id, ms, seq)
-VALUES (sqlc.arg('team_id')::uuid, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint, sqlc.arg('n')::bigint - 1)
-ON CONFLICT (team_id) DO UPDATE SET
-    ms = greatest(c.ms, excluded.ms),
-    seq = CASE WHEN excluded.ms > c.ms THEN sqlc.arg('n')::bigint - 1 ELSE c.seq + sqlc.arg('n')::bigint END
-RETURNING ms, seq;
-
--- name: InsertTeamEvents :exec
+-- name: LogTeamEvents :exec
+-- Logs a team's events, in the order given, under ids "ms-seq" after the
+-- team's last: ms is the wall clock (never going back), seq counts within
+-- it. The team's clock row stays locked until the transaction ends, so a
+-- team's events are numbered in commit order; writers log last in their
+-- transactions, in the round trip that commits (store.writeEvents), so the
+-- lock is held for as short a time as the commit itself.
+WITH tick AS (
+    INSERT INTO team_event_clocks AS c (team_id, ms, seq)
+    VALUES (sqlc.arg('team_id')::uuid, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+        cardinality(sqlc.arg('types')::text[])::bigint - 1)
+    ON CONFLICT (team_id) DO UPDATE SET
+        ms = greatest(c.ms, excluded.ms),
+        seq = CASE WHEN excluded.ms > c.ms THEN excluded.seq ELSE c.seq + excluded.seq + 1 END
+    RETURNING ms, seq
+)
 INSERT INTO team_events (team_id, ms, seq, type, payload)
-SELECT sqlc.arg('team_id')::uuid, sqlc.arg('ms')::bigint,
-    unnest(sqlc.arg('seqs')::bigint[]), unnest(sqlc.arg('types')::text[]), unnest(sqlc.arg('payloads')::text[])::jsonb;
+SELECT sqlc.arg('team_id')::uuid, tick.ms, tick.seq - (cardinality(sqlc.arg('types')::text[]) - e.ord),
+    e.type, (sqlc.arg('payloads')::text[])[e.ord]::jsonb
+FROM tick, unnest(sqlc.arg('types')::text[]) WITH ORDINALITY AS e(type, ord);
 
 -- name: ListConsumerTeams :many
 -- Teams with events the consumer has not passed, in id order after after.
