@@ -35,13 +35,16 @@ NPM_CI            := npm ci --no-audit --no-fund --ignore-scripts --loglevel=err
 # (the seed is printed; rerun a failure with -shuffle SEED).
 GO_TEST_FLAGS     ?= -count=1 -shuffle on -timeout 20m
 
-.PHONY: help run test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench bench-smoke bench-go chaos clean
+.PHONY: help run run-full test deps deps-apt deps-go deps-npm generate check-generated lint breaking deploy-check build build-ts test-go test-short test-sdk test-ts test-console test-codesamples bench bench-smoke bench-go chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: deps build ## bring up the local topology and serve the console, the API, the docs and a worker (Ctrl-C stops all)
 	exec $(BIN)/conveyor dev
+
+run-full: deps build ## the system's whole topology on loopback: nginx on CONVEYOR_HTTP_ADDR in front of 2 API processes, 2 workers, a primary and 2 replicas behind 2 PgBouncers, Redis, S3
+	exec $(BIN)/conveyor dev --apis 2 --workers 2 --replicas 2
 
 test: deps check-generated lint breaking deploy-check build-ts test-ts test-console test-codesamples test-sdk test-go ## everything CI checks
 

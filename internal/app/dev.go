@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,10 +22,24 @@ import (
 // runs), applies migrations, runs the API and a worker in this process,
 // prints where to find them and a dev admin token, and stops everything on
 // Ctrl-C.
-func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	apis := fs.Int("apis", 0, "run N API processes behind a local nginx ingress (the full topology; 0: the API in this process)")
+	workers := fs.Int("workers", 0, "run N worker processes (the full topology; 0: a worker in this process)")
+	replicas := fs.Int("replicas", 1, "PostgreSQL streaming replicas")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *apis < 0 || *workers < 0 || *replicas < 1 {
+		return fmt.Errorf("dev: --apis and --workers must not be negative, --replicas must be at least 1")
+	}
 	cfg, err := parseConfig(getenv, 0)
 	if err != nil {
 		return err
+	}
+	if *apis > 0 || *workers > 0 {
+		return runDevFull(ctx, cfg, getenv, *apis, *workers, *replicas, stdout, stderr)
 	}
 	log := observe.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	stopTracing, err := startTracing(ctx, getenv, "conveyor-dev", log)
@@ -33,7 +48,7 @@ func runDev(ctx context.Context, _ []string, getenv func(string) string, stdout,
 	}
 	defer stopTracing()
 	start := time.Now()
-	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: 1, Keep: true, Mail: true, Log: stderr})
+	stack, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(cfg.RunDir, "dev"), Replicas: *replicas, Keep: true, Mail: true, Log: stderr})
 	if err != nil {
 		return err
 	}

@@ -48,3 +48,34 @@ func TestDevBannerPrintsTheConsoleFirst(t *testing.T) {
 		t.Fatalf("order: API line %d, Docs line %d, last %q:\n%s", api, docs, lines[len(lines)-1], b.String())
 	}
 }
+
+// TestFullDevBannerListsEveryProcess: `make run-full` names the console
+// first, then every API and worker process on its own line as
+// "  api pid <pid> <url>" and "  worker pid <pid> <url>", and ends with the
+// token.
+func TestFullDevBannerListsEveryProcess(t *testing.T) {
+	var b bytes.Buffer
+	procs := []devProc{{"api", 101, "http://127.0.0.1:4001"}, {"api", 102, "http://127.0.0.1:4002"},
+		{"worker", 201, "http://127.0.0.1:5001"}, {"worker", 202, "http://127.0.0.1:5002"}}
+	writeFullDevBanner(&b, 2*time.Second, "http://127.0.0.1:8080", procs, "postgres://a", "postgres://w", 2,
+		"127.0.0.1:6379", "http://127.0.0.1:7070", "http://127.0.0.1:8025", ".run/dev", "TOKEN")
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if !strings.HasPrefix(lines[0], "Conveyor is running") || lines[1] != "  Console:  http://127.0.0.1:8080/" {
+		t.Fatalf("banner:\n%s", b.String())
+	}
+	for _, want := range []string{"  api pid 101 http://127.0.0.1:4001", "  api pid 102 http://127.0.0.1:4002",
+		"  worker pid 201 http://127.0.0.1:5001", "  worker pid 202 http://127.0.0.1:5002"} {
+		n := 0
+		for _, l := range lines {
+			if l == want {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("line %q appears %d times, want once:\n%s", want, n, b.String())
+		}
+	}
+	if lines[len(lines)-1] != "TOKEN" {
+		t.Errorf("last line %q, want the token", lines[len(lines)-1])
+	}
+}
